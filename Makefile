@@ -1,0 +1,52 @@
+# caremesh — `make run` to try it, `make test` to check everything.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV_HOME := .uv
+UV := $(UV_HOME)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install run test lint test-sqlite test-postgres bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.installed ## create .venv and install the locked dependencies
+
+run: install ## migrate, seed demo data and serve on the embedded default (SQLite, in-process events)
+	$(BIN)/caremesh serve --demo --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
+
+test-sqlite: install
+	$(BIN)/pytest
+
+test-postgres: install
+	@if [ -n "$$CAREMESH_TEST_DATABASE_URL" ]; then \
+		echo "== the suite again on PostgreSQL ($$CAREMESH_TEST_DATABASE_URL)"; \
+		$(BIN)/pytest; \
+	else \
+		echo "== CAREMESH_TEST_DATABASE_URL is not set: PostgreSQL run skipped (.ci/run sets it)"; \
+	fi
+
+test: lint ## lint, import contracts, the suite on SQLite and (when configured) on PostgreSQL
+	CAREMESH_TEST_DATABASE_URL= $(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+bench: install ## booking throughput through the API vs direct driver inserts, on SQLite and PostgreSQL
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(UV_HOME) .pytest_cache .ruff_cache
