@@ -1,0 +1,1 @@
+"""caremesh: an event-driven hospital platform."""

@@ -1,0 +1,39 @@
+"""Alembic environment. Migrations run on a connection handed over by `caremesh.platform.migrate`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+
+from caremesh.models import metadata
+from caremesh.platform.db import build_engine
+from caremesh.platform.settings import DatabaseSettings
+
+config = context.config
+
+
+def run_on(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        compare_type=True,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_standalone() -> None:
+    engine = build_engine(DatabaseSettings())
+    async with engine.begin() as connection:
+        await connection.run_sync(run_on)
+    await engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run `caremesh migrate`")
+elif config.attributes.get("connection") is not None:
+    run_on(config.attributes["connection"])
+else:
+    asyncio.run(run_standalone())

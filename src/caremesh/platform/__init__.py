@@ -1,0 +1,1 @@
+"""Shared kernel: settings, database, messaging, errors, security, observability. No business rules."""

@@ -1,0 +1,97 @@
+"""HTTP plumbing every context's router uses: the transactional route, the unit of work, auth."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request, Response
+from fastapi.routing import APIRoute
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from caremesh.platform import permissions
+from caremesh.platform.errors import Forbidden, RateLimited, Unauthenticated, VersionConflict
+from caremesh.platform.security import Principal
+from caremesh.platform.settings import parse_rate
+from caremesh.platform.uow import UnitOfWork
+
+API_PREFIX = "/api/v1"
+
+PrincipalLoader = Callable[[AsyncSession, uuid.UUID, uuid.UUID], Awaitable[Principal | None]]
+
+
+class TransactionalRoute(APIRoute):
+    """Each request runs in one unit of work, committed before the response leaves."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handle = super().get_route_handler()
+        template = API_PREFIX + self.path
+
+        async def handle_in_transaction(request: Request) -> Response:
+            request.scope["caremesh.route"] = template  # the metrics label
+            factory = request.app.state.uow_factory
+            client = request.client.host if request.client else None
+            async with factory.begin(request_id=request.state.request_id, ip=client) as uow:
+                request.state.uow = uow
+                return await handle(request)
+
+        return handle_in_transaction
+
+
+def get_uow(request: Request) -> UnitOfWork:
+    return request.state.uow
+
+
+Uow = Annotated[UnitOfWork, Depends(get_uow)]
+
+bearer = OAuth2PasswordBearer(tokenUrl=f"{API_PREFIX}/auth/token", auto_error=False)
+
+
+async def current_principal(request: Request, token: Annotated[str | None, Depends(bearer)]) -> Principal:
+    uow: UnitOfWork = request.state.uow
+    if not token:
+        raise Unauthenticated("Send `Authorization: Bearer <access token>`.")
+    state = request.app.state
+    user_id, session_id = state.token_signer.verify_access_token(token, now=uow.clock.now())
+    principal = await state.principal_loader(uow.session, user_id, session_id)
+    if principal is None:
+        raise Unauthenticated("The session has ended or the user is disabled.")
+    limit, period = parse_rate(state.settings.security.api_rate_limit)
+    retry_after = state.rate_limiter.hit(f"api:{principal.user_id}", limit, period)
+    if retry_after is not None:
+        raise RateLimited("Too many requests for this user.", headers={"Retry-After": str(int(retry_after) + 1)})
+    uow.actor = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(permission: str) -> Any:
+    """A dependency that admits principals whose roles grant `permission`."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not permissions.allows(principal.roles, permission):
+            raise Forbidden(f"Your roles do not allow {permission}.")
+        return principal
+
+    return Depends(check)
+
+
+def expected_version(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> int | None:
+    """The version an `If-Match` header names (`"3"` or `W/"3"`), if any."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise VersionConflict("If-Match must carry the ETag this API returned.")
+    return int(raw)
+
+
+IfMatch = Annotated[int | None, Depends(expected_version)]
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = f'"{version}"'

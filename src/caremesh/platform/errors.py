@@ -1,0 +1,152 @@
+"""Errors as RFC 9457 problem+json with a stable UPPER_SNAKE `code`; one handler renders them all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger("caremesh.errors")
+
+
+class DomainError(Exception):
+    """A business rule said no. Carries its HTTP status and stable code.
+
+    `keeps_side_effects` marks outcomes whose writes must still commit (a failed login counts
+    towards the lockout, a reused refresh token revokes its family) while the request fails.
+    """
+
+    status: int = 400
+    code: str = "BAD_REQUEST"
+    title: str = "Bad request"
+    keeps_side_effects: bool = False
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+        if title:
+            self.title = title
+        self.detail = detail or self.title
+        self.headers = headers or {}
+        self.extra = extra or {}
+        super().__init__(self.detail)
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "NOT_FOUND", "Not found"
+
+
+class Conflict(DomainError):
+    status, code, title = 409, "CONFLICT", "Conflict"
+
+
+class Unprocessable(DomainError):
+    status, code, title = 422, "VALIDATION_ERROR", "Unprocessable request"
+
+
+class Unauthenticated(DomainError):
+    status, code, title = 401, "UNAUTHENTICATED", "Authentication required"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(DomainError):
+    status, code, title = 403, "FORBIDDEN", "Forbidden"
+
+
+class VersionConflict(DomainError):
+    status, code, title = 412, "VERSION_CONFLICT", "The resource changed since you read it"
+
+
+class RateLimited(DomainError):
+    status, code, title = 429, "RATE_LIMITED", "Too many requests"
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {
+        "type": f"https://caremesh.dev/problems/{code.lower().replace('_', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+        "code": code,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+_HTTP_CODES = {
+    400: ("BAD_REQUEST", "Bad request"),
+    401: ("UNAUTHENTICATED", "Authentication required"),
+    403: ("FORBIDDEN", "Forbidden"),
+    404: ("NOT_FOUND", "Not found"),
+    405: ("METHOD_NOT_ALLOWED", "Method not allowed"),
+    406: ("NOT_ACCEPTABLE", "Not acceptable"),
+    413: ("PAYLOAD_TOO_LARGE", "Payload too large"),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
+}
+
+
+def _location(loc: tuple[Any, ...]) -> list[Any]:
+    return [part for part in loc if part != "body"] or list(loc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return problem(exc.status, exc.code, exc.title, exc.detail, headers=exc.headers, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": _location(tuple(e.get("loc", ()))), "msg": e.get("msg", "")} for e in exc.errors()]
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
+        return problem(422, "VALIDATION_ERROR", "The request is not valid", detail, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, title = _HTTP_CODES.get(exc.status_code, ("HTTP_ERROR", "HTTP error"))
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        return problem(exc.status_code, code, title, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
+        return problem(500, "INTERNAL_ERROR", "Internal server error", "The server could not complete the request.")
+
+
+def invalid_field(field: str, message: str, *, code: str = "VALIDATION_ERROR") -> Unprocessable:
+    """A 422 for a well-formed request whose field breaks a rule only the server can check."""
+    return Unprocessable(
+        f"{field}: {message}", code=code, extra={"errors": [{"loc": field.split("."), "msg": message}]}
+    )
+
+
+def check_version(current: int, expected: int | None) -> None:
+    """Optimistic concurrency: `If-Match` named a version other than the current one."""
+    if expected is not None and expected != current:
+        raise VersionConflict(f"The resource is at version {current}, not {expected}.")

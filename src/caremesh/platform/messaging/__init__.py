@@ -1,0 +1,1 @@
+"""Transactional outbox, relay, idempotent consumers with retries and a dead-letter table."""

@@ -1,0 +1,77 @@
+"""Subscriptions, and the transport port the relay publishes through."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from caremesh.platform.messaging.envelope import Envelope
+from caremesh.platform.messaging.models import EventDelivery
+
+if TYPE_CHECKING:
+    from caremesh.platform.uow import UnitOfWork
+
+Handler = Callable[["UnitOfWork", Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """`consumer` names the idempotency scope: its inbox holds the events it has handled."""
+
+    consumer: str
+    event_type: str
+    handler: Handler
+
+
+class Subscriptions:
+    def __init__(self, subscriptions: Iterable[Subscription] = ()) -> None:
+        self._by_key: dict[tuple[str, str], Subscription] = {}
+        for subscription in subscriptions:
+            self.add(subscription)
+
+    def add(self, subscription: Subscription) -> None:
+        key = (subscription.consumer, subscription.event_type)
+        if key in self._by_key:
+            raise ValueError(f"{subscription.consumer} already handles {subscription.event_type}")
+        self._by_key[key] = subscription
+
+    def for_event(self, event_type: str) -> list[Subscription]:
+        return [s for s in self._by_key.values() if s.event_type == event_type]
+
+    def get(self, consumer: str, event_type: str) -> Subscription | None:
+        return self._by_key.get((consumer, event_type))
+
+    def __iter__(self):
+        return iter(self._by_key.values())
+
+
+class EventTransport(Protocol):
+    """Where the relay hands committed events. `session` is the relay's transaction, which marks
+    them published; a broker adapter publishes (and awaits the broker's ack) before it commits."""
+
+    async def publish(self, session: AsyncSession, envelopes: list[Envelope]) -> None: ...
+
+
+class InProcessTransport:
+    """Embedded mode: fan each event out to durable per-consumer deliveries in the same database,
+    in the transaction that marks it published, so a crash loses nothing."""
+
+    def __init__(self, subscriptions: Subscriptions) -> None:
+        self.subscriptions = subscriptions
+
+    async def publish(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
+        for envelope in envelopes:
+            for subscription in self.subscriptions.for_event(envelope.type):
+                session.add(
+                    EventDelivery(
+                        consumer=subscription.consumer,
+                        event_id=envelope.id,
+                        event_type=envelope.type,
+                        envelope=envelope.to_dict(),
+                        attempts=0,
+                        next_attempt_at=envelope.occurred_at,
+                    )
+                )

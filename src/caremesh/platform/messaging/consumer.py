@@ -1,0 +1,202 @@
+"""Consumers: idempotent through the inbox, retried with backoff, dead-lettered when they keep failing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import uuid
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from caremesh.platform.messaging.bus import Subscription, Subscriptions
+from caremesh.platform.messaging.envelope import Envelope
+from caremesh.platform.messaging.models import DeadLetter, EventDelivery, InboxEntry
+from caremesh.platform.uow import UnitOfWork, UnitOfWorkFactory
+
+log = structlog.get_logger("caremesh.consumer")
+
+
+async def handle_once(uow: UnitOfWork, subscription: Subscription, envelope: Envelope) -> bool:
+    """Run the handler unless this consumer already handled this event. The inbox row is written
+    first, in the handler's transaction: a concurrent duplicate waits on it and then finds it."""
+    key = (subscription.consumer, envelope.id)
+    if await uow.session.get(InboxEntry, key) is not None:
+        return False
+    uow.session.add(
+        InboxEntry(
+            consumer=subscription.consumer,
+            event_id=envelope.id,
+            event_type=envelope.type,
+            processed_at=uow.clock.now(),
+        )
+    )
+    await uow.session.flush()
+    await subscription.handler(uow, envelope)
+    return True
+
+
+def backoff_seconds(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with jitter: base·2^(attempt-1), capped, scaled by a factor in [0.5, 1]."""
+    return min(cap, base * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+
+
+class ConsumerWorker:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        subscriptions: Subscriptions,
+        *,
+        max_attempts: int = 5,
+        backoff_base_seconds: float = 0.5,
+        backoff_max_seconds: float = 60.0,
+        poll_seconds: float = 1.0,
+        batch_size: int = 100,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.subscriptions = subscriptions
+        self.max_attempts = max_attempts
+        self.backoff_base_seconds = backoff_base_seconds
+        self.backoff_max_seconds = backoff_max_seconds
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self._wake = asyncio.Event()
+
+    @property
+    def clock(self):  # noqa: ANN201
+        return self.uow_factory.clock
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Attempt every delivery that is due; returns how many were attempted."""
+        now = self.clock.now()
+        async with self.uow_factory.db.read_engine.connect() as connection:
+            due = (
+                await connection.execute(
+                    select(EventDelivery.consumer, EventDelivery.event_id, EventDelivery.envelope)
+                    .where(EventDelivery.next_attempt_at <= now)
+                    .order_by(EventDelivery.next_attempt_at)
+                    .limit(self.batch_size)
+                )
+            ).all()
+        for consumer, event_id, envelope in due:
+            await self.attempt(consumer, event_id, Envelope.from_dict(envelope))
+        return len(due)
+
+    async def attempt(self, consumer: str, event_id: uuid.UUID, envelope: Envelope) -> None:
+        subscription = self.subscriptions.get(consumer, envelope.type)
+        try:
+            async with self.uow_factory.begin(correlation_id=envelope.correlation_id, causation_id=envelope.id) as uow:
+                claimed = await uow.session.scalar(
+                    select(EventDelivery)
+                    .where(EventDelivery.consumer == consumer, EventDelivery.event_id == event_id)
+                    .with_for_update(skip_locked=True)
+                )
+                if claimed is None or claimed.next_attempt_at > self.clock.now():
+                    return  # another worker has it, or it was rescheduled meanwhile
+                if subscription is None:
+                    raise LookupError(f"no handler for {envelope.type} in consumer {consumer}")
+                handled = await handle_once(uow, subscription, envelope)
+                await uow.session.delete(claimed)
+            log.info(
+                "event_consumed",
+                consumer=consumer,
+                event_type=envelope.type,
+                event_id=str(event_id),
+                duplicate=not handled,
+            )
+        except Exception as error:
+            await self._record_failure(consumer, event_id, error)
+
+    async def _record_failure(self, consumer: str, event_id: uuid.UUID, error: Exception) -> None:
+        now = self.clock.now()
+        message = f"{type(error).__name__}: {error}"[:2000]
+        db = self.uow_factory.db
+        async with db.writing(), db.sessionmaker() as session, session.begin():
+            delivery = await session.get(EventDelivery, (consumer, event_id), with_for_update=True)
+            if delivery is None:
+                return
+            delivery.attempts += 1
+            delivery.last_error = message
+            if delivery.attempts >= self.max_attempts:
+                session.add(
+                    DeadLetter(
+                        consumer=consumer,
+                        event_id=event_id,
+                        event_type=delivery.event_type,
+                        envelope=delivery.envelope,
+                        attempts=delivery.attempts,
+                        error=message,
+                        failed_at=now,
+                    )
+                )
+                await session.delete(delivery)
+                log.error(
+                    "event_dead_lettered",
+                    consumer=consumer,
+                    event_type=delivery.event_type,
+                    event_id=str(event_id),
+                    attempts=delivery.attempts,
+                    error_type=type(error).__name__,
+                )
+            else:
+                delay = backoff_seconds(delivery.attempts, self.backoff_base_seconds, self.backoff_max_seconds)
+                delivery.next_attempt_at = now + timedelta(seconds=delay)
+                log.warning(
+                    "event_retry_scheduled",
+                    consumer=consumer,
+                    event_type=delivery.event_type,
+                    event_id=str(event_id),
+                    attempts=delivery.attempts,
+                    retry_in=round(delay, 3),
+                    error_type=type(error).__name__,
+                )
+
+    async def run_forever(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                if await self.run_once() >= self.batch_size:
+                    continue
+            except Exception as error:
+                log.error("consumer_worker_failed", error_type=type(error).__name__, exc_info=error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+
+
+async def list_dead_letters(session: AsyncSession, *, include_replayed: bool = False) -> list[DeadLetter]:
+    query = select(DeadLetter).order_by(DeadLetter.failed_at)
+    if not include_replayed:
+        query = query.where(DeadLetter.replayed_at.is_(None))
+    return list((await session.scalars(query)).all())
+
+
+async def replay_dead_letter(session: AsyncSession, dead_letter_id: uuid.UUID, now: datetime) -> bool:
+    """Queue a dead letter for delivery again, with fresh attempts. False if unknown or already replayed."""
+    claimed = await session.execute(
+        update(DeadLetter)
+        .where(DeadLetter.id == dead_letter_id, DeadLetter.replayed_at.is_(None))
+        .values(replayed_at=now)
+        .returning(DeadLetter.consumer, DeadLetter.event_id, DeadLetter.event_type, DeadLetter.envelope)
+    )
+    row = claimed.first()
+    if row is None:
+        return False
+    consumer, event_id, event_type, envelope = row
+    if await session.get(EventDelivery, (consumer, event_id)) is None:
+        session.add(
+            EventDelivery(
+                consumer=consumer,
+                event_id=event_id,
+                event_type=event_type,
+                envelope=envelope,
+                attempts=0,
+                next_attempt_at=now,
+            )
+        )
+    return True

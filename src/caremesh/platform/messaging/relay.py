@@ -1,0 +1,91 @@
+"""The relay: moves committed outbox events to the transport, after their transaction committed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import structlog
+from sqlalchemy import select
+
+from caremesh.platform.clock import Clock
+from caremesh.platform.db import Database
+from caremesh.platform.messaging.bus import EventTransport
+from caremesh.platform.messaging.envelope import Envelope
+from caremesh.platform.messaging.models import OutboxEvent
+
+log = structlog.get_logger("caremesh.relay")
+
+
+def envelope_of(row: OutboxEvent) -> Envelope:
+    return Envelope(
+        id=row.id,
+        type=row.type,
+        version=row.version,
+        occurred_at=row.occurred_at,
+        correlation_id=row.correlation_id,
+        causation_id=row.causation_id,
+        payload=row.payload,
+    )
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        db: Database,
+        transport: EventTransport,
+        clock: Clock,
+        *,
+        batch_size: int = 100,
+        poll_seconds: float = 1.0,
+        on_published: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.transport = transport
+        self.clock = clock
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self._on_published = on_published or (lambda: None)
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Publish one batch of unpublished events; returns how many."""
+        async with self.db.writing(), self.db.sessionmaker() as session, session.begin():
+            rows = (
+                await session.scalars(
+                    select(OutboxEvent)
+                    .where(OutboxEvent.published_at.is_(None))
+                    .order_by(OutboxEvent.seq)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self.transport.publish(session, [envelope_of(row) for row in rows])
+            now = self.clock.now()
+            for row in rows:
+                row.published_at = now
+        self._on_published()
+        return len(rows)
+
+    async def drain(self) -> int:
+        total = 0
+        while count := await self.run_once():
+            total += count
+        return total
+
+    async def run_forever(self) -> None:
+        while True:
+            self._wake.clear()  # before looking, so a wake during the look is not lost
+            try:
+                if await self.run_once() >= self.batch_size:
+                    continue
+            except Exception as error:  # the relay must outlive a bad moment of the database
+                log.error("relay_failed", error_type=type(error).__name__, exc_info=error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)

@@ -1,0 +1,63 @@
+"""The in-process event machinery of one app: transport, relay and consumer worker, and their tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from caremesh.platform.messaging.bus import InProcessTransport, Subscriptions
+from caremesh.platform.messaging.consumer import ConsumerWorker
+from caremesh.platform.messaging.relay import OutboxRelay
+from caremesh.platform.settings import MessagingSettings
+from caremesh.platform.uow import UnitOfWorkFactory
+
+
+class Workers:
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, subscriptions: Subscriptions, settings: MessagingSettings
+    ) -> None:
+        self.subscriptions = subscriptions
+        self.consumer = ConsumerWorker(
+            uow_factory,
+            subscriptions,
+            max_attempts=settings.consumer_max_attempts,
+            backoff_base_seconds=settings.consumer_backoff_base_seconds,
+            backoff_max_seconds=settings.consumer_backoff_max_seconds,
+            poll_seconds=settings.relay_poll_seconds,
+        )
+        self.relay = OutboxRelay(
+            uow_factory.db,
+            InProcessTransport(subscriptions),
+            uow_factory.clock,
+            batch_size=settings.relay_batch_size,
+            poll_seconds=settings.relay_poll_seconds,
+            on_published=self.consumer.wake,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self.enabled = settings.run_workers
+
+    def start(self) -> None:
+        if self.enabled and not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self.relay.run_forever(), name="outbox-relay"),
+                asyncio.create_task(self.consumer.run_forever(), name="consumer-worker"),
+            ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def status(self) -> str:
+        if not self.enabled:
+            return "ok"
+        alive = self._tasks and all(not t.done() for t in self._tasks)
+        return "ok" if alive else "stopped"
+
+    async def drain(self) -> None:
+        """Relay and consume until nothing is due (tests and the CLI use this)."""
+        while (await self.relay.drain()) + (await self.consumer.run_once()):
+            pass

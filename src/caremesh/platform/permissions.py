@@ -1,0 +1,72 @@
+"""The one role-permission matrix. The README's table is generated from it (`caremesh permissions`).
+
+A permission is `resource:action`. Row scoping (a patient sees only their own records) is applied
+by the use cases on top of this matrix.
+"""
+
+from __future__ import annotations
+
+ROLES = (
+    "admin",
+    "receptionist",
+    "doctor",
+    "nurse",
+    "pharmacist",
+    "lab_technician",
+    "billing_clerk",
+    "claims_officer",
+    "patient",
+)
+
+STAFF_READ = {"patients:read", "practitioners:read", "appointments:read"}
+
+MATRIX: dict[str, set[str]] = {
+    "admin": {"*"},
+    "receptionist": STAFF_READ
+    | {
+        "patients:write",
+        "patients:delete",
+        "appointments:book",
+        "appointments:check_in",
+        "appointments:cancel",
+        "appointments:reschedule",
+        "appointments:no_show",
+    },
+    "doctor": STAFF_READ | {"appointments:check_in", "appointments:complete", "appointments:no_show"},
+    "nurse": STAFF_READ | {"patients:write", "appointments:check_in"},
+    "pharmacist": STAFF_READ,
+    "lab_technician": STAFF_READ,
+    "billing_clerk": STAFF_READ,
+    "claims_officer": STAFF_READ,
+    # Scoped to their own patient record by the use cases.
+    "patient": {
+        "patients:read",
+        "practitioners:read",
+        "appointments:read",
+        "appointments:book",
+        "appointments:cancel",
+        "appointments:reschedule",
+    },
+}
+
+ADMIN_ONLY = {
+    "users:manage": "create, list and change users",
+    "audit:read": "read and verify the audit trail",
+    "practitioners:write": "register, change and remove practitioners",
+}
+
+
+def allows(roles: frozenset[str] | set[str], permission: str) -> bool:
+    return any("*" in MATRIX.get(role, ()) or permission in MATRIX.get(role, ()) for role in roles)
+
+
+def all_permissions() -> list[str]:
+    named = {p for perms in MATRIX.values() for p in perms if p != "*"} | set(ADMIN_ONLY)
+    return sorted(named)
+
+
+def markdown_table() -> str:
+    header = "| permission | " + " | ".join(ROLES) + " |"
+    rule = "|---" * (len(ROLES) + 1) + "|"
+    rows = [f"| `{p}` | " + " | ".join("✓" if allows({r}, p) else "" for r in ROLES) + " |" for p in all_permissions()]
+    return "\n".join([header, rule, *rows])

@@ -1,0 +1,39 @@
+"""Shared request types: the strict base every request schema extends, and a phone number."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, field_validator
+
+
+class Strict(BaseModel):
+    """Unknown fields and NUL characters are refused with a 422."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store NUL in text and SQLite would; refusing it keeps both the same.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+_PHONE_SEPARATORS = re.compile(r"[\s().-]")
+_PHONE = re.compile(r"^\+?[1-9]\d{6,14}$")
+
+
+def _normalise_phone(value: str) -> str:
+    compact = _PHONE_SEPARATORS.sub("", value)
+    if not _PHONE.match(compact):
+        raise ValueError("phone must be E.164-like: an optional +, then 7 to 15 digits")
+    return compact
+
+
+# E.164-like: spaces, dots, dashes and brackets are dropped, then `+` and 7 to 15 digits remain.
+Phone = Annotated[
+    str, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v), AfterValidator(_normalise_phone)
+]

@@ -1,0 +1,131 @@
+"""Settings, one class per concern, all read from `CAREMESH_*` environment variables.
+
+The defaults run the embedded mode (SQLite file, in-process events) with no configuration.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _config() -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix="CAREMESH_", extra="ignore")
+
+
+class AppSettings(BaseSettings):
+    model_config = _config()
+
+    timezone: str = "UTC"
+    currency: str = "INR"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = _config()
+
+    database_url: str = "sqlite+aiosqlite:///caremesh.db"
+    database_echo: bool = False
+    database_pool_size: int = 10
+    # PostgreSQL only: the schema the tables live in (tests use a throwaway one per run).
+    database_schema: str | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+class SecuritySettings(BaseSettings):
+    model_config = _config()
+
+    jwt_secret: str | None = None
+    # Where the embedded mode keeps a generated secret when CAREMESH_JWT_SECRET is not set.
+    secret_file: Path = Path(".caremesh-secret")
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_seconds: int = 7 * 24 * 3600
+    password_reset_ttl_seconds: int = 30 * 60
+    admin_email: str | None = None
+    admin_password: str | None = None
+    lockout_threshold: int = 5
+    lockout_window_seconds: int = 15 * 60
+    lockout_duration_seconds: int = 15 * 60
+    login_rate_limit: str = "10/minute"
+    api_rate_limit: str = "600/minute"
+    # Argon2id cost; the defaults follow RFC 9106's second recommended option.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 64 * 1024
+    argon2_parallelism: int = 4
+
+    def signing_secret(self) -> str:
+        """The HS256 secret: from settings, else generated once and kept in `secret_file`."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.secret_file
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(value)
+        return value
+
+
+class MessagingSettings(BaseSettings):
+    model_config = _config()
+
+    relay_poll_seconds: float = 1.0
+    relay_batch_size: int = 100
+    consumer_max_attempts: int = 5
+    consumer_backoff_base_seconds: float = 0.5
+    consumer_backoff_max_seconds: float = 60.0
+    # Start the relay and consumer workers inside `caremesh serve` (embedded mode).
+    run_workers: bool = True
+
+
+class Settings:
+    """All settings of one process; each concern reads its own `CAREMESH_*` variables."""
+
+    def __init__(
+        self,
+        app: AppSettings | None = None,
+        db: DatabaseSettings | None = None,
+        security: SecuritySettings | None = None,
+        messaging: MessagingSettings | None = None,
+    ) -> None:
+        self.app = app or AppSettings()
+        self.db = db or DatabaseSettings()
+        self.security = security or SecuritySettings()
+        self.messaging = messaging or MessagingSettings()
+
+
+def parse_rate(spec: str) -> tuple[int, float]:
+    """'10/minute' -> (10, 60.0). A count of 0 disables the limit."""
+    count, _, period = spec.partition("/")
+    seconds = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}[period.strip() or "minute"]
+    return int(count), seconds
+
+
+__all__ = [
+    "AppSettings",
+    "DatabaseSettings",
+    "MessagingSettings",
+    "SecuritySettings",
+    "Settings",
+    "parse_rate",
+]

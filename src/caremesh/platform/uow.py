@@ -1,0 +1,126 @@
+"""The unit of work: one session, one transaction, owned by the entrypoint (request or consumer)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from caremesh.platform.clock import Clock
+from caremesh.platform.db import Database
+from caremesh.platform.errors import DomainError
+from caremesh.platform.messaging.envelope import Envelope, jsonable
+from caremesh.platform.messaging.models import OutboxEvent
+from caremesh.platform.security import Principal
+
+BeforeCommit = Callable[["UnitOfWork"], Awaitable[None]]
+
+
+class UnitOfWork:
+    """What a use case works with: the session, the clock, who acts, and the outbox.
+
+    Services `flush()`, never `commit()`; the entrypoint that opened the unit commits it.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        clock: Clock,
+        *,
+        actor: Principal | None = None,
+        request_id: str | None = None,
+        ip: str | None = None,
+        correlation_id: str | None = None,
+        causation_id: uuid.UUID | None = None,
+    ) -> None:
+        self.session = session
+        self.clock = clock
+        self.actor = actor
+        self.request_id = request_id
+        self.ip = ip
+        self.correlation_id = correlation_id or request_id or uuid.uuid4().hex
+        self.causation_id = causation_id
+        self.published: list[Envelope] = []
+        self.state: dict[str, Any] = {}
+        self._before_commit: dict[str, BeforeCommit] = {}
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def publish(self, event_type: str, payload: dict[str, Any], *, version: int = 1) -> Envelope:
+        """Append an integration event to the outbox, inside this transaction."""
+        envelope = Envelope(
+            type=event_type,
+            version=version,
+            payload=jsonable(payload),
+            occurred_at=self.clock.now(),
+            correlation_id=self.correlation_id,
+            causation_id=self.causation_id,
+        )
+        self.session.add(
+            OutboxEvent(
+                id=envelope.id,
+                type=envelope.type,
+                version=envelope.version,
+                occurred_at=envelope.occurred_at,
+                correlation_id=envelope.correlation_id,
+                causation_id=envelope.causation_id,
+                payload=envelope.payload,
+            )
+        )
+        self.published.append(envelope)
+        return envelope
+
+    def before_commit(self, key: str, hook: BeforeCommit) -> None:
+        """Run `hook` once, just before this unit commits (audit chains its entries this way)."""
+        self._before_commit.setdefault(key, hook)
+
+    async def commit(self) -> None:
+        for hook in list(self._before_commit.values()):
+            await hook(self)
+        self._before_commit.clear()
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        self._before_commit.clear()
+        self.published.clear()
+        await self.session.rollback()
+
+
+class UnitOfWorkFactory:
+    def __init__(self, db: Database, clock: Clock, on_events_committed: Callable[[], None] | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.on_events_committed = on_events_committed or (lambda: None)
+
+    @asynccontextmanager
+    async def begin(self, **meta: Any) -> AsyncIterator[UnitOfWork]:
+        """Commit when the block ends normally, roll back when it raises.
+
+        A DomainError marked `keeps_side_effects` commits what was written before it is re-raised.
+        """
+        async with self.db.writing(), self.db.sessionmaker() as session:
+            uow = UnitOfWork(session, self.clock, **meta)
+            try:
+                yield uow
+            except DomainError as error:
+                if error.keeps_side_effects:
+                    await uow.commit()
+                    self._notify(uow)
+                else:
+                    await uow.rollback()
+                raise
+            except BaseException:
+                await uow.rollback()
+                raise
+            else:
+                await uow.commit()
+                self._notify(uow)
+
+    def _notify(self, uow: UnitOfWork) -> None:
+        if uow.published:
+            self.on_events_committed()
