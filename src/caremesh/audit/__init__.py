@@ -1,0 +1,1 @@
+"""Audit: the append-only, hash-chained trail of writes, reads of patient data and logins."""

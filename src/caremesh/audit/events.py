@@ -1,0 +1,1 @@
+"""Audit publishes no integration events: it is written synchronously with each change."""

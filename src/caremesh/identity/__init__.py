@@ -1,0 +1,1 @@
+"""Identity: users, roles, sessions, rotating refresh tokens, lockout and password policy."""

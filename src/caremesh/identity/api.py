@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from caremesh.identity import service
+from caremesh.identity.schemas import (
+    ChangePasswordRequest,
+    LoginRequest,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshRequest,
+    TokenPair,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+from caremesh.platform.api import CurrentPrincipal, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.errors import RateLimited
+from caremesh.platform.pagination import Page, PageParams
+from caremesh.platform.settings import parse_rate
+
+router = APIRouter(route_class=TransactionalRoute)
+auth = APIRouter(prefix="/auth", tags=["identity"], route_class=TransactionalRoute)
+users = APIRouter(
+    prefix="/users", tags=["identity"], route_class=TransactionalRoute, dependencies=[require("users:manage")]
+)
+
+
+def authenticator(request: Request) -> service.Authenticator:
+    return request.app.state.authenticator
+
+
+Auth = Annotated[service.Authenticator, Depends(authenticator)]
+
+
+def _limit_login(request: Request, email: str) -> None:
+    state = request.app.state
+    limit, period = parse_rate(state.settings.security.login_rate_limit)
+    ip = request.client.host if request.client else "unknown"
+    for key in (f"login-ip:{ip}", f"login-account:{service.normalise_email(email)}"):
+        retry_after = state.rate_limiter.hit(key, limit, period)
+        if retry_after is not None:
+            raise RateLimited("Too many login attempts.", headers={"Retry-After": str(int(retry_after) + 1)})
+
+
+@auth.post("/login")
+async def login(body: LoginRequest, request: Request, uow: Uow, authn: Auth) -> TokenPair:
+    _limit_login(request, body.email)
+    return await authn.login(uow, body.email, body.password)
+
+
+@auth.post("/token", include_in_schema=False)
+async def token_for_docs(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, uow: Uow, authn: Auth
+) -> TokenPair:
+    """The OAuth2 password flow of the /docs "Authorize" dialog; the username is the email."""
+    _limit_login(request, form.username)
+    return await authn.login(uow, form.username, form.password)
+
+
+@auth.post("/refresh")
+async def refresh(body: RefreshRequest, uow: Uow, authn: Auth) -> TokenPair:
+    return await authn.refresh(uow, body.refresh_token)
+
+
+@auth.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(principal: CurrentPrincipal, uow: Uow, authn: Auth) -> Response:
+    await authn.logout(uow, principal)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@auth.get("/me")
+async def me(principal: CurrentPrincipal, uow: Uow) -> UserRead:
+    return service.to_read(await service.get_user(uow, principal.user_id))
+
+
+@auth.post("/change-password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(body: ChangePasswordRequest, principal: CurrentPrincipal, uow: Uow, authn: Auth) -> Response:
+    await authn.change_password(uow, principal, body.current_password, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@auth.post("/password-reset/request", status_code=status.HTTP_202_ACCEPTED)
+async def request_password_reset(body: PasswordResetRequest, request: Request, uow: Uow, authn: Auth) -> Response:
+    _limit_login(request, body.email)
+    await authn.request_password_reset(uow, body.email)
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@auth.post("/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
+async def confirm_password_reset(body: PasswordResetConfirm, uow: Uow, authn: Auth) -> Response:
+    await authn.confirm_password_reset(uow, body.token, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@users.post("", status_code=status.HTTP_201_CREATED)
+async def create_user(body: UserCreate, uow: Uow, authn: Auth, response: Response) -> UserRead:
+    user = await authn.create_user(uow, body)
+    set_etag(response, user.version)
+    return service.to_read(user)
+
+
+@users.get("")
+async def list_users(uow: Uow, page: PageParams = Depends()) -> Page[UserRead]:
+    rows, cursor = await service.list_users(uow, page)
+    return Page(items=[service.to_read(u) for u in rows], next_cursor=cursor)
+
+
+@users.get("/{user_id}")
+async def get_user(user_id: uuid.UUID, uow: Uow, response: Response) -> UserRead:
+    user = await service.get_user(uow, user_id)
+    set_etag(response, user.version)
+    return service.to_read(user)
+
+
+@users.patch("/{user_id}")
+async def update_user(
+    user_id: uuid.UUID, body: UserUpdate, uow: Uow, if_match: IfMatch, response: Response
+) -> UserRead:
+    user = await service.update_user(uow, user_id, body, if_match)
+    set_etag(response, user.version)
+    return service.to_read(user)
+
+
+router.include_router(auth)
+router.include_router(users)

@@ -1,0 +1,41 @@
+"""What other parts may use of identity: turning a verified token into a principal."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from caremesh.identity.events import PASSWORD_RESET_REQUESTED
+from caremesh.identity.models import AuthSession, User
+from caremesh.platform.security import Principal
+
+__all__ = ["PASSWORD_RESET_REQUESTED", "load_principal"]
+
+
+async def load_principal(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID) -> Principal | None:
+    """The principal behind an access token, while its session is live and its user active.
+    Roles are read fresh, so a role change or a logout takes effect at once."""
+    row = (
+        await session.execute(
+            select(User.roles, User.patient_id, User.practitioner_id)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(
+                User.id == user_id,
+                AuthSession.id == session_id,
+                AuthSession.revoked_at.is_(None),
+                User.is_active.is_(True),
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    roles, patient_id, practitioner_id = row
+    return Principal(
+        user_id=user_id,
+        roles=frozenset(roles),
+        session_id=session_id,
+        patient_id=patient_id,
+        practitioner_id=practitioner_id,
+    )

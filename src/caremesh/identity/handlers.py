@@ -1,0 +1,5 @@
+"""Identity consumes no events."""
+
+from caremesh.platform.messaging.bus import Subscription
+
+SUBSCRIPTIONS: list[Subscription] = []

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, EmailStr, Field, StringConstraints, field_validator
+
+from caremesh.platform.permissions import ROLES
+from caremesh.platform.schemas import Strict
+from caremesh.platform.timeutil import OutDateTime
+
+Role = Literal[ROLES]  # type: ignore[valid-type]
+Password = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class LoginRequest(Strict):
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
+    password: Password
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class RefreshRequest(Strict):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ChangePasswordRequest(Strict):
+    current_password: Password
+    new_password: Password
+
+
+class PasswordResetRequest(Strict):
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
+
+
+class PasswordResetConfirm(Strict):
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+    new_password: Password
+
+
+def _unique_roles(roles: list[str]) -> list[str]:
+    if not roles:
+        raise ValueError("at least one role is required")
+    return sorted(set(roles))
+
+
+class UserCreate(Strict):
+    email: EmailStr
+    password: Password
+    full_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    roles: list[Role]
+    patient_id: uuid.UUID | None = None
+    practitioner_id: uuid.UUID | None = None
+
+    _roles = field_validator("roles")(_unique_roles)
+
+
+class UserUpdate(Strict):
+    full_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    roles: list[Role] | None = None
+    active: bool | None = None
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, roles: list[str] | None) -> list[str] | None:
+        return None if roles is None else _unique_roles(roles)
+
+
+class UserRead(BaseModel):
+    id: uuid.UUID
+    email: str
+    full_name: str
+    roles: list[str]
+    patient_id: uuid.UUID | None
+    practitioner_id: uuid.UUID | None
+    active: bool
+    locked_until: OutDateTime | None
+    version: int
+    created_at: OutDateTime
+    updated_at: OutDateTime

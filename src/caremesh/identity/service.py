@@ -1,0 +1,381 @@
+"""Use cases of identity. They flush; the entrypoint commits."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from caremesh.audit import contract as audit
+from caremesh.identity.domain import (
+    LockoutPolicy,
+    new_secret_token,
+    password_problems,
+    record_failure,
+    token_digest,
+)
+from caremesh.identity.events import PASSWORD_RESET_REQUESTED
+from caremesh.identity.models import AuthSession, PasswordResetToken, RefreshToken, User
+from caremesh.identity.schemas import TokenPair, UserCreate, UserRead, UserUpdate
+from caremesh.patients import contract as patients
+from caremesh.platform.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    Unauthenticated,
+    check_version,
+    invalid_field,
+)
+from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.security import Principal, TokenSigner
+from caremesh.platform.settings import SecuritySettings
+from caremesh.platform.uow import UnitOfWork
+from caremesh.practitioners import contract as practitioners
+
+log = structlog.get_logger("caremesh.identity")
+
+
+class InvalidCredentials(Unauthenticated):
+    code, title = "INVALID_CREDENTIALS", "Wrong email or password"
+    keeps_side_effects = True  # the failure counts towards the lockout
+
+
+class AccountLocked(DomainError):
+    status, code, title = 423, "ACCOUNT_LOCKED", "The account is locked after repeated failed logins"
+    keeps_side_effects = True
+
+
+class InvalidRefreshToken(Unauthenticated):
+    code, title = "INVALID_REFRESH_TOKEN", "The refresh token is not valid"
+
+
+class RefreshTokenReused(InvalidRefreshToken):
+    keeps_side_effects = True  # the session stays revoked
+
+
+class InvalidResetToken(DomainError):
+    status, code, title = 400, "INVALID_RESET_TOKEN", "The password reset token is not valid"
+
+
+class WrongCurrentPassword(DomainError):
+    status, code, title = 422, "INVALID_CURRENT_PASSWORD", "The current password is wrong"
+
+
+class EmailTaken(Conflict):
+    code, title = "EMAIL_TAKEN", "A user with this email exists"
+
+
+class UserNotFound(NotFound):
+    code, title = "USER_NOT_FOUND", "User not found"
+
+
+class LastAdmin(Conflict):
+    code, title = "LAST_ADMIN", "The last active admin cannot be demoted or disabled"
+
+
+def check_password_policy(password: str, email: str | None, field: str = "password") -> None:
+    problems = password_problems(password, email)
+    if problems:
+        raise invalid_field(field, "; ".join(problems), code="WEAK_PASSWORD")
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass
+class Authenticator:
+    """Identity's collaborators that come from settings: hashing cost, token lifetimes, lockout."""
+
+    settings: SecuritySettings
+    signer: TokenSigner
+
+    def __post_init__(self) -> None:
+        self.hasher = PasswordHasher(
+            time_cost=self.settings.argon2_time_cost,
+            memory_cost=self.settings.argon2_memory_kib,
+            parallelism=self.settings.argon2_parallelism,
+        )
+        self.lockout = LockoutPolicy(
+            threshold=self.settings.lockout_threshold,
+            window=timedelta(seconds=self.settings.lockout_window_seconds),
+            duration=timedelta(seconds=self.settings.lockout_duration_seconds),
+        )
+        self._decoy_hash = self.hasher.hash(new_secret_token())
+
+    async def hash_password(self, password: str) -> str:
+        return await asyncio.to_thread(self.hasher.hash, password)
+
+    async def verify_password(self, password_hash: str, password: str) -> bool:
+        def verify() -> bool:
+            try:
+                return self.hasher.verify(password_hash, password)
+            except (VerificationError, InvalidHashError):
+                return False
+
+        return await asyncio.to_thread(verify)
+
+    # --- sessions and tokens -------------------------------------------------------------
+
+    async def _issue(self, uow: UnitOfWork, user: User, session: AuthSession) -> TokenPair:
+        now = uow.now()
+        raw = new_secret_token()
+        uow.session.add(
+            RefreshToken(
+                session_id=session.id,
+                token_hash=token_digest(raw),
+                issued_at=now,
+                expires_at=now + timedelta(seconds=self.settings.refresh_token_ttl_seconds),
+            )
+        )
+        await uow.session.flush()
+        access = self.signer.issue_access_token(user_id=user.id, session_id=session.id, roles=user.roles, now=now)
+        return TokenPair(access_token=access, refresh_token=raw, expires_in=self.signer.access_ttl_seconds)
+
+    async def login(self, uow: UnitOfWork, email: str, password: str) -> TokenPair:
+        now = uow.now()
+        user = await uow.session.scalar(select(User).where(User.email == normalise_email(email)).with_for_update())
+        if user is None:
+            await self.verify_password(self._decoy_hash, password)  # same work as for a real account
+            audit.record(uow, "auth.login_failed", "user", None)
+            raise InvalidCredentials()
+        if user.locked_until and user.locked_until > now:
+            audit.record(uow, "auth.login_refused_locked", "user", user.id, actor_id=user.id)
+            retry = int((user.locked_until - now).total_seconds()) + 1
+            raise AccountLocked(headers={"Retry-After": str(retry)})
+        if not await self.verify_password(user.password_hash, password) or not user.is_active:
+            recent = [datetime.fromisoformat(at) for at in user.recent_login_failures or []]
+            failure = record_failure(self.lockout, now, recent)
+            user.recent_login_failures = [at.isoformat() for at in failure.recent_failures]
+            user.locked_until = failure.locked_until
+            audit.record(uow, "auth.login_failed", "user", user.id, actor_id=user.id)
+            if failure.locked_until:
+                audit.record(uow, "auth.account_locked", "user", user.id, actor_id=user.id)
+                log.warning("account_locked", user_id=str(user.id))
+            await uow.session.flush()
+            raise InvalidCredentials()
+        user.recent_login_failures, user.locked_until = [], None
+        if self.hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = await self.hash_password(password)
+        session = AuthSession(user_id=user.id, created_at=now, ip=uow.ip)
+        uow.session.add(session)
+        await uow.session.flush()
+        audit.record(uow, "auth.login_succeeded", "user", user.id, actor_id=user.id)
+        return await self._issue(uow, user, session)
+
+    async def refresh(self, uow: UnitOfWork, raw_token: str) -> TokenPair:
+        now = uow.now()
+        token = await uow.session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == token_digest(raw_token)).with_for_update()
+        )
+        if token is None:
+            raise InvalidRefreshToken()
+        session = await uow.session.get(AuthSession, token.session_id, with_for_update=True)
+        user = await uow.session.get(User, session.user_id) if session else None
+        if session is None or user is None or session.revoked_at is not None or not user.is_active:
+            raise InvalidRefreshToken("The session has ended.")
+        if token.used_at is not None:
+            session.revoked_at, session.revoked_reason = now, "refresh_token_reuse"
+            audit.record(uow, "auth.refresh_token_reused", "session", session.id, actor_id=user.id)
+            log.warning("refresh_token_reused", session_id=str(session.id))
+            await uow.session.flush()
+            raise RefreshTokenReused("This refresh token was already used; the session is revoked.")
+        if token.expires_at <= now:
+            raise InvalidRefreshToken("The refresh token has expired.")
+        token.used_at = now
+        audit.record(uow, "auth.token_refreshed", "session", session.id, actor_id=user.id)
+        return await self._issue(uow, user, session)
+
+    async def logout(self, uow: UnitOfWork, principal: Principal) -> None:
+        if principal.session_id:
+            await _revoke_sessions(uow, principal.user_id, "logout", only=principal.session_id)
+        audit.record(uow, "auth.logout", "session", principal.session_id)
+
+    async def change_password(self, uow: UnitOfWork, principal: Principal, current: str, new: str) -> None:
+        user = await uow.session.get(User, principal.user_id, with_for_update=True)
+        if user is None or not await self.verify_password(user.password_hash, current):
+            raise WrongCurrentPassword()
+        check_password_policy(new, user.email, "new_password")
+        if new == current:
+            raise invalid_field("new_password", "must differ from the current password", code="WEAK_PASSWORD")
+        user.password_hash = await self.hash_password(new)
+        user.password_changed_at = user.updated_at = uow.now()
+        await _revoke_sessions(uow, user.id, "password_changed", keep=principal.session_id)
+        audit.record(uow, "auth.password_changed", "user", user.id)
+
+    async def request_password_reset(self, uow: UnitOfWork, email: str) -> None:
+        now = uow.now()
+        user = await uow.session.scalar(select(User).where(User.email == normalise_email(email)))
+        audit.record(
+            uow, "auth.password_reset_requested", "user", user.id if user else None, actor_id=user.id if user else None
+        )
+        if user is None or not user.is_active:
+            return
+        raw = new_secret_token()
+        expires_at = now + timedelta(seconds=self.settings.password_reset_ttl_seconds)
+        uow.session.add(
+            PasswordResetToken(user_id=user.id, token_hash=token_digest(raw), created_at=now, expires_at=expires_at)
+        )
+        await uow.session.flush()
+        uow.publish(
+            PASSWORD_RESET_REQUESTED,
+            {"user_id": user.id, "email": user.email, "reset_token": raw, "expires_at": expires_at},
+        )
+
+    async def confirm_password_reset(self, uow: UnitOfWork, raw_token: str, new_password: str) -> None:
+        now = uow.now()
+        reset = await uow.session.scalar(
+            select(PasswordResetToken).where(PasswordResetToken.token_hash == token_digest(raw_token)).with_for_update()
+        )
+        if reset is None or reset.used_at is not None or reset.expires_at <= now:
+            raise InvalidResetToken()
+        user = await uow.session.get(User, reset.user_id, with_for_update=True)
+        if user is None or not user.is_active:
+            raise InvalidResetToken()
+        check_password_policy(new_password, user.email, "new_password")
+        reset.used_at = now
+        user.password_hash = await self.hash_password(new_password)
+        user.password_changed_at = user.updated_at = now
+        user.recent_login_failures, user.locked_until = [], None
+        await _revoke_sessions(uow, user.id, "password_reset")
+        audit.record(uow, "auth.password_reset", "user", user.id, actor_id=user.id)
+
+    # --- users ------------------------------------------------------------------------------
+
+    async def create_user(self, uow: UnitOfWork, data: UserCreate) -> User:
+        email = normalise_email(str(data.email))
+        check_password_policy(data.password, email)
+        await _check_links(uow, data.roles, data.patient_id, data.practitioner_id)
+        if await uow.session.scalar(select(User.id).where(User.email == email)):
+            raise EmailTaken()
+        now = uow.now()
+        user = User(
+            id=uuid.uuid4(),
+            email=email,
+            password_hash=await self.hash_password(data.password),
+            full_name=data.full_name,
+            roles=list(data.roles),
+            patient_id=data.patient_id,
+            practitioner_id=data.practitioner_id,
+            is_active=True,
+            recent_login_failures=[],
+            password_changed_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.session.add(user)
+        try:
+            async with uow.session.begin_nested():
+                await uow.session.flush()
+        except IntegrityError as error:
+            raise EmailTaken() from error
+        audit.record(uow, "user.create", "user", user.id)
+        return user
+
+
+async def _check_links(
+    uow: UnitOfWork, roles: list[str], patient_id: uuid.UUID | None, practitioner_id: uuid.UUID | None
+) -> None:
+    if "patient" in roles and patient_id is None:
+        raise invalid_field("patient_id", "is required for the patient role")
+    if patient_id and await patients.find_patient(uow.session, patient_id) is None:
+        raise NotFound("No such patient.", code="PATIENT_NOT_FOUND")
+    if practitioner_id and await practitioners.find_practitioner(uow.session, practitioner_id) is None:
+        raise NotFound("No such practitioner.", code="PRACTITIONER_NOT_FOUND")
+
+
+async def _revoke_sessions(
+    uow: UnitOfWork, user_id: uuid.UUID, reason: str, *, only: uuid.UUID | None = None, keep: uuid.UUID | None = None
+) -> None:
+    query = (
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=uow.now(), revoked_reason=reason)
+    )
+    if only:
+        query = query.where(AuthSession.id == only)
+    if keep:
+        query = query.where(AuthSession.id != keep)
+    await uow.session.execute(query)
+
+
+def to_read(user: User) -> UserRead:
+    return UserRead(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        roles=user.roles,
+        patient_id=user.patient_id,
+        practitioner_id=user.practitioner_id,
+        active=user.is_active,
+        locked_until=user.locked_until,
+        version=user.version,
+        created_at=user.created_at,
+        updated_at=user.updated_at,
+    )
+
+
+async def get_user(uow: UnitOfWork, user_id: uuid.UUID, *, for_update: bool = False) -> User:
+    user = await uow.session.get(User, user_id, with_for_update=for_update)
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+async def list_users(uow: UnitOfWork, page: PageParams) -> tuple[list[User], str | None]:
+    return await paginate(uow.session, select(User), order_by=[User.created_at, User.id], params=page)
+
+
+async def update_user(uow: UnitOfWork, user_id: uuid.UUID, data: UserUpdate, expected_version: int | None) -> User:
+    if data.roles is not None or data.active is not None:
+        # Lock every active user, in id order, before the last-admin check: two admins demoting each
+        # other at once must not both see the other still in place (and cannot deadlock).
+        await uow.session.execute(select(User.id).where(User.is_active.is_(True)).order_by(User.id).with_for_update())
+    user = await get_user(uow, user_id, for_update=True)
+    check_version(user.version, expected_version)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    roles = changes.get("roles", user.roles)
+    active = changes.get("active", user.is_active)
+    if "admin" in user.roles and user.is_active and ("admin" not in roles or not active):
+        active_users = (
+            await uow.session.scalars(select(User).where(User.is_active.is_(True), User.id != user.id))
+        ).all()
+        if not any("admin" in other.roles for other in active_users):
+            raise LastAdmin()
+    if "roles" in changes:
+        await _check_links(uow, roles, user.patient_id, user.practitioner_id)
+        user.roles = roles
+    if "full_name" in changes:
+        user.full_name = changes["full_name"]
+    if "active" in changes:
+        user.is_active = active
+        if not active:
+            await _revoke_sessions(uow, user.id, "user_disabled")
+    if changes:
+        user.updated_at = uow.now()
+        await uow.session.flush()
+    audit.record(uow, "user.update", "user", user.id)
+    return user
+
+
+async def bootstrap_admin(uow: UnitOfWork, settings: SecuritySettings, authenticator: Authenticator) -> User | None:
+    """First start: create the admin named in settings when no user exists yet."""
+    if not (settings.admin_email and settings.admin_password):
+        return None
+    if await uow.session.scalar(select(func.count()).select_from(User)):
+        return None
+    user = await authenticator.create_user(
+        uow,
+        UserCreate(
+            email=settings.admin_email, password=settings.admin_password, full_name="Administrator", roles=["admin"]
+        ),
+    )
+    log.info("admin_bootstrapped", user_id=str(user.id))
+    return user

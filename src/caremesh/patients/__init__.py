@@ -1,0 +1,1 @@
+"""Patients: registration, demographics, insurance identifiers, soft deletion."""

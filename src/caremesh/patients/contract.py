@@ -1,0 +1,55 @@
+"""What other contexts may use of patients: read-only lookups and the event names."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from caremesh.patients.events import PATIENT_DELETED, PATIENT_REGISTERED, PATIENT_UPDATED
+from caremesh.patients.models import Patient
+
+__all__ = ["PATIENT_DELETED", "PATIENT_REGISTERED", "PATIENT_UPDATED", "PatientSummary", "find_patient"]
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    gender: str
+    insurance_bin: str | None
+    insurance_pcn: str | None
+    insurance_member_id: str | None
+
+    @property
+    def has_insurance(self) -> bool:
+        return self.insurance_bin is not None
+
+
+async def find_patient(session: AsyncSession, patient_id: uuid.UUID, *, lock: bool = False) -> PatientSummary | None:
+    """The patient, unless unknown or deleted.
+
+    `lock` takes a shared row lock (PostgreSQL) so the patient cannot be deleted before the caller's
+    transaction ends; writers that book for the patient use it.
+    """
+    query = select(Patient).where(Patient.id == patient_id, Patient.deleted_at.is_(None))
+    if lock:
+        query = query.with_for_update(read=True)
+    patient = await session.scalar(query)
+    if patient is None:
+        return None
+    return PatientSummary(
+        id=patient.id,
+        first_name=patient.first_name,
+        last_name=patient.last_name,
+        date_of_birth=patient.date_of_birth,
+        gender=patient.gender,
+        insurance_bin=patient.insurance_bin,
+        insurance_pcn=patient.insurance_pcn,
+        insurance_member_id=patient.insurance_member_id,
+    )

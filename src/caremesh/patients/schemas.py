@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, EmailStr, Field, StringConstraints
+
+from caremesh.platform.schemas import Phone, Strict
+from caremesh.platform.timeutil import OutDateTime
+
+Gender = Literal["male", "female", "other", "unknown"]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class Address(Strict):
+    line1: Text200
+    line2: Text200 | None = None
+    city: Text100
+    state: Text100
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    country: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=56)]
+
+
+class InsuranceIdentifiers(Strict):
+    bin: Annotated[str, Field(pattern=r"^\d{6}$", description="6-digit bank identification number")]
+    pcn: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,10}$", description="processor control number")]
+    member_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+
+
+class PatientCreate(Strict):
+    first_name: Name
+    last_name: Name
+    date_of_birth: date
+    gender: Gender
+    phone: Phone | None = None
+    email: EmailStr | None = None
+    address: Address | None = None
+    insurance: InsuranceIdentifiers | None = None
+
+
+class PatientUpdate(Strict):
+    """Only the fields sent change; `null` clears an optional field."""
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    date_of_birth: date | None = None
+    gender: Gender | None = None
+    phone: Phone | None = None
+    email: EmailStr | None = None
+    address: Address | None = None
+    insurance: InsuranceIdentifiers | None = None
+
+
+class PatientRead(BaseModel):
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    gender: Gender
+    phone: str | None
+    email: str | None
+    address: Address | None
+    insurance: InsuranceIdentifiers | None
+    age: int
+    version: int
+    created_at: OutDateTime
+    updated_at: OutDateTime
