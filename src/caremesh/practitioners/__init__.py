@@ -1,0 +1,1 @@
+"""Practitioners: registration, specialties, weekly working hours, availability, soft deletion."""

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from caremesh.platform.api import IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.pagination import Page, PageParams
+from caremesh.practitioners import service
+from caremesh.practitioners.schemas import (
+    Availability,
+    PractitionerCreate,
+    PractitionerRead,
+    PractitionerUpdate,
+    SpecialtyRead,
+)
+from caremesh.scheduling.contract import DEFAULT_DURATION_MINUTES, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
+
+router = APIRouter(tags=["practitioners"], route_class=TransactionalRoute)
+
+
+@router.get("/specialties", dependencies=[require("practitioners:read")])
+async def list_specialties(uow: Uow) -> Page[SpecialtyRead]:
+    """The whole catalogue in one page."""
+    rows = await service.list_specialties(uow)
+    return Page(items=[SpecialtyRead(code=s.code, name=s.name) for s in rows], next_cursor=None)
+
+
+@router.post("/practitioners", status_code=status.HTTP_201_CREATED, dependencies=[require("practitioners:write")])
+async def register_practitioner(body: PractitionerCreate, uow: Uow, response: Response) -> PractitionerRead:
+    practitioner = await service.register_practitioner(uow, body)
+    set_etag(response, practitioner.version)
+    response.headers["Location"] = f"/api/v1/practitioners/{practitioner.id}"
+    return service.to_read(practitioner, service.today(uow))
+
+
+@router.get("/practitioners", dependencies=[require("practitioners:read")])
+async def list_practitioners(
+    uow: Uow,
+    page: PageParams = Depends(),
+    specialty: str | None = Query(None, max_length=50),
+    q: str | None = Query(None, max_length=100, description="Matches first and last names"),
+) -> Page[PractitionerRead]:
+    rows, cursor = await service.list_practitioners(uow, specialty=specialty, q=q, page=page)
+    today = service.today(uow)
+    return Page(items=[service.to_read(p, today) for p in rows], next_cursor=cursor)
+
+
+@router.get("/practitioners/{practitioner_id}", dependencies=[require("practitioners:read")])
+async def get_practitioner(practitioner_id: uuid.UUID, uow: Uow, response: Response) -> PractitionerRead:
+    practitioner = await service.get_practitioner(uow, practitioner_id)
+    set_etag(response, practitioner.version)
+    return service.to_read(practitioner, service.today(uow))
+
+
+@router.patch("/practitioners/{practitioner_id}", dependencies=[require("practitioners:write")])
+async def update_practitioner(
+    practitioner_id: uuid.UUID, body: PractitionerUpdate, uow: Uow, if_match: IfMatch, response: Response
+) -> PractitionerRead:
+    practitioner = await service.update_practitioner(uow, practitioner_id, body, if_match)
+    set_etag(response, practitioner.version)
+    return service.to_read(practitioner, service.today(uow))
+
+
+@router.delete(
+    "/practitioners/{practitioner_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[require("practitioners:write")],
+)
+async def delete_practitioner(practitioner_id: uuid.UUID, uow: Uow, if_match: IfMatch) -> Response:
+    await service.delete_practitioner(uow, practitioner_id, if_match)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/practitioners/{practitioner_id}/availability", dependencies=[require("practitioners:read")])
+async def get_availability(
+    practitioner_id: uuid.UUID,
+    uow: Uow,
+    day: date = Query(alias="date", description="Clinic-local date, YYYY-MM-DD"),
+    duration_minutes: int = Query(DEFAULT_DURATION_MINUTES, ge=MIN_DURATION_MINUTES, le=MAX_DURATION_MINUTES),
+) -> Availability:
+    return await service.get_availability(uow, practitioner_id, day, duration_minutes)

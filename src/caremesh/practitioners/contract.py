@@ -1,0 +1,64 @@
+"""What other contexts may use of practitioners: read-only lookups and the event names."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, time
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from caremesh.platform.timeutil import years_between
+from caremesh.practitioners.events import PRACTITIONER_DELETED, PRACTITIONER_REGISTERED, PRACTITIONER_UPDATED
+from caremesh.practitioners.models import Practitioner
+
+__all__ = [
+    "PRACTITIONER_DELETED",
+    "PRACTITIONER_REGISTERED",
+    "PRACTITIONER_UPDATED",
+    "PractitionerSummary",
+    "experience_years",
+    "find_practitioner",
+]
+
+
+@dataclass(frozen=True)
+class PractitionerSummary:
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    specialty: str
+    practice_start_date: date
+    # Clinic-local weekly windows: (weekday Monday=0, start, end), ordered.
+    working_hours: tuple[tuple[int, time, time], ...]
+
+
+def experience_years(summary: PractitionerSummary, on: date) -> int:
+    """Whole years of practice on `on`."""
+    return years_between(summary.practice_start_date, on)
+
+
+async def find_practitioner(
+    session: AsyncSession, practitioner_id: uuid.UUID, *, lock: bool = False
+) -> PractitionerSummary | None:
+    """The practitioner, unless unknown or deleted.
+
+    `lock` takes a shared row lock (PostgreSQL) so the practitioner cannot be removed or have the
+    working hours changed before the caller's transaction ends; writers that book against the
+    practitioner use it.
+    """
+    query = select(Practitioner).where(Practitioner.id == practitioner_id, Practitioner.deleted_at.is_(None))
+    if lock:
+        query = query.with_for_update(read=True)
+    practitioner = await session.scalar(query)
+    if practitioner is None:
+        return None
+    return PractitionerSummary(
+        id=practitioner.id,
+        first_name=practitioner.first_name,
+        last_name=practitioner.last_name,
+        specialty=practitioner.specialty,
+        practice_start_date=practitioner.practice_start_date,
+        working_hours=tuple((w.weekday, w.start_time, w.end_time) for w in practitioner.working_hours),
+    )

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, time
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    EmailStr,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
+from pydantic.json_schema import SkipJsonSchema
+
+from caremesh.platform.schemas import Phone, Strict
+from caremesh.platform.timeutil import OutDateTime
+from caremesh.practitioners.domain import WorkingWindow, working_hours_problem
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+_HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _parse_hh_mm(value: Any) -> Any:
+    if isinstance(value, str):
+        if not _HH_MM.match(value):
+            raise ValueError('time must be "HH:MM" (00:00 to 23:59)')
+        return time(int(value[:2]), int(value[3:]))
+    return value
+
+
+ClockTime = Annotated[
+    time,
+    BeforeValidator(_parse_hh_mm),
+    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
+    Field(json_schema_extra={"format": "HH:MM"}),
+]
+
+
+class WorkingHoursEntry(Strict):
+    weekday: Annotated[int, Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")]
+    start: ClockTime
+    end: ClockTime
+
+    def to_window(self) -> WorkingWindow:
+        return WorkingWindow(self.weekday, self.start, self.end)
+
+
+def _check_working_hours(entries: list[WorkingHoursEntry]) -> list[WorkingHoursEntry]:
+    problem = working_hours_problem(e.to_window() for e in entries)
+    if problem:
+        raise ValueError(problem)
+    return sorted(entries, key=lambda e: (e.weekday, e.start))
+
+
+WorkingHoursList = Annotated[
+    list[WorkingHoursEntry],
+    Field(max_length=7 * 24, description="Clinic-local weekly windows; those of one weekday must not overlap"),
+    AfterValidator(_check_working_hours),
+]
+
+
+class PractitionerCreate(Strict):
+    first_name: Name
+    last_name: Name
+    # Checked by the service, so that any string gets INVALID_NPI / UNKNOWN_SPECIALTY.
+    npi: Annotated[str, Field(description="10 digits; Luhn check over 80840 + npi")]
+    specialty: Annotated[str, Field(description="A code from GET /specialties")]
+    practice_start_date: date
+    phone: Phone | None = None
+    email: EmailStr | None = None
+    working_hours: WorkingHoursList | None = Field(
+        None, description="Default: Monday to Friday 08:00-18:00 clinic time"
+    )
+
+
+class PractitionerUpdate(Strict):
+    """Only the fields sent change; `null` clears phone or email.
+
+    `npi`, `specialty` and `practice_start_date` are accepted only to answer FIELD_NOT_EDITABLE.
+    """
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    phone: Phone | None = None
+    email: EmailStr | None = None
+    working_hours: WorkingHoursList | None = None
+    npi: SkipJsonSchema[Any] = None
+    specialty: SkipJsonSchema[Any] = None
+    practice_start_date: SkipJsonSchema[Any] = None
+
+
+class PractitionerRead(BaseModel):
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    npi: str
+    specialty: str
+    practice_start_date: date
+    phone: str | None
+    email: str | None
+    working_hours: list[WorkingHoursEntry]
+    experience_years: int
+    version: int
+    created_at: OutDateTime
+    updated_at: OutDateTime
+
+
+class SpecialtyRead(BaseModel):
+    code: str
+    name: str
+
+
+class Slot(BaseModel):
+    start: OutDateTime
+    end: OutDateTime
+
+
+class Availability(BaseModel):
+    practitioner_id: uuid.UUID
+    date: date
+    duration_minutes: int
+    slots: list[Slot]

@@ -1,0 +1,215 @@
+"""Use cases of practitioners. They flush; the entrypoint commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
+
+from caremesh.audit import contract as audit
+from caremesh.platform.db import is_unique_violation
+from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
+from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.timeutil import clinic_date, years_between
+from caremesh.platform.uow import UnitOfWork
+from caremesh.practitioners.domain import DEFAULT_WORKING_HOURS, WorkingWindow, is_valid_npi
+from caremesh.practitioners.events import PRACTITIONER_DELETED, PRACTITIONER_REGISTERED, PRACTITIONER_UPDATED
+from caremesh.practitioners.models import Practitioner, Specialty, WorkingHours
+from caremesh.practitioners.schemas import (
+    Availability,
+    PractitionerCreate,
+    PractitionerRead,
+    PractitionerUpdate,
+    Slot,
+    WorkingHoursEntry,
+)
+from caremesh.scheduling import contract as scheduling
+
+IMMUTABLE_FIELDS = ("npi", "specialty", "practice_start_date")
+REQUIRED_ON_PATCH = ("first_name", "last_name", "working_hours")
+NPI_UNIQUE = "uq_practitioners_npi"
+
+
+class PractitionerNotFound(NotFound):
+    code, title = "PRACTITIONER_NOT_FOUND", "Practitioner not found"
+
+
+class DuplicateNpi(Conflict):
+    code, title = "DUPLICATE_NPI", "A practitioner with this NPI is already registered"
+
+
+class PractitionerHasAppointments(Conflict):
+    code, title = "PRACTITIONER_HAS_APPOINTMENTS", "The practitioner has appointments"
+
+
+def today(uow: UnitOfWork) -> date:
+    return clinic_date(uow.now())
+
+
+def to_read(practitioner: Practitioner, on: date) -> PractitionerRead:
+    return PractitionerRead(
+        id=practitioner.id,
+        first_name=practitioner.first_name,
+        last_name=practitioner.last_name,
+        npi=practitioner.npi,
+        specialty=practitioner.specialty,
+        practice_start_date=practitioner.practice_start_date,
+        phone=practitioner.phone,
+        email=practitioner.email,
+        working_hours=[
+            WorkingHoursEntry(weekday=w.weekday, start=w.start_time, end=w.end_time) for w in practitioner.working_hours
+        ],
+        experience_years=years_between(practitioner.practice_start_date, on),
+        version=practitioner.version,
+        created_at=practitioner.created_at,
+        updated_at=practitioner.updated_at,
+    )
+
+
+def _rows(windows: Iterable[WorkingWindow]) -> list[WorkingHours]:
+    return [WorkingHours(weekday=w.weekday, start_time=w.start, end_time=w.end) for w in windows]
+
+
+def _event_payload(practitioner: Practitioner) -> dict[str, Any]:
+    return {
+        "practitioner_id": practitioner.id,
+        "first_name": practitioner.first_name,
+        "last_name": practitioner.last_name,
+        "specialty": practitioner.specialty,
+    }
+
+
+async def list_specialties(uow: UnitOfWork) -> list[Specialty]:
+    return list((await uow.session.scalars(select(Specialty).order_by(Specialty.name))).all())
+
+
+async def register_practitioner(uow: UnitOfWork, data: PractitionerCreate) -> Practitioner:
+    session = uow.session
+    if not is_valid_npi(data.npi):
+        raise invalid_field("npi", "must be 10 digits whose Luhn check over 80840 + npi holds", code="INVALID_NPI")
+    if data.practice_start_date > today(uow):
+        raise invalid_field("practice_start_date", "must not be in the future")
+    if not await session.scalar(select(exists().where(Specialty.code == data.specialty))):
+        raise invalid_field("specialty", f"{data.specialty!r} is not in GET /specialties", code="UNKNOWN_SPECIALTY")
+    if await session.scalar(select(exists().where(Practitioner.npi == data.npi))):
+        raise DuplicateNpi()
+    windows = (
+        DEFAULT_WORKING_HOURS if data.working_hours is None else [entry.to_window() for entry in data.working_hours]
+    )
+    now = uow.now()
+    practitioner = Practitioner(
+        id=uuid.uuid4(),
+        first_name=data.first_name,
+        last_name=data.last_name,
+        npi=data.npi,
+        specialty=data.specialty,
+        practice_start_date=data.practice_start_date,
+        phone=data.phone,
+        email=str(data.email) if data.email else None,
+        working_hours=_rows(windows),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(practitioner)
+    try:
+        await session.flush()
+    except IntegrityError as error:  # a concurrent registration of the same NPI won the race
+        if is_unique_violation(error, NPI_UNIQUE) or is_unique_violation(error, "practitioners.npi"):
+            raise DuplicateNpi() from error
+        raise
+    uow.publish(PRACTITIONER_REGISTERED, _event_payload(practitioner))
+    audit.record(uow, "practitioner.create", "practitioner", practitioner.id)
+    return practitioner
+
+
+async def _load(uow: UnitOfWork, practitioner_id: uuid.UUID, *, for_update: bool = False) -> Practitioner:
+    query = select(Practitioner).where(Practitioner.id == practitioner_id, Practitioner.deleted_at.is_(None))
+    if for_update:
+        query = query.with_for_update()
+    practitioner = await uow.session.scalar(query)
+    if practitioner is None:
+        raise PractitionerNotFound()
+    return practitioner
+
+
+async def get_practitioner(uow: UnitOfWork, practitioner_id: uuid.UUID) -> Practitioner:
+    return await _load(uow, practitioner_id)
+
+
+async def list_practitioners(
+    uow: UnitOfWork, *, specialty: str | None, q: str | None, page: PageParams
+) -> tuple[list[Practitioner], str | None]:
+    query = select(Practitioner).where(Practitioner.deleted_at.is_(None))
+    if specialty:
+        query = query.where(Practitioner.specialty == specialty)
+    for term in (q or "").split():
+        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(Practitioner.first_name.ilike(pattern, escape="\\"), Practitioner.last_name.ilike(pattern, escape="\\"))
+        )
+    return await paginate(uow.session, query, order_by=[Practitioner.created_at, Practitioner.id], params=page)
+
+
+async def update_practitioner(
+    uow: UnitOfWork, practitioner_id: uuid.UUID, data: PractitionerUpdate, expected_version: int | None
+) -> Practitioner:
+    for field in IMMUTABLE_FIELDS:
+        if field in data.model_fields_set:
+            raise invalid_field(field, "cannot be changed after registration", code="FIELD_NOT_EDITABLE")
+    practitioner = await _load(uow, practitioner_id, for_update=True)
+    check_version(practitioner.version, expected_version)
+    changes = data.model_dump(exclude_unset=True)
+    for field in REQUIRED_ON_PATCH:
+        if field in changes and changes[field] is None:
+            raise invalid_field(field, "cannot be cleared")
+    if "working_hours" in changes:
+        windows = [entry.to_window() for entry in data.working_hours or ()]
+        practitioner.working_hours = _rows(windows)
+    for field in ("first_name", "last_name", "phone", "email"):
+        if field in changes:
+            value = changes[field]
+            setattr(practitioner, field, str(value) if field == "email" and value else value)
+    if changes:
+        practitioner.updated_at = uow.now()
+        flag_modified(practitioner, "updated_at")  # a new version even when only child rows changed
+        await uow.session.flush()
+        uow.publish(PRACTITIONER_UPDATED, {**_event_payload(practitioner), "changed_fields": sorted(changes)})
+    audit.record(uow, "practitioner.update", "practitioner", practitioner.id)
+    return practitioner
+
+
+async def delete_practitioner(uow: UnitOfWork, practitioner_id: uuid.UUID, expected_version: int | None) -> None:
+    practitioner = await _load(uow, practitioner_id, for_update=True)
+    check_version(practitioner.version, expected_version)
+    if await scheduling.count_active_appointments(uow.session, practitioner_id=practitioner.id):
+        raise PractitionerHasAppointments("Only a practitioner whose appointments are all cancelled can be removed.")
+    practitioner.deleted_at = uow.now()
+    practitioner.updated_at = practitioner.deleted_at
+    await uow.session.flush()
+    uow.publish(PRACTITIONER_DELETED, {"practitioner_id": practitioner.id})
+    audit.record(uow, "practitioner.delete", "practitioner", practitioner.id)
+
+
+async def get_availability(
+    uow: UnitOfWork, practitioner_id: uuid.UUID, day: date, duration_minutes: int
+) -> Availability:
+    practitioner = await _load(uow, practitioner_id)
+    slots = await scheduling.free_slots(
+        uow.session,
+        practitioner_id=practitioner.id,
+        working_hours=[(w.weekday, w.start_time, w.end_time) for w in practitioner.working_hours],
+        day=day,
+        duration_minutes=duration_minutes,
+        now=uow.now(),
+    )
+    return Availability(
+        practitioner_id=practitioner.id,
+        date=day,
+        duration_minutes=duration_minutes,
+        slots=[Slot(start=start, end=end) for start, end in slots],
+    )

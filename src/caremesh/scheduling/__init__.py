@@ -1,0 +1,1 @@
+"""Scheduling: appointments, availability, the visit lifecycle."""

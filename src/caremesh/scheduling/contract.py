@@ -1,0 +1,158 @@
+"""What other contexts may use of scheduling: read-only queries and the event names."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from caremesh.platform.timeutil import clinic_timezone
+from caremesh.scheduling import domain
+from caremesh.scheduling.domain import (
+    DEFAULT_DURATION_MINUTES,
+    MAX_DURATION_MINUTES,
+    MIN_DURATION_MINUTES,
+    Interval,
+    Status,
+    WeeklyWindow,
+)
+from caremesh.scheduling.events import (
+    APPOINTMENT_BOOKED,
+    APPOINTMENT_CANCELLED,
+    APPOINTMENT_CHECKED_IN,
+    APPOINTMENT_COMPLETED,
+    APPOINTMENT_NO_SHOW,
+    APPOINTMENT_RESCHEDULED,
+)
+from caremesh.scheduling.models import Appointment
+
+__all__ = [
+    "APPOINTMENT_BOOKED",
+    "APPOINTMENT_CANCELLED",
+    "APPOINTMENT_CHECKED_IN",
+    "APPOINTMENT_COMPLETED",
+    "APPOINTMENT_NO_SHOW",
+    "APPOINTMENT_RESCHEDULED",
+    "DEFAULT_DURATION_MINUTES",
+    "MAX_DURATION_MINUTES",
+    "MIN_DURATION_MINUTES",
+    "AppointmentSummary",
+    "count_active_appointments",
+    "count_completed_before",
+    "count_open_appointments",
+    "find_appointment",
+    "free_slots",
+]
+
+
+@dataclass(frozen=True)
+class AppointmentSummary:
+    id: uuid.UUID
+    number: str
+    patient_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    specialty: str
+    start_at: datetime
+    end_at: datetime
+    duration_minutes: int
+    status: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    completed_at: datetime | None
+
+
+async def find_appointment(session: AsyncSession, appointment_id: uuid.UUID) -> AppointmentSummary | None:
+    appointment = await session.get(Appointment, appointment_id)
+    if appointment is None:
+        return None
+    return AppointmentSummary(
+        id=appointment.id,
+        number=appointment.number,
+        patient_id=appointment.patient_id,
+        practitioner_id=appointment.practitioner_id,
+        specialty=appointment.specialty,
+        start_at=appointment.start_at,
+        end_at=appointment.end_at,
+        duration_minutes=appointment.duration_minutes,
+        status=appointment.status,
+        started_at=appointment.started_at,
+        ended_at=appointment.ended_at,
+        completed_at=appointment.completed_at,
+    )
+
+
+async def _count(session: AsyncSession, *conditions: object) -> int:
+    return await session.scalar(select(func.count()).select_from(Appointment).where(*conditions)) or 0
+
+
+async def count_open_appointments(
+    session: AsyncSession, *, patient_id: uuid.UUID | None = None, practitioner_id: uuid.UUID | None = None
+) -> int:
+    """Scheduled or checked-in appointments of the patient and/or practitioner."""
+    if patient_id is None and practitioner_id is None:
+        raise ValueError("name a patient_id or a practitioner_id")
+    conditions = [Appointment.status.in_(domain.OPEN)]
+    if patient_id is not None:
+        conditions.append(Appointment.patient_id == patient_id)
+    if practitioner_id is not None:
+        conditions.append(Appointment.practitioner_id == practitioner_id)
+    return await _count(session, *conditions)
+
+
+async def count_active_appointments(session: AsyncSession, *, practitioner_id: uuid.UUID) -> int:
+    """Appointments of the practitioner in any status but cancelled (their history must stay resolvable)."""
+    return await _count(session, Appointment.practitioner_id == practitioner_id, Appointment.status != Status.CANCELLED)
+
+
+async def count_completed_before(session: AsyncSession, patient_id: uuid.UUID, before: datetime) -> int:
+    """Completed appointments of the patient whose completion was recorded strictly before `before`.
+
+    Billing passes the completion time of the visit it prices: that visit never counts towards
+    itself, and the answer is the same however late the event is handled.
+    """
+    return await _count(
+        session,
+        Appointment.patient_id == patient_id,
+        Appointment.status == Status.COMPLETED,
+        Appointment.completed_at < before,
+    )
+
+
+async def busy_intervals(session: AsyncSession, *, practitioner_id: uuid.UUID, within: Interval) -> list[Interval]:
+    """Time the practitioner's non-cancelled appointments take inside `within`, in order."""
+    rows = await session.execute(
+        select(Appointment.start_at, Appointment.end_at)
+        .where(
+            Appointment.practitioner_id == practitioner_id,
+            Appointment.status != Status.CANCELLED,
+            Appointment.start_at < within.end,
+            Appointment.end_at > within.start,
+        )
+        .order_by(Appointment.start_at)
+    )
+    return [Interval(start, end) for start, end in rows]
+
+
+async def free_slots(
+    session: AsyncSession,
+    *,
+    practitioner_id: uuid.UUID,
+    working_hours: Iterable[WeeklyWindow],
+    day: date,
+    duration_minutes: int,
+    now: datetime,
+) -> list[tuple[datetime, datetime]]:
+    """Bookable (start, end) slots on a clinic-local day: inside working hours, stepping by the
+    duration from each window's start, not before `now`, and clear of the practitioner's bookings."""
+    windows = domain.day_windows(working_hours, day, clinic_timezone())
+    if not windows:
+        return []
+    busy = await busy_intervals(
+        session, practitioner_id=practitioner_id, within=Interval(windows[0].start, windows[-1].end)
+    )
+    slots = domain.free_slots(windows, timedelta(minutes=duration_minutes), busy, not_before=now)
+    return [(slot.start, slot.end) for slot in slots]

@@ -1,0 +1,360 @@
+"""Use cases of scheduling. They flush; the entrypoint commits.
+
+No overlapping appointments is the database's invariant (see the scheduling migration). The
+checks here run first so that a request gets the right error in the documented order; the
+constraint decides the races those checks cannot see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
+
+from caremesh.audit import contract as audit
+from caremesh.patients import contract as patients
+from caremesh.platform.db import is_unique_violation
+from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
+from caremesh.platform.numbering import next_number
+from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.timeutil import clinic_date, clinic_timezone
+from caremesh.platform.uow import UnitOfWork
+from caremesh.practitioners import contract as practitioners
+from caremesh.scheduling import domain
+from caremesh.scheduling.domain import Interval, Status
+from caremesh.scheduling.events import (
+    APPOINTMENT_BOOKED,
+    APPOINTMENT_CANCELLED,
+    APPOINTMENT_CHECKED_IN,
+    APPOINTMENT_COMPLETED,
+    APPOINTMENT_NO_SHOW,
+    APPOINTMENT_RESCHEDULED,
+)
+from caremesh.scheduling.models import PATIENT_OVERLAP, PRACTITIONER_OVERLAP, Appointment
+from caremesh.scheduling.schemas import (
+    AppointmentCancel,
+    AppointmentComplete,
+    AppointmentCreate,
+    AppointmentRead,
+    AppointmentReschedule,
+)
+
+NUMBER_PREFIX = "APT"
+
+APPOINTMENTS_BOOKED = Counter("appointments_booked_total", "Appointments booked", ["specialty"])
+
+
+class AppointmentNotFound(NotFound):
+    code, title = "APPOINTMENT_NOT_FOUND", "Appointment not found"
+
+
+class PatientNotFound(NotFound):
+    code, title = "PATIENT_NOT_FOUND", "Patient not found"
+
+
+class PractitionerNotFound(NotFound):
+    code, title = "PRACTITIONER_NOT_FOUND", "Practitioner not found"
+
+
+class AppointmentConflict(Conflict):
+    code, title = "APPOINTMENT_CONFLICT", "The practitioner already has an appointment at that time"
+
+
+class PatientDoubleBooked(Conflict):
+    code, title = "PATIENT_DOUBLE_BOOKED", "The patient already has an appointment at that time"
+
+
+class InvalidStatusTransition(Conflict):
+    code, title = "INVALID_STATUS_TRANSITION", "The appointment's status does not allow this"
+
+
+def to_read(appointment: Appointment) -> AppointmentRead:
+    return AppointmentRead(
+        id=appointment.id,
+        number=appointment.number,
+        patient_id=appointment.patient_id,
+        practitioner_id=appointment.practitioner_id,
+        specialty=appointment.specialty,
+        start=appointment.start_at,
+        end=appointment.end_at,
+        duration_minutes=appointment.duration_minutes,
+        status=Status(appointment.status),
+        reason=appointment.reason,
+        checked_in_at=appointment.checked_in_at,
+        started_at=appointment.started_at,
+        ended_at=appointment.ended_at,
+        completed_at=appointment.completed_at,
+        cancelled_at=appointment.cancelled_at,
+        cancellation_reason=appointment.cancellation_reason,
+        version=appointment.version,
+        created_at=appointment.created_at,
+        updated_at=appointment.updated_at,
+    )
+
+
+def _payload(appointment: Appointment, **extra: Any) -> dict[str, Any]:
+    return {
+        "appointment_id": appointment.id,
+        "number": appointment.number,
+        "patient_id": appointment.patient_id,
+        "practitioner_id": appointment.practitioner_id,
+        "specialty": appointment.specialty,
+        "start": appointment.start_at,
+        "end": appointment.end_at,
+        "duration_minutes": appointment.duration_minutes,
+        "status": appointment.status,
+        **extra,
+    }
+
+
+def _may_act_for(uow: UnitOfWork, patient_id: uuid.UUID) -> bool:
+    return uow.actor is None or uow.actor.may_see_patient(patient_id)
+
+
+def _visible(uow: UnitOfWork, query: Select[tuple[Appointment]]) -> Select[tuple[Appointment]]:
+    """A patient-role principal sees only their own appointments; others do not exist for them."""
+    if uow.actor is not None and uow.actor.is_patient_only:
+        return query.where(Appointment.patient_id == uow.actor.patient_id)
+    return query
+
+
+async def _overlaps(
+    uow: UnitOfWork, same_party: ColumnElement[bool], visit: Interval, exclude: uuid.UUID | None
+) -> bool:
+    conditions = [
+        same_party,
+        Appointment.status != Status.CANCELLED,
+        Appointment.start_at < visit.end,
+        Appointment.end_at > visit.start,
+    ]
+    if exclude is not None:
+        conditions.append(Appointment.id != exclude)
+    return bool(await uow.session.scalar(select(exists().where(*conditions))))
+
+
+async def _check_slot(
+    uow: UnitOfWork,
+    practitioner: practitioners.PractitionerSummary,
+    patient_id: uuid.UUID,
+    visit: Interval,
+    *,
+    exclude: uuid.UUID | None = None,
+) -> None:
+    """The booking rules after both parties are known, in the documented order."""
+    if visit.start < uow.now():
+        raise invalid_field("start", "must not be in the past", code="APPOINTMENT_IN_PAST")
+    if not domain.fits_working_hours(practitioner.working_hours, visit, clinic_timezone()):
+        raise invalid_field(
+            "start",
+            "the visit must lie wholly inside one of the practitioner's working windows",
+            code="OUTSIDE_WORKING_HOURS",
+        )
+    if await _overlaps(uow, Appointment.practitioner_id == practitioner.id, visit, exclude):
+        raise AppointmentConflict()
+    if await _overlaps(uow, Appointment.patient_id == patient_id, visit, exclude):
+        raise PatientDoubleBooked()
+
+
+async def _flush_refusing_overlaps(uow: UnitOfWork) -> None:
+    """Flush; an overlap the database refused (a concurrent booking won) becomes its domain error.
+
+    The transaction cannot continue after that error; raising lets the unit of work roll it back.
+    """
+    try:
+        await uow.session.flush()
+    except IntegrityError as error:  # SQLite's RAISE(ABORT) in a trigger surfaces as one too
+        if is_unique_violation(error, PRACTITIONER_OVERLAP):
+            raise AppointmentConflict() from error
+        if is_unique_violation(error, PATIENT_OVERLAP):
+            raise PatientDoubleBooked() from error
+        raise
+
+
+async def _practitioner(uow: UnitOfWork, practitioner_id: uuid.UUID) -> practitioners.PractitionerSummary:
+    # Share-locked: the practitioner cannot be removed or change hours until this booking commits.
+    practitioner = await practitioners.find_practitioner(uow.session, practitioner_id, lock=True)
+    if practitioner is None:
+        raise PractitionerNotFound()
+    return practitioner
+
+
+async def book_appointment(uow: UnitOfWork, data: AppointmentCreate) -> Appointment:
+    session = uow.session
+    if (
+        not _may_act_for(uow, data.patient_id)
+        or await patients.find_patient(session, data.patient_id, lock=True) is None
+    ):
+        raise PatientNotFound()
+    practitioner = await _practitioner(uow, data.practitioner_id)
+    visit = Interval(data.start, data.start + timedelta(minutes=data.duration_minutes))
+    await _check_slot(uow, practitioner, data.patient_id, visit)
+    now = uow.now()
+    appointment = Appointment(
+        id=uuid.uuid4(),
+        number=await next_number(session, NUMBER_PREFIX, clinic_date(now).year),
+        patient_id=data.patient_id,
+        practitioner_id=practitioner.id,
+        start_at=visit.start,
+        end_at=visit.end,
+        duration_minutes=data.duration_minutes,
+        status=Status.SCHEDULED,
+        reason=data.reason,
+        specialty=practitioner.specialty,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(appointment)
+    await _flush_refusing_overlaps(uow)
+    APPOINTMENTS_BOOKED.labels(specialty=appointment.specialty).inc()
+    uow.publish(APPOINTMENT_BOOKED, _payload(appointment))
+    audit.record(uow, "appointment.book", "appointment", appointment.id)
+    return appointment
+
+
+async def _load(uow: UnitOfWork, appointment_id: uuid.UUID, *, for_update: bool = False) -> Appointment:
+    query = _visible(uow, select(Appointment).where(Appointment.id == appointment_id))
+    if for_update:
+        query = query.with_for_update()
+    appointment = await uow.session.scalar(query)
+    if appointment is None:
+        raise AppointmentNotFound()
+    return appointment
+
+
+async def get_appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> Appointment:
+    appointment = await _load(uow, appointment_id)
+    audit.record(uow, "appointment.read", "appointment", appointment.id)
+    return appointment
+
+
+async def list_appointments(
+    uow: UnitOfWork,
+    *,
+    patient_id: uuid.UUID | None,
+    practitioner_id: uuid.UUID | None,
+    status: Status | None,
+    start_from: datetime | None,
+    start_to: datetime | None,
+    page: PageParams,
+) -> tuple[list[Appointment], str | None]:
+    """Appointments in order of start; `start_from` inclusive, `start_to` exclusive."""
+    query = _visible(uow, select(Appointment))
+    if patient_id is not None:
+        query = query.where(Appointment.patient_id == patient_id)
+    if practitioner_id is not None:
+        query = query.where(Appointment.practitioner_id == practitioner_id)
+    if status is not None:
+        query = query.where(Appointment.status == status)
+    if start_from is not None:
+        query = query.where(Appointment.start_at >= start_from)
+    if start_to is not None:
+        query = query.where(Appointment.start_at < start_to)
+    rows, cursor = await paginate(uow.session, query, order_by=[Appointment.start_at, Appointment.id], params=page)
+    audit.record(uow, "appointment.list", "appointment", None)
+    return rows, cursor
+
+
+async def _begin_transition(
+    uow: UnitOfWork, appointment_id: uuid.UUID, target: Status, expected_version: int | None
+) -> Appointment:
+    appointment = await _load(uow, appointment_id, for_update=True)
+    check_version(appointment.version, expected_version)
+    problem = domain.transition_problem(
+        Status(appointment.status), target, start_at=appointment.start_at, now=uow.now()
+    )
+    if problem:
+        raise InvalidStatusTransition(problem)
+    return appointment
+
+
+async def _finish_transition(
+    uow: UnitOfWork, appointment: Appointment, target: Status, event_type: str, action: str, **extra: Any
+) -> Appointment:
+    appointment.status = target
+    appointment.updated_at = uow.now()
+    await uow.session.flush()
+    uow.publish(event_type, _payload(appointment, **extra))
+    audit.record(uow, f"appointment.{action}", "appointment", appointment.id)
+    return appointment
+
+
+async def check_in(uow: UnitOfWork, appointment_id: uuid.UUID, expected_version: int | None) -> Appointment:
+    appointment = await _begin_transition(uow, appointment_id, Status.CHECKED_IN, expected_version)
+    appointment.checked_in_at = uow.now()
+    return await _finish_transition(
+        uow, appointment, Status.CHECKED_IN, APPOINTMENT_CHECKED_IN, "check_in", checked_in_at=appointment.checked_in_at
+    )
+
+
+async def complete(
+    uow: UnitOfWork, appointment_id: uuid.UUID, data: AppointmentComplete, expected_version: int | None
+) -> Appointment:
+    """Record the visit as done. See `domain.visit_times` for how missing times are filled in."""
+    appointment = await _begin_transition(uow, appointment_id, Status.COMPLETED, expected_version)
+    now = uow.now()
+    try:
+        started_at, ended_at = domain.visit_times(
+            scheduled=Interval(appointment.start_at, appointment.end_at),
+            checked_in_at=appointment.checked_in_at,
+            started_at=data.started_at,
+            ended_at=data.ended_at,
+            now=now,
+        )
+    except domain.VisitTimesError as error:
+        raise invalid_field(error.field, error.message, code="INVALID_VISIT_TIMES") from error
+    appointment.started_at, appointment.ended_at, appointment.completed_at = started_at, ended_at, now
+    return await _finish_transition(
+        uow,
+        appointment,
+        Status.COMPLETED,
+        APPOINTMENT_COMPLETED,
+        "complete",
+        started_at=started_at,
+        ended_at=ended_at,
+        completed_at=now,
+    )
+
+
+async def cancel(
+    uow: UnitOfWork, appointment_id: uuid.UUID, data: AppointmentCancel, expected_version: int | None
+) -> Appointment:
+    appointment = await _begin_transition(uow, appointment_id, Status.CANCELLED, expected_version)
+    appointment.cancelled_at = uow.now()
+    appointment.cancellation_reason = data.reason
+    return await _finish_transition(
+        uow, appointment, Status.CANCELLED, APPOINTMENT_CANCELLED, "cancel", reason=data.reason
+    )
+
+
+async def mark_no_show(uow: UnitOfWork, appointment_id: uuid.UUID, expected_version: int | None) -> Appointment:
+    appointment = await _begin_transition(uow, appointment_id, Status.NO_SHOW, expected_version)
+    return await _finish_transition(uow, appointment, Status.NO_SHOW, APPOINTMENT_NO_SHOW, "no_show")
+
+
+async def reschedule(
+    uow: UnitOfWork, appointment_id: uuid.UUID, data: AppointmentReschedule, expected_version: int | None
+) -> Appointment:
+    """Move a scheduled appointment; the booking rules apply again, as if it were not booked."""
+    appointment = await _load(uow, appointment_id, for_update=True)
+    check_version(appointment.version, expected_version)
+    if Status(appointment.status) not in domain.RESCHEDULABLE:
+        raise InvalidStatusTransition(
+            f"Only a scheduled appointment can be rescheduled, not a {appointment.status} one."
+        )
+    practitioner = await _practitioner(uow, appointment.practitioner_id)
+    duration = data.duration_minutes or appointment.duration_minutes
+    visit = Interval(data.start, data.start + timedelta(minutes=duration))
+    await _check_slot(uow, practitioner, appointment.patient_id, visit, exclude=appointment.id)
+    previous = {"previous_start": appointment.start_at, "previous_end": appointment.end_at}
+    appointment.start_at, appointment.end_at, appointment.duration_minutes = visit.start, visit.end, duration
+    appointment.updated_at = uow.now()
+    flag_modified(appointment, "updated_at")  # a new version even if moved to where it was
+    await _flush_refusing_overlaps(uow)
+    uow.publish(APPOINTMENT_RESCHEDULED, _payload(appointment, **previous))
+    audit.record(uow, "appointment.reschedule", "appointment", appointment.id)
+    return appointment
