@@ -1,0 +1,92 @@
+"""The composition root: `create_app(contexts=...)` wires routers, consumers and the event machinery."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from caremesh.platform.api import API_PREFIX
+from caremesh.platform.clock import Clock, SystemClock
+from caremesh.platform.db import Database
+from caremesh.platform.errors import install_error_handlers
+from caremesh.platform.messaging.bus import Subscription, Subscriptions
+from caremesh.platform.messaging.runtime import Workers
+from caremesh.platform.observability import RequestContextMiddleware, configure_logging
+from caremesh.platform.ops import router as ops_router
+from caremesh.platform.ratelimit import RateLimiter
+from caremesh.platform.security import TokenSigner
+from caremesh.platform.settings import Settings
+from caremesh.platform.timeutil import set_clinic_timezone
+from caremesh.platform.uow import UnitOfWorkFactory
+
+ALL_CONTEXTS: tuple[str, ...] = ("identity", "audit", "patients", "practitioners", "scheduling")
+
+
+def _subscriptions(contexts: Sequence[str]) -> list[Subscription]:
+    found: list[Subscription] = []
+    for name in contexts:
+        found.extend(getattr(importlib.import_module(f"caremesh.{name}.handlers"), "SUBSCRIPTIONS", ()))
+    return found
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    contexts: Sequence[str] = ALL_CONTEXTS,
+    clock: Clock | None = None,
+    extra_subscriptions: Iterable[Subscription] = (),
+) -> FastAPI:
+    from caremesh.identity import contract as identity_contract
+    from caremesh.identity import service as identity_service
+
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    configure_logging(settings.app)
+    set_clinic_timezone(settings.app.tz)
+
+    db = Database(settings.db)
+    subscriptions = Subscriptions([*_subscriptions(contexts), *extra_subscriptions])
+    uow_factory = UnitOfWorkFactory(db, clock)
+    workers = Workers(uow_factory, subscriptions, settings.messaging)
+    uow_factory.on_events_committed = workers.relay.wake
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with uow_factory.begin(request_id="startup") as uow:
+            await identity_service.bootstrap_admin(uow, settings.security, app.state.authenticator)
+        workers.start()
+        try:
+            yield
+        finally:
+            await workers.stop()
+            await db.dispose()
+
+    app = FastAPI(
+        title="caremesh",
+        version="1.0.0",
+        summary="Hospital platform: patients, practitioners, scheduling, identity and audit.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.db = db
+    app.state.uow_factory = uow_factory
+    app.state.workers = workers
+    app.state.rate_limiter = RateLimiter()
+    app.state.token_signer = TokenSigner(settings.security.signing_secret(), settings.security.access_token_ttl_seconds)
+    app.state.authenticator = identity_service.Authenticator(settings.security, app.state.token_signer)
+    app.state.principal_loader = identity_contract.load_principal
+
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(ops_router)
+    app.include_router(ops_router, prefix=API_PREFIX, include_in_schema=False)
+    for name in contexts:
+        app.include_router(importlib.import_module(f"caremesh.{name}.api").router, prefix=API_PREFIX)
+    return app

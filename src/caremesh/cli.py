@@ -1,0 +1,176 @@
+"""The `caremesh` command."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import uuid
+from typing import Annotated
+
+import typer
+
+from caremesh.platform.settings import Settings
+
+cli = typer.Typer(help="caremesh: an event-driven hospital platform.", no_args_is_help=True, add_completion=False)
+users_cli = typer.Typer(help="Manage users from the shell.", no_args_is_help=True)
+dead_letters_cli = typer.Typer(help="Inspect and replay events that consumers kept failing on.", no_args_is_help=True)
+cli.add_typer(users_cli, name="users")
+cli.add_typer(dead_letters_cli, name="dead-letters")
+
+
+def main() -> None:
+    cli()
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the database migrations."""
+    from caremesh.platform.migrate import upgrade
+
+    settings = Settings()
+    asyncio.run(upgrade(settings.db))
+    typer.echo("database is at the latest migration")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Seed demo data and print the demo logins")] = False,
+    run_migrations: Annotated[
+        bool | None, typer.Option("--migrate/--no-migrate", help="Migrate first (default: on SQLite)")
+    ] = None,
+    contexts: Annotated[str | None, typer.Option(help="Comma-separated contexts to serve (default: all)")] = None,
+) -> None:
+    """Run the HTTP API with the in-process event relay (the embedded mode)."""
+    import uvicorn
+
+    from caremesh import demo as demo_data
+    from caremesh.app import ALL_CONTEXTS, create_app
+    from caremesh.platform.migrate import upgrade
+
+    settings = Settings()
+    credentials = None
+    if demo:
+        credentials = demo_data.load_or_create_credentials()
+        if not settings.security.admin_email:
+            settings.security.admin_email = credentials.email("admin")
+            settings.security.admin_password = credentials.passwords["admin"]
+    if run_migrations if run_migrations is not None else settings.db.is_sqlite:
+        asyncio.run(upgrade(settings.db))
+    if credentials:
+        seeded = asyncio.run(demo_data.seed(settings, credentials))
+        typer.echo("demo data seeded" if seeded else "demo data already present")
+    selected = tuple(c.strip() for c in contexts.split(",")) if contexts else ALL_CONTEXTS
+    application = create_app(settings, contexts=selected)
+    base = f"http://{host}:{port}"
+    typer.echo(f"\ncaremesh is starting at {base}\n  API docs: {base}/docs (Authorize with an email and password)")
+    if credentials:
+        typer.echo("  demo logins (email / password):")
+        for role, email, password in credentials.rows():
+            typer.echo(f"    {role:<14} {email:<34} {password}")
+    typer.echo("")
+    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+
+
+@cli.command()
+def relay() -> None:
+    """Run only the outbox relay and the consumers, without HTTP."""
+    from caremesh.app import create_app
+
+    async def run() -> None:
+        app = create_app(Settings())
+        async with app.router.lifespan_context(app):
+            await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+@cli.command()
+def permissions() -> None:
+    """Print the role-permission matrix as a Markdown table."""
+    from caremesh.platform.permissions import markdown_table
+
+    typer.echo(markdown_table())
+
+
+@users_cli.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(prompt=True, help="The admin's email")],
+    full_name: Annotated[str, typer.Option(help="Display name")] = "Administrator",
+    password: Annotated[
+        str | None, typer.Option(help="Omit to be asked without echo; or set CAREMESH_ADMIN_PASSWORD")
+    ] = None,
+) -> None:
+    """Create an admin user."""
+    from caremesh.app import create_app
+    from caremesh.identity.schemas import UserCreate
+    from caremesh.platform.errors import DomainError
+
+    settings = Settings()
+    secret = password or settings.security.admin_password or getpass.getpass("Password: ")
+
+    async def run() -> uuid.UUID:
+        app = create_app(settings)
+        async with app.state.uow_factory.begin(request_id="cli") as uow:
+            body = UserCreate(email=email, password=secret, full_name=full_name, roles=["admin"])
+            user = await app.state.authenticator.create_user(uow, body)
+        await app.state.db.dispose()
+        return user.id
+
+    try:
+        user_id = asyncio.run(run())
+    except DomainError as error:
+        typer.echo(f"error: {error.code}: {error.detail}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"admin {email} created ({user_id})")
+
+
+@dead_letters_cli.command("list")
+def list_dead_letters(include_replayed: bool = False) -> None:
+    """List dead-lettered deliveries."""
+    from caremesh.platform.db import Database
+    from caremesh.platform.messaging.consumer import list_dead_letters as load
+
+    async def run() -> None:
+        db = Database(Settings().db)
+        async with db.sessionmaker() as session:
+            rows = await load(session, include_replayed=include_replayed)
+        await db.dispose()
+        if not rows:
+            typer.echo("no dead letters")
+        for row in rows:
+            replayed = f" replayed {row.replayed_at:%Y-%m-%d %H:%M}" if row.replayed_at else ""
+            typer.echo(
+                f"{row.id}  {row.failed_at:%Y-%m-%d %H:%M:%S}  {row.consumer}  {row.event_type}  "
+                f"attempts={row.attempts}{replayed}\n    {row.error}"
+            )
+
+    asyncio.run(run())
+
+
+@dead_letters_cli.command("replay")
+def replay_dead_letters(
+    ids: Annotated[list[str] | None, typer.Argument(help="Dead letter ids")] = None,
+    replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead letter not yet replayed")] = False,
+) -> None:
+    """Queue dead letters for delivery again; a running server or `caremesh relay` delivers them."""
+    from caremesh.platform.clock import SystemClock
+    from caremesh.platform.db import Database
+    from caremesh.platform.messaging.consumer import list_dead_letters as load
+    from caremesh.platform.messaging.consumer import replay_dead_letter
+
+    if not ids and not replay_all:
+        raise typer.BadParameter("name dead letter ids or pass --all")
+
+    async def run() -> int:
+        db = Database(Settings().db)
+        async with db.sessionmaker() as session, session.begin():
+            targets = [row.id for row in await load(session)] if replay_all else [uuid.UUID(i) for i in ids or []]
+            replayed = 0
+            for target in targets:
+                replayed += await replay_dead_letter(session, target, SystemClock().now())
+        await db.dispose()
+        return replayed
+
+    typer.echo(f"{asyncio.run(run())} dead letter(s) queued for replay")

@@ -1,0 +1,172 @@
+"""Demo data for `make run`: practitioners of several specialties, patients, users and appointments.
+
+Seeded through the public HTTP API (in process), so it obeys every rule a client would. The demo
+logins are generated on first seed, kept in a local file that git ignores, and printed at start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from caremesh.platform.settings import Settings
+from caremesh.platform.timeutil import clinic_timezone
+
+CREDENTIALS_FILE = Path(".caremesh-demo.json")
+DOMAIN = "clinic.example.org"
+API = "/api/v1"
+
+PRACTITIONERS = [
+    ("Meera", "Iyer", "cardiology", 26),
+    ("Arjun", "Menon", "cardiology", 8),
+    ("Kavya", "Nair", "orthopedics", 31),
+    ("Rohan", "Das", "general_practice", 12),
+    ("Ishita", "Kapoor", "pediatrics", 5),
+    ("Vikram", "Singh", "dermatology", 20),
+    ("Leela", "Raman", "neurology", 15),
+]
+PATIENTS = [
+    ("Anil", "Kumar", "1972-03-14", "male", {"bin": "610014", "pcn": "CAREPCN", "member_id": "MBR10001"}),
+    ("Priya", "Sharma", "1988-11-02", "female", None),
+    ("Sameer", "Joshi", "1995-06-21", "male", {"bin": "004336", "pcn": "ADV", "member_id": "MBR10002"}),
+    ("Neha", "Gupta", "2012-09-30", "female", None),
+    ("Farah", "Khan", "1960-01-08", "female", {"bin": "610014", "pcn": "CAREPCN", "member_id": "MBR10003"}),
+    ("Joseph", "Thomas", "1979-07-17", "male", None),
+]
+ROLES = ["admin", "receptionist", "doctor", "billing_clerk", "patient"]
+
+
+def npi_with_check_digit(first_nine: str) -> str:
+    """Complete a 9-digit NPI stem with its Luhn check digit (computed over the 80840 prefix)."""
+    digits = [int(d) for d in "80840" + first_nine]
+    total = 0
+    for index, digit in enumerate(reversed(digits)):
+        if index % 2 == 0:
+            digit *= 2
+            digit = digit - 9 if digit > 9 else digit
+        total += digit
+    return first_nine + str((10 - total % 10) % 10)
+
+
+@dataclass
+class DemoCredentials:
+    passwords: dict[str, str]
+
+    def email(self, role: str) -> str:
+        return f"{role.replace('_', '.')}@{DOMAIN}"
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        return [(role, self.email(role), self.passwords[role]) for role in ROLES]
+
+
+def load_or_create_credentials(path: Path = CREDENTIALS_FILE) -> DemoCredentials:
+    if path.exists():
+        return DemoCredentials(passwords=json.loads(path.read_text())["passwords"])
+    credentials = DemoCredentials(passwords={role: f"demo-{secrets.token_urlsafe(9)}" for role in ROLES})
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({"passwords": credentials.passwords}, indent=2))
+    os.chmod(path, 0o600)
+    return credentials
+
+
+def _next_weekdays(today: date, count: int) -> list[date]:
+    days, day = [], today
+    while len(days) < count:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            days.append(day)
+    return days
+
+
+async def seed(settings: Settings, credentials: DemoCredentials) -> bool:
+    """Fill an empty database with demo data. Returns False when it already holds practitioners."""
+    from caremesh.app import create_app
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
+            return await _seed(client, credentials)
+
+
+async def _call(client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
+    response = await client.request(method, API + path, headers=headers, **kw)
+    if response.status_code >= 400:
+        raise RuntimeError(f"demo seed: {method} {path} -> {response.status_code} {response.text}")
+    return response.json() if response.content else None
+
+
+async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool:
+    login = await client.post(
+        f"{API}/auth/login", json={"email": credentials.email("admin"), "password": credentials.passwords["admin"]}
+    )
+    if login.status_code != 200:
+        raise RuntimeError("demo seed: the admin cannot log in; is CAREMESH_ADMIN_EMAIL set to another account?")
+    admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    existing = await _call(client, "GET", "/practitioners?limit=1", admin)
+    if existing["items"]:
+        return False
+
+    today = datetime.now(clinic_timezone()).date()
+    practitioners = []
+    for index, (first, last, specialty, years) in enumerate(PRACTITIONERS):
+        started = date(today.year - years, 1 + index % 12, 1 + index)
+        body = {
+            "first_name": first,
+            "last_name": last,
+            "npi": npi_with_check_digit(f"1{index:02d}{secrets.randbelow(10**6):06d}"),
+            "specialty": specialty,
+            "practice_start_date": started.isoformat(),
+        }
+        practitioners.append(await _call(client, "POST", "/practitioners", admin, json=body))
+
+    patients = []
+    for first, last, born, gender, insurance in PATIENTS:
+        body = {
+            "first_name": first,
+            "last_name": last,
+            "date_of_birth": born,
+            "gender": gender,
+            "phone": f"+9198{secrets.randbelow(10**8):08d}",
+            "email": f"{first.lower()}.{last.lower()}@example.org",
+            "insurance": insurance,
+        }
+        patients.append(await _call(client, "POST", "/patients", admin, json=body))
+
+    for role in ROLES:
+        body = {
+            "email": credentials.email(role),
+            "password": credentials.passwords[role],
+            "full_name": f"Demo {role.replace('_', ' ')}",
+            "roles": [role],
+            "patient_id": patients[0]["id"] if role == "patient" else None,
+            "practitioner_id": practitioners[0]["id"] if role == "doctor" else None,
+        }
+        if role != "admin":
+            await _call(client, "POST", "/users", admin, json=body)
+
+    for day_index, day in enumerate(_next_weekdays(today, 3)):
+        for index, practitioner in enumerate(practitioners[:4]):
+            slots = await _call(
+                client, "GET", f"/practitioners/{practitioner['id']}/availability?date={day}&duration_minutes=30", admin
+            )
+            if not slots["slots"]:
+                continue
+            slot = slots["slots"][(index * 3 + day_index) % len(slots["slots"])]
+            patient = patients[(index + day_index) % len(patients)]
+            body = {
+                "patient_id": patient["id"],
+                "practitioner_id": practitioner["id"],
+                "start": slot["start"],
+                "duration_minutes": 30,
+                "reason": "Follow-up consultation",
+            }
+            await _call(client, "POST", "/appointments", admin, json=body)
+    return True

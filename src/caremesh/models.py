@@ -1,0 +1,16 @@
+"""Every table of every context, for Alembic and the schema tests. Contexts never import this."""
+
+from __future__ import annotations
+
+import importlib
+
+from caremesh.platform import numbering as _numbering  # noqa: F401
+from caremesh.platform.db import Base
+from caremesh.platform.messaging import models as _messaging  # noqa: F401
+
+CONTEXTS_WITH_TABLES = ("identity", "audit", "patients", "practitioners", "scheduling")
+
+for _name in CONTEXTS_WITH_TABLES:
+    importlib.import_module(f"caremesh.{_name}.models")
+
+metadata = Base.metadata
