@@ -1,0 +1,259 @@
+"""Appointments booked per second through the HTTP API with concurrent clients, against the same
+inserts done directly through the database driver, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+from sqlalchemy import text
+
+from bench.server import ADMIN_EMAIL, Backend, backends, running_server
+from caremesh.demo import npi_with_check_digit
+from caremesh.platform.db import Database
+
+BOOKINGS = int(os.environ.get("BENCH_BOOKINGS", "600"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
+PRACTITIONERS = 20
+PATIENTS = 100
+SLOTS_PER_DAY = 20  # 08:00-18:00 in 30-minute slots
+
+
+def weekday_slots(first_day: date, count: int) -> list[datetime]:
+    slots: list[datetime] = []
+    day = first_day
+    while len(slots) < count:
+        if day.weekday() < 5:
+            for index in range(SLOTS_PER_DAY):
+                slots.append(datetime(day.year, day.month, day.day, 8, tzinfo=UTC) + timedelta(minutes=30 * index))
+        day += timedelta(days=1)
+    return slots[:count]
+
+
+def plan(first_day: date, bookings: int) -> list[tuple[int, int, datetime]]:
+    """(practitioner index, patient index, start) for each booking, with no two overlapping."""
+    slots = weekday_slots(first_day, bookings // PRACTITIONERS + 1)
+    return [(i % PRACTITIONERS, i % PATIENTS, slots[i // PRACTITIONERS]) for i in range(bookings)]
+
+
+async def run_concurrently(jobs: list[Callable[[], Awaitable[None]]], clients: int) -> tuple[float, list[float]]:
+    queue: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        while not queue.empty():
+            job = queue.get_nowait()
+            started = time.perf_counter()
+            await job()
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return time.perf_counter() - started, latencies
+
+
+async def setup(client: httpx.AsyncClient, headers: dict[str, str]) -> tuple[list[str], list[str]]:
+    async def practitioner(index: int) -> str:
+        body = {
+            "first_name": "Bench",
+            "last_name": f"Doctor{index}",
+            "npi": npi_with_check_digit(f"2{index:08d}"),
+            "specialty": ("cardiology", "orthopedics", "general_practice", "neurology")[index % 4],
+            "practice_start_date": "2005-06-01",
+        }
+        response = await client.post("/api/v1/practitioners", json=body, headers=headers)
+        response.raise_for_status()
+        return response.json()["id"]
+
+    async def patient(index: int) -> str:
+        body = {"first_name": "Bench", "last_name": f"Patient{index}", "date_of_birth": "1980-01-01", "gender": "other"}
+        response = await client.post("/api/v1/patients", json=body, headers=headers)
+        response.raise_for_status()
+        return response.json()["id"]
+
+    practitioners = [await practitioner(i) for i in range(PRACTITIONERS)]
+    patients = [await patient(i) for i in range(PATIENTS)]
+    return practitioners, patients
+
+
+async def bench_api(base_url: str, password: str, first_day: date) -> tuple[float, list[float], list[str], list[str]]:
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+        login = await client.post("/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": password})
+        login.raise_for_status()
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        practitioners, patients = await setup(client, headers)
+        failures: list[str] = []
+
+        def booking(practitioner: int, patient: int, start: datetime) -> Callable[[], Awaitable[None]]:
+            async def book() -> None:
+                body = {
+                    "patient_id": patients[patient],
+                    "practitioner_id": practitioners[practitioner],
+                    "start": start.isoformat(),
+                    "duration_minutes": 30,
+                }
+                response = await client.post("/api/v1/appointments", json=body, headers=headers)
+                if response.status_code != 201:
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+
+            return book
+
+        jobs = [booking(*entry) for entry in plan(first_day, BOOKINGS)]
+        elapsed, latencies = await run_concurrently(jobs, CLIENTS)
+        if failures:
+            raise RuntimeError(f"{len(failures)} bookings failed, e.g. {failures[0]}")
+        return elapsed, latencies, practitioners, patients
+
+
+INSERT_COLUMNS = (
+    "id, number, patient_id, practitioner_id, start_at, end_at, duration_minutes, status, specialty, "
+    "version, created_at, updated_at"
+)
+
+
+async def bench_direct(backend: Backend, practitioners: list[str], patients: list[str], first_day: date) -> float:
+    """The same appointment rows, each in its own committed transaction, straight through the driver."""
+    rows = []
+    now = datetime.now(UTC)
+    for index, (practitioner, patient, start) in enumerate(plan(first_day, BOOKINGS)):
+        rows.append(
+            (
+                uuid.uuid4(),
+                f"BEN-{index:06d}",
+                uuid.UUID(patients[patient]),
+                uuid.UUID(practitioners[practitioner]),
+                start,
+                start + timedelta(minutes=30),
+                now,
+            )
+        )
+    if backend.db.is_sqlite:
+        return await _direct_sqlite(backend, rows)
+    return await _direct_postgres(backend, rows)
+
+
+def _sqlite_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def _direct_sqlite(backend: Backend, rows: list[tuple]) -> float:
+    import aiosqlite
+
+    path = backend.db.database_url.split("///", 1)[1]
+    connections = []
+    for _ in range(CLIENTS):
+        connection = await aiosqlite.connect(path, timeout=30, isolation_level=None)
+        await connection.execute("PRAGMA busy_timeout=30000")
+        await connection.execute("PRAGMA synchronous=NORMAL")
+        connections.append(connection)
+    pool: asyncio.Queue = asyncio.Queue()
+    for connection in connections:
+        pool.put_nowait(connection)
+    sql = f"INSERT INTO appointments ({INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 30, 'scheduled', 'bench', 1, ?, ?)"
+
+    def insert(row: tuple) -> Callable[[], Awaitable[None]]:
+        ident, number, patient, practitioner, start, end, now = row
+
+        async def run() -> None:
+            connection = await pool.get()
+            try:
+                await connection.execute("BEGIN IMMEDIATE")
+                await connection.execute(
+                    sql,
+                    (
+                        ident.hex,
+                        number,
+                        patient.hex,
+                        practitioner.hex,
+                        _sqlite_time(start),
+                        _sqlite_time(end),
+                        _sqlite_time(now),
+                        _sqlite_time(now),
+                    ),
+                )
+                await connection.execute("COMMIT")
+            finally:
+                pool.put_nowait(connection)
+
+        return run
+
+    elapsed, _ = await run_concurrently([insert(row) for row in rows], CLIENTS)
+    for connection in connections:
+        await connection.close()
+    return elapsed
+
+
+async def _direct_postgres(backend: Backend, rows: list[tuple]) -> float:
+    dsn = backend.db.database_url.replace("postgresql+asyncpg", "postgresql")
+    pool = await asyncpg.create_pool(
+        dsn, min_size=CLIENTS, max_size=CLIENTS, server_settings={"search_path": f"{backend.db.database_schema},public"}
+    )
+    sql = (
+        f"INSERT INTO appointments ({INSERT_COLUMNS}) "
+        "VALUES ($1, $2, $3, $4, $5, $6, 30, 'scheduled', 'bench', 1, $7, $7)"
+    )
+
+    def insert(row: tuple) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            async with pool.acquire() as connection:
+                await connection.execute(sql, *row)
+
+        return run
+
+    elapsed, _ = await run_concurrently([insert(row) for row in rows], CLIENTS)
+    await pool.close()
+    return elapsed
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
+
+
+async def drop_schema(backend: Backend) -> None:
+    if backend.db.database_schema:
+        db = Database(backend.db.model_copy(update={"database_schema": None}))
+        async with db.engine.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{backend.db.database_schema}" CASCADE'))
+        await db.dispose()
+
+
+async def main() -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="caremesh-bench-"))
+    first_day = date.today() + timedelta(days=7)
+    print(f"booking benchmark: {BOOKINGS} bookings, {CLIENTS} concurrent clients, {os.cpu_count()} CPUs")
+    header = (
+        f"{'backend':<10} {'API bookings/s':>15} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'driver inserts/s':>17} {'API/driver':>11}"
+    )
+    results = []
+    for backend in backends(workdir):
+        try:
+            async with running_server(backend.db) as server:
+                elapsed, latencies, practitioners, patients = await bench_api(
+                    server.base_url, server.admin_password, first_day
+                )
+            direct = await bench_direct(backend, practitioners, patients, first_day + timedelta(days=120))
+        except (OSError, asyncpg.PostgresError) as error:
+            print(f"{backend.name}: skipped ({type(error).__name__}: {error})")
+            continue
+        finally:
+            await drop_schema(backend)
+        api_rate, direct_rate = BOOKINGS / elapsed, BOOKINGS / direct
+        results.append(
+            f"{backend.name:<10} {api_rate:>15.1f} {percentile(latencies, 50) * 1000:>8.1f} "
+            f"{percentile(latencies, 99) * 1000:>8.1f} {direct_rate:>17.1f} {api_rate / direct_rate:>11.3f}"
+        )
+    print(header)
+    print("\n".join(results))

@@ -1,0 +1,92 @@
+"""Start a real `caremesh serve` process on a throwaway database for a benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from caremesh.platform.migrate import upgrade
+from caremesh.platform.settings import DatabaseSettings
+
+ADMIN_EMAIL = "bench-admin@example.org"
+POSTGRES_URL = os.environ.get("CAREMESH_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+@dataclass
+class Backend:
+    name: str
+    db: DatabaseSettings
+
+
+def backends(workdir: Path) -> list[Backend]:
+    found = [Backend("sqlite", DatabaseSettings(database_url=f"sqlite+aiosqlite:///{workdir / 'bench.db'}"))]
+    schema = f"bench_{os.getpid()}"
+    found.append(Backend("postgres", DatabaseSettings(database_url=POSTGRES_URL, database_schema=schema)))
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    base_url: str
+    admin_password: str
+
+
+@asynccontextmanager
+async def running_server(db: DatabaseSettings) -> AsyncIterator[Server]:
+    await upgrade(db)
+    port = _free_port()
+    password = f"bench-{secrets.token_urlsafe(12)}"
+    workdir = Path(tempfile.mkdtemp(prefix="caremesh-bench-"))
+    env = {
+        **os.environ,
+        "CAREMESH_DATABASE_URL": db.database_url,
+        "CAREMESH_ADMIN_EMAIL": ADMIN_EMAIL,
+        "CAREMESH_ADMIN_PASSWORD": password,
+        "CAREMESH_JWT_SECRET": secrets.token_urlsafe(32),
+        "CAREMESH_SECRET_FILE": str(workdir / "secret"),
+        "CAREMESH_API_RATE_LIMIT": "0/minute",
+        "CAREMESH_LOGIN_RATE_LIMIT": "0/minute",
+        "CAREMESH_LOG_LEVEL": "WARNING",
+    }
+    if db.database_schema:
+        env["CAREMESH_DATABASE_SCHEMA"] = db.database_schema
+    command = [str(Path(sys.executable).parent / "caremesh"), "serve", "--no-migrate", "--port", str(port)]
+    log_path = workdir / "server.log"
+    log = log_path.open("wb")
+    process = await asyncio.create_subprocess_exec(*command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(200):
+                if process.returncode is not None:
+                    raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
+                try:
+                    if (await client.get(f"{base_url}/health/ready")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("server did not become ready")
+        yield Server(base_url, password)
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=20)
+        log.close()
