@@ -42,7 +42,7 @@ REFERENCE_TABLES = {"alembic_version", "specialties", "audit_chain_head"}
 POSTGRES_URL = os.environ.get("CAREMESH_TEST_DATABASE_URL")
 
 
-class TestDatabase:
+class MigratedDatabase:
     """One migrated database per test run; each test starts from the migrated state."""
 
     def __init__(self, workdir: Path) -> None:
@@ -99,7 +99,7 @@ class TestDatabase:
         asyncio.run(drop_schema())
 
 
-def test_settings(db: DatabaseSettings, tmp: Path, **security: Any) -> Settings:
+def settings_for_tests(db: DatabaseSettings, tmp: Path, **security: Any) -> Settings:
     defaults: dict[str, Any] = {
         "jwt_secret": "test-signing-secret-not-for-production-0123456789",
         "admin_email": ADMIN_EMAIL,

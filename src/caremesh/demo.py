@@ -89,7 +89,13 @@ async def seed(settings: Settings, credentials: DemoCredentials) -> bool:
     """Fill an empty database with demo data. Returns False when it already holds practitioners."""
     from caremesh.app import create_app
 
-    app = create_app(settings)
+    quiet = Settings(
+        app=settings.app.model_copy(update={"log_level": "WARNING"}),
+        db=settings.db,
+        security=settings.security,
+        messaging=settings.messaging,
+    )
+    app = create_app(quiet)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:

@@ -258,17 +258,17 @@ async def test_openapi_and_docs_are_served(env):
 
 
 @asynccontextmanager
-async def logging_env(test_database, tmp_path) -> AsyncIterator[Env]:
+async def logging_env(migrated_database, tmp_path) -> AsyncIterator[Env]:
     """An app logging everything (DEBUG, JSON) to stdout. Start it inside the test body, so that its
     logger writes to the stdout `capsys` captures during the call (fixtures see another one)."""
-    settings = harness.test_settings(await test_database.fresh(tmp_path), tmp_path)
+    settings = harness.settings_for_tests(await migrated_database.fresh(tmp_path), tmp_path)
     settings.app = AppSettings(timezone="UTC", log_level="DEBUG", log_json=True)
     async with harness.running_env(settings) as env:
         yield env
 
 
-async def test_logs_never_contain_personal_data(test_database, tmp_path, capsys):
-    async with logging_env(test_database, tmp_path) as env:
+async def test_logs_never_contain_personal_data(migrated_database, tmp_path, capsys):
+    async with logging_env(migrated_database, tmp_path) as env:
         await exercise_personal_data(env)
         [reset] = await outbox_payloads(env, "user.password_reset_requested")
 

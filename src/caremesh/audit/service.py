@@ -59,6 +59,21 @@ def event_digest(
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
+def digest_of(event: AuditEvent, prev_hash: str) -> str:
+    return event_digest(
+        prev_hash,
+        seq=event.seq,
+        id=event.id,
+        at=event.at,
+        actor_id=event.actor_id,
+        action=event.action,
+        entity_type=event.entity_type,
+        entity_id=event.entity_id,
+        request_id=event.request_id,
+        ip=event.ip,
+    )
+
+
 def stage(uow: UnitOfWork, action: str, entity_type: str, entity_id: str | None, actor_id: uuid.UUID | None) -> None:
     actor = actor_id or (uow.actor.user_id if uow.actor else None)
     uow.state.setdefault(_PENDING, []).append(StagedEvent(action, entity_type, entity_id, actor, uow.now()))
@@ -90,18 +105,7 @@ async def append_staged(uow: UnitOfWork) -> None:
             ip=uow.ip,
             prev_hash=prev,
         )
-        event.hash = event_digest(
-            prev,
-            seq=seq,
-            id=event.id,
-            at=event.at,
-            actor_id=event.actor_id,
-            action=event.action,
-            entity_type=event.entity_type,
-            entity_id=event.entity_id,
-            request_id=event.request_id,
-            ip=event.ip,
-        )
+        event.hash = digest_of(event, prev)
         session.add(event)
         prev = event.hash
     head.last_seq, head.last_hash = seq, prev
@@ -144,19 +148,7 @@ async def verify_chain(uow: UnitOfWork) -> Verification:
             intact = (head is None and count == 0) or (head is not None and head.last_seq == count)
             return Verification(intact, count, None)
         for event in batch:
-            digest = event_digest(
-                prev,
-                seq=event.seq,
-                id=event.id,
-                at=event.at,
-                actor_id=event.actor_id,
-                action=event.action,
-                entity_type=event.entity_type,
-                entity_id=event.entity_id,
-                request_id=event.request_id,
-                ip=event.ip,
-            )
-            if event.seq != expected_seq or event.prev_hash != prev or event.hash != digest:
+            if event.seq != expected_seq or event.prev_hash != prev or event.hash != digest_of(event, prev):
                 return Verification(False, count, event.id)
             prev, expected_seq, count = event.hash, expected_seq + 1, count + 1
         after = batch[-1].seq
