@@ -23,6 +23,7 @@ from caremesh.platform.db import Database
 
 BOOKINGS = int(os.environ.get("BENCH_BOOKINGS", "600"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 PRACTITIONERS = 20
 PATIENTS = 100
 SLOTS_PER_DAY = 20  # 08:00-18:00 in 30-minute slots
@@ -87,34 +88,31 @@ async def setup(client: httpx.AsyncClient, headers: dict[str, str]) -> tuple[lis
     return practitioners, patients
 
 
-async def bench_api(base_url: str, password: str, first_day: date) -> tuple[float, list[float], list[str], list[str]]:
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
-        login = await client.post("/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": password})
-        login.raise_for_status()
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        practitioners, patients = await setup(client, headers)
-        failures: list[str] = []
+async def api_round(
+    client: httpx.AsyncClient, headers: dict[str, str], practitioners: list[str], patients: list[str], first_day: date
+) -> tuple[float, list[float]]:
+    """Book BOOKINGS appointments through the API with CLIENTS concurrent clients."""
+    failures: list[str] = []
 
-        def booking(practitioner: int, patient: int, start: datetime) -> Callable[[], Awaitable[None]]:
-            async def book() -> None:
-                body = {
-                    "patient_id": patients[patient],
-                    "practitioner_id": practitioners[practitioner],
-                    "start": start.isoformat(),
-                    "duration_minutes": 30,
-                }
-                response = await client.post("/api/v1/appointments", json=body, headers=headers)
-                if response.status_code != 201:
-                    failures.append(f"{response.status_code} {response.text[:200]}")
+    def booking(practitioner: int, patient: int, start: datetime) -> Callable[[], Awaitable[None]]:
+        async def book() -> None:
+            body = {
+                "patient_id": patients[patient],
+                "practitioner_id": practitioners[practitioner],
+                "start": start.isoformat(),
+                "duration_minutes": 30,
+            }
+            response = await client.post("/api/v1/appointments", json=body, headers=headers)
+            if response.status_code != 201:
+                failures.append(f"{response.status_code} {response.text[:200]}")
 
-            return book
+        return book
 
-        jobs = [booking(*entry) for entry in plan(first_day, BOOKINGS)]
-        elapsed, latencies = await run_concurrently(jobs, CLIENTS)
-        if failures:
-            raise RuntimeError(f"{len(failures)} bookings failed, e.g. {failures[0]}")
-        return elapsed, latencies, practitioners, patients
+    jobs = [booking(*entry) for entry in plan(first_day, BOOKINGS)]
+    elapsed, latencies = await run_concurrently(jobs, CLIENTS)
+    if failures:
+        raise RuntimeError(f"{len(failures)} bookings failed, e.g. {failures[0]}")
+    return elapsed, latencies
 
 
 INSERT_COLUMNS = (
@@ -123,7 +121,9 @@ INSERT_COLUMNS = (
 )
 
 
-async def bench_direct(backend: Backend, practitioners: list[str], patients: list[str], first_day: date) -> float:
+async def direct_round(
+    backend: Backend, practitioners: list[str], patients: list[str], first_day: date, round_index: int
+) -> float:
     """The same appointment rows, each in its own committed transaction, straight through the driver."""
     rows = []
     now = datetime.now(UTC)
@@ -131,7 +131,7 @@ async def bench_direct(backend: Backend, practitioners: list[str], patients: lis
         rows.append(
             (
                 uuid.uuid4(),
-                f"BEN-{index:06d}",
+                f"BEN-{round_index}-{index:06d}",
                 uuid.UUID(patients[patient]),
                 uuid.UUID(practitioners[practitioner]),
                 start,
@@ -229,31 +229,52 @@ async def drop_schema(backend: Backend) -> None:
         await db.dispose()
 
 
+async def measure(backend: Backend, first_day: date) -> str:
+    """ROUNDS rounds, each booking through the API and then inserting directly, on distinct days."""
+    api_rates, direct_rates, latencies = [], [], []
+    async with running_server(backend.db) as server:
+        limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+        async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60) as client:
+            login = await client.post(
+                "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": server.admin_password}
+            )
+            login.raise_for_status()
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            practitioners, patients = await setup(client, headers)
+            for round_index in range(ROUNDS):
+                api_day = first_day + timedelta(weeks=8 * round_index)
+                elapsed, round_latencies = await api_round(client, headers, practitioners, patients, api_day)
+                api_rates.append(BOOKINGS / elapsed)
+                latencies.extend(round_latencies)
+                direct_day = api_day + timedelta(weeks=4)
+                direct = await direct_round(backend, practitioners, patients, direct_day, round_index)
+                direct_rates.append(BOOKINGS / direct)
+    api, direct = statistics.median(api_rates), statistics.median(direct_rates)
+    return (
+        f"{backend.name:<10} {spread(api_rates):>19} {percentile(latencies, 50) * 1000:>8.1f} "
+        f"{percentile(latencies, 99) * 1000:>8.1f} {spread(direct_rates):>20} {api / direct:>10.3f}"
+    )
+
+
+def spread(rates: list[float]) -> str:
+    return f"{statistics.median(rates):.1f} ({min(rates):.0f}-{max(rates):.0f})"
+
+
 async def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="caremesh-bench-"))
     first_day = date.today() + timedelta(days=7)
-    print(f"booking benchmark: {BOOKINGS} bookings, {CLIENTS} concurrent clients, {os.cpu_count()} CPUs")
-    header = (
-        f"{'backend':<10} {'API bookings/s':>15} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'driver inserts/s':>17} {'API/driver':>11}"
+    print(
+        f"booking benchmark: {ROUNDS} rounds of {BOOKINGS} bookings, {CLIENTS} concurrent clients, "
+        f"{os.cpu_count()} CPUs; rates are medians (min-max) over the rounds"
     )
-    results = []
+    rows = []
     for backend in backends(workdir):
         try:
-            async with running_server(backend.db) as server:
-                elapsed, latencies, practitioners, patients = await bench_api(
-                    server.base_url, server.admin_password, first_day
-                )
-            direct = await bench_direct(backend, practitioners, patients, first_day + timedelta(days=120))
+            rows.append(await measure(backend, first_day))
         except (OSError, asyncpg.PostgresError) as error:
-            print(f"{backend.name}: skipped ({type(error).__name__}: {error})")
-            continue
+            rows.append(f"{backend.name:<10} skipped ({type(error).__name__}: {error})")
         finally:
             await drop_schema(backend)
-        api_rate, direct_rate = BOOKINGS / elapsed, BOOKINGS / direct
-        results.append(
-            f"{backend.name:<10} {api_rate:>15.1f} {percentile(latencies, 50) * 1000:>8.1f} "
-            f"{percentile(latencies, 99) * 1000:>8.1f} {direct_rate:>17.1f} {api_rate / direct_rate:>11.3f}"
-        )
-    print(header)
-    print("\n".join(results))
+    columns = ("API bookings/s", 19), ("p50 ms", 8), ("p99 ms", 8), ("driver inserts/s", 20), ("API/driver", 10)
+    print(f"{'backend':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
+    print("\n".join(rows))

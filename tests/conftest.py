@@ -29,9 +29,11 @@ async def env(migrated_database: MigratedDatabase, tmp_path: Path) -> AsyncItera
 def make_env(migrated_database: MigratedDatabase, tmp_path: Path) -> Callable[..., AbstractAsyncContextManager[Env]]:
     """For tests that need their own settings or consumers: `async with make_env(...) as env`."""
 
-    def build(*, subscriptions: Any = None, **security: Any) -> AbstractAsyncContextManager[Env]:
+    def build(*, subscriptions: Any = None, timezone: str = "UTC", **security: Any) -> AbstractAsyncContextManager[Env]:
         async def start() -> AsyncIterator[Env]:
-            settings = settings_for_tests(await migrated_database.fresh(tmp_path), tmp_path, **security)
+            settings = settings_for_tests(
+                await migrated_database.fresh(tmp_path), tmp_path, timezone=timezone, **security
+            )
             async with running_env(settings, subscriptions=subscriptions) as running:
                 yield running
 

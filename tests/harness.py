@@ -29,6 +29,7 @@ from caremesh.platform.settings import (
     SecuritySettings,
     Settings,
 )
+from caremesh.platform.timeutil import set_clinic_timezone
 from caremesh.platform.uow import UnitOfWork
 
 ADMIN_EMAIL = "admin@example.org"
@@ -99,7 +100,7 @@ class MigratedDatabase:
         asyncio.run(drop_schema())
 
 
-def settings_for_tests(db: DatabaseSettings, tmp: Path, **security: Any) -> Settings:
+def settings_for_tests(db: DatabaseSettings, tmp: Path, *, timezone: str = "UTC", **security: Any) -> Settings:
     defaults: dict[str, Any] = {
         "jwt_secret": "test-signing-secret-not-for-production-0123456789",
         "admin_email": ADMIN_EMAIL,
@@ -114,7 +115,7 @@ def settings_for_tests(db: DatabaseSettings, tmp: Path, **security: Any) -> Sett
     }
     defaults.update(security)
     return Settings(
-        app=AppSettings(timezone="UTC", log_level="WARNING"),
+        app=AppSettings(timezone=timezone, log_level="WARNING"),
         db=db,
         security=SecuritySettings(**defaults),
         messaging=MessagingSettings(run_workers=False, consumer_backoff_base_seconds=1, consumer_max_attempts=3),
@@ -190,9 +191,12 @@ async def running_env(
 ) -> AsyncIterator[Env]:
     clock = clock or FrozenClock(T0)
     app = create_app(settings, clock=clock, extra_subscriptions=subscriptions or [])
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            env = Env(app=app, client=client, clock=clock)
-            env.admin = await env.login(ADMIN_EMAIL, ADMIN_PASSWORD)
-            yield env
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                env = Env(app=app, client=client, clock=clock)
+                env.admin = await env.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+                yield env
+    finally:
+        set_clinic_timezone(UTC)  # create_app set the process-wide clinic timezone

@@ -74,10 +74,10 @@ async def test_a_race_the_checks_cannot_see_gets_the_right_code_from_the_databas
     patient, other = await make_patient(env), await make_patient(env)
     assert (await book(env, patient["id"], doctor["id"], at(9))).status_code == 201
 
-    async def sees_nothing(*_args, **_kwargs) -> bool:
-        return False
+    async def sees_nothing(*_args, **_kwargs) -> tuple[bool, bool]:
+        return False, False
 
-    monkeypatch.setattr(service, "_overlaps", sees_nothing)
+    monkeypatch.setattr(service, "_busy", sees_nothing)
     contender = (other, doctor) if same_practitioner else (patient, colleague)
     response = await book(env, contender[0]["id"], contender[1]["id"], at(9, 15))
 

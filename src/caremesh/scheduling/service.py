@@ -123,18 +123,22 @@ def _visible(uow: UnitOfWork, query: Select[tuple[Appointment]]) -> Select[tuple
     return query
 
 
-async def _overlaps(
-    uow: UnitOfWork, same_party: ColumnElement[bool], visit: Interval, exclude: uuid.UUID | None
-) -> bool:
-    conditions = [
-        same_party,
+async def _busy(
+    uow: UnitOfWork, practitioner_id: uuid.UUID, patient_id: uuid.UUID, visit: Interval, exclude: uuid.UUID | None
+) -> tuple[bool, bool]:
+    """Whether the practitioner and whether the patient have a live appointment overlapping `visit`,
+    in one round trip."""
+    overlapping: list[ColumnElement[bool]] = [
         Appointment.status != Status.CANCELLED,
         Appointment.start_at < visit.end,
         Appointment.end_at > visit.start,
     ]
     if exclude is not None:
-        conditions.append(Appointment.id != exclude)
-    return bool(await uow.session.scalar(select(exists().where(*conditions))))
+        overlapping.append(Appointment.id != exclude)
+    practitioner_busy = exists().where(Appointment.practitioner_id == practitioner_id, *overlapping)
+    patient_busy = exists().where(Appointment.patient_id == patient_id, *overlapping)
+    row = (await uow.session.execute(select(practitioner_busy, patient_busy))).one()
+    return bool(row[0]), bool(row[1])
 
 
 async def _check_slot(
@@ -154,9 +158,10 @@ async def _check_slot(
             "the visit must lie wholly inside one of the practitioner's working windows",
             code="OUTSIDE_WORKING_HOURS",
         )
-    if await _overlaps(uow, Appointment.practitioner_id == practitioner.id, visit, exclude):
+    practitioner_busy, patient_busy = await _busy(uow, practitioner.id, patient_id, visit, exclude)
+    if practitioner_busy:
         raise AppointmentConflict()
-    if await _overlaps(uow, Appointment.patient_id == patient_id, visit, exclude):
+    if patient_busy:
         raise PatientDoubleBooked()
 
 
