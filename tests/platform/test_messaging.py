@@ -225,3 +225,16 @@ async def test_background_workers_deliver_without_being_asked(make_env, monkeypa
             assert workers.status() == "ok"
         finally:
             await workers.stop()
+
+
+async def test_after_commit_callbacks_run_only_when_the_unit_commits(env):
+    ran: list[str] = []
+    async with env.uow() as uow:
+        uow.after_commit(lambda: ran.append("committed"))
+        assert ran == []
+    assert ran == ["committed"]
+    with pytest.raises(RuntimeError):
+        async with env.uow() as uow:
+            uow.after_commit(lambda: ran.append("rolled back"))
+            raise RuntimeError("the use case failed")
+    assert ran == ["committed"]

@@ -176,6 +176,7 @@ class Database:
         await self.engine.dispose()
 
 
-def is_unique_violation(error: Exception, constraint: str) -> bool:
-    """True when a database error names `constraint` (PostgreSQL constraint name or SQLite trigger message)."""
+def violates(error: Exception, constraint: str) -> bool:
+    """True when a database error names `constraint`: a unique or exclusion constraint's name on
+    PostgreSQL, the constraint's column list or a trigger's RAISE message on SQLite."""
     return constraint in str(getattr(error, "orig", error))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
@@ -21,7 +21,6 @@ class Principal:
     session_id: uuid.UUID | None = None
     patient_id: uuid.UUID | None = None
     practitioner_id: uuid.UUID | None = None
-    scopes: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def is_patient_only(self) -> bool:

@@ -47,6 +47,7 @@ class UnitOfWork:
         self.published: list[Envelope] = []
         self.state: dict[str, Any] = {}
         self._before_commit: dict[str, BeforeCommit] = {}
+        self._after_commit: list[Callable[[], None]] = []
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -79,14 +80,22 @@ class UnitOfWork:
         """Run `hook` once, just before this unit commits (audit chains its entries this way)."""
         self._before_commit.setdefault(key, hook)
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this unit has committed (metrics count only what really happened)."""
+        self._after_commit.append(callback)
+
     async def commit(self) -> None:
         for hook in list(self._before_commit.values()):
             await hook(self)
         self._before_commit.clear()
         await self.session.commit()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
 
     async def rollback(self) -> None:
         self._before_commit.clear()
+        self._after_commit.clear()
         self.published.clear()
         await self.session.rollback()
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.audit import contract as audit
-from caremesh.platform.db import is_unique_violation
+from caremesh.platform.db import violates
 from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.timeutil import clinic_date, years_between
@@ -119,7 +119,7 @@ async def register_practitioner(uow: UnitOfWork, data: PractitionerCreate) -> Pr
     try:
         await session.flush()
     except IntegrityError as error:  # a concurrent registration of the same NPI won the race
-        if is_unique_violation(error, NPI_UNIQUE) or is_unique_violation(error, "practitioners.npi"):
+        if violates(error, NPI_UNIQUE) or violates(error, "practitioners.npi"):
             raise DuplicateNpi() from error
         raise
     uow.publish(PRACTITIONER_REGISTERED, _event_payload(practitioner))

@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.audit import contract as audit
 from caremesh.patients import contract as patients
-from caremesh.platform.db import is_unique_violation
+from caremesh.platform.db import violates
 from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
 from caremesh.platform.numbering import next_number
 from caremesh.platform.pagination import PageParams, paginate
@@ -173,9 +173,9 @@ async def _flush_refusing_overlaps(uow: UnitOfWork) -> None:
     try:
         await uow.session.flush()
     except IntegrityError as error:  # SQLite's RAISE(ABORT) in a trigger surfaces as one too
-        if is_unique_violation(error, PRACTITIONER_OVERLAP):
+        if violates(error, PRACTITIONER_OVERLAP):
             raise AppointmentConflict() from error
-        if is_unique_violation(error, PATIENT_OVERLAP):
+        if violates(error, PATIENT_OVERLAP):
             raise PatientDoubleBooked() from error
         raise
 
@@ -215,7 +215,7 @@ async def book_appointment(uow: UnitOfWork, data: AppointmentCreate) -> Appointm
     )
     session.add(appointment)
     await _flush_refusing_overlaps(uow)
-    APPOINTMENTS_BOOKED.labels(specialty=appointment.specialty).inc()
+    uow.after_commit(APPOINTMENTS_BOOKED.labels(specialty=appointment.specialty).inc)
     uow.publish(APPOINTMENT_BOOKED, _payload(appointment))
     audit.record(uow, "appointment.book", "appointment", appointment.id)
     return appointment
