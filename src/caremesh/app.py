@@ -48,9 +48,11 @@ def create_app(
     set_clinic_timezone(settings.app.tz)
 
     db = Database(settings.db)
-    subscriptions = Subscriptions([*_subscriptions(contexts), *extra_subscriptions])
+    extra = list(extra_subscriptions)
+    subscriptions = Subscriptions([*_subscriptions(contexts), *extra])
+    every_subscription = Subscriptions([*_subscriptions(ALL_CONTEXTS), *extra])
     uow_factory = UnitOfWorkFactory(db, clock)
-    workers = Workers(uow_factory, subscriptions, settings.messaging)
+    workers = Workers(uow_factory, subscriptions, settings.messaging, every_subscription=every_subscription)
     uow_factory.on_events_committed = workers.relay.wake
 
     @asynccontextmanager

@@ -238,3 +238,22 @@ async def test_after_commit_callbacks_run_only_when_the_unit_commits(env):
             uow.after_commit(lambda: ran.append("rolled back"))
             raise RuntimeError("the use case failed")
     assert ran == ["committed"]
+
+
+async def test_a_process_serving_other_contexts_relays_for_consumers_it_does_not_run(env):
+    from caremesh.platform.messaging.bus import Subscriptions
+    from caremesh.platform.messaging.runtime import Workers
+
+    recorder = Recorder()
+    everyone = Subscriptions([recorder.subscription()])
+    factory, settings = env.app.state.uow_factory, env.app.state.settings.messaging
+    relaying = Workers(factory, Subscriptions(), settings, every_subscription=everyone)  # e.g. --contexts patients
+    consuming = Workers(factory, everyone, settings)  # the process that runs the consumer
+
+    await publish(env)
+    await relaying.drain()
+    assert recorder.seen == []  # not this process's consumer: left for the one that runs it
+    assert await env.count("event_deliveries", "consumer = 'tests.recorder'") == 1
+    await consuming.consumer.run_once()
+    assert len(recorder.seen) == 1
+    assert await consumed(env) == 1

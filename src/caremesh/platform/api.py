@@ -31,6 +31,7 @@ class TransactionalRoute(APIRoute):
 
         async def handle_in_transaction(request: Request) -> Response:
             request.scope["caremesh.route"] = template  # the metrics label
+            await request.body()  # read (and cached) before any transaction: a slow client holds no lock
             factory = request.app.state.uow_factory
             client = request.client.host if request.client else None
             async with factory.begin(request_id=request.state.request_id, ip=client) as uow:
@@ -55,7 +56,8 @@ async def current_principal(request: Request, token: Annotated[str | None, Depen
         raise Unauthenticated("Send `Authorization: Bearer <access token>`.")
     state = request.app.state
     user_id, session_id = state.token_signer.verify_access_token(token, now=uow.clock.now())
-    principal = await state.principal_loader(uow.session, user_id, session_id)
+    async with state.db.read_sessionmaker() as session:  # authenticating never opens the write transaction
+        principal = await state.principal_loader(session, user_id, session_id)
     if principal is None:
         raise Unauthenticated("The session has ended or the user is disabled.")
     limit, period = parse_rate(state.settings.security.api_rate_limit)

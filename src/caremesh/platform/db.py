@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -15,6 +13,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_
 
 from caremesh.platform.settings import DatabaseSettings
 
@@ -115,11 +114,16 @@ def build_engine(settings: DatabaseSettings) -> AsyncEngine:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL, foreign keys, a busy timeout, and `BEGIN IMMEDIATE` transactions.
+    """WAL, foreign keys, a busy timeout, and `BEGIN IMMEDIATE` transactions serialised in process.
 
     Taking the write lock at BEGIN makes every read-then-write transaction serial, so a check
-    followed by an insert cannot race, and readers in WAL mode are never blocked.
+    followed by an insert cannot race; readers in WAL mode are never blocked. Writers of this
+    process queue on a FIFO lock held exactly as long as their transaction, so each wakes at once
+    instead of through SQLite's polling busy handler; other processes wait through busy_timeout.
+    Nothing else (reading a request body, hashing a password) ever holds it.
     """
+    write_lock = asyncio.Lock()
+    holder = "caremesh.sqlite_write_lock"
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -136,7 +140,16 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        if mode == "IMMEDIATE" and not connection.info.get(holder):
+            await_(write_lock.acquire())  # runs inside SQLAlchemy's greenlet, so it may await
+            connection.info[holder] = True
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # Back in the pool means committed or rolled back: the transaction is over.
+        if record.info.pop(holder, False):
+            write_lock.release()
 
 
 def _unicode_lower(value: str | None) -> str | None:
@@ -148,21 +161,9 @@ class Database:
         self.settings = settings
         self.engine = build_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
-        # Read-only work (health checks) must not queue behind SQLite's write lock.
+        # Read-only work (authentication, health checks) never takes SQLite's write lock.
         self.read_engine = self.engine.execution_options(sqlite_begin="DEFERRED")
-        # SQLite has one writer. Queueing this process's writers on a FIFO lock wakes each at once,
-        # where SQLite's busy handler would poll with growing sleeps; other processes still wait
-        # through busy_timeout.
-        self._write_lock = asyncio.Lock() if settings.is_sqlite else None
-
-    @contextlib.asynccontextmanager
-    async def writing(self) -> AsyncIterator[None]:
-        """Hold for the length of a write transaction (a no-op on PostgreSQL)."""
-        if self._write_lock is None:
-            yield
-            return
-        async with self._write_lock:
-            yield
+        self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False, class_=AsyncSession)
 
     @property
     def dialect(self) -> str:

@@ -88,7 +88,7 @@ def configure_logging(settings: AppSettings) -> None:
     handler = _CurrentStdoutHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *shared[1:], renderer]
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *shared, renderer]
         )
     )
     root = logging.getLogger()
@@ -109,14 +109,8 @@ class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-async def _refuse_nul_query(scope: Scope, receive: Receive, send: Send) -> None:
-    from caremesh.platform.errors import problem
-
-    response = problem(422, "VALIDATION_ERROR", "The request is not valid", "Query parameters must not contain NUL.")
-    await response(scope, receive, send)
+# Any printable ASCII id a client or proxy sends is echoed (e.g. AWS's "Root=1-..."); JSON logs escape it.
+_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 class RequestContextMiddleware:
@@ -130,10 +124,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        from caremesh.platform.errors import problem
+
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        if b"%00" in scope.get("query_string", b""):
-            await _refuse_nul_query(scope, receive, send)
-            return
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -148,8 +141,35 @@ class RequestContextMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
+        response_started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send_with_id(message)
+
         try:
-            await self.app(scope, receive, send_with_id)
+            if b"%00" in scope.get("query_string", b""):
+                refusal = problem(
+                    422,
+                    "VALIDATION_ERROR",
+                    "The request is not valid",
+                    "Query parameters must not contain NUL.",
+                    errors=[{"loc": ["query"], "msg": "must not contain NUL characters"}],
+                )
+                await refusal(scope, receive, send_tracked)
+                return
+            await self.app(scope, receive, send_tracked)
+        except Exception as error:
+            # Rendered here, inside the request's context, so the 500 carries X-Request-ID and the log
+            # line its request_id (Starlette's outermost error middleware would have neither).
+            self.log.error("unhandled_error", error_type=type(error).__name__, exc_info=error)
+            if response_started:
+                raise
+            crash = problem(
+                500, "INTERNAL_ERROR", "Internal server error", "The server could not complete the request."
+            )
+            await crash(scope, receive, send_tracked)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("caremesh.route") or getattr(scope.get("route"), "path", None) or "unmatched"

@@ -45,6 +45,8 @@ def _encode_value(value: Any) -> Any:
 def _decode_value(raw: Any, python_type: type) -> Any:
     if raw is None:
         return None
+    if python_type is not int and not isinstance(raw, str):
+        raise ValueError("cursor values of this type are strings")
     if python_type is datetime:
         moment = datetime.fromisoformat(raw)
         if moment.tzinfo is None:
@@ -68,8 +70,12 @@ def decode_cursor(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) ->
         if not isinstance(raw, list) or len(raw) != len(columns):
             raise ValueError("wrong shape")
         return [_decode_value(v, c.type.python_type) for v, c in zip(raw, columns, strict=True)]
-    except (ValueError, TypeError, json.JSONDecodeError) as error:
-        raise Unprocessable("The cursor is not one this API issued.", code="INVALID_CURSOR") from error
+    except Exception as error:  # whatever a forged cursor makes the parsers raise
+        raise Unprocessable(
+            "The cursor is not one this API issued.",
+            code="INVALID_CURSOR",
+            extra={"errors": [{"loc": ["query", "cursor"], "msg": "not a cursor this API issued"}]},
+        ) from error
 
 
 async def paginate(

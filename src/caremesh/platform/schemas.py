@@ -23,7 +23,7 @@ class Strict(BaseModel):
 
 
 _PHONE_SEPARATORS = re.compile(r"[\s().-]")
-_PHONE = re.compile(r"^\+?[1-9]\d{6,14}$")
+_PHONE = re.compile(r"^\+?[1-9][0-9]{6,14}$")  # ASCII digits only: \d would take any script's
 
 
 def _normalise_phone(value: str) -> str:

@@ -23,7 +23,10 @@ def clinic_timezone() -> tzinfo:
 def to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=_clinic_tz)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as error:  # e.g. 0001-01-01T00:00+05:00 has no UTC form
+        raise ValueError("the datetime is out of range") from error
 
 
 def format_utc(value: datetime) -> str:

@@ -36,8 +36,10 @@ class UnitOfWork:
         ip: str | None = None,
         correlation_id: str | None = None,
         causation_id: uuid.UUID | None = None,
+        reader: Callable[[], AsyncSession] | None = None,
     ) -> None:
         self.session = session
+        self._reader = reader
         self.clock = clock
         self.actor = actor
         self.request_id = request_id
@@ -51,6 +53,13 @@ class UnitOfWork:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def read_session(self) -> AsyncSession:
+        """A separate read-only session, outside this unit's transaction (`async with`). For slow work
+        such as password hashing that must not run while the transaction holds its locks."""
+        if self._reader is None:
+            raise RuntimeError("this unit of work has no read-only session")
+        return self._reader()
 
     def publish(self, event_type: str, payload: dict[str, Any], *, version: int = 1) -> Envelope:
         """Append an integration event to the outbox, inside this transaction."""
@@ -112,8 +121,8 @@ class UnitOfWorkFactory:
 
         A DomainError marked `keeps_side_effects` commits what was written before it is re-raised.
         """
-        async with self.db.writing(), self.db.sessionmaker() as session:
-            uow = UnitOfWork(session, self.clock, **meta)
+        async with self.db.sessionmaker() as session:
+            uow = UnitOfWork(session, self.clock, reader=self.db.read_sessionmaker, **meta)
             try:
                 yield uow
             except DomainError as error:

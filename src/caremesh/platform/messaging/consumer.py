@@ -69,6 +69,11 @@ class ConsumerWorker:
     def clock(self):  # noqa: ANN201
         return self.uow_factory.clock
 
+    @property
+    def consumers(self) -> list[str]:
+        """The consumers this worker runs; deliveries to others are left for the processes that run them."""
+        return sorted({s.consumer for s in self.subscriptions})
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -79,7 +84,7 @@ class ConsumerWorker:
             due = (
                 await connection.execute(
                     select(EventDelivery.consumer, EventDelivery.event_id, EventDelivery.envelope)
-                    .where(EventDelivery.next_attempt_at <= now)
+                    .where(EventDelivery.next_attempt_at <= now, EventDelivery.consumer.in_(self.consumers))
                     .order_by(EventDelivery.next_attempt_at)
                     .limit(self.batch_size)
                 )
@@ -117,7 +122,7 @@ class ConsumerWorker:
         now = self.clock.now()
         message = f"{type(error).__name__}: {error}"[:2000]
         db = self.uow_factory.db
-        async with db.writing(), db.sessionmaker() as session, session.begin():
+        async with db.sessionmaker() as session, session.begin():
             delivery = await session.get(EventDelivery, (consumer, event_id), with_for_update=True)
             if delivery is None:
                 return

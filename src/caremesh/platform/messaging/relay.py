@@ -54,7 +54,7 @@ class OutboxRelay:
 
     async def run_once(self) -> int:
         """Publish one batch of unpublished events; returns how many."""
-        async with self.db.writing(), self.db.sessionmaker() as session, session.begin():
+        async with self.db.sessionmaker() as session, session.begin():
             rows = (
                 await session.scalars(
                     select(OutboxEvent)

@@ -14,8 +14,16 @@ from caremesh.platform.uow import UnitOfWorkFactory
 
 class Workers:
     def __init__(
-        self, uow_factory: UnitOfWorkFactory, subscriptions: Subscriptions, settings: MessagingSettings
+        self,
+        uow_factory: UnitOfWorkFactory,
+        subscriptions: Subscriptions,
+        settings: MessagingSettings,
+        *,
+        every_subscription: Subscriptions | None = None,
     ) -> None:
+        """`subscriptions` are the consumers this process runs; `every_subscription` all consumers of
+        the product, which the relay fans events out to, so a process serving some contexts never
+        drops the events that another process's consumers wait for."""
         self.subscriptions = subscriptions
         self.consumer = ConsumerWorker(
             uow_factory,
@@ -27,7 +35,7 @@ class Workers:
         )
         self.relay = OutboxRelay(
             uow_factory.db,
-            InProcessTransport(subscriptions),
+            InProcessTransport(every_subscription or subscriptions),
             uow_factory.clock,
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
