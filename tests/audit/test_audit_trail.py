@@ -121,17 +121,18 @@ async def test_reading_a_patient_is_recorded(env):
     assert_event(await the_event(env, request_id), "patient.read", "patient", patient["id"], reader["id"])
 
 
-async def test_listing_patients_is_recorded(env):
-    await make_patient(env)
+async def test_listing_patients_is_recorded_for_each_patient_shown(env):
+    shown = [await make_patient(env) for _ in range(2)]
     request_id = rid()
 
     response = await env.client.get(f"{API}/patients", headers={**env.admin, "X-Request-ID": request_id})
 
     assert response.status_code == 200
-    event = await the_event(env, request_id)
-    assert event.action == "patient.list"
-    assert event.entity_type == "patient"
-    assert event.actor_id == await admin_id(env)
+    events = await audit_events(env, request_id=request_id)
+    assert [e.action for e in events] == ["patient.list", "patient.list_read", "patient.list_read"]
+    assert {e.entity_id for e in events[1:]} == {p["id"] for p in shown}
+    assert {e.entity_type for e in events} == {"patient"}
+    assert {e.actor_id for e in events} == {await admin_id(env)}
 
 
 async def test_updating_and_deleting_a_patient_are_recorded(env):
@@ -277,7 +278,7 @@ async def test_list_filters_by_actor(env):
     page = await env.client.get(f"{API}/audit-events", params={"actor_id": doctor["id"]}, headers=env.admin)
 
     items = page.json()["items"]
-    assert [e["action"] for e in items] == ["auth.login_succeeded", "patient.read", "patient.list"]
+    assert [e["action"] for e in items] == ["auth.login_succeeded", "patient.read", "patient.list", "patient.list_read"]
     assert {e["actor_id"] for e in items} == {doctor["id"]}
 
 

@@ -57,9 +57,27 @@ async def test_find_appointment_and_completed_visits_before(env):
         assert await contract.find_appointment(uow.session, uuid.uuid4()) is None
 
         patient_id = uuid.UUID(patient["id"])
-        assert await contract.count_completed_before(uow.session, patient_id, found.completed_at) == 1
-        assert await contract.count_completed_before(uow.session, patient_id, instant(at(9, 30))) == 0
+        assert await contract.count_completed_before(uow.session, patient_id, found.start_at) == 1
+        assert await contract.count_completed_before(uow.session, patient_id, instant(at(9))) == 0  # not itself
         assert await contract.count_completed_before(uow.session, patient_id, instant(at(11))) == 2
+
+
+async def test_prior_visits_are_ordered_by_start_not_by_when_they_were_marked_completed(env):
+    doctor = await make_practitioner(env)
+    patient = await make_patient(env)
+    monday = await make_appointment(env, patient_id=patient["id"], practitioner_id=doctor["id"], start=at(9))
+    tuesday = await make_appointment(env, patient_id=patient["id"], practitioner_id=doctor["id"], start=at(9, days=1))
+    await travel(env, at(12, days=1))
+    done = {"started_at": at(9, days=1), "ended_at": at(9, 30, days=1)}
+    await env.client.post(f"{URL}/{tuesday['id']}/complete", json=done, headers=env.admin)
+    await travel(env, at(12, days=2))  # Monday's visit is only recorded on Wednesday
+    late = {"started_at": at(9), "ended_at": at(9, 30)}
+    await env.client.post(f"{URL}/{monday['id']}/complete", json=late, headers=env.admin)
+
+    async with env.uow() as uow:
+        patient_id = uuid.UUID(patient["id"])
+        assert await contract.count_completed_before(uow.session, patient_id, instant(at(9))) == 0
+        assert await contract.count_completed_before(uow.session, patient_id, instant(at(9, days=1))) == 1
 
 
 async def test_a_patient_with_open_appointments_cannot_be_removed(env):

@@ -4,7 +4,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import ValidationError
 
 from caremesh.identity import service
 from caremesh.identity.schemas import (
@@ -58,8 +60,12 @@ async def token_for_docs(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, uow: Uow, authn: Auth
 ) -> TokenPair:
     """The OAuth2 password flow of the /docs "Authorize" dialog; the username is the email."""
-    _limit_login(request, form.username)
-    return await authn.login(uow, form.username, form.password)
+    try:  # the same checks as the JSON login
+        body = LoginRequest.model_validate({"email": form.username, "password": form.password})
+    except ValidationError as error:
+        raise RequestValidationError(error.errors(include_input=False)) from error
+    _limit_login(request, body.email)
+    return await authn.login(uow, body.email, body.password)
 
 
 @auth.post("/refresh")

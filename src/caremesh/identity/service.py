@@ -66,6 +66,10 @@ class InvalidResetToken(DomainError):
 
 class WrongCurrentPassword(DomainError):
     status, code, title = 422, "INVALID_CURRENT_PASSWORD", "The current password is wrong"
+    keeps_side_effects = True  # the failure counts towards the lockout
+
+    def __init__(self) -> None:
+        super().__init__(extra={"errors": [{"loc": ["current_password"], "msg": "is wrong"}]})
 
 
 class EmailTaken(Conflict):
@@ -139,32 +143,62 @@ class Authenticator:
         access = self.signer.issue_access_token(user_id=user.id, session_id=session.id, roles=user.roles, now=now)
         return TokenPair(access_token=access, refresh_token=raw, expires_in=self.signer.access_ttl_seconds)
 
-    async def login(self, uow: UnitOfWork, email: str, password: str) -> TokenPair:
+    async def _stored_hash(self, uow: UnitOfWork, user_id: uuid.UUID | None, email: str | None = None) -> str | None:
+        async with uow.read_session() as reader:
+            query = select(User.password_hash)
+            query = query.where(User.id == user_id) if user_id else query.where(User.email == email)
+            return await reader.scalar(query)
+
+    async def _count_failure(self, uow: UnitOfWork, user: User, action: str) -> None:
+        """A wrong password for `user`: towards the lockout, and audited. Written without touching the
+        user's version, so an admin's pending edit (If-Match) is not spoiled by someone's typo."""
         now = uow.now()
-        user = await uow.session.scalar(select(User).where(User.email == normalise_email(email)).with_for_update())
-        if user is None:
-            await self.verify_password(self._decoy_hash, password)  # same work as for a real account
-            audit.record(uow, "auth.login_failed", "user", None)
-            raise InvalidCredentials()
+        recent = [datetime.fromisoformat(at) for at in user.recent_login_failures or []]
+        failure = record_failure(self.lockout, now, recent)
+        await uow.session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(
+                recent_login_failures=[at.isoformat() for at in failure.recent_failures],
+                locked_until=failure.locked_until,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        audit.record(uow, action, "user", user.id, actor_id=user.id)
+        if failure.locked_until:
+            audit.record(uow, "auth.account_locked", "user", user.id, actor_id=user.id)
+            log.warning("account_locked", user_id=str(user.id))
+
+    def _refuse_if_locked(self, uow: UnitOfWork, user: User) -> None:
+        now = uow.now()
         if user.locked_until and user.locked_until > now:
             audit.record(uow, "auth.login_refused_locked", "user", user.id, actor_id=user.id)
             retry = int((user.locked_until - now).total_seconds()) + 1
             raise AccountLocked(headers={"Retry-After": str(retry)})
-        if not await self.verify_password(user.password_hash, password) or not user.is_active:
-            recent = [datetime.fromisoformat(at) for at in user.recent_login_failures or []]
-            failure = record_failure(self.lockout, now, recent)
-            user.recent_login_failures = [at.isoformat() for at in failure.recent_failures]
-            user.locked_until = failure.locked_until
-            audit.record(uow, "auth.login_failed", "user", user.id, actor_id=user.id)
-            if failure.locked_until:
-                audit.record(uow, "auth.account_locked", "user", user.id, actor_id=user.id)
-                log.warning("account_locked", user_id=str(user.id))
-            await uow.session.flush()
+
+    async def login(self, uow: UnitOfWork, email: str, password: str) -> TokenPair:
+        email = normalise_email(email)
+        # Argon2 runs before the write transaction: on SQLite that transaction holds the only write lock.
+        stored = await self._stored_hash(uow, None, email)
+        verified = await self.verify_password(stored or self._decoy_hash, password)
+        user = await uow.session.scalar(select(User).where(User.email == email).with_for_update())
+        if user is None:
+            audit.record(uow, "auth.login_failed", "user", None)
             raise InvalidCredentials()
-        user.recent_login_failures, user.locked_until = [], None
+        self._refuse_if_locked(uow, user)
+        if not verified or user.password_hash != stored or not user.is_active:
+            await self._count_failure(uow, user, "auth.login_failed")
+            raise InvalidCredentials()
+        if user.recent_login_failures or user.locked_until:
+            await uow.session.execute(
+                update(User)
+                .where(User.id == user.id)
+                .values(recent_login_failures=[], locked_until=None)
+                .execution_options(synchronize_session=False)
+            )
         if self.hasher.check_needs_rehash(user.password_hash):
             user.password_hash = await self.hash_password(password)
-        session = AuthSession(user_id=user.id, created_at=now, ip=uow.ip)
+        session = AuthSession(user_id=user.id, created_at=uow.now(), ip=uow.ip)
         uow.session.add(session)
         await uow.session.flush()
         audit.record(uow, "auth.login_succeeded", "user", user.id, actor_id=user.id)
@@ -199,15 +233,24 @@ class Authenticator:
         audit.record(uow, "auth.logout", "session", principal.session_id)
 
     async def change_password(self, uow: UnitOfWork, principal: Principal, current: str, new: str) -> None:
+        stored = await self._stored_hash(uow, principal.user_id)
+        verified = stored is not None and await self.verify_password(stored, current)
+        new_hash = await self.hash_password(new) if verified and new != current else None
         user = await uow.session.get(User, principal.user_id, with_for_update=True)
-        if user is None or not await self.verify_password(user.password_hash, current):
+        if user is None:
+            raise WrongCurrentPassword()
+        self._refuse_if_locked(uow, user)
+        if not verified or user.password_hash != stored:
+            # Guessing here counts like guessing at login: a stolen access token gives no free tries.
+            await self._count_failure(uow, user, "auth.password_change_failed")
             raise WrongCurrentPassword()
         check_password_policy(new, user.email, "new_password")
-        if new == current:
+        if new_hash is None:
             raise invalid_field("new_password", "must differ from the current password", code="WEAK_PASSWORD")
-        user.password_hash = await self.hash_password(new)
+        user.password_hash = new_hash
         user.password_changed_at = user.updated_at = uow.now()
         await _revoke_sessions(uow, user.id, "password_changed", keep=principal.session_id)
+        await _void_reset_tokens(uow, user.id)
         audit.record(uow, "auth.password_changed", "user", user.id)
 
     async def request_password_reset(self, uow: UnitOfWork, email: str) -> None:
@@ -230,6 +273,16 @@ class Authenticator:
         )
 
     async def confirm_password_reset(self, uow: UnitOfWork, raw_token: str, new_password: str) -> None:
+        async with uow.read_session() as reader:
+            email = await reader.scalar(
+                select(User.email)
+                .join(PasswordResetToken, PasswordResetToken.user_id == User.id)
+                .where(PasswordResetToken.token_hash == token_digest(raw_token))
+            )
+        if email is None:
+            raise InvalidResetToken()
+        check_password_policy(new_password, email, "new_password")
+        new_hash = await self.hash_password(new_password)  # before the write transaction
         now = uow.now()
         reset = await uow.session.scalar(
             select(PasswordResetToken).where(PasswordResetToken.token_hash == token_digest(raw_token)).with_for_update()
@@ -239,12 +292,11 @@ class Authenticator:
         user = await uow.session.get(User, reset.user_id, with_for_update=True)
         if user is None or not user.is_active:
             raise InvalidResetToken()
-        check_password_policy(new_password, user.email, "new_password")
-        reset.used_at = now
-        user.password_hash = await self.hash_password(new_password)
+        user.password_hash = new_hash
         user.password_changed_at = user.updated_at = now
         user.recent_login_failures, user.locked_until = [], None
         await _revoke_sessions(uow, user.id, "password_reset")
+        await _void_reset_tokens(uow, user.id)  # this one and any other still outstanding
         audit.record(uow, "auth.password_reset", "user", user.id, actor_id=user.id)
 
     # --- users ------------------------------------------------------------------------------
@@ -252,6 +304,7 @@ class Authenticator:
     async def create_user(self, uow: UnitOfWork, data: UserCreate) -> User:
         email = normalise_email(str(data.email))
         check_password_policy(data.password, email)
+        password_hash = await self.hash_password(data.password)  # before the write transaction
         await _check_links(uow, data.roles, data.patient_id, data.practitioner_id)
         if await uow.session.scalar(select(User.id).where(User.email == email)):
             raise EmailTaken()
@@ -259,7 +312,7 @@ class Authenticator:
         user = User(
             id=uuid.uuid4(),
             email=email,
-            password_hash=await self.hash_password(data.password),
+            password_hash=password_hash,
             full_name=data.full_name,
             roles=list(data.roles),
             patient_id=data.patient_id,
@@ -304,6 +357,14 @@ async def _revoke_sessions(
     if keep:
         query = query.where(AuthSession.id != keep)
     await uow.session.execute(query)
+
+
+async def _void_reset_tokens(uow: UnitOfWork, user_id: uuid.UUID) -> None:
+    await uow.session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.user_id == user_id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=uow.now())
+    )
 
 
 def to_read(user: User) -> UserRead:

@@ -25,7 +25,7 @@ class Address(Strict):
 
 
 class InsuranceIdentifiers(Strict):
-    bin: Annotated[str, Field(pattern=r"^\d{6}$", description="6-digit bank identification number")]
+    bin: Annotated[str, Field(pattern=r"^[0-9]{6}$", description="6-digit bank identification number")]
     pcn: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,10}$", description="processor control number")]
     member_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
 

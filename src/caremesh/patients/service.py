@@ -146,6 +146,8 @@ async def list_patients(
         query = query.where(and_(Patient.date_of_birth == date_of_birth))
     rows, cursor = await paginate(uow.session, query, order_by=[Patient.created_at, Patient.id], params=page)
     audit.record(uow, "patient.list", "patient", None)
+    for patient in rows:  # every record a list shows is traceable in that patient's trail
+        audit.record(uow, "patient.list_read", "patient", patient.id)
     return rows, cursor
 
 

@@ -109,16 +109,16 @@ async def count_active_appointments(session: AsyncSession, *, practitioner_id: u
 
 
 async def count_completed_before(session: AsyncSession, patient_id: uuid.UUID, before: datetime) -> int:
-    """Completed appointments of the patient whose completion was recorded strictly before `before`.
+    """The patient's completed appointments that started strictly before `before` (API.md's prior visits).
 
-    Billing passes the completion time of the visit it prices: that visit never counts towards
-    itself, and the answer is the same however late the event is handled.
+    Billing passes the start of the visit it prices, so that visit never counts towards itself, and
+    the order in which visits were marked completed does not matter.
     """
     return await _count(
         session,
         Appointment.patient_id == patient_id,
         Appointment.status == Status.COMPLETED,
-        Appointment.completed_at < before,
+        Appointment.start_at < before,
     )
 
 

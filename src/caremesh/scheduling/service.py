@@ -261,6 +261,8 @@ async def list_appointments(
         query = query.where(Appointment.start_at < start_to)
     rows, cursor = await paginate(uow.session, query, order_by=[Appointment.start_at, Appointment.id], params=page)
     audit.record(uow, "appointment.list", "appointment", None)
+    for appointment in rows:
+        audit.record(uow, "appointment.list_read", "appointment", appointment.id)
     return rows, cursor
 
 
