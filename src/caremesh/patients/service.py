@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 
 from caremesh.audit import contract as audit
 from caremesh.patients.events import PATIENT_DELETED, PATIENT_REGISTERED, PATIENT_UPDATED
@@ -20,6 +20,7 @@ from caremesh.patients.schemas import (
 )
 from caremesh.platform.errors import Conflict, Forbidden, NotFound, check_version, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.search import matches_every_word
 from caremesh.platform.timeutil import clinic_date, years_between
 from caremesh.platform.uow import UnitOfWork
 from caremesh.scheduling import contract as scheduling
@@ -137,11 +138,7 @@ async def list_patients(
     query = select(Patient).where(Patient.deleted_at.is_(None))
     if uow.actor and uow.actor.is_patient_only:
         query = query.where(Patient.id == uow.actor.patient_id)
-    for term in (q or "").split():
-        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
-            or_(Patient.first_name.ilike(pattern, escape="\\"), Patient.last_name.ilike(pattern, escape="\\"))
-        )
+    query = query.where(matches_every_word(q, Patient.first_name, Patient.last_name))
     if date_of_birth:
         query = query.where(and_(Patient.date_of_birth == date_of_birth))
     rows, cursor = await paginate(uow.session, query, order_by=[Patient.created_at, Patient.id], params=page)

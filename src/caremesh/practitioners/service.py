@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -15,6 +15,7 @@ from caremesh.audit import contract as audit
 from caremesh.platform.db import violates
 from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.search import matches_every_word
 from caremesh.platform.timeutil import clinic_date, years_between
 from caremesh.platform.uow import UnitOfWork
 from caremesh.practitioners.domain import DEFAULT_WORKING_HOURS, WorkingWindow, is_valid_npi
@@ -147,11 +148,7 @@ async def list_practitioners(
     query = select(Practitioner).where(Practitioner.deleted_at.is_(None))
     if specialty:
         query = query.where(Practitioner.specialty == specialty)
-    for term in (q or "").split():
-        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
-            or_(Practitioner.first_name.ilike(pattern, escape="\\"), Practitioner.last_name.ilike(pattern, escape="\\"))
-        )
+    query = query.where(matches_every_word(q, Practitioner.first_name, Practitioner.last_name))
     return await paginate(uow.session, query, order_by=[Practitioner.created_at, Practitioner.id], params=page)
 
 
