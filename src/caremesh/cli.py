@@ -15,7 +15,9 @@ cli = typer.Typer(help="caremesh: an event-driven hospital platform.", no_args_i
 users_cli = typer.Typer(help="Manage users from the shell.", no_args_is_help=True)
 dead_letters_cli = typer.Typer(help="Inspect and replay events that consumers kept failing on.", no_args_is_help=True)
 cli.add_typer(users_cli, name="users")
+events_cli = typer.Typer(help="Housekeeping of the event tables.", no_args_is_help=True)
 cli.add_typer(dead_letters_cli, name="dead-letters")
+cli.add_typer(events_cli, name="events")
 
 
 def main() -> None:
@@ -174,3 +176,30 @@ def replay_dead_letters(
         return replayed
 
     typer.echo(f"{asyncio.run(run())} dead letter(s) queued for replay")
+
+
+@events_cli.command("prune")
+def prune_events(
+    older_than_days: Annotated[int, typer.Option(min=1, help="Keep what is younger than this")] = 30,
+) -> None:
+    """Forget published outbox events, inbox entries and replayed dead letters older than N days.
+
+    Pending events and dead letters not yet replayed are kept. N must exceed the broker's redelivery window.
+    """
+    from datetime import timedelta
+
+    from caremesh.platform.clock import SystemClock
+    from caremesh.platform.db import Database
+    from caremesh.platform.messaging.retention import prune
+
+    async def run() -> None:
+        db = Database(Settings().db)
+        async with db.sessionmaker() as session, session.begin():
+            pruned = await prune(session, before=SystemClock().now() - timedelta(days=older_than_days))
+        await db.dispose()
+        typer.echo(
+            f"pruned: outbox events {pruned.outbox_events}, inbox entries {pruned.inbox_entries}, "
+            f"replayed dead letters {pruned.dead_letters}"
+        )
+
+    asyncio.run(run())
