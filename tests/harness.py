@@ -15,12 +15,14 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from caremesh.app import create_app
 from caremesh.platform.clock import FrozenClock
 from caremesh.platform.db import Database
 from caremesh.platform.messaging.bus import Subscription
+from caremesh.platform.messaging.envelope import Envelope
+from caremesh.platform.messaging.models import DeadLetter, OutboxEvent
 from caremesh.platform.migrate import upgrade
 from caremesh.platform.settings import (
     AppSettings,
@@ -41,6 +43,41 @@ T0 = datetime(2030, 1, 7, 6, 0, tzinfo=UTC)
 REFERENCE_TABLES = {"alembic_version", "specialties", "audit_chain_head"}
 
 POSTGRES_URL = os.environ.get("CAREMESH_TEST_DATABASE_URL")
+PROBLEM_JSON = "application/problem+json"
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status and stable code; returns the body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON), response.headers["content-type"]
+    body = response.json()
+    assert (body["code"], body["status"]) == (code, status), body
+    assert all(body[key] for key in ("type", "title", "detail"))
+    return body
+
+
+async def outbox_payloads(env: Env, event_type: str) -> list[dict[str, Any]]:
+    """Payloads of the outbox events of one type, oldest first."""
+    async with env.db.engine.connect() as connection:
+        rows = await connection.execute(
+            select(OutboxEvent.payload).where(OutboxEvent.type == event_type).order_by(OutboxEvent.seq)
+        )
+        return [row[0] for row in rows]
+
+
+def dead_letter(envelope: Envelope, consumer: str, **overrides: Any) -> DeadLetter:
+    """A dead-lettered delivery of `envelope` to `consumer`, failed at the envelope's time."""
+    fields: dict[str, Any] = {
+        "consumer": consumer,
+        "event_id": envelope.id,
+        "event_type": envelope.type,
+        "envelope": envelope.to_dict(),
+        "attempts": 5,
+        "error": "RuntimeError: boom",
+        "failed_at": envelope.occurred_at,
+    }
+    fields.update(overrides)
+    return DeadLetter(**fields)
 
 
 class MigratedDatabase:

@@ -3,32 +3,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from tests.harness import ADMIN_EMAIL, ADMIN_PASSWORD, T0, assert_problem, outbox_payloads
 
-from caremesh.platform.errors import PROBLEM_JSON
-from caremesh.platform.messaging.models import OutboxEvent
-from tests.harness import ADMIN_EMAIL, ADMIN_PASSWORD, T0
+__all__ = ["assert_problem", "outbox_payloads"]  # re-exported for the scheduling suites
 
 DAY0 = T0.date()  # Monday 2030-01-07; the test clock starts at 06:00 UTC (clinic timezone UTC)
-
-
-def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with this status and code."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM_JSON)
-    body = response.json()
-    assert (body["code"], body["status"]) == (code, status)
-    assert all(body[key] for key in ("type", "title", "detail"))
-    return body
-
-
-async def outbox_payloads(env: Any, event_type: str) -> list[dict[str, Any]]:
-    """Payloads of the outbox events of one type, oldest first."""
-    async with env.db.engine.connect() as connection:
-        rows = await connection.execute(
-            select(OutboxEvent.payload).where(OutboxEvent.type == event_type).order_by(OutboxEvent.seq)
-        )
-        return [row[0] for row in rows]
 
 
 async def snapshot(env: Any) -> dict[str, Any]:

@@ -6,24 +6,12 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
-from caremesh.platform.messaging.models import OutboxEvent
-from tests.harness import USER_PASSWORD
+from tests.harness import PROBLEM_JSON, USER_PASSWORD, assert_problem, outbox_payloads
+
+__all__ = ["PROBLEM_JSON", "assert_problem", "outbox_payloads"]  # shared with the other suites
 
 API = "/api/v1"
-PROBLEM_JSON = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with this status and stable code; returns the body."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM_JSON), response.headers["content-type"]
-    body = response.json()
-    assert body["code"] == code, body
-    assert body["status"] == status
-    assert {"type", "title", "detail"} <= body.keys()
-    return body
 
 
 def error_locs(body: dict[str, Any]) -> list[list[Any]]:
@@ -86,15 +74,6 @@ async def patch_user(env: Any, user_id: str, changes: dict[str, Any], headers: d
     return await env.client.patch(
         f"{API}/users/{user_id}", json=changes, headers={**headers, "If-Match": current.headers["ETag"]}
     )
-
-
-async def outbox_payloads(env: Any, event_type: str) -> list[dict[str, Any]]:
-    """Payloads of the outbox events of one type, oldest first."""
-    async with env.db.engine.connect() as connection:
-        rows = await connection.execute(
-            select(OutboxEvent.payload).where(OutboxEvent.type == event_type).order_by(OutboxEvent.seq)
-        )
-        return [row[0] for row in rows]
 
 
 async def all_pages(

@@ -6,8 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from caremesh.cli import cli
-from caremesh.platform.messaging.models import DeadLetter
-from tests.harness import POSTGRES_URL
+from tests.harness import POSTGRES_URL, dead_letter
 
 
 @pytest.fixture
@@ -23,17 +22,7 @@ async def test_list_and_replay_dead_letters_from_the_shell(cli_env):
     env = cli_env
     async with env.uow() as uow:
         envelope = uow.publish("test.happened", {"n": 1})
-        uow.session.add(
-            DeadLetter(
-                consumer="tests.recorder",
-                event_id=envelope.id,
-                event_type=envelope.type,
-                envelope=envelope.to_dict(),
-                attempts=5,
-                error="RuntimeError: boom",
-                failed_at=env.clock.now(),
-            )
-        )
+        uow.session.add(dead_letter(envelope, "tests.recorder"))
     runner = CliRunner()
     listed = await _invoke(runner, ["dead-letters", "list"])
     assert "tests.recorder" in listed.output

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from caremesh.cli import cli
 from caremesh.platform.messaging.bus import Subscription
-from caremesh.platform.messaging.models import DeadLetter
 from caremesh.platform.messaging.retention import prune
+from tests.harness import dead_letter
 from tests.platform.test_cli_dead_letters import cli_env  # noqa: F401 - the fixture
 
 
@@ -22,29 +22,8 @@ async def test_prune_keeps_what_is_pending_young_or_unreplayed(make_env):
     async with make_env(subscriptions=[Subscription("tests.noop", "test.happened", _noop)]) as env:
         async with env.uow() as uow:
             old = uow.publish("test.happened", {"n": 1})
-            uow.session.add(
-                DeadLetter(
-                    consumer="tests.noop",
-                    event_id=old.id,
-                    event_type=old.type,
-                    envelope=old.to_dict(),
-                    attempts=5,
-                    error="x",
-                    failed_at=env.clock.now(),
-                    replayed_at=env.clock.now(),
-                )
-            )
-            uow.session.add(
-                DeadLetter(
-                    consumer="tests.other",
-                    event_id=old.id,
-                    event_type=old.type,
-                    envelope=old.to_dict(),
-                    attempts=5,
-                    error="x",
-                    failed_at=env.clock.now(),
-                )
-            )
+            uow.session.add(dead_letter(old, "tests.noop", replayed_at=env.clock.now()))
+            uow.session.add(dead_letter(old, "tests.other"))
         await env.drain()  # published and handled: an outbox row and an inbox row, both old soon
         env.clock.advance(days=31)
         async with env.uow() as uow:

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.builders.patients import make_patient, patient_body
-from tests.harness import USER_PASSWORD
+from tests.harness import USER_PASSWORD, outbox_payloads
 
 
 async def test_a_500_still_carries_the_request_id_and_is_problem_json(env, monkeypatch):
@@ -107,13 +107,7 @@ async def test_guessing_the_current_password_locks_like_guessing_at_login(env):
 
 
 async def _reset_tokens(env, email: str) -> list[str]:
-    from sqlalchemy import text
-
-    async with env.db.engine.connect() as connection:
-        rows = await connection.execute(
-            text("SELECT payload FROM outbox_events WHERE type = 'user.password_reset_requested' ORDER BY seq")
-        )
-        payloads = [row[0] if isinstance(row[0], dict) else json.loads(row[0]) for row in rows]
+    payloads = await outbox_payloads(env, "user.password_reset_requested")
     return [p["reset_token"] for p in payloads if p["email"] == email]
 
 
