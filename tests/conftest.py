@@ -29,10 +29,14 @@ async def env(migrated_database: MigratedDatabase, tmp_path: Path) -> AsyncItera
 def make_env(migrated_database: MigratedDatabase, tmp_path: Path) -> Callable[..., AbstractAsyncContextManager[Env]]:
     """For tests that need their own settings or consumers: `async with make_env(...) as env`."""
 
-    def build(*, subscriptions: Any = None, timezone: str = "UTC", **security: Any) -> AbstractAsyncContextManager[Env]:
+    def build(
+        *, subscriptions: Any = None, timezone: str = "UTC", **overrides: Any
+    ) -> AbstractAsyncContextManager[Env]:
+        """`overrides`: security fields, or `billing=`/`payments=`/`notifications=` dicts of those settings."""
+
         async def start() -> AsyncIterator[Env]:
             settings = settings_for_tests(
-                await migrated_database.fresh(tmp_path), tmp_path, timezone=timezone, **security
+                await migrated_database.fresh(tmp_path), tmp_path, timezone=timezone, **overrides
             )
             async with running_env(settings, subscriptions=subscriptions) as running:
                 yield running

@@ -26,8 +26,11 @@ from caremesh.platform.messaging.models import DeadLetter, OutboxEvent
 from caremesh.platform.migrate import upgrade
 from caremesh.platform.settings import (
     AppSettings,
+    BillingSettings,
     DatabaseSettings,
     MessagingSettings,
+    NotificationSettings,
+    PaymentSettings,
     SecuritySettings,
     Settings,
 )
@@ -137,7 +140,17 @@ class MigratedDatabase:
         asyncio.run(drop_schema())
 
 
-def settings_for_tests(db: DatabaseSettings, tmp: Path, *, timezone: str = "UTC", **security: Any) -> Settings:
+def settings_for_tests(
+    db: DatabaseSettings,
+    tmp: Path,
+    *,
+    timezone: str = "UTC",
+    billing: dict[str, Any] | None = None,
+    payments: dict[str, Any] | None = None,
+    notifications: dict[str, Any] | None = None,
+    **security: Any,
+) -> Settings:
+    """Settings for one test; `billing`, `payments` and `notifications` override those concerns' fields."""
     defaults: dict[str, Any] = {
         "jwt_secret": "test-signing-secret-not-for-production-0123456789",
         "admin_email": ADMIN_EMAIL,
@@ -156,6 +169,9 @@ def settings_for_tests(db: DatabaseSettings, tmp: Path, *, timezone: str = "UTC"
         db=db,
         security=SecuritySettings(**defaults),
         messaging=MessagingSettings(run_workers=False, consumer_backoff_base_seconds=1, consumer_max_attempts=3),
+        billing=BillingSettings(**(billing or {})),
+        payments=PaymentSettings(**(payments or {})),
+        notifications=NotificationSettings(**(notifications or {})),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -13,22 +13,49 @@ from caremesh.platform.clock import Clock, SystemClock
 from caremesh.platform.db import Database
 from caremesh.platform.errors import install_error_handlers
 from caremesh.platform.messaging.bus import Subscription, Subscriptions
-from caremesh.platform.messaging.runtime import Workers
+from caremesh.platform.messaging.runtime import JobFactory, Workers
 from caremesh.platform.observability import RequestContextMiddleware, configure_logging
 from caremesh.platform.ops import router as ops_router
 from caremesh.platform.ratelimit import RateLimiter
 from caremesh.platform.security import TokenSigner
 from caremesh.platform.settings import Settings
 from caremesh.platform.timeutil import set_clinic_timezone
-from caremesh.platform.uow import UnitOfWorkFactory
+from caremesh.platform.uow import UnitOfWork, UnitOfWorkFactory
 
-ALL_CONTEXTS: tuple[str, ...] = ("identity", "audit", "patients", "practitioners", "scheduling")
+ALL_CONTEXTS: tuple[str, ...] = (
+    "identity",
+    "audit",
+    "patients",
+    "practitioners",
+    "scheduling",
+    "billing",
+    "payments",
+    "notifications",
+)
 
 
 def _subscriptions(contexts: Sequence[str]) -> list[Subscription]:
     found: list[Subscription] = []
     for name in contexts:
         found.extend(getattr(importlib.import_module(f"caremesh.{name}.handlers"), "SUBSCRIPTIONS", ()))
+    return found
+
+
+def _jobs(contexts: Sequence[str]) -> list[JobFactory]:
+    """Background jobs a context's handlers module offers as `JOBS` (factories taking the unit-of-work factory)."""
+    found: list[JobFactory] = []
+    for name in contexts:
+        found.extend(getattr(importlib.import_module(f"caremesh.{name}.handlers"), "JOBS", ()))
+    return found
+
+
+def _bootstraps(contexts: Sequence[str]) -> list[Callable[[UnitOfWork], Awaitable[None]]]:
+    """Start-up steps a context's service offers as `bootstrap(uow)`, e.g. default reference data."""
+    found = []
+    for name in contexts:
+        step = getattr(importlib.import_module(f"caremesh.{name}.service"), "bootstrap", None)
+        if step is not None:
+            found.append(step)
     return found
 
 
@@ -51,14 +78,22 @@ def create_app(
     extra = list(extra_subscriptions)
     subscriptions = Subscriptions([*_subscriptions(contexts), *extra])
     every_subscription = Subscriptions([*_subscriptions(ALL_CONTEXTS), *extra])
-    uow_factory = UnitOfWorkFactory(db, clock)
-    workers = Workers(uow_factory, subscriptions, settings.messaging, every_subscription=every_subscription)
+    uow_factory = UnitOfWorkFactory(db, clock, settings=settings)
+    workers = Workers(
+        uow_factory,
+        subscriptions,
+        settings.messaging,
+        every_subscription=every_subscription,
+        jobs=[make(uow_factory) for make in _jobs(contexts)],
+    )
     uow_factory.on_events_committed = workers.relay.wake
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with uow_factory.begin(request_id="startup") as uow:
             await identity_service.bootstrap_admin(uow, settings.security, app.state.authenticator)
+            for step in _bootstraps(contexts):
+                await step(uow)
         workers.start()
         try:
             yield
@@ -69,7 +104,7 @@ def create_app(
     app = FastAPI(
         title="caremesh",
         version="1.0.0",
-        summary="Hospital platform: patients, practitioners, scheduling, identity and audit.",
+        summary="Hospital platform: patients, practitioners, scheduling, billing, payments and notifications.",
         lifespan=lifespan,
         docs_url="/docs",
         openapi_url="/openapi.json",

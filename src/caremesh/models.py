@@ -8,7 +8,16 @@ from caremesh.platform import numbering as _numbering  # noqa: F401
 from caremesh.platform.db import Base
 from caremesh.platform.messaging import models as _messaging  # noqa: F401
 
-CONTEXTS_WITH_TABLES = ("identity", "audit", "patients", "practitioners", "scheduling")
+CONTEXTS_WITH_TABLES = (
+    "identity",
+    "audit",
+    "patients",
+    "practitioners",
+    "scheduling",
+    "billing",
+    "payments",
+    "notifications",
+)
 
 for _name in CONTEXTS_WITH_TABLES:
     importlib.import_module(f"caremesh.{_name}.models")

@@ -25,6 +25,9 @@ class PatientSummary:
     insurance_bin: str | None
     insurance_pcn: str | None
     insurance_member_id: str | None
+    # Contact details, for notifications only; never log them.
+    email: str | None = None
+    phone: str | None = None
 
     @property
     def has_insurance(self) -> bool:
@@ -52,4 +55,6 @@ async def find_patient(session: AsyncSession, patient_id: uuid.UUID, *, lock: bo
         insurance_bin=patient.insurance_bin,
         insurance_pcn=patient.insurance_pcn,
         insurance_member_id=patient.insurance_member_id,
+        email=patient.email,
+        phone=patient.phone,
     )

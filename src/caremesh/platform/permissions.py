@@ -19,6 +19,7 @@ ROLES = (
 )
 
 STAFF_READ = {"patients:read", "practitioners:read", "appointments:read"}
+BILLING_READ = {"tariffs:read", "invoices:read", "payments:read"}
 
 MATRIX: dict[str, set[str]] = {
     "admin": {"*"},
@@ -31,13 +32,20 @@ MATRIX: dict[str, set[str]] = {
         "appointments:cancel",
         "appointments:reschedule",
         "appointments:no_show",
+        "tariffs:read",
+        "invoices:read",
+        "payments:read",
+        "payments:create",
+        "notifications:read",
     },
     "doctor": STAFF_READ | {"appointments:check_in", "appointments:complete", "appointments:no_show"},
     "nurse": STAFF_READ | {"patients:write", "appointments:check_in"},
     "pharmacist": STAFF_READ,
     "lab_technician": STAFF_READ,
-    "billing_clerk": STAFF_READ,
-    "claims_officer": STAFF_READ,
+    "billing_clerk": STAFF_READ
+    | BILLING_READ
+    | {"invoices:write", "payments:create", "payments:refund", "accounts_receivable:read"},
+    "claims_officer": STAFF_READ | BILLING_READ | {"accounts_receivable:read"},
     # Scoped to their own patient record by the use cases.
     "patient": {
         "patients:read",
@@ -46,6 +54,10 @@ MATRIX: dict[str, set[str]] = {
         "appointments:book",
         "appointments:cancel",
         "appointments:reschedule",
+        "invoices:read",
+        "payments:read",
+        "payments:create",
+        "notifications:read",
     },
 }
 
@@ -53,6 +65,8 @@ ADMIN_ONLY = {
     "users:manage": "create, list and change users",
     "audit:read": "read and verify the audit trail",
     "practitioners:write": "register, change and remove practitioners",
+    "tariffs:write": "create and change tariffs",
+    "notifications:manage": "edit notification templates and send messages by hand",
 }
 
 

@@ -6,8 +6,10 @@ The defaults run the embedded mode (SQLite file, in-process events) with no conf
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import field_validator
@@ -98,6 +100,42 @@ class MessagingSettings(BaseSettings):
     run_workers: bool = True
 
 
+class BillingSettings(BaseSettings):
+    model_config = _config()
+
+    # `completed`: invoice when the visit is completed; `booked`: at booking, voided on cancellation.
+    bill_on: Literal["completed", "booked"] = "completed"
+    # Default tax rate (GST) for tariffs without their own, as a fraction: 0.12 is 12 %.
+    tax_rate: Decimal = Decimal("0.12")
+    # Share of the total the insurer pays when the patient has insurance identifiers and no scheme says otherwise.
+    default_coverage_percent: Decimal = Decimal("90")
+
+
+class PaymentSettings(BaseSettings):
+    model_config = _config()
+
+    # The payment gateway adapter; `simulated` approves tok_visa/tok_mastercard, declines tok_declined.
+    payment_gateway: Literal["simulated"] = "simulated"
+    payment_gateway_timeout_seconds: float = 10.0
+    # How long a request waits for a concurrent request with the same Idempotency-Key to finish.
+    idempotency_wait_seconds: float = 15.0
+
+
+class NotificationSettings(BaseSettings):
+    model_config = _config()
+
+    # e.g. smtp://user:password@mail.example.org:587?starttls=true; unset: email goes to the log channel.
+    smtp_url: str | None = None
+    email_from: str = "caremesh <no-reply@caremesh.invalid>"
+    # An HTTP endpoint that receives SMS as JSON {to, body}; unset: SMS goes to the log channel.
+    sms_webhook_url: str | None = None
+    notification_max_attempts: int = 5
+    notification_backoff_base_seconds: float = 30.0
+    notification_backoff_max_seconds: float = 3600.0
+    notification_send_timeout_seconds: float = 10.0
+    notification_poll_seconds: float = 1.0
+
+
 class Settings:
     """All settings of one process; each concern reads its own `CAREMESH_*` variables."""
 
@@ -107,11 +145,17 @@ class Settings:
         db: DatabaseSettings | None = None,
         security: SecuritySettings | None = None,
         messaging: MessagingSettings | None = None,
+        billing: BillingSettings | None = None,
+        payments: PaymentSettings | None = None,
+        notifications: NotificationSettings | None = None,
     ) -> None:
         self.app = app or AppSettings()
         self.db = db or DatabaseSettings()
         self.security = security or SecuritySettings()
         self.messaging = messaging or MessagingSettings()
+        self.billing = billing or BillingSettings()
+        self.payments = payments or PaymentSettings()
+        self.notifications = notifications or NotificationSettings()
 
 
 def parse_rate(spec: str) -> tuple[int, float]:
@@ -123,8 +167,11 @@ def parse_rate(spec: str) -> tuple[int, float]:
 
 __all__ = [
     "AppSettings",
+    "BillingSettings",
     "DatabaseSettings",
     "MessagingSettings",
+    "NotificationSettings",
+    "PaymentSettings",
     "SecuritySettings",
     "Settings",
     "parse_rate",

@@ -16,6 +16,7 @@ from caremesh.platform.errors import DomainError
 from caremesh.platform.messaging.envelope import Envelope, jsonable
 from caremesh.platform.messaging.models import OutboxEvent
 from caremesh.platform.security import Principal
+from caremesh.platform.settings import Settings
 
 BeforeCommit = Callable[["UnitOfWork"], Awaitable[None]]
 
@@ -37,8 +38,10 @@ class UnitOfWork:
         correlation_id: str | None = None,
         causation_id: uuid.UUID | None = None,
         reader: Callable[[], AsyncSession] | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.session = session
+        self.settings = settings or Settings()
         self._reader = reader
         self.clock = clock
         self.actor = actor
@@ -110,9 +113,17 @@ class UnitOfWork:
 
 
 class UnitOfWorkFactory:
-    def __init__(self, db: Database, clock: Clock, on_events_committed: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        on_events_committed: Callable[[], None] | None = None,
+        *,
+        settings: Settings | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
+        self.settings = settings or Settings()
         self.on_events_committed = on_events_committed or (lambda: None)
 
     @asynccontextmanager
@@ -122,7 +133,7 @@ class UnitOfWorkFactory:
         A DomainError marked `keeps_side_effects` commits what was written before it is re-raised.
         """
         async with self.db.sessionmaker() as session:
-            uow = UnitOfWork(session, self.clock, reader=self.db.read_sessionmaker, **meta)
+            uow = UnitOfWork(session, self.clock, reader=self.db.read_sessionmaker, settings=self.settings, **meta)
             try:
                 yield uow
             except DomainError as error:

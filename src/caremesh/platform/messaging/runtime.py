@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from caremesh.platform.messaging.bus import InProcessTransport, Subscriptions
 from caremesh.platform.messaging.consumer import ConsumerWorker
 from caremesh.platform.messaging.relay import OutboxRelay
 from caremesh.platform.settings import MessagingSettings
 from caremesh.platform.uow import UnitOfWorkFactory
+
+
+class BackgroundJob(Protocol):
+    """Work a context runs beside the consumers (e.g. sending queued notifications)."""
+
+    name: str
+
+    async def run_once(self) -> int:
+        """Do what is due now; return how much was done (0: nothing was due)."""
+        ...
+
+    async def run_forever(self) -> None: ...
+
+
+JobFactory = Callable[[UnitOfWorkFactory], BackgroundJob]
 
 
 class Workers:
@@ -20,6 +37,7 @@ class Workers:
         settings: MessagingSettings,
         *,
         every_subscription: Subscriptions | None = None,
+        jobs: Sequence[BackgroundJob] = (),
     ) -> None:
         """`subscriptions` are the consumers this process runs; `every_subscription` all consumers of
         the product, which the relay fans events out to, so a process serving some contexts never
@@ -41,6 +59,7 @@ class Workers:
             poll_seconds=settings.relay_poll_seconds,
             on_published=self.consumer.wake,
         )
+        self.jobs = list(jobs)
         self._tasks: list[asyncio.Task[None]] = []
         self.enabled = settings.run_workers
 
@@ -49,6 +68,7 @@ class Workers:
             self._tasks = [
                 asyncio.create_task(self.relay.run_forever(), name="outbox-relay"),
                 asyncio.create_task(self.consumer.run_forever(), name="consumer-worker"),
+                *(asyncio.create_task(job.run_forever(), name=job.name) for job in self.jobs),
             ]
 
     async def stop(self) -> None:
@@ -66,6 +86,11 @@ class Workers:
         return "ok" if alive else "stopped"
 
     async def drain(self) -> None:
-        """Relay and consume until nothing is due (tests and the CLI use this)."""
-        while (await self.relay.drain()) + (await self.consumer.run_once()):
-            pass
+        """Relay, consume and run the jobs until nothing is due (tests and the CLI use this)."""
+        while True:
+            done = await self.relay.drain()
+            done += await self.consumer.run_once()
+            for job in self.jobs:
+                done += await job.run_once()
+            if not done:
+                return
