@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
@@ -15,7 +16,7 @@ from caremesh.platform import permissions
 from caremesh.platform.errors import Forbidden, RateLimited, Unauthenticated, VersionConflict
 from caremesh.platform.security import Principal
 from caremesh.platform.settings import parse_rate
-from caremesh.platform.uow import UnitOfWork
+from caremesh.platform.uow import UnitOfWork, UnitOfWorkFactory
 
 API_PREFIX = "/api/v1"
 
@@ -41,21 +42,60 @@ class TransactionalRoute(APIRoute):
         return handle_in_transaction
 
 
+class UnitsRoute(APIRoute):
+    """For the few use cases that must commit more than once in one request, with slow work between
+    the transactions (a payment gateway call must not hold the database's write lock). The handler
+    opens each unit itself with `Units.begin()`; authentication still runs before any of them."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handle = super().get_route_handler()
+        template = API_PREFIX + self.path
+
+        async def handle_with_units(request: Request) -> Response:
+            request.scope["caremesh.route"] = template
+            await request.body()
+            request.state.units = Units(request)
+            return await handle(request)
+
+        return handle_with_units
+
+
+class Units:
+    """Opens units of work for one request, each carrying the request's id, client and principal."""
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self.actor: Principal | None = None
+
+    @property
+    def factory(self) -> UnitOfWorkFactory:
+        return self._request.app.state.uow_factory
+
+    def begin(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        request = self._request
+        client = request.client.host if request.client else None
+        return self.factory.begin(request_id=request.state.request_id, ip=client, actor=self.actor)
+
+
 def get_uow(request: Request) -> UnitOfWork:
     return request.state.uow
 
 
+def get_units(request: Request) -> Units:
+    return request.state.units
+
+
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
+UnitsOfWork = Annotated[Units, Depends(get_units)]
 
 bearer = OAuth2PasswordBearer(tokenUrl=f"{API_PREFIX}/auth/token", auto_error=False)
 
 
 async def current_principal(request: Request, token: Annotated[str | None, Depends(bearer)]) -> Principal:
-    uow: UnitOfWork = request.state.uow
     if not token:
         raise Unauthenticated("Send `Authorization: Bearer <access token>`.")
     state = request.app.state
-    user_id, session_id = state.token_signer.verify_access_token(token, now=uow.clock.now())
+    user_id, session_id = state.token_signer.verify_access_token(token, now=state.uow_factory.clock.now())
     async with state.db.read_sessionmaker() as session:  # authenticating never opens the write transaction
         principal = await state.principal_loader(session, user_id, session_id)
     if principal is None:
@@ -64,7 +104,10 @@ async def current_principal(request: Request, token: Annotated[str | None, Depen
     retry_after = state.rate_limiter.hit(f"api:{principal.user_id}", limit, period)
     if retry_after is not None:
         raise RateLimited("Too many requests for this user.", headers={"Retry-After": str(int(retry_after) + 1)})
-    uow.actor = principal
+    if (uow := getattr(request.state, "uow", None)) is not None:
+        uow.actor = principal
+    if (units := getattr(request.state, "units", None)) is not None:
+        units.actor = principal
     return principal
 
 
