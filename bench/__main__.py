@@ -1,6 +1,7 @@
 import asyncio
 
-from bench import booking
+from bench import billing, booking
 
 if __name__ == "__main__":
     asyncio.run(booking.main())
+    asyncio.run(billing.main())

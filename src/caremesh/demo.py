@@ -94,6 +94,9 @@ async def seed(settings: Settings, credentials: DemoCredentials) -> bool:
         db=settings.db,
         security=settings.security,
         messaging=settings.messaging,
+        billing=settings.billing,
+        payments=settings.payments,
+        notifications=settings.notifications,
     )
     app = create_app(quiet)
     async with app.router.lifespan_context(app):

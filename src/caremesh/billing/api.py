@@ -1,7 +1,117 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from datetime import date
 
-from caremesh.platform.api import TransactionalRoute
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from caremesh.billing import service
+from caremesh.billing.domain import InvoiceStatus, Kind
+from caremesh.billing.models import Invoice, Tariff
+from caremesh.billing.schemas import (
+    AccountsReceivableRead,
+    InvoiceCreate,
+    InvoiceRead,
+    InvoiceVoid,
+    TariffCreate,
+    TariffRead,
+    TariffUpdate,
+)
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.pagination import Page, PageParams
+from caremesh.platform.uow import UnitOfWork
 
 router = APIRouter(tags=["billing"], route_class=TransactionalRoute)
+
+
+# --- tariffs --------------------------------------------------------------------------
+
+
+def _tariff(uow: UnitOfWork, tariff: Tariff, response: Response) -> TariffRead:
+    set_etag(response, tariff.version)
+    return service.tariff_to_read(uow, tariff)
+
+
+@router.get("/tariffs", dependencies=[require("tariffs:read")])
+async def list_tariffs(
+    uow: Uow, page: PageParams = Depends(), kind: Kind | None = None, specialty: str | None = Query(None, max_length=50)
+) -> Page[TariffRead]:
+    rows, cursor = await service.list_tariffs(uow, kind=kind, specialty=specialty, page=page)
+    return Page(items=[service.tariff_to_read(uow, t) for t in rows], next_cursor=cursor)
+
+
+@router.post("/tariffs", status_code=status.HTTP_201_CREATED, dependencies=[require("tariffs:write")])
+async def create_tariff(body: TariffCreate, uow: Uow, response: Response) -> TariffRead:
+    tariff = await service.create_tariff(uow, body)
+    response.headers["Location"] = f"{API_PREFIX}/tariffs/{tariff.code}"
+    return _tariff(uow, tariff, response)
+
+
+@router.get("/tariffs/{code}", dependencies=[require("tariffs:read")])
+async def get_tariff(code: str, uow: Uow, response: Response) -> TariffRead:
+    return _tariff(uow, await service.get_tariff(uow, code), response)
+
+
+@router.patch("/tariffs/{code}", dependencies=[require("tariffs:write")])
+async def update_tariff(code: str, body: TariffUpdate, uow: Uow, if_match: IfMatch, response: Response) -> TariffRead:
+    return _tariff(uow, await service.update_tariff(uow, code, body, if_match), response)
+
+
+# --- invoices -------------------------------------------------------------------------
+
+
+def _invoice(invoice: Invoice, response: Response) -> InvoiceRead:
+    set_etag(response, invoice.version)
+    return service.to_read(invoice)
+
+
+@router.post(
+    "/invoices",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[require("invoices:write")],
+    responses={200: {"model": InvoiceRead, "description": "The appointment's invoice, issued before"}},
+)
+async def create_invoice(body: InvoiceCreate, uow: Uow, response: Response) -> InvoiceRead:
+    """Invoice a visit: 201 the first time, 200 with the same invoice after."""
+    invoice, issued = await service.issue_for_appointment(uow, body.appointment_id)
+    if not issued:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"{API_PREFIX}/invoices/{invoice.id}"
+    return _invoice(invoice, response)
+
+
+@router.get("/invoices", dependencies=[require("invoices:read")])
+async def list_invoices(
+    uow: Uow,
+    page: PageParams = Depends(),
+    patient_id: uuid.UUID | None = None,
+    status: InvoiceStatus | None = None,
+    appointment_id: uuid.UUID | None = None,
+) -> Page[InvoiceRead]:
+    rows, cursor = await service.list_invoices(
+        uow, patient_id=patient_id, status=status, appointment_id=appointment_id, page=page
+    )
+    return Page(items=[service.to_read(i) for i in rows], next_cursor=cursor)
+
+
+@router.get("/invoices/{invoice_id}", dependencies=[require("invoices:read")])
+async def get_invoice(invoice_id: uuid.UUID, uow: Uow, response: Response) -> InvoiceRead:
+    return _invoice(await service.get_invoice(uow, invoice_id), response)
+
+
+@router.post("/invoices/{invoice_id}/void", dependencies=[require("invoices:write")])
+async def void_invoice(
+    invoice_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response, body: InvoiceVoid | None = None
+) -> InvoiceRead:
+    reason = body.reason if body else None
+    return _invoice(await service.void_invoice(uow, invoice_id, reason, if_match), response)
+
+
+# --- accounts receivable --------------------------------------------------------------
+
+
+@router.get("/accounts-receivable", dependencies=[require("accounts_receivable:read")])
+async def accounts_receivable(
+    uow: Uow, as_of: date | None = Query(None, description="YYYY-MM-DD; default: today at the clinic")
+) -> AccountsReceivableRead:
+    return await service.accounts_receivable(uow, as_of)

@@ -14,14 +14,28 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from caremesh.billing import service
 from caremesh.billing.events import INVOICE_ISSUED, INVOICE_PAID, INVOICE_VOIDED
+from caremesh.billing.models import Invoice
+from caremesh.billing.service import (
+    AmountExceedsBalance,
+    InvoiceNotFound,
+    InvoiceNotPayable,
+    NoPaymentPending,
+    RefundExceedsAmountPaid,
+)
 from caremesh.platform.uow import UnitOfWork
 
 __all__ = [
     "INVOICE_ISSUED",
     "INVOICE_PAID",
     "INVOICE_VOIDED",
+    "AmountExceedsBalance",
+    "InvoiceNotFound",
+    "InvoiceNotPayable",
     "InvoiceSummary",
+    "NoPaymentPending",
+    "RefundExceedsAmountPaid",
     "find_invoice",
     "record_refund",
     "reserve_payment",
@@ -49,9 +63,26 @@ class InvoiceSummary:
         return self.balance_due - self.amount_pending
 
 
+def _summary(invoice: Invoice) -> InvoiceSummary:
+    return InvoiceSummary(
+        id=invoice.id,
+        number=invoice.number,
+        patient_id=invoice.patient_id,
+        status=invoice.status,
+        currency=invoice.currency,
+        total=invoice.total,
+        patient_amount=invoice.patient_amount,
+        insurance_amount=invoice.insurance_amount,
+        amount_paid=invoice.amount_paid,
+        amount_pending=invoice.amount_pending,
+        balance_due=invoice.balance_due,
+    )
+
+
 async def find_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> InvoiceSummary | None:
     """The invoice, or None when unknown."""
-    raise NotImplementedError
+    invoice = await session.get(Invoice, invoice_id, populate_existing=True)
+    return None if invoice is None else _summary(invoice)
 
 
 async def reserve_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal) -> InvoiceSummary:
@@ -60,15 +91,19 @@ async def reserve_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decima
     Raises 404 INVOICE_NOT_FOUND (also for a patient-role actor who is not the invoice's patient),
     409 INVOICE_NOT_PAYABLE (void or paid), 409 AMOUNT_EXCEEDS_BALANCE (amount > payable_now).
     """
-    raise NotImplementedError
+    return _summary(await service.reserve_payment(uow, invoice_id, amount))
 
 
 async def settle_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal, *, succeeded: bool) -> InvoiceSummary:
     """Turn a reservation into a payment (`succeeded`) or release it. Updates the status
-    (issued -> partially_paid -> paid) and publishes invoice.paid when the balance reaches zero."""
-    raise NotImplementedError
+    (issued -> partially_paid -> paid) and publishes invoice.paid when the balance reaches zero.
+
+    Raises 404 INVOICE_NOT_FOUND, 409 NO_PAYMENT_PENDING (more than is reserved)."""
+    return _summary(await service.settle_payment(uow, invoice_id, amount, succeeded=succeeded))
 
 
 async def record_refund(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal) -> InvoiceSummary:
-    """Give `amount` back: amount_paid falls, the balance and the status follow (paid -> partially_paid -> issued)."""
-    raise NotImplementedError
+    """Give `amount` back: amount_paid falls, the balance and the status follow (paid -> partially_paid -> issued).
+
+    Raises 404 INVOICE_NOT_FOUND, 409 REFUND_EXCEEDS_AMOUNT_PAID."""
+    return _summary(await service.record_refund(uow, invoice_id, amount))

@@ -1,1 +1,202 @@
-"""models of billing."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, SmallInteger, String, Uuid, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from caremesh.platform.db import Base, Money, UTCDateTime, new_id
+
+BASIS_POINT = Decimal("0.0001")
+
+
+class BasisPoints(TypeDecorator[Decimal]):
+    """A fraction with four decimals (tax 0.12, coverage 0.9), stored as an integer count of basis
+    points (1200, 9000): exact on both databases, where SQLite's NUMERIC would be a float."""
+
+    impl = Integer
+    cache_ok = True
+
+    @property
+    def python_type(self) -> type:
+        return Decimal
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        points = Decimal(value) / BASIS_POINT
+        if points != points.to_integral_value():
+            raise ValueError(f"{value} has more than four decimals")
+        return int(points)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else (Decimal(int(value)) * BASIS_POINT).quantize(BASIS_POINT)
+
+
+def cents(column: str) -> str:
+    """SQL for a Money column as whole cents: NUMERIC on PostgreSQL, text on SQLite, integer on both.
+
+    CHECK constraints compare money through this, never the raw column (on SQLite that is text)."""
+    return f"CAST(ROUND(CAST({column} AS NUMERIC) * 100) AS BIGINT)"
+
+
+TARIFF_KINDS = ("consultation", "lab", "medication", "procedure")
+INVOICE_STATUSES = ("issued", "partially_paid", "paid", "void")
+INVOICE_MONEY = (
+    "subtotal",
+    "discount_amount",
+    "tax_amount",
+    "total",
+    "insurance_amount",
+    "patient_amount",
+    "amount_paid",
+    "amount_pending",
+    "insurance_paid",
+)
+
+# Names the errors of these constraints carry (see `platform.db.violates`).
+ONE_INVOICE_PER_APPOINTMENT = "uq_invoices_appointment_id"
+ONE_CONSULTATION_TARIFF_PER_SPECIALTY = "uq_tariffs_consultation_specialty"
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+class Tariff(Base):
+    """A price list entry. `pricing` is one of the shapes in `domain` (flat, experience bands, hourly)
+    as JSON with amounts as strings; `tax_rate` None means the configured default."""
+
+    __tablename__ = "tariffs"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_quoted(TARIFF_KINDS)})", name="kind_known"),
+        CheckConstraint("tax_rate_bp BETWEEN 0 AND 10000", name="tax_rate_range"),
+        # At most one consultation tariff names a specialty, so a visit's price is never ambiguous.
+        Index(
+            ONE_CONSULTATION_TARIFF_PER_SPECIALTY,
+            "specialty",
+            unique=True,
+            sqlite_where=text("kind = 'consultation'"),
+            postgresql_where=text("kind = 'consultation'"),
+        ),
+    )
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    description: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    specialty: Mapped[str | None] = mapped_column(String(50))
+    pricing: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tax_rate: Mapped[Decimal | None] = mapped_column("tax_rate_bp", BasisPoints)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+def _invoice_checks() -> tuple[CheckConstraint, ...]:
+    paid, pending, patient = cents("amount_paid"), cents("amount_pending"), cents("patient_amount")
+    return (
+        CheckConstraint(f"status IN ({_quoted(INVOICE_STATUSES)})", name="status_known"),
+        CheckConstraint(" AND ".join(f"{cents(m)} >= 0" for m in INVOICE_MONEY), name="amounts_not_negative"),
+        CheckConstraint(f"{paid} >= 0", name="amount_paid_not_negative"),
+        CheckConstraint(f"{pending} >= 0", name="amount_pending_not_negative"),
+        CheckConstraint(f"{paid} + {pending} <= {patient}", name="payments_within_patient_amount"),
+        CheckConstraint(f"{cents('insurance_paid')} <= {cents('insurance_amount')}", name="insurance_paid_within"),
+        CheckConstraint(
+            f"{cents('subtotal')} - {cents('discount_amount')} + {cents('tax_amount')} = {cents('total')}",
+            name="total_adds_up",
+        ),
+        CheckConstraint(f"{cents('insurance_amount')} + {patient} = {cents('total')}", name="split_adds_up"),
+        CheckConstraint("discount_percent BETWEEN 0 AND 100", name="discount_percent_range"),
+        CheckConstraint("tax_rate_bp BETWEEN 0 AND 10000", name="tax_rate_range"),
+        CheckConstraint("coverage_bp BETWEEN 0 AND 10000", name="coverage_range"),
+        # The status is a function of the payments (domain.payment_status); void only with none.
+        CheckConstraint(
+            f"(status = 'void' AND {paid} = 0 AND {pending} = 0)"
+            f" OR (status = 'issued' AND {paid} = 0 AND {patient} > 0)"
+            f" OR (status = 'partially_paid' AND {paid} > 0 AND {paid} < {patient})"
+            f" OR (status = 'paid' AND {paid} = {patient})",
+            name="status_matches_payments",
+        ),
+    )
+
+
+class Invoice(Base):
+    """What a patient (and their insurer) owes for a visit or an order.
+
+    Patient, appointment, practitioner and order are other contexts' ids, never foreign keys.
+    `amount_paid` is patient payments less refunds; `amount_pending` is held by payments still at the
+    gateway; `insurance_paid` is what claims have posted. The CHECK constraints keep the figures
+    consistent whatever the code does.
+    """
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        *_invoice_checks(),
+        Index("ix_invoices_patient_number", "patient_id", "number"),
+        Index("ix_invoices_issued_at", "issued_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    appointment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
+    order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
+    practitioner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    status: Mapped[str] = mapped_column(String(20))
+    currency: Mapped[str] = mapped_column(String(3))
+    subtotal: Mapped[Decimal] = mapped_column(Money)
+    discount_percent: Mapped[int] = mapped_column(Integer)
+    discount_amount: Mapped[Decimal] = mapped_column(Money)
+    tax_rate: Mapped[Decimal] = mapped_column("tax_rate_bp", BasisPoints)
+    tax_amount: Mapped[Decimal] = mapped_column(Money)
+    total: Mapped[Decimal] = mapped_column(Money)
+    coverage: Mapped[Decimal] = mapped_column("coverage_bp", BasisPoints)
+    insurance_amount: Mapped[Decimal] = mapped_column(Money)
+    patient_amount: Mapped[Decimal] = mapped_column(Money)
+    amount_paid: Mapped[Decimal] = mapped_column(Money)
+    amount_pending: Mapped[Decimal] = mapped_column(Money)
+    insurance_paid: Mapped[Decimal] = mapped_column(Money)
+    # The patient's insurance identifiers when issued: the payer of the insurer's share.
+    insurance_bin: Mapped[str | None] = mapped_column(String(6))
+    insurance_pcn: Mapped[str | None] = mapped_column(String(10))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    void_reason: Mapped[str | None] = mapped_column(String(500))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="InvoiceLine.position"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def balance_due(self) -> Decimal:
+        return self.patient_amount - self.amount_paid
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(f"{cents('unit_price')} >= 0", name="unit_price_not_negative"),
+        CheckConstraint(f"{cents('amount')} = quantity * {cents('unit_price')}", name="amount_is_quantity_times_price"),
+    )
+
+    invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("invoices.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)

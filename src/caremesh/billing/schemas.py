@@ -1,1 +1,212 @@
-"""schemas of billing."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    model_validator,
+)
+
+from caremesh.billing import domain
+from caremesh.billing.domain import InvoiceStatus, Kind
+from caremesh.platform.schemas import Strict
+from caremesh.platform.timeutil import OutDateTime
+
+
+def _two_decimals(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _rate_text(value: Decimal) -> str:
+    """0.1200 -> "0.12", 0.125 -> "0.125": at least two decimals, no trailing zeros beyond."""
+    text = f"{value.normalize():f}"
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"
+
+
+# Request money: a string or number with at most two decimals, up to 99 999 999.99; kept as given, to the cent.
+MoneyIn = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False),
+    AfterValidator(domain.money),
+]
+# Response money: a string with exactly two decimals ("1680.00").
+MoneyOut = Annotated[Decimal, PlainSerializer(_two_decimals, return_type=str)]
+# A fraction (0.12 is 12 %) with at most four decimals; a string in responses.
+RateIn = Annotated[Decimal, Field(ge=0, le=1, max_digits=5, decimal_places=4, allow_inf_nan=False)]
+RateOut = Annotated[Decimal, PlainSerializer(_rate_text, return_type=str)]
+
+TariffCode = Annotated[
+    str,
+    BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
+    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,39}$"),
+    Field(description="Upper-case letters, digits, `-` and `_`, up to 40 characters"),
+]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Specialty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Years = Annotated[int, Field(ge=0, le=100)]
+
+
+# --- tariffs ----------------------------------------------------------------------
+
+
+class FlatPricing(Strict):
+    type: Literal["flat"]
+    amount: MoneyIn
+
+    def to_domain(self) -> domain.Flat:
+        return domain.Flat(self.amount)
+
+
+class BandIn(Strict):
+    min_years: Years
+    max_years: Years | None = Field(description="Inclusive; null for the last, open-ended band")
+    amount: MoneyIn
+
+
+class ExperienceBandsPricing(Strict):
+    """Bands by whole years of the practitioner's experience on the day of the visit: in order,
+    contiguous from 0, the last open-ended."""
+
+    type: Literal["experience_bands"]
+    bands: list[BandIn] = Field(min_length=1, max_length=20)
+
+    def to_domain(self) -> domain.ExperienceBands:
+        return domain.ExperienceBands(tuple(domain.Band(b.min_years, b.max_years, b.amount) for b in self.bands))
+
+    @model_validator(mode="after")
+    def _bands_fit_together(self) -> ExperienceBandsPricing:
+        problem = domain.bands_problem(self.to_domain().bands)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class HourlyPricing(Strict):
+    """Billed hours: whole hours of the visit, one more when the remainder exceeds
+    `round_up_after_minutes`, at least one."""
+
+    type: Literal["hourly"]
+    rate: MoneyIn
+    round_up_after_minutes: int = Field(ge=0, le=59)
+
+    def to_domain(self) -> domain.Hourly:
+        return domain.Hourly(self.rate, self.round_up_after_minutes)
+
+
+Pricing = Annotated[FlatPricing | ExperienceBandsPricing | HourlyPricing, Field(discriminator="type")]
+
+
+class TariffCreate(Strict):
+    code: TariffCode
+    description: Description
+    kind: Kind
+    specialty: Specialty | None = Field(None, description="For consultations: the specialty this tariff prices")
+    pricing: Pricing
+    tax_rate: RateIn | None = Field(None, description="A fraction (0.12 is 12 %); null: the default tax rate")
+
+
+class TariffUpdate(Strict):
+    """Only the fields sent change; `null` clears `specialty` or `tax_rate`. Code and kind never change."""
+
+    description: Description | None = None
+    specialty: Specialty | None = None
+    pricing: Pricing | None = None
+    tax_rate: RateIn | None = None
+
+
+class TariffRead(BaseModel):
+    code: str
+    description: str
+    kind: Kind
+    specialty: str | None
+    pricing: Pricing
+    tax_rate: RateOut | None
+    effective_tax_rate: RateOut = Field(description="`tax_rate`, or the default when it is null")
+    version: int
+    created_at: OutDateTime
+    updated_at: OutDateTime
+
+
+# --- invoices ---------------------------------------------------------------------
+
+
+class InvoiceCreate(Strict):
+    appointment_id: uuid.UUID
+
+
+class InvoiceVoid(Strict):
+    reason: Reason | None = None
+
+
+class InvoiceLineRead(BaseModel):
+    code: str
+    description: str
+    quantity: int
+    unit_price: MoneyOut
+    amount: MoneyOut
+
+
+class InvoiceRead(BaseModel):
+    id: uuid.UUID
+    number: str
+    patient_id: uuid.UUID
+    appointment_id: uuid.UUID | None
+    order_id: uuid.UUID | None
+    practitioner_id: uuid.UUID | None
+    lines: list[InvoiceLineRead]
+    subtotal: MoneyOut
+    discount_percent: int
+    discount_amount: MoneyOut
+    tax_rate: RateOut
+    tax_amount: MoneyOut
+    total: MoneyOut
+    coverage_percent: MoneyOut = Field(description="Share of the total the insurer pays, in percent")
+    insurance_amount: MoneyOut
+    insurance_paid: MoneyOut
+    patient_amount: MoneyOut
+    amount_paid: MoneyOut
+    balance_due: MoneyOut
+    status: InvoiceStatus
+    currency: str
+    insurance_bin: str | None
+    insurance_pcn: str | None
+    issued_at: OutDateTime
+    paid_at: OutDateTime | None
+    voided_at: OutDateTime | None
+    void_reason: str | None
+    version: int
+    updated_at: OutDateTime
+
+
+# --- accounts receivable ------------------------------------------------------------
+
+
+class AgingRead(BaseModel):
+    buckets: dict[str, MoneyOut] = Field(description='Open balances by age in days: "0-30", "31-60", "61-90", "90+"')
+    total: MoneyOut
+
+
+class PatientAgingRead(AgingRead):
+    patient_id: uuid.UUID
+
+
+class PayerAgingRead(AgingRead):
+    payer: str = Field(description='"patient", or the insurer as "BIN/PCN"')
+
+
+class AccountsReceivableRead(BaseModel):
+    as_of: date
+    currency: str
+    totals: AgingRead
+    by_patient: list[PatientAgingRead]
+    by_payer: list[PayerAgingRead]

@@ -1,1 +1,87 @@
-"""schemas of notifications."""
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Self
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from caremesh.notifications.domain import Channel, Status
+from caremesh.platform.schemas import Strict
+from caremesh.platform.timeutil import OutDateTime
+
+SubjectText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+BodyText = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+TemplateCode = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Recipient = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
+DataValue = str | int | float | bool | None
+
+
+class NotificationSend(Strict):
+    """A message by hand: to a patient (`recipient_id`) or an address (`recipient`), either written
+    out (`channel`, `subject` for email, `body`) or made from a template and its variables."""
+
+    recipient_id: uuid.UUID | None = Field(None, description="A patient; their email or phone is used")
+    recipient: Recipient | None = Field(None, description="An email address or phone number")
+    channel: Channel | None = Field(None, description="Required with `body`; with `template`, the template's")
+    subject: SubjectText | None = None
+    body: BodyText | None = None
+    template: TemplateCode | None = Field(None, description="A template code, e.g. appointment_booked.email")
+    data: dict[Annotated[str, StringConstraints(max_length=100)], DataValue] | None = Field(
+        None, max_length=50, description="The template's variables; `first_name` comes from the patient"
+    )
+
+    @model_validator(mode="after")
+    def _one_way_each(self) -> Self:
+        if (self.recipient_id is None) == (self.recipient is None):
+            raise ValueError("give either recipient_id (a patient) or recipient (an address)")
+        if (self.body is None) == (self.template is None):
+            raise ValueError("give either body (with channel) or template (with data)")
+        if self.template is not None:
+            if self.subject is not None:
+                raise ValueError("a templated message takes its subject from the template")
+            return self
+        if self.channel is None:
+            raise ValueError("channel is required with body")
+        if self.data is not None:
+            raise ValueError("data goes with template")
+        if self.channel is Channel.EMAIL and self.subject is None:
+            raise ValueError("an email needs a subject")
+        if self.channel is Channel.SMS and self.subject is not None:
+            raise ValueError("an SMS has no subject")
+        return self
+
+
+class NotificationRead(BaseModel):
+    id: uuid.UUID
+    channel: Channel
+    recipient: str
+    recipient_id: uuid.UUID | None
+    template: str | None
+    subject: str | None
+    body: str
+    status: Status
+    attempts: int
+    source_event_id: uuid.UUID | None
+    last_error: str | None
+    next_attempt_at: OutDateTime | None
+    sent_at: OutDateTime | None
+    created_at: OutDateTime
+
+
+class NotificationTemplateUpdate(Strict):
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
+        None, description="Required for email templates; SMS templates have none"
+    )
+    body: BodyText
+
+
+class NotificationTemplateRead(BaseModel):
+    code: str
+    event_type: str
+    channel: Channel
+    subject: str | None
+    body: str
+    variables: list[str]
+    version: int
+    created_at: OutDateTime
+    updated_at: OutDateTime

@@ -1,1 +1,497 @@
-"""service of notifications."""
+"""Use cases of notifications. They flush; the entrypoint (request, consumer or dispatcher) commits.
+
+Messages are rendered when they are queued (the stored subject and body are what is sent) and sent
+later, outside any transaction, by the dispatcher in handlers.py, which uses `claim_due`,
+`record_sent` and `record_failure` here.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from pydantic import EmailStr, TypeAdapter, ValidationError
+from sqlalchemy import ColumnElement, Select, exists, false, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
+
+from caremesh.audit import contract as audit
+from caremesh.billing import contract as billing
+from caremesh.notifications import domain
+from caremesh.notifications.domain import Channel, OutgoingMessage, Status, TemplateProblem
+from caremesh.notifications.models import Notification, NotificationTemplate
+from caremesh.notifications.schemas import (
+    NotificationRead,
+    NotificationSend,
+    NotificationTemplateRead,
+    NotificationTemplateUpdate,
+)
+from caremesh.patients import contract as patients
+from caremesh.platform.errors import NotFound, check_version, invalid_field
+from caremesh.platform.messaging.envelope import Envelope
+from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.schemas import Phone
+from caremesh.platform.timeutil import clinic_timezone
+from caremesh.platform.uow import UnitOfWork
+from caremesh.scheduling import contract as scheduling
+
+log = structlog.get_logger("caremesh.notifications")
+
+# Payments' contract does not export its event names yet; the orders and lab contexts (issue 4) will
+# publish the last two, with {order_id | lab_order_id, patient_id, ...}.
+PAYMENT_COMPLETED = "payment.completed"
+PAYMENT_FAILED = "payment.failed"
+ORDER_FAILED = "order.failed"
+LAB_RESULT_READY = "lab.result_ready"
+
+# Each event the patient hears about, and the kind of message it makes (domain.KINDS).
+EVENT_KINDS: dict[str, str] = {
+    scheduling.APPOINTMENT_BOOKED: "appointment_booked",
+    scheduling.APPOINTMENT_CANCELLED: "appointment_cancelled",
+    billing.INVOICE_ISSUED: "invoice_issued",
+    PAYMENT_COMPLETED: "payment_completed",
+    PAYMENT_FAILED: "payment_failed",
+    ORDER_FAILED: "order_failed",
+    LAB_RESULT_READY: "lab_result_ready",
+}
+KIND_EVENTS = {kind: event_type for event_type, kind in EVENT_KINDS.items()}
+
+_EMAIL = TypeAdapter(EmailStr)
+_PHONE = TypeAdapter(Phone)
+
+
+class NotificationNotFound(NotFound):
+    code, title = "NOTIFICATION_NOT_FOUND", "Notification not found"
+
+
+class TemplateNotFound(NotFound):
+    code, title = "TEMPLATE_NOT_FOUND", "Notification template not found"
+
+
+class PatientNotFound(NotFound):
+    code, title = "PATIENT_NOT_FOUND", "Patient not found"
+
+
+def to_read(notification: Notification) -> NotificationRead:
+    return NotificationRead(
+        id=notification.id,
+        channel=Channel(notification.channel),
+        recipient=notification.recipient,
+        recipient_id=notification.recipient_id,
+        template=notification.template,
+        subject=notification.subject,
+        body=notification.body,
+        status=Status(notification.status),
+        attempts=notification.attempts,
+        source_event_id=notification.source_event_id,
+        last_error=notification.last_error,
+        next_attempt_at=notification.next_attempt_at,
+        sent_at=notification.sent_at,
+        created_at=notification.created_at,
+    )
+
+
+def template_to_read(template: NotificationTemplate) -> NotificationTemplateRead:
+    parsed = domain.parse_code(template.code)
+    if parsed is None:  # only bootstrap creates templates, from domain.KINDS
+        raise LookupError(f"no kind of message for template {template.code}")
+    kind, channel = parsed
+    return NotificationTemplateRead(
+        code=template.code,
+        event_type=KIND_EVENTS[kind.key],
+        channel=channel,
+        subject=template.subject,
+        body=template.body,
+        variables=kind.variables,
+        version=template.version,
+        created_at=template.created_at,
+        updated_at=template.updated_at,
+    )
+
+
+def _insert(uow: UnitOfWork) -> Any:
+    return pg_insert if uow.session.bind.dialect.name == "postgresql" else sqlite_insert
+
+
+async def bootstrap(uow: UnitOfWork) -> None:
+    """Create the default template of every kind and channel that does not exist yet; edits stay."""
+    now = uow.now()
+    rows = [
+        {
+            "code": code,
+            "channel": channel.value,
+            "subject": subject,
+            "body": body,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for code, channel, subject, body in domain.default_templates()
+    ]
+    statement = _insert(uow)(NotificationTemplate).values(rows).on_conflict_do_nothing(index_elements=["code"])
+    await uow.session.execute(statement)
+
+
+# --- from events -----------------------------------------------------------------------------------
+
+
+def _patient_id(payload: dict[str, Any]) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(payload["patient_id"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _skip(envelope: Envelope, reason: str) -> list[uuid.UUID]:
+    # Handled, not failed: retrying cannot find a recipient that does not exist.
+    log.info("notification_skipped", event_type=envelope.type, event_id=str(envelope.id), reason=reason)
+    return []
+
+
+async def _templates(uow: UnitOfWork, kind: domain.EventKind) -> dict[Channel, tuple[str | None, str]]:
+    """(subject, body) per channel: the stored templates, the defaults where none is stored."""
+    codes = {domain.template_code(kind.key, channel): channel for channel in Channel}
+    stored = await uow.session.scalars(select(NotificationTemplate).where(NotificationTemplate.code.in_(codes)))
+    found = {channel: kind.default(channel) for channel in Channel}
+    for template in stored:
+        found[codes[template.code]] = (template.subject, template.body)
+    return found
+
+
+async def notify_patient(uow: UnitOfWork, envelope: Envelope) -> list[uuid.UUID]:
+    """Queue one message per channel the event's patient can be reached on; returns the new ids.
+
+    Every message is rendered before any is written, and all are written in the consumer's
+    transaction: a failing render leaves nothing behind, and the redelivery starts over. The
+    unique (source_event_id, channel) makes a second delivery of the event a no-op here too.
+    """
+    kind = domain.KINDS[EVENT_KINDS[envelope.type]]
+    patient_id = _patient_id(envelope.payload)
+    if patient_id is None:
+        return _skip(envelope, "no_patient_id")
+    patient = await patients.find_patient(uow.session, patient_id)
+    if patient is None:
+        return _skip(envelope, "patient_unknown")
+    targets = domain.addresses(patient.email, patient.phone)
+    if not targets:
+        return _skip(envelope, "no_contact")
+    variables = domain.variables_for(
+        kind,
+        envelope.payload,
+        first_name=patient.first_name,
+        currency=uow.settings.app.currency,
+        tz=clinic_timezone(),
+    )
+    templates = await _templates(uow, kind)
+    now = uow.now()
+    rows = []
+    for channel, address in targets:
+        subject, body = domain.render_message(channel, *templates[channel], variables)
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "channel": channel.value,
+                "recipient": address,
+                "recipient_id": patient.id,
+                "template": domain.template_code(kind.key, channel),
+                "subject": subject,
+                "body": body,
+                "status": Status.QUEUED.value,
+                "attempts": 0,
+                "source_event_id": envelope.id,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    created = []
+    for row in rows:
+        statement = (
+            _insert(uow)(Notification)
+            .values(row)
+            .on_conflict_do_nothing(index_elements=["source_event_id", "channel"])
+            .returning(Notification.id)
+        )
+        if (new_id := await uow.session.scalar(statement)) is not None:
+            created.append(new_id)
+            audit.record(uow, "notification.create", "notification", new_id)
+    return created
+
+
+# --- by hand -------------------------------------------------------------------------------------
+
+
+def _checked_address(channel: Channel, recipient: str) -> str:
+    try:
+        if channel is Channel.EMAIL:
+            return str(_EMAIL.validate_python(recipient))
+        return _PHONE.validate_python(recipient)
+    except ValidationError as error:
+        wanted = "an email address" if channel is Channel.EMAIL else "a phone number: + and 7 to 15 digits"
+        raise invalid_field("recipient", f"must be {wanted}") from error
+
+
+async def send_notification(uow: UnitOfWork, data: NotificationSend) -> Notification:
+    """Queue a message written by hand, or made from a template and `data`."""
+    session = uow.session
+    template: NotificationTemplate | None = None
+    channel = data.channel
+    if data.template is not None:
+        template = await session.get(NotificationTemplate, data.template)
+        if template is None:
+            raise TemplateNotFound(f"There is no template {data.template!r}.")
+        if channel is not None and channel.value != template.channel:
+            raise invalid_field("channel", f"the template {template.code} is for {template.channel}")
+        channel = Channel(template.channel)
+    assert channel is not None  # the schema requires it without a template
+    variables: dict[str, Any] = dict(data.data or {})
+    if data.recipient_id is not None:
+        patient = await patients.find_patient(session, data.recipient_id)
+        if patient is None:
+            raise PatientNotFound()
+        address = patient.email if channel is Channel.EMAIL else patient.phone
+        if not address:
+            missing = "email address" if channel is Channel.EMAIL else "phone number"
+            raise invalid_field("recipient_id", f"the patient has no {missing}", code="NO_CONTACT_ADDRESS")
+        variables["first_name"] = patient.first_name
+    else:
+        assert data.recipient is not None
+        address = _checked_address(channel, data.recipient)
+    if template is not None:
+        try:
+            subject, body = domain.render_message(channel, template.subject, template.body, variables)
+        except TemplateProblem as problem:
+            raise invalid_field("data", problem.message, code="INVALID_TEMPLATE_DATA") from problem
+    else:
+        subject, body = data.subject, data.body or ""
+    now = uow.now()
+    notification = Notification(
+        id=uuid.uuid4(),
+        channel=channel.value,
+        recipient=address,
+        recipient_id=data.recipient_id,
+        template=template.code if template else None,
+        subject=subject,
+        body=body,
+        status=Status.QUEUED.value,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(notification)
+    await session.flush()
+    audit.record(uow, "notification.send", "notification", notification.id)
+    return notification
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+def _visible(uow: UnitOfWork, query: Select[tuple[Notification]]) -> Select[tuple[Notification]]:
+    """A patient-role principal sees only messages to themselves; others do not exist for them."""
+    actor = uow.actor
+    if actor is not None and actor.is_patient_only:
+        if actor.patient_id is None:  # `recipient_id = NULL` would match messages sent to bare addresses
+            return query.where(false())
+        return query.where(Notification.recipient_id == actor.patient_id)
+    return query
+
+
+async def get_notification(uow: UnitOfWork, notification_id: uuid.UUID) -> Notification:
+    notification = await uow.session.scalar(
+        _visible(uow, select(Notification).where(Notification.id == notification_id))
+    )
+    if notification is None:
+        raise NotificationNotFound()
+    audit.record(uow, "notification.read", "notification", notification.id)
+    return notification
+
+
+async def list_notifications(
+    uow: UnitOfWork,
+    *,
+    recipient_id: uuid.UUID | None,
+    status: Status | None,
+    channel: Channel | None,
+    source_event_id: uuid.UUID | None,
+    page: PageParams,
+) -> tuple[list[Notification], str | None]:
+    """Messages, oldest first."""
+    query = _visible(uow, select(Notification))
+    if recipient_id is not None:
+        query = query.where(Notification.recipient_id == recipient_id)
+    if status is not None:
+        query = query.where(Notification.status == status)
+    if channel is not None:
+        query = query.where(Notification.channel == channel)
+    if source_event_id is not None:
+        query = query.where(Notification.source_event_id == source_event_id)
+    rows, cursor = await paginate(uow.session, query, order_by=[Notification.created_at, Notification.id], params=page)
+    audit.record(uow, "notification.list", "notification", None)
+    for notification in rows:
+        audit.record(uow, "notification.list_read", "notification", notification.id)
+    return rows, cursor
+
+
+# --- templates -----------------------------------------------------------------------------------
+
+
+async def list_templates(uow: UnitOfWork, page: PageParams) -> tuple[list[NotificationTemplate], str | None]:
+    return await paginate(uow.session, select(NotificationTemplate), order_by=[NotificationTemplate.code], params=page)
+
+
+async def _template(uow: UnitOfWork, code: str, *, for_update: bool = False) -> NotificationTemplate:
+    query = select(NotificationTemplate).where(NotificationTemplate.code == code)
+    if for_update:
+        query = query.with_for_update()
+    template = await uow.session.scalar(query)
+    if template is None or domain.parse_code(code) is None:
+        raise TemplateNotFound(f"There is no template {code!r}.")
+    return template
+
+
+async def get_template(uow: UnitOfWork, code: str) -> NotificationTemplate:
+    return await _template(uow, code)
+
+
+async def update_template(
+    uow: UnitOfWork, code: str, data: NotificationTemplateUpdate, expected_version: int | None
+) -> NotificationTemplate:
+    """Replace a template's text once it compiles in the sandbox and renders against its kind's sample."""
+    template = await _template(uow, code, for_update=True)
+    check_version(template.version, expected_version)
+    parsed = domain.parse_code(template.code)
+    if parsed is None:
+        raise TemplateNotFound(f"There is no template {code!r}.")
+    kind, channel = parsed
+    try:
+        domain.render_message(channel, data.subject, data.body, domain.sample_variables(kind, clinic_timezone()))
+    except TemplateProblem as problem:
+        raise invalid_field(problem.field, problem.message, code="INVALID_TEMPLATE") from problem
+    template.subject, template.body = data.subject, data.body
+    template.updated_at = uow.now()
+    flag_modified(template, "updated_at")  # every accepted PUT is a new version
+    await uow.session.flush()
+    audit.record(uow, "notification_template.update", "notification_template", template.code)
+    return template
+
+
+# --- delivery ------------------------------------------------------------------------------------
+
+
+def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Queued, due, and not leased to a sender (or its lease ran out)."""
+    return (
+        Notification.status == Status.QUEUED,
+        Notification.next_attempt_at <= now,
+        or_(Notification.lease_until.is_(None), Notification.lease_until <= now),
+    )
+
+
+async def any_due(session: AsyncSession, now: datetime) -> bool:
+    """A cheap look on a read-only session, so an idle dispatcher never takes SQLite's write lock."""
+    return bool(await session.scalar(select(exists().where(*_due(now)))))
+
+
+async def claim_due(uow: UnitOfWork, *, limit: int, lease_seconds: float) -> list[OutgoingMessage]:
+    """Lease up to `limit` due messages and count an attempt on each.
+
+    One UPDATE whose WHERE repeats the due-and-free test: on PostgreSQL the candidates are taken
+    FOR UPDATE SKIP LOCKED and the test is re-checked on the locked row, so concurrent dispatchers
+    claim disjoint sets; SQLite runs writers one at a time. A crashed sender's lease runs out and
+    the message is claimed again.
+    """
+    now = uow.now()
+    due = _due(now)
+    # A materialised CTE runs once; as a plain IN-subquery PostgreSQL may rescan it per row and so
+    # lock (and claim) more than `limit` rows.
+    candidates = (
+        select(Notification.id)
+        .where(*due)
+        .order_by(Notification.next_attempt_at, Notification.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("candidates")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    claimed = await uow.session.execute(
+        update(Notification)
+        .where(Notification.id.in_(select(candidates.c.id)), *due)
+        .values(attempts=Notification.attempts + 1, lease_until=now + timedelta(seconds=lease_seconds))
+        .returning(
+            Notification.id,
+            Notification.channel,
+            Notification.recipient,
+            Notification.subject,
+            Notification.body,
+            Notification.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return [
+        OutgoingMessage(id=id_, channel=Channel(channel), recipient=recipient, subject=subject, body=body, attempts=n)
+        for id_, channel, recipient, subject, body, n in claimed
+    ]
+
+
+async def _settle(uow: UnitOfWork, message: OutgoingMessage, **values: Any) -> bool:
+    """Write the outcome of an attempt, unless the lease was lost (a later claim counted another attempt)."""
+    result = await uow.session.execute(
+        update(Notification)
+        .where(
+            Notification.id == message.id,
+            Notification.status == Status.QUEUED,
+            Notification.attempts == message.attempts,
+        )
+        .values(lease_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 0:
+        log.warning("notification_lease_lost", notification_id=str(message.id), attempts=message.attempts)
+        return False
+    return True
+
+
+async def record_sent(uow: UnitOfWork, message: OutgoingMessage) -> None:
+    settled = await _settle(uow, message, status=Status.SENT, sent_at=uow.now(), next_attempt_at=None, last_error=None)
+    if settled:
+        audit.record(uow, "notification.deliver", "notification", message.id)
+
+
+def describe(error: BaseException) -> str:
+    """What `last_error` keeps of a failed attempt (it is never logged: it may quote the address)."""
+    text = str(error).strip()
+    return (f"{type(error).__name__}: {text}" if text else type(error).__name__)[:500]
+
+
+async def record_failure(
+    uow: UnitOfWork, message: OutgoingMessage, error: BaseException, *, permanent: bool = False
+) -> Status:
+    """Back off and try again later, or fail for good after the last attempt (or a permanent refusal)."""
+    settings = uow.settings.notifications
+    next_status = domain.status_after_failure(message.attempts, settings.notification_max_attempts)
+    facts = {
+        "notification_id": str(message.id),
+        "channel": message.channel.value,
+        "attempts": message.attempts,
+        "error_type": type(error).__name__,
+    }
+    if permanent or next_status is Status.FAILED:
+        if await _settle(uow, message, status=Status.FAILED, next_attempt_at=None, last_error=describe(error)):
+            audit.record(uow, "notification.fail", "notification", message.id)
+            log.error("notification_failed", permanent=permanent, **facts)
+        return Status.FAILED
+    delay = domain.backoff_seconds(
+        message.attempts,
+        settings.notification_backoff_base_seconds,
+        settings.notification_backoff_max_seconds,
+        random.random(),
+    )
+    retry_at = uow.now() + timedelta(seconds=delay)
+    if await _settle(uow, message, next_attempt_at=retry_at, last_error=describe(error)):
+        log.warning("notification_retry_scheduled", retry_in=round(delay, 3), **facts)
+    return Status.QUEUED

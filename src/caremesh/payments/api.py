@@ -1,7 +1,124 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated, Any, Literal
 
-from caremesh.platform.api import TransactionalRoute
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, status
+from fastapi.responses import JSONResponse
 
-router = APIRouter(tags=["payments"], route_class=TransactionalRoute)
+from caremesh.payments import service
+from caremesh.payments.domain import PaymentStatus
+from caremesh.payments.gateway import PaymentGateway, build_gateway
+from caremesh.payments.schemas import PaymentCreate, PaymentRead, RefundCreate, RefundRead
+from caremesh.platform.api import TransactionalRoute, UnitsOfWork, UnitsRoute, Uow, require
+from caremesh.platform.errors import PROBLEM_JSON
+from caremesh.platform.pagination import Page, PageParams
+
+# Creating payments and refunds commits twice per request, with the gateway call in between (UnitsRoute);
+# reads run in one transaction each.
+creating = APIRouter(prefix="/payments", route_class=UnitsRoute)
+reading = APIRouter(prefix="/payments", route_class=TransactionalRoute)
+
+
+def gateway_of(app: FastAPI) -> PaymentGateway:
+    """One gateway per app, created on first use from the payment settings."""
+    gateway = getattr(app.state, "payment_gateway", None)
+    if gateway is None:
+        gateway = app.state.payment_gateway = build_gateway(app.state.settings.payments)
+    return gateway
+
+
+def payment_gateway(request: Request) -> PaymentGateway:
+    return gateway_of(request.app)
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Required. 1-255 printable ASCII characters, unique per payment or refund you mean to make.",
+        ),
+    ] = None,
+) -> str:
+    return service.check_idempotency_key(key)
+
+
+Gateway = Annotated[PaymentGateway, Depends(payment_gateway)]
+IdempotencyKeyHeader = Annotated[str, Depends(idempotency_key)]
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {}}}
+
+
+CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem("IDEMPOTENCY_KEY_REQUIRED or IDEMPOTENCY_KEY_INVALID"),
+    409: _problem("IDEMPOTENCY_REQUEST_IN_PROGRESS (and the operation's own conflicts)"),
+    422: _problem("VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED"),
+    502: _problem("GATEWAY_UNAVAILABLE: nothing happened; retry with the same key"),
+}
+
+
+def _respond(outcome: service.Outcome, *, location: bool = False) -> JSONResponse:
+    """The stored response, byte for byte the same on every replay but for `Idempotent-Replayed`."""
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    if outcome.status >= 400:
+        return JSONResponse(outcome.body, status_code=outcome.status, headers=headers, media_type=PROBLEM_JSON)
+    if location:
+        headers["Location"] = f"/api/v1/payments/{outcome.body['id']}"
+    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+
+
+@creating.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentRead,
+    dependencies=[require("payments:create")],
+    responses={**CREATE_RESPONSES, 402: _problem("PAYMENT_DECLINED: the failed payment is stored")},
+)
+async def create_payment(
+    key: IdempotencyKeyHeader, body: PaymentCreate, units: UnitsOfWork, gateway: Gateway
+) -> JSONResponse:
+    return _respond(await service.create_payment(units.begin, gateway, key, body), location=True)
+
+
+@creating.post(
+    "/{payment_id}/refunds",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RefundRead,
+    dependencies=[require("payments:refund")],
+    responses={**CREATE_RESPONSES, 402: _problem("REFUND_DECLINED: nothing was refunded")},
+)
+async def create_refund(
+    payment_id: uuid.UUID, key: IdempotencyKeyHeader, body: RefundCreate, units: UnitsOfWork, gateway: Gateway
+) -> JSONResponse:
+    return _respond(await service.create_refund(units.begin, gateway, key, payment_id, body))
+
+
+@reading.get("", dependencies=[require("payments:read")])
+async def list_payments(
+    uow: Uow,
+    page: PageParams = Depends(),
+    invoice_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    status: Literal["completed", "failed"] | None = None,
+) -> Page[PaymentRead]:
+    rows, cursor = await service.list_payments(
+        uow,
+        invoice_id=invoice_id,
+        patient_id=patient_id,
+        status=PaymentStatus(status) if status else None,
+        page=page,
+    )
+    return Page(items=[service.to_read(p) for p in rows], next_cursor=cursor)
+
+
+@reading.get("/{payment_id}", dependencies=[require("payments:read")])
+async def get_payment(payment_id: uuid.UUID, uow: Uow) -> PaymentRead:
+    return service.to_read(await service.get_payment(uow, payment_id))
+
+
+router = APIRouter(tags=["payments"])
+router.include_router(creating)
+router.include_router(reading)

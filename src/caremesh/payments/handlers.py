@@ -1,4 +1,4 @@
-"""Consumers of other contexts' events."""
+"""Payments consumes no events: billing learns of payments through its contract, in the same transaction."""
 
 from caremesh.platform.messaging.bus import Subscription
 

@@ -1,1 +1,113 @@
-"""models of payments."""
+"""Payments, refunds and the Idempotency-Keys that make their creation safe to retry.
+
+Invoice and patient are billing's and patients' ids, never foreign keys. Money checks compare integer
+cents (`cents`), because Money is text on SQLite.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from caremesh.platform.db import Base, Money, UTCDateTime, new_id
+
+
+def cents(column: str) -> str:
+    """SQL for a Money column in integer cents, alike on PostgreSQL (NUMERIC) and SQLite (text)."""
+    return f"CAST(ROUND(CAST({column} AS NUMERIC) * 100) AS BIGINT)"
+
+
+class Payment(Base):
+    """Money received against an invoice. `pending` while the gateway is asked (its amount is then
+    reserved on the invoice); `reference` is numbered when the outcome is known, so it has no gaps."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        Index("ix_payments_invoice_created", "invoice_id", "created_at", "id"),
+        Index("ix_payments_patient_created", "patient_id", "created_at", "id"),
+        Index("ix_payments_created", "created_at", "id"),
+        CheckConstraint("status IN ('pending', 'completed', 'failed')", name="status_known"),
+        CheckConstraint("method IN ('cash', 'card', 'upi', 'bank_transfer')", name="method_known"),
+        CheckConstraint(f"{cents('amount')} > 0", name="amount_positive"),
+        CheckConstraint(
+            f"{cents('refunded_amount')} >= 0 AND {cents('refunded_amount')} <= {cents('amount')}",
+            name="refunds_within_amount",
+        ),
+        CheckConstraint(f"status = 'completed' OR {cents('refunded_amount')} = 0", name="refunds_only_completed"),
+        CheckConstraint("(status = 'pending') = (reference IS NULL)", name="reference_when_final"),
+        CheckConstraint("(status = 'failed') = (failure_reason IS NOT NULL)", name="failure_reason_when_failed"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    reference: Mapped[str | None] = mapped_column(String(20), unique=True)
+    invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    method: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    failure_reason: Mapped[str | None] = mapped_column(String(200))
+    gateway_reference: Mapped[str | None] = mapped_column(String(100))
+    refunded_amount: Mapped[Decimal] = mapped_column(Money)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Refund(Base):
+    """Money given back from a payment; its amount counts in the payment's `refunded_amount` from the
+    moment it is created, so concurrent refunds cannot together exceed the payment."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'completed')", name="status_known"),
+        CheckConstraint(f"{cents('amount')} > 0", name="amount_positive"),
+        CheckConstraint("(status = 'pending') = (reference IS NULL)", name="reference_when_final"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    reference: Mapped[str | None] = mapped_column(String(20), unique=True)
+    payment_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("payments.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20))
+    gateway_reference: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IdempotencyKey(Base):
+    """One row per (scope, principal, key): the unique constraint is what lets exactly one of many
+    concurrent requests with a key do the work. `attempt` counts claims; the response is stored once
+    the outcome is final, and replayed from here."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("scope", "principal_id", "key"),
+        CheckConstraint("state IN ('in_progress', 'completed', 'released')", name="state_known"),
+        CheckConstraint(
+            "(state = 'completed') = (response_status IS NOT NULL AND response_body IS NOT NULL)",
+            name="response_when_completed",
+        ),
+        CheckConstraint("attempt >= 1", name="attempt_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    scope: Mapped[str] = mapped_column(String(50))
+    principal_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20))
+    attempt: Mapped[int] = mapped_column(Integer)
+    # The payment or refund the current attempt created (pending until the outcome is stored).
+    resource_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,1 +1,571 @@
-"""service of payments."""
+"""Use cases of payments.
+
+Creating a payment or a refund is idempotent per `Idempotency-Key` and may span two transactions,
+because a card's gateway call must never run inside one:
+
+  1. claim the key, reserve the amount (on the invoice for a payment, on the payment for a refund) and
+     insert a `pending` record; cash, UPI and bank transfers complete right here;  commit
+  2. ask the gateway, outside any transaction
+  3. settle: complete or fail the record, store the response under the key;  commit
+     (gateway unavailable: undo the reservation, delete the pending record, release the key;  commit)
+
+A request that finds its key completed replays the stored response; one that finds it in progress
+waits for it; one that finds it abandoned (its process died between 1 and 3) resumes it, asking the
+gateway again under the same gateway idempotency key, so the card is never charged twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from caremesh.audit import contract as audit
+from caremesh.billing import contract as billing
+from caremesh.payments import domain, idempotency
+from caremesh.payments.domain import Method, PaymentStatus, RefundRefusal, RefundStatus
+from caremesh.payments.events import PAYMENT_COMPLETED, PAYMENT_FAILED, PAYMENT_REFUNDED
+from caremesh.payments.gateway import GatewayResult, GatewayUnavailable, PaymentGateway
+from caremesh.payments.idempotency import Busy, Claimed, Finished, State
+from caremesh.payments.models import IdempotencyKey, Payment, Refund
+from caremesh.payments.schemas import PaymentCreate, PaymentRead, RefundCreate, RefundRead
+from caremesh.platform.clock import Clock
+from caremesh.platform.db import violates
+from caremesh.platform.errors import Conflict, DomainError, NotFound, problem
+from caremesh.platform.numbering import next_number
+from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.settings import Settings
+from caremesh.platform.timeutil import clinic_date
+from caremesh.platform.uow import UnitOfWork
+
+SCOPE = "payments"  # payments and refunds share one key space per principal
+PAYMENT_PREFIX = "PAY"
+REFUND_PREFIX = "RFD"
+POLL_SECONDS = 0.05
+
+PAYMENTS_SUCCEEDED = Counter("payments_success_total", "Payments completed", ["method"])
+PAYMENTS_FAILED = Counter(
+    "payments_failure_total", "Payment attempts that failed (declined, gateway unavailable)", ["method", "reason"]
+)
+
+Begin = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+
+
+class IdempotencyKeyRequired(DomainError):
+    status, code, title = 400, "IDEMPOTENCY_KEY_REQUIRED", "The Idempotency-Key header is required"
+
+
+class IdempotencyKeyInvalid(DomainError):
+    status, code, title = 400, "IDEMPOTENCY_KEY_INVALID", "The Idempotency-Key header is not valid"
+
+
+class PaymentNotFound(NotFound):
+    code, title = "PAYMENT_NOT_FOUND", "Payment not found"
+
+
+class PaymentNotRefundable(Conflict):
+    code, title = "PAYMENT_NOT_REFUNDABLE", "Only a completed payment can be refunded"
+
+
+class RefundExceedsPayment(Conflict):
+    code, title = "REFUND_EXCEEDS_PAYMENT", "The refund is more than the payment's unrefunded amount"
+
+
+class GatewayUnavailableError(DomainError):
+    """Commits the undone reservation and the released key, then answers 502."""
+
+    status, code, title = 502, "GATEWAY_UNAVAILABLE", "The payment gateway did not answer"
+    keeps_side_effects = True
+
+
+class RefundDeclined(DomainError):
+    status, code, title = 402, "REFUND_DECLINED", "The payment gateway declined the refund"
+    keeps_side_effects = True
+
+
+PAYMENT_DECLINED = (402, "PAYMENT_DECLINED", "The payment was declined")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A response as it is stored under its key and replayed."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What step 1 left for the gateway: a pending payment or refund of the key's `attempt`."""
+
+    key_id: uuid.UUID
+    attempt: int
+    resource_id: uuid.UUID
+    amount: Decimal
+    currency: str
+    charge_reference: str | None = None  # refunds: the gateway's id of the card charge
+
+
+def to_read(payment: Payment) -> PaymentRead:
+    assert payment.reference is not None, "pending payments are never shown"
+    return PaymentRead(
+        id=payment.id,
+        reference=payment.reference,
+        invoice_id=payment.invoice_id,
+        patient_id=payment.patient_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        method=Method(payment.method),
+        status=PaymentStatus(payment.status),
+        failure_reason=payment.failure_reason,
+        refunded_amount=payment.refunded_amount,
+        created_at=payment.created_at,
+    )
+
+
+def refund_to_read(refund: Refund) -> RefundRead:
+    assert refund.reference is not None, "pending refunds are never shown"
+    return RefundRead(
+        id=refund.id,
+        reference=refund.reference,
+        payment_id=refund.payment_id,
+        amount=refund.amount,
+        currency=refund.currency,
+        reason=refund.reason,
+        created_at=refund.created_at,
+    )
+
+
+def _declined_body(payment: Payment) -> dict[str, Any]:
+    status, code, title = PAYMENT_DECLINED
+    rendered = problem(
+        status,
+        code,
+        title,
+        f"The card was declined: {payment.failure_reason}.",
+        payment_id=str(payment.id),
+        reference=payment.reference,
+        failure_reason=payment.failure_reason,
+    )
+    return json.loads(rendered.body)
+
+
+def _abandoned_after(settings: Settings) -> timedelta:
+    payments = settings.payments
+    return domain.abandoned_after(payments.idempotency_wait_seconds, payments.payment_gateway_timeout_seconds)
+
+
+class _Flow(ABC):
+    """One idempotent creation (a payment or a refund) through the steps of the module docstring."""
+
+    operation: str
+    entity_type: str
+    nothing_happened: str
+
+    def __init__(self, gateway: PaymentGateway, key: str, request: dict[str, Any]) -> None:
+        self.gateway = gateway
+        self.key = key
+        self.fingerprint = domain.fingerprint(self.operation, request)
+
+    async def run(self, begin: Begin) -> Outcome:
+        deadline: float | None = None
+        while True:
+            async with begin() as uow:
+                step = await self._start(uow)
+                settings, clock, read = uow.settings, uow.clock, uow.read_session
+            if isinstance(step, Pending):
+                step = await self._ask_gateway(begin, step, settings)
+            if isinstance(step, Outcome):
+                return step
+            if deadline is None:
+                deadline = asyncio.get_running_loop().time() + settings.payments.idempotency_wait_seconds
+            await _wait_for(step, read, clock, deadline)
+
+    async def _start(self, uow: UnitOfWork) -> Outcome | Busy | Pending:
+        claim = await idempotency.claim(
+            uow, SCOPE, self.key, self.fingerprint, abandoned_after=_abandoned_after(uow.settings)
+        )
+        if isinstance(claim, Finished):
+            return self._replay(uow, claim.row)
+        if isinstance(claim, Busy):
+            return claim
+        return await (self.resume(uow, claim) if claim.resumed else self.create(uow, claim.row))
+
+    async def _ask_gateway(self, begin: Begin, pending: Pending, settings: Settings) -> Outcome | Busy:
+        # Any other error (or the process dying) leaves the attempt in progress, its amount reserved:
+        # the next request with the key resumes it once it counts as abandoned.
+        try:
+            async with asyncio.timeout(settings.payments.payment_gateway_timeout_seconds):
+                result = await self.call_gateway(pending)
+        except (GatewayUnavailable, TimeoutError):
+            async with begin() as uow:
+                return await self._release(uow, pending)
+        async with begin() as uow:
+            row = await idempotency.lock(uow, pending.key_id)
+            if row.state == State.COMPLETED:  # a request that resumed this attempt finished it first
+                return self._replay(uow, row)
+            if row.state != State.IN_PROGRESS or row.resource_id != pending.resource_id:
+                # Only possible if an attempt was taken over while its gateway call was still running,
+                # which `domain.abandoned_after` rules out; never settle over another attempt.
+                raise RuntimeError(f"idempotency key {row.id} changed hands during its gateway call")
+            return await self.settle(uow, row, pending.resource_id, result)
+
+    async def _release(self, uow: UnitOfWork, pending: Pending) -> Outcome | Busy:
+        row = await idempotency.lock(uow, pending.key_id)
+        if row.state == State.COMPLETED:
+            return self._replay(uow, row)
+        if row.attempt != pending.attempt:  # another request resumed it: its answer counts
+            return Busy(row.id, row.attempt, row.claimed_at + _abandoned_after(uow.settings))
+        await self.undo(uow, pending.resource_id)
+        idempotency.release(row)
+        raise GatewayUnavailableError(
+            f"{self.nothing_happened} Retry with the same Idempotency-Key; it is safe.", headers={"Retry-After": "5"}
+        )
+
+    def _replay(self, uow: UnitOfWork, row: IdempotencyKey) -> Outcome:
+        assert row.response_status is not None
+        assert row.response_body is not None
+        audit.record(uow, f"{self.entity_type}.replay", self.entity_type, row.resource_id)
+        return Outcome(row.response_status, row.response_body, replayed=True)
+
+    # What a payment and a refund each do at the steps.
+    @abstractmethod
+    async def create(self, uow: UnitOfWork, row: IdempotencyKey) -> Outcome | Pending:
+        """Step 1 for a fresh claim: reserve and insert the pending record; finish at once without a gateway."""
+
+    @abstractmethod
+    async def resume(self, uow: UnitOfWork, claim: Claimed) -> Pending:
+        """Step 1 for an abandoned attempt: its pending record, to ask the gateway again."""
+
+    @abstractmethod
+    async def call_gateway(self, pending: Pending) -> GatewayResult:
+        """Step 2, under the key row's id as the gateway's idempotency key."""
+
+    @abstractmethod
+    async def settle(
+        self, uow: UnitOfWork, row: IdempotencyKey, resource_id: uuid.UUID, result: GatewayResult
+    ) -> Outcome:
+        """Step 3: record the gateway's answer and store the response under the key."""
+
+    @abstractmethod
+    async def undo(self, uow: UnitOfWork, resource_id: uuid.UUID) -> None:
+        """Give the reservation back and delete the pending record."""
+
+
+async def _wait_for(busy: Busy, read: Callable[[], AsyncSession], clock: Clock, deadline: float) -> None:
+    """Until the other request's attempt ends or is abandoned; 409 when the wait runs out first."""
+    loop = asyncio.get_running_loop()
+    while clock.now() < busy.abandoned_at:
+        if loop.time() >= deadline:
+            raise idempotency.IdempotencyRequestInProgress(
+                "Another request with this Idempotency-Key has not finished; retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        await asyncio.sleep(POLL_SECONDS)
+        async with read() as session:
+            if not await idempotency.still_busy(session, busy):
+                return
+
+
+async def _lock_payment(uow: UnitOfWork, payment_id: uuid.UUID) -> Payment:
+    payment = await uow.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
+    assert payment is not None
+    return payment
+
+
+def _payment_payload(payment: Payment, invoice: billing.InvoiceSummary, **extra: Any) -> dict[str, Any]:
+    return {
+        "payment_id": payment.id,
+        "reference": payment.reference,
+        "invoice_id": payment.invoice_id,
+        "invoice_number": invoice.number,
+        "patient_id": payment.patient_id,
+        "amount": payment.amount,
+        "method": payment.method,
+        "currency": payment.currency,
+        **extra,
+        "created_at": payment.created_at,
+    }
+
+
+class _PaymentFlow(_Flow):
+    operation, entity_type, nothing_happened = "payment.create", "payment", "Nothing was charged."
+
+    def __init__(self, gateway: PaymentGateway, key: str, data: PaymentCreate) -> None:
+        super().__init__(gateway, key, data.model_dump(mode="json"))
+        self.data = data
+
+    async def create(self, uow: UnitOfWork, row: IdempotencyKey) -> Outcome | Pending:
+        data = self.data
+        # Locks the invoice and holds the amount; 404 / 409 here roll the key's claim back with it.
+        invoice = await billing.reserve_payment(uow, data.invoice_id, data.amount)
+        now = uow.now()
+        payment = Payment(
+            id=uuid.uuid4(),
+            invoice_id=invoice.id,
+            patient_id=invoice.patient_id,
+            amount=data.amount,
+            currency=invoice.currency,
+            method=data.method,
+            status=PaymentStatus.PENDING,
+            refunded_amount=Decimal("0.00"),
+            created_at=now,
+            updated_at=now,
+        )
+        uow.session.add(payment)
+        await uow.session.flush()
+        row.resource_id = payment.id
+        if not domain.goes_through_gateway(data.method):
+            return await self._settle(uow, row, payment, GatewayResult(approved=True, reference=None))
+        return Pending(row.id, row.attempt, payment.id, payment.amount, payment.currency)
+
+    async def resume(self, uow: UnitOfWork, claim: Claimed) -> Pending:
+        assert claim.row.resource_id is not None
+        payment = await _lock_payment(uow, claim.row.resource_id)
+        return Pending(claim.row.id, claim.row.attempt, payment.id, payment.amount, payment.currency)
+
+    async def call_gateway(self, pending: Pending) -> GatewayResult:
+        assert self.data.card_token is not None
+        # Keyed by the Idempotency-Key's row, which outlives every attempt: a resumed or retried
+        # payment asks the gateway under the same key and cannot be charged twice.
+        return await self.gateway.charge(self.data.card_token, pending.amount, pending.currency, str(pending.key_id))
+
+    async def settle(
+        self, uow: UnitOfWork, row: IdempotencyKey, resource_id: uuid.UUID, result: GatewayResult
+    ) -> Outcome:
+        return await self._settle(uow, row, await _lock_payment(uow, resource_id), result)
+
+    async def _settle(self, uow: UnitOfWork, row: IdempotencyKey, payment: Payment, result: GatewayResult) -> Outcome:
+        invoice = await billing.settle_payment(uow, payment.invoice_id, payment.amount, succeeded=result.approved)
+        now = uow.now()
+        payment.reference = await next_number(uow.session, PAYMENT_PREFIX, clinic_date(now).year)
+        payment.gateway_reference = result.reference
+        payment.updated_at = now
+        method = payment.method
+        if result.approved:
+            payment.status = PaymentStatus.COMPLETED
+            await uow.session.flush()
+            uow.publish(PAYMENT_COMPLETED, _payment_payload(payment, invoice, balance_due=invoice.balance_due))
+            uow.after_commit(PAYMENTS_SUCCEEDED.labels(method=method).inc)
+            status, body = 201, to_read(payment).model_dump(mode="json")
+        else:
+            payment.status = PaymentStatus.FAILED
+            payment.failure_reason = result.decline_reason or "declined"
+            await uow.session.flush()
+            uow.publish(PAYMENT_FAILED, _payment_payload(payment, invoice, failure_reason=payment.failure_reason))
+            uow.after_commit(PAYMENTS_FAILED.labels(method=method, reason="declined").inc)
+            status, body = PAYMENT_DECLINED[0], _declined_body(payment)
+        idempotency.complete(uow, row, status, body)
+        audit.record(uow, "payment.create", "payment", payment.id)
+        return Outcome(status, body)
+
+    async def undo(self, uow: UnitOfWork, resource_id: uuid.UUID) -> None:
+        payment = await _lock_payment(uow, resource_id)
+        method = payment.method
+        await billing.settle_payment(uow, payment.invoice_id, payment.amount, succeeded=False)
+        await uow.session.delete(payment)  # never numbered, so no gap in the references
+        await uow.session.flush()
+        uow.after_commit(PAYMENTS_FAILED.labels(method=method, reason="gateway_unavailable").inc)
+        audit.record(uow, "payment.abandon", "payment", resource_id)
+
+
+class _RefundFlow(_Flow):
+    operation, entity_type, nothing_happened = "refund.create", "refund", "Nothing was refunded."
+
+    def __init__(self, gateway: PaymentGateway, key: str, payment_id: uuid.UUID, data: RefundCreate) -> None:
+        super().__init__(gateway, key, {"payment_id": str(payment_id), **data.model_dump(mode="json")})
+        self.payment_id = payment_id
+        self.data = data
+
+    async def create(self, uow: UnitOfWork, row: IdempotencyKey) -> Outcome | Pending:
+        data = self.data
+        # The lock serialises refunds of one payment; the CHECK on refunded_amount backs it up.
+        payment = await _load_payment(uow, self.payment_id, for_update=True)
+        refusal = domain.refund_refusal(
+            PaymentStatus(payment.status), payment.amount, payment.refunded_amount, data.amount
+        )
+        if refusal is RefundRefusal.NOT_REFUNDABLE:
+            raise PaymentNotRefundable(f"The payment is {payment.status}; only completed payments are refunded.")
+        left, currency = domain.refundable(payment.amount, payment.refunded_amount), payment.currency
+        if refusal is RefundRefusal.EXCEEDS_PAYMENT:
+            raise _exceeds(left, currency)
+        now = uow.now()
+        payment.refunded_amount = payment.refunded_amount + data.amount
+        payment.updated_at = now
+        refund = Refund(
+            id=uuid.uuid4(),
+            payment_id=payment.id,
+            amount=data.amount,
+            currency=payment.currency,
+            reason=data.reason,
+            status=RefundStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.session.add(refund)
+        try:
+            await uow.session.flush()
+        except IntegrityError as error:  # the session is unusable now: no attribute may be read
+            if violates(error, "refunds_within_amount"):
+                raise _exceeds(left, currency) from error
+            raise
+        row.resource_id = refund.id
+        if not domain.goes_through_gateway(Method(payment.method)):
+            return await self._settle(uow, row, refund, payment, GatewayResult(approved=True, reference=None))
+        return Pending(row.id, row.attempt, refund.id, refund.amount, refund.currency, payment.gateway_reference)
+
+    async def resume(self, uow: UnitOfWork, claim: Claimed) -> Pending:
+        assert claim.row.resource_id is not None
+        refund = await _lock_refund(uow, claim.row.resource_id)
+        payment = await _lock_payment(uow, refund.payment_id)
+        return Pending(
+            claim.row.id, claim.row.attempt, refund.id, refund.amount, refund.currency, payment.gateway_reference
+        )
+
+    async def call_gateway(self, pending: Pending) -> GatewayResult:
+        assert pending.charge_reference is not None, "card payments carry the gateway's charge id"
+        return await self.gateway.refund(
+            pending.charge_reference, pending.amount, pending.currency, str(pending.key_id)
+        )
+
+    async def settle(
+        self, uow: UnitOfWork, row: IdempotencyKey, resource_id: uuid.UUID, result: GatewayResult
+    ) -> Outcome:
+        refund = await _lock_refund(uow, resource_id)
+        payment = await _lock_payment(uow, refund.payment_id)
+        if not result.approved:
+            await self.undo(uow, resource_id)
+            idempotency.release(row)
+            raise RefundDeclined(f"The gateway declined the refund: {result.decline_reason}. Nothing was refunded.")
+        return await self._settle(uow, row, refund, payment, result)
+
+    async def _settle(
+        self, uow: UnitOfWork, row: IdempotencyKey, refund: Refund, payment: Payment, result: GatewayResult
+    ) -> Outcome:
+        invoice = await billing.record_refund(uow, payment.invoice_id, refund.amount)
+        now = uow.now()
+        refund.reference = await next_number(uow.session, REFUND_PREFIX, clinic_date(now).year)
+        refund.status = RefundStatus.COMPLETED
+        refund.gateway_reference = result.reference
+        refund.updated_at = now
+        await uow.session.flush()
+        uow.publish(
+            PAYMENT_REFUNDED,
+            {
+                "refund_id": refund.id,
+                "reference": refund.reference,
+                "payment_id": payment.id,
+                "payment_reference": payment.reference,
+                "invoice_id": payment.invoice_id,
+                "invoice_number": invoice.number,
+                "patient_id": payment.patient_id,
+                "amount": refund.amount,
+                "currency": refund.currency,
+                "reason": refund.reason,
+                "balance_due": invoice.balance_due,
+                "created_at": refund.created_at,
+            },
+        )
+        body = refund_to_read(refund).model_dump(mode="json")
+        idempotency.complete(uow, row, 201, body)
+        audit.record(uow, "payment.refund", "refund", refund.id)
+        return Outcome(201, body)
+
+    async def undo(self, uow: UnitOfWork, resource_id: uuid.UUID) -> None:
+        refund = await _lock_refund(uow, resource_id)
+        payment = await _lock_payment(uow, refund.payment_id)
+        payment.refunded_amount = payment.refunded_amount - refund.amount
+        payment.updated_at = uow.now()
+        await uow.session.delete(refund)
+        await uow.session.flush()
+        audit.record(uow, "refund.abandon", "refund", resource_id)
+
+
+def _exceeds(left: Decimal, currency: str) -> RefundExceedsPayment:
+    return RefundExceedsPayment(f"At most {left} {currency} of this payment can still be refunded.")
+
+
+async def _lock_refund(uow: UnitOfWork, refund_id: uuid.UUID) -> Refund:
+    refund = await uow.session.get(Refund, refund_id, with_for_update=True, populate_existing=True)
+    assert refund is not None
+    return refund
+
+
+async def create_payment(begin: Begin, gateway: PaymentGateway, key: str, data: PaymentCreate) -> Outcome:
+    return await _PaymentFlow(gateway, key, data).run(begin)
+
+
+async def create_refund(
+    begin: Begin, gateway: PaymentGateway, key: str, payment_id: uuid.UUID, data: RefundCreate
+) -> Outcome:
+    return await _RefundFlow(gateway, key, payment_id, data).run(begin)
+
+
+def check_idempotency_key(raw: str | None) -> str:
+    problem_found = domain.idempotency_key_problem(raw)
+    if problem_found is domain.KeyProblem.MISSING:
+        raise IdempotencyKeyRequired("Send an Idempotency-Key header: a unique value per payment you mean to make.")
+    if problem_found is domain.KeyProblem.INVALID:
+        raise IdempotencyKeyInvalid(f"An Idempotency-Key is 1 to {domain.MAX_KEY_LENGTH} printable ASCII characters.")
+    assert raw is not None
+    return raw
+
+
+def _visible(uow: UnitOfWork, query: Select[tuple[Payment]]) -> Select[tuple[Payment]]:
+    """Pending payments are not shown to anyone; a patient-role principal sees only their own."""
+    query = query.where(Payment.status != PaymentStatus.PENDING)
+    if uow.actor is not None and uow.actor.is_patient_only:
+        return query.where(Payment.patient_id == uow.actor.patient_id)
+    return query
+
+
+async def _load_payment(uow: UnitOfWork, payment_id: uuid.UUID, *, for_update: bool = False) -> Payment:
+    query = _visible(uow, select(Payment).where(Payment.id == payment_id))
+    if for_update:
+        query = query.with_for_update()
+    payment = await uow.session.scalar(query)
+    if payment is None:
+        raise PaymentNotFound()
+    return payment
+
+
+async def get_payment(uow: UnitOfWork, payment_id: uuid.UUID) -> Payment:
+    payment = await _load_payment(uow, payment_id)
+    audit.record(uow, "payment.read", "payment", payment.id)
+    return payment
+
+
+async def list_payments(
+    uow: UnitOfWork,
+    *,
+    invoice_id: uuid.UUID | None,
+    patient_id: uuid.UUID | None,
+    status: PaymentStatus | None,
+    page: PageParams,
+) -> tuple[list[Payment], str | None]:
+    """Payments in the order they were made."""
+    query = _visible(uow, select(Payment))
+    if invoice_id is not None:
+        query = query.where(Payment.invoice_id == invoice_id)
+    if patient_id is not None:
+        query = query.where(Payment.patient_id == patient_id)
+    if status is not None:
+        query = query.where(Payment.status == status)
+    rows, cursor = await paginate(uow.session, query, order_by=[Payment.created_at, Payment.id], params=page)
+    audit.record(uow, "payment.list", "payment", None)
+    for payment in rows:
+        audit.record(uow, "payment.list_read", "payment", payment.id)
+    return rows, cursor

@@ -1,0 +1,175 @@
+"""From a completed visit to a paid invoice, through a real `caremesh serve`, on SQLite and PostgreSQL.
+
+- visit completed -> invoice issued: the time between the appointment's `completed_at` and its
+  invoice's `issued_at` (both stamped by the server's clock), with completions arriving from
+  concurrent clients while the billing consumer runs in the background;
+- payments per second: cash and card (`tok_visa`, through the simulated gateway) payments with
+  concurrent clients, each with its own Idempotency-Key;
+- baseline: the same number of one-row transactions straight through the driver, in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from bench import booking
+from bench.booking import direct_round, drop_schema, percentile, plan, run_concurrently, setup, spread
+from bench.server import ADMIN_EMAIL, Backend, backends, running_server
+
+VISITS = int(os.environ.get("BENCH_VISITS", "300"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+INVOICE_WAIT_SECONDS = 120
+
+
+def _parse(moment: str) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
+async def _book(
+    client: httpx.AsyncClient, headers: dict[str, str], bookings: list[tuple[str, str, datetime]]
+) -> list[str]:
+    ids: list[str] = []
+
+    def job(patient: str, practitioner: str, start: datetime) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            body = {"patient_id": patient, "practitioner_id": practitioner, "start": start.isoformat()}
+            response = await client.post("/api/v1/appointments", json=body, headers=headers)
+            response.raise_for_status()
+            ids.append(response.json()["id"])
+
+        return run
+
+    await run_concurrently([job(*booking) for booking in bookings], CLIENTS)
+    return ids
+
+
+async def complete_round(
+    client: httpx.AsyncClient, headers: dict[str, str], appointments: list[str]
+) -> tuple[list[float], list[dict]]:
+    """Complete every appointment concurrently; return completed->issued latencies and the invoices."""
+
+    def job(appointment_id: str) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            response = await client.post(f"/api/v1/appointments/{appointment_id}/complete", headers=headers)
+            response.raise_for_status()
+            completed_at[appointment_id] = _parse(response.json()["completed_at"])
+
+        return run
+
+    completed_at: dict[str, datetime] = {}
+    await run_concurrently([job(a) for a in appointments], CLIENTS)
+    invoices: dict[str, dict] = {}
+    deadline = time.monotonic() + INVOICE_WAIT_SECONDS
+    while len(invoices) < len(appointments):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(invoices)} of {len(appointments)} invoices appeared")
+        for appointment_id in appointments:
+            if appointment_id in invoices:
+                continue
+            response = await client.get("/api/v1/invoices", params={"appointment_id": appointment_id}, headers=headers)
+            response.raise_for_status()
+            items = response.json()["items"]
+            if items:
+                invoices[appointment_id] = items[0]
+        await asyncio.sleep(0.05)
+    latencies = [(_parse(invoices[a]["issued_at"]) - completed_at[a]).total_seconds() for a in appointments]
+    return latencies, list(invoices.values())
+
+
+async def pay_round(
+    client: httpx.AsyncClient, headers: dict[str, str], invoices: list[dict]
+) -> tuple[float, list[float]]:
+    """Pay each invoice in full, alternately in cash and by card."""
+    failures: list[str] = []
+
+    def job(index: int, invoice: dict) -> Callable[[], Awaitable[None]]:
+        body = {"invoice_id": invoice["id"], "amount": invoice["balance_due"], "method": "cash"}
+        if index % 2:
+            body.update(method="card", card_token="tok_visa")
+
+        async def run() -> None:
+            response = await client.post(
+                "/api/v1/payments", json=body, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}
+            )
+            if response.status_code != 201:
+                failures.append(f"{response.status_code} {response.text[:200]}")
+
+        return run
+
+    elapsed, latencies = await run_concurrently([job(i, inv) for i, inv in enumerate(invoices)], CLIENTS)
+    if failures:
+        raise RuntimeError(f"{len(failures)} payments failed, e.g. {failures[0]}")
+    return elapsed, latencies
+
+
+async def measure(backend: Backend, first_day: date) -> str:
+    issue_latencies: list[float] = []
+    pay_rates, pay_latencies, direct_rates = [], [], []
+    async with running_server(backend.db) as server:
+        limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+        async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60) as client:
+            login = await client.post(
+                "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": server.admin_password}
+            )
+            login.raise_for_status()
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            practitioners, patients = await setup(client, headers)
+            for round_index in range(ROUNDS):
+                day = first_day + timedelta(weeks=8 * round_index)
+                bookings = [(patients[pa], practitioners[pr], start) for pr, pa, start in plan(day, VISITS)]
+                appointments = await _book(client, headers, bookings)
+                latencies, invoices = await complete_round(client, headers, appointments)
+                issue_latencies.extend(latencies)
+                elapsed, round_latencies = await pay_round(client, headers, invoices)
+                pay_rates.append(len(invoices) / elapsed)
+                pay_latencies.extend(round_latencies)
+                direct = await direct_round(backend, practitioners, patients, day + timedelta(weeks=4), round_index)
+                direct_rates.append(booking.BOOKINGS / direct)
+    pay, baseline = statistics.median(pay_rates), statistics.median(direct_rates)
+    return (
+        f"{backend.name:<10} {percentile(issue_latencies, 50) * 1000:>9.1f}"
+        f" {percentile(issue_latencies, 99) * 1000:>9.1f}"
+        f" {spread(pay_rates):>17} {percentile(pay_latencies, 50) * 1000:>8.1f}"
+        f" {percentile(pay_latencies, 99) * 1000:>8.1f} {spread(direct_rates):>20} {pay / baseline:>10.3f}"
+    )
+
+
+async def main() -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="caremesh-bench-"))
+    first_day = date.today() + timedelta(days=7)
+    print(
+        f"\nbilling benchmark: {ROUNDS} rounds of {VISITS} visits completed and paid (half cash, half card), "
+        f"{CLIENTS} concurrent clients, {os.cpu_count()} CPUs; rates are medians (min-max) over the rounds"
+    )
+    rows = []
+    for backend in backends(workdir):
+        try:
+            rows.append(await measure(backend, first_day))
+        except (OSError, asyncpg.PostgresError) as error:
+            rows.append(f"{backend.name:<10} skipped ({type(error).__name__}: {error})")
+        finally:
+            await drop_schema(backend)
+    columns = (
+        ("issue p50 ms", 9),
+        ("issue p99 ms", 9),
+        ("payments/s", 17),
+        ("p50 ms", 8),
+        ("p99 ms", 8),
+        ("driver inserts/s", 20),
+        ("pay/driver", 10),
+    )
+    print(f"{'backend':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
+    print("\n".join(rows))
+    print("issue: appointment completed_at -> invoice issued_at, both stamped by the server")

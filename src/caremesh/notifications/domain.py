@@ -1,0 +1,503 @@
+"""Pure rules of notifications: which events make which messages, sandboxed rendering, retry timing.
+
+A template's code is `<kind>.<channel>`, e.g. `appointment_booked.email`. Each kind names the event
+fields its templates may use; the variables are exactly those (absent ones are None), plus
+`first_name` and `currency`, so a template that renders against the kind's sample renders against
+every real event of that kind. Money is shown with its currency, instants in the clinic timezone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from jinja2 import DictLoader, StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import SecurityError, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+SUBJECT_MAX = 200  # characters of a rendered subject; longer ones are cut
+BODY_MAX = 20_000  # characters of a rendered body; longer ones are refused
+REPEAT_MAX = 1_000  # items `'-' * n` may make in a template
+CENT = Decimal("0.01")
+
+# Codes other contexts put in `failure_reason`, in words a patient understands.
+REASONS = {
+    "INSUFFICIENT_STOCK": "a medication is out of stock",
+    "NO_LAB_CAPACITY": "no laboratory slot is free in the next 14 days",
+}
+
+
+@dataclass(frozen=True)
+class EventKind:
+    """What one kind of event may say: its variables, a sample event, and the default templates."""
+
+    key: str
+    fields: tuple[str, ...]
+    sample: Mapping[str, Any]
+    subject: str
+    email: str
+    sms: str
+    money: frozenset[str] = frozenset()
+    instants: frozenset[str] = frozenset()
+    words: frozenset[str] = frozenset()
+
+    @property
+    def variables(self) -> list[str]:
+        return sorted({*self.fields, "first_name", "currency"})
+
+    def default(self, channel: Channel) -> tuple[str | None, str]:
+        """(subject, body) of the default template for `channel`."""
+        return (self.subject, self.email) if channel is Channel.EMAIL else (None, self.sms)
+
+
+_APPOINTMENT_FIELDS = ("appointment_id", "number", "specialty", "start", "end", "duration_minutes")
+_APPOINTMENT_SAMPLE = {
+    "appointment_id": "7d1c9a8e-3f0b-4c61-9a55-0d2f4b6e8a10",
+    "number": "APT-2026-000042",
+    "specialty": "general_practice",
+    "start": "2026-03-02T09:00:00Z",
+    "end": "2026-03-02T09:30:00Z",
+    "duration_minutes": 30,
+}
+_SIGN_OFF = "\n\ncaremesh\n"
+
+KINDS: dict[str, EventKind] = {
+    kind.key: kind
+    for kind in (
+        EventKind(
+            key="appointment_booked",
+            fields=_APPOINTMENT_FIELDS,
+            sample=_APPOINTMENT_SAMPLE,
+            instants=frozenset({"start", "end"}),
+            words=frozenset({"specialty"}),
+            subject="Your appointment {{ number }} is booked",
+            email=(
+                "Dear {{ first_name }},\n\n"
+                "your {{ specialty }} appointment {{ number }} is booked for {{ start }} "
+                "({{ duration_minutes }} minutes).\n"
+                "If you cannot come, please cancel or reschedule it in good time." + _SIGN_OFF
+            ),
+            sms="caremesh: {{ first_name }}, your appointment {{ number }} is booked for {{ start }}.",
+        ),
+        EventKind(
+            key="appointment_cancelled",
+            fields=(*_APPOINTMENT_FIELDS, "reason"),
+            sample={**_APPOINTMENT_SAMPLE, "reason": "The patient asked to cancel"},
+            instants=frozenset({"start", "end"}),
+            words=frozenset({"specialty"}),
+            subject="Your appointment {{ number }} is cancelled",
+            email=(
+                "Dear {{ first_name }},\n\n"
+                "your {{ specialty }} appointment {{ number }} on {{ start }} is cancelled.\n"
+                "You are welcome to book a new one at any time." + _SIGN_OFF
+            ),
+            sms="caremesh: {{ first_name }}, your appointment {{ number }} on {{ start }} is cancelled.",
+        ),
+        EventKind(
+            key="invoice_issued",
+            fields=(
+                "invoice_id",
+                "number",
+                "appointment_id",
+                "order_id",
+                "subtotal",
+                "discount_amount",
+                "tax_amount",
+                "total",
+                "insurance_amount",
+                "patient_amount",
+                "balance_due",
+                "issued_at",
+            ),
+            sample={
+                "invoice_id": "0b7f5e1c-2a4d-4e8b-9c3f-6d1a2b3c4d5e",
+                "number": "INV-2026-000042",
+                "appointment_id": "7d1c9a8e-3f0b-4c61-9a55-0d2f4b6e8a10",
+                "order_id": None,
+                "subtotal": "1500.00",
+                "discount_amount": "0.00",
+                "tax_amount": "180.00",
+                "total": "1680.00",
+                "insurance_amount": "0.00",
+                "patient_amount": "1680.00",
+                "balance_due": "1680.00",
+                "currency": "INR",
+                "issued_at": "2026-03-02T10:00:00Z",
+            },
+            money=frozenset(
+                {
+                    "subtotal",
+                    "discount_amount",
+                    "tax_amount",
+                    "total",
+                    "insurance_amount",
+                    "patient_amount",
+                    "balance_due",
+                }
+            ),
+            instants=frozenset({"issued_at"}),
+            subject="Invoice {{ number }}: {{ patient_amount }} to pay",
+            email=(
+                "Dear {{ first_name }},\n\n"
+                "invoice {{ number }} was issued on {{ issued_at }}.\n"
+                "Total {{ total }}, of which your insurance pays {{ insurance_amount }}.\n"
+                "Your share is {{ patient_amount }}; {{ balance_due }} is due." + _SIGN_OFF
+            ),
+            sms="caremesh: {{ first_name }}, invoice {{ number }} is issued; {{ balance_due }} is due.",
+        ),
+        EventKind(
+            key="payment_completed",
+            fields=("payment_id", "reference", "invoice_id", "invoice_number", "amount", "method", "balance_due"),
+            sample={
+                "payment_id": "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
+                "reference": "PAY-2026-000042",
+                "invoice_id": "0b7f5e1c-2a4d-4e8b-9c3f-6d1a2b3c4d5e",
+                "invoice_number": "INV-2026-000042",
+                "amount": "1680.00",
+                "method": "card",
+                "currency": "INR",
+                "balance_due": "0.00",
+                "created_at": "2026-03-02T10:05:00Z",
+            },
+            money=frozenset({"amount", "balance_due"}),
+            words=frozenset({"method"}),
+            subject="Receipt {{ reference }} for invoice {{ invoice_number }}",
+            email=(
+                "Dear {{ first_name }},\n\n"
+                "we received your payment {{ reference }} of {{ amount }} by {{ method }} "
+                "for invoice {{ invoice_number }}.\n"
+                "Balance still due: {{ balance_due }}.\n\n"
+                "Thank you." + _SIGN_OFF
+            ),
+            sms="caremesh: {{ first_name }}, payment {{ reference }} of {{ amount }} received. Thank you.",
+        ),
+        EventKind(
+            key="payment_failed",
+            fields=(
+                "payment_id",
+                "reference",
+                "invoice_id",
+                "invoice_number",
+                "amount",
+                "method",
+                "failure_reason",
+            ),
+            sample={
+                "payment_id": "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
+                "reference": "PAY-2026-000043",
+                "invoice_id": "0b7f5e1c-2a4d-4e8b-9c3f-6d1a2b3c4d5e",
+                "invoice_number": "INV-2026-000042",
+                "amount": "1680.00",
+                "method": "card",
+                "currency": "INR",
+                "failure_reason": "card_declined",
+                "created_at": "2026-03-02T10:05:00Z",
+            },
+            money=frozenset({"amount"}),
+            words=frozenset({"method", "failure_reason"}),
+            subject="Your payment for invoice {{ invoice_number }} did not go through",
+            email=(
+                "Dear {{ first_name }},\n\n"
+                "your payment {{ reference }} of {{ amount }} by {{ method }} for invoice {{ invoice_number }} "
+                "did not go through{% if failure_reason %} ({{ failure_reason }}){% endif %}.\n"
+                "Nothing was charged. Please try again or choose another way to pay." + _SIGN_OFF
+            ),
+            sms="caremesh: {{ first_name }}, your payment of {{ amount }} did not go through. Nothing was charged.",
+        ),
+        EventKind(
+            key="order_failed",
+            fields=("order_id", "failure_reason"),
+            sample={"order_id": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b", "failure_reason": "INSUFFICIENT_STOCK"},
+            words=frozenset({"failure_reason"}),
+            subject="Your order could not be completed",
+            email=(
+                "Dear {{ first_name }},\n\n"
+                "your order could not be completed"
+                "{% if failure_reason %} because {{ failure_reason }}{% endif %}.\n"
+                "Nothing was charged. Your care team will contact you about what happens next." + _SIGN_OFF
+            ),
+            sms="caremesh: {{ first_name }}, your order could not be completed. Your care team will contact you.",
+        ),
+        EventKind(
+            key="lab_result_ready",
+            fields=("lab_order_id", "order_id"),
+            sample={
+                "lab_order_id": "3c2b1a0f-9e8d-4c7b-a6f5-e4d3c2b1a0f9",
+                "order_id": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
+            },
+            # Results are clinical data: messages say only that they are ready.
+            subject="Your lab results are ready",
+            email=(
+                "Dear {{ first_name }},\n\n"
+                "your lab results are ready. Please sign in to caremesh or ask your care team to see them." + _SIGN_OFF
+            ),
+            sms="caremesh: {{ first_name }}, your lab results are ready. Sign in or ask your care team.",
+        ),
+    )
+}
+
+SAMPLE_FIRST_NAME = "Asha"
+SAMPLE_CURRENCY = "INR"
+
+
+def template_code(kind: str, channel: Channel) -> str:
+    return f"{kind}.{channel.value}"
+
+
+def parse_code(code: str) -> tuple[EventKind, Channel] | None:
+    """The kind and channel a template code names, or None for a code that names none."""
+    kind, _, channel = code.rpartition(".")
+    if kind not in KINDS or channel not in {c.value for c in Channel}:
+        return None
+    return KINDS[kind], Channel(channel)
+
+
+def default_templates() -> list[tuple[str, Channel, str | None, str]]:
+    """(code, channel, subject, body) of every default template."""
+    return [
+        (template_code(kind.key, channel), channel, *kind.default(channel))
+        for kind in KINDS.values()
+        for channel in Channel
+    ]
+
+
+# --- variables -----------------------------------------------------------------------------------
+
+
+def format_money(amount: Any, currency: str) -> str:
+    """`1680` -> `INR 1680.00`, rounded HALF_UP to cents."""
+    try:
+        value = Decimal(str(amount)).quantize(CENT, rounding=ROUND_HALF_UP)
+    except (InvalidOperation, ValueError) as error:
+        raise ValueError(f"not an amount: {amount!r}") from error
+    return f"{currency} {value}"
+
+
+def format_instant(value: Any, tz: tzinfo) -> str:
+    """An RFC 3339 instant as the clinic reads it: `Monday 2 March 2026, 09:00 UTC`."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(tz)
+    return f"{local:%A} {local.day} {local:%B %Y}, {local:%H:%M} {local.tzname()}"
+
+
+def humanize(value: Any) -> str:
+    """`general_practice` -> `general practice`; known failure codes become a sentence part."""
+    text = str(value)
+    return REASONS.get(text, text.replace("_", " ").lower())
+
+
+def variables_for(
+    kind: EventKind, payload: Mapping[str, Any], *, first_name: str, currency: str, tz: tzinfo
+) -> dict[str, Any]:
+    """The variables a template of `kind` sees for one event. Raises ValueError on a malformed field."""
+    currency = str(payload.get("currency") or currency)
+    values: dict[str, Any] = {"first_name": first_name, "currency": currency}
+    for name in kind.fields:
+        raw = payload.get(name)
+        if raw is None:
+            values[name] = None
+        elif name in kind.money:
+            values[name] = format_money(raw, currency)
+        elif name in kind.instants:
+            values[name] = format_instant(raw, tz)
+        elif name in kind.words:
+            values[name] = humanize(raw)
+        else:
+            values[name] = raw
+    return values
+
+
+def sample_variables(kind: EventKind, tz: tzinfo = UTC) -> dict[str, Any]:
+    return variables_for(kind, kind.sample, first_name=SAMPLE_FIRST_NAME, currency=SAMPLE_CURRENCY, tz=tz)
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+class TemplateProblem(ValueError):
+    """A template that does not compile or render; `field` is `subject` or `body`."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox (no private or internal attributes, bounded `range`), and no operators that
+    make huge values out of small ones: `'x' * 10**9` would stall the worker."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            raise SecurityError("the ** operator is not allowed in templates")
+        sequence, times = (left, right) if isinstance(left, str | list | tuple) else (right, left)
+        if isinstance(sequence, str | list | tuple) and isinstance(times, int) and len(sequence) * times > REPEAT_MAX:
+            raise SecurityError(f"repeating with * may make at most {REPEAT_MAX} items")
+        return super().call_binop(context, operator, left, right)
+
+
+# An empty loader: `{% include %}`, `{% import %}` and `{% extends %}` find nothing.
+_ENV = _Sandbox(loader=DictLoader({}), autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
+
+
+@lru_cache(maxsize=256)
+def _compile(source: str) -> Template:
+    return _ENV.from_string(source)
+
+
+def render(source: str, variables: Mapping[str, Any], *, field: str = "body") -> str:
+    """Render one template text; every way it can fail becomes a TemplateProblem with a clear message."""
+    try:
+        text = _compile(source).render(variables)
+    except TemplateSyntaxError as error:
+        raise TemplateProblem(field, f"line {error.lineno}: {error.message}") from error
+    except SecurityError as error:
+        raise TemplateProblem(field, f"not allowed: {error}") from error
+    except UndefinedError as error:
+        known = ", ".join(sorted(variables))
+        raise TemplateProblem(field, f"{error.message}; the variables are {known}") from error
+    except TemplateNotFound as error:
+        raise TemplateProblem(field, "templates cannot include, import or extend other templates") from error
+    except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as error:
+        raise TemplateProblem(field, f"{type(error).__name__}: {error}") from error
+    if "\x00" in text:
+        raise TemplateProblem(field, "must not render NUL characters")
+    if len(text) > BODY_MAX:
+        raise TemplateProblem(field, f"renders {len(text)} characters; at most {BODY_MAX} are sent")
+    return text
+
+
+def render_message(
+    channel: Channel, subject: str | None, body: str, variables: Mapping[str, Any]
+) -> tuple[str | None, str]:
+    """(subject, body) of one message. A subject is one line (no header injection), cut to SUBJECT_MAX."""
+    if channel is Channel.SMS:
+        if subject is not None:
+            raise TemplateProblem("subject", "an SMS has no subject")
+        return None, render(body, variables)
+    if not subject:
+        raise TemplateProblem("subject", "an email needs a subject")
+    line = " ".join(render(subject, variables, field="subject").split())
+    if not line:
+        raise TemplateProblem("subject", "renders empty")
+    if len(line) > SUBJECT_MAX:
+        line = line[: SUBJECT_MAX - 1] + "…"
+    text = render(body, variables)
+    if not text.strip():
+        raise TemplateProblem("body", "renders empty")
+    return line, text
+
+
+# --- recipients and delivery ---------------------------------------------------------------------
+
+
+def addresses(email: str | None, phone: str | None) -> list[tuple[Channel, str]]:
+    """One message per channel the patient can be reached on: email when they have an address,
+    SMS when they have a phone number."""
+    found = []
+    if email:
+        found.append((Channel.EMAIL, email))
+    if phone:
+        found.append((Channel.SMS, phone))
+    return found
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A claimed message on its way to a channel. `attempts` includes this attempt."""
+
+    id: uuid.UUID
+    channel: Channel
+    recipient: str = field(repr=False)
+    subject: str | None = field(repr=False)
+    body: str = field(repr=False)
+    attempts: int
+
+
+def backoff_seconds(attempt: int, base: float, cap: float, jitter: float) -> float:
+    """Delay before the next attempt after `attempt` failed ones: base·2^(attempt-1), capped, scaled
+    by a factor in [0.5, 1] from `jitter` in [0, 1], so messages that failed together spread out."""
+    if attempt < 1:
+        raise ValueError("attempt counts from 1")
+    if not 0 <= jitter <= 1:
+        raise ValueError("jitter lies in [0, 1]")
+    return min(cap, base * 2 ** min(attempt - 1, 62)) * (0.5 + jitter / 2)
+
+
+def status_after_failure(attempts: int, max_attempts: int) -> Status:
+    """Queued for another try, or failed for good once `max_attempts` attempts were made."""
+    return Status.FAILED if attempts >= max_attempts else Status.QUEUED
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    hostname: str
+    port: int
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    use_tls: bool = False  # TLS from the first byte (smtps, port 465)
+    start_tls: bool | None = None  # True: required, False: never, None: when the server offers it
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _flag(query: dict[str, list[str]], name: str) -> bool | None:
+    if name not in query:
+        return None
+    value = query[name][-1].lower()
+    if value in _TRUE or value == "":
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name} must be true or false")
+
+
+def parse_smtp_url(url: str) -> SmtpTarget:
+    """`smtp://user:password@host:port?starttls=true`, `smtp://host?ssl=true` or `smtps://host`.
+
+    Without a port: 465 with TLS, 587 with STARTTLS required, else 25.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in {"smtp", "smtps"}:
+        raise ValueError("an SMTP URL starts with smtp:// or smtps://")
+    if not parts.hostname:
+        raise ValueError("an SMTP URL names a host")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = set(query) - {"starttls", "ssl"}
+    if unknown:
+        raise ValueError(f"unknown SMTP URL options: {', '.join(sorted(unknown))}")
+    use_tls = parts.scheme == "smtps" or bool(_flag(query, "ssl"))
+    start_tls = False if use_tls else _flag(query, "starttls")
+    port = parts.port or (465 if use_tls else 587 if start_tls else 25)
+    return SmtpTarget(
+        hostname=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        use_tls=use_tls,
+        start_tls=start_tls,
+    )

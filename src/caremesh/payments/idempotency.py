@@ -1,0 +1,142 @@
+"""Idempotency-Keys: claim one, store the final response under it, or release it for a retry.
+
+A key is claimed by inserting its row; a concurrent request with the same key collides on the unique
+constraint (`ON CONFLICT DO NOTHING` waits on PostgreSQL until the first transaction ends) and then
+finds the row, locked. Rows live in the caller's unit of work: a request that fails before it
+created anything rolls its claim back with everything else, so nothing is stored under the key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from caremesh.payments import domain
+from caremesh.payments.models import IdempotencyKey
+from caremesh.platform.errors import Conflict, Unprocessable
+from caremesh.platform.uow import UnitOfWork
+
+# Requests without an authenticated principal (none reach these routes today) share one key space.
+SYSTEM_PRINCIPAL = uuid.UUID(int=0)
+
+
+class State(StrEnum):
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    RELEASED = "released"  # the attempt left nothing behind (gateway unavailable): the next request retries
+
+
+class IdempotencyKeyReused(Unprocessable):
+    code, title = "IDEMPOTENCY_KEY_REUSED", "The Idempotency-Key was used with a different request"
+
+
+class IdempotencyRequestInProgress(Conflict):
+    code, title = "IDEMPOTENCY_REQUEST_IN_PROGRESS", "A request with this Idempotency-Key is still in progress"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """This request owns the key's current attempt. `resumed`: an abandoned attempt is taken over,
+    and what it created (`row.resource_id`) is still pending."""
+
+    row: IdempotencyKey
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class Finished:
+    row: IdempotencyKey
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Another request holds the key; wait for it until `abandoned_at` at the latest."""
+
+    row_id: uuid.UUID
+    attempt: int
+    abandoned_at: datetime
+
+
+def _principal(uow: UnitOfWork) -> uuid.UUID:
+    return uow.actor.user_id if uow.actor is not None else SYSTEM_PRINCIPAL
+
+
+async def claim(
+    uow: UnitOfWork, scope: str, key: str, fingerprint: str, *, abandoned_after: timedelta
+) -> Claimed | Finished | Busy:
+    session, now, principal_id = uow.session, uow.now(), _principal(uow)
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    inserted = await session.scalar(
+        insert(IdempotencyKey)
+        .values(
+            id=uuid.uuid4(),
+            scope=scope,
+            principal_id=principal_id,
+            key=key,
+            fingerprint=fingerprint,
+            state=State.IN_PROGRESS,
+            attempt=1,
+            created_at=now,
+            claimed_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["scope", "principal_id", "key"])
+        .returning(IdempotencyKey.id)
+    )
+    row = await session.scalar(
+        select(IdempotencyKey)
+        .where(IdempotencyKey.scope == scope, IdempotencyKey.principal_id == principal_id, IdempotencyKey.key == key)
+        .with_for_update()
+    )
+    assert row is not None
+    if inserted is not None:
+        return Claimed(row, resumed=False)
+    if row.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was first sent with a different request; use a new key for a new request."
+        )
+    if row.state == State.COMPLETED:
+        return Finished(row)
+    if row.state == State.RELEASED:
+        _take(row, now)
+        return Claimed(row, resumed=False)
+    if domain.is_abandoned(row.claimed_at, now, abandoned_after):
+        _take(row, now)
+        return Claimed(row, resumed=row.resource_id is not None)
+    return Busy(row.id, row.attempt, row.claimed_at + abandoned_after)
+
+
+def _take(row: IdempotencyKey, now: datetime) -> None:
+    row.state = State.IN_PROGRESS
+    row.attempt += 1
+    row.claimed_at = now
+
+
+async def lock(uow: UnitOfWork, row_id: uuid.UUID) -> IdempotencyKey:
+    row = await uow.session.get(IdempotencyKey, row_id, with_for_update=True, populate_existing=True)
+    assert row is not None  # key rows are never deleted
+    return row
+
+
+def complete(uow: UnitOfWork, row: IdempotencyKey, status: int, body: dict[str, Any]) -> None:
+    row.state = State.COMPLETED
+    row.response_status, row.response_body = status, body
+    row.completed_at = uow.now()
+
+
+def release(row: IdempotencyKey) -> None:
+    row.state = State.RELEASED
+    row.resource_id = None
+
+
+async def still_busy(session: AsyncSession, busy: Busy) -> bool:
+    """Whether the attempt `busy` saw is still unfinished (read outside any write transaction)."""
+    row = await session.get(IdempotencyKey, busy.row_id, populate_existing=True)
+    return row is not None and row.state == State.IN_PROGRESS and row.attempt == busy.attempt

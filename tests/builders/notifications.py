@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from caremesh.platform.messaging.envelope import Envelope
+from caremesh.platform.messaging.models import OutboxEvent
+from tests.harness import ADMIN_EMAIL, ADMIN_PASSWORD, assert_problem
+
+__all__ = ["assert_problem"]  # re-exported for the notification suites
+
+API = "/api/v1"
+URL = f"{API}/notifications"
+TEMPLATES = f"{API}/notification-templates"
+
+
+# --- events other contexts publish ----------------------------------------------------------------
+
+
+def invoice_issued(patient_id: str, **overrides: Any) -> dict[str, Any]:
+    """An invoice.issued payload as billing/events.py describes it."""
+    payload: dict[str, Any] = {
+        "invoice_id": str(uuid.uuid4()),
+        "number": "INV-2030-000007",
+        "patient_id": str(patient_id),
+        "appointment_id": str(uuid.uuid4()),
+        "order_id": None,
+        "subtotal": "1500.00",
+        "discount_amount": "75.00",
+        "tax_amount": "171.00",
+        "total": "1596.00",
+        "insurance_amount": "0.00",
+        "patient_amount": "1596.00",
+        "balance_due": "1596.00",
+        "currency": "INR",
+        "issued_at": "2030-01-07T10:40:00Z",
+    }
+    payload.update(overrides)
+    return payload
+
+
+def payment_completed(patient_id: str, **overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "payment_id": str(uuid.uuid4()),
+        "reference": "PAY-2030-000003",
+        "invoice_id": str(uuid.uuid4()),
+        "invoice_number": "INV-2030-000007",
+        "patient_id": str(patient_id),
+        "amount": "596.00",
+        "method": "bank_transfer",
+        "currency": "INR",
+        "balance_due": "1000.00",
+        "created_at": "2030-01-07T11:00:00Z",
+    }
+    payload.update(overrides)
+    return payload
+
+
+def payment_failed(patient_id: str, **overrides: Any) -> dict[str, Any]:
+    payload = payment_completed(patient_id, reference="PAY-2030-000004", failure_reason="card_declined")
+    payload.pop("balance_due")
+    payload.update(overrides)
+    return payload
+
+
+def order_failed(patient_id: str, **overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "order_id": str(uuid.uuid4()),
+        "patient_id": str(patient_id),
+        "failure_reason": "INSUFFICIENT_STOCK",
+    }
+    payload.update(overrides)
+    return payload
+
+
+def lab_result_ready(patient_id: str, **overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {"lab_order_id": str(uuid.uuid4()), "patient_id": str(patient_id)}
+    payload.update(overrides)
+    return payload
+
+
+async def event_ids(env: Any, event_type: str) -> list[str]:
+    """Ids of the outbox events of one type, oldest first."""
+    async with env.db.engine.connect() as connection:
+        rows = await connection.execute(
+            select(OutboxEvent.id).where(OutboxEvent.type == event_type).order_by(OutboxEvent.seq)
+        )
+        return [str(row[0]) for row in rows]
+
+
+async def publish(env: Any, event_type: str, payload: dict[str, Any]) -> Envelope:
+    """Publish an event as its context would (through the outbox); `env.drain()` delivers it."""
+    async with env.uow() as uow:
+        return uow.publish(event_type, payload)
+
+
+async def advance(env: Any, **delta: float) -> None:
+    """Move the clock on and log the admin in again: access tokens live 15 minutes."""
+    env.clock.advance(**delta)
+    env.admin = await env.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+
+
+# --- the API -------------------------------------------------------------------------------------
+
+
+def send_body(**overrides: Any) -> dict[str, Any]:
+    """A message written by hand to an address; override to send to a patient or from a template."""
+    body: dict[str, Any] = {
+        "recipient": "ward-7@clinic.example.org",
+        "channel": "email",
+        "subject": "Visiting hours",
+        "body": "Visiting hours change on Monday.",
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+async def send(env: Any, headers: dict[str, str] | None = None, **overrides: Any) -> Any:
+    """POST /notifications/send and return the raw response (a None override drops that field)."""
+    return await env.client.post(f"{URL}/send", json=send_body(**overrides), headers=headers or env.admin)
+
+
+async def make_notification(env: Any, **overrides: Any) -> dict[str, Any]:
+    response = await send(env, **overrides)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def list_notifications(env: Any, headers: dict[str, str] | None = None, **params: Any) -> list[dict[str, Any]]:
+    """Every page of GET /notifications with these filters."""
+    items: list[dict[str, Any]] = []
+    query = {k: str(v) for k, v in params.items() if v is not None}
+    while True:
+        response = await env.client.get(URL, params=query, headers=headers or env.admin)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items.extend(page["items"])
+        if not page["next_cursor"]:
+            return items
+        query["cursor"] = page["next_cursor"]
+
+
+async def messages_of(env: Any, event: Envelope) -> dict[str, dict[str, Any]]:
+    """The messages an event made, by channel."""
+    found = await list_notifications(env, source_event_id=event.id)
+    by_channel = {m["channel"]: m for m in found}
+    assert len(by_channel) == len(found), found
+    return by_channel
+
+
+async def put_template(
+    env: Any, code: str, body: str, subject: str | None = None, headers: dict[str, str] | None = None, **extra: Any
+) -> Any:
+    payload = {"body": body, **({"subject": subject} if subject is not None else {}), **extra}
+    return await env.client.put(f"{TEMPLATES}/{code}", json=payload, headers=headers or env.admin)

@@ -1,0 +1,148 @@
+"""One message per event and channel, however often and however concurrently the event arrives, and
+a consumer that fails halfway leaves nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+
+from caremesh.notifications import handlers, service
+from caremesh.platform.messaging.consumer import list_dead_letters, replay_dead_letter
+from caremesh.platform.messaging.models import EventDelivery
+from tests.builders.notifications import (
+    advance,
+    assert_problem,
+    lab_result_ready,
+    list_notifications,
+    messages_of,
+    publish,
+    put_template,
+)
+from tests.builders.patients import make_patient
+from tests.builders.practitioners import make_practitioner
+from tests.builders.scheduling import make_appointment
+
+CONTENDERS = 12
+
+
+async def deliver_again(env, event) -> None:
+    """What a transport does when it redelivers: the same envelope to the same consumer."""
+    async with env.uow() as uow:
+        uow.session.add(
+            EventDelivery(
+                consumer=handlers.CONSUMER,
+                event_id=event.id,
+                event_type=event.type,
+                envelope=event.to_dict(),
+                attempts=0,
+                next_attempt_at=env.clock.now(),
+            )
+        )
+
+
+async def test_a_redelivered_event_makes_no_second_message(env):
+    patient = await make_patient(env)
+    event = await publish(env, "lab.result_ready", lab_result_ready(patient["id"]))
+    await env.drain()
+    first = await messages_of(env, event)
+
+    await deliver_again(env, event)
+    await env.drain()
+
+    assert await messages_of(env, event) == first
+    assert await env.count("notifications") == 2
+    assert await env.count("event_deliveries") == 0
+
+
+async def test_the_same_event_handled_twice_outside_the_inbox_still_makes_one_message_per_channel(env):
+    patient = await make_patient(env)
+    event = await publish(env, "lab.result_ready", lab_result_ready(patient["id"]))
+
+    for _ in range(2):
+        async with env.uow() as uow:
+            await handlers.notify_patient(uow, event)
+
+    assert await env.count("notifications") == 2
+    assert sorted(m["channel"] for m in await list_notifications(env)) == ["email", "sms"]
+
+
+async def test_concurrent_handling_of_one_event_makes_one_message_per_channel(env):
+    patient = await make_patient(env)
+    event = await publish(env, "lab.result_ready", lab_result_ready(patient["id"]))
+    await env.warm_pool()
+
+    async def handle() -> int:
+        async with env.uow() as uow:
+            return len(await service.notify_patient(uow, event))
+
+    created = await asyncio.gather(*(handle() for _ in range(CONTENDERS)))
+
+    assert sum(created) == 2
+    assert await env.count("notifications") == 2
+    assert await env.count("audit_events", "action = 'notification.create'") == 2
+
+
+# A template that renders against the sample (30 minutes) but not for a 45-minute visit.
+BREAKS_ON_45_MINUTES = "Visit {{ number }}: {{ 100 // (duration_minutes - 45) }}"
+
+
+async def book_45_minutes(env) -> None:
+    doctor, patient = await make_practitioner(env), await make_patient(env)
+    await make_appointment(env, patient_id=patient["id"], practitioner_id=doctor["id"], duration_minutes=45)
+
+
+async def test_a_failing_render_leaves_no_half_written_messages_and_the_redelivery_completes(env):
+    # The email renders first; the SMS then fails. Neither may stay.
+    assert (await put_template(env, "appointment_booked.sms", BREAKS_ON_45_MINUTES)).status_code == 200
+    await book_45_minutes(env)
+
+    await env.drain()
+
+    assert await env.count("notifications") == 0
+    assert await env.count("audit_events", "action = 'notification.create'") == 0
+    assert await env.count("event_deliveries", "consumer = 'notifications' AND attempts = 1") == 1
+    assert await env.count("inbox", "consumer = 'notifications'") == 0
+
+    restored = await put_template(env, "appointment_booked.sms", "Visit {{ number }} at {{ start }}.")
+    assert restored.status_code == 200, restored.text
+    await advance(env, seconds=2)  # past the consumer's backoff
+    await env.drain()
+
+    messages = await list_notifications(env)
+    assert sorted(m["channel"] for m in messages) == ["email", "sms"]
+    assert next(m for m in messages if m["channel"] == "sms")["body"] == (
+        "Visit APT-2030-000001 at Monday 7 January 2030, 09:00 UTC."
+    )
+    assert await env.count("event_deliveries") == 0
+
+
+async def test_a_dead_lettered_event_replayed_after_the_fix_makes_its_messages(env):
+    await put_template(env, "appointment_booked.sms", BREAKS_ON_45_MINUTES)
+    await book_45_minutes(env)
+    for _ in range(3):  # the test settings give up after 3 attempts
+        await env.drain()
+        await advance(env, minutes=1)
+    [dead] = await dead_letters(env)
+    assert dead.error.startswith("TemplateProblem: body: ZeroDivisionError")
+    assert await env.count("notifications") == 0
+
+    await put_template(env, "appointment_booked.sms", "Visit {{ number }}.")
+    async with env.db.sessionmaker() as session, session.begin():
+        assert await replay_dead_letter(session, dead.id, env.clock.now())
+    await env.drain()
+
+    assert sorted(m["body"] for m in await list_notifications(env) if m["channel"] == "sms") == [
+        "Visit APT-2030-000001."
+    ]
+
+
+async def test_the_template_that_breaks_later_was_accepted_because_it_renders_for_the_sample(env):
+    """The premise of the two tests above, checked: sample validation cannot see every real event."""
+    response = await put_template(env, "appointment_booked.sms", BREAKS_ON_45_MINUTES)
+    assert response.status_code == 200, response.text
+    refused = await put_template(env, "appointment_booked.sms", "{{ 100 // (duration_minutes - 30) }}")
+    assert_problem(refused, 422, "INVALID_TEMPLATE")
+
+
+async def dead_letters(env):
+    async with env.db.sessionmaker() as session:
+        return await list_dead_letters(session)
