@@ -8,19 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from itertools import pairwise
 
-CENT = Decimal("0.01")
+from caremesh.platform.money import money
+
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
 MAX_DISCOUNT_PERCENT = 10  # 1 % per prior visit, capped
-
-
-def money(value: Decimal | int) -> Decimal:
-    """Rounded HALF_UP to two decimals."""
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 class Kind(StrEnum):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id
+from caremesh.platform.money import cents_sql
 
 BASIS_POINT = Decimal("0.0001")
 
@@ -38,11 +39,7 @@ class BasisPoints(TypeDecorator[Decimal]):
         return None if value is None else (Decimal(int(value)) * BASIS_POINT).quantize(BASIS_POINT)
 
 
-def cents(column: str) -> str:
-    """SQL for a Money column as whole cents: NUMERIC on PostgreSQL, text on SQLite, integer on both.
-
-    CHECK constraints compare money through this, never the raw column (on SQLite that is text)."""
-    return f"CAST(ROUND(CAST({column} AS NUMERIC) * 100) AS BIGINT)"
+cents = cents_sql
 
 
 TARIFF_KINDS = ("consultation", "lab", "medication", "procedure")

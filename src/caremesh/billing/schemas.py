@@ -17,12 +17,9 @@ from pydantic import (
 
 from caremesh.billing import domain
 from caremesh.billing.domain import InvoiceStatus, Kind
+from caremesh.platform.money import MoneyOut
 from caremesh.platform.schemas import Strict
 from caremesh.platform.timeutil import OutDateTime
-
-
-def _two_decimals(value: Decimal) -> str:
-    return f"{value:.2f}"
 
 
 def _rate_text(value: Decimal) -> str:
@@ -38,8 +35,6 @@ MoneyIn = Annotated[
     Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False),
     AfterValidator(domain.money),
 ]
-# Response money: a string with exactly two decimals ("1680.00").
-MoneyOut = Annotated[Decimal, PlainSerializer(_two_decimals, return_type=str)]
 # A fraction (0.12 is 12 %) with at most four decimals; a string in responses.
 RateIn = Annotated[Decimal, Field(ge=0, le=1, max_digits=5, decimal_places=4, allow_inf_nan=False)]
 RateOut = Annotated[Decimal, PlainSerializer(_rate_text, return_type=str)]

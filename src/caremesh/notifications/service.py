@@ -32,6 +32,7 @@ from caremesh.notifications.schemas import (
     NotificationTemplateUpdate,
 )
 from caremesh.patients import contract as patients
+from caremesh.payments import contract as payments
 from caremesh.platform.errors import NotFound, check_version, invalid_field
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.pagination import PageParams, paginate
@@ -42,10 +43,8 @@ from caremesh.scheduling import contract as scheduling
 
 log = structlog.get_logger("caremesh.notifications")
 
-# Payments' contract does not export its event names yet; the orders and lab contexts (issue 4) will
-# publish the last two, with {order_id | lab_order_id, patient_id, ...}.
-PAYMENT_COMPLETED = "payment.completed"
-PAYMENT_FAILED = "payment.failed"
+# The orders and lab contexts (issue 4) will publish these, with {order_id | lab_order_id, patient_id, ...};
+# switch to their contracts' names once they exist.
 ORDER_FAILED = "order.failed"
 LAB_RESULT_READY = "lab.result_ready"
 
@@ -54,8 +53,8 @@ EVENT_KINDS: dict[str, str] = {
     scheduling.APPOINTMENT_BOOKED: "appointment_booked",
     scheduling.APPOINTMENT_CANCELLED: "appointment_cancelled",
     billing.INVOICE_ISSUED: "invoice_issued",
-    PAYMENT_COMPLETED: "payment_completed",
-    PAYMENT_FAILED: "payment_failed",
+    payments.PAYMENT_COMPLETED: "payment_completed",
+    payments.PAYMENT_FAILED: "payment_failed",
     ORDER_FAILED: "order_failed",
     LAB_RESULT_READY: "lab_result_ready",
 }

@@ -8,11 +8,10 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-CENT = Decimal("0.01")
 # The largest amount NUMERIC(14,2) holds.
 MAX_AMOUNT = Decimal("999999999999.99")
 MAX_KEY_LENGTH = 255
@@ -39,10 +38,6 @@ class RefundStatus(StrEnum):
 def goes_through_gateway(method: Method) -> bool:
     """Cards are charged by the gateway; cash, UPI and bank transfers are recorded as received."""
     return method is Method.CARD
-
-
-def money(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 class KeyProblem(StrEnum):

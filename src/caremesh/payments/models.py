@@ -15,11 +15,9 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id
+from caremesh.platform.money import cents_sql
 
-
-def cents(column: str) -> str:
-    """SQL for a Money column in integer cents, alike on PostgreSQL (NUMERIC) and SQLite (text)."""
-    return f"CAST(ROUND(CAST({column} AS NUMERIC) * 100) AS BIGINT)"
+cents = cents_sql
 
 
 class Payment(Base):

@@ -8,13 +8,13 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     Field,
-    PlainSerializer,
     StringConstraints,
     ValidationInfo,
     field_validator,
 )
 
-from caremesh.payments.domain import MAX_AMOUNT, Method, PaymentStatus, money
+from caremesh.payments.domain import MAX_AMOUNT, Method, PaymentStatus
+from caremesh.platform.money import MoneyOut, money
 from caremesh.platform.schemas import Strict
 from caremesh.platform.timeutil import OutDateTime
 
@@ -24,8 +24,6 @@ Amount = Annotated[
     Field(gt=0, le=MAX_AMOUNT, decimal_places=2, description='Two decimals at most, e.g. "1680.00"'),
     AfterValidator(money),
 ]
-# Response amounts: strings with two decimals.
-MoneyOut = Annotated[Decimal, PlainSerializer(lambda value: str(money(value)), return_type=str)]
 CardToken = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_
 
+from caremesh.platform.money import CENT
 from caremesh.platform.settings import DatabaseSettings
 
 NAMING_CONVENTION = {
@@ -59,9 +60,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-CENT = Decimal("0.01")
 
 
 class Money(TypeDecorator[Decimal]):
