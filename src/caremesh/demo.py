@@ -1,4 +1,5 @@
-"""Demo data for `make run`: practitioners of several specialties, patients, users and appointments.
+"""Demo data for `make run`: practitioners of several specialties, patients, users, appointments, and
+one visit already completed, invoiced and partly paid.
 
 Seeded through the public HTTP API (in process), so it obeys every rule a client would. The demo
 logins are generated on first seed, kept in a local file that git ignores, and printed at start.
@@ -11,6 +12,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +163,7 @@ async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool
         if role != "admin":
             await _call(client, "POST", "/users", admin, json=body)
 
+    booked = []
     for day_index, day in enumerate(_next_weekdays(today, 3)):
         for index, practitioner in enumerate(practitioners[:4]):
             slots = await _call(
@@ -177,5 +180,19 @@ async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool
                 "duration_minutes": 30,
                 "reason": "Follow-up consultation",
             }
-            await _call(client, "POST", "/appointments", admin, json=body)
+            booked.append(await _call(client, "POST", "/appointments", admin, json=body))
+
+    # The first visit seen early: completed, invoiced (201, or 200 if billing's consumer was first), partly paid.
+    visit = booked[0]
+    await _call(client, "POST", f"/appointments/{visit['id']}/complete", admin)
+    invoice = await _call(client, "POST", "/invoices", admin, json={"appointment_id": visit["id"]})
+    if invoice["status"] in {"issued", "partially_paid"}:
+        part = str(min(Decimal("100.00"), Decimal(invoice["balance_due"])))
+        await _call(
+            client,
+            "POST",
+            "/payments",
+            {**admin, "Idempotency-Key": f"demo-{invoice['id']}"},
+            json={"invoice_id": invoice["id"], "amount": part, "method": "cash"},
+        )
     return True
