@@ -25,10 +25,6 @@ async def test_the_demo_seeds_once_and_shows_a_partly_paid_invoice(
     assert await seed(settings, credentials) is True
     assert await seed(settings, credentials) is False  # a second start leaves the data alone
 
-    from sqlalchemy import text
-
-    from caremesh.platform.db import Database
-
     db = Database(settings.db)
     try:
         async with db.engine.connect() as connection:
