@@ -115,3 +115,9 @@ async def test_the_issue_date_is_the_clinics(make_env):
 async def test_a_malformed_as_of_is_422(env):
     response = await env.client.get(URL, params={"as_of": "2030-02-30"}, headers=env.admin)
     assert_problem(response, 422, "VALIDATION_ERROR")
+
+
+async def test_as_of_at_the_end_of_the_calendar_is_refused_not_a_crash(env):
+    refused = await env.client.get(URL, params={"as_of": "9999-12-31"}, headers=env.admin)
+    assert_problem(refused, 422, "VALIDATION_ERROR")
+    assert (await env.client.get(URL, params={"as_of": "9999-12-30"}, headers=env.admin)).status_code == 200

@@ -3,6 +3,7 @@ when the appointment is cancelled, unless money has moved on it."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -10,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from caremesh.billing import contract as billing
+from caremesh.billing import service as billing_service
 from tests.builders.billing import INVOICES, complete, invoice_of, next_working_day
 from tests.builders.patients import make_patient
 from tests.builders.practitioners import make_practitioner
@@ -113,3 +115,20 @@ async def test_billing_on_completion_ignores_bookings_and_cancellations(env):
     await env.drain()
     assert await env.count("invoices") == 0
     assert await env.count("dead_letters") == 0
+
+
+async def test_a_cancellation_racing_the_booking_invoice_waits_for_it_and_then_voids_it(booked_env):
+    """Billing share-locks the appointment while it prices the booking: the cancellation waits until the
+    invoice is committed, so the cancellation's consumer finds it and voids it."""
+    env = booked_env
+    appointment, _ = await book(env)
+    async with env.uow() as consumer_uow:
+        await billing_service.issue_for_appointment(consumer_uow, uuid.UUID(appointment["id"]))
+        cancelling = asyncio.create_task(
+            env.client.post(f"/api/v1/appointments/{appointment['id']}/cancel", headers=env.admin)
+        )
+        await asyncio.sleep(0.5)
+        assert not cancelling.done(), "the cancellation must wait for billing's transaction"
+    assert (await asyncio.wait_for(cancelling, 10)).status_code == 200
+    await env.drain()
+    assert (await invoice_of(env, appointment["id"]))["status"] == "void"

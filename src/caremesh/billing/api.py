@@ -23,6 +23,8 @@ from caremesh.platform.uow import UnitOfWork
 
 router = APIRouter(tags=["billing"], route_class=TransactionalRoute)
 
+LAST_AGING_DAY = date(9999, 12, 30)  # aging looks at the day after `as_of`
+
 
 # --- tariffs --------------------------------------------------------------------------
 
@@ -112,6 +114,7 @@ async def void_invoice(
 
 @router.get("/accounts-receivable", dependencies=[require("accounts_receivable:read")])
 async def accounts_receivable(
-    uow: Uow, as_of: date | None = Query(None, description="YYYY-MM-DD; default: today at the clinic")
+    uow: Uow,
+    as_of: date | None = Query(None, le=LAST_AGING_DAY, description="YYYY-MM-DD; default: today at the clinic"),
 ) -> AccountsReceivableRead:
     return await service.accounts_receivable(uow, as_of)

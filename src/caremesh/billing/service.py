@@ -580,7 +580,9 @@ async def issue_for_appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> t
         if not _may_see(uow, existing.patient_id):
             raise AppointmentNotFound()
         return existing, False
-    appointment = await scheduling.find_appointment(uow.session, appointment_id)
+    # Share-locked: a cancellation waits until this invoice is committed, so its consumer finds and
+    # voids it; and a visit already cancelled is seen as such here.
+    appointment = await scheduling.find_appointment(uow.session, appointment_id, lock=True)
     if appointment is None or not _may_see(uow, appointment.patient_id):
         raise AppointmentNotFound()
     _check_billable(uow, appointment)

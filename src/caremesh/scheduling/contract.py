@@ -65,8 +65,15 @@ class AppointmentSummary:
     completed_at: datetime | None
 
 
-async def find_appointment(session: AsyncSession, appointment_id: uuid.UUID) -> AppointmentSummary | None:
-    appointment = await session.get(Appointment, appointment_id)
+async def find_appointment(
+    session: AsyncSession, appointment_id: uuid.UUID, *, lock: bool = False
+) -> AppointmentSummary | None:
+    """The appointment, or None. `lock` takes a shared row lock (PostgreSQL): its status cannot change
+    (no cancellation, no completion) until the caller's transaction ends; billing prices under it."""
+    query = select(Appointment).where(Appointment.id == appointment_id)
+    if lock:
+        query = query.with_for_update(read=True)
+    appointment = await session.scalar(query.execution_options(populate_existing=True))
     if appointment is None:
         return None
     return AppointmentSummary(
