@@ -29,6 +29,7 @@ from bench.server import ADMIN_EMAIL, Backend, backends, running_server
 
 VISITS = int(os.environ.get("BENCH_VISITS", "300"))
 SINGLE_VISITS = 20  # of each round's visits, completed one at a time
+SETTLE_SECONDS = 10.0
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 INVOICE_WAIT_SECONDS = 120
@@ -141,6 +142,7 @@ async def measure(backend: Backend, first_day: date) -> str:
                 day = first_day + timedelta(weeks=8 * round_index)
                 bookings = [(patients[pa], practitioners[pr], start) for pr, pa, start in plan(day, VISITS)]
                 appointments = await _book(client, headers, bookings)
+                await asyncio.sleep(SETTLE_SECONDS)  # the consumers catch up with the bookings' events first
                 single_latencies.extend(await one_at_a_time(client, headers, appointments[:SINGLE_VISITS]))
                 latencies, invoices = await complete_round(client, headers, appointments[SINGLE_VISITS:])
                 issue_latencies.extend(latencies)
