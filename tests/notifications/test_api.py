@@ -171,6 +171,25 @@ async def test_malformed_sends_are_refused_and_change_nothing(env, overrides):
     assert await snapshot(env) == before
 
 
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Visiting hours\r\nBcc: everyone@example.org",
+        "Visiting\nhours",
+        "Visiting\thours",
+        "Visiting\x85hours",
+        "A\u2028B",
+    ],
+)
+async def test_a_written_subject_is_one_line_without_control_characters(env, subject):
+    """Rendered subjects are folded to one line; a written one with a line break or control character is
+    refused, rather than stored and then failing at the mail library on every attempt."""
+    before = await snapshot(env)
+    problem = assert_problem(await send(env, subject=subject), 422, "VALIDATION_ERROR")
+    assert problem["errors"][0]["loc"][-1] == "subject"
+    assert await snapshot(env) == before
+
+
 # --- reading -------------------------------------------------------------------------------------
 
 

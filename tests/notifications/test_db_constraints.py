@@ -74,6 +74,7 @@ async def test_messages_without_an_event_are_not_limited(env):
         ({"next_attempt_at": None}, "ck_notifications_queued_is_due_sometime"),
         ({"status": "sent", "sent_at": None}, "ck_notifications_sent_has_sent_at"),
         ({"channel": "sms"}, "ck_notifications_sms_has_no_subject"),
+        ({"status": "failed", "next_attempt_at": None, "secret": "tok"}, "ck_notifications_secret_only_while_queued"),
     ],
 )
 async def test_impossible_rows_are_refused(env, change, constraint):
@@ -108,3 +109,12 @@ async def test_impossible_templates_are_refused(env, channel, subject, constrain
     with pytest.raises(IntegrityError) as caught:
         await write(env, insert(NotificationTemplate).values(values))
     assert constraint in str(caught.value)
+
+
+async def test_a_secret_is_kept_only_while_its_message_is_queued(env):
+    values = row(secret="reset-token")
+    await write(env, insert(Notification).values(values))  # queued: the dispatcher still needs it
+    sent = {"status": "sent", "sent_at": T0, "next_attempt_at": None}
+    statement = update(Notification).where(Notification.id == values["id"]).values(**sent)
+    await refused(env, statement, "ck_notifications_secret_only_while_queued")
+    await write(env, statement.values(secret=None))

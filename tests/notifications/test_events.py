@@ -197,17 +197,14 @@ async def test_an_event_without_a_usable_patient_id_is_skipped(env, payload):
 def test_the_consumer_subscribes_to_every_event_it_turns_into_messages():
     from caremesh.notifications.handlers import SUBSCRIPTIONS
 
-    assert (
-        {s.event_type for s in SUBSCRIPTIONS}
-        == set(service.EVENT_KINDS)
-        == {
-            "appointment.booked",
-            "appointment.cancelled",
-            "invoice.issued",
-            "payment.completed",
-            "payment.failed",
-            "order.failed",
-            "lab.result_ready",
-        }
-    )
+    assert {s.event_type for s in SUBSCRIPTIONS} == {*service.EVENT_KINDS, "user.password_reset_requested"}
+    assert set(service.EVENT_KINDS) == {
+        "appointment.booked",
+        "appointment.cancelled",
+        "invoice.issued",
+        "payment.completed",
+        "payment.failed",
+        "order.failed",
+        "lab.result_ready",
+    }
     assert {s.consumer for s in SUBSCRIPTIONS} == {"notifications"}

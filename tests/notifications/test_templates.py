@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from datetime import UTC
+
 import pytest
 from sqlalchemy import delete
+from structlog.testing import capture_logs
 
 from caremesh.notifications import domain, service
 from caremesh.notifications.models import NotificationTemplate
@@ -18,7 +23,7 @@ from tests.builders.notifications import (
 )
 from tests.builders.patients import make_patient
 from tests.builders.practitioners import make_practitioner
-from tests.builders.scheduling import make_appointment
+from tests.builders.scheduling import at, make_appointment
 
 CODE = "appointment_booked.email"
 KINDS = [
@@ -27,9 +32,12 @@ KINDS = [
     "invoice_issued",
     "lab_result_ready",
     "order_failed",
+    "password_reset",
     "payment_completed",
     "payment_failed",
 ]
+# Every kind has an email and an SMS template, but a password reset goes by email only.
+CODES = [f"{k}.{c}" for k in KINDS for c in ("email", "sms") if f"{k}.{c}" != "password_reset.sms"]
 
 
 async def template(env, code: str = CODE) -> dict:
@@ -38,17 +46,23 @@ async def template(env, code: str = CODE) -> dict:
     return response.json()
 
 
-async def test_every_kind_has_an_email_and_an_sms_template(env):
+async def test_every_kind_has_an_email_and_an_sms_template_and_a_password_reset_only_an_email(env):
     response = await env.client.get(TEMPLATES, headers=env.admin)
 
     assert response.status_code == 200, response.text
     page = response.json()
     assert page["next_cursor"] is None
-    assert [t["code"] for t in page["items"]] == [f"{k}.{c}" for k in KINDS for c in ("email", "sms")]
+    assert [t["code"] for t in page["items"]] == CODES
     for item in page["items"]:
         assert item["version"] == 1
         assert (item["subject"] is None) == (item["channel"] == "sms")
-        assert {"first_name", "currency"} <= set(item["variables"])
+        if item["code"] != "password_reset.email":
+            assert {"first_name", "currency"} <= set(item["variables"])
+    reset = next(t for t in page["items"] if t["code"] == "password_reset.email")
+    assert (reset["event_type"], reset["variables"]) == (
+        "user.password_reset_requested",
+        ["email", "expires_at", "token"],
+    )
     booked = page["items"][0]
     assert (booked["event_type"], booked["channel"]) == ("appointment.booked", "email")
     assert booked["variables"] == [
@@ -67,7 +81,7 @@ async def test_templates_page_by_code(env):
     first = (await env.client.get(TEMPLATES, params={"limit": 5}, headers=env.admin)).json()
     rest = (await env.client.get(TEMPLATES, params={"cursor": first["next_cursor"]}, headers=env.admin)).json()
     codes = [t["code"] for t in first["items"] + rest["items"]]
-    assert len(codes) == 14
+    assert len(codes) == len(CODES) == 15
     assert codes == sorted(codes)
 
 
@@ -136,6 +150,11 @@ SANDBOX_ESCAPES = [
     "{{ number | attr('__class__') }}",
     "{{ 'x' * 100000 }}",
     "{{ 9 ** 99999 }}",
+    '{{ "%50000000s" % number }}',
+    "{{ number | center(50000000) }}",
+    "{{ '{:>50000000}'.format(number) }}",
+    "{{ lipsum(50000000) }}",
+    "{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}",
 ]
 
 
@@ -207,7 +226,7 @@ async def test_start_up_adds_missing_templates_and_keeps_edited_ones(env):
     assert (edited["subject"], edited["body"], edited["version"]) == ("Edited", "Edited {{ number }}", 2)
     restored = await template(env, "order_failed.sms")
     assert (restored["body"], restored["version"]) == (domain.KINDS["order_failed"].sms, 1)
-    assert await env.count("notification_templates") == 14
+    assert await env.count("notification_templates") == 15
 
 
 async def test_a_missing_template_falls_back_to_the_default(env):
@@ -218,3 +237,110 @@ async def test_a_missing_template_falls_back_to_the_default(env):
     await env.drain()
     sms = (await messages_of(env, event))["sms"]
     assert sms["body"] == "caremesh: Ravi, your lab results are ready. Sign in or ask your care team."
+
+
+async def test_a_template_that_fails_without_an_optional_field_is_refused_so_cancellations_without_reason_are_sent(
+    env,
+):
+    """The sample cancellation has a reason; real ones may not. The template is checked without it too."""
+    refused = await put_template(
+        env, "appointment_cancelled.email", "Dear {{ first_name }}, cancelled: {{ reason[:80] }}", subject="Cancelled"
+    )
+    problem = assert_problem(refused, 422, "INVALID_TEMPLATE")
+    assert problem["errors"] == [
+        {"loc": ["body"], "msg": "TypeError: 'NoneType' object is not subscriptable (when reason absent (None))"}
+    ]
+    accepted = await put_template(
+        env, "appointment_cancelled.email", "Cancelled{% if reason %}: {{ reason[:80] }}{% endif %}.", subject="Hi"
+    )
+    assert accepted.status_code == 200, accepted.text
+
+    patient = await make_patient(env)
+    appointment = await make_appointment(
+        env, patient_id=patient["id"], practitioner_id=(await make_practitioner(env))["id"], start=at(10)
+    )
+    cancelled = await env.client.post(f"/api/v1/appointments/{appointment['id']}/cancel", headers=env.admin)
+    assert cancelled.status_code == 200, cancelled.text
+    await env.drain()
+
+    messages = {
+        m["channel"]: m
+        for m in await list_notifications(env, recipient_id=patient["id"])
+        if m["template"].startswith("appointment_cancelled")
+    }
+    assert sorted(messages) == ["email", "sms"]
+    assert messages["email"]["body"] == "Cancelled."
+    assert await env.count("dead_letters") == 0
+
+
+# Renders for the sample (30 minutes) and without optional fields (a booking has none), not for 45 minutes.
+BREAKS_ON_45_MINUTES = "Visit {{ number }}: {{ 100 // (duration_minutes - 45) }}"
+
+
+async def test_an_edited_template_that_fails_for_an_event_gives_way_to_the_default(env):
+    assert (await put_template(env, "appointment_booked.sms", BREAKS_ON_45_MINUTES)).status_code == 200
+    doctor, patient = await make_practitioner(env), await make_patient(env, first_name="Ravi")
+
+    with capture_logs() as logs:
+        appointment = await make_appointment(
+            env, patient_id=patient["id"], practitioner_id=doctor["id"], duration_minutes=45
+        )
+        await env.drain()
+
+    messages = {m["channel"]: m for m in await list_notifications(env, recipient_id=patient["id"])}
+    assert sorted(messages) == ["email", "sms"]
+    assert messages["sms"]["body"] == (
+        f"caremesh: Ravi, your appointment {appointment['number']} is booked for Monday 7 January 2030, 09:00 UTC."
+    )
+    assert await env.count("event_deliveries") == await env.count("dead_letters") == 0
+    [warning] = [entry for entry in logs if entry["event"] == "notification_template_failed"]
+    assert warning == {
+        "event": "notification_template_failed",
+        "log_level": "warning",
+        "template": "appointment_booked.sms",
+        "error_type": "ZeroDivisionError",
+    }
+
+
+async def test_a_render_runs_in_a_worker_thread_and_is_given_up_on_at_its_time_limit():
+    """The event loop keeps serving while a template renders; a render that overruns is a TemplateProblem."""
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    def stubborn(*, time_limit: float) -> str:  # a render that ignores its own budget
+        time.sleep(1.0)
+        return "late"
+
+    ticker = asyncio.create_task(tick())
+    started = time.perf_counter()
+    try:
+        with pytest.raises(domain.TemplateProblem, match=r"takes longer than 0\.1 s to render"):
+            await service.render_off_loop(stubborn, time_limit=0.1)
+    finally:
+        ticker.cancel()
+    assert time.perf_counter() - started < 0.9  # 0.1 s and the grace of 0.5 s, not the whole second
+    assert ticks >= 5  # the loop was free while the worker slept
+
+    booked = domain.KINDS["appointment_booked"]
+    with pytest.raises(domain.TemplateProblem, match="takes longer than 0 s to render"):
+        await service.render_off_loop(
+            domain.check_template, booked, domain.Channel.SMS, None, "{{ number }}", UTC, time_limit=0
+        )
+
+
+async def test_a_password_reset_template_must_show_the_token_as_it_is(env):
+    code = "password_reset.email"
+    refused = await put_template(env, code, "Your code: {{ token | upper }}", subject="Reset")
+    assert assert_problem(refused, 422, "INVALID_TEMPLATE")["errors"][0]["loc"] == ["body"]
+    in_subject = await put_template(env, code, "Code: {{ token }}", subject="Code {{ token }}")
+    assert assert_problem(in_subject, 422, "INVALID_TEMPLATE")["errors"][0]["loc"] == ["subject"]
+    accepted = await put_template(
+        env, code, "Code for {{ email }}: {{ token }} (until {{ expires_at }})", subject="Reset"
+    )
+    assert accepted.status_code == 200, accepted.text
+    assert_problem(await put_template(env, "password_reset.sms", "{{ token }}"), 404, "TEMPLATE_NOT_FOUND")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+import tracemalloc
 from datetime import UTC
 from zoneinfo import ZoneInfo
 
@@ -10,6 +12,9 @@ from hypothesis import strategies as st
 from caremesh.notifications.domain import (
     BODY_MAX,
     KINDS,
+    LOOP_MAX,
+    RANGE_MAX,
+    SECRET_PLACEHOLDER,
     SUBJECT_MAX,
     Channel,
     SmtpTarget,
@@ -17,6 +22,7 @@ from caremesh.notifications.domain import (
     TemplateProblem,
     addresses,
     backoff_seconds,
+    check_template,
     default_templates,
     format_instant,
     format_money,
@@ -24,7 +30,9 @@ from caremesh.notifications.domain import (
     parse_code,
     parse_smtp_url,
     render,
+    render_kind,
     render_message,
+    reveal,
     sample_variables,
     status_after_failure,
     template_code,
@@ -123,7 +131,8 @@ def test_a_lab_result_message_never_sees_the_results():
 
 def test_every_kind_has_a_default_per_channel_with_unique_codes():
     codes = [code for code, *_ in default_templates()]
-    assert len(codes) == len(set(codes)) == len(KINDS) * len(Channel)
+    assert len(codes) == len(set(codes)) == len(KINDS) * len(Channel) - 1  # a password reset: email only
+    assert parse_code("password_reset.sms") is None
     for code, channel, subject, _body in default_templates():
         assert parse_code(code) == (KINDS[code.split(".")[0]], channel)
         assert (subject is None) == (channel is Channel.SMS)
@@ -133,7 +142,7 @@ def test_every_kind_has_a_default_per_channel_with_unique_codes():
 def test_every_default_renders_against_its_sample(code, channel, subject, body):
     kind, _ = parse_code(code)
     rendered_subject, text = render_message(channel, subject, body, sample_variables(kind))
-    assert "Asha" in text
+    assert "Asha" in text if kind.for_patient else "[redacted]" in text
     assert "None" not in text
     assert "None" not in (rendered_subject or "")
 
@@ -144,7 +153,7 @@ def test_defaults_render_whatever_fields_an_event_leaves_out(data):
     present = data.draw(st.sets(st.sampled_from(kind.fields)))
     payload = {name: value for name, value in kind.sample.items() if name in present}
     variables = variables_for(kind, payload, first_name="Asha", currency="INR", tz=UTC)
-    for channel in Channel:
+    for channel in kind.channels:
         _subject, text = render_message(channel, *kind.default(channel), variables)
         assert text.strip()
 
@@ -186,6 +195,157 @@ def test_the_sandbox_refuses_with_a_clear_message(source, says):
     assert says in caught.value.message
 
 
+def refused_quickly(source: str, variables: dict | None = None) -> TemplateProblem:
+    """Render `source`; it must be refused within 0.5 s and having used under 10 MB on its way."""
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(TemplateProblem) as caught:
+            render(source, sample_variables(BOOKED) if variables is None else variables)
+        elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert elapsed < 0.5, f"the render took {elapsed:.1f}s"
+    assert peak < 10_000_000, f"the render peaked at {peak / 1e6:.0f} MB"
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        ("{% for a in range(10000) %}{% for b in range(3000) %}{% endfor %}{% endfor %}ok", f"at most {RANGE_MAX}"),
+        ("{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}", f"at most {LOOP_MAX}"),
+        (
+            "{% set s = 'x' * 1000 %}{% for a in s %}{% for b in s %}{% for c in s %}"
+            "{% endfor %}{% endfor %}{% endfor %}",
+            f"at most {LOOP_MAX}",
+        ),
+    ],
+)
+def test_nested_loops_stop_at_the_loop_budget_at_once(source, says):
+    assert says in refused_quickly(source).message
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        ('{{ "%50000000s" % first_name }}', "% formatting widths may be at most"),
+        ('{{ "%.50000000f" % 1.5 }}', "% formatting widths may be at most"),
+        ('{{ "%*s" % (50000000, first_name) }}', "may not take its width from the arguments"),
+        ("{{ '%50000000s' | format(first_name) }}", "% formatting widths may be at most"),
+        ("{{ '{:>50000000}'.format(first_name) }}", "format widths may be at most"),
+        ("{{ '{:{w}}'.format(first_name, w=50000000) }}", "may not contain fields"),
+        ("{{ first_name | center(50000000) }}", "the width of |center"),
+        ("{{ first_name | indent(50000000) }}", "the width of |indent"),
+        ("{{ ('x\n' * 500) | indent('y' * 1000) }}", "|indent would make"),
+        ("{{ first_name | wordwrap(50000000) }}", "the width of |wordwrap"),
+        ("{{ ('x ' * 500) | wordwrap(1, wrapstring='y' * 1001) }}", "repeating with *"),
+        ("{{ first_name | truncate(50000000) }}", "the length of |truncate"),
+        ("{{ [1, 2] | batch(50000000, 'x') | list }}", "the linecount of |batch"),
+        ("{{ [1, 2] | slice(50000000) | list }}", "the slices of |slice"),
+        ("{{ ('x' * 1000) | replace('x', 'y' * 1000) }}", "|replace would make"),
+        ("{{ ('x' * 1000).replace('x', 'y' * 1000) }}", "replace() would make"),
+        ("{{ first_name.ljust(50000000) }}", "the width of ljust()"),
+        ("{{ first_name.center(50000000) }}", "the width of center()"),
+        ("{{ ('x' * 1000) ~ '' + ('x' * 1000) * 20 }}", "repeating with *"),
+        ("{{ lipsum(50000000) }}", "lipsum is not allowed"),
+        (
+            "{% set ns = namespace(x='ab') %}{% for i in range(40) %}{% set ns.x = ns.x ~ ns.x %}{% endfor %}",
+            "a namespace attribute makes",
+        ),
+        (
+            "{% set ns = namespace(x=3) %}{% for i in range(40) %}{% set ns.x = ns.x * ns.x %}{% endfor %}",
+            "numbers in templates may not grow",
+        ),
+        ("{% macro f(s) %}{{ s }}{% endmacro %}{{ f(1) }}", "may not use {% macro %}"),
+        ("{% set x %}{{ first_name }}{% endset %}{{ x }}", "may not use {% set %} blocks"),
+        ("{% filter upper %}{{ first_name }}{% endfilter %}", "may not use {% filter %} blocks"),
+        ("{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}", "may not use recursive loops"),
+    ],
+)
+def test_nothing_in_a_template_makes_huge_values_out_of_small_ones(source, says):
+    problem = refused_quickly(source)
+    assert problem.message.startswith("not allowed: "), problem.message
+    assert says in problem.message, problem.message
+
+
+def test_output_is_counted_as_it_is_made():
+    problem = refused_quickly(
+        "{% for i in range(1000) %}{% for j in range(10) %}{{ 'x' * 900 }}{% endfor %}{% endfor %}"
+    )
+    assert problem.message == f"renders more than {BODY_MAX} characters; at most {BODY_MAX} are sent"
+
+
+def test_moderate_widths_loops_and_namespaces_still_work():
+    source = (
+        "{{ '%-6s|%5.1f' % (first_name, 2.25) }} {{ '{:>6}'.format(number[-3:]) }} {{ first_name | center(9) }} "
+        "{{ 'a b c' | wordwrap(3, wrapstring='/') }} {{ [1, 2, 3] | batch(2, 0) | list }} {{ range(3) | list }} "
+        "{% set ns = namespace(total=0) %}{% for i in range(1, 5) %}{% set ns.total = ns.total + i %}{% endfor %}"
+        "{{ ns.total }} {% for x in 'ab' %}{{ loop.index }}/{{ loop.length }}{% else %}none{% endfor %}"
+    )
+    assert render(source, sample_variables(BOOKED)) == (
+        "Asha  |  2.2    042    Asha   a b/c [[1, 2], [3, 0]] [0, 1, 2] 10 1/22/2"
+    )
+
+
+def test_a_render_stops_itself_at_its_time_limit():
+    with pytest.raises(TemplateProblem, match="takes longer than 0 s to render"):
+        render("{% for i in range(10) %}{{ i }}{% endfor %}", {}, time_limit=0)
+
+
+def test_a_template_is_checked_without_its_kinds_optional_fields_too():
+    cancelled = KINDS["appointment_cancelled"]
+    source = "Dear {{ first_name }}, cancelled: {{ reason[:80] }}"
+    assert "The patient asked" in render(source, sample_variables(cancelled))  # the sample alone lets it pass
+    with pytest.raises(TemplateProblem) as caught:
+        check_template(cancelled, Channel.EMAIL, "Cancelled", source, UTC, time_limit=2)
+    assert caught.value.field == "body"
+    assert caught.value.message.endswith("(when reason absent (None))"), caught.value.message
+    check_template(cancelled, Channel.EMAIL, "Cancelled", "{{ (reason or 'no reason')[:80] }}", UTC, time_limit=2)
+
+
+def test_an_invoice_template_is_checked_without_each_of_its_optional_fields():
+    invoice = KINDS["invoice_issued"]
+    # The sample is for an appointment (order_id None); real invoices may be for an order instead.
+    with pytest.raises(TemplateProblem, match=r"\(when appointment_id and order_id absent \(None\)\)"):
+        check_template(invoice, Channel.SMS, None, "{{ appointment_id[:8] }}", UTC, time_limit=2)
+
+
+# --- secrets -------------------------------------------------------------------------------------
+
+RESET = KINDS["password_reset"]
+
+
+def test_a_secret_never_reaches_the_variables_and_is_put_in_only_when_sent():
+    payload = {"token": "s3cr3t-token", "expires_at": "2030-01-07T09:30:00Z", "email": "a@example.org"}
+    variables = variables_for(RESET, payload, first_name="", currency="INR", tz=UTC)
+    assert variables == {
+        "token": SECRET_PLACEHOLDER,
+        "expires_at": "Monday 7 January 2030, 09:30 UTC",
+        "email": "a@example.org",
+    }
+    _subject, body = render_kind(RESET, Channel.EMAIL, *RESET.default(Channel.EMAIL), variables)
+    assert "s3cr3t-token" not in body
+    assert "    [redacted]\n" in body
+    assert "s3cr3t-token" in reveal(body, "s3cr3t-token")
+    assert reveal(body, None) == body
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "field", "says"),
+    [
+        ("Reset", "Your code: {{ token | upper }}", "body", "must show {{ token }} as it is"),
+        ("Reset", "No code here, {{ email }}", "body", "must show {{ token }} as it is"),
+        ("Code {{ token }}", "Your code: {{ token }}", "subject", "must not show {{ token }}"),
+    ],
+)
+def test_a_password_reset_template_shows_the_token_as_it_is_and_only_in_the_body(subject, body, field, says):
+    with pytest.raises(TemplateProblem) as caught:
+        check_template(RESET, Channel.EMAIL, subject, body, UTC, time_limit=2)
+    assert (caught.value.field, says in caught.value.message) == (field, True)
+
+
 def test_a_little_repetition_is_fine():
     assert render("{{ '-' * 10 }}", {}) == "-" * 10
 
@@ -195,8 +355,8 @@ def test_output_is_not_escaped_and_keeps_its_last_newline():
 
 
 def test_huge_or_nul_output_is_refused():
-    with pytest.raises(TemplateProblem, match=f"at most {BODY_MAX}"):
-        render("{% for i in range(30000) %}{{ i }}{% endfor %}", {})
+    with pytest.raises(TemplateProblem, match=f"renders more than {BODY_MAX} characters"):
+        render("{% for i in range(1000) %}{% for j in range(10) %}{{ i }}{% endfor %}{% endfor %}", {})
     with pytest.raises(TemplateProblem, match="NUL"):
         render("{{ text }}", {"text": "a\x00b"})
 

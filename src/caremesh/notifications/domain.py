@@ -2,25 +2,36 @@
 
 A template's code is `<kind>.<channel>`, e.g. `appointment_booked.email`. Each kind names the event
 fields its templates may use; the variables are exactly those (absent ones are None), plus
-`first_name` and `currency`, so a template that renders against the kind's sample renders against
-every real event of that kind. Money is shown with its currency, instants in the clinic timezone.
+`first_name` and `currency` for a patient's message. A template is kept once it renders against the
+kind's sample, also without its optional fields; a real event can still break it (a value the sample
+lacks), and then the message is made from the default template. Money is shown with its currency,
+instants in the clinic timezone.
+
+Templates run in a sandbox bounded in time (RENDER_SECONDS) and size: see `_Sandbox`.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import re
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from functools import lru_cache
+from string import Formatter
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from jinja2 import DictLoader, StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2 import DictLoader, StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import SecurityError, TemplateNotFound
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
 
 
 class Channel(StrEnum):
@@ -37,6 +48,13 @@ class Status(StrEnum):
 SUBJECT_MAX = 200  # characters of a rendered subject; longer ones are cut
 BODY_MAX = 20_000  # characters of a rendered body; longer ones are refused
 REPEAT_MAX = 1_000  # items `'-' * n` may make in a template
+VALUE_MAX = BODY_MAX  # characters (or items) of any value a template makes on its way
+WIDTH_MAX = 1_000  # widths, lengths and counts given to padding, wrapping and batching
+RANGE_MAX = 1_000  # numbers one `range()` may make
+LOOP_MAX = 10_000  # loop iterations of one render, all loops together
+INT_BITS = 1_024  # how large a product of whole numbers may grow
+RENDER_SECONDS = 2.0  # how long one render may run
+SECRET_PLACEHOLDER = "[redacted]"  # what stored messages show for a secret (a reset token)
 CENT = Decimal("0.01")
 
 # Codes other contexts put in `failure_reason`, in words a patient understands.
@@ -48,25 +66,41 @@ REASONS = {
 
 @dataclass(frozen=True)
 class EventKind:
-    """What one kind of event may say: its variables, a sample event, and the default templates."""
+    """What one kind of event may say: its variables, a sample event, and the default templates.
+
+    `optional` fields may be absent (None) in real events; templates are checked with them absent too.
+    `secret` names a field that never reaches a stored message: templates render it as SECRET_PLACEHOLDER,
+    and the dispatcher puts the real value in only when it sends (see `reveal`).
+    """
 
     key: str
     fields: tuple[str, ...]
     sample: Mapping[str, Any]
     subject: str
     email: str
-    sms: str
+    sms: str | None
     money: frozenset[str] = frozenset()
     instants: frozenset[str] = frozenset()
     words: frozenset[str] = frozenset()
+    optional: frozenset[str] = frozenset()
+    secret: str | None = None
+    for_patient: bool = True  # a patient's message: `first_name` and `currency` are variables too
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        return tuple(channel for channel in Channel if channel is Channel.EMAIL or self.sms is not None)
 
     @property
     def variables(self) -> list[str]:
-        return sorted({*self.fields, "first_name", "currency"})
+        return sorted({*self.fields, *(("first_name", "currency") if self.for_patient else ())})
 
     def default(self, channel: Channel) -> tuple[str | None, str]:
         """(subject, body) of the default template for `channel`."""
-        return (self.subject, self.email) if channel is Channel.EMAIL else (None, self.sms)
+        if channel is Channel.EMAIL:
+            return self.subject, self.email
+        if self.sms is None:
+            raise LookupError(f"{self.key} messages are not sent by {channel}")
+        return None, self.sms
 
 
 _APPOINTMENT_FIELDS = ("appointment_id", "number", "specialty", "start", "end", "duration_minutes")
@@ -102,6 +136,7 @@ KINDS: dict[str, EventKind] = {
             key="appointment_cancelled",
             fields=(*_APPOINTMENT_FIELDS, "reason"),
             sample={**_APPOINTMENT_SAMPLE, "reason": "The patient asked to cancel"},
+            optional=frozenset({"reason"}),
             instants=frozenset({"start", "end"}),
             words=frozenset({"specialty"}),
             subject="Your appointment {{ number }} is cancelled",
@@ -155,6 +190,7 @@ KINDS: dict[str, EventKind] = {
                 }
             ),
             instants=frozenset({"issued_at"}),
+            optional=frozenset({"appointment_id", "order_id"}),  # an invoice is for one or the other
             subject="Invoice {{ number }}: {{ patient_amount }} to pay",
             email=(
                 "Dear {{ first_name }},\n\n"
@@ -214,6 +250,7 @@ KINDS: dict[str, EventKind] = {
             },
             money=frozenset({"amount"}),
             words=frozenset({"method", "failure_reason"}),
+            optional=frozenset({"failure_reason"}),
             subject="Your payment for invoice {{ invoice_number }} did not go through",
             email=(
                 "Dear {{ first_name }},\n\n"
@@ -228,6 +265,7 @@ KINDS: dict[str, EventKind] = {
             fields=("order_id", "failure_reason"),
             sample={"order_id": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b", "failure_reason": "INSUFFICIENT_STOCK"},
             words=frozenset({"failure_reason"}),
+            optional=frozenset({"failure_reason"}),
             subject="Your order could not be completed",
             email=(
                 "Dear {{ first_name }},\n\n"
@@ -244,6 +282,7 @@ KINDS: dict[str, EventKind] = {
                 "lab_order_id": "3c2b1a0f-9e8d-4c7b-a6f5-e4d3c2b1a0f9",
                 "order_id": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
             },
+            optional=frozenset({"order_id"}),
             # Results are clinical data: messages say only that they are ready.
             subject="Your lab results are ready",
             email=(
@@ -251,6 +290,30 @@ KINDS: dict[str, EventKind] = {
                 "your lab results are ready. Please sign in to caremesh or ask your care team to see them." + _SIGN_OFF
             ),
             sms="caremesh: {{ first_name }}, your lab results are ready. Sign in or ask your care team.",
+        ),
+        EventKind(
+            # To a user (staff or patient) by email only, never an SMS: whoever reads the phone's lock
+            # screen would read the token.
+            key="password_reset",
+            fields=("token", "expires_at", "email"),
+            sample={
+                "token": "Xq3v9Lw0S7dJ2k8Pz5Rt1Yb4Nc6Hf0Ga3Me7Ui9Oo2Q",
+                "expires_at": "2026-03-02T09:30:00Z",
+                "email": "asha.rao@example.org",
+            },
+            instants=frozenset({"expires_at"}),
+            secret="token",
+            for_patient=False,
+            subject="Reset your caremesh password",
+            email=(
+                "Hello,\n\n"
+                "someone asked to reset the password of the caremesh account {{ email }}.\n"
+                "Your reset code is:\n\n"
+                "    {{ token }}\n\n"
+                "It works once, until {{ expires_at }}. If you did not ask for this, ignore this email: "
+                "your password stays as it is." + _SIGN_OFF
+            ),
+            sms=None,
         ),
     )
 }
@@ -266,7 +329,7 @@ def template_code(kind: str, channel: Channel) -> str:
 def parse_code(code: str) -> tuple[EventKind, Channel] | None:
     """The kind and channel a template code names, or None for a code that names none."""
     kind, _, channel = code.rpartition(".")
-    if kind not in KINDS or channel not in {c.value for c in Channel}:
+    if kind not in KINDS or channel not in {c.value for c in KINDS[kind].channels}:
         return None
     return KINDS[kind], Channel(channel)
 
@@ -276,7 +339,7 @@ def default_templates() -> list[tuple[str, Channel, str | None, str]]:
     return [
         (template_code(kind.key, channel), channel, *kind.default(channel))
         for kind in KINDS.values()
-        for channel in Channel
+        for channel in kind.channels
     ]
 
 
@@ -310,12 +373,16 @@ def humanize(value: Any) -> str:
 def variables_for(
     kind: EventKind, payload: Mapping[str, Any], *, first_name: str, currency: str, tz: tzinfo
 ) -> dict[str, Any]:
-    """The variables a template of `kind` sees for one event. Raises ValueError on a malformed field."""
+    """The variables a template of `kind` sees for one event. Raises ValueError on a malformed field.
+
+    The secret field, if the kind has one, is SECRET_PLACEHOLDER whatever the event says."""
     currency = str(payload.get("currency") or currency)
-    values: dict[str, Any] = {"first_name": first_name, "currency": currency}
+    values: dict[str, Any] = {"first_name": first_name, "currency": currency} if kind.for_patient else {}
     for name in kind.fields:
         raw = payload.get(name)
-        if raw is None:
+        if name == kind.secret:
+            values[name] = SECRET_PLACEHOLDER
+        elif raw is None:
             values[name] = None
         elif name in kind.money:
             values[name] = format_money(raw, currency)
@@ -332,6 +399,24 @@ def sample_variables(kind: EventKind, tz: tzinfo = UTC) -> dict[str, Any]:
     return variables_for(kind, kind.sample, first_name=SAMPLE_FIRST_NAME, currency=SAMPLE_CURRENCY, tz=tz)
 
 
+def check_variants(kind: EventKind, tz: tzinfo = UTC) -> list[tuple[str | None, dict[str, Any]]]:
+    """The events a template must render for before it is kept, as (what differs from the sample, variables):
+    the sample; the sample without any optional field; the sample without each optional field alone."""
+    without = [sorted(kind.optional)] + ([[name] for name in sorted(kind.optional)] if len(kind.optional) > 1 else [])
+    variants: list[tuple[str | None, dict[str, Any]]] = [(None, sample_variables(kind, tz))]
+    for names in without:
+        if names:
+            payload = {key: value for key, value in kind.sample.items() if key not in names}
+            variables = variables_for(kind, payload, first_name=SAMPLE_FIRST_NAME, currency=SAMPLE_CURRENCY, tz=tz)
+            variants.append((f"{' and '.join(names)} absent (None)", variables))
+    return variants
+
+
+def reveal(text: str, secret: str | None) -> str:
+    """The text as sent: the secret where the stored text shows SECRET_PLACEHOLDER."""
+    return text if secret is None else text.replace(SECRET_PLACEHOLDER, secret)
+
+
 # --- rendering -----------------------------------------------------------------------------------
 
 
@@ -344,36 +429,279 @@ class TemplateProblem(ValueError):
         self.message = message
 
 
-class _Sandbox(SandboxedEnvironment):
-    """Jinja's sandbox (no private or internal attributes, bounded `range`), and no operators that
-    make huge values out of small ones: `'x' * 10**9` would stall the worker."""
+class RenderBudget:
+    """What one render may spend: loop iterations and time. Checked as the template runs, so a render
+    that overruns stops itself (also in a worker thread whose caller stopped waiting)."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    def __init__(self, time_limit: float) -> None:
+        self.deadline = time.monotonic() + time_limit
+        self.time_limit = time_limit
+        self.iterations = 0
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise _TooSlow(f"takes longer than {self.time_limit:g} s to render")
+
+    def tick(self) -> None:
+        self.iterations += 1
+        if self.iterations > LOOP_MAX:
+            raise SecurityError(f"loops may run at most {LOOP_MAX} times in all")
+        self.check_time()
+
+
+class _TooSlow(SecurityError):
+    pass
+
+
+_BUDGET: ContextVar[RenderBudget | None] = ContextVar("notification_render_budget", default=None)
+
+
+def _spend(*, iteration: bool = False) -> None:
+    budget = _BUDGET.get()
+    if budget is None:
+        return
+    if iteration:
+        budget.tick()
+    else:
+        budget.check_time()
+
+
+def _sized(value: Any, what: str) -> Any:
+    """`value`, unless it is a text or list longer than any message may be."""
+    if isinstance(value, str | list | tuple) and len(value) > VALUE_MAX:
+        raise SecurityError(f"{what} makes {len(value)} items; at most {VALUE_MAX} are allowed")
+    return value
+
+
+def _fits(size: int, what: str) -> None:
+    if size > VALUE_MAX:
+        raise SecurityError(f"{what} would make {size} characters; at most {VALUE_MAX} are allowed")
+
+
+def _width(value: Any, what: str) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > WIDTH_MAX:
+        raise SecurityError(f"{what} may be at most {WIDTH_MAX}")
+    if isinstance(value, str) and len(value) > WIDTH_MAX:
+        raise SecurityError(f"{what} may be at most {WIDTH_MAX} characters")
+
+
+# A printf conversion: `%(name)-08.3f`; `*` takes the width from the arguments.
+_PRINTF = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d*))?[hlL]?(.)", re.DOTALL)
+
+
+def _check_printf(fmt: str) -> None:
+    for match in _PRINTF.finditer(fmt):
+        for number in match.group(1, 2):
+            if number == "*":
+                raise SecurityError("% formatting may not take its width from the arguments")
+            if number and int(number) > WIDTH_MAX:
+                raise SecurityError(f"% formatting widths may be at most {WIDTH_MAX}")
+
+
+def _check_format_spec(fmt: str) -> None:
+    for _literal, name, spec, _conversion in Formatter().parse(fmt):
+        if name is None or not spec:
+            continue
+        if "{" in spec:
+            raise SecurityError("format specifications may not contain fields")
+        for number in re.findall(r"\d+", spec):
+            if int(number) > WIDTH_MAX:
+                raise SecurityError(f"format widths may be at most {WIDTH_MAX}")
+
+
+def _predicted_replace(text: str, old: str, new: str, count: int | None) -> int:
+    times = len(text) + 1 if old == "" else text.count(old)
+    if count is not None and count >= 0:
+        times = min(times, count)
+    return len(text) + times * (len(new) - len(old))
+
+
+# Filters whose arguments make output out of nothing; the named arguments are capped.
+_CAPPED_FILTER_ARGS: dict[str, frozenset[str]] = {
+    "center": frozenset({"width"}),
+    "indent": frozenset({"width"}),
+    "wordwrap": frozenset({"width", "wrapstring"}),
+    "truncate": frozenset({"length", "leeway"}),
+    "batch": frozenset({"linecount"}),
+    "slice": frozenset({"slices"}),
+    "round": frozenset({"precision"}),
+}
+# str methods that pad: `'x'.ljust(10**8)`.
+_PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
+
+
+def _guarded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """`func`, checked: time, capped arguments, and the size of what it returns."""
+    capped = _CAPPED_FILTER_ARGS.get(name, frozenset())
+    # Only these filters' arguments are read. Jinja wraps some filters (async variants) in a function that
+    # takes the eval context first, which the wrapped function's signature does not show.
+    signature = inspect.signature(inspect.unwrap(func)) if capped or name in {"format", "replace"} else None
+    passes = getattr(func, "jinja_pass_arg", None) is not None
+    skip = int(passes and getattr(inspect.unwrap(func), "jinja_pass_arg", None) is None)
+
+    @functools.wraps(func)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        _spend()
+        if signature is None:
+            return _sized(func(*args, **kwargs), f"|{name}")
+        bound = signature.bind(*args[skip:], **kwargs).arguments
+        for arg in capped & bound.keys():
+            _width(bound[arg], f"the {arg} of |{name}")
+        if name == "format":
+            _check_printf(str(bound.get("value", "")))
+        if name == "replace" and isinstance(bound.get("s"), str):
+            size = _predicted_replace(bound["s"], str(bound["old"]), str(bound["new"]), bound.get("count"))
+            _fits(size, "|replace")
+        if name == "indent" and isinstance(bound.get("s"), str):
+            width = bound.get("width", 4)
+            lines = bound["s"].count("\n") + 1
+            _fits(len(bound["s"]) + lines * (len(width) if isinstance(width, str) else int(width)), "|indent")
+        return _sized(func(*args, **kwargs), f"|{name}")
+
+    return guarded
+
+
+class _Namespace(Namespace):
+    """`namespace()`, whose attributes cannot grow past what a message may hold."""
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        super().__setitem__(name, _sized(value, "a namespace attribute"))
+
+
+def _range(*args: int) -> Iterable[int]:
+    numbers = range(*args)
+    if len(numbers) > RANGE_MAX:
+        raise OverflowError(f"range may make at most {RANGE_MAX} items")
+    return numbers
+
+
+def _lipsum(*_args: Any, **_kwargs: Any) -> str:
+    raise SecurityError("lipsum is not allowed in templates")
+
+
+def _counted(iterable: Iterable[Any]) -> Iterator[Any]:
+    """What every `{% for %}` iterates: each item counts against the render's budget."""
+    for item in iterable:
+        _spend(iteration=True)
+        yield item
+
+
+# Constructs that build text outside the output stream (where its length is not counted) or recurse.
+_REFUSED_NODES: dict[type[nodes.Node], str] = {
+    nodes.Macro: "{% macro %}",
+    nodes.CallBlock: "{% call %}",
+    nodes.FilterBlock: "{% filter %} blocks",
+    nodes.AssignBlock: "{% set %} blocks (set a variable to an expression instead)",
+    nodes.Block: "{% block %}",
+}
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's sandbox (no private or internal attributes, no changing lists or dicts), bounded in
+    time and size: every loop counts against the render's budget, `range` makes at most RANGE_MAX
+    items, and no operator, filter or method makes huge values out of small ones (`'x' * 10**9`,
+    `'%9999999s' % x`, `x|center(10**8)`, `x.ljust(10**8)`, `10**10**10`)."""
+
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.filters = {name: _guarded_filter(name, func) for name, func in self.filters.items()}
+        self.filters["_counted"] = _counted
+        self.globals.update(range=_range, lipsum=_lipsum, namespace=_Namespace)
+
+    def parse_checked(self, source: str) -> nodes.Template:
+        tree = self.parse(source)
+        for kind, what in _REFUSED_NODES.items():
+            if next(tree.find_all(kind), None) is not None:
+                raise SecurityError(f"templates may not use {what}")
+        for loop in tree.find_all(nodes.For):
+            if loop.recursive:
+                raise SecurityError("templates may not use recursive loops")
+            loop.iter = nodes.Filter(loop.iter, "_counted", [], [], None, None, lineno=loop.lineno)
+        return tree
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        _spend()
         if operator == "**":
             raise SecurityError("the ** operator is not allowed in templates")
-        sequence, times = (left, right) if isinstance(left, str | list | tuple) else (right, left)
-        if isinstance(sequence, str | list | tuple) and isinstance(times, int) and len(sequence) * times > REPEAT_MAX:
-            raise SecurityError(f"repeating with * may make at most {REPEAT_MAX} items")
-        return super().call_binop(context, operator, left, right)
+        if operator == "*":
+            sequence, times = (left, right) if isinstance(left, str | list | tuple) else (right, left)
+            repeats = isinstance(sequence, str | list | tuple) and isinstance(times, int)
+            if repeats and len(sequence) * times > REPEAT_MAX:
+                raise SecurityError(f"repeating with * may make at most {REPEAT_MAX} items")
+            if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > INT_BITS:
+                raise SecurityError("numbers in templates may not grow that large")
+        if operator == "%" and isinstance(left, str):
+            _check_printf(left)
+        joins = isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple)
+        if operator == "+" and joins and len(left) + len(right) > VALUE_MAX:
+            raise SecurityError(f"+ may make at most {VALUE_MAX} items")
+        return _sized(super().call_binop(context, operator, left, right), f"the {operator} operator")
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:
+            _check_format_spec(value.__self__)
+        return wrapped
+
+    def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        _spend()
+        owner, method = getattr(obj, "__self__", None), getattr(obj, "__name__", "")
+        if isinstance(owner, str) and method in _PADDING_METHODS:
+            for arg in (*args, *kwargs.values()):
+                _width(arg, f"the width of {method}()")
+        if isinstance(owner, str) and method == "replace" and len(args) >= 2:
+            count = args[2] if len(args) > 2 else kwargs.get("count")
+            _fits(_predicted_replace(owner, str(args[0]), str(args[1]), count), "replace()")
+        return _sized(super().call(context, obj, *args, **kwargs), "a call")
 
 
 # An empty loader: `{% include %}`, `{% import %}` and `{% extends %}` find nothing.
 _ENV = _Sandbox(loader=DictLoader({}), autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
 
 
+# What a template can raise at run time besides Jinja's own errors (RecursionError: `loop()` on itself).
+_RENDER_ERRORS = (
+    TemplateError,
+    ArithmeticError,
+    TypeError,
+    ValueError,
+    LookupError,
+    AttributeError,
+    RecursionError,
+    AssertionError,  # |truncate asserts its arguments
+)
+
+
 @lru_cache(maxsize=256)
 def _compile(source: str) -> Template:
-    return _ENV.from_string(source)
+    return _ENV.from_string(_ENV.parse_checked(source))
 
 
-def render(source: str, variables: Mapping[str, Any], *, field: str = "body") -> str:
-    """Render one template text; every way it can fail becomes a TemplateProblem with a clear message."""
+def render(
+    source: str, variables: Mapping[str, Any], *, field: str = "body", time_limit: float = RENDER_SECONDS
+) -> str:
+    """Render one template text; every way it can fail becomes a TemplateProblem with a clear message.
+
+    Output is counted as it is made: a template that would write more than BODY_MAX characters stops there.
+    """
+    budget = RenderBudget(time_limit)
+    token = _BUDGET.set(budget)
     try:
-        text = _compile(source).render(variables)
+        parts: list[str] = []
+        size = 0
+        for part in _compile(source).generate(variables):
+            budget.check_time()
+            size += len(part)
+            if size > BODY_MAX:
+                break
+            parts.append(part)
+        text = "".join(parts)
     except TemplateSyntaxError as error:
         raise TemplateProblem(field, f"line {error.lineno}: {error.message}") from error
+    except _TooSlow as error:
+        raise TemplateProblem(field, str(error)) from error
     except SecurityError as error:
         raise TemplateProblem(field, f"not allowed: {error}") from error
     except UndefinedError as error:
@@ -381,34 +709,81 @@ def render(source: str, variables: Mapping[str, Any], *, field: str = "body") ->
         raise TemplateProblem(field, f"{error.message}; the variables are {known}") from error
     except TemplateNotFound as error:
         raise TemplateProblem(field, "templates cannot include, import or extend other templates") from error
-    except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as error:
+    except _RENDER_ERRORS as error:
         raise TemplateProblem(field, f"{type(error).__name__}: {error}") from error
+    finally:
+        _BUDGET.reset(token)
+    if size > BODY_MAX:
+        raise TemplateProblem(field, f"renders more than {BODY_MAX} characters; at most {BODY_MAX} are sent")
     if "\x00" in text:
         raise TemplateProblem(field, "must not render NUL characters")
-    if len(text) > BODY_MAX:
-        raise TemplateProblem(field, f"renders {len(text)} characters; at most {BODY_MAX} are sent")
     return text
 
 
 def render_message(
-    channel: Channel, subject: str | None, body: str, variables: Mapping[str, Any]
+    channel: Channel,
+    subject: str | None,
+    body: str,
+    variables: Mapping[str, Any],
+    *,
+    time_limit: float = RENDER_SECONDS,
 ) -> tuple[str | None, str]:
     """(subject, body) of one message. A subject is one line (no header injection), cut to SUBJECT_MAX."""
     if channel is Channel.SMS:
         if subject is not None:
             raise TemplateProblem("subject", "an SMS has no subject")
-        return None, render(body, variables)
+        return None, render(body, variables, time_limit=time_limit)
     if not subject:
         raise TemplateProblem("subject", "an email needs a subject")
-    line = " ".join(render(subject, variables, field="subject").split())
+    line = one_line(render(subject, variables, field="subject", time_limit=time_limit))
     if not line:
         raise TemplateProblem("subject", "renders empty")
     if len(line) > SUBJECT_MAX:
         line = line[: SUBJECT_MAX - 1] + "…"
-    text = render(body, variables)
+    text = render(body, variables, time_limit=time_limit)
     if not text.strip():
         raise TemplateProblem("body", "renders empty")
     return line, text
+
+
+def one_line(text: str) -> str:
+    """A subject as it is sent: every run of whitespace, line breaks included, becomes one space."""
+    return " ".join(text.split())
+
+
+def render_kind(
+    kind: EventKind,
+    channel: Channel,
+    subject: str | None,
+    body: str,
+    variables: Mapping[str, Any],
+    *,
+    time_limit: float = RENDER_SECONDS,
+) -> tuple[str | None, str]:
+    """`render_message` for an event of `kind`; a kind with a secret must show it, as it is, in the body
+    (where the dispatcher puts it in) and never in the subject (mail lists and lock screens show subjects)."""
+    line, text = render_message(channel, subject, body, variables, time_limit=time_limit)
+    if kind.secret is not None:
+        if SECRET_PLACEHOLDER in (line or ""):
+            raise TemplateProblem("subject", f"must not show {{{{ {kind.secret} }}}}")
+        if SECRET_PLACEHOLDER not in text:
+            raise TemplateProblem("body", f"must show {{{{ {kind.secret} }}}} as it is, without filters")
+    return line, text
+
+
+def check_template(
+    kind: EventKind, channel: Channel, subject: str | None, body: str, tz: tzinfo, *, time_limit: float
+) -> None:
+    """Raise the TemplateProblem of the first variant of `kind`'s sample (see `check_variants`) the
+    template does not render for. `time_limit` bounds all the renders together."""
+    deadline = time.monotonic() + time_limit
+    for absent, variables in check_variants(kind, tz):
+        try:
+            render_kind(kind, channel, subject, body, variables, time_limit=max(0.0, deadline - time.monotonic()))
+        except TemplateProblem as problem:
+            if absent is None:
+                raise
+            raise TemplateProblem(problem.field, f"{problem.message} (when {absent})") from problem
 
 
 # --- recipients and delivery ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 import structlog
 
+from caremesh.identity import contract as identity
 from caremesh.notifications import service
 from caremesh.notifications.channels import ChannelPort, DeliveryRefused, build_channels
 from caremesh.notifications.domain import Channel, OutgoingMessage
@@ -23,8 +24,16 @@ async def notify_patient(uow: UnitOfWork, envelope: Envelope) -> None:
     await service.notify_patient(uow, envelope)
 
 
+async def send_password_reset(uow: UnitOfWork, envelope: Envelope) -> None:
+    await service.send_password_reset(uow, envelope)
+
+
 SUBSCRIPTIONS: list[Subscription] = [
-    Subscription(consumer=CONSUMER, event_type=event_type, handler=notify_patient) for event_type in service.EVENT_KINDS
+    *(
+        Subscription(consumer=CONSUMER, event_type=event_type, handler=notify_patient)
+        for event_type in service.EVENT_KINDS
+    ),
+    Subscription(consumer=CONSUMER, event_type=identity.PASSWORD_RESET_REQUESTED, handler=send_password_reset),
 ]
 
 

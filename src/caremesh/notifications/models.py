@@ -15,7 +15,8 @@ ONE_PER_EVENT_AND_CHANNEL = "uq_notifications_source_event_id_channel"
 
 
 class Notification(Base):
-    """A message to one recipient on one channel. `recipient` and `body` are personal data: never log them.
+    """A message to one recipient on one channel. `recipient`, `body` and `secret` are personal data:
+    never log them.
 
     `attempts` counts send attempts; a queued message is due at `next_attempt_at`. A sender claims it by
     setting `lease_until` (and counting the attempt); nobody else sends it until the lease runs out.
@@ -33,6 +34,7 @@ class Notification(Base):
         CheckConstraint("status <> 'queued' OR next_attempt_at IS NOT NULL", name="queued_is_due_sometime"),
         CheckConstraint("status <> 'sent' OR sent_at IS NOT NULL", name="sent_has_sent_at"),
         CheckConstraint("channel <> 'sms' OR subject IS NULL", name="sms_has_no_subject"),
+        CheckConstraint("status = 'queued' OR secret IS NULL", name="secret_only_while_queued"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -43,6 +45,9 @@ class Notification(Base):
     template: Mapped[str | None] = mapped_column(String(100))
     subject: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
+    # A secret the body shows as domain.SECRET_PLACEHOLDER (a password reset token): put in when sending,
+    # cleared once the message is sent or failed, so `body` never holds it and this holds it no longer.
+    secret: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(10))
     attempts: Mapped[int] = mapped_column(Integer)
     source_event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

@@ -1,15 +1,27 @@
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from typing import Annotated, Self
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
 from caremesh.notifications.domain import Channel, Status
 from caremesh.platform.schemas import Strict
 from caremesh.platform.timeutil import OutDateTime
 
-SubjectText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+def _one_line(subject: str) -> str:
+    """A subject is one header line: no control characters (CR, LF, tab, …) and no Unicode line breaks.
+    Rendered subjects are folded to one line instead (domain.one_line); a written one is refused."""
+    if any(unicodedata.category(char) in {"Cc", "Zl", "Zp"} for char in subject):
+        raise ValueError("must be one line, without control characters")
+    return subject
+
+
+SubjectText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_one_line)
+]
 BodyText = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
 TemplateCode = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Recipient = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]

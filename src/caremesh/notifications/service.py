@@ -7,10 +7,13 @@ later, outside any transaction, by the dispatcher in handlers.py, which uses `cl
 
 from __future__ import annotations
 
+import asyncio
 import random
+import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from pydantic import EmailStr, TypeAdapter, ValidationError
@@ -22,6 +25,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.audit import contract as audit
 from caremesh.billing import contract as billing
+from caremesh.identity import contract as identity
 from caremesh.notifications import domain
 from caremesh.notifications.domain import Channel, OutgoingMessage, Status, TemplateProblem
 from caremesh.notifications.models import Notification, NotificationTemplate
@@ -58,7 +62,17 @@ EVENT_KINDS: dict[str, str] = {
     ORDER_FAILED: "order_failed",
     LAB_RESULT_READY: "lab_result_ready",
 }
-KIND_EVENTS = {kind: event_type for event_type, kind in EVENT_KINDS.items()}
+# A password reset goes to a user's email address (a user, not a patient), with the token kept out of our tables.
+PASSWORD_RESET = "password_reset"
+KIND_EVENTS = {
+    **{kind: event_type for event_type, kind in EVENT_KINDS.items()},
+    PASSWORD_RESET: identity.PASSWORD_RESET_REQUESTED,
+}
+# What a reset token may look like: printable ASCII without spaces (identity makes 43 URL-safe characters).
+_TOKEN = re.compile(r"[\x21-\x7e]{1,200}")
+# How much longer than a render's own time limit we wait for the worker thread before giving up on it.
+_RENDER_GRACE_SECONDS = 0.5
+_T = TypeVar("_T")
 
 _EMAIL = TypeAdapter(EmailStr)
 _PHONE = TypeAdapter(Phone)
@@ -154,12 +168,62 @@ def _skip(envelope: Envelope, reason: str) -> list[uuid.UUID]:
 
 async def _templates(uow: UnitOfWork, kind: domain.EventKind) -> dict[Channel, tuple[str | None, str]]:
     """(subject, body) per channel: the stored templates, the defaults where none is stored."""
-    codes = {domain.template_code(kind.key, channel): channel for channel in Channel}
+    codes = {domain.template_code(kind.key, channel): channel for channel in kind.channels}
     stored = await uow.session.scalars(select(NotificationTemplate).where(NotificationTemplate.code.in_(codes)))
-    found = {channel: kind.default(channel) for channel in Channel}
+    found = {channel: kind.default(channel) for channel in kind.channels}
     for template in stored:
         found[codes[template.code]] = (template.subject, template.body)
     return found
+
+
+async def render_off_loop(
+    render: Callable[..., _T], *args: Any, time_limit: float = domain.RENDER_SECONDS, field: str = "body"
+) -> _T:
+    """Run `render(*args, time_limit=…)` in a worker thread, so the event loop serves everyone else meanwhile.
+
+    The render stops itself at its time limit (domain.RenderBudget); should it not, we stop waiting
+    shortly after and report the template as too slow.
+    """
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(render, *args, time_limit=time_limit), time_limit + _RENDER_GRACE_SECONDS
+        )
+    except TimeoutError as error:
+        raise TemplateProblem(field, f"takes longer than {time_limit:g} s to render") from error
+
+
+async def _render_event(
+    kind: domain.EventKind, channel: Channel, template: tuple[str | None, str], variables: dict[str, Any]
+) -> tuple[str | None, str]:
+    """The message an event makes on one channel, from its template; should an edited template fail for
+    this event, from the default one instead, so the recipient still hears. Only a failing default fails
+    the event."""
+    default = kind.default(channel)
+    try:
+        return await render_off_loop(domain.render_kind, kind, channel, *template, variables)
+    except TemplateProblem as problem:
+        if template == default:
+            raise
+        log.warning(
+            "notification_template_failed",
+            template=domain.template_code(kind.key, channel),
+            error_type=type(problem.__cause__ or problem).__name__,
+        )
+    return await render_off_loop(domain.render_kind, kind, channel, *default, variables)
+
+
+async def _queue(uow: UnitOfWork, row: dict[str, Any]) -> uuid.UUID | None:
+    """Insert one message made from an event; None when the event already made it (a redelivery)."""
+    statement = (
+        _insert(uow)(Notification)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=["source_event_id", "channel"])
+        .returning(Notification.id)
+    )
+    new_id = await uow.session.scalar(statement)
+    if new_id is not None:
+        audit.record(uow, "notification.create", "notification", new_id)
+    return new_id
 
 
 async def notify_patient(uow: UnitOfWork, envelope: Envelope) -> list[uuid.UUID]:
@@ -168,6 +232,7 @@ async def notify_patient(uow: UnitOfWork, envelope: Envelope) -> list[uuid.UUID]
     Every message is rendered before any is written, and all are written in the consumer's
     transaction: a failing render leaves nothing behind, and the redelivery starts over. The
     unique (source_event_id, channel) makes a second delivery of the event a no-op here too.
+    An edited template that fails for this event gives way to the default (see `_render_event`).
     """
     kind = domain.KINDS[EVENT_KINDS[envelope.type]]
     patient_id = _patient_id(envelope.payload)
@@ -190,7 +255,7 @@ async def notify_patient(uow: UnitOfWork, envelope: Envelope) -> list[uuid.UUID]
     now = uow.now()
     rows = []
     for channel, address in targets:
-        subject, body = domain.render_message(channel, *templates[channel], variables)
+        subject, body = await _render_event(kind, channel, templates[channel], variables)
         rows.append(
             {
                 "id": uuid.uuid4(),
@@ -209,16 +274,54 @@ async def notify_patient(uow: UnitOfWork, envelope: Envelope) -> list[uuid.UUID]
         )
     created = []
     for row in rows:
-        statement = (
-            _insert(uow)(Notification)
-            .values(row)
-            .on_conflict_do_nothing(index_elements=["source_event_id", "channel"])
-            .returning(Notification.id)
-        )
-        if (new_id := await uow.session.scalar(statement)) is not None:
+        if (new_id := await _queue(uow, row)) is not None:
             created.append(new_id)
-            audit.record(uow, "notification.create", "notification", new_id)
     return created
+
+
+async def send_password_reset(uow: UnitOfWork, envelope: Envelope) -> uuid.UUID | None:
+    """Queue the email that carries a password reset token to the address the user signed up with.
+
+    The stored message shows the token as domain.SECRET_PLACEHOLDER; the token itself waits in `secret`
+    for the dispatcher, which puts it in when sending and clears it once the message is sent or failed.
+    The message has no recipient_id (it is to a user, not a patient), so no patient-role user sees it.
+    """
+    kind = domain.KINDS[PASSWORD_RESET]
+    payload = envelope.payload
+    token = payload.get("reset_token")
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+        _skip(envelope, "no_reset_token")
+        return None
+    try:
+        address = str(_EMAIL.validate_python(payload.get("email")))
+    except ValidationError:
+        _skip(envelope, "no_email")
+        return None
+    facts = {"token": token, "expires_at": payload.get("expires_at"), "email": address}
+    variables = domain.variables_for(
+        kind, facts, first_name="", currency=uow.settings.app.currency, tz=clinic_timezone()
+    )
+    templates = await _templates(uow, kind)
+    subject, body = await _render_event(kind, Channel.EMAIL, templates[Channel.EMAIL], variables)
+    now = uow.now()
+    return await _queue(
+        uow,
+        {
+            "id": uuid.uuid4(),
+            "channel": Channel.EMAIL.value,
+            "recipient": address,
+            "recipient_id": None,
+            "template": domain.template_code(kind.key, Channel.EMAIL),
+            "subject": subject,
+            "body": body,
+            "secret": token,
+            "status": Status.QUEUED.value,
+            "attempts": 0,
+            "source_event_id": envelope.id,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
+    )
 
 
 # --- by hand -------------------------------------------------------------------------------------
@@ -245,6 +348,10 @@ async def send_notification(uow: UnitOfWork, data: NotificationSend) -> Notifica
             raise TemplateNotFound(f"There is no template {data.template!r}.")
         if channel is not None and channel.value != template.channel:
             raise invalid_field("channel", f"the template {template.code} is for {template.channel}")
+        parsed = domain.parse_code(template.code)
+        if parsed is not None and parsed[0].secret is not None:
+            # Its secret would be stored as given in `data`; these messages come only from their event.
+            raise invalid_field("template", f"{template.code} messages are sent only when their event happens")
         channel = Channel(template.channel)
     assert channel is not None  # the schema requires it without a template
     variables: dict[str, Any] = dict(data.data or {})
@@ -262,7 +369,9 @@ async def send_notification(uow: UnitOfWork, data: NotificationSend) -> Notifica
         address = _checked_address(channel, data.recipient)
     if template is not None:
         try:
-            subject, body = domain.render_message(channel, template.subject, template.body, variables)
+            subject, body = await render_off_loop(
+                domain.render_message, channel, template.subject, template.body, variables
+            )
         except TemplateProblem as problem:
             raise invalid_field("data", problem.message, code="INVALID_TEMPLATE_DATA") from problem
     else:
@@ -360,7 +469,8 @@ async def get_template(uow: UnitOfWork, code: str) -> NotificationTemplate:
 async def update_template(
     uow: UnitOfWork, code: str, data: NotificationTemplateUpdate, expected_version: int | None
 ) -> NotificationTemplate:
-    """Replace a template's text once it compiles in the sandbox and renders against its kind's sample."""
+    """Replace a template's text once it compiles in the sandbox and renders against its kind's sample,
+    also without the sample's optional fields (domain.check_variants), within the render time limit."""
     template = await _template(uow, code, for_update=True)
     check_version(template.version, expected_version)
     parsed = domain.parse_code(template.code)
@@ -368,7 +478,7 @@ async def update_template(
         raise TemplateNotFound(f"There is no template {code!r}.")
     kind, channel = parsed
     try:
-        domain.render_message(channel, data.subject, data.body, domain.sample_variables(kind, clinic_timezone()))
+        await render_off_loop(domain.check_template, kind, channel, data.subject, data.body, clinic_timezone())
     except TemplateProblem as problem:
         raise invalid_field(problem.field, problem.message, code="INVALID_TEMPLATE") from problem
     template.subject, template.body = data.subject, data.body
@@ -427,13 +537,21 @@ async def claim_due(uow: UnitOfWork, *, limit: int, lease_seconds: float) -> lis
             Notification.recipient,
             Notification.subject,
             Notification.body,
+            Notification.secret,
             Notification.attempts,
         )
         .execution_options(synchronize_session=False)
     )
     return [
-        OutgoingMessage(id=id_, channel=Channel(channel), recipient=recipient, subject=subject, body=body, attempts=n)
-        for id_, channel, recipient, subject, body, n in claimed
+        OutgoingMessage(
+            id=id_,
+            channel=Channel(channel),
+            recipient=recipient,
+            subject=subject,
+            body=domain.reveal(body, secret),
+            attempts=n,
+        )
+        for id_, channel, recipient, subject, body, secret, n in claimed
     ]
 
 
@@ -456,7 +574,9 @@ async def _settle(uow: UnitOfWork, message: OutgoingMessage, **values: Any) -> b
 
 
 async def record_sent(uow: UnitOfWork, message: OutgoingMessage) -> None:
-    settled = await _settle(uow, message, status=Status.SENT, sent_at=uow.now(), next_attempt_at=None, last_error=None)
+    settled = await _settle(
+        uow, message, status=Status.SENT, sent_at=uow.now(), next_attempt_at=None, last_error=None, secret=None
+    )
     if settled:
         audit.record(uow, "notification.deliver", "notification", message.id)
 
@@ -480,7 +600,8 @@ async def record_failure(
         "error_type": type(error).__name__,
     }
     if permanent or next_status is Status.FAILED:
-        if await _settle(uow, message, status=Status.FAILED, next_attempt_at=None, last_error=describe(error)):
+        failed = {"status": Status.FAILED, "next_attempt_at": None, "last_error": describe(error), "secret": None}
+        if await _settle(uow, message, **failed):
             audit.record(uow, "notification.fail", "notification", message.id)
             log.error("notification_failed", permanent=permanent, **facts)
         return Status.FAILED

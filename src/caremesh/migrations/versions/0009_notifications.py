@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("template", sa.String(length=100), nullable=True),
         sa.Column("subject", sa.String(length=200), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("secret", sa.String(length=200), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("source_event_id", sa.Uuid(), nullable=True),
@@ -41,6 +42,9 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("status <> 'sent' OR sent_at IS NOT NULL", name=op.f("ck_notifications_sent_has_sent_at")),
         sa.CheckConstraint("channel <> 'sms' OR subject IS NULL", name=op.f("ck_notifications_sms_has_no_subject")),
+        sa.CheckConstraint(
+            "status = 'queued' OR secret IS NULL", name=op.f("ck_notifications_secret_only_while_queued")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
         sa.UniqueConstraint("source_event_id", "channel", name=op.f("uq_notifications_source_event_id_channel")),
     )
