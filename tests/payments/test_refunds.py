@@ -211,7 +211,7 @@ async def test_a_server_that_dies_after_the_gateway_refunded_is_recovered_by_a_r
     gateway.crashing = True
     key = new_key()
 
-    assert (await refund(env, card["id"], "100.00", key=key)).status_code == 500
+    assert_problem(await refund(env, card["id"], "100.00", key=key), 502, "GATEWAY_UNAVAILABLE")
     gateway.crashing = False
     assert await env.count("refunds", "status = 'pending'") == 1
     # The refund in flight holds its amount: nothing more than the rest can be refunded meanwhile.

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from caremesh.payments import service
 from caremesh.payments.domain import PaymentStatus
-from caremesh.payments.gateway import PaymentGateway, build_gateway
+from caremesh.payments.gateway import PaymentGateway, gateway_for
 from caremesh.payments.schemas import PaymentCreate, PaymentRead, RefundCreate, RefundRead
 from caremesh.platform.api import TransactionalRoute, UnitsOfWork, UnitsRoute, Uow, require
 from caremesh.platform.errors import PROBLEM_JSON
@@ -21,11 +21,8 @@ reading = APIRouter(prefix="/payments", route_class=TransactionalRoute)
 
 
 def gateway_of(app: FastAPI) -> PaymentGateway:
-    """One gateway per app, created on first use from the payment settings."""
-    gateway = getattr(app.state, "payment_gateway", None)
-    if gateway is None:
-        gateway = app.state.payment_gateway = build_gateway(app.state.settings.payments)
-    return gateway
+    """The app's gateway, the one its background job uses too."""
+    return gateway_for(app.state.uow_factory, app.state.settings.payments)
 
 
 def payment_gateway(request: Request) -> PaymentGateway:
@@ -56,7 +53,10 @@ CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _problem("IDEMPOTENCY_KEY_REQUIRED or IDEMPOTENCY_KEY_INVALID"),
     409: _problem("IDEMPOTENCY_REQUEST_IN_PROGRESS (and the operation's own conflicts)"),
     422: _problem("VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED"),
-    502: _problem("GATEWAY_UNAVAILABLE: nothing happened; retry with the same key"),
+    502: _problem(
+        "GATEWAY_UNAVAILABLE: the gateway did not answer (nothing happened) or its answer was lost (settled in the"
+        " background); retry with the same key"
+    ),
 }
 
 

@@ -1,7 +1,9 @@
 """The payment gateway port and the built-in simulated adapter.
 
 Every call carries an idempotency key: a gateway answers a repeated key with the first answer and
-never charges twice, which is what makes retrying an unfinished payment safe.
+never charges twice, which is what makes retrying an unfinished payment safe. A gateway can also be asked
+what it did under a key without acting (`find_charge`, `find_refund`; Stripe: list by the key kept in the
+charge's metadata), which is how attempts nobody retries are resolved.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
+from weakref import WeakKeyDictionary
 
 from caremesh.platform.settings import PaymentSettings
 
@@ -31,6 +34,14 @@ class PaymentGateway(Protocol):
     async def refund(
         self, charge_reference: str, amount: Decimal, currency: str, idempotency_key: str
     ) -> GatewayResult: ...
+
+    async def find_charge(self, idempotency_key: str) -> GatewayResult | None:
+        """The answer to the charge made under `idempotency_key`; None when the gateway never saw one."""
+        ...
+
+    async def find_refund(self, idempotency_key: str) -> GatewayResult | None:
+        """The answer to the refund made under `idempotency_key`; None when the gateway never saw one."""
+        ...
 
 
 @dataclass
@@ -86,6 +97,13 @@ class SimulatedGateway:
         self.refunds[idempotency_key] = result
         return result
 
+    async def find_charge(self, idempotency_key: str) -> GatewayResult | None:
+        known = self.charges.get(idempotency_key)
+        return None if known is None else known.result
+
+    async def find_refund(self, idempotency_key: str) -> GatewayResult | None:
+        return self.refunds.get(idempotency_key)
+
     def captured(self) -> Decimal:
         """What the simulated card holders were charged in all."""
         return sum((c.amount for c in self.charges.values() if c.result.approved), Decimal("0.00"))
@@ -95,3 +113,21 @@ def build_gateway(settings: PaymentSettings) -> PaymentGateway:
     if settings.payment_gateway == "simulated":
         return SimulatedGateway()
     raise ValueError(f"unknown payment gateway {settings.payment_gateway!r}")
+
+
+# One gateway per app, shared by its routes and its background job. Kept by the app's unit-of-work
+# factory, the one object both are given.
+_gateways: WeakKeyDictionary[object, PaymentGateway] = WeakKeyDictionary()
+
+
+def gateway_for(owner: object, settings: PaymentSettings) -> PaymentGateway:
+    """`owner`'s gateway, created on first use from the payment settings."""
+    gateway = _gateways.get(owner)
+    if gateway is None:
+        gateway = _gateways[owner] = build_gateway(settings)
+    return gateway
+
+
+def install_gateway(owner: object, gateway: PaymentGateway) -> None:
+    """Use `gateway` for `owner` from now on (tests, other adapters)."""
+    _gateways[owner] = gateway

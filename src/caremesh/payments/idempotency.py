@@ -119,6 +119,35 @@ def _take(row: IdempotencyKey, now: datetime) -> None:
     row.claimed_at = now
 
 
+async def take_over(uow: UnitOfWork, row_id: uuid.UUID, *, abandoned_after: timedelta) -> IdempotencyKey | None:
+    """Claim an abandoned attempt for the background resolver, as a retry with its key would (under the row's
+    lock): None when it is no longer abandoned, i.e. finished, released or already taken over."""
+    row = await lock(uow, row_id)
+    now = uow.now()
+    if row.state != State.IN_PROGRESS or row.resource_id is None:
+        return None
+    if not domain.is_abandoned(row.claimed_at, now, abandoned_after):
+        return None
+    _take(row, now)
+    return row
+
+
+async def abandoned(session: AsyncSession, scope: str, claimed_before: datetime, *, limit: int) -> list[uuid.UUID]:
+    """Ids of keys whose unfinished attempt was claimed at or before `claimed_before`, oldest first."""
+    rows = await session.scalars(
+        select(IdempotencyKey.id)
+        .where(
+            IdempotencyKey.scope == scope,
+            IdempotencyKey.state == State.IN_PROGRESS,
+            IdempotencyKey.resource_id.is_not(None),
+            IdempotencyKey.claimed_at <= claimed_before,
+        )
+        .order_by(IdempotencyKey.claimed_at, IdempotencyKey.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
 async def lock(uow: UnitOfWork, row_id: uuid.UUID) -> IdempotencyKey:
     row = await uow.session.get(IdempotencyKey, row_id, with_for_update=True, populate_existing=True)
     assert row is not None  # key rows are never deleted

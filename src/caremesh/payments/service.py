@@ -10,23 +10,27 @@ because a card's gateway call must never run inside one:
      (gateway unavailable: undo the reservation, delete the pending record, release the key;  commit)
 
 A request that finds its key completed replays the stored response; one that finds it in progress
-waits for it; one that finds it abandoned (its process died between 1 and 3) resumes it, asking the
-gateway again under the same gateway idempotency key, so the card is never charged twice.
+waits for it; one that finds it abandoned (its process died between 1 and 3, or the gateway adapter
+failed unexpectedly) resumes it, asking the gateway again under the same gateway idempotency key, so the
+card is never charged twice. An abandoned attempt nobody retries is resolved in the background
+(`resolve_abandoned`, run by the job in handlers.py): the gateway is asked what it did under the key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import structlog
 from prometheus_client import Counter
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
@@ -38,7 +42,7 @@ from caremesh.payments import domain, idempotency
 from caremesh.payments.domain import Method, PaymentStatus, RefundRefusal, RefundStatus
 from caremesh.payments.events import PAYMENT_COMPLETED, PAYMENT_FAILED, PAYMENT_REFUNDED
 from caremesh.payments.gateway import GatewayResult, GatewayUnavailable, PaymentGateway
-from caremesh.payments.idempotency import Busy, Claimed, Finished, State
+from caremesh.payments.idempotency import Busy, Finished, State
 from caremesh.payments.models import IdempotencyKey, Payment, Refund
 from caremesh.payments.schemas import PaymentCreate, PaymentRead, RefundCreate, RefundRead
 from caremesh.platform.clock import Clock
@@ -61,6 +65,7 @@ PAYMENTS_FAILED = Counter(
 )
 
 Begin = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+log = structlog.get_logger("caremesh.payments")
 
 
 class IdempotencyKeyRequired(DomainError):
@@ -88,6 +93,13 @@ class GatewayUnavailableError(DomainError):
 
     status, code, title = 502, "GATEWAY_UNAVAILABLE", "The payment gateway did not answer"
     keeps_side_effects = True
+
+
+class GatewayAnswerUnknown(DomainError):
+    """The gateway adapter failed unexpectedly: the attempt stays reserved until it is resolved. Raised outside
+    any transaction."""
+
+    status, code, title = 502, "GATEWAY_UNAVAILABLE", "The payment gateway did not answer"
 
 
 class RefundDeclined(DomainError):
@@ -168,15 +180,47 @@ def _abandoned_after(settings: Settings) -> timedelta:
     return domain.abandoned_after(payments.idempotency_wait_seconds, payments.payment_gateway_timeout_seconds)
 
 
+class _Kind(ABC):
+    """What a payment and a refund each do with an attempt once step 1 has created its pending record.
+    Shared by the request flow and by the resolver of abandoned attempts, so both settle alike."""
+
+    entity_type: str
+    nothing_happened: str
+
+    def __init__(self, gateway: PaymentGateway) -> None:
+        self.gateway = gateway
+
+    @abstractmethod
+    async def pending(self, uow: UnitOfWork, row: IdempotencyKey) -> Pending:
+        """The key's pending record (locked), to ask the gateway about it again."""
+
+    @abstractmethod
+    async def look_up(self, pending: Pending) -> GatewayResult | None:
+        """What the gateway did under the attempt's gateway idempotency key; None: it never saw it."""
+
+    @abstractmethod
+    async def settle(
+        self, uow: UnitOfWork, row: IdempotencyKey, resource_id: uuid.UUID, result: GatewayResult
+    ) -> Outcome:
+        """Step 3: record the gateway's answer and store the response under the key."""
+
+    @abstractmethod
+    async def undo(self, uow: UnitOfWork, resource_id: uuid.UUID) -> None:
+        """Give the reservation back and delete the pending record."""
+
+    async def give_up(self, uow: UnitOfWork, row: IdempotencyKey, resource_id: uuid.UUID) -> None:
+        """Nothing happened at the gateway: undo the attempt and free the key for a retry."""
+        await self.undo(uow, resource_id)
+        idempotency.release(row)
+
+
 class _Flow(ABC):
     """One idempotent creation (a payment or a refund) through the steps of the module docstring."""
 
     operation: str
-    entity_type: str
-    nothing_happened: str
 
-    def __init__(self, gateway: PaymentGateway, key: str, request: dict[str, Any]) -> None:
-        self.gateway = gateway
+    def __init__(self, kind: _Kind, key: str, request: dict[str, Any]) -> None:
+        self.kind = kind
         self.key = key
         self.fingerprint = domain.fingerprint(self.operation, request)
 
@@ -202,17 +246,31 @@ class _Flow(ABC):
             return self._replay(uow, claim.row)
         if isinstance(claim, Busy):
             return claim
-        return await (self.resume(uow, claim) if claim.resumed else self.create(uow, claim.row))
+        return await (self.kind.pending(uow, claim.row) if claim.resumed else self.create(uow, claim.row))
 
     async def _ask_gateway(self, begin: Begin, pending: Pending, settings: Settings) -> Outcome | Busy:
-        # Any other error (or the process dying) leaves the attempt in progress, its amount reserved:
-        # the next request with the key resumes it once it counts as abandoned.
         try:
             async with asyncio.timeout(settings.payments.payment_gateway_timeout_seconds):
                 result = await self.call_gateway(pending)
         except (GatewayUnavailable, TimeoutError):
             async with begin() as uow:
                 return await self._release(uow, pending)
+        except Exception as error:
+            # Whether the gateway acted is unknown: the attempt stays in progress, its amount reserved, until
+            # the resolver (or a retry with the key) asks the gateway once the attempt counts as abandoned.
+            log.error(
+                "payment_gateway_error",
+                entity_type=self.kind.entity_type,
+                idempotency_key_id=str(pending.key_id),
+                error_type=type(error).__name__,
+                exc_info=error,
+            )
+            after = _abandoned_after(settings)
+            raise GatewayAnswerUnknown(
+                "The gateway's answer was lost. The outcome will be settled from the gateway's records shortly; "
+                "retry with the same Idempotency-Key to see it. It is safe.",
+                headers={"Retry-After": str(math.ceil(after.total_seconds()))},
+            ) from error
         async with begin() as uow:
             row = await idempotency.lock(uow, pending.key_id)
             if row.state == State.COMPLETED:  # a request that resumed this attempt finished it first
@@ -221,7 +279,7 @@ class _Flow(ABC):
                 # Only possible if an attempt was taken over while its gateway call was still running,
                 # which `domain.abandoned_after` rules out; never settle over another attempt.
                 raise RuntimeError(f"idempotency key {row.id} changed hands during its gateway call")
-            return await self.settle(uow, row, pending.resource_id, result)
+            return await self.kind.settle(uow, row, pending.resource_id, result)
 
     async def _release(self, uow: UnitOfWork, pending: Pending) -> Outcome | Busy:
         row = await idempotency.lock(uow, pending.key_id)
@@ -229,40 +287,26 @@ class _Flow(ABC):
             return self._replay(uow, row)
         if row.attempt != pending.attempt:  # another request resumed it: its answer counts
             return Busy(row.id, row.attempt, row.claimed_at + _abandoned_after(uow.settings))
-        await self.undo(uow, pending.resource_id)
-        idempotency.release(row)
+        await self.kind.give_up(uow, row, pending.resource_id)
         raise GatewayUnavailableError(
-            f"{self.nothing_happened} Retry with the same Idempotency-Key; it is safe.", headers={"Retry-After": "5"}
+            f"{self.kind.nothing_happened} Retry with the same Idempotency-Key; it is safe.",
+            headers={"Retry-After": "5"},
         )
 
     def _replay(self, uow: UnitOfWork, row: IdempotencyKey) -> Outcome:
         assert row.response_status is not None
         assert row.response_body is not None
-        audit.record(uow, f"{self.entity_type}.replay", self.entity_type, row.resource_id)
+        audit.record(uow, f"{self.kind.entity_type}.replay", self.kind.entity_type, row.resource_id)
         return Outcome(row.response_status, row.response_body, replayed=True)
 
-    # What a payment and a refund each do at the steps.
+    # What a payment request and a refund request each do at the steps.
     @abstractmethod
     async def create(self, uow: UnitOfWork, row: IdempotencyKey) -> Outcome | Pending:
         """Step 1 for a fresh claim: reserve and insert the pending record; finish at once without a gateway."""
 
     @abstractmethod
-    async def resume(self, uow: UnitOfWork, claim: Claimed) -> Pending:
-        """Step 1 for an abandoned attempt: its pending record, to ask the gateway again."""
-
-    @abstractmethod
     async def call_gateway(self, pending: Pending) -> GatewayResult:
         """Step 2, under the key row's id as the gateway's idempotency key."""
-
-    @abstractmethod
-    async def settle(
-        self, uow: UnitOfWork, row: IdempotencyKey, resource_id: uuid.UUID, result: GatewayResult
-    ) -> Outcome:
-        """Step 3: record the gateway's answer and store the response under the key."""
-
-    @abstractmethod
-    async def undo(self, uow: UnitOfWork, resource_id: uuid.UUID) -> None:
-        """Give the reservation back and delete the pending record."""
 
 
 async def _wait_for(busy: Busy, read: Callable[[], AsyncSession], clock: Clock, deadline: float) -> None:
@@ -301,54 +345,23 @@ def _payment_payload(payment: Payment, invoice: billing.InvoiceSummary, **extra:
     }
 
 
-class _PaymentFlow(_Flow):
-    operation, entity_type, nothing_happened = "payment.create", "payment", "Nothing was charged."
+class _PaymentKind(_Kind):
+    entity_type, nothing_happened = "payment", "Nothing was charged."
 
-    def __init__(self, gateway: PaymentGateway, key: str, data: PaymentCreate) -> None:
-        super().__init__(gateway, key, data.model_dump(mode="json"))
-        self.data = data
-
-    async def create(self, uow: UnitOfWork, row: IdempotencyKey) -> Outcome | Pending:
-        data = self.data
-        # Locks the invoice and holds the amount; 404 / 409 here roll the key's claim back with it.
-        invoice = await billing.reserve_payment(uow, data.invoice_id, data.amount)
-        now = uow.now()
-        payment = Payment(
-            id=uuid.uuid4(),
-            invoice_id=invoice.id,
-            patient_id=invoice.patient_id,
-            amount=data.amount,
-            currency=invoice.currency,
-            method=data.method,
-            status=PaymentStatus.PENDING,
-            refunded_amount=Decimal("0.00"),
-            created_at=now,
-            updated_at=now,
-        )
-        uow.session.add(payment)
-        await uow.session.flush()
-        row.resource_id = payment.id
-        if not domain.goes_through_gateway(data.method):
-            return await self._settle(uow, row, payment, GatewayResult(approved=True, reference=None))
+    async def pending(self, uow: UnitOfWork, row: IdempotencyKey) -> Pending:
+        assert row.resource_id is not None
+        payment = await _lock_payment(uow, row.resource_id)
         return Pending(row.id, row.attempt, payment.id, payment.amount, payment.currency)
 
-    async def resume(self, uow: UnitOfWork, claim: Claimed) -> Pending:
-        assert claim.row.resource_id is not None
-        payment = await _lock_payment(uow, claim.row.resource_id)
-        return Pending(claim.row.id, claim.row.attempt, payment.id, payment.amount, payment.currency)
-
-    async def call_gateway(self, pending: Pending) -> GatewayResult:
-        assert self.data.card_token is not None
-        # Keyed by the Idempotency-Key's row, which outlives every attempt: a resumed or retried
-        # payment asks the gateway under the same key and cannot be charged twice.
-        return await self.gateway.charge(self.data.card_token, pending.amount, pending.currency, str(pending.key_id))
+    async def look_up(self, pending: Pending) -> GatewayResult | None:
+        return await self.gateway.find_charge(str(pending.key_id))
 
     async def settle(
         self, uow: UnitOfWork, row: IdempotencyKey, resource_id: uuid.UUID, result: GatewayResult
     ) -> Outcome:
-        return await self._settle(uow, row, await _lock_payment(uow, resource_id), result)
+        return await self.record(uow, row, await _lock_payment(uow, resource_id), result)
 
-    async def _settle(self, uow: UnitOfWork, row: IdempotencyKey, payment: Payment, result: GatewayResult) -> Outcome:
+    async def record(self, uow: UnitOfWork, row: IdempotencyKey, payment: Payment, result: GatewayResult) -> Outcome:
         invoice = await billing.settle_payment(uow, payment.invoice_id, payment.amount, succeeded=result.approved)
         now = uow.now()
         payment.reference = await next_number(uow.session, PAYMENT_PREFIX, clinic_date(now).year)
@@ -382,64 +395,58 @@ class _PaymentFlow(_Flow):
         audit.record(uow, "payment.abandon", "payment", resource_id)
 
 
-class _RefundFlow(_Flow):
-    operation, entity_type, nothing_happened = "refund.create", "refund", "Nothing was refunded."
+class _PaymentFlow(_Flow):
+    operation = "payment.create"
+    kind: _PaymentKind
 
-    def __init__(self, gateway: PaymentGateway, key: str, payment_id: uuid.UUID, data: RefundCreate) -> None:
-        super().__init__(gateway, key, {"payment_id": str(payment_id), **data.model_dump(mode="json")})
-        self.payment_id = payment_id
+    def __init__(self, gateway: PaymentGateway, key: str, data: PaymentCreate) -> None:
+        super().__init__(_PaymentKind(gateway), key, data.model_dump(mode="json"))
         self.data = data
 
     async def create(self, uow: UnitOfWork, row: IdempotencyKey) -> Outcome | Pending:
         data = self.data
-        # The lock serialises refunds of one payment; the CHECK on refunded_amount backs it up.
-        payment = await _load_payment(uow, self.payment_id, for_update=True)
-        refusal = domain.refund_refusal(
-            PaymentStatus(payment.status), payment.amount, payment.refunded_amount, data.amount
-        )
-        if refusal is RefundRefusal.NOT_REFUNDABLE:
-            raise PaymentNotRefundable(f"The payment is {payment.status}; only completed payments are refunded.")
-        left, currency = domain.refundable(payment.amount, payment.refunded_amount), payment.currency
-        if refusal is RefundRefusal.EXCEEDS_PAYMENT:
-            raise _exceeds(left, currency)
+        # Locks the invoice and holds the amount; 404 / 409 here roll the key's claim back with it.
+        invoice = await billing.reserve_payment(uow, data.invoice_id, data.amount)
         now = uow.now()
-        payment.refunded_amount = payment.refunded_amount + data.amount
-        payment.updated_at = now
-        refund = Refund(
+        payment = Payment(
             id=uuid.uuid4(),
-            payment_id=payment.id,
+            invoice_id=invoice.id,
+            patient_id=invoice.patient_id,
             amount=data.amount,
-            currency=payment.currency,
-            reason=data.reason,
-            status=RefundStatus.PENDING,
+            currency=invoice.currency,
+            method=data.method,
+            status=PaymentStatus.PENDING,
+            refunded_amount=Decimal("0.00"),
             created_at=now,
             updated_at=now,
         )
-        uow.session.add(refund)
-        try:
-            await uow.session.flush()
-        except IntegrityError as error:  # the session is unusable now: no attribute may be read
-            if violates(error, "refunds_within_amount"):
-                raise _exceeds(left, currency) from error
-            raise
-        row.resource_id = refund.id
-        if not domain.goes_through_gateway(Method(payment.method)):
-            return await self._settle(uow, row, refund, payment, GatewayResult(approved=True, reference=None))
-        return Pending(row.id, row.attempt, refund.id, refund.amount, refund.currency, payment.gateway_reference)
-
-    async def resume(self, uow: UnitOfWork, claim: Claimed) -> Pending:
-        assert claim.row.resource_id is not None
-        refund = await _lock_refund(uow, claim.row.resource_id)
-        payment = await _lock_payment(uow, refund.payment_id)
-        return Pending(
-            claim.row.id, claim.row.attempt, refund.id, refund.amount, refund.currency, payment.gateway_reference
-        )
+        uow.session.add(payment)
+        await uow.session.flush()
+        row.resource_id = payment.id
+        if not domain.goes_through_gateway(data.method):
+            return await self.kind.record(uow, row, payment, GatewayResult(approved=True, reference=None))
+        return Pending(row.id, row.attempt, payment.id, payment.amount, payment.currency)
 
     async def call_gateway(self, pending: Pending) -> GatewayResult:
-        assert pending.charge_reference is not None, "card payments carry the gateway's charge id"
-        return await self.gateway.refund(
-            pending.charge_reference, pending.amount, pending.currency, str(pending.key_id)
+        assert self.data.card_token is not None
+        # Keyed by the Idempotency-Key's row, which outlives every attempt: a resumed or retried
+        # payment asks the gateway under the same key and cannot be charged twice.
+        return await self.kind.gateway.charge(
+            self.data.card_token, pending.amount, pending.currency, str(pending.key_id)
         )
+
+
+class _RefundKind(_Kind):
+    entity_type, nothing_happened = "refund", "Nothing was refunded."
+
+    async def pending(self, uow: UnitOfWork, row: IdempotencyKey) -> Pending:
+        assert row.resource_id is not None
+        refund = await _lock_refund(uow, row.resource_id)
+        payment = await _lock_payment(uow, refund.payment_id)
+        return Pending(row.id, row.attempt, refund.id, refund.amount, refund.currency, payment.gateway_reference)
+
+    async def look_up(self, pending: Pending) -> GatewayResult | None:
+        return await self.gateway.find_refund(str(pending.key_id))
 
     async def settle(
         self, uow: UnitOfWork, row: IdempotencyKey, resource_id: uuid.UUID, result: GatewayResult
@@ -447,12 +454,11 @@ class _RefundFlow(_Flow):
         refund = await _lock_refund(uow, resource_id)
         payment = await _lock_payment(uow, refund.payment_id)
         if not result.approved:
-            await self.undo(uow, resource_id)
-            idempotency.release(row)
+            await self.give_up(uow, row, resource_id)
             raise RefundDeclined(f"The gateway declined the refund: {result.decline_reason}. Nothing was refunded.")
-        return await self._settle(uow, row, refund, payment, result)
+        return await self.record(uow, row, refund, payment, result)
 
-    async def _settle(
+    async def record(
         self, uow: UnitOfWork, row: IdempotencyKey, refund: Refund, payment: Payment, result: GatewayResult
     ) -> Outcome:
         invoice = await billing.record_refund(uow, payment.invoice_id, refund.amount)
@@ -494,6 +500,59 @@ class _RefundFlow(_Flow):
         audit.record(uow, "refund.abandon", "refund", resource_id)
 
 
+class _RefundFlow(_Flow):
+    operation = "refund.create"
+    kind: _RefundKind
+
+    def __init__(self, gateway: PaymentGateway, key: str, payment_id: uuid.UUID, data: RefundCreate) -> None:
+        super().__init__(_RefundKind(gateway), key, {"payment_id": str(payment_id), **data.model_dump(mode="json")})
+        self.payment_id = payment_id
+        self.data = data
+
+    async def create(self, uow: UnitOfWork, row: IdempotencyKey) -> Outcome | Pending:
+        data = self.data
+        # The lock serialises refunds of one payment; the CHECK on refunded_amount backs it up.
+        payment = await _load_payment(uow, self.payment_id, for_update=True)
+        refusal = domain.refund_refusal(
+            PaymentStatus(payment.status), payment.amount, payment.refunded_amount, data.amount
+        )
+        if refusal is RefundRefusal.NOT_REFUNDABLE:
+            raise PaymentNotRefundable(f"The payment is {payment.status}; only completed payments are refunded.")
+        left, currency = domain.refundable(payment.amount, payment.refunded_amount), payment.currency
+        if refusal is RefundRefusal.EXCEEDS_PAYMENT:
+            raise _exceeds(left, currency)
+        now = uow.now()
+        payment.refunded_amount = payment.refunded_amount + data.amount
+        payment.updated_at = now
+        refund = Refund(
+            id=uuid.uuid4(),
+            payment_id=payment.id,
+            amount=data.amount,
+            currency=payment.currency,
+            reason=data.reason,
+            status=RefundStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.session.add(refund)
+        try:
+            await uow.session.flush()
+        except IntegrityError as error:  # the session is unusable now: no attribute may be read
+            if violates(error, "refunds_within_amount"):
+                raise _exceeds(left, currency) from error
+            raise
+        row.resource_id = refund.id
+        if not domain.goes_through_gateway(Method(payment.method)):
+            return await self.kind.record(uow, row, refund, payment, GatewayResult(approved=True, reference=None))
+        return Pending(row.id, row.attempt, refund.id, refund.amount, refund.currency, payment.gateway_reference)
+
+    async def call_gateway(self, pending: Pending) -> GatewayResult:
+        assert pending.charge_reference is not None, "card payments carry the gateway's charge id"
+        return await self.kind.gateway.refund(
+            pending.charge_reference, pending.amount, pending.currency, str(pending.key_id)
+        )
+
+
 def _exceeds(left: Decimal, currency: str) -> RefundExceedsPayment:
     return RefundExceedsPayment(f"At most {left} {currency} of this payment can still be refunded.")
 
@@ -512,6 +571,56 @@ async def create_refund(
     begin: Begin, gateway: PaymentGateway, key: str, payment_id: uuid.UUID, data: RefundCreate
 ) -> Outcome:
     return await _RefundFlow(gateway, key, payment_id, data).run(begin)
+
+
+# Abandoned attempts: the process died between steps 1 and 3, or the gateway adapter failed unexpectedly.
+
+
+async def abandoned_attempts(
+    session: AsyncSession, now: datetime, settings: Settings, *, limit: int
+) -> list[uuid.UUID]:
+    """Key rows whose attempt counts as abandoned at `now`, oldest first."""
+    return await idempotency.abandoned(session, SCOPE, now - _abandoned_after(settings), limit=limit)
+
+
+async def _kind_of(uow: UnitOfWork, gateway: PaymentGateway, resource_id: uuid.UUID) -> _Kind:
+    payment = await uow.session.get(Payment, resource_id)
+    return _PaymentKind(gateway) if payment is not None else _RefundKind(gateway)
+
+
+async def resolve_abandoned(begin: Begin, gateway: PaymentGateway, row_id: uuid.UUID) -> bool:
+    """Settle one abandoned attempt from what the gateway did under its key, as its own request would have:
+    charged or refunded -> completed (the response stored for a retry to replay); declined -> failed like any
+    decline; never seen -> undone and the key released. False when it is no longer abandoned (finished or taken
+    over by a retry meanwhile) or a retry settled it first.
+
+    The resolver takes the attempt over like a retry does (`attempt` + 1, under the key row's lock), so a
+    concurrent retry with the key waits for it and replays its outcome, and vice versa. If the gateway cannot
+    answer, the takeover stands and the attempt counts as abandoned again later.
+    """
+    async with begin() as uow:
+        row = await idempotency.take_over(uow, row_id, abandoned_after=_abandoned_after(uow.settings))
+        if row is None:
+            return False
+        assert row.resource_id is not None
+        kind = await _kind_of(uow, gateway, row.resource_id)
+        pending = await kind.pending(uow, row)
+        timeout = uow.settings.payments.payment_gateway_timeout_seconds
+    async with asyncio.timeout(timeout):
+        result = await kind.look_up(pending)
+    try:
+        async with begin() as uow:
+            row = await idempotency.lock(uow, pending.key_id)
+            if row.state != State.IN_PROGRESS or row.attempt != pending.attempt:
+                return False  # a retry with the key took it over and settled it
+            audit.record(uow, f"{kind.entity_type}.resolve", kind.entity_type, pending.resource_id)
+            if result is None:
+                await kind.give_up(uow, row, pending.resource_id)
+            else:
+                await kind.settle(uow, row, pending.resource_id, result)
+    except RefundDeclined:  # committed: the refund was undone and its key released
+        pass
+    return True
 
 
 def check_idempotency_key(raw: str | None) -> str:
