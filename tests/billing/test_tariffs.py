@@ -16,7 +16,7 @@ GAPPY = {
         {"min_years": 21, "max_years": None, "amount": "2.00"},
     ],
 }
-DEFAULT_CODES = ["CONSULT-CARDIOLOGY", "CONSULT-GENERAL", "CONSULT-ORTHOPEDICS"]
+DEFAULT_CODES = ["CONSULT-CARDIOLOGY", "CONSULT-GENERAL", "CONSULT-ORTHOPEDICS", "ORDER-LAB", "ORDER-MEDICATION"]
 
 
 async def get(env, code, headers=None):
@@ -46,6 +46,13 @@ async def test_the_default_tariffs_exist_after_the_first_start(env):
         None,
         "0.12",
     )
+    for code, kind in (("ORDER-MEDICATION", "medication"), ("ORDER-LAB", "lab")):
+        order_tariff = items[code]
+        assert (order_tariff["kind"], order_tariff["pricing"], order_tariff["tax_rate"]) == (
+            kind,
+            {"type": "flat", "amount": "0.00"},
+            None,
+        )
 
 
 async def test_a_restart_adds_missing_defaults_and_keeps_edited_ones(env):
@@ -85,11 +92,11 @@ async def test_list_filters_and_pages_in_order_of_code(env):
         assert response.status_code == 200, response.text
         return [t["code"] for t in response.json()["items"]], response.json()["next_cursor"]
 
-    assert (await codes(kind="lab"))[0] == ["LAB-A", "LAB-B"]
+    assert (await codes(kind="lab"))[0] == ["LAB-A", "LAB-B", "ORDER-LAB"]
     assert (await codes(specialty="cardiology"))[0] == ["CONSULT-CARDIOLOGY"]
-    first, cursor = await codes(limit=4)
-    rest, end = await codes(limit=4, cursor=cursor)
-    assert (first + rest, end) == ([*DEFAULT_CODES, "LAB-A", "LAB-B", "PROC-A"], None)
+    first, cursor = await codes(limit=5)
+    rest, end = await codes(limit=5, cursor=cursor)
+    assert (first + rest, end) == (sorted([*DEFAULT_CODES, "LAB-A", "LAB-B", "PROC-A"]), None)
 
 
 async def test_an_unknown_tariff_is_404(env):

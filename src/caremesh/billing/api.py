@@ -89,9 +89,10 @@ async def list_invoices(
     patient_id: uuid.UUID | None = None,
     status: InvoiceStatus | None = None,
     appointment_id: uuid.UUID | None = None,
+    order_id: uuid.UUID | None = None,
 ) -> Page[InvoiceRead]:
     rows, cursor = await service.list_invoices(
-        uow, patient_id=patient_id, status=status, appointment_id=appointment_id, page=page
+        uow, patient_id=patient_id, status=status, appointment_id=appointment_id, order_id=order_id, page=page
     )
     return Page(items=[service.to_read(i) for i in rows], next_cursor=cursor)
 

@@ -1,4 +1,5 @@
-"""What other contexts may use of billing: the invoice as payments see it, and the event names.
+"""What other contexts may use of billing: the invoice as payments see it, order invoices for the orders saga,
+and the event names.
 
 Payments move money against an invoice only through `reserve_payment`, `settle_payment` and
 `record_refund`. Each locks the invoice row, so payments of one invoice are serialised, and the
@@ -15,13 +16,17 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.billing import service
+from caremesh.billing.domain import Kind
 from caremesh.billing.events import INVOICE_ISSUED, INVOICE_PAID, INVOICE_VOIDED
 from caremesh.billing.models import Invoice
 from caremesh.billing.service import (
     AmountExceedsBalance,
+    ChargeLine,
+    InvoiceHasPayments,
     InvoiceNotFound,
     InvoiceNotPayable,
     NoPaymentPending,
+    OrderCharge,
     RefundExceedsAmountPaid,
 )
 from caremesh.platform.uow import UnitOfWork
@@ -31,15 +36,21 @@ __all__ = [
     "INVOICE_PAID",
     "INVOICE_VOIDED",
     "AmountExceedsBalance",
+    "ChargeLine",
+    "InvoiceHasPayments",
     "InvoiceNotFound",
     "InvoiceNotPayable",
     "InvoiceSummary",
+    "Kind",
     "NoPaymentPending",
+    "OrderCharge",
     "RefundExceedsAmountPaid",
     "find_invoice",
+    "issue_for_order",
     "record_refund",
     "reserve_payment",
     "settle_payment",
+    "void_for_order",
 ]
 
 
@@ -107,3 +118,18 @@ async def record_refund(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal)
 
     Raises 404 INVOICE_NOT_FOUND, 409 REFUND_EXCEEDS_AMOUNT_PAID."""
     return _summary(await service.record_refund(uow, invoice_id, amount))
+
+
+async def issue_for_order(uow: UnitOfWork, charge: OrderCharge) -> tuple[InvoiceSummary, bool]:
+    """The order's invoice, issuing it on the first call: (invoice, issued now). Lines are quantity × the
+    catalogue's unit price; the tax rate (and any per-order fee) comes from the kind's order tariff; the insurance
+    split as for visits. Raises 404 PATIENT_NOT_FOUND when the patient is gone; writes nothing when it raises."""
+    invoice, issued = await service.issue_for_order(uow, charge)
+    return _summary(invoice), issued
+
+
+async def void_for_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str) -> InvoiceSummary | None:
+    """Void the order's invoice; None when there is none (or it is void already).
+    Raises 409 INVOICE_HAS_PAYMENTS when money has moved on it."""
+    invoice = await service.void_for_order(uow, order_id, reason)
+    return None if invoice is None else _summary(invoice)

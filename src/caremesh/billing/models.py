@@ -58,6 +58,7 @@ INVOICE_MONEY = (
 
 # Names the errors of these constraints carry (see `platform.db.violates`).
 ONE_INVOICE_PER_APPOINTMENT = "uq_invoices_appointment_id"
+ONE_INVOICE_PER_ORDER = "uq_invoices_order_id"
 ONE_CONSULTATION_TARIFF_PER_SPECIALTY = "uq_tariffs_consultation_specialty"
 
 

@@ -25,6 +25,7 @@ from caremesh.billing.events import INVOICE_ISSUED, INVOICE_PAID, INVOICE_VOIDED
 from caremesh.billing.models import (
     ONE_CONSULTATION_TARIFF_PER_SPECIALTY,
     ONE_INVOICE_PER_APPOINTMENT,
+    ONE_INVOICE_PER_ORDER,
     Invoice,
     InvoiceLine,
     Tariff,
@@ -55,6 +56,8 @@ log = structlog.get_logger("caremesh.billing")
 
 NUMBER_PREFIX = "INV"
 GENERAL_CONSULTATION = "CONSULT-GENERAL"
+# The tariffs whose tax rate an order's invoice uses; a flat amount above zero adds a per-order fee line.
+ORDER_TARIFFS = {Kind.MEDICATION: "ORDER-MEDICATION", Kind.LAB: "ORDER-LAB"}
 PATIENT_PAYER = "patient"
 
 
@@ -164,6 +167,20 @@ DEFAULT_TARIFFS: tuple[dict[str, Any], ...] = (
         "kind": Kind.CONSULTATION,
         "specialty": None,
         "pricing": {"type": "hourly", "rate": "200.00", "round_up_after_minutes": 10},
+    },
+    {
+        "code": ORDER_TARIFFS[Kind.MEDICATION],
+        "description": "Prescriptions: tax rate, and a dispensing fee per order when above zero",
+        "kind": Kind.MEDICATION,
+        "specialty": None,
+        "pricing": {"type": "flat", "amount": "0.00"},
+    },
+    {
+        "code": ORDER_TARIFFS[Kind.LAB],
+        "description": "Lab orders: tax rate, and a collection fee per order when above zero",
+        "kind": Kind.LAB,
+        "specialty": None,
+        "pricing": {"type": "flat", "amount": "0.00"},
     },
 )
 
@@ -300,6 +317,8 @@ async def update_tariff(uow: UnitOfWork, code: str, data: TariffUpdate, expected
     if "description" in changes:
         tariff.description = data.description
     if "pricing" in changes:
+        if tariff.code in ORDER_TARIFFS.values() and data.pricing is not None and data.pricing.type != "flat":
+            raise invalid_field("pricing", "an order tariff is flat: its amount is a fee per order")
         tariff.pricing = _pricing_json(data.pricing)
     if "tax_rate" in changes:
         tariff.tax_rate = data.tax_rate
@@ -524,15 +543,24 @@ async def quote_visit(uow: UnitOfWork, appointment: scheduling.AppointmentSummar
     return Quote(patient, tariff.code, tariff.description, charge, amounts)
 
 
-def _new_invoice(uow: UnitOfWork, appointment: scheduling.AppointmentSummary, quote: Quote) -> Invoice:
+def _new_invoice(
+    uow: UnitOfWork,
+    patient: patients.PatientSummary,
+    amounts: domain.Amounts,
+    lines: list[InvoiceLine],
+    *,
+    practitioner_id: uuid.UUID | None,
+    appointment_id: uuid.UUID | None = None,
+    order_id: uuid.UUID | None = None,
+) -> Invoice:
     now = uow.now()
-    amounts = quote.amounts
     status = domain.payment_status(domain.ZERO, amounts.patient_amount)
     return Invoice(
         id=uuid.uuid4(),
-        patient_id=appointment.patient_id,
-        appointment_id=appointment.id,
-        practitioner_id=appointment.practitioner_id,
+        patient_id=patient.id,
+        appointment_id=appointment_id,
+        order_id=order_id,
+        practitioner_id=practitioner_id,
         status=status,
         currency=uow.settings.app.currency,
         subtotal=amounts.subtotal,
@@ -547,27 +575,45 @@ def _new_invoice(uow: UnitOfWork, appointment: scheduling.AppointmentSummary, qu
         amount_paid=domain.ZERO,
         amount_pending=domain.ZERO,
         insurance_paid=domain.ZERO,
-        insurance_bin=quote.patient.insurance_bin,
-        insurance_pcn=quote.patient.insurance_pcn,
+        insurance_bin=patient.insurance_bin,
+        insurance_pcn=patient.insurance_pcn,
         issued_at=now,
         paid_at=now if status is InvoiceStatus.PAID else None,
         created_at=now,
         updated_at=now,
-        lines=[
-            InvoiceLine(
-                position=1,
-                code=quote.tariff_code,
-                description=quote.description,
-                quantity=quote.charge.quantity,
-                unit_price=quote.charge.unit_price,
-                amount=quote.charge.amount,
-            )
-        ],
+        lines=lines,
     )
+
+
+async def _insert_numbered(uow: UnitOfWork, invoice: Invoice) -> bool:
+    """Number and insert the invoice; False when the database says its visit or order already has one."""
+    session = uow.session
+    try:
+        # The number is taken last and inside the savepoint: a lost race gives it back (no gaps).
+        async with session.begin_nested():
+            invoice.number = await next_number(session, NUMBER_PREFIX, clinic_date(invoice.issued_at).year)
+            session.add(invoice)
+            await session.flush()
+    except IntegrityError as error:
+        if _duplicate_appointment(error) or _duplicate_order(error):
+            return False
+        raise
+    return True
+
+
+def _announce_issued(uow: UnitOfWork, invoice: Invoice) -> None:
+    uow.publish(INVOICE_ISSUED, _issued_payload(invoice))
+    if invoice.status == InvoiceStatus.PAID:  # nothing for the patient to pay
+        uow.publish(INVOICE_PAID, _paid_payload(invoice))
+    audit.record(uow, "invoice.issue", "invoice", invoice.id)
 
 
 def _duplicate_appointment(error: IntegrityError) -> bool:
     return violates(error, ONE_INVOICE_PER_APPOINTMENT) or violates(error, "invoices.appointment_id")
+
+
+def _duplicate_order(error: IntegrityError) -> bool:
+    return violates(error, ONE_INVOICE_PER_ORDER) or violates(error, "invoices.order_id")
 
 
 async def issue_for_appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> tuple[Invoice, bool]:
@@ -586,26 +632,116 @@ async def issue_for_appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> t
     if appointment is None or not _may_see(uow, appointment.patient_id):
         raise AppointmentNotFound()
     _check_billable(uow, appointment)
-    invoice = _new_invoice(uow, appointment, await quote_visit(uow, appointment))
-    session = uow.session
-    try:
-        # The number is taken last and inside the savepoint: a lost race gives it back (no gaps).
-        async with session.begin_nested():
-            invoice.number = await next_number(session, NUMBER_PREFIX, clinic_date(invoice.issued_at).year)
-            session.add(invoice)
-            await session.flush()
-    except IntegrityError as error:
-        if not _duplicate_appointment(error):
-            raise
+    quote = await quote_visit(uow, appointment)
+    line = InvoiceLine(
+        position=1,
+        code=quote.tariff_code,
+        description=quote.description,
+        quantity=quote.charge.quantity,
+        unit_price=quote.charge.unit_price,
+        amount=quote.charge.amount,
+    )
+    invoice = _new_invoice(
+        uow,
+        quote.patient,
+        quote.amounts,
+        [line],
+        practitioner_id=appointment.practitioner_id,
+        appointment_id=appointment.id,
+    )
+    if not await _insert_numbered(uow, invoice):
         winner = await _by_appointment(uow, appointment_id)
         if winner is None:  # pragma: no cover - the constraint said it exists
-            raise
+            raise RuntimeError(f"appointment {appointment_id} has an invoice nobody can read")
         return winner, False
-    uow.publish(INVOICE_ISSUED, _issued_payload(invoice))
-    if invoice.status == InvoiceStatus.PAID:  # nothing for the patient to pay
-        uow.publish(INVOICE_PAID, _paid_payload(invoice))
-    audit.record(uow, "invoice.issue", "invoice", invoice.id)
+    _announce_issued(uow, invoice)
     return invoice, True
+
+
+# --- order invoices (the orders saga, through contract.py) -----------------------------------
+
+
+@dataclass(frozen=True)
+class ChargeLine:
+    code: str
+    description: str
+    quantity: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True)
+class OrderCharge:
+    """What an order asks billing to invoice: its items priced by the pharmacy or lab catalogue."""
+
+    order_id: uuid.UUID
+    patient_id: uuid.UUID
+    practitioner_id: uuid.UUID | None
+    kind: Kind  # medication | lab
+    lines: tuple[ChargeLine, ...]
+
+
+async def _by_order(uow: UnitOfWork, order_id: uuid.UUID) -> Invoice | None:
+    return await uow.session.scalar(select(Invoice).where(Invoice.order_id == order_id))
+
+
+def _order_lines(charge: OrderCharge, fee_tariff: Tariff | None) -> list[InvoiceLine]:
+    priced = [(c.code, c.description, c.quantity, domain.money(c.unit_price)) for c in charge.lines]
+    if fee_tariff is not None:
+        pricing = _pricing(fee_tariff)
+        if isinstance(pricing, domain.Flat) and pricing.amount > 0:
+            priced.append((fee_tariff.code, fee_tariff.description, 1, pricing.amount))
+    return [
+        InvoiceLine(position=n, code=code, description=text, quantity=qty, unit_price=price, amount=price * qty)
+        for n, (code, text, qty, price) in enumerate(priced, start=1)
+    ]
+
+
+async def issue_for_order(uow: UnitOfWork, charge: OrderCharge) -> tuple[Invoice, bool]:
+    """The order's invoice, issuing it if there is none yet: (invoice, issued now). Lines are
+    quantity × catalogue price; no loyalty discount (it rewards visits); the tax rate and any per-order fee
+    come from the kind's order tariff; the insurance split as for visits. One invoice per order (unique)."""
+    if charge.kind not in ORDER_TARIFFS:
+        raise ValueError(f"orders are invoiced as {sorted(ORDER_TARIFFS)}, not {charge.kind}")
+    if not charge.lines:
+        raise ValueError("an order's invoice needs at least one line")
+    existing = await _by_order(uow, charge.order_id)
+    if existing is not None:
+        return existing, False
+    patient = await patients.find_patient(uow.session, charge.patient_id)
+    if patient is None:
+        raise PatientNotFound("The order's patient no longer exists.")
+    tariff = await uow.session.get(Tariff, ORDER_TARIFFS[charge.kind])
+    lines = _order_lines(charge, tariff)
+    amounts = domain.invoice_amounts(
+        sum((line.amount for line in lines), domain.ZERO),
+        prior_visits=0,
+        tax_rate=uow.settings.billing.tax_rate if tariff is None else _tax_rate(uow, tariff),
+        coverage_percent=await coverage_percent(uow, patient, charge.kind, clinic_date(uow.now())),
+    )
+    invoice = _new_invoice(
+        uow, patient, amounts, lines, practitioner_id=charge.practitioner_id, order_id=charge.order_id
+    )
+    if not await _insert_numbered(uow, invoice):
+        winner = await _by_order(uow, charge.order_id)
+        if winner is None:  # pragma: no cover - the constraint said it exists
+            raise RuntimeError(f"order {charge.order_id} has an invoice nobody can read")
+        return winner, False
+    _announce_issued(uow, invoice)
+    return invoice, True
+
+
+async def void_for_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str) -> Invoice | None:
+    """Void the order's invoice (compensation). None when it has none or it is void already;
+    409 INVOICE_HAS_PAYMENTS when money has moved on it (refund first)."""
+    invoice = await _by_order(uow, order_id)
+    if invoice is None:
+        return None
+    invoice = await _load_unscoped(uow, invoice.id)
+    if invoice.status == InvoiceStatus.VOID:
+        return None
+    if problem := _void_problem(invoice):
+        raise problem
+    return await _void(uow, invoice, reason)
 
 
 async def get_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> Invoice:
@@ -620,6 +756,7 @@ async def list_invoices(
     patient_id: uuid.UUID | None,
     status: InvoiceStatus | None,
     appointment_id: uuid.UUID | None,
+    order_id: uuid.UUID | None = None,
     page: PageParams,
 ) -> tuple[list[Invoice], str | None]:
     """Invoices in order of number (the order they were issued)."""
@@ -630,6 +767,8 @@ async def list_invoices(
         query = query.where(Invoice.status == status)
     if appointment_id is not None:
         query = query.where(Invoice.appointment_id == appointment_id)
+    if order_id is not None:
+        query = query.where(Invoice.order_id == order_id)
     rows, cursor = await paginate(uow.session, query, order_by=[Invoice.number], params=page)
     audit.record(uow, "invoice.list", "invoice", None)
     for invoice in rows:
