@@ -1,7 +1,8 @@
 import asyncio
 
-from bench import billing, booking
+from bench import billing, booking, orders
 
 if __name__ == "__main__":
     asyncio.run(booking.main())
     asyncio.run(billing.main())
+    asyncio.run(orders.main())

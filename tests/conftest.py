@@ -32,7 +32,7 @@ def make_env(migrated_database: MigratedDatabase, tmp_path: Path) -> Callable[..
     def build(
         *, subscriptions: Any = None, timezone: str = "UTC", **overrides: Any
     ) -> AbstractAsyncContextManager[Env]:
-        """`overrides`: security fields, or `billing=`/`payments=`/`notifications=` dicts of those settings."""
+        """`overrides`: security fields, or dicts of one concern's settings (`billing=`, `orders=`, ...)."""
 
         async def start() -> AsyncIterator[Env]:
             settings = settings_for_tests(

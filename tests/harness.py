@@ -30,6 +30,7 @@ from caremesh.platform.settings import (
     DatabaseSettings,
     MessagingSettings,
     NotificationSettings,
+    OrderSettings,
     PaymentSettings,
     SecuritySettings,
     Settings,
@@ -148,9 +149,10 @@ def settings_for_tests(
     billing: dict[str, Any] | None = None,
     payments: dict[str, Any] | None = None,
     notifications: dict[str, Any] | None = None,
+    orders: dict[str, Any] | None = None,
     **security: Any,
 ) -> Settings:
-    """Settings for one test; `billing`, `payments` and `notifications` override those concerns' fields."""
+    """Settings for one test; `billing`, `payments`, `notifications` and `orders` override those concerns' fields."""
     defaults: dict[str, Any] = {
         "jwt_secret": "test-signing-secret-not-for-production-0123456789",
         "admin_email": ADMIN_EMAIL,
@@ -172,6 +174,7 @@ def settings_for_tests(
         billing=BillingSettings(**(billing or {})),
         payments=PaymentSettings(**(payments or {})),
         notifications=NotificationSettings(**(notifications or {})),
+        orders=OrderSettings(**(orders or {})),
     )
 
 

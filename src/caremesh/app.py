@@ -30,6 +30,9 @@ ALL_CONTEXTS: tuple[str, ...] = (
     "scheduling",
     "billing",
     "payments",
+    "pharmacy",
+    "lab",
+    "orders",
     "notifications",
 )
 

@@ -99,12 +99,26 @@ async def seed(settings: Settings, credentials: DemoCredentials) -> bool:
         billing=settings.billing,
         payments=settings.payments,
         notifications=settings.notifications,
+        orders=settings.orders,
     )
     app = create_app(quiet)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
             return await _seed(client, credentials)
+
+
+MEDICATION_FIELDS = ("code", "name", "unit", "unit_price", "stock_quantity")
+MEDICATIONS = (
+    ("AMOX-500", "Amoxicillin 500 mg", "capsule", "6.40", 500),
+    ("PARA-650", "Paracetamol 650 mg", "tablet", "1.80", 1000),
+    ("ATOR-10", "Atorvastatin 10 mg", "tablet", "4.25", 5),
+)
+LAB_TEST_FIELDS = ("code", "name", "loinc", "price", "daily_capacity")
+LAB_TESTS = (
+    ("CBC", "Complete blood count", "58410-2", "350.00", 40),
+    ("HBA1C", "Haemoglobin A1c", "4548-4", "520.00", 20),
+)
 
 
 async def _call(client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
@@ -195,4 +209,22 @@ async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool
             {**admin, "Idempotency-Key": f"demo-{invoice['id']}"},
             json={"invoice_id": invoice["id"], "amount": part, "method": "cash"},
         )
+
+    # A pharmacy and a lab to order from, and a prescription on its way through the saga.
+    medications = [
+        await _call(client, "POST", "/medications", admin, json=dict(zip(MEDICATION_FIELDS, row, strict=True)))
+        for row in MEDICATIONS
+    ]
+    for row in LAB_TESTS:
+        await _call(client, "POST", "/lab-tests", admin, json=dict(zip(LAB_TEST_FIELDS, row, strict=True)))
+    order = {
+        "patient_id": patients[0]["id"],
+        "practitioner_id": practitioners[0]["id"],
+        "type": "prescription",
+        "items": [
+            {"medication_id": medications[0]["id"], "quantity": 15, "dosage": "1 capsule three times a day"},
+            {"medication_id": medications[1]["id"], "quantity": 10, "dosage": "1 tablet when needed"},
+        ],
+    }
+    await _call(client, "POST", "/orders", admin, json=order)
     return True

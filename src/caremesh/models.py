@@ -16,6 +16,9 @@ CONTEXTS_WITH_TABLES = (
     "scheduling",
     "billing",
     "payments",
+    "pharmacy",
+    "lab",
+    "orders",
     "notifications",
 )
 

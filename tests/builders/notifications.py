@@ -66,17 +66,29 @@ def payment_failed(patient_id: str, **overrides: Any) -> dict[str, Any]:
 
 
 def order_failed(patient_id: str, **overrides: Any) -> dict[str, Any]:
+    """An order.failed payload as orders/events.py describes it."""
     payload: dict[str, Any] = {
         "order_id": str(uuid.uuid4()),
+        "number": "ORD-2030-000002",
         "patient_id": str(patient_id),
+        "type": "prescription",
         "failure_reason": "INSUFFICIENT_STOCK",
+        "failed_at": "2030-01-07T11:00:00Z",
     }
     payload.update(overrides)
     return payload
 
 
 def lab_result_ready(patient_id: str, **overrides: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {"lab_order_id": str(uuid.uuid4()), "patient_id": str(patient_id)}
+    """A lab.result_ready payload as lab/events.py describes it (of an order this test never placed)."""
+    payload: dict[str, Any] = {
+        "lab_order_id": str(uuid.uuid4()),
+        "order_id": str(uuid.uuid4()),
+        "patient_id": str(patient_id),
+        "lab_test_id": str(uuid.uuid4()),
+        "order_fully_resulted": True,
+        "resulted_at": "2030-01-07T11:00:00Z",
+    }
     payload.update(overrides)
     return payload
 

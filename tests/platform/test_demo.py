@@ -1,4 +1,4 @@
-"""`make run`'s demo data: seeded through the API, once, with a visit invoiced and partly paid."""
+"""`make run`'s demo data: seeded through the API, once, with a visit invoiced and partly paid and an order placed."""
 
 from __future__ import annotations
 
@@ -30,7 +30,11 @@ async def test_the_demo_seeds_once_and_shows_a_partly_paid_invoice(
         async with db.engine.connect() as connection:
             invoices = (await connection.execute(text("SELECT status, amount_paid FROM invoices"))).all()
             payments = (await connection.execute(text("SELECT count(*) FROM payments"))).scalar_one()
+            orders = (await connection.execute(text("SELECT type, status FROM orders"))).all()
+            medications = (await connection.execute(text("SELECT count(*) FROM medications"))).scalar_one()
     finally:
         await db.dispose()
     assert [status for status, _ in invoices] == ["partially_paid"]
     assert payments == 1
+    assert [tuple(row) for row in orders] == [("prescription", "pending")]  # the saga runs once the server does
+    assert medications == 3

@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from caremesh.audit import contract as audit
 from caremesh.billing import contract as billing
 from caremesh.identity import contract as identity
+from caremesh.lab import contract as lab
 from caremesh.notifications import domain
 from caremesh.notifications.domain import Channel, OutgoingMessage, Status, TemplateProblem
 from caremesh.notifications.models import Notification, NotificationTemplate
@@ -35,6 +36,7 @@ from caremesh.notifications.schemas import (
     NotificationTemplateRead,
     NotificationTemplateUpdate,
 )
+from caremesh.orders import contract as orders
 from caremesh.patients import contract as patients
 from caremesh.payments import contract as payments
 from caremesh.platform.errors import NotFound, check_version, invalid_field
@@ -47,11 +49,6 @@ from caremesh.scheduling import contract as scheduling
 
 log = structlog.get_logger("caremesh.notifications")
 
-# The orders and lab contexts (issue 4) will publish these, with {order_id | lab_order_id, patient_id, ...};
-# switch to their contracts' names once they exist.
-ORDER_FAILED = "order.failed"
-LAB_RESULT_READY = "lab.result_ready"
-
 # Each event the patient hears about, and the kind of message it makes (domain.KINDS).
 EVENT_KINDS: dict[str, str] = {
     scheduling.APPOINTMENT_BOOKED: "appointment_booked",
@@ -59,8 +56,8 @@ EVENT_KINDS: dict[str, str] = {
     billing.INVOICE_ISSUED: "invoice_issued",
     payments.PAYMENT_COMPLETED: "payment_completed",
     payments.PAYMENT_FAILED: "payment_failed",
-    ORDER_FAILED: "order_failed",
-    LAB_RESULT_READY: "lab_result_ready",
+    orders.ORDER_FAILED: "order_failed",
+    lab.LAB_RESULT_READY: "lab_result_ready",
 }
 # A password reset goes to a user's email address (a user, not a patient), with the token kept out of our tables.
 PASSWORD_RESET = "password_reset"

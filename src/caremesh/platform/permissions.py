@@ -19,6 +19,7 @@ ROLES = (
 )
 
 STAFF_READ = {"patients:read", "practitioners:read", "appointments:read"}
+CLINICAL_READ = {"orders:read", "medications:read", "lab_tests:read", "lab_orders:read"}
 BILLING_READ = {"tariffs:read", "invoices:read", "payments:read"}
 
 MATRIX: dict[str, set[str]] = {
@@ -38,10 +39,14 @@ MATRIX: dict[str, set[str]] = {
         "payments:create",
         "notifications:read",
     },
-    "doctor": STAFF_READ | {"appointments:check_in", "appointments:complete", "appointments:no_show"},
-    "nurse": STAFF_READ | {"patients:write", "appointments:check_in"},
-    "pharmacist": STAFF_READ,
-    "lab_technician": STAFF_READ,
+    "doctor": STAFF_READ
+    | CLINICAL_READ
+    | {"appointments:check_in", "appointments:complete", "appointments:no_show", "orders:create", "orders:cancel"},
+    "nurse": STAFF_READ | CLINICAL_READ | {"patients:write", "appointments:check_in"},
+    "pharmacist": STAFF_READ
+    | {"orders:read", "medications:read", "medications:write", "reservations:read", "reservations:dispense"},
+    "lab_technician": STAFF_READ
+    | {"orders:read", "lab_tests:read", "lab_tests:write", "lab_orders:read", "lab_orders:result"},
     "billing_clerk": STAFF_READ
     | BILLING_READ
     | {"invoices:write", "payments:create", "payments:refund", "accounts_receivable:read"},
@@ -58,6 +63,8 @@ MATRIX: dict[str, set[str]] = {
         "payments:read",
         "payments:create",
         "notifications:read",
+        "orders:read",
+        "lab_orders:read",
     },
 }
 

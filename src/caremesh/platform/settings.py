@@ -136,6 +136,14 @@ class NotificationSettings(BaseSettings):
     notification_poll_seconds: float = 1.0
 
 
+class OrderSettings(BaseSettings):
+    model_config = _config()
+
+    # An order still pending this long after it was placed (a step's consumer keeps failing) is failed with
+    # SAGA_TIMEOUT, which releases whatever its steps reserved.
+    order_saga_timeout_seconds: float = 300.0
+
+
 class Settings:
     """All settings of one process; each concern reads its own `CAREMESH_*` variables."""
 
@@ -148,6 +156,7 @@ class Settings:
         billing: BillingSettings | None = None,
         payments: PaymentSettings | None = None,
         notifications: NotificationSettings | None = None,
+        orders: OrderSettings | None = None,
     ) -> None:
         self.app = app or AppSettings()
         self.db = db or DatabaseSettings()
@@ -156,6 +165,7 @@ class Settings:
         self.billing = billing or BillingSettings()
         self.payments = payments or PaymentSettings()
         self.notifications = notifications or NotificationSettings()
+        self.orders = orders or OrderSettings()
 
 
 def parse_rate(spec: str) -> tuple[int, float]:
@@ -171,6 +181,7 @@ __all__ = [
     "DatabaseSettings",
     "MessagingSettings",
     "NotificationSettings",
+    "OrderSettings",
     "PaymentSettings",
     "SecuritySettings",
     "Settings",

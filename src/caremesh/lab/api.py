@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from caremesh.lab import service
+from caremesh.lab.domain import LabOrderStatus
+from caremesh.lab.models import LabTest
+from caremesh.lab.schemas import LabOrderRead, LabResultCreate, LabTestCreate, LabTestRead, LabTestUpdate
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.pagination import Page, PageParams
+
+router = APIRouter(tags=["lab"], route_class=TransactionalRoute)
+
+
+# --- lab tests ------------------------------------------------------------------------------------
+
+
+def _test(test: LabTest, response: Response) -> LabTestRead:
+    set_etag(response, test.version)
+    return service.test_to_read(test)
+
+
+@router.post("/lab-tests", status_code=status.HTTP_201_CREATED, dependencies=[require("lab_tests:write")])
+async def create_lab_test(body: LabTestCreate, uow: Uow, response: Response) -> LabTestRead:
+    test = await service.create_lab_test(uow, body)
+    response.headers["Location"] = f"{API_PREFIX}/lab-tests/{test.id}"
+    return _test(test, response)
+
+
+@router.get("/lab-tests", dependencies=[require("lab_tests:read")])
+async def list_lab_tests(
+    uow: Uow,
+    page: PageParams = Depends(),
+    code: str | None = Query(None, max_length=40),
+    q: str | None = Query(None, max_length=200, description="Every word appears in the code or the name"),
+) -> Page[LabTestRead]:
+    rows, cursor = await service.list_lab_tests(uow, code=code, q=q, page=page)
+    return Page(items=[service.test_to_read(t) for t in rows], next_cursor=cursor)
+
+
+@router.get("/lab-tests/{test_id}", dependencies=[require("lab_tests:read")])
+async def get_lab_test(test_id: uuid.UUID, uow: Uow, response: Response) -> LabTestRead:
+    return _test(await service.get_lab_test(uow, test_id), response)
+
+
+@router.patch("/lab-tests/{test_id}", dependencies=[require("lab_tests:write")])
+async def update_lab_test(
+    test_id: uuid.UUID, body: LabTestUpdate, uow: Uow, if_match: IfMatch, response: Response
+) -> LabTestRead:
+    return _test(await service.update_lab_test(uow, test_id, body, if_match), response)
+
+
+# --- lab orders -----------------------------------------------------------------------------------
+
+
+@router.get("/lab-orders", dependencies=[require("lab_orders:read")])
+async def list_lab_orders(
+    uow: Uow,
+    page: PageParams = Depends(),
+    order_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    lab_test_id: uuid.UUID | None = None,
+    status: LabOrderStatus | None = None,
+    scheduled_date: date | None = None,
+) -> Page[LabOrderRead]:
+    rows, cursor = await service.list_lab_orders(
+        uow,
+        order_id=order_id,
+        patient_id=patient_id,
+        lab_test_id=lab_test_id,
+        status=status,
+        scheduled_date=scheduled_date,
+        page=page,
+    )
+    return Page(items=[service.order_to_read(o) for o in rows], next_cursor=cursor)
+
+
+@router.get("/lab-orders/{lab_order_id}", dependencies=[require("lab_orders:read")])
+async def get_lab_order(lab_order_id: uuid.UUID, uow: Uow) -> LabOrderRead:
+    return service.order_to_read(await service.get_lab_order(uow, lab_order_id))
+
+
+@router.post("/lab-orders/{lab_order_id}/result", dependencies=[require("lab_orders:result")])
+async def record_result(lab_order_id: uuid.UUID, body: LabResultCreate, uow: Uow) -> LabOrderRead:
+    """Record a scheduled lab order's results, once, after its order is confirmed. The patient is told
+    the results are ready; the values never leave the lab in events or messages."""
+    return service.order_to_read(await service.record_result(uow, lab_order_id, body))

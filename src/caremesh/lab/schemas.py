@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
+
+from caremesh.lab import domain
+from caremesh.lab.domain import LabOrderStatus
+from caremesh.platform.money import MoneyOut, money
+from caremesh.platform.schemas import Strict
+from caremesh.platform.timeutil import OutDateTime
+
+
+def _loinc(value: str) -> str:
+    if not domain.is_valid_loinc(value):
+        raise ValueError("not a LOINC code: digits, a dash and the right check digit (e.g. 2345-7)")
+    return value
+
+
+# Request money: at most two decimals, up to 99 999 999.99.
+MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False), AfterValidator(money)]
+LabTestCode = Annotated[
+    str,
+    BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
+    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,39}$"),
+    Field(description="Upper-case letters, digits, `-` and `_`, up to 40 characters"),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Loinc = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=10),
+    AfterValidator(_loinc),
+    Field(description="A LOINC code with its mod-10 check digit, e.g. `2345-7`"),
+]
+Capacity = Annotated[int, Field(ge=0, le=10_000, description="Bookings per clinic day; 0 takes none")]
+
+
+class LabTestCreate(Strict):
+    code: LabTestCode
+    name: Name
+    loinc: Loinc | None = None
+    price: MoneyIn
+    daily_capacity: Capacity
+
+
+class LabTestUpdate(Strict):
+    """Only the fields sent change; `loinc: null` clears it. The code never changes."""
+
+    name: Name | None = None
+    loinc: Loinc | None = None
+    price: MoneyIn | None = None
+    daily_capacity: Capacity | None = None
+
+
+class LabTestRead(BaseModel):
+    id: uuid.UUID
+    code: str
+    name: str
+    loinc: str | None
+    price: MoneyOut
+    currency: str
+    daily_capacity: int
+    version: int
+    created_at: OutDateTime
+    updated_at: OutDateTime
+
+
+class ResultValue(Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None = None
+    reference_range: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = (
+        None
+    )
+
+
+class LabResultCreate(Strict):
+    values: list[ResultValue] = Field(min_length=1, max_length=100)
+
+
+class ResultValueRead(BaseModel):
+    name: str
+    value: str
+    unit: str | None
+    reference_range: str | None
+
+
+class LabOrderRead(BaseModel):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    position: int = Field(description="The item's place in the order, from 1")
+    patient_id: uuid.UUID
+    lab_test_id: uuid.UUID
+    scheduled_date: date
+    status: LabOrderStatus
+    order_confirmed: bool = Field(description="The order is confirmed: the lab order may be resulted")
+    results: list[ResultValueRead] | None
+    resulted_at: OutDateTime | None
+    cancelled_at: OutDateTime | None
+    cancel_reason: str | None
+    created_at: OutDateTime
+    updated_at: OutDateTime

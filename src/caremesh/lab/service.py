@@ -1,0 +1,472 @@
+"""Lab use cases: the test catalogue, booking lab orders within capacity, results, and the order saga's steps.
+
+Every use case takes the unit of work and flushes; the entrypoint (a route or a consumer) commits.
+A test's bookings per day never exceed its capacity: each slot is taken by one conditional upsert of the
+(test, day) counter row, whose CHECK refuses any count above the capacity it was taken under. The steps of one
+clinical order (booking, confirmation, cancellation, results) are serialised by the lock on its
+`lab_known_orders` row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import structlog
+from sqlalchemy import Select, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from caremesh.audit import contract as audit
+from caremesh.lab import domain
+from caremesh.lab.domain import LabOrderStatus, SchedulingFailure
+from caremesh.lab.events import LAB_CANCELLED, LAB_RESULT_READY, LAB_SCHEDULED, LAB_SCHEDULING_FAILED
+from caremesh.lab.models import ONE_LAB_TEST_PER_CODE, LabKnownOrder, LabOrder, LabTest, LabTestDay
+from caremesh.lab.schemas import (
+    LabOrderRead,
+    LabResultCreate,
+    LabTestCreate,
+    LabTestRead,
+    LabTestUpdate,
+    ResultValueRead,
+)
+from caremesh.platform.db import violates
+from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
+from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.search import matches_every_word
+from caremesh.platform.timeutil import clinic_date
+from caremesh.platform.uow import UnitOfWork
+
+log = structlog.get_logger("caremesh.lab")
+
+
+class LabTestNotFound(NotFound):
+    code, title = "LAB_TEST_NOT_FOUND", "Lab test not found"
+
+
+class LabTestCodeExists(Conflict):
+    code, title = "LAB_TEST_CODE_EXISTS", "A lab test with this code exists"
+
+
+class LabOrderNotFound(NotFound):
+    code, title = "LAB_ORDER_NOT_FOUND", "Lab order not found"
+
+
+class LabOrderNotResultable(Conflict):
+    code, title = "LAB_ORDER_NOT_RESULTABLE", "The lab order cannot be resulted"
+
+
+# --- lab tests ------------------------------------------------------------------------------------
+
+
+def test_to_read(test: LabTest) -> LabTestRead:
+    return LabTestRead(
+        id=test.id,
+        code=test.code,
+        name=test.name,
+        loinc=test.loinc,
+        price=test.price,
+        currency=test.currency,
+        daily_capacity=test.daily_capacity,
+        version=test.version,
+        created_at=test.created_at,
+        updated_at=test.updated_at,
+    )
+
+
+async def _flush_test(uow: UnitOfWork) -> None:
+    try:
+        await uow.session.flush()
+    except IntegrityError as error:
+        # PostgreSQL names the constraint, SQLite the column.
+        if violates(error, ONE_LAB_TEST_PER_CODE) or violates(error, "lab_tests.code"):
+            raise LabTestCodeExists() from error
+        raise
+
+
+async def create_lab_test(uow: UnitOfWork, data: LabTestCreate) -> LabTest:
+    if await uow.session.scalar(select(LabTest.id).where(LabTest.code == data.code)) is not None:
+        raise LabTestCodeExists(f"A lab test with code {data.code} exists.")
+    now = uow.now()
+    test = LabTest(
+        code=data.code,
+        name=data.name,
+        loinc=data.loinc,
+        price=data.price,
+        currency=uow.settings.app.currency,
+        daily_capacity=data.daily_capacity,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(test)
+    await _flush_test(uow)
+    audit.record(uow, "lab_test.create", "lab_test", test.id)
+    return test
+
+
+async def get_lab_test(uow: UnitOfWork, test_id: uuid.UUID, *, for_update: bool = False) -> LabTest:
+    query = select(LabTest).where(LabTest.id == test_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    test = await uow.session.scalar(query)
+    if test is None:
+        raise LabTestNotFound()
+    return test
+
+
+async def list_lab_tests(
+    uow: UnitOfWork, *, code: str | None, q: str | None, page: PageParams
+) -> tuple[list[LabTest], str | None]:
+    query = select(LabTest).where(matches_every_word(q, LabTest.code, LabTest.name))
+    if code is not None:
+        query = query.where(LabTest.code == code.strip().upper())
+    return await paginate(uow.session, query, order_by=[LabTest.code], params=page)
+
+
+async def update_lab_test(
+    uow: UnitOfWork, test_id: uuid.UUID, data: LabTestUpdate, expected_version: int | None
+) -> LabTest:
+    """Change what the body names. Lowering the capacity keeps the bookings already taken."""
+    test = await get_lab_test(uow, test_id, for_update=True)
+    check_version(test.version, expected_version)
+    changes = data.model_dump(exclude_unset=True)
+    for field in ("name", "price", "daily_capacity"):
+        if field in changes and changes[field] is None:
+            raise invalid_field(field, "cannot be cleared")
+    for field, value in changes.items():
+        setattr(test, field, value)
+    if changes:
+        test.updated_at = uow.now()
+        await uow.session.flush()
+    audit.record(uow, "lab_test.update", "lab_test", test.id)
+    return test
+
+
+# --- capacity -------------------------------------------------------------------------------------
+
+
+def _insert(uow: UnitOfWork) -> Any:
+    return pg_insert if uow.session.bind.dialect.name == "postgresql" else sqlite_insert
+
+
+async def _take_slot(uow: UnitOfWork, test: LabTest, day: date) -> bool:
+    """Book one slot of `test` on `day` if one is free under its capacity now: one statement, safe under
+    concurrency (the upsert locks the day's row; a competing booking waits and then sees the new count)."""
+    capacity = test.daily_capacity
+    if capacity <= 0:
+        return False  # the insert would break the CHECK: no day has room
+    statement = _insert(uow)(LabTestDay).values(lab_test_id=test.id, day=day, booked=1, capacity=capacity)
+    statement = statement.on_conflict_do_update(
+        index_elements=[LabTestDay.lab_test_id, LabTestDay.day],
+        set_={"booked": LabTestDay.booked + 1, "capacity": statement.excluded.capacity},
+        where=LabTestDay.booked < statement.excluded.capacity,
+    ).returning(LabTestDay.booked)
+    return await uow.session.scalar(statement) is not None
+
+
+async def _free_slot(uow: UnitOfWork, lab_test_id: uuid.UUID, day: date) -> None:
+    await uow.session.execute(
+        update(LabTestDay)
+        .where(LabTestDay.lab_test_id == lab_test_id, LabTestDay.day == day, LabTestDay.booked > 0)
+        .values(booked=LabTestDay.booked - 1)
+    )
+
+
+async def _book(uow: UnitOfWork, test: LabTest, window: Sequence[date]) -> date | None:
+    """The first day of `window` on which a slot of `test` was taken, or None when every day is full."""
+    rows = await uow.session.execute(
+        select(LabTestDay.day, LabTestDay.booked).where(
+            LabTestDay.lab_test_id == test.id, LabTestDay.day.between(window[0], window[-1])
+        )
+    )
+    counts = {day: booked for day, booked in rows}
+    # Days seen full are skipped; the upsert decides for the others (one may fill meanwhile).
+    for day in domain.free_days(window, counts, test.daily_capacity):
+        if await _take_slot(uow, test, day):
+            return day
+    return None
+
+
+# --- lab orders: reads ----------------------------------------------------------------------------
+
+
+def order_to_read(lab_order: LabOrder) -> LabOrderRead:
+    return LabOrderRead(
+        id=lab_order.id,
+        order_id=lab_order.order_id,
+        position=lab_order.position,
+        patient_id=lab_order.patient_id,
+        lab_test_id=lab_order.lab_test_id,
+        scheduled_date=lab_order.scheduled_date,
+        status=LabOrderStatus(lab_order.status),
+        order_confirmed=lab_order.order_confirmed,
+        results=None if lab_order.results is None else [ResultValueRead(**value) for value in lab_order.results],
+        resulted_at=lab_order.resulted_at,
+        cancelled_at=lab_order.cancelled_at,
+        cancel_reason=lab_order.cancel_reason,
+        created_at=lab_order.created_at,
+        updated_at=lab_order.updated_at,
+    )
+
+
+def _visible(uow: UnitOfWork, query: Select[tuple[LabOrder]]) -> Select[tuple[LabOrder]]:
+    """A patient-role principal sees only their own lab orders; others do not exist for them."""
+    if uow.actor is not None and uow.actor.is_patient_only:
+        return query.where(LabOrder.patient_id == uow.actor.patient_id)
+    return query
+
+
+async def _load_order(uow: UnitOfWork, lab_order_id: uuid.UUID) -> LabOrder:
+    lab_order = await uow.session.scalar(_visible(uow, select(LabOrder).where(LabOrder.id == lab_order_id)))
+    if lab_order is None:
+        raise LabOrderNotFound()
+    return lab_order
+
+
+async def get_lab_order(uow: UnitOfWork, lab_order_id: uuid.UUID) -> LabOrder:
+    lab_order = await _load_order(uow, lab_order_id)
+    audit.record(uow, "lab_order.read", "lab_order", lab_order.id)
+    return lab_order
+
+
+async def list_lab_orders(
+    uow: UnitOfWork,
+    *,
+    order_id: uuid.UUID | None,
+    patient_id: uuid.UUID | None,
+    lab_test_id: uuid.UUID | None,
+    status: LabOrderStatus | None,
+    scheduled_date: date | None,
+    page: PageParams,
+) -> tuple[list[LabOrder], str | None]:
+    """Lab orders as they were booked: by time, then by order and the item's place in it."""
+    query = _visible(uow, select(LabOrder))
+    if order_id is not None:
+        query = query.where(LabOrder.order_id == order_id)
+    if patient_id is not None:
+        query = query.where(LabOrder.patient_id == patient_id)
+    if lab_test_id is not None:
+        query = query.where(LabOrder.lab_test_id == lab_test_id)
+    if status is not None:
+        query = query.where(LabOrder.status == status)
+    if scheduled_date is not None:
+        query = query.where(LabOrder.scheduled_date == scheduled_date)
+    order_by = [LabOrder.created_at, LabOrder.order_id, LabOrder.position]
+    rows, cursor = await paginate(uow.session, query, order_by=order_by, params=page)
+    audit.record(uow, "lab_order.list", "lab_order", None)
+    for lab_order in rows:
+        audit.record(uow, "lab_order.list_read", "lab_order", lab_order.id)
+    return rows, cursor
+
+
+# --- the order's lock -------------------------------------------------------------------------------
+
+
+async def _known_order(uow: UnitOfWork, order_id: uuid.UUID) -> LabKnownOrder:
+    """The order's row, created if new, locked until the transaction ends (the upsert takes the row lock on
+    PostgreSQL; SQLite's transactions are serial)."""
+    statement = _insert(uow)(LabKnownOrder).values(order_id=order_id)
+    await uow.session.execute(
+        statement.on_conflict_do_update(index_elements=[LabKnownOrder.order_id], set_={"order_id": order_id})
+    )
+    return await uow.session.scalar(
+        select(LabKnownOrder).where(LabKnownOrder.order_id == order_id).execution_options(populate_existing=True)
+    )
+
+
+async def _orders_of(uow: UnitOfWork, order_id: uuid.UUID) -> list[LabOrder]:
+    rows = await uow.session.scalars(
+        select(LabOrder)
+        .where(LabOrder.order_id == order_id)
+        .order_by(LabOrder.position)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+# --- the saga's steps (consumers of order.*) ---------------------------------------------------------
+
+
+def _booked_item(lab_order: LabOrder) -> dict[str, Any]:
+    return {
+        "lab_order_id": lab_order.id,
+        "lab_test_id": lab_order.lab_test_id,
+        "scheduled_date": lab_order.scheduled_date,
+    }
+
+
+async def _cancel(uow: UnitOfWork, lab_orders: Sequence[LabOrder], reason: str) -> list[LabOrder]:
+    """Cancel the scheduled ones and free their slots; returns those cancelled."""
+    now = uow.now()
+    cancelled = [o for o in lab_orders if o.status == LabOrderStatus.SCHEDULED]
+    for lab_order in cancelled:
+        lab_order.status = LabOrderStatus.CANCELLED
+        lab_order.cancelled_at = lab_order.updated_at = now
+        lab_order.cancel_reason = reason
+        await _free_slot(uow, lab_order.lab_test_id, lab_order.scheduled_date)
+    await uow.session.flush()
+    return cancelled
+
+
+async def schedule_order(
+    uow: UnitOfWork, order_id: uuid.UUID, patient_id: uuid.UUID, lab_test_ids: Sequence[uuid.UUID]
+) -> None:
+    """Book every test of the order, in its item order, each on the first day with a free slot within the
+    booking window; all or nothing. Publishes lab.scheduled, or lab.scheduling_failed after giving back what
+    was booked. Books and publishes nothing for an order already closed or already booked."""
+    known = await _known_order(uow, order_id)
+    if known.closed_at is not None:
+        log.info("lab_order_placed_after_close", order_id=str(order_id), reason=known.close_reason)
+        return
+    if await _orders_of(uow, order_id):
+        return  # booked by an earlier delivery of this order
+    now = uow.now()
+    window = domain.booking_window(clinic_date(now))
+    tests = {t.id: t for t in await uow.session.scalars(select(LabTest).where(LabTest.id.in_(set(lab_test_ids))))}
+    booked: list[LabOrder] = []
+    for position, test_id in enumerate(lab_test_ids, start=1):
+        test = tests.get(test_id)
+        failure = SchedulingFailure.LAB_TEST_NOT_FOUND if test is None else None
+        day = None if test is None else await _book(uow, test, window)
+        if test is not None and day is None:
+            failure = SchedulingFailure.NO_LAB_CAPACITY
+        if failure is not None:
+            await _refuse(uow, known, patient_id, booked, failure, test_id)
+            return
+        lab_order = LabOrder(
+            order_id=order_id,
+            position=position,
+            patient_id=patient_id,
+            lab_test_id=test_id,
+            scheduled_date=day,
+            status=LabOrderStatus.SCHEDULED,
+            order_confirmed=known.confirmed_at is not None,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.session.add(lab_order)
+        booked.append(lab_order)
+    await uow.session.flush()
+    uow.publish(
+        LAB_SCHEDULED,
+        {
+            "order_id": order_id,
+            "patient_id": patient_id,
+            "lab_orders": [
+                {
+                    "lab_order_id": o.id,
+                    "lab_test_id": o.lab_test_id,
+                    "code": tests[o.lab_test_id].code,
+                    "name": tests[o.lab_test_id].name,
+                    "price": tests[o.lab_test_id].price,
+                    "currency": tests[o.lab_test_id].currency,
+                    "scheduled_date": o.scheduled_date,
+                }
+                for o in booked
+            ],
+            "scheduled_at": now,
+        },
+    )
+    for lab_order in booked:
+        audit.record(uow, "lab_order.schedule", "lab_order", lab_order.id)
+
+
+async def _refuse(
+    uow: UnitOfWork,
+    known: LabKnownOrder,
+    patient_id: uuid.UUID,
+    booked: list[LabOrder],
+    failure: SchedulingFailure,
+    lab_test_id: uuid.UUID,
+) -> None:
+    """Give back what was booked for the order, close it and publish lab.scheduling_failed."""
+    await uow.session.flush()
+    cancelled = await _cancel(uow, booked, failure)
+    now = uow.now()
+    known.closed_at, known.close_reason = now, failure
+    await uow.session.flush()
+    uow.publish(
+        LAB_SCHEDULING_FAILED,
+        {
+            "order_id": known.order_id,
+            "patient_id": patient_id,
+            "failure_reason": failure,
+            "lab_test_id": lab_test_id,
+            "cancelled": [_booked_item(o) for o in cancelled],
+            "failed_at": now,
+        },
+    )
+    log.info("lab_scheduling_failed", order_id=str(known.order_id), failure_reason=str(failure))
+
+
+async def confirm_order(uow: UnitOfWork, order_id: uuid.UUID) -> None:
+    """The order is confirmed: its lab orders may be resulted."""
+    known = await _known_order(uow, order_id)
+    if known.confirmed_at is None:
+        known.confirmed_at = uow.now()
+    await uow.session.execute(
+        update(LabOrder).where(LabOrder.order_id == order_id).values(order_confirmed=True, updated_at=uow.now())
+    )
+    await uow.session.flush()
+
+
+async def close_order(uow: UnitOfWork, order_id: uuid.UUID, patient_id: uuid.UUID, reason: str) -> None:
+    """The order failed or was cancelled: cancel its scheduled lab orders (resulted ones stay), free their
+    slots, publish lab.cancelled when something was cancelled, and remember the order is closed."""
+    known = await _known_order(uow, order_id)
+    now = uow.now()
+    if known.closed_at is None:
+        known.closed_at, known.close_reason = now, reason
+    cancelled = await _cancel(uow, await _orders_of(uow, order_id), reason)
+    await uow.session.flush()
+    if not cancelled:
+        return
+    uow.publish(
+        LAB_CANCELLED,
+        {
+            "order_id": order_id,
+            "patient_id": patient_id,
+            "lab_orders": [_booked_item(o) for o in cancelled],
+            "reason": reason,
+            "cancelled_at": now,
+        },
+    )
+    for lab_order in cancelled:
+        audit.record(uow, "lab_order.cancel", "lab_order", lab_order.id)
+
+
+# --- results ----------------------------------------------------------------------------------------
+
+
+async def record_result(uow: UnitOfWork, lab_order_id: uuid.UUID, data: LabResultCreate) -> LabOrder:
+    """Record the results of a scheduled lab order of a confirmed order, once. Publishes lab.result_ready
+    (without the values) with `order_fully_resulted` when no lab order of the order is left to result."""
+    lab_order = await _load_order(uow, lab_order_id)
+    await _known_order(uow, lab_order.order_id)  # one step of the order at a time
+    siblings = await _orders_of(uow, lab_order.order_id)
+    lab_order = next(o for o in siblings if o.id == lab_order_id)
+    reason = domain.not_resultable_reason(LabOrderStatus(lab_order.status), order_confirmed=lab_order.order_confirmed)
+    if reason is not None:
+        raise LabOrderNotResultable(reason)
+    now = uow.now()
+    lab_order.status = LabOrderStatus.RESULTED
+    lab_order.results = [value.model_dump() for value in data.values]
+    lab_order.resulted_at = lab_order.updated_at = now
+    lab_order.resulted_by = None if uow.actor is None else uow.actor.user_id
+    await uow.session.flush()
+    uow.publish(
+        LAB_RESULT_READY,
+        {
+            "lab_order_id": lab_order.id,
+            "order_id": lab_order.order_id,
+            "patient_id": lab_order.patient_id,
+            "lab_test_id": lab_order.lab_test_id,
+            "order_fully_resulted": domain.fully_resulted(LabOrderStatus(o.status) for o in siblings),
+            "resulted_at": now,
+        },
+    )
+    audit.record(uow, "lab_order.result", "lab_order", lab_order.id)
+    return lab_order

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends, Response, status
+
+from caremesh.orders import service
+from caremesh.orders.domain import OrderStatus, OrderType
+from caremesh.orders.models import Order
+from caremesh.orders.schemas import OrderCancel, OrderCreate, OrderEventRead, OrderRead
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.pagination import Page, PageParams
+
+router = APIRouter(prefix="/orders", tags=["orders"], route_class=TransactionalRoute)
+
+
+def _order(order: Order, response: Response) -> OrderRead:
+    set_etag(response, order.version)
+    return service.to_read(order)
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, dependencies=[require("orders:create")])
+async def place_order(body: OrderCreate, uow: Uow, response: Response) -> OrderRead:
+    """Accept an order (`pending`); pharmacy or lab, then billing, take it on asynchronously.
+    Follow it with `GET /orders/{id}` or its steps with `GET /orders/{id}/events`."""
+    order = await service.place_order(uow, body)
+    response.headers["Location"] = f"{API_PREFIX}/orders/{order.id}"
+    return _order(order, response)
+
+
+@router.get("", dependencies=[require("orders:read")])
+async def list_orders(
+    uow: Uow,
+    page: PageParams = Depends(),
+    patient_id: uuid.UUID | None = None,
+    practitioner_id: uuid.UUID | None = None,
+    status: OrderStatus | None = None,
+    type: OrderType | None = None,
+) -> Page[OrderRead]:
+    rows, cursor = await service.list_orders(
+        uow, patient_id=patient_id, practitioner_id=practitioner_id, status=status, type_=type, page=page
+    )
+    return Page(items=[service.to_read(o) for o in rows], next_cursor=cursor)
+
+
+@router.get("/{order_id}", dependencies=[require("orders:read")])
+async def get_order(order_id: uuid.UUID, uow: Uow, response: Response) -> OrderRead:
+    return _order(await service.get_order(uow, order_id), response)
+
+
+@router.get("/{order_id}/events", dependencies=[require("orders:read")])
+async def list_order_events(order_id: uuid.UUID, uow: Uow) -> list[OrderEventRead]:
+    """The saga's steps and compensations, oldest first."""
+    return [service.event_to_read(e) for e in await service.list_order_events(uow, order_id)]
+
+
+@router.post("/{order_id}/cancel", dependencies=[require("orders:cancel")])
+async def cancel_order(
+    order_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response, body: OrderCancel | None = None
+) -> OrderRead:
+    """Cancel a pending or confirmed order: its invoice is voided now, its reservations and lab bookings are
+    given back right after."""
+    reason = body.reason if body else None
+    return _order(await service.cancel_order(uow, order_id, reason, if_match), response)

@@ -1,0 +1,94 @@
+"""The order's state machine and the saga's vocabulary, as pure rules.
+
+pending ──► confirmed ──► completed
+   │            │
+   ├──► failed  └──► cancelled
+   └──► cancelled
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OrderType(StrEnum):
+    PRESCRIPTION = "prescription"
+    LAB = "lab"
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+
+
+class StepKind(StrEnum):
+    STEP = "step"
+    COMPENSATION = "compensation"
+
+
+class Step(StrEnum):
+    """What `GET /orders/{id}/events` lists, in the order it happened."""
+
+    PLACED = "placed"
+    STOCK_RESERVED = "stock_reserved"
+    STOCK_RESERVATION_FAILED = "stock_reservation_failed"
+    LAB_SCHEDULED = "lab_scheduled"
+    LAB_SCHEDULING_FAILED = "lab_scheduling_failed"
+    INVOICED = "invoiced"
+    INVOICING_FAILED = "invoicing_failed"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    DISPENSED = "dispensed"
+    RESULTED = "resulted"
+    COMPLETED = "completed"
+    # Compensations: what a failure or a cancellation gave back.
+    RESERVATIONS_RELEASED = "reservations_released"
+    LAB_ORDERS_CANCELLED = "lab_orders_cancelled"
+    INVOICE_VOIDED = "invoice_voided"
+
+
+COMPENSATIONS = frozenset({Step.RESERVATIONS_RELEASED, Step.LAB_ORDERS_CANCELLED, Step.INVOICE_VOIDED})
+# Work done on an order's items: once any happened, the order can no longer be cancelled.
+ITEM_WORK = frozenset({Step.DISPENSED, Step.RESULTED})
+
+
+class FailureReason(StrEnum):
+    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    MEDICATION_NOT_FOUND = "MEDICATION_NOT_FOUND"
+    NO_LAB_CAPACITY = "NO_LAB_CAPACITY"
+    LAB_TEST_NOT_FOUND = "LAB_TEST_NOT_FOUND"
+    BILLING_FAILED = "BILLING_FAILED"
+    SAGA_TIMEOUT = "SAGA_TIMEOUT"
+
+
+def step_kind(step: Step) -> StepKind:
+    return StepKind.COMPENSATION if step in COMPENSATIONS else StepKind.STEP
+
+
+class CancelRefusal(StrEnum):
+    CLOSED = "closed"
+    WORK_STARTED = "work_started"
+
+
+def cancel_refusal(status: OrderStatus, *, work_started: bool) -> CancelRefusal | None:
+    """Pending and confirmed orders may be cancelled, unless an item was already dispensed or resulted."""
+    if status not in (OrderStatus.PENDING, OrderStatus.CONFIRMED):
+        return CancelRefusal.CLOSED
+    if work_started:
+        return CancelRefusal.WORK_STARTED
+    return None
+
+
+def awaits_first_step(status: OrderStatus) -> bool:
+    """Only a pending order moves on when pharmacy or lab answers; a closed one only records the answer."""
+    return status == OrderStatus.PENDING
+
+
+def completes(status: OrderStatus, *, all_items_done: bool) -> bool:
+    """A confirmed order is completed once every item is dispensed or resulted."""
+    return status == OrderStatus.CONFIRMED and all_items_done

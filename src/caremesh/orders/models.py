@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, SmallInteger, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from caremesh.orders.domain import OrderStatus, OrderType, Step, StepKind
+from caremesh.platform.db import Base, UTCDateTime, new_id
+
+
+def _quoted(values: type[Any]) -> str:
+    return ", ".join(f"'{v.value}'" for v in values)
+
+
+class Order(Base):
+    """A prescription or lab order and where its saga stands. Patient, practitioner, invoice, medications and
+    lab tests belong to other contexts: ids only, no foreign keys."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(f"type IN ({_quoted(OrderType)})", name="type_known"),
+        CheckConstraint(f"status IN ({_quoted(OrderStatus)})", name="status_known"),
+        CheckConstraint("(status = 'failed') = (failure_reason IS NOT NULL)", name="failure_reason_iff_failed"),
+        CheckConstraint(
+            "status NOT IN ('confirmed', 'completed') OR invoice_id IS NOT NULL", name="confirmed_invoiced"
+        ),
+        Index("ix_orders_patient_number", "patient_id", "number"),
+        Index("ix_orders_pending_since", "status", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    type: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    failure_reason: Mapped[str | None] = mapped_column(String(40))
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    notes: Mapped[str | None] = mapped_column(Text)
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # failed, cancelled or completed
+
+    items: Mapped[list[OrderItem]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="OrderItem.position"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class OrderItem(Base):
+    """A medication with its quantity (prescriptions) or a lab test (lab orders)."""
+
+    __tablename__ = "order_items"
+    __table_args__ = (
+        CheckConstraint(
+            "(medication_id IS NOT NULL AND quantity >= 1 AND lab_test_id IS NULL)"
+            " OR (lab_test_id IS NOT NULL AND medication_id IS NULL AND quantity IS NULL AND dosage IS NULL)",
+            name="medication_or_lab_test",
+        ),
+    )
+
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    medication_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    dosage: Mapped[str | None] = mapped_column(String(200))
+    lab_test_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class OrderEvent(Base):
+    """One recorded step or compensation of an order's saga, numbered per order."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (
+        CheckConstraint(f"step IN ({_quoted(Step)})", name="step_known"),
+        CheckConstraint(f"kind IN ({_quoted(StepKind)})", name="kind_known"),
+        CheckConstraint("seq >= 1", name="seq_positive"),
+    )
+
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The event that caused this step (another context's answer), or None for requests and timeouts.
+    source_event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,494 @@
+"""Orders use cases and the order saga.
+
+Placing an order commits it `pending` with `order.placed` in the outbox. The saga then moves on one
+transaction per step, each triggered by the previous step's event, so a process stopped anywhere resumes
+from the durable deliveries on its next start and no step runs twice (every consumer is idempotent):
+
+  order.placed ─► pharmacy reserves every item (all or nothing)  ─► medication.reserved
+               └► lab books every test within 14 days            ─► lab.scheduled
+  either answer ─► orders: billing invoices the items (its contract, same transaction) ─► confirmed
+  a refusal (medication.reservation_failed, lab.scheduling_failed) or an invoicing error ─► failed
+  failed / cancelled ─► pharmacy releases, lab cancels (they answer medication.released, lab.cancelled);
+                        a cancellation voids the invoice in its own transaction
+  medication.dispensed / lab.result_ready for the last item ─► completed
+
+Every step and compensation is recorded in `order_events` in the transaction that makes it. An order still
+pending after `CAREMESH_ORDER_SAGA_TIMEOUT_SECONDS` (a step's consumer kept failing) is failed by a background
+job, which compensates like any failure.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from caremesh.audit import contract as audit
+from caremesh.billing import contract as billing
+from caremesh.lab import contract as lab
+from caremesh.orders import domain
+from caremesh.orders.domain import FailureReason, OrderStatus, OrderType, Step
+from caremesh.orders.events import ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CONFIRMED, ORDER_FAILED, ORDER_PLACED
+from caremesh.orders.models import Order, OrderEvent, OrderItem
+from caremesh.orders.schemas import OrderCreate, OrderEventRead, OrderItemRead, OrderRead
+from caremesh.patients import contract as patients
+from caremesh.pharmacy import contract as pharmacy
+from caremesh.platform.errors import Conflict, DomainError, NotFound, check_version
+from caremesh.platform.messaging.envelope import Envelope
+from caremesh.platform.numbering import next_number
+from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.timeutil import clinic_date
+from caremesh.platform.uow import UnitOfWork
+from caremesh.practitioners import contract as practitioners
+
+log = structlog.get_logger("caremesh.orders")
+
+NUMBER_PREFIX = "ORD"
+
+
+class OrderNotFound(NotFound):
+    code, title = "ORDER_NOT_FOUND", "Order not found"
+
+
+class PatientNotFound(NotFound):
+    code, title = "PATIENT_NOT_FOUND", "Patient not found"
+
+
+class PractitionerNotFound(NotFound):
+    code, title = "PRACTITIONER_NOT_FOUND", "Practitioner not found"
+
+
+class MedicationNotFound(NotFound):
+    code, title = "MEDICATION_NOT_FOUND", "Medication not found"
+
+
+class LabTestNotFound(NotFound):
+    code, title = "LAB_TEST_NOT_FOUND", "Lab test not found"
+
+
+class OrderNotCancellable(Conflict):
+    code, title = "ORDER_NOT_CANCELLABLE", "The order can no longer be cancelled"
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+
+def to_read(order: Order) -> OrderRead:
+    return OrderRead(
+        id=order.id,
+        number=order.number,
+        patient_id=order.patient_id,
+        practitioner_id=order.practitioner_id,
+        type=OrderType(order.type),
+        items=[
+            OrderItemRead(
+                medication_id=item.medication_id,
+                quantity=item.quantity,
+                dosage=item.dosage,
+                lab_test_id=item.lab_test_id,
+            )
+            for item in order.items
+        ],
+        status=OrderStatus(order.status),
+        failure_reason=order.failure_reason,
+        invoice_id=order.invoice_id,
+        notes=order.notes,
+        cancel_reason=order.cancel_reason,
+        version=order.version,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        confirmed_at=order.confirmed_at,
+        closed_at=order.closed_at,
+    )
+
+
+def event_to_read(event: OrderEvent) -> OrderEventRead:
+    return OrderEventRead(
+        seq=event.seq,
+        step=Step(event.step),
+        kind=domain.step_kind(Step(event.step)),
+        detail=event.detail,
+        source_event_id=event.source_event_id,
+        occurred_at=event.occurred_at,
+    )
+
+
+def _visible(uow: UnitOfWork, query: Select[tuple[Order]]) -> Select[tuple[Order]]:
+    """A patient-role principal sees only their own orders; others do not exist for them."""
+    if uow.actor is not None and uow.actor.is_patient_only:
+        return query.where(Order.patient_id == uow.actor.patient_id)
+    return query
+
+
+async def _load(uow: UnitOfWork, order_id: uuid.UUID, *, for_update: bool = False) -> Order:
+    query = _visible(uow, select(Order).where(Order.id == order_id))
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    order = await uow.session.scalar(query)
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+async def get_order(uow: UnitOfWork, order_id: uuid.UUID) -> Order:
+    order = await _load(uow, order_id)
+    audit.record(uow, "order.read", "order", order.id)
+    return order
+
+
+async def list_orders(
+    uow: UnitOfWork,
+    *,
+    patient_id: uuid.UUID | None,
+    practitioner_id: uuid.UUID | None,
+    status: OrderStatus | None,
+    type_: OrderType | None,
+    page: PageParams,
+) -> tuple[list[Order], str | None]:
+    """Orders in order of number (the order they were placed)."""
+    query = _visible(uow, select(Order))
+    if patient_id is not None:
+        query = query.where(Order.patient_id == patient_id)
+    if practitioner_id is not None:
+        query = query.where(Order.practitioner_id == practitioner_id)
+    if status is not None:
+        query = query.where(Order.status == status)
+    if type_ is not None:
+        query = query.where(Order.type == type_)
+    rows, cursor = await paginate(uow.session, query, order_by=[Order.number], params=page)
+    audit.record(uow, "order.list", "order", None)
+    for order in rows:
+        audit.record(uow, "order.list_read", "order", order.id)
+    return rows, cursor
+
+
+async def list_order_events(uow: UnitOfWork, order_id: uuid.UUID) -> list[OrderEvent]:
+    """Every step and compensation of the order's saga, in the order they happened."""
+    order = await _load(uow, order_id)
+    rows = await uow.session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.seq))
+    audit.record(uow, "order.events_read", "order", order.id)
+    return list(rows)
+
+
+# --- the saga's record ------------------------------------------------------------------------------
+
+
+async def _record(
+    uow: UnitOfWork, order: Order, step: Step, detail: dict[str, Any] | None = None, source: Envelope | None = None
+) -> None:
+    """Append a step to the order's saga log. Callers hold the order's row lock, so numbers never collide
+    (and the primary key would refuse it if they did)."""
+    last = await uow.session.scalar(select(func.max(OrderEvent.seq)).where(OrderEvent.order_id == order.id))
+    uow.session.add(
+        OrderEvent(
+            order_id=order.id,
+            seq=(last or 0) + 1,
+            step=step,
+            kind=domain.step_kind(step),
+            detail=_jsonable(detail or {}),
+            source_event_id=None if source is None else source.id,
+            occurred_at=uow.now(),
+        )
+    )
+    await uow.session.flush()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    return value
+
+
+def _payload(order: Order, **extra: Any) -> dict[str, Any]:
+    return {"order_id": order.id, "number": order.number, "patient_id": order.patient_id, "type": order.type, **extra}
+
+
+# --- placing and cancelling -------------------------------------------------------------------------
+
+
+async def _check_catalogue(session: AsyncSession, data: OrderCreate) -> None:
+    if data.type == OrderType.PRESCRIPTION:
+        wanted = {item.medication_id for item in data.items if item.medication_id is not None}
+        missing = wanted - set(await pharmacy.find_medications(session, wanted))
+        if missing:
+            raise MedicationNotFound(f"No medication {', '.join(sorted(map(str, missing)))}.")
+    else:
+        wanted = {item.lab_test_id for item in data.items if item.lab_test_id is not None}
+        missing = wanted - set(await lab.find_lab_tests(session, wanted))
+        if missing:
+            raise LabTestNotFound(f"No lab test {', '.join(sorted(map(str, missing)))}.")
+
+
+async def place_order(uow: UnitOfWork, data: OrderCreate) -> Order:
+    session = uow.session
+    if await patients.find_patient(session, data.patient_id) is None:
+        raise PatientNotFound()
+    if await practitioners.find_practitioner(session, data.practitioner_id) is None:
+        raise PractitionerNotFound()
+    await _check_catalogue(session, data)
+    now = uow.now()
+    order = Order(
+        id=uuid.uuid4(),
+        patient_id=data.patient_id,
+        practitioner_id=data.practitioner_id,
+        type=data.type,
+        status=OrderStatus.PENDING,
+        notes=data.notes,
+        created_at=now,
+        updated_at=now,
+        items=[
+            OrderItem(
+                position=n,
+                medication_id=item.medication_id,
+                quantity=item.quantity,
+                dosage=item.dosage,
+                lab_test_id=item.lab_test_id,
+            )
+            for n, item in enumerate(data.items, start=1)
+        ],
+    )
+    order.number = await next_number(session, NUMBER_PREFIX, clinic_date(now).year)
+    session.add(order)
+    await session.flush()
+    await _record(uow, order, Step.PLACED, {"items": len(order.items)})
+    uow.publish(
+        ORDER_PLACED, _payload(order, practitioner_id=order.practitioner_id, items=_items(order), placed_at=now)
+    )
+    audit.record(uow, "order.place", "order", order.id)
+    return order
+
+
+def _items(order: Order) -> list[dict[str, Any]]:
+    if order.type == OrderType.PRESCRIPTION:
+        return [{"medication_id": i.medication_id, "quantity": i.quantity, "dosage": i.dosage} for i in order.items]
+    return [{"lab_test_id": i.lab_test_id} for i in order.items]
+
+
+async def _work_started(uow: UnitOfWork, order: Order) -> bool:
+    return bool(
+        await uow.session.scalar(
+            select(
+                exists().where(
+                    OrderEvent.order_id == order.id, OrderEvent.step.in_([s.value for s in domain.ITEM_WORK])
+                )
+            )
+        )
+    )
+
+
+async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str | None, expected_version: int | None) -> Order:
+    """Cancel a pending or confirmed order: void its invoice now (409 INVOICE_HAS_PAYMENTS if money moved on it,
+    and then nothing changes), and let pharmacy and lab give back what they hold when they hear of it."""
+    order = await _load(uow, order_id, for_update=True)
+    check_version(order.version, expected_version)
+    refusal = domain.cancel_refusal(OrderStatus(order.status), work_started=await _work_started(uow, order))
+    if refusal is domain.CancelRefusal.CLOSED:
+        raise OrderNotCancellable(f"The order is {order.status}; only pending and confirmed orders are cancelled.")
+    if refusal is domain.CancelRefusal.WORK_STARTED:
+        raise OrderNotCancellable("Items of the order were already dispensed or resulted.")
+    now = uow.now()
+    if order.invoice_id is not None:
+        voided = await billing.void_for_order(uow, order.id, "order cancelled")
+        if voided is not None:
+            await _record(uow, order, Step.INVOICE_VOIDED, {"invoice_id": voided.id, "number": voided.number})
+    order.status = OrderStatus.CANCELLED
+    order.cancel_reason = reason
+    order.closed_at = order.updated_at = now
+    await uow.session.flush()
+    await _record(uow, order, Step.CANCELLED, {"reason": reason})
+    uow.publish(ORDER_CANCELLED, _payload(order, reason=reason, cancelled_at=now))
+    audit.record(uow, "order.cancel", "order", order.id)
+    return order
+
+
+# --- the saga's steps (consumers of pharmacy's and lab's answers) -----------------------------------
+
+
+async def _lock_for_saga(uow: UnitOfWork, envelope: Envelope) -> Order | None:
+    """The order an answer is about, locked: one step at a time per order, and none racing a cancellation."""
+    order_id = uuid.UUID(str(envelope.payload["order_id"]))
+    order = await uow.session.scalar(
+        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if order is None:  # answers only ever follow our order.placed; anything else is not ours to act on
+        log.warning("saga_answer_for_unknown_order", event_type=envelope.type, order_id=str(order_id))
+    return order
+
+
+async def _fail(uow: UnitOfWork, order: Order, reason: FailureReason | str, source: Envelope | None) -> None:
+    now = uow.now()
+    order.status = OrderStatus.FAILED
+    order.failure_reason = str(reason)
+    order.closed_at = order.updated_at = now
+    await uow.session.flush()
+    await _record(uow, order, Step.FAILED, {"failure_reason": str(reason)}, source)
+    uow.publish(ORDER_FAILED, _payload(order, failure_reason=str(reason), failed_at=now))
+    audit.record(uow, "order.fail", "order", order.id)
+
+
+async def _invoice_and_confirm(uow: UnitOfWork, order: Order, charge: billing.OrderCharge, source: Envelope) -> None:
+    """The saga's last step: billing invoices the items in this transaction, and the order is confirmed."""
+    try:
+        async with uow.session.begin_nested():
+            invoice, _ = await billing.issue_for_order(uow, charge)
+    except DomainError as error:
+        await _record(uow, order, Step.INVOICING_FAILED, {"code": error.code, "detail": error.detail}, source)
+        await _fail(uow, order, FailureReason.BILLING_FAILED, source)
+        return
+    await _record(
+        uow,
+        order,
+        Step.INVOICED,
+        {"invoice_id": invoice.id, "number": invoice.number, "total": invoice.total, "currency": invoice.currency},
+        source,
+    )
+    now = uow.now()
+    order.status = OrderStatus.CONFIRMED
+    order.invoice_id = invoice.id
+    order.confirmed_at = order.updated_at = now
+    await uow.session.flush()
+    await _record(uow, order, Step.CONFIRMED, {}, source)
+    uow.publish(ORDER_CONFIRMED, _payload(order, invoice_id=invoice.id, confirmed_at=now))
+    audit.record(uow, "order.confirm", "order", order.id)
+
+
+def _charge(order: Order, kind: billing.Kind, lines: Iterable[billing.ChargeLine]) -> billing.OrderCharge:
+    return billing.OrderCharge(
+        order_id=order.id,
+        patient_id=order.patient_id,
+        practitioner_id=order.practitioner_id,
+        kind=kind,
+        lines=tuple(lines),
+    )
+
+
+async def stock_reserved(uow: UnitOfWork, envelope: Envelope) -> None:
+    order = await _lock_for_saga(uow, envelope)
+    if order is None:
+        return
+    reservations = envelope.payload["reservations"]
+    await _record(
+        uow,
+        order,
+        Step.STOCK_RESERVED,
+        {"reservations": [{k: r[k] for k in ("reservation_id", "medication_id", "quantity")} for r in reservations]},
+        envelope,
+    )
+    if not domain.awaits_first_step(OrderStatus(order.status)):
+        return  # closed meanwhile: pharmacy releases it when it hears of the failure or cancellation
+    lines = (
+        billing.ChargeLine(r["code"], f"{r['name']} ({r['unit']})", int(r["quantity"]), Decimal(r["unit_price"]))
+        for r in reservations
+    )
+    await _invoice_and_confirm(uow, order, _charge(order, billing.Kind.MEDICATION, lines), envelope)
+
+
+async def lab_scheduled(uow: UnitOfWork, envelope: Envelope) -> None:
+    order = await _lock_for_saga(uow, envelope)
+    if order is None:
+        return
+    lab_orders = envelope.payload["lab_orders"]
+    await _record(
+        uow,
+        order,
+        Step.LAB_SCHEDULED,
+        {"lab_orders": [{k: o[k] for k in ("lab_order_id", "lab_test_id", "scheduled_date")} for o in lab_orders]},
+        envelope,
+    )
+    if not domain.awaits_first_step(OrderStatus(order.status)):
+        return  # closed meanwhile: lab cancels it when it hears of the failure or cancellation
+    lines = (billing.ChargeLine(o["code"], o["name"], 1, Decimal(o["price"])) for o in lab_orders)
+    await _invoice_and_confirm(uow, order, _charge(order, billing.Kind.LAB, lines), envelope)
+
+
+async def first_step_refused(uow: UnitOfWork, envelope: Envelope) -> None:
+    """medication.reservation_failed or lab.scheduling_failed: what was taken was already given back."""
+    order = await _lock_for_saga(uow, envelope)
+    if order is None:
+        return
+    payload = envelope.payload
+    reason = str(payload["failure_reason"])
+    if envelope.type == pharmacy.MEDICATION_RESERVATION_FAILED:
+        refused, compensation, given_back = Step.STOCK_RESERVATION_FAILED, Step.RESERVATIONS_RELEASED, "released"
+        detail = {k: payload.get(k) for k in ("failure_reason", "medication_id", "requested", "available")}
+    else:
+        refused, compensation, given_back = Step.LAB_SCHEDULING_FAILED, Step.LAB_ORDERS_CANCELLED, "cancelled"
+        detail = {k: payload.get(k) for k in ("failure_reason", "lab_test_id")}
+    await _record(uow, order, refused, detail, envelope)
+    if payload.get(given_back):
+        await _record(uow, order, compensation, {given_back: payload[given_back]}, envelope)
+    if domain.awaits_first_step(OrderStatus(order.status)):
+        await _fail(uow, order, reason, envelope)
+
+
+async def compensated(uow: UnitOfWork, envelope: Envelope) -> None:
+    """medication.released or lab.cancelled after a failure or cancellation: recorded."""
+    order = await _lock_for_saga(uow, envelope)
+    if order is None:
+        return
+    if envelope.type == pharmacy.MEDICATION_RELEASED:
+        await _record(
+            uow, order, Step.RESERVATIONS_RELEASED, {"reservations": envelope.payload["reservations"]}, envelope
+        )
+    else:
+        await _record(uow, order, Step.LAB_ORDERS_CANCELLED, {"lab_orders": envelope.payload["lab_orders"]}, envelope)
+
+
+async def item_done(uow: UnitOfWork, envelope: Envelope) -> None:
+    """medication.dispensed or lab.result_ready: recorded; the last one completes a confirmed order."""
+    order = await _lock_for_saga(uow, envelope)
+    if order is None:
+        return
+    payload = envelope.payload
+    if envelope.type == pharmacy.MEDICATION_DISPENSED:
+        step, all_done = Step.DISPENSED, bool(payload["order_fully_dispensed"])
+        detail = {k: payload[k] for k in ("reservation_id", "medication_id", "quantity")}
+    else:
+        step, all_done = Step.RESULTED, bool(payload["order_fully_resulted"])
+        detail = {k: payload[k] for k in ("lab_order_id", "lab_test_id")}
+    await _record(uow, order, step, detail, envelope)
+    if not domain.completes(OrderStatus(order.status), all_items_done=all_done):
+        return
+    now = uow.now()
+    order.status = OrderStatus.COMPLETED
+    order.closed_at = order.updated_at = now
+    await uow.session.flush()
+    await _record(uow, order, Step.COMPLETED, {}, envelope)
+    uow.publish(ORDER_COMPLETED, _payload(order, completed_at=now))
+    audit.record(uow, "order.complete", "order", order.id)
+
+
+# --- the timeout -----------------------------------------------------------------------------------
+
+
+async def overdue_orders(session: AsyncSession, now: datetime, timeout: timedelta, *, limit: int) -> list[uuid.UUID]:
+    """Pending orders placed at or before `now - timeout`, oldest first."""
+    rows = await session.scalars(
+        select(Order.id)
+        .where(Order.status == OrderStatus.PENDING, Order.created_at <= now - timeout)
+        .order_by(Order.created_at, Order.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def time_out(uow: UnitOfWork, order_id: uuid.UUID, timeout: timedelta) -> bool:
+    """Fail the order with SAGA_TIMEOUT if it is still pending and overdue; True when it was."""
+    order = await uow.session.scalar(
+        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if order is None or order.status != OrderStatus.PENDING or order.created_at > uow.now() - timeout:
+        return False
+    await _record(uow, order, Step.TIMED_OUT, {"after_seconds": int(timeout.total_seconds())})
+    await _fail(uow, order, FailureReason.SAGA_TIMEOUT, None)
+    return True

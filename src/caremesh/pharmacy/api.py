@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from caremesh.pharmacy import service
+from caremesh.pharmacy.domain import ReservationStatus
+from caremesh.pharmacy.models import Medication
+from caremesh.pharmacy.schemas import MedicationCreate, MedicationRead, ReservationRead, Restock
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.pagination import Page, PageParams
+
+router = APIRouter(tags=["pharmacy"], route_class=TransactionalRoute)
+
+
+# --- medications ---------------------------------------------------------------------
+
+
+def _medication(medication: Medication, response: Response) -> MedicationRead:
+    set_etag(response, medication.version)
+    return service.to_read(medication)
+
+
+@router.post("/medications", status_code=status.HTTP_201_CREATED, dependencies=[require("medications:write")])
+async def create_medication(body: MedicationCreate, uow: Uow, response: Response) -> MedicationRead:
+    """Add a medication to the catalogue with its opening stock; 409 MEDICATION_CODE_EXISTS for a taken code."""
+    medication = await service.create_medication(uow, body)
+    response.headers["Location"] = f"{API_PREFIX}/medications/{medication.id}"
+    return _medication(medication, response)
+
+
+@router.get("/medications", dependencies=[require("medications:read")])
+async def list_medications(
+    uow: Uow,
+    page: PageParams = Depends(),
+    code: str | None = Query(None, max_length=40),
+    q: str | None = Query(None, max_length=200, description="Every word appears in the name"),
+) -> Page[MedicationRead]:
+    """Medications by name."""
+    rows, cursor = await service.list_medications(uow, code=code, q=q, page=page)
+    return Page(items=[service.to_read(m) for m in rows], next_cursor=cursor)
+
+
+@router.get("/medications/{medication_id}", dependencies=[require("medications:read")])
+async def get_medication(medication_id: uuid.UUID, uow: Uow, response: Response) -> MedicationRead:
+    return _medication(await service.get_medication(uow, medication_id), response)
+
+
+@router.post("/medications/{medication_id}/restock", dependencies=[require("medications:write")])
+async def restock(
+    medication_id: uuid.UUID, body: Restock, uow: Uow, if_match: IfMatch, response: Response
+) -> MedicationRead:
+    """Add to the stock. `If-Match` is optional: restocks add up, so concurrent ones need none."""
+    return _medication(await service.restock(uow, medication_id, body.quantity, if_match), response)
+
+
+# --- reservations --------------------------------------------------------------------
+
+
+@router.get("/pharmacy/reservations", dependencies=[require("reservations:read")])
+async def list_reservations(
+    uow: Uow,
+    page: PageParams = Depends(),
+    order_id: uuid.UUID | None = None,
+    medication_id: uuid.UUID | None = None,
+    status: ReservationStatus | None = None,
+) -> Page[ReservationRead]:
+    """Reservations, oldest first; an order's in its items' order."""
+    rows, cursor = await service.list_reservations(
+        uow, order_id=order_id, medication_id=medication_id, status=status, page=page
+    )
+    return Page(items=await service.reservations_to_read(uow, rows), next_cursor=cursor)
+
+
+@router.get("/pharmacy/reservations/{reservation_id}", dependencies=[require("reservations:read")])
+async def get_reservation(reservation_id: uuid.UUID, uow: Uow) -> ReservationRead:
+    [read] = await service.reservations_to_read(uow, [await service.get_reservation(uow, reservation_id)])
+    return read
+
+
+@router.post("/pharmacy/reservations/{reservation_id}/dispense", dependencies=[require("reservations:dispense")])
+async def dispense(reservation_id: uuid.UUID, uow: Uow) -> ReservationRead:
+    """Hand the reserved quantity out (it leaves the stock). Only a `reserved` reservation of a confirmed order:
+    409 RESERVATION_NOT_DISPENSABLE otherwise, its detail saying why."""
+    reservation, order = await service.dispense(uow, reservation_id)
+    return service.reservation_to_read(reservation, order)

@@ -1,0 +1,108 @@
+"""Medications with their stock, pharmacy's record of each order it heard of, and reservations per order item.
+
+Orders and patients belong to other contexts: ids only, no foreign keys. The CHECK constraints keep
+`0 <= reserved_quantity <= stock_quantity` whatever the code does; every change of the quantities is a
+conditional UPDATE (see service.py), never a value computed in Python and written back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Index, Integer, SmallInteger, String, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from caremesh.pharmacy.domain import FailureReason, ReservationStatus
+from caremesh.platform.db import Base, Money, UTCDateTime, new_id
+from caremesh.platform.money import cents_sql as cents
+
+CLOSED_BY = ("order.failed", "order.cancelled")
+MEDICATION_CODE_UNIQUE = "uq_medications_code"
+ONE_RESERVATION_PER_ITEM = "uq_medication_reservations_order_id_position"
+
+
+def _quoted(values: tuple[str, ...] | type[ReservationStatus] | type[FailureReason]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+class Medication(Base):
+    """A stocked medication. `reserved_quantity` is held for orders not yet dispensed; available is the rest."""
+
+    __tablename__ = "medications"
+    __table_args__ = (
+        CheckConstraint("stock_quantity >= 0", name="stock_not_negative"),
+        CheckConstraint("reserved_quantity >= 0 AND reserved_quantity <= stock_quantity", name="reserved_within_stock"),
+        CheckConstraint(f"{cents('unit_price')} >= 0", name="unit_price_not_negative"),
+        Index("ix_medications_name_id", "name", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(40))
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    stock_quantity: Mapped[int] = mapped_column(Integer)
+    reserved_quantity: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def available_quantity(self) -> int:
+        return self.stock_quantity - self.reserved_quantity
+
+
+class PharmacyOrder(Base):
+    """What pharmacy knows of an order: whom it is for, whether it is confirmed (its reservations may be
+    dispensed), whether it is closed (failed or cancelled: nothing is reserved for it any more, even when its
+    order.placed arrives late). Its row is also the lock that serialises the order's events in pharmacy."""
+
+    __tablename__ = "pharmacy_orders"
+    __table_args__ = (
+        CheckConstraint(f"closed_by IN ({_quoted(CLOSED_BY)})", name="closed_by_known"),
+        CheckConstraint("(closed_at IS NULL) = (closed_by IS NULL)", name="closed_with_cause"),
+    )
+
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Reservation(Base):
+    """One order item's claim on a medication's stock; `position` is the item's place in the order (from 1).
+    A failed reservation names the medication asked for, which may not exist: no foreign key."""
+
+    __tablename__ = "medication_reservations"
+    __table_args__ = (
+        UniqueConstraint("order_id", "position"),
+        CheckConstraint(f"status IN ({_quoted(ReservationStatus)})", name="status_known"),
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+        CheckConstraint("position >= 1", name="position_positive"),
+        CheckConstraint("(status = 'failed') = (failure_reason IS NOT NULL)", name="failure_reason_iff_failed"),
+        CheckConstraint(f"failure_reason IN ({_quoted(FailureReason)})", name="failure_reason_known"),
+        CheckConstraint("(status = 'dispensed') = (dispensed_at IS NOT NULL)", name="dispensed_at_iff_dispensed"),
+        CheckConstraint("(status = 'released') = (released_at IS NOT NULL)", name="released_at_iff_released"),
+        Index("ix_medication_reservations_created", "created_at", "order_id", "position"),
+        Index("ix_medication_reservations_medication", "medication_id", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    position: Mapped[int] = mapped_column(SmallInteger)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    medication_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    quantity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    failure_reason: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispensed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

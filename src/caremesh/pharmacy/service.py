@@ -1,0 +1,580 @@
+"""Pharmacy use cases: the medication catalogue and its stock, reservations per order item, dispensing.
+
+Every use case takes the unit of work and flushes; the entrypoint (a route or a consumer) commits.
+Stock never goes below what is reserved: each change of `stock_quantity` or `reserved_quantity` is one
+conditional UPDATE whose WHERE clause says when it may happen (the database decides, under its row lock),
+and the CHECK constraints refuse anything else. A transaction that touches several medications locks them
+first, sorted by id, so two such transactions on PostgreSQL wait for each other instead of deadlocking.
+Every transaction takes its locks in one order: the order's row in `pharmacy_orders`, its reservations, then
+medications.
+
+The saga's steps (consumers in handlers.py) run one transaction per event, serialised per order by the
+order's row in `pharmacy_orders`:
+
+  order.placed     reserve every item, all or nothing   ─► medication.reserved | medication.reservation_failed
+  order.confirmed  the order's reservations may be dispensed
+  order.failed,
+  order.cancelled  release what is still reserved       ─► medication.released (when something was)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from caremesh.audit import contract as audit
+from caremesh.pharmacy import domain
+from caremesh.pharmacy.domain import FailureReason, ReservationStatus
+from caremesh.pharmacy.events import (
+    MEDICATION_DISPENSED,
+    MEDICATION_RELEASED,
+    MEDICATION_RESERVATION_FAILED,
+    MEDICATION_RESERVED,
+)
+from caremesh.pharmacy.models import MEDICATION_CODE_UNIQUE, Medication, PharmacyOrder, Reservation
+from caremesh.pharmacy.schemas import MedicationCreate, MedicationRead, ReservationRead
+from caremesh.platform.db import violates
+from caremesh.platform.errors import Conflict, NotFound, VersionConflict
+from caremesh.platform.messaging.envelope import Envelope
+from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.search import matches_every_word
+from caremesh.platform.uow import UnitOfWork
+
+log = structlog.get_logger("caremesh.pharmacy")
+
+
+# --- errors --------------------------------------------------------------------------
+
+
+class MedicationNotFound(NotFound):
+    code, title = "MEDICATION_NOT_FOUND", "Medication not found"
+
+
+class MedicationCodeExists(Conflict):
+    code, title = "MEDICATION_CODE_EXISTS", "A medication with this code exists"
+
+
+class ReservationNotFound(NotFound):
+    code, title = "RESERVATION_NOT_FOUND", "Reservation not found"
+
+
+class ReservationNotDispensable(Conflict):
+    code, title = "RESERVATION_NOT_DISPENSABLE", "The reservation cannot be dispensed"
+
+
+# --- reads ---------------------------------------------------------------------------
+
+
+def to_read(medication: Medication) -> MedicationRead:
+    return MedicationRead(
+        id=medication.id,
+        code=medication.code,
+        name=medication.name,
+        unit=medication.unit,
+        unit_price=medication.unit_price,
+        currency=medication.currency,
+        stock_quantity=medication.stock_quantity,
+        reserved_quantity=medication.reserved_quantity,
+        available_quantity=domain.available(medication.stock_quantity, medication.reserved_quantity),
+        version=medication.version,
+        created_at=medication.created_at,
+        updated_at=medication.updated_at,
+    )
+
+
+def reservation_to_read(reservation: Reservation, order: PharmacyOrder | None) -> ReservationRead:
+    return ReservationRead(
+        id=reservation.id,
+        order_id=reservation.order_id,
+        position=reservation.position,
+        patient_id=reservation.patient_id,
+        medication_id=reservation.medication_id,
+        quantity=reservation.quantity,
+        status=ReservationStatus(reservation.status),
+        failure_reason=None if reservation.failure_reason is None else FailureReason(reservation.failure_reason),
+        order_confirmed=order is not None and order.confirmed_at is not None,
+        created_at=reservation.created_at,
+        updated_at=reservation.updated_at,
+        released_at=reservation.released_at,
+        dispensed_at=reservation.dispensed_at,
+    )
+
+
+async def reservations_to_read(uow: UnitOfWork, reservations: list[Reservation]) -> list[ReservationRead]:
+    orders = await _orders(uow, {r.order_id for r in reservations})
+    return [reservation_to_read(r, orders.get(r.order_id)) for r in reservations]
+
+
+async def _orders(uow: UnitOfWork, order_ids: set[uuid.UUID]) -> dict[uuid.UUID, PharmacyOrder]:
+    if not order_ids:
+        return {}
+    rows = await uow.session.scalars(select(PharmacyOrder).where(PharmacyOrder.order_id.in_(order_ids)))
+    return {row.order_id: row for row in rows}
+
+
+# --- medications ---------------------------------------------------------------------
+
+
+async def create_medication(uow: UnitOfWork, data: MedicationCreate) -> Medication:
+    if await uow.session.scalar(select(Medication.id).where(Medication.code == data.code)) is not None:
+        raise MedicationCodeExists(f"A medication with code {data.code} exists.")
+    now = uow.now()
+    medication = Medication(
+        code=data.code,
+        name=data.name,
+        unit=data.unit,
+        unit_price=data.unit_price,
+        currency=uow.settings.app.currency,
+        stock_quantity=data.stock_quantity,
+        reserved_quantity=0,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(medication)
+    try:
+        await uow.session.flush()
+    except IntegrityError as error:  # a concurrent create of the same code won the race
+        if violates(error, MEDICATION_CODE_UNIQUE) or violates(error, "medications.code"):
+            raise MedicationCodeExists(f"A medication with code {data.code} exists.") from error
+        raise
+    audit.record(uow, "medication.create", "medication", medication.id)
+    return medication
+
+
+async def _load_medication(uow: UnitOfWork, medication_id: uuid.UUID) -> Medication:
+    medication = await uow.session.get(Medication, medication_id, populate_existing=True)
+    if medication is None:
+        raise MedicationNotFound()
+    return medication
+
+
+async def get_medication(uow: UnitOfWork, medication_id: uuid.UUID) -> Medication:
+    return await _load_medication(uow, medication_id)
+
+
+async def list_medications(
+    uow: UnitOfWork, *, code: str | None, q: str | None, page: PageParams
+) -> tuple[list[Medication], str | None]:
+    query = select(Medication).where(matches_every_word(q, Medication.name))
+    if code is not None:
+        query = query.where(Medication.code == code.strip().upper())
+    return await paginate(uow.session, query, order_by=[Medication.name, Medication.id], params=page)
+
+
+async def restock(uow: UnitOfWork, medication_id: uuid.UUID, quantity: int, expected_version: int | None) -> Medication:
+    """Add `quantity` to the stock: one UPDATE, so concurrent restocks and reservations all count.
+    With `If-Match`, only at that version (412 VERSION_CONFLICT otherwise)."""
+    query = update(Medication).where(Medication.id == medication_id)
+    if expected_version is not None:
+        query = query.where(Medication.version == expected_version)
+    changed = await _execute(
+        uow,
+        query.values(
+            stock_quantity=Medication.stock_quantity + quantity,
+            version=Medication.version + 1,
+            updated_at=uow.now(),
+        ),
+    )
+    medication = await _load_medication(uow, medication_id)
+    if not changed:
+        raise VersionConflict(f"The medication is at version {medication.version}, not {expected_version}.")
+    audit.record(uow, "medication.restock", "medication", medication.id)
+    return medication
+
+
+async def _execute(uow: UnitOfWork, statement: Any) -> int:
+    """Run a conditional UPDATE; returns how many rows it changed. Objects already in the session are
+    not refreshed (reload with populate_existing)."""
+    result = await uow.session.execute(statement.execution_options(synchronize_session=False))
+    return result.rowcount  # type: ignore[attr-defined]
+
+
+def _take(medication_id: uuid.UUID, quantity: int, now: datetime) -> Any:
+    """Reserve `quantity` if that much is available."""
+    return (
+        update(Medication)
+        .where(Medication.id == medication_id, Medication.stock_quantity - Medication.reserved_quantity >= quantity)
+        .values(
+            reserved_quantity=Medication.reserved_quantity + quantity, version=Medication.version + 1, updated_at=now
+        )
+    )
+
+
+def _give_back(medication_id: uuid.UUID, quantity: int, now: datetime) -> Any:
+    """Release `quantity` of what is reserved."""
+    return (
+        update(Medication)
+        .where(Medication.id == medication_id, Medication.reserved_quantity >= quantity)
+        .values(
+            reserved_quantity=Medication.reserved_quantity - quantity, version=Medication.version + 1, updated_at=now
+        )
+    )
+
+
+def _hand_out(medication_id: uuid.UUID, quantity: int, now: datetime) -> Any:
+    """Dispense `quantity` that is reserved: it leaves the stock and the reserved quantity together."""
+    return (
+        update(Medication)
+        .where(Medication.id == medication_id, Medication.reserved_quantity >= quantity)
+        .values(
+            stock_quantity=Medication.stock_quantity - quantity,
+            reserved_quantity=Medication.reserved_quantity - quantity,
+            version=Medication.version + 1,
+            updated_at=now,
+        )
+    )
+
+
+async def _lock_medications(uow: UnitOfWork, medication_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Medication]:
+    """Lock the medications (those that exist), sorted by id: the one order every transaction takes them in."""
+    ids = domain.lock_order(medication_ids)
+    if not ids:
+        return {}
+    rows = await uow.session.scalars(
+        select(Medication)
+        .where(Medication.id.in_(ids))
+        .order_by(Medication.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {row.id: row for row in rows}
+
+
+# --- reservations --------------------------------------------------------------------
+
+
+async def get_reservation(uow: UnitOfWork, reservation_id: uuid.UUID) -> Reservation:
+    reservation = await uow.session.get(Reservation, reservation_id, populate_existing=True)
+    if reservation is None:
+        raise ReservationNotFound()
+    audit.record(uow, "reservation.read", "reservation", reservation.id)
+    return reservation
+
+
+async def list_reservations(
+    uow: UnitOfWork,
+    *,
+    order_id: uuid.UUID | None,
+    medication_id: uuid.UUID | None,
+    status: ReservationStatus | None,
+    page: PageParams,
+) -> tuple[list[Reservation], str | None]:
+    query = select(Reservation)
+    if order_id is not None:
+        query = query.where(Reservation.order_id == order_id)
+    if medication_id is not None:
+        query = query.where(Reservation.medication_id == medication_id)
+    if status is not None:
+        query = query.where(Reservation.status == status)
+    rows, cursor = await paginate(
+        uow.session,
+        query,
+        order_by=[Reservation.created_at, Reservation.order_id, Reservation.position],
+        params=page,
+    )
+    # A reservation names a patient's medication: reads are traceable per record, as for other patient data.
+    audit.record(uow, "reservation.list", "reservation", None)
+    for reservation in rows:
+        audit.record(uow, "reservation.list_read", "reservation", reservation.id)
+    return rows, cursor
+
+
+async def _order_reservations(uow: UnitOfWork, order_id: uuid.UUID, *, for_update: bool = False) -> list[Reservation]:
+    query = select(Reservation).where(Reservation.order_id == order_id).order_by(Reservation.position)
+    if for_update:
+        query = query.with_for_update()
+    return list((await uow.session.scalars(query.execution_options(populate_existing=True))).all())
+
+
+async def dispense(uow: UnitOfWork, reservation_id: uuid.UUID) -> tuple[Reservation, PharmacyOrder | None]:
+    """Hand a reserved quantity out: off the stock and off the reserved quantity. Only a `reserved` reservation
+    of a confirmed order (409 RESERVATION_NOT_DISPENSABLE, saying why, otherwise). Publishes medication.dispensed,
+    with `order_fully_dispensed` when every reservation of the order still standing is dispensed.
+
+    The order's row is locked first: dispenses of one order run one after the other, so the last one sees the
+    others and says the order is fully dispensed (two at once would each see the other still reserved)."""
+    found = await uow.session.get(Reservation, reservation_id)
+    if found is None:
+        raise ReservationNotFound()
+    order = await _lock_order(uow, found.order_id)
+    reservation = await uow.session.scalar(
+        select(Reservation)
+        .where(Reservation.id == reservation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if reservation is None:  # reservations are never deleted; kept for the type checker
+        raise ReservationNotFound()
+    refusal = domain.dispense_refusal(
+        ReservationStatus(reservation.status), order_confirmed=order is not None and order.confirmed_at is not None
+    )
+    if refusal is not None:
+        raise ReservationNotDispensable(refusal)
+    now = uow.now()
+    # The status changes only from `reserved`: of concurrent dispenses of one reservation, one takes the stock.
+    claimed = await _execute(
+        uow,
+        update(Reservation)
+        .where(Reservation.id == reservation.id, Reservation.status == ReservationStatus.RESERVED)
+        .values(status=ReservationStatus.DISPENSED, dispensed_at=now, updated_at=now),
+    )
+    if not claimed:
+        raise ReservationNotDispensable("The reservation was already dispensed.")
+    if not await _execute(uow, _hand_out(reservation.medication_id, reservation.quantity, now)):
+        raise RuntimeError(f"reservation {reservation.id} holds more than its medication has reserved")
+    reservations = await _order_reservations(uow, reservation.order_id)
+    reservation = next(r for r in reservations if r.id == reservation.id)
+    uow.publish(
+        MEDICATION_DISPENSED,
+        {
+            "order_id": reservation.order_id,
+            "patient_id": reservation.patient_id,
+            "reservation_id": reservation.id,
+            "medication_id": reservation.medication_id,
+            "quantity": reservation.quantity,
+            "order_fully_dispensed": domain.fully_dispensed(ReservationStatus(r.status) for r in reservations),
+            "dispensed_at": now,
+        },
+    )
+    audit.record(uow, "reservation.dispense", "reservation", reservation.id)
+    return reservation, order
+
+
+# --- the saga's steps ----------------------------------------------------------------
+
+
+def _order_id(envelope: Envelope) -> uuid.UUID:
+    return uuid.UUID(str(envelope.payload["order_id"]))
+
+
+def _patient_id(envelope: Envelope) -> uuid.UUID:
+    return uuid.UUID(str(envelope.payload["patient_id"]))
+
+
+def _is_prescription(envelope: Envelope) -> bool:
+    return envelope.payload.get("type") == "prescription"
+
+
+async def _lock_order(uow: UnitOfWork, order_id: uuid.UUID) -> PharmacyOrder | None:
+    return await uow.session.scalar(
+        select(PharmacyOrder)
+        .where(PharmacyOrder.order_id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def _lock_or_create_order(
+    uow: UnitOfWork, order_id: uuid.UUID, patient_id: uuid.UUID
+) -> tuple[PharmacyOrder, bool]:
+    """The order's row, locked; created when pharmacy hears of the order for the first time: (row, created).
+
+    Two events of one order arriving together: on PostgreSQL the second insert waits for the first transaction,
+    then fails on the primary key; it then locks the row the first one committed."""
+    order = await _lock_order(uow, order_id)
+    if order is not None:
+        return order, False
+    order = PharmacyOrder(order_id=order_id, patient_id=patient_id, created_at=uow.now())
+    try:
+        async with uow.session.begin_nested():
+            uow.session.add(order)
+    except IntegrityError:
+        order = await _lock_order(uow, order_id)
+        if order is None:
+            raise
+        return order, False
+    return order, True
+
+
+@dataclass(frozen=True)
+class _Item:
+    position: int
+    medication_id: uuid.UUID
+    quantity: int
+
+
+def _items(envelope: Envelope) -> list[_Item]:
+    return [
+        _Item(position=n, medication_id=uuid.UUID(str(item["medication_id"])), quantity=int(item["quantity"]))
+        for n, item in enumerate(envelope.payload["items"], start=1)
+    ]
+
+
+async def _reserve_item(uow: UnitOfWork, item: _Item, now: datetime) -> bool:
+    """Reserve one item's quantity if that much is available; False when it is not (or there is no such
+    medication)."""
+    return bool(await _execute(uow, _take(item.medication_id, item.quantity, now)))
+
+
+async def reserve_for_order(uow: UnitOfWork, envelope: Envelope) -> None:
+    """order.placed (prescriptions): reserve every item, all or nothing, in this one transaction."""
+    if not _is_prescription(envelope):
+        return
+    order_id, patient_id = _order_id(envelope), _patient_id(envelope)
+    order, created = await _lock_or_create_order(uow, order_id, patient_id)
+    if order.closed_at is not None:
+        log.info("order_closed_before_placed", order_id=str(order_id), closed_by=order.closed_by)
+        return
+    if not created and await _order_reservations(uow, order_id):
+        return  # reserved (or refused) before: this is a redelivery under another event id
+    items = _items(envelope)
+    medications = await _lock_medications(uow, (i.medication_id for i in items))
+    now = uow.now()
+    reserved: list[Reservation] = []
+    for item in items:
+        if not await _reserve_item(uow, item, now):
+            await _refuse(uow, order, item, medications, reserved, now)
+            return
+        reservation = _reservation(order, item, ReservationStatus.RESERVED, now)
+        uow.session.add(reservation)
+        await uow.session.flush()
+        reserved.append(reservation)
+    uow.publish(
+        MEDICATION_RESERVED,
+        {
+            "order_id": order_id,
+            "patient_id": patient_id,
+            "reservations": [_reserved_line(r, medications[r.medication_id]) for r in reserved],
+            "reserved_at": now,
+        },
+    )
+    audit.record(uow, "reservation.reserve", "order", order_id)
+
+
+def _reservation(
+    order: PharmacyOrder,
+    item: _Item,
+    status: ReservationStatus,
+    now: datetime,
+    failure_reason: FailureReason | None = None,
+) -> Reservation:
+    return Reservation(
+        id=uuid.uuid4(),
+        order_id=order.order_id,
+        position=item.position,
+        patient_id=order.patient_id,
+        medication_id=item.medication_id,
+        quantity=item.quantity,
+        status=status,
+        failure_reason=failure_reason,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _reserved_line(reservation: Reservation, medication: Medication) -> dict[str, Any]:
+    return {
+        "reservation_id": reservation.id,
+        "medication_id": reservation.medication_id,
+        "code": medication.code,
+        "name": medication.name,
+        "unit": medication.unit,
+        "quantity": reservation.quantity,
+        "unit_price": f"{medication.unit_price:.2f}",
+        "currency": medication.currency,
+    }
+
+
+async def _refuse(
+    uow: UnitOfWork,
+    order: PharmacyOrder,
+    item: _Item,
+    medications: dict[uuid.UUID, Medication],
+    reserved: list[Reservation],
+    now: datetime,
+) -> None:
+    """The item cannot be reserved: give back the earlier items, record it as failed, say so. `available` is
+    what the item found, before the earlier items were given back."""
+    known = medications.get(item.medication_id)
+    reason = FailureReason.INSUFFICIENT_STOCK if known is not None else FailureReason.MEDICATION_NOT_FOUND
+    available = 0
+    if known is not None:
+        await uow.session.refresh(known)
+        available = domain.available(known.stock_quantity, known.reserved_quantity)
+    for reservation in reserved:
+        await _release(uow, reservation, now)
+    uow.session.add(_reservation(order, item, ReservationStatus.FAILED, now, reason))
+    await uow.session.flush()
+    uow.publish(
+        MEDICATION_RESERVATION_FAILED,
+        {
+            "order_id": order.order_id,
+            "patient_id": order.patient_id,
+            "failure_reason": reason,
+            "medication_id": item.medication_id,
+            "requested": item.quantity,
+            "available": available,
+            "released": [_released_line(r) for r in reserved],
+            "failed_at": now,
+        },
+    )
+    audit.record(uow, "reservation.refuse", "order", order.order_id)
+
+
+async def _release(uow: UnitOfWork, reservation: Reservation, now: datetime) -> None:
+    if not await _execute(uow, _give_back(reservation.medication_id, reservation.quantity, now)):
+        raise RuntimeError(f"reservation {reservation.id} holds more than its medication has reserved")
+    reservation.status = ReservationStatus.RELEASED
+    reservation.released_at = reservation.updated_at = now
+    await uow.session.flush()
+
+
+def _released_line(reservation: Reservation) -> dict[str, Any]:
+    return {
+        "reservation_id": reservation.id,
+        "medication_id": reservation.medication_id,
+        "quantity": reservation.quantity,
+    }
+
+
+async def order_confirmed(uow: UnitOfWork, envelope: Envelope) -> None:
+    """order.confirmed (prescriptions): the order's reservations may now be dispensed."""
+    if not _is_prescription(envelope):
+        return
+    order = await _lock_order(uow, _order_id(envelope))
+    if order is None:  # confirmation only ever follows our medication.reserved
+        log.warning("confirmation_for_unknown_order", order_id=str(_order_id(envelope)))
+        return
+    if order.confirmed_at is None:
+        order.confirmed_at = uow.now()
+        await uow.session.flush()
+
+
+async def release_for_order(uow: UnitOfWork, envelope: Envelope) -> None:
+    """order.failed / order.cancelled (prescriptions): give back what the order still holds, and remember it is
+    closed, so an order.placed delivered after this reserves nothing."""
+    if not _is_prescription(envelope):
+        return
+    order, _ = await _lock_or_create_order(uow, _order_id(envelope), _patient_id(envelope))
+    now = uow.now()
+    if order.closed_at is None:
+        order.closed_at, order.closed_by = now, envelope.type
+        await uow.session.flush()
+    held = [
+        r
+        for r in await _order_reservations(uow, order.order_id, for_update=True)
+        if r.status == ReservationStatus.RESERVED
+    ]
+    if not held:
+        return
+    await _lock_medications(uow, (r.medication_id for r in held))
+    for reservation in held:
+        await _release(uow, reservation, now)
+    uow.publish(
+        MEDICATION_RELEASED,
+        {
+            "order_id": order.order_id,
+            "patient_id": order.patient_id,
+            "reservations": [_released_line(r) for r in held],
+            "reason": envelope.type,
+            "released_at": now,
+        },
+    )
+    audit.record(uow, "reservation.release", "order", order.order_id)
