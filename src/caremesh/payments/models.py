@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id
@@ -93,6 +93,15 @@ class IdempotencyKey(Base):
             name="response_when_completed",
         ),
         CheckConstraint("attempt >= 1", name="attempt_positive"),
+        # The resolver of abandoned attempts polls unfinished keys: a partial index keeps that cheap however
+        # many finished keys accumulate.
+        Index(
+            "ix_idempotency_keys_in_progress",
+            "scope",
+            "claimed_at",
+            sqlite_where=text("state = 'in_progress'"),
+            postgresql_where=text("state = 'in_progress'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
