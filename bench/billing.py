@@ -25,7 +25,7 @@ import httpx
 
 from bench import booking
 from bench.booking import direct_round, drop_schema, percentile, plan, run_concurrently, setup, spread
-from bench.server import ADMIN_EMAIL, Backend, backends, running_server
+from bench.server import Backend, admin_session, backends, print_table, running_server
 
 VISITS = int(os.environ.get("BENCH_VISITS", "300"))
 SINGLE_VISITS = 20  # of each round's visits, completed one at a time
@@ -129,29 +129,22 @@ async def measure(backend: Backend, first_day: date) -> str:
     issue_latencies: list[float] = []
     single_latencies: list[float] = []
     pay_rates, pay_latencies, direct_rates = [], [], []
-    async with running_server(backend.db) as server:
-        limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-        async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60) as client:
-            login = await client.post(
-                "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": server.admin_password}
-            )
-            login.raise_for_status()
-            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-            practitioners, patients = await setup(client, headers)
-            for round_index in range(ROUNDS):
-                day = first_day + timedelta(weeks=8 * round_index)
-                bookings = [(patients[pa], practitioners[pr], start) for pr, pa, start in plan(day, VISITS)]
-                appointments = await _book(client, headers, bookings)
-                await asyncio.sleep(SETTLE_SECONDS)  # the consumers catch up with the bookings' events first
-                single_latencies.extend(await one_at_a_time(client, headers, appointments[:SINGLE_VISITS]))
-                latencies, invoices = await complete_round(client, headers, appointments[SINGLE_VISITS:])
-                issue_latencies.extend(latencies)
-                elapsed, round_latencies = await pay_round(client, headers, invoices)
-                pay_rates.append(len(invoices) / elapsed)
-                # the visits completed one at a time are left unpaid
-                pay_latencies.extend(round_latencies)
-                direct = await direct_round(backend, practitioners, patients, day + timedelta(weeks=4), round_index)
-                direct_rates.append(booking.BOOKINGS / direct)
+    async with running_server(backend.db) as server, admin_session(server, CLIENTS) as (client, headers):
+        practitioners, patients = await setup(client, headers)
+        for round_index in range(ROUNDS):
+            day = first_day + timedelta(weeks=8 * round_index)
+            bookings = [(patients[pa], practitioners[pr], start) for pr, pa, start in plan(day, VISITS)]
+            appointments = await _book(client, headers, bookings)
+            await asyncio.sleep(SETTLE_SECONDS)  # the consumers catch up with the bookings' events first
+            single_latencies.extend(await one_at_a_time(client, headers, appointments[:SINGLE_VISITS]))
+            latencies, invoices = await complete_round(client, headers, appointments[SINGLE_VISITS:])
+            issue_latencies.extend(latencies)
+            elapsed, round_latencies = await pay_round(client, headers, invoices)
+            pay_rates.append(len(invoices) / elapsed)
+            # the visits completed one at a time are left unpaid
+            pay_latencies.extend(round_latencies)
+            direct = await direct_round(backend, practitioners, patients, day + timedelta(weeks=4), round_index)
+            direct_rates.append(booking.BOOKINGS / direct)
     pay, baseline = statistics.median(pay_rates), statistics.median(direct_rates)
     return (
         f"{backend.name:<10} {percentile(single_latencies, 50) * 1000:>9.1f}"
@@ -189,8 +182,7 @@ async def main() -> None:
         ("driver inserts/s", 20),
         ("pay/driver", 10),
     )
-    print(f"{'backend':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
-    print("\n".join(rows))
+    print_table(columns, rows)
     print(
         "appointment completed_at -> invoice issued_at (both stamped by the server): 'one' completes visits one at\n"
         f"a time ({SINGLE_VISITS} a round); 'burst' completes the rest with {CLIENTS} clients at once, so it includes\n"

@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 from sqlalchemy import text
 
-from bench.server import ADMIN_EMAIL, Backend, backends, running_server
+from bench.server import Backend, admin_session, backends, print_table, running_server
 from caremesh.demo import npi_with_check_digit
 from caremesh.platform.db import Database
 
@@ -232,23 +232,16 @@ async def drop_schema(backend: Backend) -> None:
 async def measure(backend: Backend, first_day: date) -> str:
     """ROUNDS rounds, each booking through the API and then inserting directly, on distinct days."""
     api_rates, direct_rates, latencies = [], [], []
-    async with running_server(backend.db) as server:
-        limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-        async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60) as client:
-            login = await client.post(
-                "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": server.admin_password}
-            )
-            login.raise_for_status()
-            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-            practitioners, patients = await setup(client, headers)
-            for round_index in range(ROUNDS):
-                api_day = first_day + timedelta(weeks=8 * round_index)
-                elapsed, round_latencies = await api_round(client, headers, practitioners, patients, api_day)
-                api_rates.append(BOOKINGS / elapsed)
-                latencies.extend(round_latencies)
-                direct_day = api_day + timedelta(weeks=4)
-                direct = await direct_round(backend, practitioners, patients, direct_day, round_index)
-                direct_rates.append(BOOKINGS / direct)
+    async with running_server(backend.db) as server, admin_session(server, CLIENTS) as (client, headers):
+        practitioners, patients = await setup(client, headers)
+        for round_index in range(ROUNDS):
+            api_day = first_day + timedelta(weeks=8 * round_index)
+            elapsed, round_latencies = await api_round(client, headers, practitioners, patients, api_day)
+            api_rates.append(BOOKINGS / elapsed)
+            latencies.extend(round_latencies)
+            direct_day = api_day + timedelta(weeks=4)
+            direct = await direct_round(backend, practitioners, patients, direct_day, round_index)
+            direct_rates.append(BOOKINGS / direct)
     api, direct = statistics.median(api_rates), statistics.median(direct_rates)
     return (
         f"{backend.name:<10} {spread(api_rates):>19} {percentile(latencies, 50) * 1000:>8.1f} "
@@ -276,5 +269,4 @@ async def main() -> None:
         finally:
             await drop_schema(backend)
     columns = ("API bookings/s", 19), ("p50 ms", 8), ("p99 ms", 8), ("driver inserts/s", 20), ("API/driver", 10)
-    print(f"{'backend':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
-    print("\n".join(rows))
+    print_table(columns, rows)

@@ -24,7 +24,7 @@ import httpx
 
 from bench import booking
 from bench.booking import direct_round, drop_schema, percentile, run_concurrently, setup, spread
-from bench.server import ADMIN_EMAIL, Backend, backends, running_server
+from bench.server import Backend, admin_session, backends, print_table, running_server
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "200"))
 SINGLE_ORDERS = 20  # of each round, placed one at a time
@@ -101,39 +101,32 @@ def _latencies(orders: list[dict]) -> list[float]:
 
 async def measure(backend: Backend, first_day: date) -> str:
     single, burst, rates, direct_rates = [], [], [], []
-    async with running_server(backend.db) as server:
-        limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-        async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60) as client:
-            login = await client.post(
-                "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": server.admin_password}
-            )
-            login.raise_for_status()
-            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-            practitioners, patients = await setup(client, headers)
-            for round_index in range(ROUNDS):
-                medications = await stock(client, headers, round_index)
-                bodies = [
-                    {
-                        "patient_id": patients[i % len(patients)],
-                        "practitioner_id": practitioners[i % len(practitioners)],
-                        "type": "prescription",
-                        "items": [
-                            {"medication_id": medications[i % MEDICATIONS], "quantity": 2},
-                            {"medication_id": medications[(i + 1) % MEDICATIONS], "quantity": 1},
-                        ],
-                    }
-                    for i in range(ORDERS)
-                ]
-                for body in bodies[:SINGLE_ORDERS]:
-                    single.extend(_latencies(await place_round(client, headers, [body], 1)))
-                confirmed = await place_round(client, headers, bodies[SINGLE_ORDERS:], CLIENTS)
-                burst.extend(_latencies(confirmed))
-                first = min(_parse(o["created_at"]) for o in confirmed)
-                last = max(_parse(o["confirmed_at"]) for o in confirmed)
-                rates.append(len(confirmed) / (last - first).total_seconds())
-                day = first_day + timedelta(weeks=8 * round_index)
-                direct = await direct_round(backend, practitioners, patients, day, round_index)
-                direct_rates.append(booking.BOOKINGS / direct)
+    async with running_server(backend.db) as server, admin_session(server, CLIENTS) as (client, headers):
+        practitioners, patients = await setup(client, headers)
+        for round_index in range(ROUNDS):
+            medications = await stock(client, headers, round_index)
+            bodies = [
+                {
+                    "patient_id": patients[i % len(patients)],
+                    "practitioner_id": practitioners[i % len(practitioners)],
+                    "type": "prescription",
+                    "items": [
+                        {"medication_id": medications[i % MEDICATIONS], "quantity": 2},
+                        {"medication_id": medications[(i + 1) % MEDICATIONS], "quantity": 1},
+                    ],
+                }
+                for i in range(ORDERS)
+            ]
+            for body in bodies[:SINGLE_ORDERS]:
+                single.extend(_latencies(await place_round(client, headers, [body], 1)))
+            confirmed = await place_round(client, headers, bodies[SINGLE_ORDERS:], CLIENTS)
+            burst.extend(_latencies(confirmed))
+            first = min(_parse(o["created_at"]) for o in confirmed)
+            last = max(_parse(o["confirmed_at"]) for o in confirmed)
+            rates.append(len(confirmed) / (last - first).total_seconds())
+            day = first_day + timedelta(weeks=8 * round_index)
+            direct = await direct_round(backend, practitioners, patients, day, round_index)
+            direct_rates.append(booking.BOOKINGS / direct)
     rate, baseline = statistics.median(rates), statistics.median(direct_rates)
     return (
         f"{backend.name:<10} {spread(rates):>17} {percentile(single, 50) * 1000:>9.1f}"
@@ -166,8 +159,7 @@ async def main() -> None:
         ("driver inserts/s", 20),
         ("orders/driver", 12),
     )
-    print(f"{'backend':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
-    print("\n".join(rows))
+    print_table(columns, rows)
     print(
         "order created_at -> confirmed_at (both stamped by the server): 'one' places orders one at a time\n"
         f"({SINGLE_ORDERS} a round); 'burst' places the rest with {CLIENTS} clients at once, so it includes the queue\n"

@@ -90,3 +90,18 @@ async def running_server(db: DatabaseSettings) -> AsyncIterator[Server]:
         process.terminate()
         await asyncio.wait_for(process.wait(), timeout=20)
         log.close()
+
+
+@asynccontextmanager
+async def admin_session(server: Server, clients: int) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """An HTTP client with `clients` connections to the server, and the bench admin's headers."""
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60) as client:
+        login = await client.post("/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": server.admin_password})
+        login.raise_for_status()
+        yield client, {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+def print_table(columns: tuple[tuple[str, int], ...], rows: list[str]) -> None:
+    print(f"{'backend':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
+    print("\n".join(rows))

@@ -60,6 +60,20 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     return body
 
 
+async def every_page(env: Env, path: str, headers: dict[str, str] | None = None, **params: Any) -> list[dict[str, Any]]:
+    """The items of every page of a list endpoint with these filters (None filters are left out)."""
+    items: list[dict[str, Any]] = []
+    query = {k: str(v) for k, v in params.items() if v is not None}
+    while True:
+        response = await env.client.get(path, params=query, headers=headers or env.admin)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items.extend(page["items"])
+        if not page["next_cursor"]:
+            return items
+        query["cursor"] = page["next_cursor"]
+
+
 async def outbox_payloads(env: Env, event_type: str) -> list[dict[str, Any]]:
     """Payloads of the outbox events of one type, oldest first."""
     async with env.db.engine.connect() as connection:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from caremesh.orders.contract import ORDER_CANCELLED, ORDER_CONFIRMED, ORDER_FAILED, ORDER_PLACED
 from caremesh.platform.messaging.envelope import Envelope
 from tests.builders.notifications import publish
+from tests.harness import every_page
 
 API = "/api/v1"
 LAB_TESTS = f"{API}/lab-tests"
@@ -48,14 +49,7 @@ async def get_json(env: Any, path: str, headers: dict[str, str] | None = None, *
 
 async def lab_orders(env: Any, headers: dict[str, str] | None = None, **params: Any) -> list[dict[str, Any]]:
     """Every page of GET /lab-orders with these filters."""
-    items: list[dict[str, Any]] = []
-    query = {k: str(v) for k, v in params.items() if v is not None}
-    while True:
-        page = await get_json(env, LAB_ORDERS, headers, **query)
-        items.extend(page["items"])
-        if not page["next_cursor"]:
-            return items
-        query["cursor"] = page["next_cursor"]
+    return await every_page(env, LAB_ORDERS, headers, **params)
 
 
 async def result(env: Any, lab_order_id: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.models import OutboxEvent
-from tests.harness import ADMIN_EMAIL, ADMIN_PASSWORD, assert_problem
+from tests.harness import ADMIN_EMAIL, ADMIN_PASSWORD, assert_problem, every_page
 
 __all__ = ["assert_problem"]  # re-exported for the notification suites
 
@@ -142,16 +142,7 @@ async def make_notification(env: Any, **overrides: Any) -> dict[str, Any]:
 
 async def list_notifications(env: Any, headers: dict[str, str] | None = None, **params: Any) -> list[dict[str, Any]]:
     """Every page of GET /notifications with these filters."""
-    items: list[dict[str, Any]] = []
-    query = {k: str(v) for k, v in params.items() if v is not None}
-    while True:
-        response = await env.client.get(URL, params=query, headers=headers or env.admin)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        items.extend(page["items"])
-        if not page["next_cursor"]:
-            return items
-        query["cursor"] = page["next_cursor"]
+    return await every_page(env, URL, headers, **params)
 
 
 async def messages_of(env: Any, event: Envelope) -> dict[str, dict[str, Any]]:

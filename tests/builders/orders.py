@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.builders.patients import make_patient
 from tests.builders.practitioners import make_practitioner
+from tests.harness import every_page
 
 API = "/api/v1"
 ORDERS = f"{API}/orders"
@@ -90,15 +91,15 @@ async def medication(env: Any, medication_id: str) -> dict[str, Any]:
 
 
 async def reservations(env: Any, order_id: str) -> list[dict[str, Any]]:
-    return (await read(env, RESERVATIONS, order_id=order_id))["items"]
+    return await every_page(env, RESERVATIONS, order_id=order_id)
 
 
 async def lab_orders(env: Any, order_id: str) -> list[dict[str, Any]]:
-    return (await read(env, LAB_ORDERS, order_id=order_id))["items"]
+    return await every_page(env, LAB_ORDERS, order_id=order_id)
 
 
 async def invoices_of(env: Any, order_id: str) -> list[dict[str, Any]]:
-    return (await read(env, f"{API}/invoices", order_id=order_id))["items"]
+    return await every_page(env, f"{API}/invoices", order_id=order_id)
 
 
 async def cancel(env: Any, order_id: str, headers: dict[str, str] | None = None, **body: Any) -> Any:

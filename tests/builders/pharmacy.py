@@ -11,7 +11,7 @@ from caremesh.pharmacy.handlers import SUBSCRIPTIONS
 from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.envelope import Envelope
 from tests.builders.patients import make_patient
-from tests.harness import T0, assert_problem, outbox_payloads
+from tests.harness import T0, assert_problem, every_page, outbox_payloads
 
 __all__ = ["assert_problem", "outbox_payloads"]
 
@@ -77,16 +77,7 @@ async def patient_user(env: Any) -> dict[str, str]:
 
 async def reservations(env: Any, headers: dict[str, str] | None = None, **params: Any) -> list[dict[str, Any]]:
     """Every page of GET /pharmacy/reservations with these filters."""
-    items: list[dict[str, Any]] = []
-    query = {k: str(v) for k, v in params.items() if v is not None}
-    while True:
-        response = await env.client.get(RESERVATIONS, params=query, headers=headers or env.admin)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        items.extend(page["items"])
-        if not page["next_cursor"]:
-            return items
-        query["cursor"] = page["next_cursor"]
+    return await every_page(env, RESERVATIONS, headers, **params)
 
 
 async def of_order(env: Any, order: dict[str, Any]) -> list[tuple[str, int, str]]:
