@@ -30,6 +30,7 @@ ALL_CONTEXTS: tuple[str, ...] = (
     "scheduling",
     "billing",
     "payments",
+    "insurance",
     "pharmacy",
     "lab",
     "orders",

@@ -16,6 +16,7 @@ CONTEXTS_WITH_TABLES = (
     "scheduling",
     "billing",
     "payments",
+    "insurance",
     "pharmacy",
     "lab",
     "orders",

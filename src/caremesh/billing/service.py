@@ -42,6 +42,7 @@ from caremesh.billing.schemas import (
     TariffRead,
     TariffUpdate,
 )
+from caremesh.insurance import contract as insurance
 from caremesh.patients import contract as patients
 from caremesh.platform.db import violates
 from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
@@ -361,8 +362,27 @@ class DefaultCoverage:
         return uow.settings.billing.default_coverage_percent if patient.has_insurance else Decimal(0)
 
 
-# Asked in order; the first answer wins. An insurance context's contract adds its scheme lookup in front.
-COVERAGE_SOURCES: list[CoverageSource] = [DefaultCoverage()]
+# What insurance calls each kind of charge.
+INSURANCE_CATEGORIES = {
+    Kind.CONSULTATION: insurance.Category.CONSULTATION,
+    Kind.LAB: insurance.Category.LAB,
+    Kind.MEDICATION: insurance.Category.PHARMACY,
+    Kind.PROCEDURE: insurance.Category.PROCEDURE,
+}
+
+
+class SchemeCoverage:
+    """The benefit of the patient's coverage that applies on the day (insurance's contract); no answer when the
+    patient is not enrolled in any scheme."""
+
+    async def coverage_percent(
+        self, uow: UnitOfWork, patient: patients.PatientSummary, category: str, on: date
+    ) -> Decimal | None:
+        return await insurance.coverage_percent(uow.session, patient.id, INSURANCE_CATEGORIES[Kind(category)], on)
+
+
+# Asked in order; the first answer wins: the patient's scheme, else the default for insurance identifiers.
+COVERAGE_SOURCES: list[CoverageSource] = [SchemeCoverage(), DefaultCoverage()]
 
 
 async def coverage_percent(uow: UnitOfWork, patient: patients.PatientSummary, category: str, on: date) -> Decimal:

@@ -21,6 +21,7 @@ ROLES = (
 STAFF_READ = {"patients:read", "practitioners:read", "appointments:read"}
 CLINICAL_READ = {"orders:read", "medications:read", "lab_tests:read", "lab_orders:read"}
 BILLING_READ = {"tariffs:read", "invoices:read", "payments:read"}
+INSURANCE_READ = {"insurance:read", "coverage:verify"}
 
 MATRIX: dict[str, set[str]] = {
     "admin": {"*"},
@@ -38,6 +39,7 @@ MATRIX: dict[str, set[str]] = {
         "payments:read",
         "payments:create",
         "notifications:read",
+        "coverage:verify",
     },
     "doctor": STAFF_READ
     | CLINICAL_READ
@@ -49,8 +51,9 @@ MATRIX: dict[str, set[str]] = {
     | {"orders:read", "lab_tests:read", "lab_tests:write", "lab_orders:read", "lab_orders:result"},
     "billing_clerk": STAFF_READ
     | BILLING_READ
+    | INSURANCE_READ
     | {"invoices:write", "payments:create", "payments:refund", "accounts_receivable:read"},
-    "claims_officer": STAFF_READ | BILLING_READ | {"accounts_receivable:read"},
+    "claims_officer": STAFF_READ | BILLING_READ | INSURANCE_READ | {"accounts_receivable:read", "insurance:write"},
     # Scoped to their own patient record by the use cases.
     "patient": {
         "patients:read",
@@ -65,6 +68,7 @@ MATRIX: dict[str, set[str]] = {
         "notifications:read",
         "orders:read",
         "lab_orders:read",
+        "insurance:read",
     },
 }
 

@@ -1,0 +1,273 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from caremesh.insurance import service
+from caremesh.insurance.domain import Category, CoverageStatus, SchemeStatus
+from caremesh.insurance.models import Benefit, Coverage, Payer, Preauthorization, PremiumRate, Scheme
+from caremesh.insurance.schemas import (
+    BenefitCreate,
+    BenefitRead,
+    CoverageCheckRead,
+    CoverageCreate,
+    CoverageRead,
+    PayerCreate,
+    PayerRead,
+    PreauthorizationCreate,
+    PreauthorizationRead,
+    PremiumQuoteRead,
+    PremiumRateCreate,
+    PremiumRateRead,
+    SchemeCreate,
+    SchemeRead,
+    VerificationRead,
+    VerifyRequest,
+)
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.pagination import Page, PageParams
+from caremesh.platform.uow import UnitOfWork
+
+router = APIRouter(tags=["insurance"], route_class=TransactionalRoute)
+
+READ, WRITE, VERIFY = require("insurance:read"), require("insurance:write"), require("coverage:verify")
+BinQuery = Query(None, pattern=r"^[0-9]{6}$")
+PcnQuery = Query(None, pattern=r"^[A-Za-z0-9]{1,10}$")
+
+
+# --- payers ---------------------------------------------------------------------------------------------
+
+
+def _payer(payer: Payer) -> PayerRead:
+    return PayerRead.model_validate(payer, from_attributes=True)
+
+
+@router.post("/payers", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+async def create_payer(body: PayerCreate, uow: Uow, response: Response) -> PayerRead:
+    payer = await service.create_payer(uow, body)
+    response.headers["Location"] = f"{API_PREFIX}/payers/{payer.id}"
+    return _payer(payer)
+
+
+@router.get("/payers", dependencies=[READ])
+async def list_payers(
+    uow: Uow,
+    page: PageParams = Depends(),
+    code: str | None = Query(None, max_length=40),
+    bin: str | None = BinQuery,
+    pcn: str | None = PcnQuery,
+) -> Page[PayerRead]:
+    """With `bin` and `pcn`: the payer that card resolves to (exact BIN/PCN, else the BIN's payer without PCN)."""
+    rows, cursor = await service.list_payers(uow, code=code, bin_=bin, pcn=pcn, page=page)
+    return Page(items=[_payer(p) for p in rows], next_cursor=cursor)
+
+
+@router.get("/payers/{payer_id}", dependencies=[READ])
+async def get_payer(payer_id: uuid.UUID, uow: Uow) -> PayerRead:
+    return _payer(await service.get_payer(uow, payer_id))
+
+
+# --- schemes --------------------------------------------------------------------------------------------
+
+
+def _scheme(scheme: Scheme, response: Response | None = None) -> SchemeRead:
+    if response is not None:
+        set_etag(response, scheme.version)
+    return SchemeRead.model_validate(scheme, from_attributes=True)
+
+
+@router.post("/schemes", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+async def create_scheme(body: SchemeCreate, uow: Uow, response: Response) -> SchemeRead:
+    scheme = await service.create_scheme(uow, body)
+    response.headers["Location"] = f"{API_PREFIX}/schemes/{scheme.id}"
+    return _scheme(scheme, response)
+
+
+@router.get("/schemes", dependencies=[READ])
+async def list_schemes(
+    uow: Uow, page: PageParams = Depends(), payer_id: uuid.UUID | None = None, status: SchemeStatus | None = None
+) -> Page[SchemeRead]:
+    rows, cursor = await service.list_schemes(uow, payer_id=payer_id, status=status, page=page)
+    return Page(items=[_scheme(s) for s in rows], next_cursor=cursor)
+
+
+@router.get("/schemes/{scheme_id}", dependencies=[READ])
+async def get_scheme(scheme_id: uuid.UUID, uow: Uow, response: Response) -> SchemeRead:
+    return _scheme(await service.get_scheme(uow, scheme_id), response)
+
+
+@router.post("/schemes/{scheme_id}/suspend", dependencies=[WRITE])
+async def suspend_scheme(scheme_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> SchemeRead:
+    return _scheme(await service.set_scheme_status(uow, scheme_id, SchemeStatus.SUSPENDED, if_match), response)
+
+
+@router.post("/schemes/{scheme_id}/activate", dependencies=[WRITE])
+async def activate_scheme(scheme_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> SchemeRead:
+    return _scheme(await service.set_scheme_status(uow, scheme_id, SchemeStatus.ACTIVE, if_match), response)
+
+
+# --- benefits and premium rates -------------------------------------------------------------------------
+
+
+def _benefit(uow: UnitOfWork, benefit: Benefit) -> BenefitRead:
+    return BenefitRead(
+        id=benefit.id,
+        scheme_id=benefit.scheme_id,
+        category=Category(benefit.category),
+        coverage_percent=benefit.coverage_percent,
+        copay_amount=benefit.copay_amount,
+        deductible=benefit.deductible,
+        annual_limit=benefit.annual_limit,
+        requires_preauth=benefit.requires_preauth,
+        currency=uow.settings.app.currency,
+        created_at=benefit.created_at,
+    )
+
+
+@router.post("/schemes/{scheme_id}/benefits", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+async def create_benefit(scheme_id: uuid.UUID, body: BenefitCreate, uow: Uow) -> BenefitRead:
+    return _benefit(uow, await service.create_benefit(uow, scheme_id, body))
+
+
+@router.get("/schemes/{scheme_id}/benefits", dependencies=[READ])
+async def list_benefits(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[BenefitRead]:
+    rows, cursor = await service.list_benefits(uow, scheme_id, page)
+    return Page(items=[_benefit(uow, b) for b in rows], next_cursor=cursor)
+
+
+def _rate(uow: UnitOfWork, rate: PremiumRate) -> PremiumRateRead:
+    return PremiumRateRead(
+        id=rate.id,
+        scheme_id=rate.scheme_id,
+        min_age=rate.min_age,
+        max_age=rate.max_age,
+        monthly_premium=rate.monthly_premium,
+        currency=uow.settings.app.currency,
+        created_at=rate.created_at,
+    )
+
+
+@router.post("/schemes/{scheme_id}/premium-rates", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+async def create_premium_rate(scheme_id: uuid.UUID, body: PremiumRateCreate, uow: Uow) -> PremiumRateRead:
+    return _rate(uow, await service.create_premium_rate(uow, scheme_id, body))
+
+
+@router.get("/schemes/{scheme_id}/premium-rates", dependencies=[READ])
+async def list_premium_rates(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[PremiumRateRead]:
+    rows, cursor = await service.list_premium_rates(uow, scheme_id, page)
+    return Page(items=[_rate(uow, r) for r in rows], next_cursor=cursor)
+
+
+@router.get("/schemes/{scheme_id}/premium-quote", dependencies=[READ])
+async def premium_quote(scheme_id: uuid.UUID, uow: Uow, date_of_birth: date) -> PremiumQuoteRead:
+    quote = await service.premium_quote(uow, scheme_id, date_of_birth)
+    return PremiumQuoteRead(
+        scheme_id=scheme_id,
+        date_of_birth=date_of_birth,
+        on=quote.on,
+        age=quote.age,
+        premium_rate_id=quote.rate.id,
+        min_age=quote.rate.min_age,
+        max_age=quote.rate.max_age,
+        monthly_premium=quote.rate.monthly_premium,
+        currency=uow.settings.app.currency,
+    )
+
+
+# --- coverages ------------------------------------------------------------------------------------------
+
+
+def _coverage(coverage: Coverage, response: Response | None = None) -> CoverageRead:
+    if response is not None:
+        set_etag(response, coverage.version)
+    return CoverageRead.model_validate(coverage, from_attributes=True)
+
+
+@router.post("/coverages", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+async def create_coverage(body: CoverageCreate, uow: Uow, response: Response) -> CoverageRead:
+    coverage = await service.create_coverage(uow, body)
+    response.headers["Location"] = f"{API_PREFIX}/coverages/{coverage.id}"
+    return _coverage(coverage, response)
+
+
+@router.get("/coverages", dependencies=[READ])
+async def list_coverages(
+    uow: Uow,
+    page: PageParams = Depends(),
+    patient_id: uuid.UUID | None = None,
+    scheme_id: uuid.UUID | None = None,
+    member_id: str | None = Query(None, max_length=20),
+    status: CoverageStatus | None = None,
+) -> Page[CoverageRead]:
+    rows, cursor = await service.list_coverages(
+        uow, patient_id=patient_id, scheme_id=scheme_id, member_id=member_id, status=status, page=page
+    )
+    return Page(items=[_coverage(c) for c in rows], next_cursor=cursor)
+
+
+@router.get("/coverages/{coverage_id}", dependencies=[READ])
+async def get_coverage(coverage_id: uuid.UUID, uow: Uow, response: Response) -> CoverageRead:
+    return _coverage(await service.get_coverage(uow, coverage_id), response)
+
+
+@router.post("/coverages/{coverage_id}/deactivate", dependencies=[WRITE])
+async def deactivate_coverage(coverage_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> CoverageRead:
+    return _coverage(await service.deactivate_coverage(uow, coverage_id, if_match), response)
+
+
+# --- pre-authorisations ---------------------------------------------------------------------------------
+
+
+def _preauth(preauth: Preauthorization) -> PreauthorizationRead:
+    return PreauthorizationRead.model_validate(preauth, from_attributes=True)
+
+
+@router.post("/preauthorizations", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+async def create_preauthorization(body: PreauthorizationCreate, uow: Uow, response: Response) -> PreauthorizationRead:
+    preauth = await service.create_preauthorization(uow, body)
+    response.headers["Location"] = f"{API_PREFIX}/preauthorizations/{preauth.id}"
+    return _preauth(preauth)
+
+
+@router.get("/preauthorizations", dependencies=[READ])
+async def list_preauthorizations(
+    uow: Uow, page: PageParams = Depends(), coverage_id: uuid.UUID | None = None, category: Category | None = None
+) -> Page[PreauthorizationRead]:
+    rows, cursor = await service.list_preauthorizations(uow, coverage_id=coverage_id, category=category, page=page)
+    return Page(items=[_preauth(p) for p in rows], next_cursor=cursor)
+
+
+@router.get("/preauthorizations/{preauth_id}", dependencies=[READ])
+async def get_preauthorization(preauth_id: uuid.UUID, uow: Uow) -> PreauthorizationRead:
+    return _preauth(await service.get_preauthorization(uow, preauth_id))
+
+
+# --- verification ---------------------------------------------------------------------------------------
+
+
+@router.post("/coverage/verify", dependencies=[VERIFY])
+async def verify_coverage(body: VerifyRequest, uow: Uow) -> VerificationRead:
+    """What the payer and the patient would pay for a service on `service_date`. Never moves accumulators."""
+    assessment = await service.verify(uow, body.patient_id, body.category, body.amount, body.service_date)
+    split = assessment.split
+    return VerificationRead(
+        eligible=split.eligible,
+        coverage_id=assessment.coverage_id,
+        payer_amount=split.payer_amount,
+        patient_amount=split.patient_amount,
+        deductible_applied=split.deductible_applied,
+        copay_applied=split.copay_applied,
+        remaining_annual_limit=split.remaining_annual_limit,
+        requires_preauth=assessment.requires_preauth,
+        reasons=[str(r) for r in split.reasons],
+        currency=uow.settings.app.currency,
+    )
+
+
+@router.get("/coverage/check/{member_id}", dependencies=[VERIFY])
+async def check_member(member_id: str, uow: Uow) -> CoverageCheckRead:
+    """The member's coverages that apply today at the clinic (active, within their dates, scheme active)."""
+    on, rows = await service.check_member(uow, member_id)
+    return CoverageCheckRead(member_id=member_id, on=on, coverages=[_coverage(c) for c in rows])
