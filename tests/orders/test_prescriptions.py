@@ -16,7 +16,7 @@ from tests.builders.orders import (
     steps,
     stock_medication,
 )
-from tests.builders.payments import make_payment
+from tests.builders.payments import make_payment, metric
 from tests.harness import assert_problem, outbox_payloads
 
 
@@ -204,3 +204,25 @@ async def test_an_order_billing_cannot_invoice_fails_and_gives_the_stock_back(en
     ]
     assert (await medication(env, amoxicillin["id"]))["available_quantity"] == 10
     assert await invoices_of(env, placed["id"]) == []
+
+
+async def test_saga_outcomes_are_counted_once_they_commit(env):
+    plenty = await stock_medication(env, stock=10)
+    patient, practitioner = await parties(env)
+
+    def count(outcome: str, reason: str = "") -> float:
+        return metric("orders_total", type="prescription", outcome=outcome, reason=reason)
+
+    before = {name: count(*name) for name in (("placed",), ("confirmed",), ("failed", "INSUFFICIENT_STOCK"))}
+    await place_order(env, prescription(patient, practitioner, (plenty, 4)))
+    await place_order(env, prescription(patient, practitioner, (plenty, 40)))
+    await env.drain()
+
+    after = {name: count(*name) for name in before}
+    assert {name: after[name] - before[name] for name in before} == {
+        ("placed",): 2,
+        ("confirmed",): 1,
+        ("failed", "INSUFFICIENT_STOCK"): 1,
+    }
+    exposed = (await env.client.get("/metrics")).text
+    assert 'orders_total{outcome="confirmed",reason="",type="prescription"}' in exposed

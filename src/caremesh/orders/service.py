@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
+from prometheus_client import Counter
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,6 +51,13 @@ from caremesh.practitioners import contract as practitioners
 log = structlog.get_logger("caremesh.orders")
 
 NUMBER_PREFIX = "ORD"
+
+# Where orders end up, counted after commit: placed, then confirmed | failed{reason} | cancelled, then completed.
+ORDERS = Counter("orders_total", "Orders by type and saga outcome", ["type", "outcome", "reason"])
+
+
+def _count(uow: UnitOfWork, order: Order, outcome: str, reason: str = "") -> None:
+    uow.after_commit(ORDERS.labels(type=order.type, outcome=outcome, reason=reason).inc)
 
 
 class OrderNotFound(NotFound):
@@ -265,6 +273,7 @@ async def place_order(uow: UnitOfWork, data: OrderCreate) -> Order:
         ORDER_PLACED, _payload(order, practitioner_id=order.practitioner_id, items=_items(order), placed_at=now)
     )
     audit.record(uow, "order.place", "order", order.id)
+    _count(uow, order, "placed")
     return order
 
 
@@ -308,6 +317,7 @@ async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str | None,
     await _record(uow, order, Step.CANCELLED, {"reason": reason})
     uow.publish(ORDER_CANCELLED, _payload(order, reason=reason, cancelled_at=now))
     audit.record(uow, "order.cancel", "order", order.id)
+    _count(uow, order, "cancelled")
     return order
 
 
@@ -334,6 +344,7 @@ async def _fail(uow: UnitOfWork, order: Order, reason: FailureReason | str, sour
     await _record(uow, order, Step.FAILED, {"failure_reason": str(reason)}, source)
     uow.publish(ORDER_FAILED, _payload(order, failure_reason=str(reason), failed_at=now))
     audit.record(uow, "order.fail", "order", order.id)
+    _count(uow, order, "failed", str(reason))
 
 
 async def _invoice_and_confirm(uow: UnitOfWork, order: Order, charge: billing.OrderCharge, source: Envelope) -> None:
@@ -360,6 +371,7 @@ async def _invoice_and_confirm(uow: UnitOfWork, order: Order, charge: billing.Or
     await _record(uow, order, Step.CONFIRMED, {}, source)
     uow.publish(ORDER_CONFIRMED, _payload(order, invoice_id=invoice.id, confirmed_at=now))
     audit.record(uow, "order.confirm", "order", order.id)
+    _count(uow, order, "confirmed")
 
 
 def _charge(order: Order, kind: billing.Kind, lines: Iterable[billing.ChargeLine]) -> billing.OrderCharge:
@@ -466,6 +478,7 @@ async def item_done(uow: UnitOfWork, envelope: Envelope) -> None:
     await _record(uow, order, Step.COMPLETED, {}, envelope)
     uow.publish(ORDER_COMPLETED, _payload(order, completed_at=now))
     audit.record(uow, "order.complete", "order", order.id)
+    _count(uow, order, "completed")
 
 
 # --- the timeout -----------------------------------------------------------------------------------
