@@ -13,19 +13,16 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
-import asyncpg
 import httpx
 
 from bench import booking
-from bench.booking import direct_round, drop_schema, percentile, plan, run_concurrently, setup, spread
-from bench.server import Backend, admin_session, backends, print_table, running_server
+from bench.booking import direct_round, on_each_backend, percentile, plan, run_concurrently, setup, spread
+from bench.server import Backend, admin_session, print_table, running_server
 
 VISITS = int(os.environ.get("BENCH_VISITS", "300"))
 SINGLE_VISITS = 20  # of each round's visits, completed one at a time
@@ -157,20 +154,11 @@ async def measure(backend: Backend, first_day: date) -> str:
 
 
 async def main() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="caremesh-bench-"))
-    first_day = date.today() + timedelta(days=7)
     print(
         f"\nbilling benchmark: {ROUNDS} rounds of {VISITS} visits completed and paid (half cash, half card), "
         f"{CLIENTS} concurrent clients, {os.cpu_count()} CPUs; rates are medians (min-max) over the rounds"
     )
-    rows = []
-    for backend in backends(workdir):
-        try:
-            rows.append(await measure(backend, first_day))
-        except (OSError, asyncpg.PostgresError) as error:
-            rows.append(f"{backend.name:<10} skipped ({type(error).__name__}: {error})")
-        finally:
-            await drop_schema(backend)
+    rows = await on_each_backend(measure)
     columns = (
         ("one p50 ms", 9),
         ("one p99 ms", 9),

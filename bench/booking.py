@@ -249,17 +249,10 @@ async def measure(backend: Backend, first_day: date) -> str:
     )
 
 
-def spread(rates: list[float]) -> str:
-    return f"{statistics.median(rates):.1f} ({min(rates):.0f}-{max(rates):.0f})"
-
-
-async def main() -> None:
+async def on_each_backend(measure: Callable[[Backend, date], Awaitable[str]]) -> list[str]:
+    """`measure(backend, first_day)` on SQLite and PostgreSQL, each in a fresh database; a table row per backend."""
     workdir = Path(tempfile.mkdtemp(prefix="caremesh-bench-"))
     first_day = date.today() + timedelta(days=7)
-    print(
-        f"booking benchmark: {ROUNDS} rounds of {BOOKINGS} bookings, {CLIENTS} concurrent clients, "
-        f"{os.cpu_count()} CPUs; rates are medians (min-max) over the rounds"
-    )
     rows = []
     for backend in backends(workdir):
         try:
@@ -268,5 +261,18 @@ async def main() -> None:
             rows.append(f"{backend.name:<10} skipped ({type(error).__name__}: {error})")
         finally:
             await drop_schema(backend)
+    return rows
+
+
+def spread(rates: list[float]) -> str:
+    return f"{statistics.median(rates):.1f} ({min(rates):.0f}-{max(rates):.0f})"
+
+
+async def main() -> None:
+    print(
+        f"booking benchmark: {ROUNDS} rounds of {BOOKINGS} bookings, {CLIENTS} concurrent clients, "
+        f"{os.cpu_count()} CPUs; rates are medians (min-max) over the rounds"
+    )
+    rows = await on_each_backend(measure)
     columns = ("API bookings/s", 19), ("p50 ms", 8), ("p99 ms", 8), ("driver inserts/s", 20), ("API/driver", 10)
     print_table(columns, rows)

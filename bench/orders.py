@@ -13,18 +13,15 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
-import asyncpg
 import httpx
 
 from bench import booking
-from bench.booking import direct_round, drop_schema, percentile, run_concurrently, setup, spread
-from bench.server import Backend, admin_session, backends, print_table, running_server
+from bench.booking import direct_round, on_each_backend, percentile, run_concurrently, setup, spread
+from bench.server import Backend, admin_session, print_table, running_server
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "200"))
 SINGLE_ORDERS = 20  # of each round, placed one at a time
@@ -136,20 +133,11 @@ async def measure(backend: Backend, first_day: date) -> str:
 
 
 async def main() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="caremesh-bench-"))
-    first_day = date.today() + timedelta(days=7)
     print(
         f"\norders benchmark: {ROUNDS} rounds of {ORDERS} two-item prescriptions through the saga (reserve, invoice,"
         f" confirm), {CLIENTS} concurrent clients, {os.cpu_count()} CPUs; rates are medians (min-max) over the rounds"
     )
-    rows = []
-    for backend in backends(workdir):
-        try:
-            rows.append(await measure(backend, first_day))
-        except (OSError, asyncpg.PostgresError) as error:
-            rows.append(f"{backend.name:<10} skipped ({type(error).__name__}: {error})")
-        finally:
-            await drop_schema(backend)
+    rows = await on_each_backend(measure)
     columns = (
         ("orders/s", 17),
         ("one p50 ms", 9),
