@@ -1,8 +1,9 @@
 import asyncio
 
-from bench import billing, booking, orders
+from bench import billing, booking, claims, orders
 
 if __name__ == "__main__":
     asyncio.run(booking.main())
     asyncio.run(billing.main())
     asyncio.run(orders.main())
+    asyncio.run(claims.main())

@@ -49,7 +49,8 @@ class Server:
 
 
 @asynccontextmanager
-async def running_server(db: DatabaseSettings) -> AsyncIterator[Server]:
+async def running_server(db: DatabaseSettings, settings: dict[str, str] | None = None) -> AsyncIterator[Server]:
+    """`caremesh serve` on `db`, with `settings` as extra `CAREMESH_*` environment variables."""
     await upgrade(db)
     port = _free_port()
     password = f"bench-{secrets.token_urlsafe(12)}"
@@ -64,6 +65,7 @@ async def running_server(db: DatabaseSettings) -> AsyncIterator[Server]:
         "CAREMESH_API_RATE_LIMIT": "0/minute",
         "CAREMESH_LOGIN_RATE_LIMIT": "0/minute",
         "CAREMESH_LOG_LEVEL": "WARNING",
+        **(settings or {}),
     }
     if db.database_schema:
         env["CAREMESH_DATABASE_SCHEMA"] = db.database_schema

@@ -27,6 +27,8 @@ from caremesh.platform.migrate import upgrade
 from caremesh.platform.settings import (
     AppSettings,
     BillingSettings,
+    ClaimSettings,
+    ClinicSettings,
     DatabaseSettings,
     MessagingSettings,
     NotificationSettings,
@@ -164,9 +166,12 @@ def settings_for_tests(
     payments: dict[str, Any] | None = None,
     notifications: dict[str, Any] | None = None,
     orders: dict[str, Any] | None = None,
+    clinic: dict[str, Any] | None = None,
+    claims: dict[str, Any] | None = None,
     **security: Any,
 ) -> Settings:
-    """Settings for one test; `billing`, `payments`, `notifications` and `orders` override those concerns' fields."""
+    """Settings for one test; `billing`, `payments`, `notifications`, `orders`, `clinic` and `claims` override those
+    concerns' fields."""
     defaults: dict[str, Any] = {
         "jwt_secret": "test-signing-secret-not-for-production-0123456789",
         "admin_email": ADMIN_EMAIL,
@@ -189,6 +194,8 @@ def settings_for_tests(
         payments=PaymentSettings(**(payments or {})),
         notifications=NotificationSettings(**(notifications or {})),
         orders=OrderSettings(**(orders or {})),
+        clinic=ClinicSettings(**(clinic or {})),
+        claims=ClaimSettings(**(claims or {})),
     )
 
 

@@ -34,6 +34,7 @@ ALL_CONTEXTS: tuple[str, ...] = (
     "pharmacy",
     "lab",
     "orders",
+    "claims",
     "notifications",
 )
 

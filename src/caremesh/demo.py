@@ -1,5 +1,5 @@
 """Demo data for `make run`: practitioners of several specialties, patients, users, appointments, and
-one visit already completed, invoiced and partly paid.
+one visit already completed, invoiced, partly paid and claimed from the first patient's insurer.
 
 Seeded through the public HTTP API (in process), so it obeys every rule a client would. The demo
 logins are generated on first seed, kept in a local file that git ignores, and printed at start.
@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from caremesh.platform.settings import Settings
+from caremesh.platform.settings import Settings, npi_check_digit
 from caremesh.platform.timeutil import clinic_timezone
 
 CREDENTIALS_FILE = Path(".caremesh-demo.json")
@@ -42,19 +42,12 @@ PATIENTS = [
     ("Farah", "Khan", "1960-01-08", "female", {"bin": "610014", "pcn": "CAREPCN", "member_id": "MBR10003"}),
     ("Joseph", "Thomas", "1979-07-17", "male", None),
 ]
-ROLES = ["admin", "receptionist", "doctor", "billing_clerk", "patient"]
+ROLES = ["admin", "receptionist", "doctor", "billing_clerk", "claims_officer", "patient"]
 
 
 def npi_with_check_digit(first_nine: str) -> str:
-    """Complete a 9-digit NPI stem with its Luhn check digit (computed over the 80840 prefix)."""
-    digits = [int(d) for d in "80840" + first_nine]
-    total = 0
-    for index, digit in enumerate(reversed(digits)):
-        if index % 2 == 0:
-            digit *= 2
-            digit = digit - 9 if digit > 9 else digit
-        total += digit
-    return first_nine + str((10 - total % 10) % 10)
+    """Complete a 9-digit NPI stem with its Luhn check digit."""
+    return first_nine + npi_check_digit(first_nine)
 
 
 @dataclass
@@ -100,6 +93,8 @@ async def seed(settings: Settings, credentials: DemoCredentials) -> bool:
         payments=settings.payments,
         notifications=settings.notifications,
         orders=settings.orders,
+        clinic=settings.clinic,
+        claims=settings.claims,
     )
     app = create_app(quiet)
     async with app.router.lifespan_context(app):
@@ -196,7 +191,37 @@ async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool
             }
             booked.append(await _call(client, "POST", "/appointments", admin, json=body))
 
-    # The first visit seen early: completed, invoiced (201, or 200 if billing's consumer was first), partly paid.
+    # The first patient's insurer, scheme and coverage, so their visit's invoice is split by the scheme.
+    payer = await _call(
+        client, "POST", "/payers", admin, json={"code": "CAREPLUS", "name": "CarePlus Health", "bin": "610014"}
+    )
+    scheme = await _call(
+        client,
+        "POST",
+        "/schemes",
+        admin,
+        json={"payer_id": payer["id"], "code": "GOLD", "name": "CarePlus Gold", "status": "active"},
+    )
+    for category, percent, deductible in (("consultation", "80.00", "0.00"), ("pharmacy", "70.00", "200.00")):
+        benefit = {
+            "category": category,
+            "coverage_percent": percent,
+            "copay_amount": "0.00",
+            "deductible": deductible,
+            "annual_limit": "50000.00",
+            "requires_preauth": False,
+        }
+        await _call(client, "POST", f"/schemes/{scheme['id']}/benefits", admin, json=benefit)
+    coverage = {
+        "patient_id": patients[0]["id"],
+        "scheme_id": scheme["id"],
+        "member_id": "MBR10001",
+        "valid_from": date(today.year, 1, 1).isoformat(),
+    }
+    await _call(client, "POST", "/coverages", admin, json=coverage)
+
+    # The first visit seen early: completed, invoiced (201, or 200 if billing's consumer was first), partly paid,
+    # and claimed from the insurer: submitted and adjudicated, waiting for the payer's remittance.
     visit = booked[0]
     await _call(client, "POST", f"/appointments/{visit['id']}/complete", admin)
     invoice = await _call(client, "POST", "/invoices", admin, json={"appointment_id": visit["id"]})
@@ -209,6 +234,10 @@ async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool
             {**admin, "Idempotency-Key": f"demo-{invoice['id']}"},
             json={"invoice_id": invoice["id"], "amount": part, "method": "cash"},
         )
+    if Decimal(invoice["insurance_amount"]) > 0:
+        claim = await _call(client, "POST", "/claims", admin, json={"invoice_id": invoice["id"]})
+        await _call(client, "POST", f"/claims/{claim['id']}/submit", admin)
+        await _call(client, "POST", f"/claims/{claim['id']}/process", admin)
 
     # A pharmacy and a lab to order from, and a prescription on its way through the saga.
     medications = [

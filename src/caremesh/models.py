@@ -20,6 +20,7 @@ CONTEXTS_WITH_TABLES = (
     "pharmacy",
     "lab",
     "orders",
+    "claims",
     "notifications",
 )
 

@@ -1,4 +1,5 @@
-"""`make run`'s demo data: seeded through the API, once, with a visit invoiced and partly paid and an order placed."""
+"""`make run`'s demo data: seeded through the API, once, with a visit invoiced, partly paid and claimed from the
+patient's insurer, and an order placed."""
 
 from __future__ import annotations
 
@@ -32,9 +33,11 @@ async def test_the_demo_seeds_once_and_shows_a_partly_paid_invoice(
             payments = (await connection.execute(text("SELECT count(*) FROM payments"))).scalar_one()
             orders = (await connection.execute(text("SELECT type, status FROM orders"))).all()
             medications = (await connection.execute(text("SELECT count(*) FROM medications"))).scalar_one()
+            claims = (await connection.execute(text("SELECT status, payer_code FROM claims"))).all()
     finally:
         await db.dispose()
     assert [status for status, _ in invoices] == ["partially_paid"]
     assert payments == 1
     assert [tuple(row) for row in orders] == [("prescription", "pending")]  # the saga runs once the server does
     assert medications == 3
+    assert [tuple(row) for row in claims] == [("approved", "CAREPLUS")]  # waiting for the payer's remittance

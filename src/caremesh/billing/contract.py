@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from caremesh.billing.models import Invoice
 from caremesh.billing.service import (
     AmountExceedsBalance,
     ChargeLine,
+    InsuranceShareExceeded,
     InvoiceHasPayments,
     InvoiceNotFound,
     InvoiceNotPayable,
@@ -37,7 +39,9 @@ __all__ = [
     "INVOICE_VOIDED",
     "AmountExceedsBalance",
     "ChargeLine",
+    "InsuranceShareExceeded",
     "InvoiceHasPayments",
+    "InvoiceLineSummary",
     "InvoiceNotFound",
     "InvoiceNotPayable",
     "InvoiceSummary",
@@ -47,11 +51,21 @@ __all__ = [
     "RefundExceedsAmountPaid",
     "find_invoice",
     "issue_for_order",
+    "record_insurance_payment",
     "record_refund",
     "reserve_payment",
     "settle_payment",
     "void_for_order",
 ]
+
+
+@dataclass(frozen=True)
+class InvoiceLineSummary:
+    code: str
+    description: str
+    quantity: int
+    unit_price: Decimal
+    amount: Decimal  # quantity x unit_price, before discount and tax
 
 
 @dataclass(frozen=True)
@@ -67,6 +81,17 @@ class InvoiceSummary:
     amount_paid: Decimal  # patient payments less refunds
     amount_pending: Decimal  # reserved by payments still at the gateway
     balance_due: Decimal  # patient_amount - amount_paid
+    insurance_paid: Decimal  # posted from payers' remittances
+    kind: str  # consultation | lab | medication | procedure
+    service_date: date  # the visit's day, or the day the order was invoiced
+    practitioner_id: uuid.UUID | None
+    appointment_id: uuid.UUID | None
+    order_id: uuid.UUID | None
+    issued_at: datetime
+    subtotal: Decimal
+    discount_amount: Decimal
+    tax_amount: Decimal
+    lines: tuple[InvoiceLineSummary, ...]
 
     @property
     def payable_now(self) -> Decimal:
@@ -87,6 +112,20 @@ def _summary(invoice: Invoice) -> InvoiceSummary:
         amount_paid=invoice.amount_paid,
         amount_pending=invoice.amount_pending,
         balance_due=invoice.balance_due,
+        insurance_paid=invoice.insurance_paid,
+        kind=invoice.kind,
+        service_date=invoice.service_date,
+        practitioner_id=invoice.practitioner_id,
+        appointment_id=invoice.appointment_id,
+        order_id=invoice.order_id,
+        issued_at=invoice.issued_at,
+        subtotal=invoice.subtotal,
+        discount_amount=invoice.discount_amount,
+        tax_amount=invoice.tax_amount,
+        lines=tuple(
+            InvoiceLineSummary(line.code, line.description, line.quantity, line.unit_price, line.amount)
+            for line in invoice.lines
+        ),
     )
 
 
@@ -133,3 +172,10 @@ async def void_for_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str) -> I
     Raises 409 INVOICE_HAS_PAYMENTS when money has moved on it."""
     invoice = await service.void_for_order(uow, order_id, reason)
     return None if invoice is None else _summary(invoice)
+
+
+async def record_insurance_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal) -> InvoiceSummary:
+    """Post a payer's payment against the invoice's insurance share (claims' remittances), under the invoice's row
+    lock. Raises 404 INVOICE_NOT_FOUND, 409 INVOICE_NOT_PAYABLE (void), 409 INSURANCE_SHARE_EXCEEDED (more than the
+    share still outstanding), 422 for an amount not above zero."""
+    return _summary(await service.record_insurance_payment(uow, invoice_id, amount))

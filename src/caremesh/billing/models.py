@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, SmallInteger, String, Uuid, text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String, Uuid, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -101,6 +101,7 @@ def _invoice_checks() -> tuple[CheckConstraint, ...]:
     paid, pending, patient = cents("amount_paid"), cents("amount_pending"), cents("patient_amount")
     return (
         CheckConstraint(f"status IN ({_quoted(INVOICE_STATUSES)})", name="status_known"),
+        CheckConstraint(f"kind IN ({_quoted(TARIFF_KINDS)})", name="kind_known"),
         CheckConstraint(" AND ".join(f"{cents(m)} >= 0" for m in INVOICE_MONEY), name="amounts_not_negative"),
         CheckConstraint(f"{paid} >= 0", name="amount_paid_not_negative"),
         CheckConstraint(f"{pending} >= 0", name="amount_pending_not_negative"),
@@ -147,6 +148,9 @@ class Invoice(Base):
     appointment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
     order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
     practitioner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # What was charged (a Kind) and on which day it was done: the claim's category and service date.
+    kind: Mapped[str] = mapped_column(String(20))
+    service_date: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
     currency: Mapped[str] = mapped_column(String(3))
     subtotal: Mapped[Decimal] = mapped_column(Money)

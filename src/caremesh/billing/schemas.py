@@ -158,6 +158,8 @@ class InvoiceRead(BaseModel):
     appointment_id: uuid.UUID | None
     order_id: uuid.UUID | None
     practitioner_id: uuid.UUID | None
+    kind: Kind = Field(description="What was charged: a visit (consultation) or an order's kind")
+    service_date: date = Field(description="The day of the visit, or the day the order was invoiced (clinic time)")
     lines: list[InvoiceLineRead]
     subtotal: MoneyOut
     discount_percent: int

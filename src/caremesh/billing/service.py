@@ -101,6 +101,10 @@ class InvoiceNotVoidable(Conflict):
     code, title = "INVOICE_NOT_VOIDABLE", "The invoice is already void"
 
 
+class InsuranceShareExceeded(Conflict):
+    code, title = "INSURANCE_SHARE_EXCEEDED", "The payment exceeds the invoice's outstanding insurance share"
+
+
 class NoPaymentPending(Conflict):
     code, title = "NO_PAYMENT_PENDING", "No payment of this amount is pending on the invoice"
 
@@ -404,6 +408,8 @@ def to_read(invoice: Invoice) -> InvoiceRead:
         appointment_id=invoice.appointment_id,
         order_id=invoice.order_id,
         practitioner_id=invoice.practitioner_id,
+        kind=invoice.kind,
+        service_date=invoice.service_date,
         lines=[
             InvoiceLineRead(
                 code=line.code,
@@ -530,6 +536,7 @@ class Quote:
     description: str
     charge: domain.Charge
     amounts: domain.Amounts
+    service_date: date  # the visit's day in the clinic's timezone
 
 
 async def quote_visit(uow: UnitOfWork, appointment: scheduling.AppointmentSummary) -> Quote:
@@ -560,7 +567,7 @@ async def quote_visit(uow: UnitOfWork, appointment: scheduling.AppointmentSummar
         tax_rate=_tax_rate(uow, tariff),
         coverage_percent=await coverage_percent(uow, patient, Kind.CONSULTATION, visit_day),
     )
-    return Quote(patient, tariff.code, tariff.description, charge, amounts)
+    return Quote(patient, tariff.code, tariff.description, charge, amounts, visit_day)
 
 
 def _new_invoice(
@@ -569,6 +576,8 @@ def _new_invoice(
     amounts: domain.Amounts,
     lines: list[InvoiceLine],
     *,
+    kind: Kind,
+    service_date: date,
     practitioner_id: uuid.UUID | None,
     appointment_id: uuid.UUID | None = None,
     order_id: uuid.UUID | None = None,
@@ -581,6 +590,8 @@ def _new_invoice(
         appointment_id=appointment_id,
         order_id=order_id,
         practitioner_id=practitioner_id,
+        kind=kind,
+        service_date=service_date,
         status=status,
         currency=uow.settings.app.currency,
         subtotal=amounts.subtotal,
@@ -666,6 +677,8 @@ async def issue_for_appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> t
         quote.patient,
         quote.amounts,
         [line],
+        kind=Kind.CONSULTATION,
+        service_date=quote.service_date,
         practitioner_id=appointment.practitioner_id,
         appointment_id=appointment.id,
     )
@@ -732,14 +745,22 @@ async def issue_for_order(uow: UnitOfWork, charge: OrderCharge) -> tuple[Invoice
         raise PatientNotFound("The order's patient no longer exists.")
     tariff = await uow.session.get(Tariff, ORDER_TARIFFS[charge.kind])
     lines = _order_lines(charge, tariff)
+    service_date = clinic_date(uow.now())
     amounts = domain.invoice_amounts(
         sum((line.amount for line in lines), domain.ZERO),
         prior_visits=0,
         tax_rate=uow.settings.billing.tax_rate if tariff is None else _tax_rate(uow, tariff),
-        coverage_percent=await coverage_percent(uow, patient, charge.kind, clinic_date(uow.now())),
+        coverage_percent=await coverage_percent(uow, patient, charge.kind, service_date),
     )
     invoice = _new_invoice(
-        uow, patient, amounts, lines, practitioner_id=charge.practitioner_id, order_id=charge.order_id
+        uow,
+        patient,
+        amounts,
+        lines,
+        kind=charge.kind,
+        service_date=service_date,
+        practitioner_id=charge.practitioner_id,
+        order_id=charge.order_id,
     )
     if not await _insert_numbered(uow, invoice):
         winner = await _by_order(uow, charge.order_id)
@@ -826,6 +847,8 @@ def _void_problem(invoice: Invoice) -> Conflict | None:
         return InvoiceHasPayments(
             f"{invoice.amount_paid:.2f} is paid and {invoice.amount_pending:.2f} pending; refund before voiding."
         )
+    if invoice.insurance_paid != 0:
+        return InvoiceHasPayments(f"The insurer has paid {invoice.insurance_paid:.2f} on the invoice.")
     return None
 
 
@@ -923,6 +946,25 @@ async def _load_unscoped(uow: UnitOfWork, invoice_id: uuid.UUID) -> Invoice:
     )
     if invoice is None:
         raise InvoiceNotFound()
+    return invoice
+
+
+async def record_insurance_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal) -> Invoice:
+    """Post an insurer's payment (a remittance) against the invoice's insurance share, under its row lock."""
+    amount = _positive(amount)
+    invoice = await _load_unscoped(uow, invoice_id)
+    if invoice.status == InvoiceStatus.VOID:
+        raise InvoiceNotPayable("The invoice is void.")
+    outstanding = invoice.insurance_amount - invoice.insurance_paid
+    if amount > outstanding:
+        raise InsuranceShareExceeded(
+            f"Only {outstanding:.2f} of the insurance share is outstanding.",
+            extra={"outstanding": f"{outstanding:.2f}"},
+        )
+    invoice.insurance_paid += amount
+    invoice.updated_at = uow.now()
+    await uow.session.flush()
+    audit.record(uow, "invoice.insurance_payment", "invoice", invoice.id)
     return invoice
 
 

@@ -9,10 +9,12 @@ between 0 and the benefit's deductible and limit whatever the code does.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.insurance import service
@@ -37,13 +39,18 @@ __all__ = [
     "CoverageNotFound",
     "CoverageSummary",
     "DeductibleExceeded",
+    "LineDecision",
+    "LinesDecision",
     "NotCovered",
     "NothingToReverse",
     "PayerSummary",
     "Reason",
     "Verification",
+    "adjudicate_lines",
     "coverage_percent",
     "find_coverage",
+    "find_payer",
+    "find_payer_by_code",
     "payer_for",
     "record_approved_claim",
     "reverse_approved_claim",
@@ -62,6 +69,32 @@ class Verification:
     reasons: tuple[str, ...]  # Reason codes; empty when eligible
     copay_applied: Decimal
     requires_preauth: bool
+
+
+@dataclass(frozen=True)
+class LineDecision:
+    eligible: bool
+    payer_amount: Decimal
+    patient_amount: Decimal  # charge - payer_amount
+    deductible_applied: Decimal
+    copay_applied: Decimal
+    limit_reduction: Decimal  # what the annual limit took off the payer's share
+    reasons: tuple[str, ...]  # Reason codes; empty when eligible
+
+
+@dataclass(frozen=True)
+class LinesDecision:
+    coverage_id: uuid.UUID | None
+    requires_preauth: bool
+    lines: tuple[LineDecision, ...]
+
+    @property
+    def deductible_applied(self) -> Decimal:
+        return sum((line.deductible_applied for line in self.lines), Decimal("0.00"))
+
+    @property
+    def payer_amount(self) -> Decimal:
+        return sum((line.payer_amount for line in self.lines), Decimal("0.00"))
 
 
 @dataclass(frozen=True)
@@ -112,6 +145,39 @@ async def verify(
     )
 
 
+async def adjudicate_lines(
+    uow: UnitOfWork,
+    coverage_id: uuid.UUID,
+    category: str,
+    service_date: date,
+    charges: Sequence[Decimal],
+    caps: Sequence[Decimal],
+) -> LinesDecision:
+    """Split each of a claim's line charges between payer and patient under the coverage, in order, each line's
+    deductible and payer amount counting against the next; a line's payer amount never exceeds its cap (what the
+    claim asks). The coverage's validity, its scheme's status, the benefit and any pre-authorisation (for the lines'
+    total) decide eligibility. Reads the accumulators under the coverage's row lock, held to the end of the caller's
+    transaction: call `record_approved_claim` in the same transaction with what you accept.
+    Raises 404 COVERAGE_NOT_FOUND."""
+    assessed = await service.assess_lines(uow, coverage_id, Category(category), service_date, charges, caps)
+    return LinesDecision(
+        coverage_id=assessed.coverage_id,
+        requires_preauth=assessed.requires_preauth,
+        lines=tuple(
+            LineDecision(
+                eligible=split.eligible,
+                payer_amount=split.payer_amount,
+                patient_amount=split.patient_amount,
+                deductible_applied=split.deductible_applied,
+                copay_applied=split.copay_applied,
+                limit_reduction=reduction,
+                reasons=tuple(str(r) for r in split.reasons),
+            )
+            for split, reduction in zip(assessed.lines, assessed.limit_reductions, strict=True)
+        ),
+    )
+
+
 def _payer(payer: Payer) -> PayerSummary:
     return PayerSummary(id=payer.id, code=payer.code, name=payer.name, bin=payer.bin, pcn=payer.pcn)
 
@@ -120,6 +186,16 @@ async def payer_for(session: AsyncSession, bin: str | None, pcn: str | None) -> 
     """The payer of a patient's `insurance_bin`/`insurance_pcn`: exact (BIN, PCN) first, then the BIN's payer without
     a PCN, then the only payer holding the BIN; None when none (or no BIN)."""
     payer = await service.resolve_payer(session, bin, pcn)
+    return None if payer is None else _payer(payer)
+
+
+async def find_payer(session: AsyncSession, payer_id: uuid.UUID) -> PayerSummary | None:
+    payer = await session.get(Payer, payer_id)
+    return None if payer is None else _payer(payer)
+
+
+async def find_payer_by_code(session: AsyncSession, code: str) -> PayerSummary | None:
+    payer = await session.scalar(select(Payer).where(Payer.code == code))
     return None if payer is None else _payer(payer)
 
 

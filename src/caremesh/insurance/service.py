@@ -8,8 +8,8 @@ benefit per category, member id per payer) is the database's; a lost race surfac
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.audit import contract as audit
 from caremesh.insurance import domain
-from caremesh.insurance.domain import CoverageStatus, SchemeStatus
+from caremesh.insurance.domain import ZERO, CoverageStatus, SchemeStatus
 from caremesh.insurance.events import COVERAGE_CREATED, SCHEME_ACTIVATED, SCHEME_SUSPENDED
 from caremesh.insurance.models import (
     BENEFIT_CATEGORY,
@@ -615,6 +615,68 @@ async def assess(
     )
     split = domain.split(amount, _terms(benefit), usage, preauthorised=preauthorised)
     return Assessment(coverage.id, split, benefit.requires_preauth)
+
+
+@dataclass(frozen=True)
+class LinesAssessment:
+    coverage_id: uuid.UUID | None
+    requires_preauth: bool
+    lines: tuple[domain.Split, ...]
+    limit_reductions: tuple[Decimal, ...]  # per line: what the annual limit took off the payer's share
+
+
+async def assess_lines(
+    uow: UnitOfWork,
+    coverage_id: uuid.UUID,
+    category: str,
+    service_date: date,
+    charges: Sequence[Decimal],
+    caps: Sequence[Decimal],
+) -> LinesAssessment:
+    """Adjudicate a claim's lines against its coverage, in order, each line's deductible and payer amount counting
+    against the next; the payer never pays more than the line's cap. The coverage stays row-locked until the
+    caller's transaction ends, so claims of one coverage are adjudicated one after the other."""
+    coverage = await uow.session.scalar(
+        select(Coverage).where(Coverage.id == coverage_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if coverage is None:
+        raise CoverageNotFound()
+    nothing = tuple(ZERO for _ in charges)
+    scheme_status = await uow.session.scalar(select(Scheme.status).where(Scheme.id == coverage.scheme_id))
+    facts = domain.CoverageFacts(coverage.id, coverage.status, coverage.valid_from, coverage.valid_to, scheme_status)
+    problems = domain.coverage_problems(facts, service_date)
+    if problems:
+        return LinesAssessment(coverage.id, False, tuple(domain.not_eligible(c, problems) for c in charges), nothing)
+    benefit = await _benefit(uow.session, coverage.scheme_id, category)
+    if benefit is None:
+        refused = tuple(domain.not_eligible(c, (domain.Reason.NOT_COVERED,)) for c in charges)
+        return LinesAssessment(coverage.id, False, refused, nothing)
+    row = await uow.session.scalar(
+        _accumulator_query(coverage.id, category, domain.benefit_year(service_date)).execution_options(
+            populate_existing=True
+        )
+    )
+    usage = domain.Usage() if row is None else domain.Usage(row.deductible_met, row.limit_used)
+    total = money(sum(charges, Decimal(0)))
+    preauthorised = benefit.requires_preauth and await _preauthorised(
+        uow.session, coverage.id, category, service_date, total
+    )
+    terms = _terms(benefit)
+    splits: list[domain.Split] = []
+    reductions: list[Decimal] = []
+    for charge, cap in zip(charges, caps, strict=True):
+        split = domain.split(charge, terms, usage, preauthorised=preauthorised)
+        unlimited = money(
+            (money(charge) - split.deductible_applied - split.copay_applied) * terms.coverage_percent / 100
+        )
+        reductions.append(max(ZERO, unlimited - split.payer_amount) if split.eligible else ZERO)
+        payer = min(split.payer_amount, money(cap))
+        split = replace(
+            split, payer_amount=payer, patient_amount=money(split.patient_amount + split.payer_amount - payer)
+        )
+        usage = domain.Usage(money(usage.deductible_met + split.deductible_applied), money(usage.limit_used + payer))
+        splits.append(split)
+    return LinesAssessment(coverage.id, benefit.requires_preauth, tuple(splits), tuple(reductions))
 
 
 async def verify(uow: UnitOfWork, patient_id: uuid.UUID, category: str, amount: Decimal, on: date) -> Assessment:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +30,8 @@ class PatientSummary:
     # Contact details, for notifications only; never log them.
     email: str | None = None
     phone: str | None = None
+    # {line1, line2?, city, state, postal_code, country}; for claims and letters, never logged.
+    address: Mapping[str, Any] | None = None
 
     @property
     def has_insurance(self) -> bool:
@@ -57,4 +61,5 @@ async def find_patient(session: AsyncSession, patient_id: uuid.UUID, *, lock: bo
         insurance_member_id=patient.insurance_member_id,
         email=patient.email,
         phone=patient.phone,
+        address=patient.address,
     )

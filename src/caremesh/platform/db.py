@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Numeric, String, event, text
+from sqlalchemy import DateTime, MetaData, Numeric, Select, String, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -179,3 +180,23 @@ def violates(error: Exception, constraint: str) -> bool:
     """True when a database error names `constraint`: a unique or exclusion constraint's name on
     PostgreSQL, the constraint's column list or a trigger's RAISE message on SQLite."""
     return constraint in str(getattr(error, "orig", error))
+
+
+async def one_or_raise(
+    session: AsyncSession, query: Select[Any], missing: Callable[[], Exception], *, for_update: bool = False
+) -> Any:
+    """The row `query` selects, else raise `missing()`. `for_update` locks it and re-reads it from the database."""
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    row = await session.scalar(query)
+    if row is None:
+        raise missing()
+    return row
+
+
+def where_given(query: Select[Any], *filters: tuple[Any, Any]) -> Select[Any]:
+    """`query` narrowed by `column == value` for every (column, value) whose value is not None."""
+    for column, value in filters:
+        if value is not None:
+            query = query.where(column == value)
+    return query

@@ -22,6 +22,7 @@ STAFF_READ = {"patients:read", "practitioners:read", "appointments:read"}
 CLINICAL_READ = {"orders:read", "medications:read", "lab_tests:read", "lab_orders:read"}
 BILLING_READ = {"tariffs:read", "invoices:read", "payments:read"}
 INSURANCE_READ = {"insurance:read", "coverage:verify"}
+CLAIMS_READ = {"claims:read", "reconciliation:read"}
 
 MATRIX: dict[str, set[str]] = {
     "admin": {"*"},
@@ -52,8 +53,13 @@ MATRIX: dict[str, set[str]] = {
     "billing_clerk": STAFF_READ
     | BILLING_READ
     | INSURANCE_READ
+    | CLAIMS_READ
     | {"invoices:write", "payments:create", "payments:refund", "accounts_receivable:read"},
-    "claims_officer": STAFF_READ | BILLING_READ | INSURANCE_READ | {"accounts_receivable:read", "insurance:write"},
+    "claims_officer": STAFF_READ
+    | BILLING_READ
+    | INSURANCE_READ
+    | CLAIMS_READ
+    | {"accounts_receivable:read", "insurance:write", "claims:write", "reconciliation:write"},
     # Scoped to their own patient record by the use cases.
     "patient": {
         "patients:read",

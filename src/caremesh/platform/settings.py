@@ -144,6 +144,69 @@ class OrderSettings(BaseSettings):
     order_saga_timeout_seconds: float = 300.0
 
 
+class ClinicSettings(BaseSettings):
+    """Who the clinic is to payers: the billing provider of every claim (837P loop 2010AA) and its submitter.
+    The defaults are valid demo values (NPI with a correct check digit); set your own before sending claims."""
+
+    model_config = SettingsConfigDict(env_prefix="CAREMESH_CLINIC_", extra="ignore")
+
+    name: str = "CAREMESH DEMO CLINIC"
+    npi: str = "1234567893"
+    tax_id: str = "123456789"  # EIN, nine digits
+    taxonomy_code: str = "207Q00000X"  # family medicine
+    address_line: str = "100 MAIN STREET"
+    city: str = "SPRINGFIELD"
+    state: str = "IL"
+    postal_code: str = "627011234"  # ZIP+4, nine digits, as 837P asks of a billing provider
+    contact_name: str = "BILLING OFFICE"
+    phone: str = "2175550100"
+
+    @field_validator("npi")
+    @classmethod
+    def _npi_check_digit(cls, value: str) -> str:
+        if not (len(value) == 10 and value.isdigit() and npi_check_digit(value[:9]) == value[9]):
+            raise ValueError("an NPI is ten digits with a Luhn check digit over the prefix 80840")
+        return value
+
+    @field_validator("tax_id", "postal_code")
+    @classmethod
+    def _nine_digits(cls, value: str) -> str:
+        if not (len(value) == 9 and value.isdigit()):
+            raise ValueError("nine digits are needed (a tax id or EIN; a ZIP+4 without the dash)")
+        return value
+
+    @field_validator("state")
+    @classmethod
+    def _state_code(cls, value: str) -> str:
+        if not (len(value) == 2 and value.isalpha()):
+            raise ValueError("a two-letter state code")
+        return value.upper()
+
+
+def npi_check_digit(first_nine: str) -> str:
+    """The NPI's tenth digit: Luhn over '80840' + the first nine digits."""
+    total = 0
+    for position, char in enumerate(reversed("80840" + first_nine)):
+        digit = int(char)
+        if position % 2 == 0:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return str((10 - total % 10) % 10)
+
+
+class ClaimSettings(BaseSettings):
+    model_config = _config()
+
+    # A claim must be submitted within this many days of its service date.
+    claim_window_days: int = 30
+    # A submitted claim with the same member, provider, amount and service date within this many hours is a duplicate.
+    claim_duplicate_window_hours: int = 72
+    # ICD-10-CM diagnosis for claims created without one (Z00.00: general adult examination, no abnormal findings).
+    claim_default_diagnosis_code: str = "Z0000"
+
+
 class Settings:
     """All settings of one process; each concern reads its own `CAREMESH_*` variables."""
 
@@ -157,6 +220,8 @@ class Settings:
         payments: PaymentSettings | None = None,
         notifications: NotificationSettings | None = None,
         orders: OrderSettings | None = None,
+        clinic: ClinicSettings | None = None,
+        claims: ClaimSettings | None = None,
     ) -> None:
         self.app = app or AppSettings()
         self.db = db or DatabaseSettings()
@@ -166,6 +231,8 @@ class Settings:
         self.payments = payments or PaymentSettings()
         self.notifications = notifications or NotificationSettings()
         self.orders = orders or OrderSettings()
+        self.clinic = clinic or ClinicSettings()
+        self.claims = claims or ClaimSettings()
 
 
 def parse_rate(spec: str) -> tuple[int, float]:
@@ -178,6 +245,8 @@ def parse_rate(spec: str) -> tuple[int, float]:
 __all__ = [
     "AppSettings",
     "BillingSettings",
+    "ClaimSettings",
+    "ClinicSettings",
     "DatabaseSettings",
     "MessagingSettings",
     "NotificationSettings",
@@ -185,5 +254,6 @@ __all__ = [
     "PaymentSettings",
     "SecuritySettings",
     "Settings",
+    "npi_check_digit",
     "parse_rate",
 ]

@@ -1,0 +1,302 @@
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import ValidationError
+
+from caremesh.claims import service
+from caremesh.claims.domain import ClaimStatus
+from caremesh.claims.models import Claim, ClaimHistory, Dispute, Remittance
+from caremesh.claims.schemas import (
+    AdjustmentRead,
+    ApproveRequest,
+    ClaimCreate,
+    ClaimLineRead,
+    ClaimRead,
+    DisputeCreate,
+    DisputeRead,
+    DisputeResolve,
+    HistoryEntryRead,
+    HistoryRead,
+    Outstanding,
+    PayerTotals,
+    ReconciliationReport,
+    RejectRequest,
+    RemittanceIn,
+    RemittanceRead,
+    UnmatchedReportItem,
+)
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.errors import Unprocessable
+from caremesh.platform.pagination import Page, PageParams
+from caremesh.platform.uow import UnitOfWork
+
+router = APIRouter(tags=["claims"], route_class=TransactionalRoute)
+
+READ, WRITE = require("claims:read"), require("claims:write")
+RECONCILE_READ, RECONCILE_WRITE = require("reconciliation:read"), require("reconciliation:write")
+
+
+# --- claims -----------------------------------------------------------------------------------------------
+
+
+def _claim(claim: Claim, response: Response | None = None) -> ClaimRead:
+    if response is not None:
+        set_etag(response, claim.version)
+    return ClaimRead(
+        id=claim.id,
+        number=claim.number,
+        invoice_id=claim.invoice_id,
+        invoice_number=claim.invoice_number,
+        patient_id=claim.patient_id,
+        practitioner_id=claim.practitioner_id,
+        payer_id=claim.payer_id,
+        payer_code=claim.payer_code,
+        coverage_id=claim.coverage_id,
+        member_id=claim.member_id,
+        category=claim.category,  # type: ignore[arg-type]
+        service_date=claim.service_date,
+        status=ClaimStatus(claim.status),
+        currency=claim.currency,
+        total_charge=claim.total_charge,
+        claimed_amount=claim.claimed_amount,
+        approved_amount=claim.approved_amount,
+        paid_amount=claim.paid_amount,
+        diagnosis_codes=list(claim.diagnosis_codes),
+        lines=[
+            ClaimLineRead(
+                position=line.position,
+                code=line.code,
+                description=line.description,
+                quantity=line.quantity,
+                charge_amount=line.charge_amount,
+                claimed_amount=line.claimed_amount,
+                approved_amount=line.approved_amount,
+                reason_codes=list(dict.fromkeys(a["reason_code"] for a in line.adjustments)),
+                adjustments=[AdjustmentRead(**a) for a in line.adjustments],
+            )
+            for line in claim.lines
+        ],
+        rejection_reason_code=claim.rejection_reason_code,
+        rejection_reason=claim.rejection_reason,
+        submitted_at=claim.submitted_at,
+        adjudicated_at=claim.adjudicated_at,
+        paid_at=claim.paid_at,
+        version=claim.version,
+        created_at=claim.created_at,
+        updated_at=claim.updated_at,
+    )
+
+
+@router.post("/claims", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+async def create_claim(body: ClaimCreate, uow: Uow, response: Response) -> ClaimRead:
+    """A draft claim for the invoice's insurance share, with one line per invoice line."""
+    claim = await service.create_claim(uow, body)
+    response.headers["Location"] = f"{API_PREFIX}/claims/{claim.id}"
+    return _claim(claim, response)
+
+
+@router.get("/claims", dependencies=[READ])
+async def list_claims(
+    uow: Uow,
+    page: PageParams = Depends(),
+    status: ClaimStatus | None = None,
+    patient_id: uuid.UUID | None = None,
+    invoice_id: uuid.UUID | None = None,
+    payer_id: uuid.UUID | None = None,
+) -> Page[ClaimRead]:
+    rows, cursor = await service.list_claims(
+        uow, status=status, patient_id=patient_id, invoice_id=invoice_id, payer_id=payer_id, page=page
+    )
+    return Page(items=[_claim(c) for c in rows], next_cursor=cursor)
+
+
+@router.get("/claims/{claim_id}", dependencies=[READ])
+async def get_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
+    return _claim(await service.get_claim(uow, claim_id), response)
+
+
+@router.post("/claims/{claim_id}/submit", dependencies=[WRITE])
+async def submit_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
+    return _claim(await service.submit(uow, claim_id), response)
+
+
+@router.post("/claims/{claim_id}/process", dependencies=[WRITE])
+async def process_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
+    """Adjudicate automatically against the patient's scheme, with X12 reason codes per line."""
+    return _claim(await service.process(uow, claim_id), response)
+
+
+@router.post("/claims/{claim_id}/approve", dependencies=[WRITE])
+async def approve_claim(claim_id: uuid.UUID, body: ApproveRequest, uow: Uow, response: Response) -> ClaimRead:
+    return _claim(await service.approve(uow, claim_id, body.approved_amount), response)
+
+
+@router.post("/claims/{claim_id}/reject", dependencies=[WRITE])
+async def reject_claim(claim_id: uuid.UUID, body: RejectRequest, uow: Uow, response: Response) -> ClaimRead:
+    return _claim(await service.reject(uow, claim_id, body.reason_code, body.reason), response)
+
+
+def _entry(entry: ClaimHistory) -> HistoryEntryRead:
+    return HistoryEntryRead.model_validate(entry, from_attributes=True)
+
+
+@router.get("/claims/{claim_id}/history", dependencies=[READ])
+async def claim_history(claim_id: uuid.UUID, uow: Uow) -> HistoryRead:
+    return HistoryRead(items=[_entry(e) for e in await service.history(uow, claim_id)])
+
+
+@router.get(
+    "/claims/{claim_id}/x12",
+    dependencies=[READ],
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}, "description": "An ASC X12 837P (005010X222A1) interchange"}},
+)
+async def claim_x12(claim_id: uuid.UUID, uow: Uow) -> PlainTextResponse:
+    return PlainTextResponse(await service.x12_837p(uow, claim_id))
+
+
+# --- disputes ---------------------------------------------------------------------------------------------
+
+
+def _dispute(dispute: Dispute, response: Response | None = None) -> DisputeRead:
+    if response is not None:
+        set_etag(response, dispute.version)
+    return DisputeRead(
+        id=dispute.id,
+        claim_id=dispute.claim_id,
+        reason=dispute.reason,
+        status=dispute.status,  # type: ignore[arg-type]
+        outcome=dispute.outcome,  # type: ignore[arg-type]
+        approved_amount=dispute.approved_amount,
+        note=dispute.resolution_note,
+        created_at=dispute.created_at,
+        resolved_at=dispute.resolved_at,
+        version=dispute.version,
+    )
+
+
+@router.post("/disputes", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+async def open_dispute(body: DisputeCreate, uow: Uow, response: Response) -> DisputeRead:
+    dispute = await service.open_dispute(uow, body)
+    response.headers["Location"] = f"{API_PREFIX}/disputes/{dispute.id}"
+    return _dispute(dispute, response)
+
+
+@router.post("/disputes/{dispute_id}/resolve", dependencies=[WRITE])
+async def resolve_dispute(
+    dispute_id: uuid.UUID, body: DisputeResolve, uow: Uow, if_match: IfMatch, response: Response
+) -> DisputeRead:
+    """`overturned` approves the claim for `approved_amount` (default: the claimed amount); `upheld` leaves it."""
+    return _dispute(await service.resolve_dispute(uow, dispute_id, body, if_match), response)
+
+
+@router.get("/disputes", dependencies=[READ])
+async def list_disputes(
+    uow: Uow,
+    page: PageParams = Depends(),
+    claim_id: uuid.UUID | None = None,
+    status: Literal["open", "resolved"] | None = None,
+) -> Page[DisputeRead]:
+    rows, cursor = await service.list_disputes(uow, claim_id=claim_id, status=status, page=page)
+    return Page(items=[_dispute(d) for d in rows], next_cursor=cursor)
+
+
+@router.get("/disputes/{dispute_id}", dependencies=[READ])
+async def get_dispute(dispute_id: uuid.UUID, uow: Uow, response: Response) -> DisputeRead:
+    return _dispute(await service.get_dispute(uow, dispute_id), response)
+
+
+# --- reconciliation ---------------------------------------------------------------------------------------
+
+X12_TYPES = ("text/plain", "application/edi-x12", "application/x12")
+REMITTANCE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": RemittanceIn.model_json_schema()},
+            "text/plain": {"schema": {"type": "string", "description": "An ASC X12 835 (005010X221A1)"}},
+        },
+    }
+}
+
+
+def _remittance(uow: UnitOfWork, remittance: Remittance) -> RemittanceRead:
+    return RemittanceRead(
+        id=remittance.id,
+        remittance_id=remittance.remittance_id,
+        payer_code=remittance.payer_code,
+        format=remittance.format,  # type: ignore[arg-type]
+        received_at=remittance.received_at,
+        currency=uow.settings.app.currency,
+        paid_total=remittance.paid_total,
+        posted_amount=remittance.posted_amount,
+        unmatched_amount=remittance.unmatched_amount,
+        posted=remittance.result.get("posted", []),
+        unmatched=remittance.result.get("unmatched", []),
+    )
+
+
+async def _remittance_body(request: Request) -> tuple[RemittanceIn, str]:
+    media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    raw = await request.body()
+    if media_type in X12_TYPES:
+        return service.remittance_from_835(raw.decode("utf-8", errors="replace")), "x12_835"
+    if media_type != "application/json":
+        raise Unprocessable(f"Send a remittance as application/json or as an X12 835 in {', '.join(X12_TYPES)}.")
+    try:
+        return RemittanceIn.model_validate(json.loads(raw or b"null")), "json"
+    except json.JSONDecodeError as error:
+        raise Unprocessable(f"The body is not JSON: {error.msg}.") from error
+    except ValidationError as error:
+        raise Unprocessable(
+            "The remittance is not valid.",
+            extra={"errors": [{"loc": ["body", *e["loc"]], "msg": e["msg"]} for e in error.errors()]},
+        ) from error
+
+
+@router.post(
+    "/reconciliation/process",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[RECONCILE_WRITE],
+    openapi_extra=REMITTANCE_BODY,
+    response_model=RemittanceRead,
+)
+async def process_remittance(request: Request, uow: Uow) -> JSONResponse:
+    """Post a payer's remittance (JSON, or an X12 835 as text/plain) to claims and invoices, once: the same
+    remittance again answers 200 with the first answer and `Idempotent-Replayed: true`."""
+    data, format_ = await _remittance_body(request)
+    remittance, replayed = await service.process_remittance(uow, data, format_)
+    body = _remittance(uow, remittance).model_dump(mode="json")
+    if replayed:
+        return JSONResponse(body, status_code=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
+    return JSONResponse(body, status_code=status.HTTP_201_CREATED)
+
+
+@router.get("/reconciliation/report", dependencies=[RECONCILE_READ], response_model_by_alias=True)
+async def reconciliation_report(
+    uow: Uow,
+    from_: date = Query(alias="from"),
+    to: date = Query(),
+) -> ReconciliationReport:
+    """Remittances received from `from` to `to` (clinic dates, inclusive): what was posted, what was not and why,
+    totals by payer; and the approved claims still waiting for payment."""
+    found = await service.report(uow, from_, to)
+    return ReconciliationReport(
+        from_=found.from_,
+        to=found.to,
+        currency=found.currency,
+        remittances=found.remittances,
+        posted_count=found.posted_count,
+        posted_amount=found.posted_amount,
+        unmatched_count=found.unmatched_count,
+        unmatched_amount=found.unmatched_amount,
+        unmatched=[UnmatchedReportItem(**u) for u in found.unmatched],
+        by_payer=[PayerTotals(**vars(p)) for p in found.by_payer],
+        outstanding=Outstanding(count=found.outstanding_count, amount=found.outstanding_amount),
+    )

@@ -1,0 +1,7 @@
+"""What other contexts may use of claims: the event names. Claims are read through the API."""
+
+from __future__ import annotations
+
+from caremesh.claims.events import CLAIM_ADJUDICATED, CLAIM_PAID, CLAIM_SUBMITTED
+
+__all__ = ["CLAIM_ADJUDICATED", "CLAIM_PAID", "CLAIM_SUBMITTED"]

@@ -1,0 +1,219 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
+from caremesh.claims.domain import Action, ClaimStatus
+from caremesh.platform.money import MoneyOut, money
+from caremesh.platform.schemas import Strict
+from caremesh.platform.timeutil import OutDateTime
+
+MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False), AfterValidator(money)]
+PositiveMoney = Annotated[
+    Decimal, Field(gt=0, max_digits=12, decimal_places=2, allow_inf_nan=False), AfterValidator(money)
+]
+DiagnosisCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z][0-9][0-9A-Z]{1,5}$"),
+    Field(description="ICD-10-CM without the dot, e.g. Z0000 or J069"),
+]
+ReasonCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9]{1,5}$"), Field(description="CARC")
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Category = Literal["consultation", "lab", "pharmacy", "procedure"]
+
+
+class ClaimCreate(Strict):
+    invoice_id: uuid.UUID
+    diagnosis_codes: list[DiagnosisCode] | None = Field(
+        None,
+        min_length=1,
+        max_length=12,
+        description="First is principal; default CAREMESH_CLAIM_DEFAULT_DIAGNOSIS_CODE",
+    )
+
+
+class ApproveRequest(Strict):
+    approved_amount: PositiveMoney
+
+
+class RejectRequest(Strict):
+    reason_code: ReasonCode
+    reason: Text
+
+
+class AdjustmentRead(BaseModel):
+    group_code: str
+    reason_code: str
+    amount: MoneyOut
+
+
+class ClaimLineRead(BaseModel):
+    position: int
+    code: str
+    description: str
+    quantity: int
+    charge_amount: MoneyOut
+    claimed_amount: MoneyOut
+    approved_amount: MoneyOut | None
+    reason_codes: list[str]
+    adjustments: list[AdjustmentRead]
+
+
+class ClaimRead(BaseModel):
+    id: uuid.UUID
+    number: str
+    invoice_id: uuid.UUID
+    invoice_number: str
+    patient_id: uuid.UUID
+    practitioner_id: uuid.UUID | None
+    payer_id: uuid.UUID
+    payer_code: str
+    coverage_id: uuid.UUID | None
+    member_id: str
+    category: Category
+    service_date: date
+    status: ClaimStatus
+    currency: str
+    total_charge: MoneyOut
+    claimed_amount: MoneyOut
+    approved_amount: MoneyOut | None
+    paid_amount: MoneyOut
+    diagnosis_codes: list[str]
+    lines: list[ClaimLineRead]
+    rejection_reason_code: str | None
+    rejection_reason: str | None
+    submitted_at: OutDateTime | None
+    adjudicated_at: OutDateTime | None
+    paid_at: OutDateTime | None
+    version: int
+    created_at: OutDateTime
+    updated_at: OutDateTime
+
+
+class HistoryEntryRead(BaseModel):
+    from_status: ClaimStatus | None
+    to_status: ClaimStatus
+    action: Action
+    actor_id: uuid.UUID | None
+    note: str | None
+    approved_amount: MoneyOut | None
+    occurred_at: OutDateTime
+
+
+class HistoryRead(BaseModel):
+    items: list[HistoryEntryRead]
+
+
+# --- disputes ---------------------------------------------------------------------------------------------
+
+
+class DisputeCreate(Strict):
+    claim_id: uuid.UUID
+    reason: LongText
+
+
+class DisputeResolve(Strict):
+    outcome: Literal["upheld", "overturned"]
+    approved_amount: PositiveMoney | None = Field(None, description="Overturned only; default the claimed amount")
+    note: LongText | None = None
+
+
+class DisputeRead(BaseModel):
+    id: uuid.UUID
+    claim_id: uuid.UUID
+    reason: str
+    status: Literal["open", "resolved"]
+    outcome: Literal["upheld", "overturned"] | None
+    approved_amount: MoneyOut | None
+    note: str | None
+    created_at: OutDateTime
+    resolved_at: OutDateTime | None
+    version: int
+
+
+# --- remittances ------------------------------------------------------------------------------------------
+
+ClaimNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+AdjustmentCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}-[A-Z0-9]{1,5}$")
+]
+
+
+class RemittanceItemIn(Strict):
+    claim_number: ClaimNumber
+    paid_amount: MoneyIn
+    adjustment_codes: list[AdjustmentCode] = Field(default_factory=list, max_length=99)
+
+
+class RemittanceIn(Strict):
+    remittance_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    payer_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    items: list[RemittanceItemIn] = Field(min_length=1, max_length=1000)
+
+
+class PostedItemRead(BaseModel):
+    claim_number: str
+    claim_id: uuid.UUID
+    paid_amount: MoneyOut
+    adjustment_codes: list[str]
+
+
+class UnmatchedItemRead(BaseModel):
+    claim_number: str
+    paid_amount: MoneyOut
+    reason: str
+
+
+class RemittanceRead(BaseModel):
+    id: uuid.UUID
+    remittance_id: str
+    payer_code: str
+    format: Literal["json", "x12_835"]
+    received_at: OutDateTime
+    currency: str
+    paid_total: MoneyOut
+    posted_amount: MoneyOut
+    unmatched_amount: MoneyOut
+    posted: list[PostedItemRead]
+    unmatched: list[UnmatchedItemRead]
+
+
+class UnmatchedReportItem(BaseModel):
+    remittance_id: str
+    payer_code: str
+    claim_number: str
+    paid_amount: MoneyOut
+    reason: str
+
+
+class PayerTotals(BaseModel):
+    payer_code: str
+    remittances: int
+    posted_amount: MoneyOut
+    unmatched_amount: MoneyOut
+
+
+class Outstanding(BaseModel):
+    count: int
+    amount: MoneyOut
+
+
+class ReconciliationReport(BaseModel):
+    from_: date = Field(serialization_alias="from")
+    to: date
+    currency: str
+    remittances: int
+    posted_count: int
+    posted_amount: MoneyOut
+    unmatched_count: int
+    unmatched_amount: MoneyOut
+    unmatched: list[UnmatchedReportItem]
+    by_payer: list[PayerTotals]
+    outstanding: Outstanding
