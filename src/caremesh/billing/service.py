@@ -44,7 +44,7 @@ from caremesh.billing.schemas import (
 )
 from caremesh.insurance import contract as insurance
 from caremesh.patients import contract as patients
-from caremesh.platform.db import violates
+from caremesh.platform.db import one_or_raise, violates, where_given
 from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
 from caremesh.platform.numbering import next_number
 from caremesh.platform.pagination import PageParams, paginate
@@ -300,11 +300,7 @@ async def get_tariff(uow: UnitOfWork, code: str) -> Tariff:
 async def list_tariffs(
     uow: UnitOfWork, *, kind: Kind | None, specialty: str | None, page: PageParams
 ) -> tuple[list[Tariff], str | None]:
-    query = select(Tariff)
-    if kind is not None:
-        query = query.where(Tariff.kind == kind)
-    if specialty is not None:
-        query = query.where(Tariff.specialty == specialty)
+    query = where_given(select(Tariff), (Tariff.kind, kind), (Tariff.specialty, specialty))
     return await paginate(uow.session, query, order_by=[Tariff.code], params=page)
 
 
@@ -490,12 +486,8 @@ def _visible(uow: UnitOfWork, query: Select[tuple[Invoice]]) -> Select[tuple[Inv
 
 async def _load(uow: UnitOfWork, invoice_id: uuid.UUID, *, for_update: bool = False) -> Invoice:
     query = _visible(uow, select(Invoice).where(Invoice.id == invoice_id))
-    if for_update:
-        # populate_existing: an invoice already in this session is refreshed from the locked row.
-        query = query.with_for_update().execution_options(populate_existing=True)
-    invoice = await uow.session.scalar(query)
-    if invoice is None:
-        raise InvoiceNotFound()
+    # for_update also sets populate_existing: an invoice already in this session is refreshed from the locked row.
+    invoice: Invoice = await one_or_raise(uow.session, query, InvoiceNotFound, for_update=for_update)
     return invoice
 
 
@@ -801,15 +793,13 @@ async def list_invoices(
     page: PageParams,
 ) -> tuple[list[Invoice], str | None]:
     """Invoices in order of number (the order they were issued)."""
-    query = _visible(uow, select(Invoice))
-    if patient_id is not None:
-        query = query.where(Invoice.patient_id == patient_id)
-    if status is not None:
-        query = query.where(Invoice.status == status)
-    if appointment_id is not None:
-        query = query.where(Invoice.appointment_id == appointment_id)
-    if order_id is not None:
-        query = query.where(Invoice.order_id == order_id)
+    query = where_given(
+        _visible(uow, select(Invoice)),
+        (Invoice.patient_id, patient_id),
+        (Invoice.status, status),
+        (Invoice.appointment_id, appointment_id),
+        (Invoice.order_id, order_id),
+    )
     rows, cursor = await paginate(uow.session, query, order_by=[Invoice.number], params=page)
     audit.record(uow, "invoice.list", "invoice", None)
     for invoice in rows:
@@ -941,11 +931,8 @@ async def record_refund(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal)
 
 async def _load_unscoped(uow: UnitOfWork, invoice_id: uuid.UUID) -> Invoice:
     """Settlements and refunds follow a payment that was already allowed; they may run in a consumer."""
-    invoice = await uow.session.scalar(
-        select(Invoice).where(Invoice.id == invoice_id).with_for_update().execution_options(populate_existing=True)
-    )
-    if invoice is None:
-        raise InvoiceNotFound()
+    query = select(Invoice).where(Invoice.id == invoice_id)
+    invoice: Invoice = await one_or_raise(uow.session, query, InvoiceNotFound, for_update=True)
     return invoice
 
 

@@ -45,7 +45,7 @@ from caremesh.insurance.schemas import (
     SchemeCreate,
 )
 from caremesh.patients import contract as patients
-from caremesh.platform.db import violates
+from caremesh.platform.db import one_or_raise, violates, where_given
 from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
 from caremesh.platform.money import money
 from caremesh.platform.pagination import PageParams, paginate
@@ -207,10 +207,7 @@ async def list_payers(
     query = select(Payer)
     if code is not None:
         query = query.where(Payer.code == code.strip().upper())
-    if bin_ is not None:
-        query = query.where(Payer.bin == bin_)
-    if pcn is not None:
-        query = query.where(Payer.pcn == pcn)
+    query = where_given(query, (Payer.bin, bin_), (Payer.pcn, pcn))
     return await paginate(uow.session, query, order_by=[Payer.code], params=page)
 
 
@@ -241,11 +238,7 @@ async def create_scheme(uow: UnitOfWork, data: SchemeCreate) -> Scheme:
 
 async def _load_scheme(uow: UnitOfWork, scheme_id: uuid.UUID, *, for_update: bool = False) -> Scheme:
     query = select(Scheme).where(Scheme.id == scheme_id)
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    scheme = await uow.session.scalar(query)
-    if scheme is None:
-        raise SchemeNotFound()
+    scheme: Scheme = await one_or_raise(uow.session, query, SchemeNotFound, for_update=for_update)
     return scheme
 
 
@@ -256,11 +249,7 @@ async def get_scheme(uow: UnitOfWork, scheme_id: uuid.UUID) -> Scheme:
 async def list_schemes(
     uow: UnitOfWork, *, payer_id: uuid.UUID | None, status: SchemeStatus | None, page: PageParams
 ) -> tuple[list[Scheme], str | None]:
-    query = select(Scheme)
-    if payer_id is not None:
-        query = query.where(Scheme.payer_id == payer_id)
-    if status is not None:
-        query = query.where(Scheme.status == status)
+    query = where_given(select(Scheme), (Scheme.payer_id, payer_id), (Scheme.status, status))
     return await paginate(uow.session, query, order_by=[Scheme.code, Scheme.id], params=page)
 
 
@@ -418,11 +407,7 @@ async def create_coverage(uow: UnitOfWork, data: CoverageCreate) -> Coverage:
 
 async def _load_coverage(uow: UnitOfWork, coverage_id: uuid.UUID, *, for_update: bool = False) -> Coverage:
     query = _visible_coverages(uow, select(Coverage).where(Coverage.id == coverage_id))
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    coverage = await uow.session.scalar(query)
-    if coverage is None:
-        raise CoverageNotFound()
+    coverage: Coverage = await one_or_raise(uow.session, query, CoverageNotFound, for_update=for_update)
     return coverage
 
 
@@ -441,15 +426,13 @@ async def list_coverages(
     status: CoverageStatus | None,
     page: PageParams,
 ) -> tuple[list[Coverage], str | None]:
-    query = _visible_coverages(uow, select(Coverage))
-    if patient_id is not None:
-        query = query.where(Coverage.patient_id == patient_id)
-    if scheme_id is not None:
-        query = query.where(Coverage.scheme_id == scheme_id)
-    if member_id is not None:
-        query = query.where(Coverage.member_id == member_id)
-    if status is not None:
-        query = query.where(Coverage.status == status)
+    query = where_given(
+        _visible_coverages(uow, select(Coverage)),
+        (Coverage.patient_id, patient_id),
+        (Coverage.scheme_id, scheme_id),
+        (Coverage.member_id, member_id),
+        (Coverage.status, status),
+    )
     rows, cursor = await paginate(uow.session, query, order_by=[Coverage.created_at, Coverage.id], params=page)
     audit.record(uow, "coverage.list", "coverage", None)
     for coverage in rows:
@@ -507,13 +490,11 @@ async def create_preauthorization(uow: UnitOfWork, data: PreauthorizationCreate)
 async def list_preauthorizations(
     uow: UnitOfWork, *, coverage_id: uuid.UUID | None, category: str | None, page: PageParams
 ) -> tuple[list[Preauthorization], str | None]:
-    query = _visible_coverages(
-        uow, select(Preauthorization).join(Coverage, Coverage.id == Preauthorization.coverage_id)
+    query = where_given(
+        _visible_coverages(uow, select(Preauthorization).join(Coverage, Coverage.id == Preauthorization.coverage_id)),
+        (Preauthorization.coverage_id, coverage_id),
+        (Preauthorization.category, category),
     )
-    if coverage_id is not None:
-        query = query.where(Preauthorization.coverage_id == coverage_id)
-    if category is not None:
-        query = query.where(Preauthorization.category == category)
     rows, cursor = await paginate(
         uow.session, query, order_by=[Preauthorization.created_at, Preauthorization.id], params=page
     )
@@ -528,9 +509,7 @@ async def get_preauthorization(uow: UnitOfWork, preauth_id: uuid.UUID) -> Preaut
         .join(Coverage, Coverage.id == Preauthorization.coverage_id)
         .where(Preauthorization.id == preauth_id),
     )
-    preauth = await uow.session.scalar(query)
-    if preauth is None:
-        raise PreauthorizationNotFound()
+    preauth: Preauthorization = await one_or_raise(uow.session, query, PreauthorizationNotFound)
     audit.record(uow, "preauthorization.read", "preauthorization", preauth.id)
     return preauth
 
@@ -636,11 +615,8 @@ async def assess_lines(
     """Adjudicate a claim's lines against its coverage, in order, each line's deductible and payer amount counting
     against the next; the payer never pays more than the line's cap. The coverage stays row-locked until the
     caller's transaction ends, so claims of one coverage are adjudicated one after the other."""
-    coverage = await uow.session.scalar(
-        select(Coverage).where(Coverage.id == coverage_id).with_for_update().execution_options(populate_existing=True)
-    )
-    if coverage is None:
-        raise CoverageNotFound()
+    query = select(Coverage).where(Coverage.id == coverage_id)
+    coverage: Coverage = await one_or_raise(uow.session, query, CoverageNotFound, for_update=True)
     nothing = tuple(ZERO for _ in charges)
     scheme_status = await uow.session.scalar(select(Scheme.status).where(Scheme.id == coverage.scheme_id))
     facts = domain.CoverageFacts(coverage.id, coverage.status, coverage.valid_from, coverage.valid_to, scheme_status)

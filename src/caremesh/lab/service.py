@@ -33,7 +33,7 @@ from caremesh.lab.schemas import (
     LabTestUpdate,
     ResultValueRead,
 )
-from caremesh.platform.db import violates
+from caremesh.platform.db import one_or_raise, violates, where_given
 from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.search import matches_every_word
@@ -109,11 +109,7 @@ async def create_lab_test(uow: UnitOfWork, data: LabTestCreate) -> LabTest:
 
 async def get_lab_test(uow: UnitOfWork, test_id: uuid.UUID, *, for_update: bool = False) -> LabTest:
     query = select(LabTest).where(LabTest.id == test_id)
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    test = await uow.session.scalar(query)
-    if test is None:
-        raise LabTestNotFound()
+    test: LabTest = await one_or_raise(uow.session, query, LabTestNotFound, for_update=for_update)
     return test
 
 
@@ -220,9 +216,8 @@ def _visible(uow: UnitOfWork, query: Select[tuple[LabOrder]]) -> Select[tuple[La
 
 
 async def _load_order(uow: UnitOfWork, lab_order_id: uuid.UUID) -> LabOrder:
-    lab_order = await uow.session.scalar(_visible(uow, select(LabOrder).where(LabOrder.id == lab_order_id)))
-    if lab_order is None:
-        raise LabOrderNotFound()
+    query = _visible(uow, select(LabOrder).where(LabOrder.id == lab_order_id))
+    lab_order: LabOrder = await one_or_raise(uow.session, query, LabOrderNotFound)
     return lab_order
 
 
@@ -243,15 +238,13 @@ async def list_lab_orders(
     page: PageParams,
 ) -> tuple[list[LabOrder], str | None]:
     """Lab orders as they were booked: by time, then by order and the item's place in it."""
-    query = _visible(uow, select(LabOrder))
-    if order_id is not None:
-        query = query.where(LabOrder.order_id == order_id)
-    if patient_id is not None:
-        query = query.where(LabOrder.patient_id == patient_id)
-    if lab_test_id is not None:
-        query = query.where(LabOrder.lab_test_id == lab_test_id)
-    if status is not None:
-        query = query.where(LabOrder.status == status)
+    query = where_given(
+        _visible(uow, select(LabOrder)),
+        (LabOrder.order_id, order_id),
+        (LabOrder.patient_id, patient_id),
+        (LabOrder.lab_test_id, lab_test_id),
+        (LabOrder.status, status),
+    )
     if scheduled_date is not None:
         query = query.where(LabOrder.scheduled_date == scheduled_date)
     order_by = [LabOrder.created_at, LabOrder.order_id, LabOrder.position]

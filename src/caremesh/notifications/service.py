@@ -39,6 +39,7 @@ from caremesh.notifications.schemas import (
 from caremesh.orders import contract as orders
 from caremesh.patients import contract as patients
 from caremesh.payments import contract as payments
+from caremesh.platform.db import one_or_raise, where_given
 from caremesh.platform.errors import NotFound, check_version, invalid_field
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.pagination import PageParams, paginate
@@ -407,11 +408,8 @@ def _visible(uow: UnitOfWork, query: Select[tuple[Notification]]) -> Select[tupl
 
 
 async def get_notification(uow: UnitOfWork, notification_id: uuid.UUID) -> Notification:
-    notification = await uow.session.scalar(
-        _visible(uow, select(Notification).where(Notification.id == notification_id))
-    )
-    if notification is None:
-        raise NotificationNotFound()
+    query = _visible(uow, select(Notification).where(Notification.id == notification_id))
+    notification: Notification = await one_or_raise(uow.session, query, NotificationNotFound)
     audit.record(uow, "notification.read", "notification", notification.id)
     return notification
 
@@ -426,15 +424,13 @@ async def list_notifications(
     page: PageParams,
 ) -> tuple[list[Notification], str | None]:
     """Messages, oldest first."""
-    query = _visible(uow, select(Notification))
-    if recipient_id is not None:
-        query = query.where(Notification.recipient_id == recipient_id)
-    if status is not None:
-        query = query.where(Notification.status == status)
-    if channel is not None:
-        query = query.where(Notification.channel == channel)
-    if source_event_id is not None:
-        query = query.where(Notification.source_event_id == source_event_id)
+    query = where_given(
+        _visible(uow, select(Notification)),
+        (Notification.recipient_id, recipient_id),
+        (Notification.status, status),
+        (Notification.channel, channel),
+        (Notification.source_event_id, source_event_id),
+    )
     rows, cursor = await paginate(uow.session, query, order_by=[Notification.created_at, Notification.id], params=page)
     audit.record(uow, "notification.list", "notification", None)
     for notification in rows:

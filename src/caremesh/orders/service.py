@@ -40,6 +40,7 @@ from caremesh.orders.models import Order, OrderEvent, OrderItem
 from caremesh.orders.schemas import OrderCreate, OrderEventRead, OrderItemRead, OrderRead
 from caremesh.patients import contract as patients
 from caremesh.pharmacy import contract as pharmacy
+from caremesh.platform.db import one_or_raise, where_given
 from caremesh.platform.errors import Conflict, DomainError, NotFound, check_version
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.numbering import next_number
@@ -136,11 +137,7 @@ def _visible(uow: UnitOfWork, query: Select[tuple[Order]]) -> Select[tuple[Order
 
 async def _load(uow: UnitOfWork, order_id: uuid.UUID, *, for_update: bool = False) -> Order:
     query = _visible(uow, select(Order).where(Order.id == order_id))
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    order = await uow.session.scalar(query)
-    if order is None:
-        raise OrderNotFound()
+    order: Order = await one_or_raise(uow.session, query, OrderNotFound, for_update=for_update)
     return order
 
 
@@ -160,15 +157,13 @@ async def list_orders(
     page: PageParams,
 ) -> tuple[list[Order], str | None]:
     """Orders in order of number (the order they were placed)."""
-    query = _visible(uow, select(Order))
-    if patient_id is not None:
-        query = query.where(Order.patient_id == patient_id)
-    if practitioner_id is not None:
-        query = query.where(Order.practitioner_id == practitioner_id)
-    if status is not None:
-        query = query.where(Order.status == status)
-    if type_ is not None:
-        query = query.where(Order.type == type_)
+    query = where_given(
+        _visible(uow, select(Order)),
+        (Order.patient_id, patient_id),
+        (Order.practitioner_id, practitioner_id),
+        (Order.status, status),
+        (Order.type, type_),
+    )
     rows, cursor = await paginate(uow.session, query, order_by=[Order.number], params=page)
     audit.record(uow, "order.list", "order", None)
     for order in rows:

@@ -46,7 +46,7 @@ from caremesh.payments.idempotency import Busy, Finished, State
 from caremesh.payments.models import IdempotencyKey, Payment, Refund
 from caremesh.payments.schemas import PaymentCreate, PaymentRead, RefundCreate, RefundRead
 from caremesh.platform.clock import Clock
-from caremesh.platform.db import violates
+from caremesh.platform.db import violates, where_given
 from caremesh.platform.errors import Conflict, DomainError, NotFound, problem
 from caremesh.platform.numbering import next_number
 from caremesh.platform.pagination import PageParams, paginate
@@ -666,13 +666,12 @@ async def list_payments(
     page: PageParams,
 ) -> tuple[list[Payment], str | None]:
     """Payments in the order they were made."""
-    query = _visible(uow, select(Payment))
-    if invoice_id is not None:
-        query = query.where(Payment.invoice_id == invoice_id)
-    if patient_id is not None:
-        query = query.where(Payment.patient_id == patient_id)
-    if status is not None:
-        query = query.where(Payment.status == status)
+    query = where_given(
+        _visible(uow, select(Payment)),
+        (Payment.invoice_id, invoice_id),
+        (Payment.patient_id, patient_id),
+        (Payment.status, status),
+    )
     rows, cursor = await paginate(uow.session, query, order_by=[Payment.created_at, Payment.id], params=page)
     audit.record(uow, "payment.list", "payment", None)
     for payment in rows:

@@ -40,7 +40,7 @@ from caremesh.pharmacy.events import (
 )
 from caremesh.pharmacy.models import MEDICATION_CODE_UNIQUE, Medication, PharmacyOrder, Reservation
 from caremesh.pharmacy.schemas import MedicationCreate, MedicationRead, ReservationRead
-from caremesh.platform.db import violates
+from caremesh.platform.db import one_or_raise, violates, where_given
 from caremesh.platform.errors import Conflict, NotFound, VersionConflict
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.pagination import PageParams, paginate
@@ -266,13 +266,12 @@ async def list_reservations(
     status: ReservationStatus | None,
     page: PageParams,
 ) -> tuple[list[Reservation], str | None]:
-    query = select(Reservation)
-    if order_id is not None:
-        query = query.where(Reservation.order_id == order_id)
-    if medication_id is not None:
-        query = query.where(Reservation.medication_id == medication_id)
-    if status is not None:
-        query = query.where(Reservation.status == status)
+    query = where_given(
+        select(Reservation),
+        (Reservation.order_id, order_id),
+        (Reservation.medication_id, medication_id),
+        (Reservation.status, status),
+    )
     rows, cursor = await paginate(
         uow.session,
         query,
@@ -304,14 +303,9 @@ async def dispense(uow: UnitOfWork, reservation_id: uuid.UUID) -> tuple[Reservat
     if found is None:
         raise ReservationNotFound()
     order = await _lock_order(uow, found.order_id)
-    reservation = await uow.session.scalar(
-        select(Reservation)
-        .where(Reservation.id == reservation_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if reservation is None:  # reservations are never deleted; kept for the type checker
-        raise ReservationNotFound()
+    query = select(Reservation).where(Reservation.id == reservation_id)
+    # never missing: reservations are never deleted, and this one was found above
+    reservation: Reservation = await one_or_raise(uow.session, query, ReservationNotFound, for_update=True)
     refusal = domain.dispense_refusal(
         ReservationStatus(reservation.status), order_confirmed=order is not None and order.confirmed_at is not None
     )

@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.audit import contract as audit
 from caremesh.patients import contract as patients
-from caremesh.platform.db import violates
+from caremesh.platform.db import violates, where_given
 from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
 from caremesh.platform.numbering import next_number
 from caremesh.platform.pagination import PageParams, paginate
@@ -248,13 +248,12 @@ async def list_appointments(
     page: PageParams,
 ) -> tuple[list[Appointment], str | None]:
     """Appointments in order of start; `start_from` inclusive, `start_to` exclusive."""
-    query = _visible(uow, select(Appointment))
-    if patient_id is not None:
-        query = query.where(Appointment.patient_id == patient_id)
-    if practitioner_id is not None:
-        query = query.where(Appointment.practitioner_id == practitioner_id)
-    if status is not None:
-        query = query.where(Appointment.status == status)
+    query = where_given(
+        _visible(uow, select(Appointment)),
+        (Appointment.patient_id, patient_id),
+        (Appointment.practitioner_id, practitioner_id),
+        (Appointment.status, status),
+    )
     if start_from is not None:
         query = query.where(Appointment.start_at >= start_from)
     if start_to is not None:
