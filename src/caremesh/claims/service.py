@@ -196,15 +196,14 @@ class _Payer:
     member_id: str
 
 
-async def _payer_of(uow: UnitOfWork, patient: patients.PatientSummary, category: str, on: date) -> _Payer | None:
+async def _payer_of(uow: UnitOfWork, patient: patients.PatientSummary, on: date) -> _Payer | None:
     """The coverage that applies on the service date (insurance decides which), else the payer of the patient's
     BIN/PCN with the member id on the patient's record."""
     session = uow.session
-    found = await insurance.verify(session, patient.id, category, ZERO, on)
-    if found.coverage_id is not None:
-        coverage = await insurance.find_coverage(session, found.coverage_id)
-        payer = None if coverage is None else await insurance.find_payer(session, coverage.payer_id)
-        if coverage is not None and payer is not None:
+    coverage = await insurance.applicable_coverage(session, patient.id, on)
+    if coverage is not None:
+        payer = await insurance.find_payer(session, coverage.payer_id)
+        if payer is not None:
             return _Payer(payer, coverage.id, coverage.member_id)
     payer = await insurance.payer_for(session, patient.insurance_bin, patient.insurance_pcn)
     if payer is None or not patient.insurance_member_id:
@@ -226,7 +225,7 @@ async def create_claim(uow: UnitOfWork, data: ClaimCreate) -> Claim:
     if patient is None:
         raise NotClaimable("The invoice's patient no longer exists.")
     category = CATEGORY_OF_KIND[invoice.kind]
-    payer = await _payer_of(uow, patient, category, invoice.service_date)
+    payer = await _payer_of(uow, patient, invoice.service_date)
     if payer is None:
         raise NotClaimable("No payer: the patient has no coverage and no insurance identifiers that name a payer.")
     charges = domain.allocate(invoice.total, [line.amount for line in invoice.lines])

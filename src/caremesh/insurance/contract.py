@@ -47,6 +47,7 @@ __all__ = [
     "Reason",
     "Verification",
     "adjudicate_lines",
+    "applicable_coverage",
     "coverage_percent",
     "find_coverage",
     "find_payer",
@@ -201,8 +202,17 @@ async def find_payer_by_code(session: AsyncSession, code: str) -> PayerSummary |
 
 async def find_coverage(session: AsyncSession, coverage_id: uuid.UUID) -> CoverageSummary | None:
     coverage = await session.get(Coverage, coverage_id, populate_existing=True)
-    if coverage is None:
-        return None
+    return None if coverage is None else _coverage(coverage)
+
+
+async def applicable_coverage(session: AsyncSession, patient_id: uuid.UUID, on: date) -> CoverageSummary | None:
+    """The patient's coverage that applies on `on` (active, within its dates, its scheme active), as verification
+    and billing choose it; None when none does."""
+    coverage = await service.applicable_coverage(session, patient_id, on)
+    return None if coverage is None else _coverage(coverage)
+
+
+def _coverage(coverage: Coverage) -> CoverageSummary:
     return CoverageSummary(
         id=coverage.id,
         patient_id=coverage.patient_id,

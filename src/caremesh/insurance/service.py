@@ -576,6 +576,12 @@ async def _preauthorised(
     return any(p.max_amount is None or amount <= p.max_amount for p in candidates)
 
 
+async def applicable_coverage(session: AsyncSession, patient_id: uuid.UUID, on: date) -> Coverage | None:
+    facts = await _coverage_facts(session, patient_id)
+    chosen, _ = domain.pick_coverage([f for f, _ in facts], on)
+    return None if chosen is None else next(c for f, c in facts if f.id == chosen.id)
+
+
 async def assess(
     session: AsyncSession, patient_id: uuid.UUID, category: str, amount: Decimal, service_date: date
 ) -> Assessment:
