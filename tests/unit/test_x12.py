@@ -25,6 +25,7 @@ from caremesh.claims.x12 import (
     render_837p,
 )
 from caremesh.platform.settings import ClinicSettings
+from tests.builders.claims import x12_835
 
 CREATED = datetime(2026, 1, 6, 9, 30, tzinfo=UTC)
 DOS = date(2026, 1, 5)
@@ -448,33 +449,6 @@ def test_parse_835_refuses(text, message):
 # --- round trip: an 835 paying the claims of our 837s ------------------------------------------------
 
 
-def build_835(payments: list[tuple[str, str, Decimal]]) -> str:
-    """A minimal valid 835 paying (claim number, billed, paid) with the rest as CO-45."""
-    total = sum((paid for _, _, paid in payments), Decimal(0))
-    body = [
-        "ST*835*0001",
-        f"BPR*I*{total}*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*20260120",
-        "TRN*1*EFT-1*1512345678",
-        "DTM*405*20260119",
-        "N1*PR*ACME HEALTH*XV*ACME01",
-        "N3*1 INSURANCE WAY",
-        "N4*HARTFORD*CT*061560001",
-        "PER*BL*PROVIDER SERVICES*TE*8005551212",
-        "N1*PE*CAREMESH DEMO CLINIC*XX*1234567893",
-        "LX*1",
-    ]
-    for n, (number, billed, paid) in enumerate(payments, start=1):
-        body += [
-            f"CLP*{number}*1*{billed}*{paid}**12*PAYER{n}*11*1",
-            f"CAS*CO*45*{Decimal(billed) - paid}",
-            f"NM1*QC*1*LOVELACE*ADA****MI*MBR{n}",
-        ]
-    body.append(f"SE*{len(body) + 1}*0001")
-    isa = "ISA*00*          *00*          *ZZ*ACME01         *ZZ*123456789      *260120*1200*^*00501*000000077*0*P*:"
-    envelope = [isa, "GS*HP*ACME01*123456789*20260120*1200*77*X*005010X221A1", *body, "GE*1*77", "IEA*1*000000077"]
-    return "~\n".join(envelope) + "~\n"
-
-
 @pytest.mark.slow
 def test_an_835_for_our_837_claims_reads_back_the_same_numbers_and_amounts():
     claims = [
@@ -489,9 +463,9 @@ def test_an_835_for_our_837_claims_reads_back_the_same_numbers_and_amounts():
         clm = segments(text, "CLM*")[0].split("*")
         billed.append((clm[1], clm[2]))
     payments = [
-        (number, amount, (Decimal(amount) * Decimal("0.8")).quantize(Decimal("0.01"))) for number, amount in billed
+        (number, amount, str((Decimal(amount) * Decimal("0.8")).quantize(Decimal("0.01")))) for number, amount in billed
     ]
-    remittance_text = build_835(payments)
+    remittance_text = x12_835("ACME01", payments)
     assert pyx12_validate(remittance_text, with_999=False)[0]
 
     remittance = parse_835(remittance_text)
