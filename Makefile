@@ -10,30 +10,39 @@ PORT ?= 8000
 
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test lint test-sqlite test-postgres bench clean
+.PHONY: install install-dev run test lint test-sqlite test-postgres bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(UV_HOME)
 	$(UV_HOME)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
+# The runtime alone for `make run`; the test and lint tools only for `make test` (dependency group `dev`).
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --no-dev --python $(PYTHON)
+	@rm -f $(VENV)/.installed-dev
 	@touch $@
 
-install: $(VENV)/.installed ## create .venv and install the locked dependencies
+$(VENV)/.installed-dev: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@rm -f $(VENV)/.installed
+	@touch $@
+
+install: $(VENV)/.installed ## create .venv and install the locked runtime dependencies
+
+install-dev: $(VENV)/.installed-dev ## the runtime plus the test and lint tools
 
 run: install ## migrate, seed demo data and serve on the embedded default (SQLite, in-process events)
 	$(BIN)/caremesh serve --demo --host $(HOST) --port $(PORT)
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
 
-test-sqlite: install
+test-sqlite: install-dev
 	$(BIN)/pytest
 
-test-postgres: install
+test-postgres: install-dev
 	@if [ -n "$$CAREMESH_TEST_DATABASE_URL" ]; then \
 		echo "== the suite again on PostgreSQL ($$CAREMESH_TEST_DATABASE_URL)"; \
 		$(BIN)/pytest; \
@@ -45,7 +54,7 @@ test: lint ## lint, import contracts, the suite on SQLite and (when configured) 
 	CAREMESH_TEST_DATABASE_URL= $(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 
-bench: install ## booking throughput through the API vs direct driver inserts, on SQLite and PostgreSQL
+bench: install-dev ## booking throughput through the API vs direct driver inserts, on SQLite and PostgreSQL
 	$(BIN)/python -m bench
 
 clean:
