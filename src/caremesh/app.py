@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 
@@ -62,6 +63,13 @@ def _bootstraps(contexts: Sequence[str]) -> list[Callable[[UnitOfWork], Awaitabl
         if step is not None:
             found.append(step)
     return found
+
+
+def _record_replay(uow: UnitOfWork, key_id: uuid.UUID) -> None:
+    """A replayed response is a read of what it holds: audit it (who, which key), never its content."""
+    from caremesh.audit import contract as audit
+
+    audit.record(uow, "request.replay", "idempotency_key", key_id)
 
 
 def create_app(
@@ -124,6 +132,7 @@ def create_app(
     app.state.token_signer = TokenSigner(settings.security.signing_secret(), settings.security.access_token_ttl_seconds)
     app.state.authenticator = identity_service.Authenticator(settings.security, app.state.token_signer)
     app.state.principal_loader = identity_contract.load_principal
+    app.state.replay_recorder = _record_replay
 
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)

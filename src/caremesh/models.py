@@ -6,6 +6,7 @@ import importlib
 
 from caremesh.platform import numbering as _numbering  # noqa: F401
 from caremesh.platform.db import Base
+from caremesh.platform.idempotency import models as _idempotency  # noqa: F401
 from caremesh.platform.messaging import models as _messaging  # noqa: F401
 
 CONTEXTS_WITH_TABLES = (

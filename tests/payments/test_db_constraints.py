@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
-from caremesh.payments.models import IdempotencyKey, Payment, Refund
+from caremesh.payments.models import Payment, Refund
+from caremesh.platform.idempotency.models import IdempotencyKey
 
 NOW = datetime(2030, 1, 7, 9, tzinfo=UTC)
 _serial = iter(range(1, 10_000))

@@ -10,20 +10,18 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from caremesh.payments.domain import (
-    KeyProblem,
     Method,
     PaymentStatus,
     RefundRefusal,
     abandoned_after,
-    fingerprint,
     goes_through_gateway,
-    idempotency_key_problem,
-    is_abandoned,
     refund_refusal,
     refundable,
 )
 from caremesh.payments.gateway import GatewayUnavailable, SimulatedGateway
 from caremesh.payments.schemas import PaymentCreate
+from caremesh.platform.idempotency.keys import KeyProblem, fingerprint, is_abandoned
+from caremesh.platform.idempotency.keys import key_problem as idempotency_key_problem
 
 INVOICE = str(uuid.UUID(int=7))
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("999999999999.99"), places=2)

@@ -20,13 +20,21 @@ from caremesh.identity.schemas import (
     UserRead,
     UserUpdate,
 )
-from caremesh.platform.api import CurrentPrincipal, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.api import (
+    CredentialsRoute,
+    CurrentPrincipal,
+    IfMatch,
+    TransactionalRoute,
+    Uow,
+    require,
+    set_etag,
+)
 from caremesh.platform.errors import RateLimited
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.settings import parse_rate
 
 router = APIRouter(route_class=TransactionalRoute)
-auth = APIRouter(prefix="/auth", tags=["identity"], route_class=TransactionalRoute)
+auth = APIRouter(prefix="/auth", tags=["identity"], route_class=CredentialsRoute)
 users = APIRouter(
     prefix="/users", tags=["identity"], route_class=TransactionalRoute, dependencies=[require("users:manage")]
 )

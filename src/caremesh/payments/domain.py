@@ -1,20 +1,14 @@
-"""Pure rules of payments: methods and statuses, the Idempotency-Key format, the request fingerprint,
-refundable amounts and when an unfinished request counts as abandoned."""
+"""Pure rules of payments: methods and statuses, refundable amounts and when an unfinished request counts
+as abandoned. The Idempotency-Key format and the request fingerprint are the platform's (`platform.idempotency`)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
 # The largest amount NUMERIC(14,2) holds.
 MAX_AMOUNT = Decimal("999999999999.99")
-MAX_KEY_LENGTH = 255
 
 
 class Method(StrEnum):
@@ -38,30 +32,6 @@ class RefundStatus(StrEnum):
 def goes_through_gateway(method: Method) -> bool:
     """Cards are charged by the gateway; cash, UPI and bank transfers are recorded as received."""
     return method is Method.CARD
-
-
-class KeyProblem(StrEnum):
-    MISSING = "missing"
-    INVALID = "invalid"
-
-
-_KEY = re.compile(rf"^[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}$")
-
-
-def idempotency_key_problem(raw: str | None) -> KeyProblem | None:
-    """What is wrong with an `Idempotency-Key` header: absent or blank, or not 1-255 printable ASCII characters."""
-    if raw is None or not raw.strip():
-        return KeyProblem.MISSING
-    return None if _KEY.match(raw) else KeyProblem.INVALID
-
-
-def fingerprint(operation: str, request: Mapping[str, Any]) -> str:
-    """SHA-256 of the operation and its parsed request in one canonical JSON form, so requests that
-    mean the same (`"50"` and `"50.00"`, fields in any order) share a fingerprint and others do not."""
-    canonical = json.dumps(
-        {"operation": operation, "request": request}, sort_keys=True, separators=(",", ":"), ensure_ascii=True
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def refundable(amount: Decimal, refunded: Decimal) -> Decimal:
@@ -92,7 +62,3 @@ def abandoned_after(wait_seconds: float, gateway_timeout_seconds: float) -> time
     takeover cannot race an answer still on its way.
     """
     return timedelta(seconds=max(wait_seconds, gateway_timeout_seconds))
-
-
-def is_abandoned(claimed_at: datetime, now: datetime, after: timedelta) -> bool:
-    return now - claimed_at >= after

@@ -1,4 +1,4 @@
-"""Payments, refunds and the Idempotency-Keys that make their creation safe to retry.
+"""Payments and refunds; the Idempotency-Keys that make their creation safe to retry are the platform's.
 
 Invoice and patient are billing's and patients' ids, never foreign keys. Money checks compare integer
 cents (`cents`), because Money is text on SQLite.
@@ -9,9 +9,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id
@@ -77,44 +76,3 @@ class Refund(Base):
     gateway_reference: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class IdempotencyKey(Base):
-    """One row per (scope, principal, key): the unique constraint is what lets exactly one of many
-    concurrent requests with a key do the work. `attempt` counts claims; the response is stored once
-    the outcome is final, and replayed from here."""
-
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (
-        UniqueConstraint("scope", "principal_id", "key"),
-        CheckConstraint("state IN ('in_progress', 'completed', 'released')", name="state_known"),
-        CheckConstraint(
-            "(state = 'completed') = (response_status IS NOT NULL AND response_body IS NOT NULL)",
-            name="response_when_completed",
-        ),
-        CheckConstraint("attempt >= 1", name="attempt_positive"),
-        # The resolver of abandoned attempts polls unfinished keys: a partial index keeps that cheap however
-        # many finished keys accumulate.
-        Index(
-            "ix_idempotency_keys_in_progress",
-            "scope",
-            "claimed_at",
-            sqlite_where=text("state = 'in_progress'"),
-            postgresql_where=text("state = 'in_progress'"),
-        ),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    scope: Mapped[str] = mapped_column(String(50))
-    principal_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    key: Mapped[str] = mapped_column(String(255))
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(20))
-    attempt: Mapped[int] = mapped_column(Integer)
-    # The payment or refund the current attempt created (pending until the outcome is stored).
-    resource_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    response_status: Mapped[int | None] = mapped_column(Integer)
-    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -38,16 +38,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.audit import contract as audit
 from caremesh.billing import contract as billing
-from caremesh.payments import domain, idempotency
+from caremesh.payments import domain
 from caremesh.payments.domain import Method, PaymentStatus, RefundRefusal, RefundStatus
 from caremesh.payments.events import PAYMENT_COMPLETED, PAYMENT_FAILED, PAYMENT_REFUNDED
 from caremesh.payments.gateway import GatewayResult, GatewayUnavailable, PaymentGateway
-from caremesh.payments.idempotency import Busy, Finished, State
-from caremesh.payments.models import IdempotencyKey, Payment, Refund
+from caremesh.payments.models import Payment, Refund
 from caremesh.payments.schemas import PaymentCreate, PaymentRead, RefundCreate, RefundRead
 from caremesh.platform.clock import Clock
 from caremesh.platform.db import violates, where_given
 from caremesh.platform.errors import Conflict, DomainError, NotFound, problem
+from caremesh.platform.idempotency import keys as idempotency
+from caremesh.platform.idempotency.keys import Busy, Finished, IdempotencyKeyInvalid, State
+from caremesh.platform.idempotency.models import IdempotencyKey
 from caremesh.platform.numbering import next_number
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.settings import Settings
@@ -70,10 +72,6 @@ log = structlog.get_logger("caremesh.payments")
 
 class IdempotencyKeyRequired(DomainError):
     status, code, title = 400, "IDEMPOTENCY_KEY_REQUIRED", "The Idempotency-Key header is required"
-
-
-class IdempotencyKeyInvalid(DomainError):
-    status, code, title = 400, "IDEMPOTENCY_KEY_INVALID", "The Idempotency-Key header is not valid"
 
 
 class PaymentNotFound(NotFound):
@@ -222,7 +220,7 @@ class _Flow(ABC):
     def __init__(self, kind: _Kind, key: str, request: dict[str, Any]) -> None:
         self.kind = kind
         self.key = key
-        self.fingerprint = domain.fingerprint(self.operation, request)
+        self.fingerprint = idempotency.fingerprint(self.operation, request)
 
     async def run(self, begin: Begin) -> Outcome:
         deadline: float | None = None
@@ -624,11 +622,13 @@ async def resolve_abandoned(begin: Begin, gateway: PaymentGateway, row_id: uuid.
 
 
 def check_idempotency_key(raw: str | None) -> str:
-    problem_found = domain.idempotency_key_problem(raw)
-    if problem_found is domain.KeyProblem.MISSING:
+    problem_found = idempotency.key_problem(raw)
+    if problem_found is idempotency.KeyProblem.MISSING:
         raise IdempotencyKeyRequired("Send an Idempotency-Key header: a unique value per payment you mean to make.")
-    if problem_found is domain.KeyProblem.INVALID:
-        raise IdempotencyKeyInvalid(f"An Idempotency-Key is 1 to {domain.MAX_KEY_LENGTH} printable ASCII characters.")
+    if problem_found is idempotency.KeyProblem.INVALID:
+        raise IdempotencyKeyInvalid(
+            f"An Idempotency-Key is 1 to {idempotency.MAX_KEY_LENGTH} printable ASCII characters."
+        )
     assert raw is not None
     return raw
 

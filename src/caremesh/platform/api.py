@@ -1,19 +1,21 @@
-"""HTTP plumbing every context's router uses: the transactional route, the unit of work, auth."""
+"""HTTP plumbing every context's router uses: the transactional route, the unit of work, auth, and the
+Idempotency-Key that every POST honours."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, get_args, get_type_hints
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Header, Request, Response, params
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.platform import permissions
-from caremesh.platform.errors import Forbidden, RateLimited, Unauthenticated, VersionConflict
+from caremesh.platform.errors import PROBLEM_JSON, DomainError, Forbidden, RateLimited, Unauthenticated, VersionConflict
+from caremesh.platform.idempotency import keys, requests
 from caremesh.platform.security import Principal
 from caremesh.platform.settings import parse_rate
 from caremesh.platform.uow import UnitOfWork, UnitOfWorkFactory
@@ -24,7 +26,21 @@ PrincipalLoader = Callable[[AsyncSession, uuid.UUID, uuid.UUID], Awaitable[Princ
 
 
 class TransactionalRoute(APIRoute):
-    """Each request runs in one unit of work, committed before the response leaves."""
+    """Each request runs in one unit of work, committed before the response leaves.
+
+    Every POST honours an optional `Idempotency-Key` (requests.py), documented as a header parameter,
+    unless its router's route class says `honours_idempotency_key = False` or its endpoint takes a
+    `NoIdempotencyKey` parameter.
+    """
+
+    honours_idempotency_key: ClassVar[bool] = True
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        methods = {method.upper() for method in kwargs.get("methods") or ()}
+        if self.honours_idempotency_key and "POST" in methods and not _opts_out(endpoint):
+            kwargs["dependencies"] = [*(kwargs.get("dependencies") or ()), Depends(idempotency_key)]
+            kwargs["responses"] = {**IDEMPOTENCY_RESPONSES, **(kwargs.get("responses") or {})}
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handle = super().get_route_handler()
@@ -35,11 +51,36 @@ class TransactionalRoute(APIRoute):
             await request.body()  # read (and cached) before any transaction: a slow client holds no lock
             factory = request.app.state.uow_factory
             client = request.client.host if request.client else None
-            async with factory.begin(request_id=request.state.request_id, ip=client) as uow:
-                request.state.uow = uow
-                return await handle(request)
+            try:
+                async with factory.begin(request_id=request.state.request_id, ip=client) as uow:
+                    request.state.uow = uow
+                    return await _handle_keeping_response(handle, request, uow)
+            except requests.Replayed as replayed:
+                return replayed.response
 
         return handle_in_transaction
+
+
+async def _handle_keeping_response(
+    handle: Callable[[Request], Awaitable[Response]], request: Request, uow: UnitOfWork
+) -> Response:
+    """Run the handler; if it claimed an Idempotency-Key, store what it answers under the key in its transaction."""
+    try:
+        response = await handle(request)
+    except DomainError as error:
+        row = requests.claimed(request)
+        if row is not None and error.keeps_side_effects and not isinstance(error, requests.Replayed):
+            requests.store_error(uow, row, error)
+        raise
+    if (row := requests.claimed(request)) is not None:
+        requests.store(uow, row, response)
+    return response
+
+
+class CredentialsRoute(TransactionalRoute):
+    """For routes that issue, rotate or revoke credentials: never kept in a replay table, so no Idempotency-Key."""
+
+    honours_idempotency_key = False
 
 
 class UnitsRoute(APIRoute):
@@ -112,6 +153,44 @@ async def current_principal(request: Request, token: Annotated[str | None, Depen
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def idempotency_key(
+    request: Request,
+    principal: CurrentPrincipal,
+    key: Annotated[
+        str | None,
+        Header(
+            alias=keys.HEADER,
+            description=requests.HEADER_DESCRIPTION,
+            json_schema_extra={"minLength": 1, "maxLength": keys.MAX_KEY_LENGTH, "pattern": keys.KEY_PATTERN},
+        ),
+    ] = None,
+) -> None:
+    """Claims the request's Idempotency-Key for its principal (keys are per user), or replays the response
+    stored under it; nothing without the header."""
+    if key is not None:
+        await requests.claim(request, request.state.uow, key, getattr(request.app.state, "replay_recorder", None))
+
+
+def no_idempotency_key() -> None:
+    """Marks an endpoint whose POST does not honour Idempotency-Key (see TransactionalRoute)."""
+
+
+NoIdempotencyKey = Annotated[None, Depends(no_idempotency_key)]
+
+IDEMPOTENCY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "IDEMPOTENCY_KEY_INVALID (and the operation's own)", "content": {PROBLEM_JSON: {}}},
+}
+
+
+def _opts_out(endpoint: Callable[..., Any]) -> bool:
+    hints = get_type_hints(endpoint, include_extras=True)
+    return any(
+        isinstance(meta, params.Depends) and meta.dependency is no_idempotency_key
+        for hint in hints.values()
+        for meta in get_args(hint)[1:]
+    )
 
 
 def require(permission: str) -> Any:

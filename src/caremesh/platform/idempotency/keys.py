@@ -1,4 +1,4 @@
-"""Idempotency-Keys: claim one, store the final response under it, or release it for a retry.
+"""Idempotency-Keys: check one, claim it, store the final response under it, or release it for a retry.
 
 A key is claimed by inserting its row; a concurrent request with the same key collides on the unique
 constraint (`ON CONFLICT DO NOTHING` waits on PostgreSQL until the first transaction ends) and then
@@ -8,30 +8,69 @@ created anything rolls its claim back with everything else, so nothing is stored
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from caremesh.payments import domain
-from caremesh.payments.models import IdempotencyKey
-from caremesh.platform.errors import Conflict, Unprocessable
+from caremesh.platform.errors import Conflict, DomainError, Unprocessable
+from caremesh.platform.idempotency.models import IdempotencyKey
 from caremesh.platform.uow import UnitOfWork
 
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
 # Requests without an authenticated principal (none reach these routes today) share one key space.
 SYSTEM_PRINCIPAL = uuid.UUID(int=0)
+
+_KEY = re.compile(rf"^[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}$")
+KEY_PATTERN = _KEY.pattern
 
 
 class State(StrEnum):
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     RELEASED = "released"  # the attempt left nothing behind (gateway unavailable): the next request retries
+
+
+class KeyProblem(StrEnum):
+    MISSING = "missing"
+    INVALID = "invalid"
+
+
+def key_problem(raw: str | None) -> KeyProblem | None:
+    """What is wrong with an `Idempotency-Key` header: absent or blank, or not 1-255 printable ASCII characters."""
+    if raw is None or not raw.strip():
+        return KeyProblem.MISSING
+    return None if _KEY.match(raw) else KeyProblem.INVALID
+
+
+def fingerprint(operation: str, request: Mapping[str, Any]) -> str:
+    """SHA-256 of the operation and its request in one canonical JSON form, so requests that mean the
+    same (fields in any order) share a fingerprint and others do not."""
+    canonical = json.dumps(
+        {"operation": operation, "request": request}, sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def is_abandoned(claimed_at: datetime, now: datetime, after: timedelta | None) -> bool:
+    """Whether an unfinished attempt may be taken over; never when `after` is None."""
+    return after is not None and now - claimed_at >= after
+
+
+class IdempotencyKeyInvalid(DomainError):
+    status, code, title = 400, "IDEMPOTENCY_KEY_INVALID", "The Idempotency-Key header is not valid"
 
 
 class IdempotencyKeyReused(Unprocessable):
@@ -70,8 +109,10 @@ def _principal(uow: UnitOfWork) -> uuid.UUID:
 
 
 async def claim(
-    uow: UnitOfWork, scope: str, key: str, fingerprint: str, *, abandoned_after: timedelta
+    uow: UnitOfWork, scope: str, key: str, fingerprint: str, *, abandoned_after: timedelta | None
 ) -> Claimed | Finished | Busy:
+    """Claim `key` for this request. `abandoned_after`: how old an unfinished attempt must be before it is
+    taken over; None when attempts never outlive their transaction (then no other request sees one)."""
     session, now, principal_id = uow.session, uow.now(), _principal(uow)
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     inserted = await session.scalar(
@@ -107,10 +148,10 @@ async def claim(
     if row.state == State.RELEASED:
         _take(row, now)
         return Claimed(row, resumed=False)
-    if domain.is_abandoned(row.claimed_at, now, abandoned_after):
+    if is_abandoned(row.claimed_at, now, abandoned_after):
         _take(row, now)
         return Claimed(row, resumed=row.resource_id is not None)
-    return Busy(row.id, row.attempt, row.claimed_at + abandoned_after)
+    return Busy(row.id, row.attempt, row.claimed_at + (abandoned_after or timedelta(0)))
 
 
 def _take(row: IdempotencyKey, now: datetime) -> None:
@@ -126,7 +167,7 @@ async def take_over(uow: UnitOfWork, row_id: uuid.UUID, *, abandoned_after: time
     now = uow.now()
     if row.state != State.IN_PROGRESS or row.resource_id is None:
         return None
-    if not domain.is_abandoned(row.claimed_at, now, abandoned_after):
+    if not is_abandoned(row.claimed_at, now, abandoned_after):
         return None
     _take(row, now)
     return row
@@ -160,6 +201,16 @@ def complete(uow: UnitOfWork, row: IdempotencyKey, status: int, body: dict[str, 
     row.completed_at = uow.now()
 
 
+def complete_as_sent(
+    uow: UnitOfWork, row: IdempotencyKey, status: int, text: str, headers: list[tuple[str, str]]
+) -> None:
+    """Store a response as it was sent: its status, its body's text and its headers."""
+    row.state = State.COMPLETED
+    row.response_status, row.response_text = status, text
+    row.response_headers = [[name, value] for name, value in headers]
+    row.completed_at = uow.now()
+
+
 def release(row: IdempotencyKey) -> None:
     row.state = State.RELEASED
     row.resource_id = None
@@ -169,3 +220,11 @@ async def still_busy(session: AsyncSession, busy: Busy) -> bool:
     """Whether the attempt `busy` saw is still unfinished (read outside any write transaction)."""
     row = await session.get(IdempotencyKey, busy.row_id, populate_existing=True)
     return row is not None and row.state == State.IN_PROGRESS and row.attempt == busy.attempt
+
+
+async def prune(session: AsyncSession, *, before: datetime) -> int:
+    """Forget keys claimed before `before` whose outcome is settled; unfinished attempts are kept."""
+    result = await session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.state != State.IN_PROGRESS, IdempotencyKey.created_at < before)
+    )
+    return result.rowcount
