@@ -182,7 +182,8 @@ def replay_dead_letters(
 def prune_events(
     older_than_days: Annotated[int, typer.Option(min=1, help="Keep what is younger than this")] = 30,
 ) -> None:
-    """Forget published outbox events, inbox entries and replayed dead letters older than N days.
+    """Forget published outbox events, inbox entries and replayed dead letters older than N days, and settled
+    Idempotency-Keys older than CAREMESH_IDEMPOTENCY_KEY_RETENTION_DAYS.
 
     Pending events and dead letters not yet replayed are kept. N must exceed the broker's redelivery window.
     """
@@ -190,16 +191,21 @@ def prune_events(
 
     from caremesh.platform.clock import SystemClock
     from caremesh.platform.db import Database
+    from caremesh.platform.idempotency import keys
     from caremesh.platform.messaging.retention import prune
 
     async def run() -> None:
-        db = Database(Settings().db)
+        settings = Settings()
+        db = Database(settings.db)
+        now = SystemClock().now()
         async with db.sessionmaker() as session, session.begin():
-            pruned = await prune(session, before=SystemClock().now() - timedelta(days=older_than_days))
+            pruned = await prune(session, before=now - timedelta(days=older_than_days))
+            key_days = settings.app.idempotency_key_retention_days
+            pruned_keys = await keys.prune(session, before=now - timedelta(days=key_days))
         await db.dispose()
         typer.echo(
             f"pruned: outbox events {pruned.outbox_events}, inbox entries {pruned.inbox_entries}, "
-            f"replayed dead letters {pruned.dead_letters}"
+            f"replayed dead letters {pruned.dead_letters}, idempotency keys {pruned_keys}"
         )
 
     asyncio.run(run())

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import pytest
 
+from caremesh.platform.idempotency import keys
 from tests.builders.orders import ORDERS, parties, prescription, stock_medication
 from tests.builders.patients import patient_body
 from tests.builders.pharmacy import quantities, restock
-from tests.harness import assert_problem
+from tests.harness import ADMIN_EMAIL, ADMIN_PASSWORD, assert_problem
 
 PATIENTS = "/api/v1/patients"
 APPOINTMENTS = "/api/v1/appointments"
@@ -217,3 +219,24 @@ async def test_a_replay_needs_the_same_principal_to_be_authenticated(env):
     doctor = await env.user(["doctor"])  # may not register patients: no replay of someone else's response either
     forbidden = await env.client.post(PATIENTS, json=body, headers=keyed(doctor, key))
     assert forbidden.status_code == 403, forbidden.text
+
+
+async def test_pruning_forgets_settled_keys_older_than_the_retention_and_keeps_unfinished_ones(env):
+    old_key, body = new_key(), patient_body()
+    assert (await env.client.post(PATIENTS, json=body, headers=keyed(env.admin, old_key))).status_code == 201
+    async with env.uow() as uow:  # an unfinished payment attempt, as payments leave one between transactions
+        await keys.claim(uow, "payments", new_key(), "f" * 64, abandoned_after=timedelta(seconds=15))
+    env.clock.advance(days=8)
+    env.admin = await env.login(ADMIN_EMAIL, ADMIN_PASSWORD)  # the old token has expired
+    young = await env.client.post(PATIENTS, json=patient_body(), headers=keyed(env.admin, new_key()))
+    assert young.status_code == 201
+
+    async with env.uow() as uow:
+        pruned = await keys.prune(uow.session, before=env.clock.now() - timedelta(days=7))
+
+    assert pruned == 1
+    assert await env.count("idempotency_keys") == 2
+    assert await env.count("idempotency_keys", "state = 'in_progress'") == 1
+    # A forgotten key is a new key: the request runs again.
+    again = await env.client.post(PATIENTS, json=body, headers=keyed(env.admin, old_key))
+    assert (again.status_code, "Idempotent-Replayed" in again.headers) == (201, False)

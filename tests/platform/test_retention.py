@@ -45,6 +45,8 @@ async def test_prune_keeps_what_is_pending_young_or_unreplayed(make_env):
 async def test_prune_from_the_shell(cli_env):  # noqa: F811
     result = await asyncio.to_thread(CliRunner().invoke, cli, ["events", "prune", "--older-than-days", "30"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "pruned: outbox events 0, inbox entries 0, replayed dead letters 0"
+    assert result.output.strip() == (
+        "pruned: outbox events 0, inbox entries 0, replayed dead letters 0, idempotency keys 0"
+    )
     refused = await asyncio.to_thread(CliRunner().invoke, cli, ["events", "prune", "--older-than-days", "0"])
     assert refused.exit_code != 0

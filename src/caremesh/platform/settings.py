@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,8 @@ class AppSettings(BaseSettings):
 
     timezone: str = "UTC"
     currency: str = "INR"
+    # `caremesh events prune` forgets settled Idempotency-Keys (and the responses kept for replay) older than this.
+    idempotency_key_retention_days: int = Field(default=7, ge=1)
     log_level: str = "INFO"
     log_json: bool = True
 
