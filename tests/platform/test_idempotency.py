@@ -5,10 +5,13 @@ key free. Through the API, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from caremesh.platform.idempotency import keys
 from tests.builders.orders import ORDERS, parties, prescription, stock_medication
@@ -240,3 +243,14 @@ async def test_pruning_forgets_settled_keys_older_than_the_retention_and_keeps_u
     # A forgotten key is a new key: the request runs again.
     again = await env.client.post(PATIENTS, json=body, headers=keyed(env.admin, old_key))
     assert (again.status_code, "Idempotent-Replayed" in again.headers) == (201, False)
+
+
+async def test_a_new_users_password_is_not_kept_nor_hashed_plainly_under_the_key(env):
+    body = {"email": "keyed@example.org", "password": "a-long-test-password-42", "full_name": "K", "roles": ["nurse"]}
+    response = await env.client.post("/api/v1/users", json=body, headers=keyed(env.admin, new_key()))
+    assert response.status_code == 201, response.text
+    async with env.db.engine.connect() as connection:
+        row = (await connection.execute(text("SELECT fingerprint, response_text FROM idempotency_keys"))).one()
+    assert body["password"] not in row.response_text
+    plain = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert row.fingerprint not in {plain, keys.fingerprint("POST /api/v1/users", body)}

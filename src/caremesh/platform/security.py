@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +37,12 @@ class TokenSigner:
     def __init__(self, secret: str, access_ttl_seconds: int) -> None:
         self._secret = secret
         self.access_ttl_seconds = access_ttl_seconds
+
+    def digest(self, purpose: str, data: bytes) -> str:
+        """HMAC-SHA256 of `data` under a key derived from the secret for `purpose` (hex): a digest of a
+        request that cannot be used to test guesses of what it held."""
+        key = hmac.new(self._secret.encode(), purpose.encode(), hashlib.sha256).digest()
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
 
     def issue_access_token(self, *, user_id: uuid.UUID, session_id: uuid.UUID, roles: list[str], now: datetime) -> str:
         claims = {
