@@ -11,8 +11,11 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from fastapi import APIRouter
 from sqlalchemy import text
 
+from caremesh.platform.api import CurrentPrincipal, TransactionalRoute, Uow
+from caremesh.platform.errors import DomainError
 from caremesh.platform.idempotency import keys
 from tests.builders.orders import ORDERS, parties, prescription, stock_medication
 from tests.builders.patients import patient_body
@@ -254,3 +257,27 @@ async def test_a_new_users_password_is_not_kept_nor_hashed_plainly_under_the_key
     assert body["password"] not in row.response_text
     plain = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     assert row.fingerprint not in {plain, keys.fingerprint("POST /api/v1/users", body)}
+
+
+class _Refused(DomainError):
+    status, code, title = 409, "TEST_REFUSED", "Refused, with what was written kept"
+    keeps_side_effects = True
+
+
+async def test_an_error_whose_writes_commit_is_stored_and_replayed(env):
+    router = APIRouter(route_class=TransactionalRoute)
+
+    @router.post("/test-kept-errors", status_code=201)
+    async def refuse(uow: Uow, _: CurrentPrincipal) -> dict[str, str]:
+        uow.publish("test.written", {"n": 1})
+        raise _Refused("The attempt counts.")
+
+    env.app.include_router(router, prefix="/api/v1")
+    key = new_key()
+    first = await env.client.post("/api/v1/test-kept-errors", json={}, headers=keyed(env.admin, key))
+    again = await env.client.post("/api/v1/test-kept-errors", json={}, headers=keyed(env.admin, key))
+
+    assert_problem(first, 409, "TEST_REFUSED")
+    assert (again.status_code, again.content, again.headers["Idempotent-Replayed"]) == (409, first.content, "true")
+    assert again.headers["content-type"] == first.headers["content-type"]
+    assert (await env.outbox_types()).count("test.written") == 1
