@@ -12,6 +12,7 @@ from caremesh.payments.gateway import PaymentGateway, gateway_for
 from caremesh.payments.schemas import PaymentCreate, PaymentRead, RefundCreate, RefundRead
 from caremesh.platform.api import TransactionalRoute, UnitsOfWork, UnitsRoute, Uow, require
 from caremesh.platform.errors import PROBLEM_JSON
+from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
 # Creating payments and refunds commits twice per request, with the gateway call in between (UnitsRoute);
@@ -114,7 +115,7 @@ async def list_payments(
     return Page(items=[service.to_read(p) for p in rows], next_cursor=cursor)
 
 
-@reading.get("/{payment_id}", dependencies=[require("payments:read")])
+@reading.get("/{payment_id}", dependencies=[require("payments:read")], responses=problems(service.PaymentNotFound))
 async def get_payment(payment_id: uuid.UUID, uow: Uow) -> PaymentRead:
     return service.to_read(await service.get_payment(uow, payment_id))
 

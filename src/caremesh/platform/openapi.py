@@ -49,15 +49,18 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 # What each generic status means, and the codes it carries wherever it is derived.
 GENERIC: dict[int, tuple[str, tuple[str, ...]]] = {
     400: ("The request is malformed.", ("MALFORMED_JSON",)),
-    401: ("No valid access token.", ("UNAUTHENTICATED",)),
+    401: ("Not authenticated.", ("UNAUTHENTICATED",)),
+    402: ("The payment gateway declined.", ()),
     403: ("Your roles do not allow this.", ("FORBIDDEN",)),
-    404: ("What the path names does not exist (or is not yours to see).", ("NOT_FOUND",)),
+    404: ("Something the request names does not exist (or is not yours to see).", ("NOT_FOUND",)),
     409: ("A conflict with the current state.", ()),
     412: ("`If-Match` names another version than the current one.", ("VERSION_CONFLICT",)),
     413: ("The body is larger than the server accepts.", ("PAYLOAD_TOO_LARGE",)),
     415: ("The body is not of a media type this operation accepts.", ("UNSUPPORTED_MEDIA_TYPE",)),
     422: ("The request breaks a rule.", ("VALIDATION_ERROR",)),
+    423: ("The account is locked for a while.", ()),
     429: ("Too many requests: wait `Retry-After` seconds.", ("RATE_LIMITED",)),
+    502: ("An upstream service did not answer.", ()),
 }
 IDEMPOTENCY = {
     400: ("IDEMPOTENCY_KEY_INVALID",),
@@ -119,7 +122,8 @@ def derived_statuses(route: Any) -> dict[int, tuple[str, ...]]:
             add(status)
     if has_body or any(d.query_params or d.header_params or d.path_params for d in every):
         add(422)
-    if "POST" in route.methods and route.status_code in (201, 202):  # creates something: Idempotency-Key
+    creates = route.status_code in (201, 202) and route.response_field is not None
+    if "POST" in route.methods and creates:  # Idempotency-Key
         for status, codes in IDEMPOTENCY.items():
             add(status, codes)
     return {status: tuple(sorted(codes)) for status, codes in found.items()}
@@ -158,6 +162,7 @@ def _complete(route: Any, operation: dict[str, Any]) -> None:
         declared = (route.responses or {}).get(status, {})
         description = declared.get("description") or GENERIC.get(status, ("An error.", ()))[0]
         responses[str(status)] = _problem_response(description, codes, status)
+    operation["responses"] = dict(sorted(responses.items()))
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
