@@ -152,6 +152,51 @@ def _hoist_defs(node: Any, schemas: dict[str, Any]) -> Any:
     return node
 
 
+NO_NUL = "^[^\\x00]*$"
+
+
+def _refuse_nul(node: Any) -> None:
+    """Request strings may not hold NUL (`Strict` and the request middleware refuse it): say so in the schema."""
+    if isinstance(node, dict):
+        plain = node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & node.keys()
+        if plain:
+            node["pattern"] = NO_NUL
+        for value in node.values():
+            _refuse_nul(value)
+    elif isinstance(node, list):
+        for item in node:
+            _refuse_nul(item)
+
+
+def _request_schemas(document: dict[str, Any]) -> Iterator[Any]:
+    """The schemas of every request body and parameter, and of the components they reach."""
+    schemas = document["components"]["schemas"]
+    seen: set[str] = set()
+    pending: list[Any] = []
+    for operation in (op for path in document["paths"].values() for op in path.values()):
+        pending += [p.get("schema") for p in operation.get("parameters", ())]
+        pending += [c.get("schema") for c in operation.get("requestBody", {}).get("content", {}).values()]
+    while pending:
+        node = pending.pop()
+        yield node
+        for ref in _refs(node):
+            name = ref.rsplit("/", 1)[-1]
+            if name not in seen and name in schemas:
+                seen.add(name)
+                pending.append(schemas[name])
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
 def _complete(route: Any, operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
     statuses: dict[int, set[str]] = {status: set(codes) for status, codes in derived_statuses(route).items()}
@@ -178,6 +223,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     document["paths"] = _hoist_defs(document.get("paths", {}), schemas)
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+    for schema in list(_request_schemas(document)):
+        _refuse_nul(schema)
     schemas["ProblemDetails"] = PROBLEM_SCHEMA
     for route in iter_route_contexts(app.routes):
         if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
