@@ -80,7 +80,7 @@ async def logout(principal: CurrentPrincipal, uow: Uow, authn: Auth) -> Response
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@auth.get("/me", responses=problems(service.UserNotFound))
+@auth.get("/me")
 async def me(principal: CurrentPrincipal, uow: Uow) -> UserRead:
     return service.to_read(await service.get_user(uow, principal.user_id))
 

@@ -74,14 +74,19 @@ HEADERS = {
 CODES_KEY = "x-problem-codes"
 
 
-def problems(*errors: type[DomainError] | tuple[int, str]) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: the business errors it can answer, as classes or `(status, code)` pairs."""
+def problems(
+    *errors: type[DomainError] | tuple[int, str], descriptions: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: the business errors it can answer, as classes or `(status, code)` pairs;
+    `descriptions` replaces a status's generic one."""
     found: dict[int | str, dict[str, Any]] = {}
     for error in errors:
         status, code = (error.status, error.code) if isinstance(error, type) else error
         entry = found.setdefault(status, {"description": GENERIC.get(status, ("An error.", ()))[0], CODES_KEY: []})
         if code not in entry[CODES_KEY]:
             entry[CODES_KEY].append(code)
+    for status, text in (descriptions or {}).items():
+        found[status]["description"] = text
     return found
 
 
