@@ -98,7 +98,7 @@ def _claim(claim: Claim, response: Response | None = None) -> ClaimRead:
     "/claims",
     status_code=status.HTTP_201_CREATED,
     dependencies=[WRITE],
-    responses=problems(service.ClaimExists, service.NotClaimable),
+    responses=problems(service.ClaimExists, service.NotClaimable, (404, "INVOICE_NOT_FOUND")),
 )
 async def create_claim(body: ClaimCreate, uow: Uow, response: Response) -> ClaimRead:
     """A draft claim for the invoice's insurance share, with one line per invoice line."""
@@ -155,7 +155,12 @@ async def process_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> Cl
 @router.post(
     "/claims/{claim_id}/approve",
     dependencies=[WRITE],
-    responses=problems(service.ClaimNotFound, service.InvalidStatusTransition),
+    responses=problems(
+        service.ClaimNotFound,
+        service.InvalidStatusTransition,
+        (409, "DEDUCTIBLE_EXCEEDED"),
+        (409, "ANNUAL_LIMIT_EXCEEDED"),
+    ),
 )
 async def approve_claim(claim_id: uuid.UUID, body: ApproveRequest, uow: Uow, response: Response) -> ClaimRead:
     return _claim(await service.approve(uow, claim_id, body.approved_amount), response)
@@ -228,7 +233,13 @@ async def open_dispute(body: DisputeCreate, uow: Uow, response: Response) -> Dis
     "/disputes/{dispute_id}/resolve",
     dependencies=[WRITE],
     responses=problems(
-        service.ClaimNotFound, service.DisputeNotFound, service.DisputeResolved, service.InvalidStatusTransition
+        service.ClaimNotFound,
+        service.DisputeNotFound,
+        service.DisputeResolved,
+        service.InvalidStatusTransition,
+        (409, "DEDUCTIBLE_EXCEEDED"),
+        (409, "ANNUAL_LIMIT_EXCEEDED"),
+        (409, "NOTHING_TO_REVERSE"),
     ),
 )
 async def resolve_dispute(

@@ -115,7 +115,11 @@ async def confirm_password_reset(body: PasswordResetConfirm, uow: Uow, authn: Au
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@users.post("", status_code=status.HTTP_201_CREATED, responses=problems(service.EmailTaken))
+@users.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(service.EmailTaken, (404, "PATIENT_NOT_FOUND"), (404, "PRACTITIONER_NOT_FOUND")),
+)
 async def create_user(body: UserCreate, uow: Uow, authn: Auth, response: Response) -> UserRead:
     user = await authn.create_user(uow, body)
     set_etag(response, user.version)

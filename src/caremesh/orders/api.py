@@ -65,7 +65,7 @@ async def list_order_events(order_id: uuid.UUID, uow: Uow) -> list[OrderEventRea
 @router.post(
     "/{order_id}/cancel",
     dependencies=[require("orders:cancel")],
-    responses=problems(service.OrderNotFound, service.OrderNotCancellable),
+    responses=problems(service.OrderNotFound, service.OrderNotCancellable, (409, "INVOICE_HAS_PAYMENTS")),
 )
 async def cancel_order(
     order_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response, body: OrderCancel | None = None

@@ -206,7 +206,7 @@ def _complete(route: Any, operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
     statuses: dict[int, set[str]] = {status: set(codes) for status, codes in derived_statuses(route).items()}
     for status, declared in (route.responses or {}).items():
-        if int(status) >= 400:
+        if CODES_KEY in declared:  # from problems(); other declared responses stay as FastAPI renders them
             statuses.setdefault(int(status), set()).update(declared.get(CODES_KEY, ()))
     for status, codes in sorted(statuses.items()):
         declared = (route.responses or {}).get(status, {})
