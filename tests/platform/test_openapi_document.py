@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, status
 from pydantic import BaseModel
@@ -137,3 +138,23 @@ def test_request_schemas_carry_the_server_bounds():
     assert schemas["UserCreate"]["properties"]["password"]["minLength"] == 12
     assert schemas["PractitionerCreate"]["properties"]["npi"]["pattern"] == "^[0-9]{10}$"
     assert schemas["PatientCreate"]["properties"]["first_name"]["pattern"] == "^[^\\x00]*$"
+
+
+async def test_the_suite_fails_a_test_that_sees_an_undocumented_status():
+    from tests import openapi_conformance
+
+    app = FastAPI()
+
+    @app.get("/teapots/{name}", responses=problems((404, "TEAPOT_NOT_FOUND")))
+    async def teapot(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    install_openapi(app)
+    seen = len(openapi_conformance.UNDOCUMENTED)
+    documented = httpx.Response(404, json={"code": "TEAPOT_NOT_FOUND"})
+    await openapi_conformance._check(app, "GET", "/teapots/earl-grey", documented)
+    assert len(openapi_conformance.UNDOCUMENTED) == seen
+    undocumented = httpx.Response(418, json={"code": "I_AM_A_TEAPOT"})
+    await openapi_conformance._check(app, "GET", "/teapots/earl-grey", undocumented)
+    assert openapi_conformance.UNDOCUMENTED[seen:] == ["UNDOCUMENTED GET /teapots/{name} 418 I_AM_A_TEAPOT"]
+    del openapi_conformance.UNDOCUMENTED[seen:]  # this test's own finding is not a failure
