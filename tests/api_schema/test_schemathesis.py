@@ -61,20 +61,19 @@ def _load() -> tuple[Any, dict[str, str]]:
 
 if ENABLED:
     schema, ADMIN = _load()
-else:
-    schema, ADMIN = (
-        schemathesis.openapi.from_dict({"openapi": "3.1.0", "info": {"title": "-", "version": "0"}, "paths": {}}),
-        {},
+
+    @schema.parametrize()
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
     )
+    def test_every_operation_answers_as_documented(case: Any) -> None:
+        case.call_and_validate(headers=ADMIN, checks=CHECKS)
 
+else:
 
-@schema.parametrize()
-@settings(
-    max_examples=MAX_EXAMPLES,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
-def test_every_operation_answers_as_documented(case: Any) -> None:
-    case.call_and_validate(headers=ADMIN, checks=CHECKS)
+    def test_every_operation_answers_as_documented() -> None:
+        """Skipped (pytestmark) unless CAREMESH_SCHEMATHESIS is set."""
