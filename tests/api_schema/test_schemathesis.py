@@ -8,7 +8,9 @@ status, and match the documented schema. Derandomized, so a run is reproducible.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ def _load() -> tuple[Any, dict[str, str]]:
     """The seeded app's schema and an admin's headers. Loaded at collection: schemathesis's lazy
     `from_fixture` does not run on pytest 9."""
     tmp = Path(tempfile.mkdtemp(prefix="caremesh-schemathesis-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     db = DatabaseSettings(database_url=f"sqlite+aiosqlite:///{tmp / 'caremesh.db'}")
     settings = settings_for_tests(
         db, tmp, admin_email=CREDENTIALS.email("admin"), admin_password=CREDENTIALS.passwords["admin"]
