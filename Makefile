@@ -10,7 +10,7 @@ PORT ?= 8000
 
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install install-dev run test lint test-sqlite test-postgres bench clean
+.PHONY: install install-dev run test lint test-sqlite test-postgres test-api-schema bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(UV_HOME)
@@ -50,9 +50,14 @@ test-postgres: install-dev
 		echo "== CAREMESH_TEST_DATABASE_URL is not set: PostgreSQL run skipped (.ci/run sets it)"; \
 	fi
 
-test: lint ## lint, import contracts, the suite on SQLite and (when configured) on PostgreSQL
+# Schemathesis over the whole OpenAPI document, in process on SQLite, derandomized (a few minutes).
+test-api-schema: install-dev
+	CAREMESH_SCHEMATHESIS=1 CAREMESH_TEST_DATABASE_URL= $(BIN)/pytest tests/api_schema
+
+test: lint ## lint, import contracts, the suite on SQLite and (when configured) on PostgreSQL, schemathesis
 	CAREMESH_TEST_DATABASE_URL= $(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
+	$(MAKE) --no-print-directory test-api-schema
 
 bench: install-dev ## booking throughput through the API vs direct driver inserts, on SQLite and PostgreSQL
 	$(BIN)/python -m bench

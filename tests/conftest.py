@@ -9,6 +9,8 @@ import pytest
 
 from tests.harness import Env, MigratedDatabase, running_env, settings_for_tests
 
+pytest_plugins = ["tests.openapi_conformance"]  # every observed status must be in the OpenAPI document
+
 
 @pytest.fixture(scope="session")
 def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatabase]:

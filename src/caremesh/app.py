@@ -16,6 +16,7 @@ from caremesh.platform.errors import install_error_handlers
 from caremesh.platform.messaging.bus import Subscription, Subscriptions
 from caremesh.platform.messaging.runtime import JobFactory, Workers
 from caremesh.platform.observability import RequestContextMiddleware, configure_logging
+from caremesh.platform.openapi import install_openapi
 from caremesh.platform.ops import router as ops_router
 from caremesh.platform.ratelimit import RateLimiter
 from caremesh.platform.security import TokenSigner
@@ -135,6 +136,7 @@ def create_app(
     app.state.replay_recorder = _record_replay
 
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops_router)
     app.include_router(ops_router, prefix=API_PREFIX, include_in_schema=False)

@@ -18,6 +18,7 @@ from caremesh.billing.schemas import (
     TariffUpdate,
 )
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.uow import UnitOfWork
 
@@ -42,19 +43,28 @@ async def list_tariffs(
     return Page(items=[service.tariff_to_read(uow, t) for t in rows], next_cursor=cursor)
 
 
-@router.post("/tariffs", status_code=status.HTTP_201_CREATED, dependencies=[require("tariffs:write")])
+@router.post(
+    "/tariffs",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[require("tariffs:write")],
+    responses=problems(service.ConsultationTariffExists, service.TariffExists),
+)
 async def create_tariff(body: TariffCreate, uow: Uow, response: Response) -> TariffRead:
     tariff = await service.create_tariff(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/tariffs/{tariff.code}"
     return _tariff(uow, tariff, response)
 
 
-@router.get("/tariffs/{code}", dependencies=[require("tariffs:read")])
+@router.get("/tariffs/{code}", dependencies=[require("tariffs:read")], responses=problems(service.TariffNotFound))
 async def get_tariff(code: str, uow: Uow, response: Response) -> TariffRead:
     return _tariff(uow, await service.get_tariff(uow, code), response)
 
 
-@router.patch("/tariffs/{code}", dependencies=[require("tariffs:write")])
+@router.patch(
+    "/tariffs/{code}",
+    dependencies=[require("tariffs:write")],
+    responses=problems(service.TariffNotFound, service.ConsultationTariffExists, service.TariffExists),
+)
 async def update_tariff(code: str, body: TariffUpdate, uow: Uow, if_match: IfMatch, response: Response) -> TariffRead:
     return _tariff(uow, await service.update_tariff(uow, code, body, if_match), response)
 
@@ -71,7 +81,17 @@ def _invoice(invoice: Invoice, response: Response) -> InvoiceRead:
     "/invoices",
     status_code=status.HTTP_201_CREATED,
     dependencies=[require("invoices:write")],
-    responses={200: {"model": InvoiceRead, "description": "The appointment's invoice, issued before"}},
+    responses={
+        200: {"model": InvoiceRead, "description": "The appointment's invoice, issued before"},
+        **problems(
+            service.AppointmentNotFound,
+            service.PatientNotFound,
+            service.PractitionerNotFound,
+            service.AppointmentCancelled,
+            service.AppointmentNotCompleted,
+            service.NoApplicableTariff,
+        ),
+    },
 )
 async def create_invoice(body: InvoiceCreate, uow: Uow, response: Response) -> InvoiceRead:
     """Invoice a visit: 201 the first time, 200 with the same invoice after."""
@@ -97,12 +117,18 @@ async def list_invoices(
     return Page(items=[service.to_read(i) for i in rows], next_cursor=cursor)
 
 
-@router.get("/invoices/{invoice_id}", dependencies=[require("invoices:read")])
+@router.get(
+    "/invoices/{invoice_id}", dependencies=[require("invoices:read")], responses=problems(service.InvoiceNotFound)
+)
 async def get_invoice(invoice_id: uuid.UUID, uow: Uow, response: Response) -> InvoiceRead:
     return _invoice(await service.get_invoice(uow, invoice_id), response)
 
 
-@router.post("/invoices/{invoice_id}/void", dependencies=[require("invoices:write")])
+@router.post(
+    "/invoices/{invoice_id}/void",
+    dependencies=[require("invoices:write")],
+    responses=problems(service.InvoiceNotFound, service.InvoiceHasPayments, service.InvoiceNotVoidable),
+)
 async def void_invoice(
     invoice_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response, body: InvoiceVoid | None = None
 ) -> InvoiceRead:

@@ -9,6 +9,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     PlainSerializer,
     StringConstraints,
@@ -18,7 +19,7 @@ from pydantic import (
 from caremesh.billing import domain
 from caremesh.billing.domain import InvoiceStatus, Kind
 from caremesh.platform.money import MoneyOut
-from caremesh.platform.schemas import Strict
+from caremesh.platform.schemas import Strict, not_clearable
 from caremesh.platform.timeutil import OutDateTime
 
 
@@ -112,6 +113,8 @@ class TariffCreate(Strict):
 
 class TariffUpdate(Strict):
     """Only the fields sent change; `null` clears `specialty` or `tax_rate`. Code and kind never change."""
+
+    model_config = ConfigDict(json_schema_extra=not_clearable("description", "pricing"))
 
     description: Description | None = None
     specialty: Specialty | None = None

@@ -33,6 +33,7 @@ from caremesh.claims.schemas import (
 )
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
 from caremesh.platform.errors import Unprocessable
+from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.uow import UnitOfWork
 
@@ -93,7 +94,12 @@ def _claim(claim: Claim, response: Response | None = None) -> ClaimRead:
     )
 
 
-@router.post("/claims", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+@router.post(
+    "/claims",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[WRITE],
+    responses=problems(service.ClaimExists, service.NotClaimable, (404, "INVOICE_NOT_FOUND")),
+)
 async def create_claim(body: ClaimCreate, uow: Uow, response: Response) -> ClaimRead:
     """A draft claim for the invoice's insurance share, with one line per invoice line."""
     claim = await service.create_claim(uow, body)
@@ -116,28 +122,55 @@ async def list_claims(
     return Page(items=[_claim(c) for c in rows], next_cursor=cursor)
 
 
-@router.get("/claims/{claim_id}", dependencies=[READ])
+@router.get("/claims/{claim_id}", dependencies=[READ], responses=problems(service.ClaimNotFound))
 async def get_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
     return _claim(await service.get_claim(uow, claim_id), response)
 
 
-@router.post("/claims/{claim_id}/submit", dependencies=[WRITE])
+@router.post(
+    "/claims/{claim_id}/submit",
+    dependencies=[WRITE],
+    responses=problems(
+        service.ClaimNotFound,
+        service.DuplicateClaim,
+        service.InvalidStatusTransition,
+        service.NotClaimable,
+        service.ClaimWindowExpired,
+    ),
+)
 async def submit_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
     return _claim(await service.submit(uow, claim_id), response)
 
 
-@router.post("/claims/{claim_id}/process", dependencies=[WRITE])
+@router.post(
+    "/claims/{claim_id}/process",
+    dependencies=[WRITE],
+    responses=problems(service.ClaimNotFound, service.InvalidStatusTransition),
+)
 async def process_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
     """Adjudicate automatically against the patient's scheme, with X12 reason codes per line."""
     return _claim(await service.process(uow, claim_id), response)
 
 
-@router.post("/claims/{claim_id}/approve", dependencies=[WRITE])
+@router.post(
+    "/claims/{claim_id}/approve",
+    dependencies=[WRITE],
+    responses=problems(
+        service.ClaimNotFound,
+        service.InvalidStatusTransition,
+        (409, "DEDUCTIBLE_EXCEEDED"),
+        (409, "ANNUAL_LIMIT_EXCEEDED"),
+    ),
+)
 async def approve_claim(claim_id: uuid.UUID, body: ApproveRequest, uow: Uow, response: Response) -> ClaimRead:
     return _claim(await service.approve(uow, claim_id, body.approved_amount), response)
 
 
-@router.post("/claims/{claim_id}/reject", dependencies=[WRITE])
+@router.post(
+    "/claims/{claim_id}/reject",
+    dependencies=[WRITE],
+    responses=problems(service.ClaimNotFound, service.InvalidStatusTransition),
+)
 async def reject_claim(claim_id: uuid.UUID, body: RejectRequest, uow: Uow, response: Response) -> ClaimRead:
     return _claim(await service.reject(uow, claim_id, body.reason_code, body.reason), response)
 
@@ -146,7 +179,7 @@ def _entry(entry: ClaimHistory) -> HistoryEntryRead:
     return HistoryEntryRead.model_validate(entry, from_attributes=True)
 
 
-@router.get("/claims/{claim_id}/history", dependencies=[READ])
+@router.get("/claims/{claim_id}/history", dependencies=[READ], responses=problems(service.ClaimNotFound))
 async def claim_history(claim_id: uuid.UUID, uow: Uow) -> HistoryRead:
     return HistoryRead(items=[_entry(e) for e in await service.history(uow, claim_id)])
 
@@ -155,7 +188,10 @@ async def claim_history(claim_id: uuid.UUID, uow: Uow) -> HistoryRead:
     "/claims/{claim_id}/x12",
     dependencies=[READ],
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}}, "description": "An ASC X12 837P (005010X222A1) interchange"}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "An ASC X12 837P (005010X222A1) interchange"},
+        **problems(service.ClaimNotFound, service.NotClaimable),
+    },
 )
 async def claim_x12(claim_id: uuid.UUID, uow: Uow) -> PlainTextResponse:
     return PlainTextResponse(await service.x12_837p(uow, claim_id))
@@ -181,14 +217,31 @@ def _dispute(dispute: Dispute, response: Response | None = None) -> DisputeRead:
     )
 
 
-@router.post("/disputes", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+@router.post(
+    "/disputes",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[WRITE],
+    responses=problems(service.ClaimNotFound, service.DisputeExists, service.InvalidStatusTransition),
+)
 async def open_dispute(body: DisputeCreate, uow: Uow, response: Response) -> DisputeRead:
     dispute = await service.open_dispute(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/disputes/{dispute.id}"
     return _dispute(dispute, response)
 
 
-@router.post("/disputes/{dispute_id}/resolve", dependencies=[WRITE])
+@router.post(
+    "/disputes/{dispute_id}/resolve",
+    dependencies=[WRITE],
+    responses=problems(
+        service.ClaimNotFound,
+        service.DisputeNotFound,
+        service.DisputeResolved,
+        service.InvalidStatusTransition,
+        (409, "DEDUCTIBLE_EXCEEDED"),
+        (409, "ANNUAL_LIMIT_EXCEEDED"),
+        (409, "NOTHING_TO_REVERSE"),
+    ),
+)
 async def resolve_dispute(
     dispute_id: uuid.UUID, body: DisputeResolve, uow: Uow, if_match: IfMatch, response: Response
 ) -> DisputeRead:
@@ -207,7 +260,7 @@ async def list_disputes(
     return Page(items=[_dispute(d) for d in rows], next_cursor=cursor)
 
 
-@router.get("/disputes/{dispute_id}", dependencies=[READ])
+@router.get("/disputes/{dispute_id}", dependencies=[READ], responses=problems(service.DisputeNotFound))
 async def get_dispute(dispute_id: uuid.UUID, uow: Uow, response: Response) -> DisputeRead:
     return _dispute(await service.get_dispute(uow, dispute_id), response)
 
@@ -266,6 +319,10 @@ async def _remittance_body(request: Request) -> tuple[RemittanceIn, str]:
     dependencies=[RECONCILE_WRITE],
     openapi_extra=REMITTANCE_BODY,
     response_model=RemittanceRead,
+    responses={
+        200: {"model": RemittanceRead, "description": "The same remittance again: the first answer, replayed"},
+        **problems(service.RemittanceConflict, service.InvalidX12),
+    },
 )
 async def process_remittance(request: Request, uow: Uow) -> JSONResponse:
     """Post a payer's remittance (JSON, or an X12 835 as text/plain) to claims and invoices, once: the same

@@ -30,6 +30,7 @@ from caremesh.platform.api import (
     set_etag,
 )
 from caremesh.platform.errors import RateLimited
+from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.settings import parse_rate
 
@@ -57,13 +58,13 @@ def _limit_login(request: Request, email: str) -> None:
             raise RateLimited("Too many login attempts.", headers={"Retry-After": str(int(retry_after) + 1)})
 
 
-@auth.post("/login")
+@auth.post("/login", responses=problems(service.InvalidCredentials, service.AccountLocked, RateLimited))
 async def login(body: LoginRequest, request: Request, uow: Uow, authn: Auth) -> TokenPair:
     _limit_login(request, body.email)
     return await authn.login(uow, body.email, body.password)
 
 
-@auth.post("/token", include_in_schema=False)
+@auth.post("/token", include_in_schema=False, responses=problems(service.InvalidCredentials, service.AccountLocked))
 async def token_for_docs(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, uow: Uow, authn: Auth
 ) -> TokenPair:
@@ -76,7 +77,7 @@ async def token_for_docs(
     return await authn.login(uow, body.email, body.password)
 
 
-@auth.post("/refresh")
+@auth.post("/refresh", responses=problems(service.InvalidRefreshToken, service.RefreshTokenReused))
 async def refresh(body: RefreshRequest, uow: Uow, authn: Auth) -> TokenPair:
     return await authn.refresh(uow, body.refresh_token)
 
@@ -92,26 +93,41 @@ async def me(principal: CurrentPrincipal, uow: Uow) -> UserRead:
     return service.to_read(await service.get_user(uow, principal.user_id))
 
 
-@auth.post("/change-password", status_code=status.HTTP_204_NO_CONTENT)
+@auth.post(
+    "/change-password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(service.WrongCurrentPassword, service.AccountLocked),
+)
 async def change_password(body: ChangePasswordRequest, principal: CurrentPrincipal, uow: Uow, authn: Auth) -> Response:
     await authn.change_password(uow, principal, body.current_password, body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@auth.post("/password-reset/request", status_code=status.HTTP_202_ACCEPTED)
+@auth.post(
+    "/password-reset/request",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
+    responses=problems(RateLimited),
+)
 async def request_password_reset(body: PasswordResetRequest, request: Request, uow: Uow, authn: Auth) -> Response:
     _limit_login(request, body.email)
     await authn.request_password_reset(uow, body.email)
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
-@auth.post("/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
+@auth.post(
+    "/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT, responses=problems(service.InvalidResetToken)
+)
 async def confirm_password_reset(body: PasswordResetConfirm, uow: Uow, authn: Auth) -> Response:
     await authn.confirm_password_reset(uow, body.token, body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@users.post("", status_code=status.HTTP_201_CREATED)
+@users.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(service.EmailTaken, (404, "PATIENT_NOT_FOUND"), (404, "PRACTITIONER_NOT_FOUND")),
+)
 async def create_user(body: UserCreate, uow: Uow, authn: Auth, response: Response) -> UserRead:
     user = await authn.create_user(uow, body)
     set_etag(response, user.version)
@@ -124,14 +140,14 @@ async def list_users(uow: Uow, page: PageParams = Depends()) -> Page[UserRead]:
     return Page(items=[service.to_read(u) for u in rows], next_cursor=cursor)
 
 
-@users.get("/{user_id}")
+@users.get("/{user_id}", responses=problems(service.UserNotFound))
 async def get_user(user_id: uuid.UUID, uow: Uow, response: Response) -> UserRead:
     user = await service.get_user(uow, user_id)
     set_etag(response, user.version)
     return service.to_read(user)
 
 
-@users.patch("/{user_id}")
+@users.patch("/{user_id}", responses=problems(service.UserNotFound, service.LastAdmin))
 async def update_user(
     user_id: uuid.UUID, body: UserUpdate, uow: Uow, if_match: IfMatch, response: Response
 ) -> UserRead:

@@ -5,12 +5,23 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, EmailStr, Field, StringConstraints, field_validator
 
+from caremesh.identity.domain import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from caremesh.platform.permissions import ROLES
 from caremesh.platform.schemas import Strict
 from caremesh.platform.timeutil import OutDateTime
 
 Role = Literal[ROLES]  # type: ignore[valid-type]
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
+# The policy's length bounds are published here; the service checks them (and the rest) with WEAK_PASSWORD.
+NewPassword = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=1024,
+        json_schema_extra={"minLength": MIN_PASSWORD_LENGTH, "maxLength": MAX_PASSWORD_LENGTH},
+        description="At least 12 characters, not the email, not a common password (else 422 WEAK_PASSWORD)",
+    ),
+]
 
 
 class LoginRequest(Strict):
@@ -31,7 +42,7 @@ class RefreshRequest(Strict):
 
 class ChangePasswordRequest(Strict):
     current_password: Password
-    new_password: Password
+    new_password: NewPassword
 
 
 class PasswordResetRequest(Strict):
@@ -40,7 +51,7 @@ class PasswordResetRequest(Strict):
 
 class PasswordResetConfirm(Strict):
     token: Annotated[str, Field(min_length=1, max_length=200)]
-    new_password: Password
+    new_password: NewPassword
 
 
 def _unique_roles(roles: list[str]) -> list[str]:
@@ -51,7 +62,7 @@ def _unique_roles(roles: list[str]) -> list[str]:
 
 class UserCreate(Strict):
     email: EmailStr
-    password: Password
+    password: NewPassword
     full_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     roles: list[Role]
     patient_id: uuid.UUID | None = None

@@ -27,6 +27,7 @@ from caremesh.insurance.schemas import (
     VerifyRequest,
 )
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.uow import UnitOfWork
 
@@ -44,7 +45,12 @@ def _payer(payer: Payer) -> PayerRead:
     return PayerRead.model_validate(payer, from_attributes=True)
 
 
-@router.post("/payers", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+@router.post(
+    "/payers",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[WRITE],
+    responses=problems(service.PayerBinPcnExists, service.PayerCodeExists),
+)
 async def create_payer(body: PayerCreate, uow: Uow, response: Response) -> PayerRead:
     payer = await service.create_payer(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/payers/{payer.id}"
@@ -64,7 +70,7 @@ async def list_payers(
     return Page(items=[_payer(p) for p in rows], next_cursor=cursor)
 
 
-@router.get("/payers/{payer_id}", dependencies=[READ])
+@router.get("/payers/{payer_id}", dependencies=[READ], responses=problems(service.PayerNotFound))
 async def get_payer(payer_id: uuid.UUID, uow: Uow) -> PayerRead:
     return _payer(await service.get_payer(uow, payer_id))
 
@@ -78,7 +84,12 @@ def _scheme(scheme: Scheme, response: Response | None = None) -> SchemeRead:
     return SchemeRead.model_validate(scheme, from_attributes=True)
 
 
-@router.post("/schemes", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+@router.post(
+    "/schemes",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[WRITE],
+    responses=problems(service.PayerNotFound, service.SchemeCodeExists),
+)
 async def create_scheme(body: SchemeCreate, uow: Uow, response: Response) -> SchemeRead:
     scheme = await service.create_scheme(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/schemes/{scheme.id}"
@@ -93,17 +104,25 @@ async def list_schemes(
     return Page(items=[_scheme(s) for s in rows], next_cursor=cursor)
 
 
-@router.get("/schemes/{scheme_id}", dependencies=[READ])
+@router.get("/schemes/{scheme_id}", dependencies=[READ], responses=problems(service.SchemeNotFound))
 async def get_scheme(scheme_id: uuid.UUID, uow: Uow, response: Response) -> SchemeRead:
     return _scheme(await service.get_scheme(uow, scheme_id), response)
 
 
-@router.post("/schemes/{scheme_id}/suspend", dependencies=[WRITE])
+@router.post(
+    "/schemes/{scheme_id}/suspend",
+    dependencies=[WRITE],
+    responses=problems(service.SchemeNotFound, service.InvalidStatusTransition),
+)
 async def suspend_scheme(scheme_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> SchemeRead:
     return _scheme(await service.set_scheme_status(uow, scheme_id, SchemeStatus.SUSPENDED, if_match), response)
 
 
-@router.post("/schemes/{scheme_id}/activate", dependencies=[WRITE])
+@router.post(
+    "/schemes/{scheme_id}/activate",
+    dependencies=[WRITE],
+    responses=problems(service.SchemeNotFound, service.InvalidStatusTransition),
+)
 async def activate_scheme(scheme_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> SchemeRead:
     return _scheme(await service.set_scheme_status(uow, scheme_id, SchemeStatus.ACTIVE, if_match), response)
 
@@ -126,12 +145,17 @@ def _benefit(uow: UnitOfWork, benefit: Benefit) -> BenefitRead:
     )
 
 
-@router.post("/schemes/{scheme_id}/benefits", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+@router.post(
+    "/schemes/{scheme_id}/benefits",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[WRITE],
+    responses=problems(service.SchemeNotFound, service.BenefitExists),
+)
 async def create_benefit(scheme_id: uuid.UUID, body: BenefitCreate, uow: Uow) -> BenefitRead:
     return _benefit(uow, await service.create_benefit(uow, scheme_id, body))
 
 
-@router.get("/schemes/{scheme_id}/benefits", dependencies=[READ])
+@router.get("/schemes/{scheme_id}/benefits", dependencies=[READ], responses=problems(service.SchemeNotFound))
 async def list_benefits(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[BenefitRead]:
     rows, cursor = await service.list_benefits(uow, scheme_id, page)
     return Page(items=[_benefit(uow, b) for b in rows], next_cursor=cursor)
@@ -149,18 +173,27 @@ def _rate(uow: UnitOfWork, rate: PremiumRate) -> PremiumRateRead:
     )
 
 
-@router.post("/schemes/{scheme_id}/premium-rates", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+@router.post(
+    "/schemes/{scheme_id}/premium-rates",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[WRITE],
+    responses=problems(service.SchemeNotFound, service.PremiumRateOverlap),
+)
 async def create_premium_rate(scheme_id: uuid.UUID, body: PremiumRateCreate, uow: Uow) -> PremiumRateRead:
     return _rate(uow, await service.create_premium_rate(uow, scheme_id, body))
 
 
-@router.get("/schemes/{scheme_id}/premium-rates", dependencies=[READ])
+@router.get("/schemes/{scheme_id}/premium-rates", dependencies=[READ], responses=problems(service.SchemeNotFound))
 async def list_premium_rates(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[PremiumRateRead]:
     rows, cursor = await service.list_premium_rates(uow, scheme_id, page)
     return Page(items=[_rate(uow, r) for r in rows], next_cursor=cursor)
 
 
-@router.get("/schemes/{scheme_id}/premium-quote", dependencies=[READ])
+@router.get(
+    "/schemes/{scheme_id}/premium-quote",
+    dependencies=[READ],
+    responses=problems(service.NoPremiumRate, service.SchemeNotFound),
+)
 async def premium_quote(scheme_id: uuid.UUID, uow: Uow, date_of_birth: date) -> PremiumQuoteRead:
     quote = await service.premium_quote(uow, scheme_id, date_of_birth)
     return PremiumQuoteRead(
@@ -185,7 +218,12 @@ def _coverage(coverage: Coverage, response: Response | None = None) -> CoverageR
     return CoverageRead.model_validate(coverage, from_attributes=True)
 
 
-@router.post("/coverages", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+@router.post(
+    "/coverages",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[WRITE],
+    responses=problems(service.PatientNotFound, service.SchemeNotFound, service.MemberIdExists),
+)
 async def create_coverage(body: CoverageCreate, uow: Uow, response: Response) -> CoverageRead:
     coverage = await service.create_coverage(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/coverages/{coverage.id}"
@@ -207,12 +245,16 @@ async def list_coverages(
     return Page(items=[_coverage(c) for c in rows], next_cursor=cursor)
 
 
-@router.get("/coverages/{coverage_id}", dependencies=[READ])
+@router.get("/coverages/{coverage_id}", dependencies=[READ], responses=problems(service.CoverageNotFound))
 async def get_coverage(coverage_id: uuid.UUID, uow: Uow, response: Response) -> CoverageRead:
     return _coverage(await service.get_coverage(uow, coverage_id), response)
 
 
-@router.post("/coverages/{coverage_id}/deactivate", dependencies=[WRITE])
+@router.post(
+    "/coverages/{coverage_id}/deactivate",
+    dependencies=[WRITE],
+    responses=problems(service.CoverageNotFound, service.InvalidStatusTransition),
+)
 async def deactivate_coverage(coverage_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> CoverageRead:
     return _coverage(await service.deactivate_coverage(uow, coverage_id, if_match), response)
 
@@ -224,7 +266,12 @@ def _preauth(preauth: Preauthorization) -> PreauthorizationRead:
     return PreauthorizationRead.model_validate(preauth, from_attributes=True)
 
 
-@router.post("/preauthorizations", status_code=status.HTTP_201_CREATED, dependencies=[WRITE])
+@router.post(
+    "/preauthorizations",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[WRITE],
+    responses=problems(service.CoverageNotFound),
+)
 async def create_preauthorization(body: PreauthorizationCreate, uow: Uow, response: Response) -> PreauthorizationRead:
     preauth = await service.create_preauthorization(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/preauthorizations/{preauth.id}"
@@ -239,7 +286,9 @@ async def list_preauthorizations(
     return Page(items=[_preauth(p) for p in rows], next_cursor=cursor)
 
 
-@router.get("/preauthorizations/{preauth_id}", dependencies=[READ])
+@router.get(
+    "/preauthorizations/{preauth_id}", dependencies=[READ], responses=problems(service.PreauthorizationNotFound)
+)
 async def get_preauthorization(preauth_id: uuid.UUID, uow: Uow) -> PreauthorizationRead:
     return _preauth(await service.get_preauthorization(uow, preauth_id))
 
@@ -247,7 +296,7 @@ async def get_preauthorization(preauth_id: uuid.UUID, uow: Uow) -> Preauthorizat
 # --- verification ---------------------------------------------------------------------------------------
 
 
-@router.post("/coverage/verify", dependencies=[VERIFY])
+@router.post("/coverage/verify", dependencies=[VERIFY], responses=problems(service.PatientNotFound))
 async def verify_coverage(body: VerifyRequest, uow: Uow) -> VerificationRead:
     """What the payer and the patient would pay for a service on `service_date`. Never moves accumulators."""
     assessment = await service.verify(uow, body.patient_id, body.category, body.amount, body.service_date)

@@ -10,6 +10,7 @@ from caremesh.lab.domain import LabOrderStatus
 from caremesh.lab.models import LabTest
 from caremesh.lab.schemas import LabOrderRead, LabResultCreate, LabTestCreate, LabTestRead, LabTestUpdate
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
 router = APIRouter(tags=["lab"], route_class=TransactionalRoute)
@@ -23,7 +24,12 @@ def _test(test: LabTest, response: Response) -> LabTestRead:
     return service.test_to_read(test)
 
 
-@router.post("/lab-tests", status_code=status.HTTP_201_CREATED, dependencies=[require("lab_tests:write")])
+@router.post(
+    "/lab-tests",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[require("lab_tests:write")],
+    responses=problems(service.LabTestCodeExists),
+)
 async def create_lab_test(body: LabTestCreate, uow: Uow, response: Response) -> LabTestRead:
     test = await service.create_lab_test(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/lab-tests/{test.id}"
@@ -41,12 +47,16 @@ async def list_lab_tests(
     return Page(items=[service.test_to_read(t) for t in rows], next_cursor=cursor)
 
 
-@router.get("/lab-tests/{test_id}", dependencies=[require("lab_tests:read")])
+@router.get(
+    "/lab-tests/{test_id}", dependencies=[require("lab_tests:read")], responses=problems(service.LabTestNotFound)
+)
 async def get_lab_test(test_id: uuid.UUID, uow: Uow, response: Response) -> LabTestRead:
     return _test(await service.get_lab_test(uow, test_id), response)
 
 
-@router.patch("/lab-tests/{test_id}", dependencies=[require("lab_tests:write")])
+@router.patch(
+    "/lab-tests/{test_id}", dependencies=[require("lab_tests:write")], responses=problems(service.LabTestNotFound)
+)
 async def update_lab_test(
     test_id: uuid.UUID, body: LabTestUpdate, uow: Uow, if_match: IfMatch, response: Response
 ) -> LabTestRead:
@@ -78,12 +88,20 @@ async def list_lab_orders(
     return Page(items=[service.order_to_read(o) for o in rows], next_cursor=cursor)
 
 
-@router.get("/lab-orders/{lab_order_id}", dependencies=[require("lab_orders:read")])
+@router.get(
+    "/lab-orders/{lab_order_id}",
+    dependencies=[require("lab_orders:read")],
+    responses=problems(service.LabOrderNotFound),
+)
 async def get_lab_order(lab_order_id: uuid.UUID, uow: Uow) -> LabOrderRead:
     return service.order_to_read(await service.get_lab_order(uow, lab_order_id))
 
 
-@router.post("/lab-orders/{lab_order_id}/result", dependencies=[require("lab_orders:result")])
+@router.post(
+    "/lab-orders/{lab_order_id}/result",
+    dependencies=[require("lab_orders:result")],
+    responses=problems(service.LabOrderNotFound, service.LabOrderNotResultable),
+)
 async def record_result(lab_order_id: uuid.UUID, body: LabResultCreate, uow: Uow) -> LabOrderRead:
     """Record a scheduled lab order's results, once, after its order is confirmed. The patient is told
     the results are ready; the values never leave the lab in events or messages."""

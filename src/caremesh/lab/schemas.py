@@ -5,12 +5,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from caremesh.lab import domain
 from caremesh.lab.domain import LabOrderStatus
 from caremesh.platform.money import MoneyOut, money
-from caremesh.platform.schemas import Strict
+from caremesh.platform.schemas import Strict, not_clearable
 from caremesh.platform.timeutil import OutDateTime
 
 
@@ -48,6 +48,8 @@ class LabTestCreate(Strict):
 
 class LabTestUpdate(Strict):
     """Only the fields sent change; `loinc: null` clears it. The code never changes."""
+
+    model_config = ConfigDict(json_schema_extra=not_clearable("name", "price", "daily_capacity"))
 
     name: Name | None = None
     loinc: Loinc | None = None

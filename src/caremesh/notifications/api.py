@@ -15,6 +15,7 @@ from caremesh.notifications.schemas import (
     NotificationTemplateUpdate,
 )
 from caremesh.platform.api import IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
 router = APIRouter(tags=["notifications"], route_class=TransactionalRoute)
@@ -37,14 +38,23 @@ async def list_notifications(
     return Page(items=[service.to_read(n) for n in rows], next_cursor=cursor)
 
 
-@router.post("/notifications/send", status_code=status.HTTP_201_CREATED, dependencies=[require("notifications:manage")])
+@router.post(
+    "/notifications/send",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[require("notifications:manage")],
+    responses=problems(service.PatientNotFound, service.TemplateNotFound),
+)
 async def send_notification(body: NotificationSend, uow: Uow, response: Response) -> NotificationRead:
     notification = await service.send_notification(uow, body)
     response.headers["Location"] = f"/api/v1/notifications/{notification.id}"
     return service.to_read(notification)
 
 
-@router.get("/notifications/{notification_id}", dependencies=[require("notifications:read")])
+@router.get(
+    "/notifications/{notification_id}",
+    dependencies=[require("notifications:read")],
+    responses=problems(service.NotificationNotFound),
+)
 async def get_notification(notification_id: uuid.UUID, uow: Uow) -> NotificationRead:
     return service.to_read(await service.get_notification(uow, notification_id))
 
@@ -60,12 +70,20 @@ async def list_templates(uow: Uow, page: PageParams = Depends()) -> Page[Notific
     return Page(items=[service.template_to_read(t) for t in rows], next_cursor=cursor)
 
 
-@router.get("/notification-templates/{code}", dependencies=[require("notifications:manage")])
+@router.get(
+    "/notification-templates/{code}",
+    dependencies=[require("notifications:manage")],
+    responses=problems(service.TemplateNotFound),
+)
 async def get_template(code: TemplateCode, uow: Uow, response: Response) -> NotificationTemplateRead:
     return _respond(await service.get_template(uow, code), response)
 
 
-@router.put("/notification-templates/{code}", dependencies=[require("notifications:manage")])
+@router.put(
+    "/notification-templates/{code}",
+    dependencies=[require("notifications:manage")],
+    responses=problems(service.TemplateNotFound),
+)
 async def update_template(
     code: TemplateCode, body: NotificationTemplateUpdate, uow: Uow, if_match: IfMatch, response: Response
 ) -> NotificationTemplateRead:

@@ -9,6 +9,7 @@ from caremesh.orders.domain import OrderStatus, OrderType
 from caremesh.orders.models import Order
 from caremesh.orders.schemas import OrderCancel, OrderCreate, OrderEventRead, OrderRead
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=TransactionalRoute)
@@ -19,7 +20,14 @@ def _order(order: Order, response: Response) -> OrderRead:
     return service.to_read(order)
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, dependencies=[require("orders:create")])
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[require("orders:create")],
+    responses=problems(
+        service.LabTestNotFound, service.MedicationNotFound, service.PatientNotFound, service.PractitionerNotFound
+    ),
+)
 async def place_order(body: OrderCreate, uow: Uow, response: Response) -> OrderRead:
     """Accept an order (`pending`); pharmacy or lab, then billing, take it on asynchronously.
     Follow it with `GET /orders/{id}` or its steps with `GET /orders/{id}/events`."""
@@ -43,18 +51,22 @@ async def list_orders(
     return Page(items=[service.to_read(o) for o in rows], next_cursor=cursor)
 
 
-@router.get("/{order_id}", dependencies=[require("orders:read")])
+@router.get("/{order_id}", dependencies=[require("orders:read")], responses=problems(service.OrderNotFound))
 async def get_order(order_id: uuid.UUID, uow: Uow, response: Response) -> OrderRead:
     return _order(await service.get_order(uow, order_id), response)
 
 
-@router.get("/{order_id}/events", dependencies=[require("orders:read")])
+@router.get("/{order_id}/events", dependencies=[require("orders:read")], responses=problems(service.OrderNotFound))
 async def list_order_events(order_id: uuid.UUID, uow: Uow) -> list[OrderEventRead]:
     """The saga's steps and compensations, oldest first."""
     return [service.event_to_read(e) for e in await service.list_order_events(uow, order_id)]
 
 
-@router.post("/{order_id}/cancel", dependencies=[require("orders:cancel")])
+@router.post(
+    "/{order_id}/cancel",
+    dependencies=[require("orders:cancel")],
+    responses=problems(service.OrderNotFound, service.OrderNotCancellable, (409, "INVOICE_HAS_PAYMENTS")),
+)
 async def cancel_order(
     order_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response, body: OrderCancel | None = None
 ) -> OrderRead:

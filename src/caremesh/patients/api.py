@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from caremesh.patients import service
 from caremesh.patients.schemas import PatientCreate, PatientRead, PatientUpdate
 from caremesh.platform.api import IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
 router = APIRouter(prefix="/patients", tags=["patients"], route_class=TransactionalRoute)
@@ -33,14 +34,14 @@ async def list_patients(
     return Page(items=[service.to_read(p, today) for p in rows], next_cursor=cursor)
 
 
-@router.get("/{patient_id}", dependencies=[require("patients:read")])
+@router.get("/{patient_id}", dependencies=[require("patients:read")], responses=problems(service.PatientNotFound))
 async def get_patient(patient_id: uuid.UUID, uow: Uow, response: Response) -> PatientRead:
     patient = await service.get_patient(uow, patient_id)
     set_etag(response, patient.version)
     return service.to_read(patient, service.today(uow))
 
 
-@router.patch("/{patient_id}", dependencies=[require("patients:write")])
+@router.patch("/{patient_id}", dependencies=[require("patients:write")], responses=problems(service.PatientNotFound))
 async def update_patient(
     patient_id: uuid.UUID, body: PatientUpdate, uow: Uow, if_match: IfMatch, response: Response
 ) -> PatientRead:
@@ -49,7 +50,12 @@ async def update_patient(
     return service.to_read(patient, service.today(uow))
 
 
-@router.delete("/{patient_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[require("patients:delete")])
+@router.delete(
+    "/{patient_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[require("patients:delete")],
+    responses=problems(service.PatientNotFound, service.PatientHasAppointments),
+)
 async def delete_patient(patient_id: uuid.UUID, uow: Uow, if_match: IfMatch) -> Response:
     await service.delete_patient(uow, patient_id, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,9 +4,9 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from caremesh.platform.schemas import Phone, Strict
+from caremesh.platform.schemas import Phone, Strict, not_clearable
 from caremesh.platform.timeutil import OutDateTime
 
 Gender = Literal["male", "female", "other", "unknown"]
@@ -43,6 +43,8 @@ class PatientCreate(Strict):
 
 class PatientUpdate(Strict):
     """Only the fields sent change; `null` clears an optional field."""
+
+    model_config = ConfigDict(json_schema_extra=not_clearable("first_name", "last_name", "date_of_birth", "gender"))
 
     first_name: Name | None = None
     last_name: Name | None = None

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, status
 from fastapi.responses import JSONResponse
@@ -12,6 +12,7 @@ from caremesh.payments.gateway import PaymentGateway, gateway_for
 from caremesh.payments.schemas import PaymentCreate, PaymentRead, RefundCreate, RefundRead
 from caremesh.platform.api import TransactionalRoute, UnitsOfWork, UnitsRoute, Uow, require
 from caremesh.platform.errors import PROBLEM_JSON
+from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
 # Creating payments and refunds commits twice per request, with the gateway call in between (UnitsRoute);
@@ -45,18 +46,15 @@ Gateway = Annotated[PaymentGateway, Depends(payment_gateway)]
 IdempotencyKeyHeader = Annotated[str, Depends(idempotency_key)]
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {}}}
-
-
-CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem("IDEMPOTENCY_KEY_REQUIRED or IDEMPOTENCY_KEY_INVALID"),
-    409: _problem("IDEMPOTENCY_REQUEST_IN_PROGRESS (and the operation's own conflicts)"),
-    422: _problem("VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED"),
-    502: _problem(
-        "GATEWAY_UNAVAILABLE: the gateway did not answer (nothing happened) or its answer was lost (settled in the"
-        " background); retry with the same key"
-    ),
+# Billing's answers reach the client through the stored outcome, hence (status, code) pairs.
+CREATE_ERRORS = (
+    service.IdempotencyKeyRequired,
+    service.IdempotencyKeyInvalid,
+    service.GatewayUnavailableError,
+)
+GATEWAY = {
+    502: "The gateway did not answer (nothing happened) or its answer was lost (settled in the background):"
+    " retry with the same key."
 }
 
 
@@ -75,7 +73,14 @@ def _respond(outcome: service.Outcome, *, location: bool = False) -> JSONRespons
     status_code=status.HTTP_201_CREATED,
     response_model=PaymentRead,
     dependencies=[require("payments:create")],
-    responses={**CREATE_RESPONSES, 402: _problem("PAYMENT_DECLINED: the failed payment is stored")},
+    responses=problems(
+        *CREATE_ERRORS,
+        (402, "PAYMENT_DECLINED"),
+        (404, "INVOICE_NOT_FOUND"),
+        (409, "INVOICE_NOT_PAYABLE"),
+        (409, "AMOUNT_EXCEEDS_BALANCE"),
+        descriptions={**GATEWAY, 402: "Declined: the failed payment is stored."},
+    ),
 )
 async def create_payment(
     key: IdempotencyKeyHeader, body: PaymentCreate, units: UnitsOfWork, gateway: Gateway
@@ -88,7 +93,15 @@ async def create_payment(
     status_code=status.HTTP_201_CREATED,
     response_model=RefundRead,
     dependencies=[require("payments:refund")],
-    responses={**CREATE_RESPONSES, 402: _problem("REFUND_DECLINED: nothing was refunded")},
+    responses=problems(
+        *CREATE_ERRORS,
+        service.RefundDeclined,
+        service.PaymentNotFound,
+        service.PaymentNotRefundable,
+        service.RefundExceedsPayment,
+        (409, "REFUND_EXCEEDS_AMOUNT_PAID"),
+        descriptions={**GATEWAY, 402: "Declined: nothing was refunded."},
+    ),
 )
 async def create_refund(
     payment_id: uuid.UUID, key: IdempotencyKeyHeader, body: RefundCreate, units: UnitsOfWork, gateway: Gateway
@@ -114,7 +127,7 @@ async def list_payments(
     return Page(items=[service.to_read(p) for p in rows], next_cursor=cursor)
 
 
-@reading.get("/{payment_id}", dependencies=[require("payments:read")])
+@reading.get("/{payment_id}", dependencies=[require("payments:read")], responses=problems(service.PaymentNotFound))
 async def get_payment(payment_id: uuid.UUID, uow: Uow) -> PaymentRead:
     return service.to_read(await service.get_payment(uow, payment_id))
 

@@ -9,6 +9,7 @@ from caremesh.pharmacy.domain import ReservationStatus
 from caremesh.pharmacy.models import Medication
 from caremesh.pharmacy.schemas import MedicationCreate, MedicationRead, ReservationRead, Restock
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
 router = APIRouter(tags=["pharmacy"], route_class=TransactionalRoute)
@@ -22,7 +23,12 @@ def _medication(medication: Medication, response: Response) -> MedicationRead:
     return service.to_read(medication)
 
 
-@router.post("/medications", status_code=status.HTTP_201_CREATED, dependencies=[require("medications:write")])
+@router.post(
+    "/medications",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[require("medications:write")],
+    responses=problems(service.MedicationCodeExists),
+)
 async def create_medication(body: MedicationCreate, uow: Uow, response: Response) -> MedicationRead:
     """Add a medication to the catalogue with its opening stock; 409 MEDICATION_CODE_EXISTS for a taken code."""
     medication = await service.create_medication(uow, body)
@@ -42,12 +48,20 @@ async def list_medications(
     return Page(items=[service.to_read(m) for m in rows], next_cursor=cursor)
 
 
-@router.get("/medications/{medication_id}", dependencies=[require("medications:read")])
+@router.get(
+    "/medications/{medication_id}",
+    dependencies=[require("medications:read")],
+    responses=problems(service.MedicationNotFound),
+)
 async def get_medication(medication_id: uuid.UUID, uow: Uow, response: Response) -> MedicationRead:
     return _medication(await service.get_medication(uow, medication_id), response)
 
 
-@router.post("/medications/{medication_id}/restock", dependencies=[require("medications:write")])
+@router.post(
+    "/medications/{medication_id}/restock",
+    dependencies=[require("medications:write")],
+    responses=problems(service.MedicationNotFound),
+)
 async def restock(
     medication_id: uuid.UUID, body: Restock, uow: Uow, if_match: IfMatch, response: Response
 ) -> MedicationRead:
@@ -73,13 +87,21 @@ async def list_reservations(
     return Page(items=await service.reservations_to_read(uow, rows), next_cursor=cursor)
 
 
-@router.get("/pharmacy/reservations/{reservation_id}", dependencies=[require("reservations:read")])
+@router.get(
+    "/pharmacy/reservations/{reservation_id}",
+    dependencies=[require("reservations:read")],
+    responses=problems(service.ReservationNotFound),
+)
 async def get_reservation(reservation_id: uuid.UUID, uow: Uow) -> ReservationRead:
     [read] = await service.reservations_to_read(uow, [await service.get_reservation(uow, reservation_id)])
     return read
 
 
-@router.post("/pharmacy/reservations/{reservation_id}/dispense", dependencies=[require("reservations:dispense")])
+@router.post(
+    "/pharmacy/reservations/{reservation_id}/dispense",
+    dependencies=[require("reservations:dispense")],
+    responses=problems(service.ReservationNotFound, service.ReservationNotDispensable),
+)
 async def dispense(reservation_id: uuid.UUID, uow: Uow) -> ReservationRead:
     """Hand the reserved quantity out (it leaves the stock). Only a `reserved` reservation of a confirmed order:
     409 RESERVATION_NOT_DISPENSABLE otherwise, its detail saying why."""

@@ -201,6 +201,7 @@ def require(permission: str) -> Any:
             raise Forbidden(f"Your roles do not allow {permission}.")
         return principal
 
+    check.permission = permission  # type: ignore[attr-defined]  # the OpenAPI document derives 403 from it
     return Depends(check)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, field_validator
@@ -20,6 +21,25 @@ class Strict(BaseModel):
         if isinstance(value, str) and "\x00" in value:
             raise ValueError("must not contain NUL characters")
         return value
+
+
+def not_clearable(*fields: str) -> Callable[[dict[str, Any]], None]:
+    """`json_schema_extra` of a PATCH model: these fields may be left out but not sent as `null`, which the
+    service refuses ("cannot be cleared"); the published schema says so too."""
+
+    def strip_null(schema: dict[str, Any]) -> None:
+        for name in fields:
+            prop = schema.get("properties", {}).get(name, {})
+            kept = [option for option in prop.get("anyOf", ()) if option.get("type") != "null"]
+            if len(kept) == 1:
+                del prop["anyOf"]
+                prop.update(kept[0])
+            elif kept:
+                prop["anyOf"] = kept
+            if prop.get("default", ...) is None:
+                del prop["default"]
+
+    return strip_null
 
 
 _PHONE_SEPARATORS = re.compile(r"[\s().-]")

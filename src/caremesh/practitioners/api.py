@@ -6,6 +6,7 @@ from datetime import date
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from caremesh.platform.api import IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.practitioners import service
 from caremesh.practitioners.schemas import (
@@ -27,7 +28,12 @@ async def list_specialties(uow: Uow) -> Page[SpecialtyRead]:
     return Page(items=[SpecialtyRead(code=s.code, name=s.name) for s in rows], next_cursor=None)
 
 
-@router.post("/practitioners", status_code=status.HTTP_201_CREATED, dependencies=[require("practitioners:write")])
+@router.post(
+    "/practitioners",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[require("practitioners:write")],
+    responses=problems(service.DuplicateNpi),
+)
 async def register_practitioner(body: PractitionerCreate, uow: Uow, response: Response) -> PractitionerRead:
     practitioner = await service.register_practitioner(uow, body)
     set_etag(response, practitioner.version)
@@ -47,14 +53,22 @@ async def list_practitioners(
     return Page(items=[service.to_read(p, today) for p in rows], next_cursor=cursor)
 
 
-@router.get("/practitioners/{practitioner_id}", dependencies=[require("practitioners:read")])
+@router.get(
+    "/practitioners/{practitioner_id}",
+    dependencies=[require("practitioners:read")],
+    responses=problems(service.PractitionerNotFound),
+)
 async def get_practitioner(practitioner_id: uuid.UUID, uow: Uow, response: Response) -> PractitionerRead:
     practitioner = await service.get_practitioner(uow, practitioner_id)
     set_etag(response, practitioner.version)
     return service.to_read(practitioner, service.today(uow))
 
 
-@router.patch("/practitioners/{practitioner_id}", dependencies=[require("practitioners:write")])
+@router.patch(
+    "/practitioners/{practitioner_id}",
+    dependencies=[require("practitioners:write")],
+    responses=problems(service.PractitionerNotFound),
+)
 async def update_practitioner(
     practitioner_id: uuid.UUID, body: PractitionerUpdate, uow: Uow, if_match: IfMatch, response: Response
 ) -> PractitionerRead:
@@ -67,13 +81,18 @@ async def update_practitioner(
     "/practitioners/{practitioner_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[require("practitioners:write")],
+    responses=problems(service.PractitionerNotFound, service.PractitionerHasAppointments),
 )
 async def delete_practitioner(practitioner_id: uuid.UUID, uow: Uow, if_match: IfMatch) -> Response:
     await service.delete_practitioner(uow, practitioner_id, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/practitioners/{practitioner_id}/availability", dependencies=[require("practitioners:read")])
+@router.get(
+    "/practitioners/{practitioner_id}/availability",
+    dependencies=[require("practitioners:read")],
+    responses=problems(service.PractitionerNotFound),
+)
 async def get_availability(
     practitioner_id: uuid.UUID,
     uow: Uow,

@@ -9,6 +9,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     EmailStr,
     Field,
     PlainSerializer,
@@ -16,7 +17,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from caremesh.platform.schemas import Phone, Strict
+from caremesh.platform.schemas import Phone, Strict, not_clearable
 from caremesh.platform.timeutil import OutDateTime
 from caremesh.practitioners.domain import WorkingWindow, working_hours_problem
 
@@ -68,7 +69,13 @@ class PractitionerCreate(Strict):
     first_name: Name
     last_name: Name
     # Checked by the service, so that any string gets INVALID_NPI / UNKNOWN_SPECIALTY.
-    npi: Annotated[str, Field(description="10 digits; Luhn check over 80840 + npi")]
+    npi: Annotated[
+        str,
+        Field(
+            description="10 digits; Luhn check over 80840 + npi (else 422 INVALID_NPI)",
+            json_schema_extra={"pattern": "^[0-9]{10}$"},  # published; the service checks it with INVALID_NPI
+        ),
+    ]
     specialty: Annotated[str, Field(description="A code from GET /specialties")]
     practice_start_date: date
     phone: Phone | None = None
@@ -83,6 +90,8 @@ class PractitionerUpdate(Strict):
 
     `npi`, `specialty` and `practice_start_date` are accepted only to answer FIELD_NOT_EDITABLE.
     """
+
+    model_config = ConfigDict(json_schema_extra=not_clearable("first_name", "last_name", "working_hours"))
 
     first_name: Name | None = None
     last_name: Name | None = None

@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from caremesh.platform.api import IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.timeutil import InDateTime
 from caremesh.scheduling import service
@@ -26,7 +27,14 @@ def _respond(appointment: Appointment, response: Response) -> AppointmentRead:
     return service.to_read(appointment)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[require("appointments:book")])
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[require("appointments:book")],
+    responses=problems(
+        service.PatientNotFound, service.PractitionerNotFound, service.AppointmentConflict, service.PatientDoubleBooked
+    ),
+)
 async def book_appointment(body: AppointmentCreate, uow: Uow, response: Response) -> AppointmentRead:
     appointment = await service.book_appointment(uow, body)
     response.headers["Location"] = f"/api/v1/appointments/{appointment.id}"
@@ -55,17 +63,27 @@ async def list_appointments(
     return Page(items=[service.to_read(a) for a in rows], next_cursor=cursor)
 
 
-@router.get("/{appointment_id}", dependencies=[require("appointments:read")])
+@router.get(
+    "/{appointment_id}", dependencies=[require("appointments:read")], responses=problems(service.AppointmentNotFound)
+)
 async def get_appointment(appointment_id: uuid.UUID, uow: Uow, response: Response) -> AppointmentRead:
     return _respond(await service.get_appointment(uow, appointment_id), response)
 
 
-@router.post("/{appointment_id}/check-in", dependencies=[require("appointments:check_in")])
+@router.post(
+    "/{appointment_id}/check-in",
+    dependencies=[require("appointments:check_in")],
+    responses=problems(service.AppointmentNotFound, service.InvalidStatusTransition),
+)
 async def check_in(appointment_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> AppointmentRead:
     return _respond(await service.check_in(uow, appointment_id, if_match), response)
 
 
-@router.post("/{appointment_id}/complete", dependencies=[require("appointments:complete")])
+@router.post(
+    "/{appointment_id}/complete",
+    dependencies=[require("appointments:complete")],
+    responses=problems(service.AppointmentNotFound, service.InvalidStatusTransition),
+)
 async def complete(
     appointment_id: uuid.UUID,
     uow: Uow,
@@ -76,7 +94,11 @@ async def complete(
     return _respond(await service.complete(uow, appointment_id, body or AppointmentComplete(), if_match), response)
 
 
-@router.post("/{appointment_id}/cancel", dependencies=[require("appointments:cancel")])
+@router.post(
+    "/{appointment_id}/cancel",
+    dependencies=[require("appointments:cancel")],
+    responses=problems(service.AppointmentNotFound, service.InvalidStatusTransition),
+)
 async def cancel(
     appointment_id: uuid.UUID,
     uow: Uow,
@@ -87,12 +109,26 @@ async def cancel(
     return _respond(await service.cancel(uow, appointment_id, body or AppointmentCancel(), if_match), response)
 
 
-@router.post("/{appointment_id}/no-show", dependencies=[require("appointments:no_show")])
+@router.post(
+    "/{appointment_id}/no-show",
+    dependencies=[require("appointments:no_show")],
+    responses=problems(service.AppointmentNotFound, service.InvalidStatusTransition),
+)
 async def mark_no_show(appointment_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> AppointmentRead:
     return _respond(await service.mark_no_show(uow, appointment_id, if_match), response)
 
 
-@router.post("/{appointment_id}/reschedule", dependencies=[require("appointments:reschedule")])
+@router.post(
+    "/{appointment_id}/reschedule",
+    dependencies=[require("appointments:reschedule")],
+    responses=problems(
+        service.AppointmentNotFound,
+        service.PractitionerNotFound,
+        service.AppointmentConflict,
+        service.InvalidStatusTransition,
+        service.PatientDoubleBooked,
+    ),
+)
 async def reschedule(
     appointment_id: uuid.UUID, body: AppointmentReschedule, uow: Uow, if_match: IfMatch, response: Response
 ) -> AppointmentRead:
