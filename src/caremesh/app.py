@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from caremesh.platform.api import API_PREFIX
 from caremesh.platform.clock import Clock, SystemClock
 from caremesh.platform.db import Database
+from caremesh.platform.edge import BodyLimitMiddleware
 from caremesh.platform.errors import install_error_handlers
 from caremesh.platform.messaging.bus import Subscription, Subscriptions
 from caremesh.platform.messaging.runtime import JobFactory, Workers
@@ -126,6 +127,7 @@ def create_app(
     app.state.principal_loader = identity_contract.load_principal
 
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, default=settings.http.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops_router)
     app.include_router(ops_router, prefix=API_PREFIX, include_in_schema=False)

@@ -80,6 +80,18 @@ class RateLimited(DomainError):
     status, code, title = 429, "RATE_LIMITED", "Too many requests"
 
 
+class MalformedJson(DomainError):
+    status, code, title = 400, "MALFORMED_JSON", "The body is not valid JSON"
+
+
+class PayloadTooLarge(DomainError):
+    status, code, title = 413, "PAYLOAD_TOO_LARGE", "Payload too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status, code, title = 415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"
+
+
 def problem(
     status: int,
     code: str,
