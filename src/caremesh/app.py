@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from caremesh.platform.api import API_PREFIX
 from caremesh.platform.clock import Clock, SystemClock
 from caremesh.platform.db import Database
+from caremesh.platform.docs import DOCS_PATH, install_docs
 from caremesh.platform.edge import BodyLimitMiddleware
 from caremesh.platform.errors import install_error_handlers
 from caremesh.platform.messaging.bus import Subscription, Subscriptions
@@ -38,6 +40,8 @@ ALL_CONTEXTS: tuple[str, ...] = (
     "claims",
     "notifications",
 )
+# Where `/` leads: the API docs, until the web app takes its place.
+HOME_PATH = DOCS_PATH
 
 
 def _subscriptions(contexts: Sequence[str]) -> list[Subscription]:
@@ -112,7 +116,8 @@ def create_app(
         version="1.0.0",
         summary="Hospital platform: patients, practitioners, scheduling, billing, payments and notifications.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served from the package by install_docs, not from a CDN
+        redoc_url=None,
         openapi_url="/openapi.json",
         swagger_ui_parameters={"persistAuthorization": True},
     )
@@ -127,6 +132,8 @@ def create_app(
     app.state.principal_loader = identity_contract.load_principal
 
     install_error_handlers(app)
+    install_docs(app)
+    app.add_api_route("/", lambda: RedirectResponse(HOME_PATH), include_in_schema=False)
     app.add_middleware(BodyLimitMiddleware, default=settings.http.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops_router)
