@@ -13,7 +13,7 @@ from caremesh.platform.api import API_PREFIX
 from caremesh.platform.clock import Clock, SystemClock
 from caremesh.platform.db import Database
 from caremesh.platform.docs import DOCS_PATH, install_docs
-from caremesh.platform.edge import BodyLimitMiddleware
+from caremesh.platform.edge import BodyLimitMiddleware, CorsMiddleware, NoStoreMiddleware
 from caremesh.platform.errors import install_error_handlers
 from caremesh.platform.messaging.bus import Subscription, Subscriptions
 from caremesh.platform.messaging.runtime import JobFactory, Workers
@@ -42,6 +42,8 @@ ALL_CONTEXTS: tuple[str, ...] = (
 )
 # Where `/` leads: the API docs, until the web app takes its place.
 HOME_PATH = DOCS_PATH
+# Answers under these prefixes may carry patient data: never cached (`/fhir` joins when it exists).
+PRIVATE_PREFIXES = (API_PREFIX,)
 
 
 def _subscriptions(contexts: Sequence[str]) -> list[Subscription]:
@@ -134,8 +136,13 @@ def create_app(
     install_error_handlers(app)
     install_docs(app)
     app.add_api_route("/", lambda: RedirectResponse(HOME_PATH), include_in_schema=False)
+    # The last added runs first. CORS outermost, as nginx in front would be: even a 500 rendered by
+    # RequestContextMiddleware reaches a browser app, with the X-Request-ID it exposes.
     app.add_middleware(BodyLimitMiddleware, default=settings.http.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(NoStoreMiddleware, prefixes=PRIVATE_PREFIXES)
+    if settings.http.cors_origins:
+        app.add_middleware(CorsMiddleware, origins=settings.http.cors_origins)
     app.include_router(ops_router)
     app.include_router(ops_router, prefix=API_PREFIX, include_in_schema=False)
     for name in contexts:
