@@ -30,6 +30,7 @@ from caremesh.platform.settings import (
     ClaimSettings,
     ClinicSettings,
     DatabaseSettings,
+    HttpSettings,
     MessagingSettings,
     NotificationSettings,
     OrderSettings,
@@ -168,10 +169,11 @@ def settings_for_tests(
     orders: dict[str, Any] | None = None,
     clinic: dict[str, Any] | None = None,
     claims: dict[str, Any] | None = None,
+    http: dict[str, Any] | None = None,
     **security: Any,
 ) -> Settings:
-    """Settings for one test; `billing`, `payments`, `notifications`, `orders`, `clinic` and `claims` override those
-    concerns' fields."""
+    """Settings for one test; `billing`, `payments`, `notifications`, `orders`, `clinic`, `claims` and `http` override
+    those concerns' fields."""
     defaults: dict[str, Any] = {
         "jwt_secret": "test-signing-secret-not-for-production-0123456789",
         "admin_email": ADMIN_EMAIL,
@@ -196,6 +198,7 @@ def settings_for_tests(
         orders=OrderSettings(**(orders or {})),
         clinic=ClinicSettings(**(clinic or {})),
         claims=ClaimSettings(**(claims or {})),
+        http=HttpSettings(**(http or {})),
     )
 
 

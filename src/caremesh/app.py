@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from caremesh.platform.api import API_PREFIX
 from caremesh.platform.clock import Clock, SystemClock
 from caremesh.platform.db import Database
+from caremesh.platform.docs import DOCS_PATH, install_docs
+from caremesh.platform.edge import BodyLimitMiddleware, CorsMiddleware, NoStoreMiddleware
 from caremesh.platform.errors import install_error_handlers
 from caremesh.platform.messaging.bus import Subscription, Subscriptions
 from caremesh.platform.messaging.runtime import JobFactory, Workers
@@ -39,6 +42,10 @@ ALL_CONTEXTS: tuple[str, ...] = (
     "claims",
     "notifications",
 )
+# Where `/` leads: the API docs, until the web app takes its place.
+HOME_PATH = DOCS_PATH
+# Answers under these prefixes may carry patient data: never cached (`/fhir` joins when it exists).
+PRIVATE_PREFIXES = (API_PREFIX,)
 
 
 def _subscriptions(contexts: Sequence[str]) -> list[Subscription]:
@@ -120,7 +127,8 @@ def create_app(
         version="1.0.0",
         summary="Hospital platform: patients, practitioners, scheduling, billing, payments and notifications.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served from the package by install_docs, not from a CDN
+        redoc_url=None,
         openapi_url="/openapi.json",
         swagger_ui_parameters={"persistAuthorization": True},
     )
@@ -137,7 +145,15 @@ def create_app(
 
     install_error_handlers(app)
     install_openapi(app)
+    install_docs(app)
+    app.add_api_route("/", lambda: RedirectResponse(HOME_PATH), include_in_schema=False)
+    # The last added runs first. CORS outermost, as nginx in front would be: even a 500 rendered by
+    # RequestContextMiddleware reaches a browser app, with the X-Request-ID it exposes.
+    app.add_middleware(BodyLimitMiddleware, default=settings.http.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(NoStoreMiddleware, prefixes=PRIVATE_PREFIXES)
+    if settings.http.cors_origins:
+        app.add_middleware(CorsMiddleware, origins=settings.http.cors_origins)
     app.include_router(ops_router)
     app.include_router(ops_router, prefix=API_PREFIX, include_in_schema=False)
     for name in contexts:

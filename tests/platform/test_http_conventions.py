@@ -78,7 +78,7 @@ async def test_a_wrong_method_is_a_405_problem(env):
     assert_problem(response, 405, "METHOD_NOT_ALLOWED")
 
 
-async def test_malformed_json_is_a_422_problem_with_errors(env):
+async def test_malformed_json_is_a_400_problem_that_says_where(env):
     before = await env.count("patients")
 
     response = await env.client.post(
@@ -87,8 +87,8 @@ async def test_malformed_json_is_a_422_problem_with_errors(env):
         headers={**env.admin, "Content-Type": "application/json"},
     )
 
-    body = assert_problem(response, 422, "VALIDATION_ERROR")
-    assert error_locs(body)
+    body = assert_problem(response, 400, "MALFORMED_JSON")
+    assert "line 1 column 24" in body["detail"]
     assert await env.count("patients") == before
 
 

@@ -165,7 +165,7 @@ async def test_missing_fields_and_broken_json_are_problems(env):
     response = await env.client.post(
         URL, content=b"{not json", headers={**env.admin, "content-type": "application/json"}
     )
-    assert_problem(response, 422, "VALIDATION_ERROR")
+    assert_problem(response, 400, "MALFORMED_JSON")
     assert await env.count("practitioners") == 0
 
 

@@ -133,7 +133,7 @@ async def test_malformed_bookings_are_problems_and_change_nothing(env, parties, 
 async def test_broken_json_and_empty_bodies_are_problems(env, parties):
     headers = {**env.admin, "content-type": "application/json"}
     before = await snapshot(env)
-    assert_problem(await env.client.post(URL, content=b"{", headers=headers), 422, "VALIDATION_ERROR")
+    assert_problem(await env.client.post(URL, content=b"{", headers=headers), 400, "MALFORMED_JSON")
     assert_problem(await env.client.post(URL, json={}, headers=env.admin), 422, "VALIDATION_ERROR")
     assert_problem(await env.client.post(URL, json=[], headers=env.admin), 422, "VALIDATION_ERROR")
     assert await snapshot(env) == before

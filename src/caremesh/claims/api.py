@@ -32,7 +32,7 @@ from caremesh.claims.schemas import (
     UnmatchedReportItem,
 )
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
-from caremesh.platform.errors import Unprocessable
+from caremesh.platform.errors import MalformedJson, Unprocessable, UnsupportedMediaType
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.uow import UnitOfWork
@@ -301,11 +301,13 @@ async def _remittance_body(request: Request) -> tuple[RemittanceIn, str]:
     if media_type in X12_TYPES:
         return service.remittance_from_835(raw.decode("utf-8", errors="replace")), "x12_835"
     if media_type != "application/json":
-        raise Unprocessable(f"Send a remittance as application/json or as an X12 835 in {', '.join(X12_TYPES)}.")
+        raise UnsupportedMediaType(f"Send a remittance as application/json or as an X12 835 in {', '.join(X12_TYPES)}.")
     try:
-        return RemittanceIn.model_validate(json.loads(raw or b"null")), "json"
-    except json.JSONDecodeError as error:
-        raise Unprocessable(f"The body is not JSON: {error.msg}.") from error
+        document = json.loads(raw or b"null")
+    except (ValueError, RecursionError) as error:  # not JSON, not UTF-8, or nested too deep
+        raise MalformedJson(f"The body is not valid JSON: {error}.") from error
+    try:
+        return RemittanceIn.model_validate(document), "json"
     except ValidationError as error:
         raise Unprocessable(
             "The remittance is not valid.",

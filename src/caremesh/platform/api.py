@@ -3,10 +3,11 @@ Idempotency-Key that every POST honours."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Annotated, Any, ClassVar, get_args, get_type_hints
+from typing import Annotated, Any, ClassVar, TypeVar, get_args, get_type_hints
 
 from fastapi import Depends, Header, Request, Response, params
 from fastapi.routing import APIRoute
@@ -14,7 +15,17 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.platform import permissions
-from caremesh.platform.errors import PROBLEM_JSON, DomainError, Forbidden, RateLimited, Unauthenticated, VersionConflict
+from caremesh.platform.edge import MAX_BODY_KEY
+from caremesh.platform.errors import (
+    PROBLEM_JSON,
+    DomainError,
+    Forbidden,
+    MalformedJson,
+    RateLimited,
+    Unauthenticated,
+    UnsupportedMediaType,
+    VersionConflict,
+)
 from caremesh.platform.idempotency import keys, requests
 from caremesh.platform.security import Principal
 from caremesh.platform.settings import parse_rate
@@ -23,6 +34,41 @@ from caremesh.platform.uow import UnitOfWork, UnitOfWorkFactory
 API_PREFIX = "/api/v1"
 
 PrincipalLoader = Callable[[AsyncSession, uuid.UUID, uuid.UUID], Awaitable[Principal | None]]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+_JSON = re.compile(r"^application/([\w.-]+\+)?json$")
+
+
+def max_body_bytes(limit: int) -> Callable[[Endpoint], Endpoint]:
+    """An endpoint that takes bodies up to `limit` bytes instead of CAREMESH_MAX_BODY_BYTES (attachments)."""
+
+    def mark(endpoint: Endpoint) -> Endpoint:
+        endpoint.max_body_bytes = limit  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
+def _takes_json(route: APIRoute) -> bool:
+    return route.body_field is not None and not isinstance(route.body_field.field_info, params.Form)
+
+
+async def read_body(request: Request, route: APIRoute) -> None:
+    """Read (and cache) the body before any transaction, so a slow client holds no lock: within the
+    endpoint's size limit (413), as JSON where the endpoint takes JSON (415, 400)."""
+    if (limit := getattr(route.endpoint, "max_body_bytes", None)) is not None:
+        request.scope[MAX_BODY_KEY] = limit
+    body = await request.body()
+    if not body or not _takes_json(route):
+        return
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if not _JSON.match(media_type):
+        received = f"as {media_type}" if media_type else "without a Content-Type"
+        raise UnsupportedMediaType(f"Send the body as application/json; it came {received}.")
+    try:
+        await request.json()  # parsed once: FastAPI reuses it
+    except (ValueError, RecursionError) as error:
+        raise MalformedJson(f"The body is not valid JSON: {error}.") from error
 
 
 class TransactionalRoute(APIRoute):
@@ -48,7 +94,7 @@ class TransactionalRoute(APIRoute):
 
         async def handle_in_transaction(request: Request) -> Response:
             request.scope["caremesh.route"] = template  # the metrics label
-            await request.body()  # read (and cached) before any transaction: a slow client holds no lock
+            await read_body(request, self)
             factory = request.app.state.uow_factory
             client = request.client.host if request.client else None
             try:
@@ -94,7 +140,7 @@ class UnitsRoute(APIRoute):
 
         async def handle_with_units(request: Request) -> Response:
             request.scope["caremesh.route"] = template
-            await request.body()
+            await read_body(request, self)
             request.state.units = Units(request)
             return await handle(request)
 

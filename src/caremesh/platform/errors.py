@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("caremesh.errors")
@@ -80,6 +81,18 @@ class RateLimited(DomainError):
     status, code, title = 429, "RATE_LIMITED", "Too many requests"
 
 
+class MalformedJson(DomainError):
+    status, code, title = 400, "MALFORMED_JSON", "The body is not valid JSON"
+
+
+class PayloadTooLarge(DomainError):
+    status, code, title = 413, "PAYLOAD_TOO_LARGE", "Payload too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status, code, title = 415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"
+
+
 def problem(
     status: int,
     code: str,
@@ -112,6 +125,21 @@ _HTTP_CODES = {
 }
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route answers on this path (Starlette names only the first route that matched it).
+    Mounted apps (the docs' static files) answer for themselves."""
+    path_only = {key: value for key, value in request.scope.items() if key != "fastapi"}
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(route.matches({**path_only, "method": method})[0] == Match.FULL for route in routes)
+    )
+
+
 def _location(loc: tuple[Any, ...]) -> list[Any]:
     return [part for part in loc if part != "body"] or list(loc)
 
@@ -128,10 +156,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(422, "VALIDATION_ERROR", "The request is not valid", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, title = _HTTP_CODES.get(exc.status_code, ("HTTP_ERROR", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) else title
-        return problem(exc.status_code, code, title, detail, headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+            headers["Allow"] = allowed
+            detail = f"{request.method} is not allowed here; this path answers {allowed}."
+        return problem(exc.status_code, code, title, detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

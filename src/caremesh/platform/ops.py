@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
+
+from caremesh.platform.errors import Unauthenticated
 
 router = APIRouter(tags=["operations"])
 
@@ -41,6 +44,17 @@ async def ready(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+def metrics_reader(request: Request) -> None:
+    """With CAREMESH_METRICS_TOKEN set, only `Authorization: Bearer <that token>` may read the metrics."""
+    token = request.app.state.settings.http.metrics_token
+    if token is None:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = token.get_secret_value().encode()
+    if not (scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)):
+        raise Unauthenticated("Send `Authorization: Bearer <CAREMESH_METRICS_TOKEN>` to read the metrics.")
+
+
+@router.get("/metrics", dependencies=[Depends(metrics_reader)])
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -5,15 +5,16 @@ The defaults run the embedded mode (SQLite file, in-process events) with no conf
 
 from __future__ import annotations
 
+import re
 import secrets
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _config() -> SettingsConfigDict:
@@ -88,6 +89,39 @@ class SecuritySettings(BaseSettings):
         path.touch(mode=0o600)
         path.write_text(value)
         return value
+
+
+_ORIGIN = re.compile(r"^https?://[^/\s]+$")
+
+
+class HttpSettings(BaseSettings):
+    """The HTTP edge: how large a request body may be, which browser origins may call, who may read /metrics."""
+
+    model_config = _config()
+
+    # Largest request body in bytes (413 PAYLOAD_TOO_LARGE beyond it); an endpoint may declare its own.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=0)
+    # Origins of browser apps allowed to call the API, comma-separated (`https://app.example.org,http://localhost:5173`,
+    # or `*`); empty: no CORS headers at all.
+    cors_origins: Annotated[list[str], NoDecode] = []
+    # When set, /metrics answers only `Authorization: Bearer <this token>`; unset, anyone who reaches the port.
+    metrics_token: SecretStr | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        origins = [str(origin).strip().rstrip("/") for origin in value if str(origin).strip()]
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.org[:port]")
+        return origins
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
 
 
 class MessagingSettings(BaseSettings):
@@ -224,6 +258,7 @@ class Settings:
         orders: OrderSettings | None = None,
         clinic: ClinicSettings | None = None,
         claims: ClaimSettings | None = None,
+        http: HttpSettings | None = None,
     ) -> None:
         self.app = app or AppSettings()
         self.db = db or DatabaseSettings()
@@ -235,6 +270,7 @@ class Settings:
         self.orders = orders or OrderSettings()
         self.clinic = clinic or ClinicSettings()
         self.claims = claims or ClaimSettings()
+        self.http = http or HttpSettings()
 
 
 def parse_rate(spec: str) -> tuple[int, float]:
@@ -250,6 +286,7 @@ __all__ = [
     "ClaimSettings",
     "ClinicSettings",
     "DatabaseSettings",
+    "HttpSettings",
     "MessagingSettings",
     "NotificationSettings",
     "OrderSettings",
