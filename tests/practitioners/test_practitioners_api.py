@@ -187,6 +187,11 @@ async def test_anonymous_callers_are_refused(env):
     assert_problem(await env.client.get("/api/v1/specialties"), 401, "UNAUTHENTICATED")
 
 
+async def test_a_practitioner_email_on_an_intranet_domain_is_accepted(env):
+    created = await make_practitioner(env, email="meera.iyer@cardiology.hospital.local")
+    assert created["email"] == "meera.iyer@cardiology.hospital.local"
+
+
 # --- specialties -----------------------------------------------------------
 
 
