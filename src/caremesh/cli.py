@@ -24,13 +24,32 @@ def main() -> None:
     cli()
 
 
+def _require_schema(settings: Settings) -> None:
+    """Stop with one line (and exit status 1) unless the database is migrated to this code's head; never
+    creates a database file."""
+    from caremesh.platform.migrate import SchemaNotReady, require_schema
+
+    try:
+        asyncio.run(require_schema(settings.db))
+    except SchemaNotReady as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
 @cli.command()
 def migrate() -> None:
     """Apply the database migrations."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from caremesh.platform.migrate import upgrade
 
     settings = Settings()
-    asyncio.run(upgrade(settings.db))
+    try:
+        asyncio.run(upgrade(settings.db))
+    except (OSError, SQLAlchemyError) as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        typer.echo(f"error: cannot migrate the database: {reason}", err=True)
+        raise typer.Exit(1) from None
     typer.echo("database is at the latest migration")
 
 
@@ -49,7 +68,7 @@ def serve(
 
     from caremesh import demo as demo_data
     from caremesh.app import ALL_CONTEXTS, create_app
-    from caremesh.platform.migrate import upgrade
+    from caremesh.platform.migrate import sqlite_file, upgrade
 
     settings = Settings()
     credentials = None
@@ -59,7 +78,12 @@ def serve(
             settings.security.admin_email = credentials.email("admin")
             settings.security.admin_password = credentials.passwords["admin"]
     if run_migrations if run_migrations is not None else settings.db.is_sqlite:
+        path = sqlite_file(settings.db) if settings.db.is_sqlite else None
+        if path is not None and not path.exists():
+            typer.echo(f"creating a new database at {path.resolve()}")
         asyncio.run(upgrade(settings.db))
+    else:
+        _require_schema(settings)
     if credentials:
         seeded = asyncio.run(demo_data.seed(settings, credentials))
         typer.echo("demo data seeded" if seeded else "demo data already present")
@@ -80,8 +104,11 @@ def relay() -> None:
     """Run only the outbox relay and the consumers, without HTTP."""
     from caremesh.app import create_app
 
+    settings = Settings()
+    _require_schema(settings)
+
     async def run() -> None:
-        app = create_app(Settings())
+        app = create_app(settings)
         async with app.router.lifespan_context(app):
             await asyncio.Event().wait()
 
@@ -110,6 +137,7 @@ def create_admin(
     from caremesh.platform.errors import DomainError
 
     settings = Settings()
+    _require_schema(settings)
     secret = password or settings.security.admin_password or getpass.getpass("Password: ")
 
     async def run() -> uuid.UUID:
@@ -134,8 +162,11 @@ def list_dead_letters(include_replayed: bool = False) -> None:
     from caremesh.platform.db import Database
     from caremesh.platform.messaging.consumer import list_dead_letters as load
 
+    settings = Settings()
+    _require_schema(settings)
+
     async def run() -> None:
-        db = Database(Settings().db)
+        db = Database(settings.db)
         async with db.sessionmaker() as session:
             rows = await load(session, include_replayed=include_replayed)
         await db.dispose()
@@ -164,9 +195,11 @@ def replay_dead_letters(
 
     if not ids and not replay_all:
         raise typer.BadParameter("name dead letter ids or pass --all")
+    settings = Settings()
+    _require_schema(settings)
 
     async def run() -> int:
-        db = Database(Settings().db)
+        db = Database(settings.db)
         async with db.sessionmaker() as session, session.begin():
             targets = [row.id for row in await load(session)] if replay_all else [uuid.UUID(i) for i in ids or []]
             replayed = 0
@@ -194,8 +227,10 @@ def prune_events(
     from caremesh.platform.idempotency import keys
     from caremesh.platform.messaging.retention import prune
 
+    settings = Settings()
+    _require_schema(settings)
+
     async def run() -> None:
-        settings = Settings()
         db = Database(settings.db)
         now = SystemClock().now()
         async with db.sessionmaker() as session, session.begin():

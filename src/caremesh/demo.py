@@ -42,7 +42,16 @@ PATIENTS = [
     ("Farah", "Khan", "1960-01-08", "female", {"bin": "610014", "pcn": "CAREPCN", "member_id": "MBR10003"}),
     ("Joseph", "Thomas", "1979-07-17", "male", None),
 ]
-ROLES = ["admin", "receptionist", "doctor", "billing_clerk", "claims_officer", "patient"]
+ROLES = [
+    "admin",
+    "receptionist",
+    "doctor",
+    "pharmacist",
+    "lab_technician",
+    "billing_clerk",
+    "claims_officer",
+    "patient",
+]
 
 
 def npi_with_check_digit(first_nine: str) -> str:
@@ -62,13 +71,15 @@ class DemoCredentials:
 
 
 def load_or_create_credentials(path: Path = CREDENTIALS_FILE) -> DemoCredentials:
-    if path.exists():
-        return DemoCredentials(passwords=json.loads(path.read_text())["passwords"])
-    credentials = DemoCredentials(passwords={role: f"demo-{secrets.token_urlsafe(9)}" for role in ROLES})
-    path.touch(mode=0o600)
-    path.write_text(json.dumps({"passwords": credentials.passwords}, indent=2))
-    os.chmod(path, 0o600)
-    return credentials
+    """The demo logins of the file, generating (and keeping) a password for every role it lacks."""
+    passwords = json.loads(path.read_text())["passwords"] if path.exists() else {}
+    missing = [role for role in ROLES if role not in passwords]
+    if missing:
+        passwords.update({role: f"demo-{secrets.token_urlsafe(9)}" for role in missing})
+        path.touch(mode=0o600)
+        path.write_text(json.dumps({"passwords": passwords}, indent=2))
+        os.chmod(path, 0o600)
+    return DemoCredentials(passwords=passwords)
 
 
 def _next_weekdays(today: date, count: int) -> list[date]:
@@ -123,6 +134,23 @@ async def _call(client: httpx.AsyncClient, method: str, path: str, headers: dict
     return response.json() if response.content else None
 
 
+# Demo users that need no patient or practitioner behind them, added to a database seeded by an older demo.
+UNLINKED_STAFF = ("receptionist", "pharmacist", "lab_technician", "billing_clerk", "claims_officer")
+
+
+async def _add_missing_staff(client: httpx.AsyncClient, credentials: DemoCredentials, admin: dict[str, str]) -> None:
+    for role in UNLINKED_STAFF:
+        body = {
+            "email": credentials.email(role),
+            "password": credentials.passwords[role],
+            "full_name": f"Demo {role.replace('_', ' ')}",
+            "roles": [role],
+        }
+        response = await client.post(f"{API}/users", json=body, headers=admin)
+        if response.status_code not in (201, 409):  # 409: the user is there already
+            raise RuntimeError(f"demo seed: POST /users -> {response.status_code} {response.text}")
+
+
 async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool:
     login = await client.post(
         f"{API}/auth/login", json={"email": credentials.email("admin"), "password": credentials.passwords["admin"]}
@@ -132,6 +160,7 @@ async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool
     admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
     existing = await _call(client, "GET", "/practitioners?limit=1", admin)
     if existing["items"]:
+        await _add_missing_staff(client, credentials, admin)
         return False
 
     today = datetime.now(clinic_timezone()).date()

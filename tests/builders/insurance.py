@@ -53,7 +53,7 @@ async def add_benefit(env: Any, scheme: dict[str, Any], **overrides: Any) -> dic
     return await _post(env, f"{SCHEMES}/{scheme['id']}/benefits", benefit_body(**overrides))
 
 
-async def add_rate(env: Any, scheme: dict[str, Any], min_age: int, max_age: int, premium: str) -> dict[str, Any]:
+async def add_rate(env: Any, scheme: dict[str, Any], min_age: int, max_age: int | None, premium: str) -> dict[str, Any]:
     body = {"min_age": min_age, "max_age": max_age, "monthly_premium": premium}
     return await _post(env, f"{SCHEMES}/{scheme['id']}/premium-rates", body)
 

@@ -83,7 +83,7 @@ async def order(env: Any, order_id: str) -> dict[str, Any]:
 
 async def steps(env: Any, order_id: str) -> list[str]:
     """The order's saga steps and compensations, by name, oldest first."""
-    return [event["step"] for event in await read(env, f"{ORDERS}/{order_id}/events")]
+    return [event["step"] for event in (await read(env, f"{ORDERS}/{order_id}/events", limit=200))["items"]]
 
 
 async def medication(env: Any, medication_id: str) -> dict[str, Any]:

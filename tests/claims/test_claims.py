@@ -439,6 +439,16 @@ async def test_the_history_of_a_rejected_claim(env):
     ]
 
 
+async def test_the_history_is_a_paged_list(env):
+    _, bill = await insured_invoice(env)
+    claim = await rejected_claim(env, bill)
+    path = f"{CLAIMS}/{claim['id']}/history"
+    first = ok(await env.client.get(path, params={"limit": 2}, headers=env.admin))
+    assert ([i["to_status"] for i in first["items"]], bool(first["next_cursor"])) == (["draft", "submitted"], True)
+    assert [i["to_status"] for i in await every_page(env, path, limit=1)] == ["draft", "submitted", "rejected"]
+    assert_problem(await env.client.get(path, params={"limit": 0}, headers=env.admin), 422, "VALIDATION_ERROR")
+
+
 # --- the 837P --------------------------------------------------------------------------------------------------
 
 

@@ -1,12 +1,15 @@
-"""Rate limits: logins per IP and per account, API requests per user; over the limit → 429 with Retry-After."""
+"""Rate limits: failed logins per IP and per account (successful ones never count), API requests per user;
+over the limit → 429 with Retry-After."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 
+from tests.harness import USER_PASSWORD
 from tests.identity.helpers import API, assert_problem, bearer, create_user, login, me, token_pair
 
 
@@ -23,51 +26,99 @@ def assert_rate_limited(response: httpx.Response) -> None:
     assert 0 < int(response.headers["Retry-After"]) <= 61
 
 
-async def test_the_fourth_login_from_one_ip_within_a_minute_is_rate_limited(make_env):
+WRONG = "wrong-password-000"
+
+
+async def failed_logins(env) -> int:
+    return await env.count("audit_events", "action = 'auth.login_failed'")
+
+
+async def test_many_successful_logins_from_one_address_are_never_limited(make_env):
+    # Six staff behind one NAT address, each logging in a few times: far past a 3/minute allowance.
+    async with make_env(login_rate_limit="3/minute") as env:
+        staff = [await create_user(env) for _ in range(6)]
+        async with client_at(env, "198.51.100.7") as client:
+            for _ in range(3):
+                for user in staff:
+                    assert (await login(client, user["email"])).status_code == 200
+            for form_user in staff[:4]:  # the OAuth2 form of /docs too
+                response = await client.post(
+                    f"{API}/auth/token", data={"username": form_user["email"], "password": USER_PASSWORD}
+                )
+                assert response.status_code == 200, response.text
+
+
+async def test_the_fourth_failure_from_one_address_within_a_minute_is_rate_limited(make_env):
     async with make_env(login_rate_limit="3/minute") as env:
         users = [await create_user(env) for _ in range(5)]
-        async with client_at(env, "198.51.100.7") as client:
+        async with client_at(env, "198.51.100.9") as client:
             for user in users[:3]:
-                assert (await login(client, user["email"])).status_code == 200
+                assert_problem(await login(client, user["email"], WRONG), 401, "INVALID_CREDENTIALS")
+            before = await failed_logins(env)
 
+            # Refused before the password is checked, even the right one; the refusal itself counts nothing.
             assert_rate_limited(await login(client, users[3]["email"]))
-        async with client_at(env, "198.51.100.8") as elsewhere:
+            assert_rate_limited(await login(client, users[4]["email"], WRONG))
+            assert await failed_logins(env) == before
+        async with client_at(env, "198.51.100.10") as elsewhere:
             assert (await login(elsewhere, users[3]["email"])).status_code == 200
 
 
-async def test_failed_logins_count_towards_the_ip_limit(make_env):
+async def test_successful_logins_neither_count_nor_clear_the_failures(make_env):
     async with make_env(login_rate_limit="3/minute") as env:
         users = [await create_user(env) for _ in range(4)]
-        async with client_at(env, "198.51.100.9") as client:
-            for user in users[:3]:
-                assert_problem(await login(client, user["email"], "wrong-password-000"), 401, "INVALID_CREDENTIALS")
+        async with client_at(env, "198.51.100.11") as client:
+            for user in users[:2]:
+                assert_problem(await login(client, user["email"], WRONG), 401, "INVALID_CREDENTIALS")
+            for user in users * 2:
+                assert (await login(client, user["email"])).status_code == 200
+            assert_problem(await login(client, users[2]["email"], WRONG), 401, "INVALID_CREDENTIALS")
 
             assert_rate_limited(await login(client, users[3]["email"]))
 
 
-async def test_the_fourth_login_to_one_account_from_anywhere_is_rate_limited(make_env):
+async def test_the_fourth_failure_on_one_account_from_anywhere_is_rate_limited(make_env):
     async with make_env(login_rate_limit="3/minute") as env:
         user = await create_user(env)
         for n in range(3):
             async with client_at(env, f"203.0.113.{n + 1}") as client:
-                assert (await login(client, user["email"])).status_code == 200
+                assert_problem(await login(client, user["email"], WRONG), 401, "INVALID_CREDENTIALS")
 
         async with client_at(env, "203.0.113.99") as client:
             assert_rate_limited(await login(client, user["email"].upper()))
+            other = await create_user(env)
+            assert (await login(client, other["email"])).status_code == 200
 
 
-async def test_the_oauth2_form_endpoint_shares_the_login_limit(make_env):
+async def test_the_oauth2_form_endpoint_shares_the_failure_count(make_env):
     async with make_env(login_rate_limit="3/minute") as env:
         user = await create_user(env)
         async with client_at(env, "192.0.2.10") as client:
-            for _ in range(3):
-                assert (await login(client, user["email"])).status_code == 200
+            for _ in range(2):
+                assert_problem(await login(client, user["email"], WRONG), 401, "INVALID_CREDENTIALS")
+            form = {"username": user["email"], "password": WRONG}
+            assert_problem(await client.post(f"{API}/auth/token", data=form), 401, "INVALID_CREDENTIALS")
 
-            response = await client.post(
-                f"{API}/auth/token", data={"username": user["email"], "password": "a-long-test-password-42"}
-            )
+            response = await client.post(f"{API}/auth/token", data={**form, "password": USER_PASSWORD})
 
             assert_rate_limited(response)
+
+
+async def test_concurrent_wrong_guesses_cannot_slip_under_the_limit(make_env):
+    async with make_env(login_rate_limit="3/minute") as env:
+        users = [await create_user(env) for _ in range(8)]
+        async with client_at(env, "192.0.2.20") as client:
+            responses = await asyncio.gather(*(login(client, u["email"], WRONG) for u in users))
+        assert sorted(r.status_code for r in responses) == [401] * 3 + [429] * 5
+
+
+async def test_the_account_still_locks_after_five_failures_under_the_default_limit(make_env):
+    async with make_env(login_rate_limit="10/minute") as env:
+        user = await create_user(env)
+        async with client_at(env, "192.0.2.30") as client:
+            for _ in range(5):
+                assert_problem(await login(client, user["email"], WRONG), 401, "INVALID_CREDENTIALS")
+            assert_problem(await login(client, user["email"]), 423, "ACCOUNT_LOCKED")
 
 
 async def test_the_sixth_api_request_of_a_user_within_a_minute_is_rate_limited(make_env):

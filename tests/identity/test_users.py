@@ -78,6 +78,40 @@ async def test_emails_are_stored_lower_case(env):
     assert response.json()["email"] == "mixed.case@example.org"
 
 
+@pytest.mark.parametrize(
+    "email", ["nurse@ward.hospital.local", "Lab.Tech@Pathology.Internal", "pharmacy@clinic.home.arpa"]
+)
+async def test_staff_on_an_intranet_mail_domain_are_users_who_log_in_and_get_reset_mail(env, email):
+    response = await post_user(env, email=email)
+    assert response.status_code == 201, response.text
+    assert response.json()["email"] == email.lower()
+    assert (await login(env.client, email)).status_code == 200
+
+    assert (await env.client.post(f"{API}/auth/password-reset/request", json={"email": email})).status_code == 202
+    await env.drain()
+    assert await env.count("notifications", "recipient = :email", email=email.lower()) == 1
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "nurse@localhost",
+        "nurse@ward.invalid",
+        "nurse@ward.onion",
+        "nurse@ward..local",
+        "nurse@.local",
+        "@ward.hospital.local",
+        "nurse ward@hospital.local",
+        "nurse@local",
+    ],
+)
+async def test_intranet_addresses_still_follow_the_address_syntax(env, email):
+    before = await env.count("users")
+    body = assert_problem(await post_user(env, email=email), 422, "VALIDATION_ERROR")
+    assert error_locs(body) == [["email"]]
+    assert await env.count("users") == before
+
+
 async def test_duplicate_email_is_refused_whatever_its_case(env):
     assert (await post_user(env, email="dup.user@example.org")).status_code == 201
     before = await env.count("users")

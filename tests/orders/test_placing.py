@@ -54,7 +54,8 @@ async def test_an_order_is_accepted_pending_with_its_items(env):
     ]
     assert (event["order_id"], event["patient_id"], event["type"]) == (placed["id"], patient["id"], "prescription")
     assert await read(env, f"{ORDERS}/{placed['id']}") == placed
-    assert [e["step"] for e in await read(env, f"{ORDERS}/{placed['id']}/events")] == ["placed"]
+    events = await read(env, f"{ORDERS}/{placed['id']}/events")
+    assert ([e["step"] for e in events["items"]], events["next_cursor"]) == (["placed"], None)
 
 
 @pytest.mark.parametrize(

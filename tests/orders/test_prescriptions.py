@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.builders.orders import (
     INSURED,
+    ORDERS,
     RESERVATIONS,
     cancel,
     invoices_of,
@@ -17,7 +18,7 @@ from tests.builders.orders import (
     stock_medication,
 )
 from tests.builders.payments import make_payment, metric
-from tests.harness import assert_problem, outbox_payloads
+from tests.harness import assert_problem, every_page, outbox_payloads
 
 
 async def test_a_prescription_is_reserved_invoiced_and_confirmed(env):
@@ -226,3 +227,19 @@ async def test_saga_outcomes_are_counted_once_they_commit(env):
     }
     exposed = (await env.client.get("/metrics")).text
     assert 'orders_total{outcome="confirmed",reason="",type="prescription"}' in exposed
+
+
+async def test_the_saga_steps_are_a_paged_list(env):
+    amoxicillin = await stock_medication(env, stock=10)
+    patient, practitioner = await parties(env, **INSURED)
+    placed = await place_order(env, prescription(patient, practitioner, (amoxicillin, 2)))
+    await env.drain()
+    path = f"{ORDERS}/{placed['id']}/events"
+
+    first = (await env.client.get(path, params={"limit": 3}, headers=env.admin)).json()
+    assert [e["step"] for e in first["items"]] == ["placed", "stock_reserved", "invoiced"]
+    assert first["next_cursor"]
+    paged = await every_page(env, path, limit=1)
+    assert [e["step"] for e in paged] == ["placed", "stock_reserved", "invoiced", "confirmed"]
+    assert_problem(await env.client.get(path, params={"limit": 201}, headers=env.admin), 422, "VALIDATION_ERROR")
+    assert_problem(await env.client.get(path, params={"cursor": "forged"}, headers=env.admin), 422, "INVALID_CURSOR")

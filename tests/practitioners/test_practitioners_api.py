@@ -7,6 +7,7 @@ import pytest
 from tests.builders.patients import make_patient
 from tests.builders.practitioners import make_practitioner, new_npi, practitioner_body
 from tests.builders.scheduling import assert_problem, at, make_appointment, outbox_payloads, travel
+from tests.harness import every_page
 
 URL = "/api/v1/practitioners"
 DEFAULT_HOURS = [{"weekday": day, "start": "08:00", "end": "18:00"} for day in range(5)]
@@ -186,6 +187,11 @@ async def test_anonymous_callers_are_refused(env):
     assert_problem(await env.client.get("/api/v1/specialties"), 401, "UNAUTHENTICATED")
 
 
+async def test_a_practitioner_email_on_an_intranet_domain_is_accepted(env):
+    created = await make_practitioner(env, email="meera.iyer@cardiology.hospital.local")
+    assert created["email"] == "meera.iyer@cardiology.hospital.local"
+
+
 # --- specialties -----------------------------------------------------------
 
 
@@ -197,6 +203,12 @@ async def test_specialties_catalogue_is_seeded_and_readable_by_any_role(env):
     assert {"cardiology", "orthopedics", "general_practice", "pediatrics", "dermatology", "neurology"} <= codes
     assert all(item["name"] for item in body["items"])
     assert body["next_cursor"] is None
+
+
+async def test_specialties_page_by_name(env):
+    whole = (await env.client.get("/api/v1/specialties", headers=env.admin)).json()["items"]
+    assert [s["name"] for s in whole] == sorted(s["name"] for s in whole)
+    assert await every_page(env, "/api/v1/specialties", limit=2) == whole
 
 
 # --- reads -----------------------------------------------------------------

@@ -160,3 +160,16 @@ def test_bands_overlap_exactly_when_an_age_is_in_both(a, b, c, d):
 def test_band_edges_are_inclusive():
     bands = [AgeBand(0, 17), AgeBand(18, 40)]
     assert [band_for(bands, age) for age in (0, 17, 18, 40, 41)] == [bands[0], bands[0], bands[1], bands[1], None]
+
+
+@given(st.integers(0, 150), st.integers(0, 150), st.booleans(), st.integers(0, 150), st.integers(0, 150), st.booleans())
+def test_open_bands_overlap_exactly_when_an_age_is_in_both(a, b, a_open, c, d, c_open):
+    first = AgeBand(min(a, b), None if a_open else max(a, b))
+    second = AgeBand(min(c, d), None if c_open else max(c, d))
+    shared = any(band_for([first], age) and band_for([second], age) for age in range(200))
+    assert overlaps(first, second) == shared == overlaps(second, first)
+
+
+def test_an_open_band_takes_every_age_from_its_minimum():
+    bands = [AgeBand(0, 59), AgeBand(60, None)]
+    assert [band_for(bands, age) for age in (59, 60, 99, 150)] == [bands[0], bands[1], bands[1], bands[1]]

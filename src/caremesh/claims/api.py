@@ -22,7 +22,6 @@ from caremesh.claims.schemas import (
     DisputeRead,
     DisputeResolve,
     HistoryEntryRead,
-    HistoryRead,
     Outstanding,
     PayerTotals,
     ReconciliationReport,
@@ -180,8 +179,10 @@ def _entry(entry: ClaimHistory) -> HistoryEntryRead:
 
 
 @router.get("/claims/{claim_id}/history", dependencies=[READ], responses=problems(service.ClaimNotFound))
-async def claim_history(claim_id: uuid.UUID, uow: Uow) -> HistoryRead:
-    return HistoryRead(items=[_entry(e) for e in await service.history(uow, claim_id)])
+async def claim_history(claim_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[HistoryEntryRead]:
+    """The claim's transitions, oldest first."""
+    rows, cursor = await service.history(uow, claim_id, page)
+    return Page(items=[_entry(e) for e in rows], next_cursor=cursor)
 
 
 @router.get(

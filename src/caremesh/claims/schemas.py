@@ -107,10 +107,6 @@ class HistoryEntryRead(BaseModel):
     occurred_at: OutDateTime
 
 
-class HistoryRead(BaseModel):
-    items: list[HistoryEntryRead]
-
-
 # --- disputes ---------------------------------------------------------------------------------------------
 
 

@@ -136,13 +136,13 @@ async def list_claims(
     return rows, cursor
 
 
-async def history(uow: UnitOfWork, claim_id: uuid.UUID) -> list[ClaimHistory]:
+async def history(uow: UnitOfWork, claim_id: uuid.UUID, page: PageParams) -> tuple[list[ClaimHistory], str | None]:
+    """The claim's transitions, oldest first (one page)."""
     await _load(uow, claim_id)
-    rows = await uow.session.scalars(
-        select(ClaimHistory).where(ClaimHistory.claim_id == claim_id).order_by(ClaimHistory.sequence)
-    )
+    query = select(ClaimHistory).where(ClaimHistory.claim_id == claim_id)
+    rows, cursor = await paginate(uow.session, query, order_by=[ClaimHistory.sequence, ClaimHistory.id], params=page)
     audit.record(uow, "claim.history_read", "claim", claim_id)
-    return list(rows)
+    return rows, cursor
 
 
 async def _record(

@@ -48,20 +48,35 @@ def authenticator(request: Request) -> service.Authenticator:
 Auth = Annotated[service.Authenticator, Depends(authenticator)]
 
 
-def _limit_login(request: Request, email: str) -> None:
+def _limit_login(request: Request, email: str) -> list[tuple[str, float]]:
+    """Count one attempt per address and per account, or 429 if either is out of its allowance (the attempt
+    is then not counted). Returns what was counted, so that a successful login can give it back."""
     state = request.app.state
     limit, period = parse_rate(state.settings.security.login_rate_limit)
     ip = request.client.host if request.client else "unknown"
-    for key in (f"login-ip:{ip}", f"login-account:{service.normalise_email(email)}"):
-        retry_after = state.rate_limiter.hit(key, limit, period)
-        if retry_after is not None:
-            raise RateLimited("Too many login attempts.", headers={"Retry-After": str(int(retry_after) + 1)})
+    keys = (f"login-ip:{ip}", f"login-account:{service.normalise_email(email)}")
+    waits = [w for w in (state.rate_limiter.retry_after(key, limit, period) for key in keys) if w is not None]
+    if waits:
+        raise RateLimited("Too many login attempts.", headers={"Retry-After": str(int(max(waits)) + 1)})
+    return [(key, state.rate_limiter.add(key)) for key in keys]
+
+
+async def _throttled_login(
+    request: Request, uow: Uow, authn: service.Authenticator, email: str, password: str
+) -> TokenPair:
+    """Log in, counting only failures against the address and the account: staff behind one NAT address
+    never use up its allowance by logging in correctly. The attempt is counted while it runs, so concurrent
+    guesses cannot all slip under the limit."""
+    counted = _limit_login(request, email)
+    tokens = await authn.login(uow, email, password)
+    for key, stamp in counted:
+        request.app.state.rate_limiter.discard(key, stamp)
+    return tokens
 
 
 @auth.post("/login", responses=problems(service.InvalidCredentials, service.AccountLocked, RateLimited))
 async def login(body: LoginRequest, request: Request, uow: Uow, authn: Auth) -> TokenPair:
-    _limit_login(request, body.email)
-    return await authn.login(uow, body.email, body.password)
+    return await _throttled_login(request, uow, authn, body.email, body.password)
 
 
 @auth.post("/token", include_in_schema=False, responses=problems(service.InvalidCredentials, service.AccountLocked))
@@ -73,8 +88,7 @@ async def token_for_docs(
         body = LoginRequest.model_validate({"email": form.username, "password": form.password})
     except ValidationError as error:
         raise RequestValidationError(error.errors(include_input=False)) from error
-    _limit_login(request, body.email)
-    return await authn.login(uow, body.email, body.password)
+    return await _throttled_login(request, uow, authn, body.email, body.password)
 
 
 @auth.post("/refresh", responses=problems(service.InvalidRefreshToken, service.RefreshTokenReused))

@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, EmailStr, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from caremesh.identity.domain import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from caremesh.platform.permissions import ROLES
-from caremesh.platform.schemas import Strict
+from caremesh.platform.schemas import Email, Strict
 from caremesh.platform.timeutil import OutDateTime
 
 Role = Literal[ROLES]  # type: ignore[valid-type]
@@ -61,7 +61,7 @@ def _unique_roles(roles: list[str]) -> list[str]:
 
 
 class UserCreate(Strict):
-    email: EmailStr
+    email: Email
     password: NewPassword
     full_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     roles: list[Role]

@@ -170,11 +170,14 @@ def benefit_year(service_date: date) -> int:
 @dataclass(frozen=True)
 class AgeBand:
     min_age: int
-    max_age: int  # inclusive
+    max_age: int | None  # inclusive; None: no upper bound
+
+    def covers(self, age: int) -> bool:
+        return self.min_age <= age and (self.max_age is None or age <= self.max_age)
 
 
 def overlaps(a: AgeBand, b: AgeBand) -> bool:
-    return a.min_age <= b.max_age and b.min_age <= a.max_age
+    return (b.max_age is None or a.min_age <= b.max_age) and (a.max_age is None or b.min_age <= a.max_age)
 
 
 def age_on(date_of_birth: date, on: date) -> int:
@@ -183,4 +186,4 @@ def age_on(date_of_birth: date, on: date) -> int:
 
 
 def band_for(bands: Iterable[AgeBand], age: int) -> AgeBand | None:
-    return next((b for b in bands if b.min_age <= age <= b.max_age), None)
+    return next((b for b in bands if b.covers(age)), None)

@@ -105,12 +105,15 @@ class Benefit(Base):
 
 
 class PremiumRate(Base):
-    """A monthly premium for an age band (inclusive). Bands of a scheme never overlap: checked under the
-    scheme's row lock."""
+    """A monthly premium for an age band (inclusive; `max_age` NULL: that age and over). Bands of a scheme
+    never overlap: checked under the scheme's row lock."""
 
     __tablename__ = "insurance_premium_rates"
     __table_args__ = (
-        CheckConstraint("min_age >= 0 AND max_age >= min_age AND max_age <= 150", name="age_band_valid"),
+        CheckConstraint(
+            "min_age >= 0 AND min_age <= 150 AND (max_age IS NULL OR (max_age >= min_age AND max_age <= 150))",
+            name="age_band_valid",
+        ),
         CheckConstraint(f"{cents('monthly_premium')} >= 0", name="premium_not_negative"),
         Index("ix_insurance_premium_rates_scheme_id_min_age", "scheme_id", "min_age"),
     )
@@ -118,7 +121,7 @@ class PremiumRate(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     scheme_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance_schemes.id"))
     min_age: Mapped[int] = mapped_column(Integer)
-    max_age: Mapped[int] = mapped_column(Integer)
+    max_age: Mapped[int | None] = mapped_column(Integer)
     monthly_premium: Mapped[Decimal] = mapped_column(Money)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

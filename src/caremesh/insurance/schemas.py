@@ -101,12 +101,12 @@ class BenefitRead(BaseModel):
 
 class PremiumRateCreate(Strict):
     min_age: Age
-    max_age: Age = Field(description="Inclusive")
+    max_age: Age | None = Field(description="Inclusive; null: no upper bound (that age and over)")
     monthly_premium: MoneyIn
 
     @model_validator(mode="after")
     def _band(self) -> PremiumRateCreate:
-        if self.max_age < self.min_age:
+        if self.max_age is not None and self.max_age < self.min_age:
             raise ValueError("max_age must not be below min_age")
         return self
 
@@ -115,7 +115,7 @@ class PremiumRateRead(BaseModel):
     id: uuid.UUID
     scheme_id: uuid.UUID
     min_age: int
-    max_age: int
+    max_age: int | None = Field(description="Inclusive; null: no upper bound")
     monthly_premium: MoneyOut
     currency: str
     created_at: OutDateTime
@@ -128,7 +128,7 @@ class PremiumQuoteRead(BaseModel):
     age: int
     premium_rate_id: uuid.UUID
     min_age: int
-    max_age: int
+    max_age: int | None
     monthly_premium: MoneyOut
     currency: str
 

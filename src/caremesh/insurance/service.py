@@ -96,7 +96,7 @@ class BenefitExists(Conflict):
 
 
 class PremiumRateOverlap(Conflict):
-    code, title = "PREMIUM_RATE_OVERLAP", "The age band overlaps another of the scheme"
+    code, title = "OVERLAPPING_PREMIUM_BANDS", "The age band overlaps another of the scheme"
 
 
 class MemberIdExists(Conflict):
@@ -307,16 +307,16 @@ async def create_premium_rate(uow: UnitOfWork, scheme_id: uuid.UUID, data: Premi
     """Decided under the scheme's row lock: concurrent creates of one scheme run one after the other, so two
     overlapping bands cannot both pass the check."""
     await _load_scheme(uow, scheme_id, for_update=True)
-    clash = await uow.session.scalar(
-        select(PremiumRate).where(
-            PremiumRate.scheme_id == scheme_id,
-            PremiumRate.min_age <= data.max_age,
-            PremiumRate.max_age >= data.min_age,
-        )
+    query = select(PremiumRate).where(
+        PremiumRate.scheme_id == scheme_id, or_(PremiumRate.max_age.is_(None), PremiumRate.max_age >= data.min_age)
     )
+    if data.max_age is not None:
+        query = query.where(PremiumRate.min_age <= data.max_age)
+    clash = await uow.session.scalar(query.limit(1))
     if clash is not None:
+        ages = f"{clash.min_age}-{clash.max_age}" if clash.max_age is not None else f"{clash.min_age} and over"
         raise PremiumRateOverlap(
-            f"Ages {clash.min_age}-{clash.max_age} already have a rate.",
+            f"Ages {ages} already have a rate.",
             extra={"conflicting_rate_id": str(clash.id)},
         )
     rate = PremiumRate(scheme_id=scheme_id, created_at=uow.now(), **data.model_dump())
@@ -349,7 +349,9 @@ async def premium_quote(uow: UnitOfWork, scheme_id: uuid.UUID, date_of_birth: da
     age = domain.age_on(date_of_birth, today)
     rate = await uow.session.scalar(
         select(PremiumRate).where(
-            PremiumRate.scheme_id == scheme_id, PremiumRate.min_age <= age, PremiumRate.max_age >= age
+            PremiumRate.scheme_id == scheme_id,
+            PremiumRate.min_age <= age,
+            or_(PremiumRate.max_age.is_(None), PremiumRate.max_age >= age),
         )
     )
     if rate is None:

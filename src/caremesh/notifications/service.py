@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
-from pydantic import EmailStr, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import ColumnElement, Select, exists, false, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -43,7 +43,7 @@ from caremesh.platform.db import one_or_raise, where_given
 from caremesh.platform.errors import NotFound, check_version, invalid_field
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.pagination import PageParams, paginate
-from caremesh.platform.schemas import Phone
+from caremesh.platform.schemas import Email, Phone
 from caremesh.platform.timeutil import clinic_timezone
 from caremesh.platform.uow import UnitOfWork
 from caremesh.scheduling import contract as scheduling
@@ -72,7 +72,7 @@ _TOKEN = re.compile(r"[\x21-\x7e]{1,200}")
 _RENDER_GRACE_SECONDS = 0.5
 _T = TypeVar("_T")
 
-_EMAIL = TypeAdapter(EmailStr)
+_EMAIL = TypeAdapter(Email)
 _PHONE = TypeAdapter(Phone)
 
 

@@ -57,9 +57,10 @@ async def get_order(order_id: uuid.UUID, uow: Uow, response: Response) -> OrderR
 
 
 @router.get("/{order_id}/events", dependencies=[require("orders:read")], responses=problems(service.OrderNotFound))
-async def list_order_events(order_id: uuid.UUID, uow: Uow) -> list[OrderEventRead]:
+async def list_order_events(order_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[OrderEventRead]:
     """The saga's steps and compensations, oldest first."""
-    return [service.event_to_read(e) for e in await service.list_order_events(uow, order_id)]
+    rows, cursor = await service.list_order_events(uow, order_id, page)
+    return Page(items=[service.event_to_read(e) for e in rows], next_cursor=cursor)
 
 
 @router.post(

@@ -171,12 +171,15 @@ async def list_orders(
     return rows, cursor
 
 
-async def list_order_events(uow: UnitOfWork, order_id: uuid.UUID) -> list[OrderEvent]:
-    """Every step and compensation of the order's saga, in the order they happened."""
+async def list_order_events(
+    uow: UnitOfWork, order_id: uuid.UUID, page: PageParams
+) -> tuple[list[OrderEvent], str | None]:
+    """The steps and compensations of the order's saga, in the order they happened (one page)."""
     order = await _load(uow, order_id)
-    rows = await uow.session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.seq))
+    query = select(OrderEvent).where(OrderEvent.order_id == order.id)
+    rows, cursor = await paginate(uow.session, query, order_by=[OrderEvent.seq], params=page)
     audit.record(uow, "order.events_read", "order", order.id)
-    return list(rows)
+    return rows, cursor
 
 
 # --- the saga's record ------------------------------------------------------------------------------

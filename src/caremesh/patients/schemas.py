@@ -4,9 +4,9 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from caremesh.platform.schemas import Phone, Strict, not_clearable
+from caremesh.platform.schemas import Email, Phone, Strict, not_clearable
 from caremesh.platform.timeutil import OutDateTime
 
 Gender = Literal["male", "female", "other", "unknown"]
@@ -36,7 +36,7 @@ class PatientCreate(Strict):
     date_of_birth: date
     gender: Gender
     phone: Phone | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     address: Address | None = None
     insurance: InsuranceIdentifiers | None = None
 
@@ -51,7 +51,7 @@ class PatientUpdate(Strict):
     date_of_birth: date | None = None
     gender: Gender | None = None
     phone: Phone | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     address: Address | None = None
     insurance: InsuranceIdentifiers | None = None
 

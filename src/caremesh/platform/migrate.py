@@ -6,8 +6,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
+from alembic.script import ScriptDirectory
+from sqlalchemy import make_url, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from caremesh.platform.db import build_engine
 from caremesh.platform.settings import DatabaseSettings
@@ -38,8 +40,48 @@ async def current_revision(settings: DatabaseSettings) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     engine = build_engine(settings)
+    options = {"version_table_schema": settings.database_schema} if settings.database_schema else {}
     try:
         async with engine.connect() as connection:
-            return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+            return await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync, opts=options).get_current_revision()
+            )
     finally:
         await engine.dispose()
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the migrations have one head"
+    return head
+
+
+def sqlite_file(settings: DatabaseSettings) -> Path | None:
+    """The file of a SQLite database URL; None for an in-memory one."""
+    database = make_url(settings.database_url).database
+    return Path(database) if database and database != ":memory:" and not database.startswith("file:") else None
+
+
+class SchemaNotReady(Exception):
+    """The database cannot serve this caremesh yet; the message says in one line what to do."""
+
+
+async def require_schema(settings: DatabaseSettings) -> None:
+    """Refuse, without creating anything, a database that is missing, not migrated or behind this code."""
+    fix = "run `caremesh migrate` first (with the same CAREMESH_DATABASE_URL)"
+    path = sqlite_file(settings) if settings.is_sqlite else None
+    if path is not None and not path.exists():
+        raise SchemaNotReady(f"no database at {path.resolve()}: {fix}")
+    try:
+        current = await current_revision(settings)
+    except (OSError, SQLAlchemyError) as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise SchemaNotReady(f"cannot open the database: {reason}") from error
+    head = head_revision()
+    if current is None:
+        raise SchemaNotReady(f"the database has no caremesh tables yet: {fix}")
+    if current != head:
+        known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+        if current not in known:
+            raise SchemaNotReady(f"the database is at migration {current}, newer than this caremesh ({head})")
+        raise SchemaNotReady(f"the database is at migration {current}, this caremesh needs {head}: {fix}")

@@ -15,6 +15,13 @@ class RateLimiter:
 
     def hit(self, key: str, limit: int, period: float) -> float | None:
         """Count one request for `key`; None if allowed, else seconds until the next is allowed."""
+        retry_after = self.retry_after(key, limit, period)
+        if retry_after is None and limit > 0:
+            self.add(key)
+        return retry_after
+
+    def retry_after(self, key: str, limit: int, period: float) -> float | None:
+        """Without counting: None if one more request for `key` is allowed, else seconds until it is."""
         if limit <= 0:
             return None
         now = self._monotonic()
@@ -24,8 +31,19 @@ class RateLimiter:
         self._sweep(now, period)
         if len(window) >= limit:
             return max(0.0, window[0] + period - now)
-        window.append(now)
         return None
+
+    def add(self, key: str) -> float:
+        """Count one request for `key` (checked with `retry_after` first); returns its stamp for `discard`."""
+        now = self._monotonic()
+        self._hits.setdefault(key, deque()).append(now)
+        return now
+
+    def discard(self, key: str, stamp: float) -> None:
+        """Give back a counted request, e.g. an attempt that turned out not to count (a successful login)."""
+        window = self._hits.get(key)
+        if window is not None and stamp in window:
+            window.remove(stamp)
 
     def _sweep(self, now: float, period: float) -> None:
         self._calls += 1

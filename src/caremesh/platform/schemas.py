@@ -1,4 +1,4 @@
-"""Shared request types: the strict base every request schema extends, and a phone number."""
+"""Shared request types: the strict base every request schema extends, a phone number and an email address."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic.networks import validate_email
 
 
 class Strict(BaseModel):
@@ -56,4 +57,27 @@ def _normalise_phone(value: str) -> str:
 # E.164-like: spaces, dots, dashes and brackets are dropped, then `+` and 7 to 15 digits remain.
 Phone = Annotated[
     str, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v), AfterValidator(_normalise_phone)
+]
+
+
+# Private-use mail domains hospitals run (`.local`, RFC 6762; `.home.arpa`, RFC 8375). email-validator refuses
+# them as special-use because they are not deliverable on the internet; the clinic's own mail relay delivers
+# them. They are checked as a public name of the same length, so every other rule of the syntax still applies.
+_PRIVATE_MAIL_SUFFIXES = {".local": ".zzzzz", ".home.arpa": ".home.zzzz"}
+
+
+def _validate_email(value: str) -> str:
+    address = value.strip()
+    for suffix, stand_in in _PRIVATE_MAIL_SUFFIXES.items():
+        if address.lower().endswith(suffix) and "@" in address:
+            _, normalised = validate_email(address[: -len(suffix)] + stand_in)
+            return normalised[: -len(stand_in)] + suffix
+    return validate_email(address)[1]
+
+
+# An email address (syntax only, no DNS lookup), normalised; intranet domains such as `ward.hospital.local` too.
+Email = Annotated[
+    str,
+    Field(max_length=254, json_schema_extra={"format": "email"}),
+    AfterValidator(_validate_email),
 ]

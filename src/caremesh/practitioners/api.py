@@ -22,10 +22,10 @@ router = APIRouter(tags=["practitioners"], route_class=TransactionalRoute)
 
 
 @router.get("/specialties", dependencies=[require("practitioners:read")])
-async def list_specialties(uow: Uow) -> Page[SpecialtyRead]:
-    """The whole catalogue in one page."""
-    rows = await service.list_specialties(uow)
-    return Page(items=[SpecialtyRead(code=s.code, name=s.name) for s in rows], next_cursor=None)
+async def list_specialties(uow: Uow, page: PageParams = Depends()) -> Page[SpecialtyRead]:
+    """The catalogue, by name."""
+    rows, cursor = await service.list_specialties(uow, page)
+    return Page(items=[SpecialtyRead(code=s.code, name=s.name) for s in rows], next_cursor=cursor)
 
 
 @router.post(

@@ -10,14 +10,13 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    EmailStr,
     Field,
     PlainSerializer,
     StringConstraints,
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from caremesh.platform.schemas import Phone, Strict, not_clearable
+from caremesh.platform.schemas import Email, Phone, Strict, not_clearable
 from caremesh.platform.timeutil import OutDateTime
 from caremesh.practitioners.domain import WorkingWindow, working_hours_problem
 
@@ -79,7 +78,7 @@ class PractitionerCreate(Strict):
     specialty: Annotated[str, Field(description="A code from GET /specialties")]
     practice_start_date: date
     phone: Phone | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     working_hours: WorkingHoursList | None = Field(
         None, description="Default: Monday to Friday 08:00-18:00 clinic time"
     )
@@ -96,7 +95,7 @@ class PractitionerUpdate(Strict):
     first_name: Name | None = None
     last_name: Name | None = None
     phone: Phone | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     working_hours: WorkingHoursList | None = None
     npi: SkipJsonSchema[Any] = None
     specialty: SkipJsonSchema[Any] = None

@@ -85,8 +85,8 @@ def _event_payload(practitioner: Practitioner) -> dict[str, Any]:
     }
 
 
-async def list_specialties(uow: UnitOfWork) -> list[Specialty]:
-    return list((await uow.session.scalars(select(Specialty).order_by(Specialty.name))).all())
+async def list_specialties(uow: UnitOfWork, page: PageParams) -> tuple[list[Specialty], str | None]:
+    return await paginate(uow.session, select(Specialty), order_by=[Specialty.name, Specialty.code], params=page)
 
 
 async def register_practitioner(uow: UnitOfWork, data: PractitionerCreate) -> Practitioner:
