@@ -21,8 +21,9 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migr
 
 @pytest.fixture
 async def env(migrated_database: MigratedDatabase, tmp_path: Path) -> AsyncIterator[Env]:
-    settings = settings_for_tests(await migrated_database.started(tmp_path), tmp_path)
-    async with running_env(settings, admin=migrated_database.admin) as running:
+    settings = settings_for_tests(migrated_database.started(tmp_path), tmp_path)
+    restore = migrated_database.restore_started
+    async with running_env(settings, admin=migrated_database.admin, restore=restore) as running:
         yield running
 
 

@@ -7,7 +7,7 @@ import os
 import shutil
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -19,6 +19,7 @@ import httpx
 from fastapi import FastAPI
 from pydantic_settings import BaseSettings
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.routing import BaseRoute
 
 from caremesh.app import create_app
@@ -153,23 +154,31 @@ class MigratedDatabase:
 
     async def fresh(self, tmp: Path) -> DatabaseSettings:
         """The database as just migrated."""
-        return await self._restore("fresh", self.template, tmp)
-
-    async def started(self, tmp: Path) -> DatabaseSettings:
-        """The database after a first start with the default test settings and the admin's login."""
-        return await self._restore("started", self.started_template, tmp)
-
-    async def _restore(self, snapshot: str, sqlite_file: Path, tmp: Path) -> DatabaseSettings:
         if not self.is_postgres:
-            target = tmp / "caremesh.db"
-            shutil.copyfile(sqlite_file, target)
-            return self.settings_for(target)
+            return self._copy(self.template, tmp)
         connection = await asyncpg.connect(_asyncpg_dsn())
         try:
-            await connection.execute(f'SELECT "{self.schema}"."cm_reset_{snapshot}"()')
+            await connection.execute(f'SELECT "{self.schema}"."cm_reset_fresh"()')
         finally:
             await connection.close()
         return self.settings_for(self.template)
+
+    def started(self, tmp: Path) -> DatabaseSettings:
+        """The database after a first start with the default test settings and the admin's login. On SQLite,
+        restored now; on PostgreSQL, pass `restore_started` to `running_env`, which restores the snapshot on the
+        app's first connection instead of opening one more."""
+        if not self.is_postgres:
+            return self._copy(self.started_template, tmp)
+        return self.settings_for(self.template)
+
+    async def restore_started(self, connection: AsyncConnection) -> None:
+        if self.is_postgres:
+            await connection.execute(text(f'SELECT "{self.schema}"."cm_reset_started"()'))
+
+    def _copy(self, sqlite_file: Path, tmp: Path) -> DatabaseSettings:
+        target = tmp / "caremesh.db"
+        shutil.copyfile(sqlite_file, target)
+        return self.settings_for(target)
 
     async def _snapshot(self, name: str) -> None:
         """Copy the schema's rows into `<schema>_<name>` and create `cm_reset_<name>()`, which restores them."""
@@ -362,12 +371,16 @@ async def running_env(
     clock: FrozenClock | None = None,
     subscriptions: list[Subscription] | None = None,
     admin: dict[str, str] | None = None,
+    restore: Callable[[AsyncConnection], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Env]:
     """The app started on `settings`; `admin`: the admin's headers if already logged in (the database is a
-    snapshot taken after that login), else the admin logs in."""
+    snapshot taken after that login), else the admin logs in; `restore`: run first on the app's database."""
     clock = clock or FrozenClock(T0)
     app = create_app(settings, clock=clock, extra_subscriptions=subscriptions or [])
     _share_routes(app)
+    if restore is not None:
+        async with app.state.db.engine.begin() as connection:
+            await restore(connection)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
