@@ -392,7 +392,7 @@ async def running_env(
         set_clinic_timezone(UTC)  # create_app set the process-wide clinic timezone
 
 
-# Included routers already built in this process, with the context they were included in.
+# Included routers already built in this process.
 _built_routes: list[BaseRoute] = []
 
 
@@ -402,20 +402,19 @@ def _share_routes(app: FastAPI) -> None:
     were included the same way. Their dependency overrides are the first app's (tests use none)."""
     routes = app.router.routes
     for index, route in enumerate(routes):
-        context = getattr(route, "include_context", None)
-        if context is None or not hasattr(context, "dependency_overrides_provider"):
+        inclusion = _inclusion(route)
+        if inclusion is None:
             continue
-        key = replace(context, dependency_overrides_provider=None)
-        for built in _built_routes:
-            if (
-                built.original_router is route.original_router
-                and replace(  # type: ignore[attr-defined]
-                    built.include_context,  # type: ignore[attr-defined]
-                    dependency_overrides_provider=None,
-                )
-                == key
-            ):
-                routes[index] = built
-                break
-        else:
+        built = next((built for built in _built_routes if _inclusion(built) == inclusion), None)
+        if built is None:
             _built_routes.append(route)
+        else:
+            routes[index] = built
+
+
+def _inclusion(route: BaseRoute) -> tuple[int, Any] | None:
+    """The router a route of an app includes, and how (prefix, tags, ...), without the app itself."""
+    context = getattr(route, "include_context", None)
+    if context is None or not hasattr(context, "dependency_overrides_provider"):
+        return None
+    return id(route.original_router), replace(context, dependency_overrides_provider=None)  # type: ignore[attr-defined]
