@@ -39,13 +39,18 @@ lint: install-dev
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
 
+# The suite runs in parallel workers (pytest-xdist), each on its own database; TEST_WORKERS=0 runs it in one
+# process. Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set: each worker would compile every module.
+TEST_WORKERS ?= auto
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
+
 test-sqlite: install-dev
-	$(BIN)/pytest
+	$(PYTEST)
 
 test-postgres: install-dev
 	@if [ -n "$$CAREMESH_TEST_DATABASE_URL" ]; then \
 		echo "== the suite again on PostgreSQL ($$CAREMESH_TEST_DATABASE_URL)"; \
-		$(BIN)/pytest; \
+		$(PYTEST); \
 	else \
 		echo "== CAREMESH_TEST_DATABASE_URL is not set: PostgreSQL run skipped (.ci/run sets it)"; \
 	fi

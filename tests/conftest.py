@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ pytest_plugins = ["tests.openapi_conformance"]  # every observed status must be 
 
 @pytest.fixture(scope="session")
 def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatabase]:
+    """One per test worker (pytest-xdist runs each worker in its own process)."""
     database = MigratedDatabase(tmp_path_factory.mktemp("db"))
     database.prepare()
     yield database
@@ -22,8 +23,9 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migr
 
 @pytest.fixture
 async def env(migrated_database: MigratedDatabase, tmp_path: Path) -> AsyncIterator[Env]:
-    settings = settings_for_tests(await migrated_database.fresh(tmp_path), tmp_path)
-    async with running_env(settings) as running:
+    settings = settings_for_tests(migrated_database.started(tmp_path), tmp_path)
+    restore = migrated_database.restore_started
+    async with running_env(settings, admin=migrated_database.admin, restore=restore) as running:
         yield running
 
 
@@ -42,8 +44,6 @@ def make_env(migrated_database: MigratedDatabase, tmp_path: Path) -> Callable[..
             )
             async with running_env(settings, subscriptions=subscriptions) as running:
                 yield running
-
-        from contextlib import asynccontextmanager
 
         return asynccontextmanager(start)()
 

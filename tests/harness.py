@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sqlite3
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, closing
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import asyncpg
 import httpx
 from fastapi import FastAPI
+from pydantic_settings import BaseSettings
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.routing import BaseRoute
 
 from caremesh.app import create_app
 from caremesh.platform.clock import FrozenClock
@@ -46,11 +51,10 @@ ADMIN_PASSWORD = "correct-horse-battery-9"
 USER_PASSWORD = "a-long-test-password-42"
 # A Monday, 06:00 UTC: working hours (08:00-18:00) are ahead, so bookings today are in the future.
 T0 = datetime(2030, 1, 7, 6, 0, tzinfo=UTC)
-# Tables filled by migrations with reference data: kept between tests.
-REFERENCE_TABLES = {"alembic_version", "specialties", "audit_chain_head"}
 
 POSTGRES_URL = os.environ.get("CAREMESH_TEST_DATABASE_URL")
 PROBLEM_JSON = "application/problem+json"
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -102,60 +106,143 @@ def dead_letter(envelope: Envelope, consumer: str, **overrides: Any) -> DeadLett
 
 
 class MigratedDatabase:
-    """One migrated database per test run; each test starts from the migrated state."""
+    """One database per test worker, migrated once; each test starts from a snapshot of it.
+
+    Two snapshots: `fresh` (just migrated) and `started` (after a first start of the app with the default
+    test settings and the admin's login, whose headers are kept in `admin`). SQLite copies a snapshot file
+    per test; PostgreSQL resets the worker's schema in one call to a function that deletes every row and
+    puts back the snapshot's rows and sequence values (cheaper than truncating every table).
+    """
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.schema = f"cm_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.template = workdir / "template.db"
+        self.started_template = workdir / "started.db"
+        self.admin: dict[str, str] = {}
 
     @property
     def is_postgres(self) -> bool:
         return bool(POSTGRES_URL)
 
     def prepare(self) -> None:
-        asyncio.run(upgrade(self.settings_for(self.template)))
+        asyncio.run(self._prepare())
+
+    async def _prepare(self) -> None:
+        await upgrade(self.settings_for(self.template))
+        if self.is_postgres:
+            await self._snapshot("fresh")
+        home = self.workdir / "started"
+        home.mkdir()
+        settings = settings_for_tests(await self.fresh(home), home)
+        async with running_env(settings) as env:
+            self.admin = dict(env.admin)
+        if self.is_postgres:
+            await self._snapshot("started")
+        else:
+            with (
+                closing(sqlite3.connect(home / "caremesh.db")) as source,
+                closing(sqlite3.connect(self.started_template)) as target,
+            ):
+                source.backup(target)
 
     def settings_for(self, sqlite_file: Path) -> DatabaseSettings:
         if self.is_postgres:
-            return DatabaseSettings(database_url=POSTGRES_URL, database_schema=self.schema, database_pool_size=30)
-        return DatabaseSettings(database_url=f"sqlite+aiosqlite:///{sqlite_file}")
+            return _concern(
+                DatabaseSettings, database_url=POSTGRES_URL, database_schema=self.schema, database_pool_size=30
+            )
+        return _concern(DatabaseSettings).model_copy(update={"database_url": f"sqlite+aiosqlite:///{sqlite_file}"})
 
     async def fresh(self, tmp: Path) -> DatabaseSettings:
+        """The database as just migrated."""
         if not self.is_postgres:
-            target = tmp / "caremesh.db"
-            shutil.copyfile(self.template, target)
-            return self.settings_for(target)
-        settings = self.settings_for(self.template)
-        db = Database(settings)
+            return self._copy(self.template, tmp)
+        connection = await asyncpg.connect(_asyncpg_dsn())
         try:
-            async with db.engine.begin() as connection:
-                tables = (
-                    await connection.execute(
-                        text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"), {"schema": self.schema}
-                    )
-                ).scalars()
-                wipe = [f'"{self.schema}"."{name}"' for name in tables if name not in REFERENCE_TABLES]
-                if wipe:
-                    await connection.execute(text(f"TRUNCATE {', '.join(wipe)} RESTART IDENTITY CASCADE"))
-                await connection.execute(
-                    text(f"UPDATE \"{self.schema}\".audit_chain_head SET last_seq = 0, last_hash = '{'0' * 64}'")
-                )
+            await connection.execute(f'SELECT "{self.schema}"."cm_reset_fresh"()')
         finally:
-            await db.dispose()
-        return settings
+            await connection.close()
+        return self.settings_for(self.template)
+
+    def started(self, tmp: Path) -> DatabaseSettings:
+        """The database after a first start with the default test settings and the admin's login. On SQLite,
+        restored now; on PostgreSQL, pass `restore_started` to `running_env`, which restores the snapshot on the
+        app's first connection instead of opening one more."""
+        if not self.is_postgres:
+            return self._copy(self.started_template, tmp)
+        return self.settings_for(self.template)
+
+    async def restore_started(self, connection: AsyncConnection) -> None:
+        if self.is_postgres:
+            await connection.execute(text(f'SELECT "{self.schema}"."cm_reset_started"()'))
+
+    def _copy(self, sqlite_file: Path, tmp: Path) -> DatabaseSettings:
+        target = tmp / "caremesh.db"
+        shutil.copyfile(sqlite_file, target)
+        return self.settings_for(target)
+
+    async def _snapshot(self, name: str) -> None:
+        """Copy the schema's rows into `<schema>_<name>` and create `cm_reset_<name>()`, which restores them."""
+        schema, copy = self.schema, f"{self.schema}_{name}"
+        connection = await asyncpg.connect(_asyncpg_dsn())
+        try:
+            tables = [
+                row["tablename"]
+                for row in await connection.fetch(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename <> 'alembic_version'"
+                    " ORDER BY tablename",
+                    schema,
+                )
+            ]
+            await connection.execute(f'CREATE SCHEMA "{copy}"')
+            kept = []
+            for table in tables:
+                if await connection.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{schema}"."{table}")'):
+                    await connection.execute(f'CREATE TABLE "{copy}"."{table}" AS TABLE "{schema}"."{table}"')
+                    kept.append(table)
+            sequences = await connection.fetch(
+                "SELECT sequencename, start_value, last_value FROM pg_sequences WHERE schemaname = $1", schema
+            )
+            body = [
+                "PERFORM set_config('session_replication_role', 'replica', true);",  # no FK or audit triggers
+                *(f'DELETE FROM "{schema}"."{table}";' for table in tables),
+                *(
+                    f'INSERT INTO "{schema}"."{table}" OVERRIDING SYSTEM VALUE SELECT * FROM "{copy}"."{table}";'
+                    for table in kept
+                ),
+                *(
+                    f'PERFORM setval(\'"{schema}"."{seq["sequencename"]}"\', '
+                    f"{seq['last_value'] or seq['start_value']}, {'true' if seq['last_value'] else 'false'});"
+                    for seq in sequences
+                ),
+                "PERFORM set_config('session_replication_role', 'origin', true);",
+            ]
+            await connection.execute(
+                f'CREATE FUNCTION "{schema}"."cm_reset_{name}"() RETURNS void LANGUAGE plpgsql AS $$ BEGIN\n'
+                + "\n".join(body)
+                + "\nEND $$"
+            )
+        finally:
+            await connection.close()
 
     def drop(self) -> None:
         if not self.is_postgres:
             return
 
-        async def drop_schema() -> None:
-            db = Database(DatabaseSettings(database_url=POSTGRES_URL))
-            async with db.engine.begin() as connection:
-                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
-            await db.dispose()
+        async def drop_schemas() -> None:
+            connection = await asyncpg.connect(_asyncpg_dsn())
+            try:
+                for schema in (self.schema, f"{self.schema}_fresh", f"{self.schema}_started"):
+                    await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            finally:
+                await connection.close()
 
-        asyncio.run(drop_schema())
+        asyncio.run(drop_schemas())
+
+
+def _asyncpg_dsn() -> str:
+    assert POSTGRES_URL
+    return POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 def settings_for_tests(
@@ -184,22 +271,37 @@ def settings_for_tests(
         "argon2_parallelism": 1,
         "login_rate_limit": "10000/minute",
         "api_rate_limit": "100000/minute",
-        "secret_file": tmp / "secret",
     }
     defaults.update(security)
+    secret_file = defaults.pop("secret_file", tmp / "secret")
     return Settings(
-        app=AppSettings(timezone=timezone, log_level="WARNING"),
+        app=_concern(AppSettings, timezone=timezone, log_level="WARNING"),
         db=db,
-        security=SecuritySettings(**defaults),
-        messaging=MessagingSettings(run_workers=False, consumer_backoff_base_seconds=1, consumer_max_attempts=3),
-        billing=BillingSettings(**(billing or {})),
-        payments=PaymentSettings(**(payments or {})),
-        notifications=NotificationSettings(**(notifications or {})),
-        orders=OrderSettings(**(orders or {})),
-        clinic=ClinicSettings(**(clinic or {})),
-        claims=ClaimSettings(**(claims or {})),
-        http=HttpSettings(**(http or {})),
+        security=_concern(SecuritySettings, **defaults).model_copy(update={"secret_file": secret_file}),
+        messaging=_concern(
+            MessagingSettings, run_workers=False, consumer_backoff_base_seconds=1, consumer_max_attempts=3
+        ),
+        billing=_concern(BillingSettings, **(billing or {})),
+        payments=_concern(PaymentSettings, **(payments or {})),
+        notifications=_concern(NotificationSettings, **(notifications or {})),
+        orders=_concern(OrderSettings, **(orders or {})),
+        clinic=_concern(ClinicSettings, **(clinic or {})),
+        claims=_concern(ClaimSettings, **(claims or {})),
+        http=_concern(HttpSettings, **(http or {})),
     )
+
+
+_concerns: dict[tuple[Any, ...], BaseSettings] = {}
+
+
+def _concern(kind: type[SettingsT], **fields: Any) -> SettingsT:
+    """`kind(**fields)`, built once per process for these fields and `CAREMESH_*` variables (building one
+    reads the environment: about 2 ms) and copied for each test."""
+    variables = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("CAREMESH_")))
+    key = (kind, repr(sorted(fields.items())), variables)
+    if key not in _concerns:
+        _concerns[key] = kind(**fields)
+    return _concerns[key].model_copy()  # type: ignore[return-value]
 
 
 @dataclass
@@ -267,16 +369,55 @@ class Env:
 
 @asynccontextmanager
 async def running_env(
-    settings: Settings, *, clock: FrozenClock | None = None, subscriptions: list[Subscription] | None = None
+    settings: Settings,
+    *,
+    clock: FrozenClock | None = None,
+    subscriptions: list[Subscription] | None = None,
+    admin: dict[str, str] | None = None,
+    restore: Callable[[AsyncConnection], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Env]:
+    """The app started on `settings`; `admin`: the admin's headers if already logged in (the database is a
+    snapshot taken after that login), else the admin logs in; `restore`: run first on the app's database."""
     clock = clock or FrozenClock(T0)
     app = create_app(settings, clock=clock, extra_subscriptions=subscriptions or [])
+    _share_routes(app)
+    if restore is not None:
+        async with app.state.db.engine.begin() as connection:
+            await restore(connection)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 env = Env(app=app, client=client, clock=clock)
-                env.admin = await env.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+                env.admin = dict(admin) if admin else await env.login(ADMIN_EMAIL, ADMIN_PASSWORD)
                 yield env
     finally:
         set_clinic_timezone(UTC)  # create_app set the process-wide clinic timezone
+
+
+# Included routers already built in this process.
+_built_routes: list[BaseRoute] = []
+
+
+def _share_routes(app: FastAPI) -> None:
+    """FastAPI builds the routes of an included router lazily, per app, at its first request (about 20 ms a
+    context); a new app per test paid that again and again. Reuse the ones built for an earlier app when they
+    were included the same way. Their dependency overrides are the first app's (tests use none)."""
+    routes = app.router.routes
+    for index, route in enumerate(routes):
+        inclusion = _inclusion(route)
+        if inclusion is None:
+            continue
+        built = next((built for built in _built_routes if _inclusion(built) == inclusion), None)
+        if built is None:
+            _built_routes.append(route)
+        else:
+            routes[index] = built
+
+
+def _inclusion(route: BaseRoute) -> tuple[int, Any] | None:
+    """The router a route of an app includes, and how (prefix, tags, ...), without the app itself."""
+    context = getattr(route, "include_context", None)
+    if context is None or not hasattr(context, "dependency_overrides_provider"):
+        return None
+    return id(route.original_router), replace(context, dependency_overrides_provider=None)  # type: ignore[attr-defined]
