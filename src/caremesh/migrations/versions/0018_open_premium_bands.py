@@ -1,7 +1,7 @@
 """Insurance: the last premium band of a scheme may be open-ended (`max_age` NULL: that age and over).
 
-Revision ID: 0017_open_premium_bands
-Revises: 0016_claims
+Revision ID: 0018_open_premium_bands
+Revises: 0017_platform_idempotency_keys
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_open_premium_bands"
-down_revision: str | None = "0016_claims"
+revision: str = "0018_open_premium_bands"
+down_revision: str | None = "0017_platform_idempotency_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
