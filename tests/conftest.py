@@ -6,10 +6,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.harness import Env, MigratedDatabase, running_env, settings_for_tests
 
 pytest_plugins = ["tests.openapi_conformance"]  # every observed status must be in the OpenAPI document
+
+# Properties are checked in full; how fast an example runs is the benches' business, not a pass/fail
+# condition: the suite shares two cores between its workers and a deadline would fail on a busy machine.
+settings.register_profile("caremesh", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("caremesh")
 
 
 @pytest.fixture(scope="session")

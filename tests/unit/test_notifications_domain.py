@@ -196,17 +196,18 @@ def test_the_sandbox_refuses_with_a_clear_message(source, says):
 
 
 def refused_quickly(source: str, variables: dict | None = None) -> TemplateProblem:
-    """Render `source`; it must be refused within 0.5 s and having used under 10 MB on its way."""
+    """Render `source`; it must be refused within 0.5 s of CPU and having used under 10 MB on its way.
+    CPU time, not wall time: the budget is about work done, and a busy machine must not fail it."""
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         with pytest.raises(TemplateProblem) as caught:
             render(source, sample_variables(BOOKED) if variables is None else variables)
-        elapsed = time.perf_counter() - started
+        elapsed = time.process_time() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < 0.5, f"the render took {elapsed:.1f}s"
+    assert elapsed < 0.5, f"the render took {elapsed:.1f}s of CPU"
     assert peak < 10_000_000, f"the render peaked at {peak / 1e6:.0f} MB"
     return caught.value
 
