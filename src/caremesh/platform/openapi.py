@@ -2,7 +2,7 @@
 
 The generic statuses are derived here from what a route depends on (`install_openapi`): a bearer
 token → 401 and 429, a role check → 403, path parameters → 404, a JSON body → 400, 413, 415 and 422,
-`If-Match` → 412, a POST that creates → the `Idempotency-Key` answers. A route declares only its own business
+`If-Match` → 412, a POST that honours `Idempotency-Key` → its answers. A route declares only its own business
 outcomes, with `responses=problems(SomeError, ...)`, naming the codes each status can carry.
 """
 
@@ -102,7 +102,7 @@ def _calls(dependant: Dependant) -> set[Callable[..., Any]]:
 
 def derived_statuses(route: Any) -> dict[int, tuple[str, ...]]:
     """The statuses (with their codes) a route can answer because of what it depends on."""
-    from caremesh.platform.api import current_principal, expected_version
+    from caremesh.platform.api import current_principal, expected_version, idempotency_key
 
     dependant = route.dependant
     calls = _calls(dependant)
@@ -127,8 +127,7 @@ def derived_statuses(route: Any) -> dict[int, tuple[str, ...]]:
             add(status)
     if has_body or any(d.query_params or d.header_params or d.path_params for d in every):
         add(422)
-    creates = route.status_code in (201, 202) and route.response_field is not None
-    if "POST" in route.methods and creates:  # Idempotency-Key
+    if idempotency_key in calls:
         for status, codes in IDEMPOTENCY.items():
             add(status, codes)
     return {status: tuple(sorted(codes)) for status, codes in found.items()}
