@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from caremesh.platform.errors import Unauthenticated
+from caremesh.platform.openapi import problems
 
 router = APIRouter(tags=["operations"])
 
@@ -55,6 +56,6 @@ def metrics_reader(request: Request) -> None:
         raise Unauthenticated("Send `Authorization: Bearer <CAREMESH_METRICS_TOKEN>` to read the metrics.")
 
 
-@router.get("/metrics", dependencies=[Depends(metrics_reader)])
+@router.get("/metrics", dependencies=[Depends(metrics_reader)], responses=problems(Unauthenticated))
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
