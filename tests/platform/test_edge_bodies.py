@@ -244,8 +244,9 @@ async def test_an_endpoint_may_declare_a_larger_limit(make_env):
         env.app.include_router(router, prefix=API_PREFIX)
         url = f"{API_PREFIX}/edge-test/attachments"
 
-        accepted = await env.client.post(url, json={"data": "x" * (2 * LIMIT)})
-        refused = await env.client.post(url, json={"data": "x" * (4 * LIMIT)})
+        # Authenticated: every POST on a TransactionalRoute honours Idempotency-Key, which is per user.
+        accepted = await env.client.post(url, json={"data": "x" * (2 * LIMIT)}, headers=env.admin)
+        refused = await env.client.post(url, json={"data": "x" * (4 * LIMIT)}, headers=env.admin)
         elsewhere = await env.client.post(PATIENTS, json={"data": "x" * (2 * LIMIT)}, headers=env.admin)
 
         assert accepted.status_code == 201, accepted.text

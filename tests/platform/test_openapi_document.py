@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, status
 from pydantic import BaseModel
 
 from caremesh.app import create_app
-from caremesh.platform.api import CurrentPrincipal, IfMatch, require
+from caremesh.platform.api import CurrentPrincipal, IfMatch, TransactionalRoute, require
 from caremesh.platform.errors import NotFound
 from caremesh.platform.openapi import install_openapi, problems
 from caremesh.platform.settings import DatabaseSettings
@@ -105,7 +105,11 @@ def test_generic_statuses_are_derived_from_the_route_and_domain_ones_declared():
     async def me(principal: CurrentPrincipal) -> dict[str, str]:
         return {}
 
-    @router.post("/things/{thing_id}", status_code=status.HTTP_201_CREATED, dependencies=[require("things:write")])
+    honouring_keys = APIRouter(route_class=TransactionalRoute)  # every POST takes an Idempotency-Key
+
+    @honouring_keys.post(
+        "/things/{thing_id}", status_code=status.HTTP_201_CREATED, dependencies=[require("things:write")]
+    )
     async def create(thing_id: uuid.UUID, body: Thing, if_match: IfMatch) -> Thing:
         return body
 
@@ -115,6 +119,7 @@ def test_generic_statuses_are_derived_from_the_route_and_domain_ones_declared():
 
     app = FastAPI()
     app.include_router(router)
+    app.include_router(honouring_keys)
     install_openapi(app)
     paths = app.openapi()["paths"]
 
