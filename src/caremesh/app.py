@@ -125,7 +125,8 @@ def create_app(
     app = FastAPI(
         title="caremesh",
         version="1.0.0",
-        summary="Hospital platform: patients, practitioners, scheduling, billing, payments and notifications.",
+        summary="Hospital platform: patients, practitioners, scheduling, billing, payments, insurance and claims, "
+        "clinical orders (pharmacy and lab), notifications, identity and audit.",
         lifespan=lifespan,
         docs_url=None,  # served from the package by install_docs, not from a CDN
         redoc_url=None,
