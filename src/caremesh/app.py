@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+from caremesh.contexts import CONTEXTS
 from caremesh.platform.api import API_PREFIX
 from caremesh.platform.clock import Clock, SystemClock
 from caremesh.platform.db import Database
@@ -27,21 +28,7 @@ from caremesh.platform.settings import Settings
 from caremesh.platform.timeutil import set_clinic_timezone
 from caremesh.platform.uow import UnitOfWork, UnitOfWorkFactory
 
-ALL_CONTEXTS: tuple[str, ...] = (
-    "identity",
-    "audit",
-    "patients",
-    "practitioners",
-    "scheduling",
-    "billing",
-    "payments",
-    "insurance",
-    "pharmacy",
-    "lab",
-    "orders",
-    "claims",
-    "notifications",
-)
+ALL_CONTEXTS: tuple[str, ...] = CONTEXTS
 # Where `/` leads: the API docs, until the web app takes its place.
 HOME_PATH = DOCS_PATH
 # Answers under these prefixes may carry patient data: never cached (`/fhir` joins when it exists).

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from caremesh.contexts import CONTEXTS, UnknownContext
+from caremesh.contexts import select as select_contexts
 from caremesh.platform.settings import Settings
 
 cli = typer.Typer(help="caremesh: an event-driven hospital platform.", no_args_is_help=True, add_completion=False)
@@ -24,6 +26,12 @@ def main() -> None:
     cli()
 
 
+def _fail(message: str) -> None:
+    """Stop with one line on stderr and exit status 1."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
 def _require_schema(settings: Settings) -> None:
     """Stop with one line (and exit status 1) unless the database is migrated to this code's head; never
     creates a database file."""
@@ -32,8 +40,14 @@ def _require_schema(settings: Settings) -> None:
     try:
         asyncio.run(require_schema(settings.db))
     except SchemaNotReady as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
+        _fail(str(error))
+
+
+@cli.command("contexts")
+def list_contexts() -> None:
+    """Print the bounded contexts, one a line (the names `serve --contexts` takes)."""
+    for name in CONTEXTS:
+        typer.echo(name)
 
 
 @cli.command()
@@ -61,15 +75,21 @@ def serve(
     run_migrations: Annotated[
         bool | None, typer.Option("--migrate/--no-migrate", help="Migrate first (default: on SQLite)")
     ] = None,
-    contexts: Annotated[str | None, typer.Option(help="Comma-separated contexts to serve (default: all)")] = None,
+    contexts: Annotated[
+        str | None, typer.Option(help="Comma-separated contexts to serve (default: all; see `caremesh contexts`)")
+    ] = None,
 ) -> None:
     """Run the HTTP API with the in-process event relay (the embedded mode)."""
     import uvicorn
 
     from caremesh import demo as demo_data
-    from caremesh.app import ALL_CONTEXTS, create_app
+    from caremesh.app import create_app
     from caremesh.platform.migrate import sqlite_file, upgrade
 
+    try:
+        selected = select_contexts(contexts)
+    except UnknownContext as error:
+        _fail(str(error))
     settings = Settings()
     credentials = None
     if demo:
@@ -87,7 +107,6 @@ def serve(
     if credentials:
         seeded = asyncio.run(demo_data.seed(settings, credentials))
         typer.echo("demo data seeded" if seeded else "demo data already present")
-    selected = tuple(c.strip() for c in contexts.split(",")) if contexts else ALL_CONTEXTS
     application = create_app(settings, contexts=selected)
     base = f"http://{host}:{port}"
     typer.echo(f"\ncaremesh is starting at {base}\n  API docs: {base}/docs (Authorize with an email and password)")

@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import importlib
 
+from caremesh.contexts import CONTEXTS
 from caremesh.platform import numbering as _numbering  # noqa: F401
 from caremesh.platform.db import Base
 from caremesh.platform.idempotency import models as _idempotency  # noqa: F401
 from caremesh.platform.messaging import models as _messaging  # noqa: F401
 
-CONTEXTS_WITH_TABLES = (
-    "identity",
-    "audit",
-    "patients",
-    "practitioners",
-    "scheduling",
-    "billing",
-    "payments",
-    "insurance",
-    "pharmacy",
-    "lab",
-    "orders",
-    "claims",
-    "notifications",
-)
-
-for _name in CONTEXTS_WITH_TABLES:
+for _name in CONTEXTS:  # every context owns tables
     importlib.import_module(f"caremesh.{_name}.models")
 
 metadata = Base.metadata
