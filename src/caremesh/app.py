@@ -22,7 +22,7 @@ from caremesh.platform.messaging.runtime import JobFactory, Workers
 from caremesh.platform.observability import RequestContextMiddleware, configure_logging
 from caremesh.platform.openapi import install_openapi
 from caremesh.platform.ops import router as ops_router
-from caremesh.platform.ratelimit import RateLimiter
+from caremesh.platform.ratelimit import rate_limiter
 from caremesh.platform.security import TokenSigner
 from caremesh.platform.settings import Settings
 from caremesh.platform.timeutil import set_clinic_timezone
@@ -107,6 +107,7 @@ def create_app(
             yield
         finally:
             await workers.stop()
+            await app.state.rate_limiter.close()
             await db.dispose()
 
     app = FastAPI(
@@ -125,7 +126,7 @@ def create_app(
     app.state.db = db
     app.state.uow_factory = uow_factory
     app.state.workers = workers
-    app.state.rate_limiter = RateLimiter()
+    app.state.rate_limiter = rate_limiter(settings.security.redis_url, namespace=settings.security.redis_namespace)
     app.state.token_signer = TokenSigner(settings.security.signing_secret(), settings.security.access_token_ttl_seconds)
     app.state.authenticator = identity_service.Authenticator(settings.security, app.state.token_signer)
     app.state.principal_loader = identity_contract.load_principal

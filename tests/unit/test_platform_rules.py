@@ -14,7 +14,7 @@ from caremesh.platform.db import Money, UTCDateTime
 from caremesh.platform.errors import Unprocessable
 from caremesh.platform.messaging.consumer import backoff_seconds
 from caremesh.platform.pagination import decode_cursor, encode_cursor
-from caremesh.platform.ratelimit import RateLimiter
+from caremesh.platform.ratelimit import MemoryRateLimiter, hit
 from caremesh.platform.settings import parse_rate
 from caremesh.platform.timeutil import format_utc, years_between
 
@@ -47,16 +47,27 @@ def test_backoff_grows_and_is_capped(attempt):
     assert delay >= min(60, 0.5 * 2 ** (attempt - 1)) / 2
 
 
-def test_rate_limiter_slides():
+async def test_rate_limiter_slides():
     now = [0.0]
-    limiter = RateLimiter(monotonic=lambda: now[0])
-    assert [limiter.hit("k", 2, 60) for _ in range(2)] == [None, None]
-    assert limiter.hit("k", 2, 60) == pytest.approx(60)
+    limiter = MemoryRateLimiter(monotonic=lambda: now[0])
+    assert [await hit(limiter, "k", 2, 60) for _ in range(2)] == [None, None]
+    assert await hit(limiter, "k", 2, 60) == pytest.approx(60)
     now[0] = 30
-    assert limiter.hit("other", 2, 60) is None
+    assert await hit(limiter, "other", 2, 60) is None
     now[0] = 60.5
-    assert limiter.hit("k", 2, 60) is None
-    assert limiter.hit("k", 0, 60) is None  # 0 disables
+    assert await hit(limiter, "k", 2, 60) is None
+    assert await hit(limiter, "k", 0, 60) is None  # 0 disables
+
+
+async def test_rate_limiter_counts_every_key_or_none_and_gives_back():
+    limiter = MemoryRateLimiter(monotonic=lambda: 0.0)
+    assert (await limiter.acquire(["a"], 1, 60)).retry_after is None
+    refused = await limiter.acquire(["a", "b"], 1, 60)  # "a" is full: "b" is not counted either
+    assert refused.retry_after == pytest.approx(60)
+    counted = await limiter.acquire(["b"], 1, 60)
+    assert counted.retry_after is None
+    await limiter.release(counted)
+    assert (await limiter.acquire(["b"], 1, 60)).retry_after is None
 
 
 def test_parse_rate():

@@ -32,6 +32,7 @@ from caremesh.platform.api import (
 from caremesh.platform.errors import RateLimited
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
+from caremesh.platform.ratelimit import Admission
 from caremesh.platform.settings import parse_rate
 
 router = APIRouter(route_class=TransactionalRoute)
@@ -48,17 +49,17 @@ def authenticator(request: Request) -> service.Authenticator:
 Auth = Annotated[service.Authenticator, Depends(authenticator)]
 
 
-def _limit_login(request: Request, email: str) -> list[tuple[str, float]]:
+async def _limit_login(request: Request, email: str) -> Admission:
     """Count one attempt per address and per account, or 429 if either is out of its allowance (the attempt
     is then not counted). Returns what was counted, so that a successful login can give it back."""
     state = request.app.state
     limit, period = parse_rate(state.settings.security.login_rate_limit)
     ip = request.client.host if request.client else "unknown"
     keys = (f"login-ip:{ip}", f"login-account:{service.normalise_email(email)}")
-    waits = [w for w in (state.rate_limiter.retry_after(key, limit, period) for key in keys) if w is not None]
-    if waits:
-        raise RateLimited("Too many login attempts.", headers={"Retry-After": str(int(max(waits)) + 1)})
-    return [(key, state.rate_limiter.add(key)) for key in keys]
+    admission = await state.rate_limiter.acquire(keys, limit, period)
+    if admission.retry_after is not None:
+        raise RateLimited("Too many login attempts.", headers={"Retry-After": str(int(admission.retry_after) + 1)})
+    return admission
 
 
 async def _throttled_login(
@@ -67,10 +68,9 @@ async def _throttled_login(
     """Log in, counting only failures against the address and the account: staff behind one NAT address
     never use up its allowance by logging in correctly. The attempt is counted while it runs, so concurrent
     guesses cannot all slip under the limit."""
-    counted = _limit_login(request, email)
+    counted = await _limit_login(request, email)
     tokens = await authn.login(uow, email, password)
-    for key, stamp in counted:
-        request.app.state.rate_limiter.discard(key, stamp)
+    await request.app.state.rate_limiter.release(counted)
     return tokens
 
 
@@ -124,7 +124,7 @@ async def change_password(body: ChangePasswordRequest, principal: CurrentPrincip
     responses=problems(RateLimited),
 )
 async def request_password_reset(body: PasswordResetRequest, request: Request, uow: Uow, authn: Auth) -> Response:
-    _limit_login(request, body.email)
+    await _limit_login(request, body.email)
     await authn.request_password_reset(uow, body.email)
     return Response(status_code=status.HTTP_202_ACCEPTED)
 

@@ -27,6 +27,7 @@ from caremesh.platform.errors import (
     VersionConflict,
 )
 from caremesh.platform.idempotency import keys, requests
+from caremesh.platform.ratelimit import hit
 from caremesh.platform.security import Principal
 from caremesh.platform.settings import parse_rate
 from caremesh.platform.uow import UnitOfWork, UnitOfWorkFactory
@@ -188,7 +189,7 @@ async def current_principal(request: Request, token: Annotated[str | None, Depen
     if principal is None:
         raise Unauthenticated("The session has ended or the user is disabled.")
     limit, period = parse_rate(state.settings.security.api_rate_limit)
-    retry_after = state.rate_limiter.hit(f"api:{principal.user_id}", limit, period)
+    retry_after = await hit(state.rate_limiter, f"api:{principal.user_id}", limit, period)
     if retry_after is not None:
         raise RateLimited("Too many requests for this user.", headers={"Retry-After": str(int(retry_after) + 1)})
     if (uow := getattr(request.state, "uow", None)) is not None:

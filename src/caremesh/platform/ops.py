@@ -39,6 +39,12 @@ async def ready(request: Request) -> JSONResponse:
     except Exception as error:  # any failure means not ready
         checks["database"] = f"unavailable: {type(error).__name__}"
     checks["broker"] = request.app.state.workers.status()
+    if (ping := getattr(request.app.state.rate_limiter, "ping", None)) is not None:  # rate limits in Redis
+        try:
+            await ping()
+            checks["redis"] = "ok"
+        except Exception as error:  # any failure means not ready
+            checks["redis"] = f"unavailable: {type(error).__name__}"
     healthy = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks}, status_code=200 if healthy else 503

@@ -72,6 +72,9 @@ class SecuritySettings(BaseSettings):
     lockout_duration_seconds: int = 15 * 60
     login_rate_limit: str = "10/minute"
     api_rate_limit: str = "600/minute"
+    # Rate limits in Redis hold across every process (distributed mode); unset: in process memory.
+    redis_url: str | None = None
+    redis_namespace: str = "caremesh"
     # Argon2id cost; the defaults follow RFC 9106's second recommended option.
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
