@@ -43,6 +43,34 @@ def _require_schema(settings: Settings) -> None:
         _fail(str(error))
 
 
+@cli.command()
+def gateway(
+    listen: Annotated[str, typer.Option(help="Where nginx listens, HOST:PORT")],
+    route: Annotated[
+        list[str], typer.Option(help="CONTEXT[,CONTEXT...]=HOST:PORT of a process; repeat a route for replicas")
+    ],
+    output: Annotated[str | None, typer.Option(help="Write the configuration here (default: print it)")] = None,
+    rate: Annotated[int, typer.Option(help="API requests per second per client address")] = 100,
+    burst: Annotated[int, typer.Option(help="Requests above the rate let through at once before 429")] = 200,
+) -> None:
+    """Write the nginx configuration that routes each /api/v1 path to the processes serving its context
+    (run it with `nginx -p DIR -c FILE`)."""
+    from pathlib import Path
+
+    from caremesh.gateway import GatewayProblem, Limits, parse_routes, render
+
+    try:
+        limits = Limits(max_body_bytes=Settings().http.max_body_bytes, requests_per_second=rate, burst=burst)
+        text = render(listen, parse_routes(route), limits)
+    except GatewayProblem as error:
+        _fail(str(error))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        Path(output).write_text(text)
+        typer.echo(f"wrote {output}: run it with `nginx -p <dir> -c {output}`")
+
+
 @cli.command("contexts")
 def list_contexts() -> None:
     """Print the bounded contexts, one a line (the names `serve --contexts` takes)."""
