@@ -98,9 +98,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Processes starting at once run these at once: each step is safe so by itself, in its own transaction
+        # (never holding one step's rows while waiting on another's).
         async with uow_factory.begin(request_id="startup") as uow:
             await identity_service.bootstrap_admin(uow, settings.security, app.state.authenticator)
-            for step in _bootstraps(contexts):
+        for step in _bootstraps(contexts):
+            async with uow_factory.begin(request_id="startup") as uow:
                 await step(uow)
         workers.start()
         try:

@@ -65,6 +65,20 @@ async def test_a_restart_adds_missing_defaults_and_keeps_edited_ones(env):
     assert (await get(env, "CONSULT-GENERAL")).json()["version"] == 1
 
 
+async def test_a_restart_skips_a_default_whose_specialty_another_tariff_took(env):
+    async with env.uow() as uow:
+        for code in ("CONSULT-CARDIOLOGY", "CONSULT-GENERAL"):
+            await uow.session.delete(await uow.session.get(service.Tariff, code))
+    heart = await make_tariff(env, code="HEART", kind="consultation", specialty="cardiology")
+
+    async with env.uow() as uow:
+        await service.bootstrap(uow)
+
+    assert_problem(await get(env, "CONSULT-CARDIOLOGY"), 404, "TARIFF_NOT_FOUND")
+    assert (await get(env, "HEART")).json() == heart
+    assert (await get(env, "CONSULT-GENERAL")).json()["version"] == 1
+
+
 # --- create and read ---------------------------------------------------------------------
 
 

@@ -44,7 +44,7 @@ from caremesh.billing.schemas import (
 )
 from caremesh.insurance import contract as insurance
 from caremesh.patients import contract as patients
-from caremesh.platform.db import one_or_raise, violates, where_given
+from caremesh.platform.db import dialect_insert, one_or_raise, violates, where_given
 from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
 from caremesh.platform.numbering import next_number
 from caremesh.platform.pagination import PageParams, paginate
@@ -218,26 +218,25 @@ def _pricing(tariff: Tariff) -> domain.Pricing:
 
 
 async def bootstrap(uow: UnitOfWork) -> None:
-    """Create the default tariffs whose codes are missing; existing ones (maybe edited) are left alone."""
-    existing = set((await uow.session.scalars(select(Tariff.code))).all())
+    """Create the default tariffs that are missing; existing ones (maybe edited) are left alone, and so is a
+    default whose specialty another consultation tariff took. One statement that skips whatever conflicts on a
+    unique key, so processes starting at once on one database each run it safely."""
     now = uow.now()
-    for default in DEFAULT_TARIFFS:
-        if default["code"] in existing:
-            continue
-        pricing = _PRICING.validate_python(default["pricing"])
-        uow.session.add(
-            Tariff(
-                code=default["code"],
-                description=default["description"],
-                kind=default["kind"],
-                specialty=default["specialty"],
-                pricing=_pricing_json(pricing),
-                tax_rate=None,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    await uow.session.flush()
+    rows = [
+        {
+            "code": default["code"],
+            "description": default["description"],
+            "kind": str(default["kind"]),
+            "specialty": default["specialty"],
+            "pricing": _pricing_json(_PRICING.validate_python(default["pricing"])),
+            "tax_rate": None,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for default in DEFAULT_TARIFFS
+    ]
+    await uow.session.execute(dialect_insert(uow.session)(Tariff).values(rows).on_conflict_do_nothing())
 
 
 async def _flush_tariff(uow: UnitOfWork) -> None:

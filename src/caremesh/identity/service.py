@@ -25,6 +25,7 @@ from caremesh.identity.events import PASSWORD_RESET_REQUESTED
 from caremesh.identity.models import AuthSession, PasswordResetToken, RefreshToken, User
 from caremesh.identity.schemas import TokenPair, UserCreate, UserRead, UserUpdate
 from caremesh.patients import contract as patients
+from caremesh.platform.db import serialise
 from caremesh.platform.errors import (
     Conflict,
     DomainError,
@@ -427,9 +428,11 @@ async def update_user(uow: UnitOfWork, user_id: uuid.UUID, data: UserUpdate, exp
 
 
 async def bootstrap_admin(uow: UnitOfWork, settings: SecuritySettings, authenticator: Authenticator) -> User | None:
-    """First start: create the admin named in settings when no user exists yet."""
+    """First start: create the admin named in settings when no user exists yet. Processes starting at once
+    take turns here, so exactly one creates it, whatever admin each was configured with."""
     if not (settings.admin_email and settings.admin_password):
         return None
+    await serialise(uow.session, "identity.bootstrap_admin")
     if await uow.session.scalar(select(func.count()).select_from(User)):
         return None
     user = await authenticator.create_user(

@@ -10,6 +10,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Numeric, Select, String, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -174,6 +176,21 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """The session's dialect's `insert`, which has ON CONFLICT (`on_conflict_do_nothing`/`_do_update`)."""
+    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+
+
+async def serialise(session: AsyncSession, key: str) -> None:
+    """Hold `key` until this transaction ends, so work that checks then writes runs one at a time across
+    processes: a transaction-level advisory lock on PostgreSQL (per schema); nothing on SQLite, whose write
+    transactions are serialised already (`BEGIN IMMEDIATE`)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || :key, 0))"), {"key": key}
+        )
 
 
 def violates(error: Exception, constraint: str) -> bool:
