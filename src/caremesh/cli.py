@@ -71,6 +71,40 @@ def gateway(
         typer.echo(f"wrote {output}: run it with `nginx -p <dir> -c {output}`")
 
 
+@cli.command()
+def up(
+    listen: Annotated[str, typer.Option(help="Where nginx listens, HOST:PORT")] = "127.0.0.1:8080",
+    process: Annotated[
+        list[str] | None,
+        typer.Option(help="CTX,CTX[*REPLICAS] per process group (default: people-facing, then money and orders *2)"),
+    ] = None,
+    first_port: Annotated[int, typer.Option(help="The processes listen on consecutive ports from here")] = 8101,
+    workdir: Annotated[str, typer.Option(help="Where nginx keeps its configuration, pid and temporary files")] = (
+        ".caremesh-up"
+    ),
+) -> None:
+    """Start a local distributed topology: the contexts as separate processes behind nginx, on one database."""
+    from pathlib import Path
+
+    from caremesh import topology
+    from caremesh.gateway import Limits
+    from caremesh.platform.migrate import upgrade
+
+    settings = Settings()
+    try:
+        processes = topology.plan(process or topology.DEFAULT_PROCESSES, first_port)
+    except topology.TopologyProblem as error:
+        _fail(str(error))
+    asyncio.run(upgrade(settings.db))
+    settings.security.signing_secret()  # created once here, so that every process signs with the same secret
+    limits = Limits(max_body_bytes=settings.http.max_body_bytes)
+    try:
+        status = topology.up(listen, processes, Path(workdir), limits, typer.echo)
+    except topology.TopologyProblem as error:
+        _fail(str(error))
+    raise typer.Exit(status)
+
+
 @cli.command("contexts")
 def list_contexts() -> None:
     """Print the bounded contexts, one a line (the names `serve --contexts` takes)."""

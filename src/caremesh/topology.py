@@ -1,0 +1,138 @@
+"""`caremesh up`: a local distributed topology in one command. The contexts run as separate `caremesh serve
+--contexts` processes (some as replicas) on one database, behind nginx configured by `caremesh gateway`.
+The processes are supervised: when one stops, or the command is interrupted, everything stops.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from caremesh.contexts import CONTEXTS
+from caremesh.contexts import select as select_contexts
+from caremesh.gateway import Limits, Route, render
+
+# The people-facing contexts in one process; money and clinical orders, where the load is, in two replicas.
+DEFAULT_PROCESSES = (
+    "identity,audit,patients,practitioners,scheduling",
+    "billing,payments,insurance,pharmacy,lab,orders,claims,notifications*2",
+)
+
+
+class TopologyProblem(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    contexts: tuple[str, ...]
+    port: int
+
+
+def plan(specs: Sequence[str], first_port: int) -> list[Process]:
+    """`CTX,CTX[*REPLICAS]` per process group → the processes, on consecutive ports; every context once."""
+    processes: list[Process] = []
+    seen: set[str] = set()
+    for group, spec in enumerate(specs, start=1):
+        names, _, replicas = spec.partition("*")
+        try:
+            contexts = select_contexts(names)
+        except ValueError as error:
+            raise TopologyProblem(str(error)) from None
+        if not replicas.strip().isdigit() and replicas:
+            raise TopologyProblem(f"replicas are a number: {spec!r}")
+        if twice := seen & set(contexts):
+            raise TopologyProblem(f"{', '.join(sorted(twice))} named in two groups; use *N for replicas")
+        seen |= set(contexts)
+        for replica in range(1, int(replicas or 1) + 1):
+            processes.append(Process(f"group{group}-{replica}", contexts, first_port + len(processes)))
+    if missing := [name for name in CONTEXTS if name not in seen]:
+        raise TopologyProblem(f"no process serves: {', '.join(missing)}")
+    return processes
+
+
+def _caremesh(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from caremesh.cli import main; main()", *args]
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_for(port: int, child: subprocess.Popen, what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not _answers(port):
+        if child.poll() is not None:
+            raise TopologyProblem(f"{what} stopped at start (exit status {child.returncode})")
+        if time.monotonic() > deadline:
+            raise TopologyProblem(f"{what} did not answer on port {port} within {seconds:.0f} s")
+        time.sleep(0.2)
+
+
+def up(
+    listen: str,
+    processes: Sequence[Process],
+    workdir: Path,
+    limits: Limits,
+    say: Callable[[str], None],
+) -> int:
+    """Start every process and nginx, then wait; returns the exit status."""
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx is None:
+        raise TopologyProblem("nginx is not installed (Debian: apt-get install nginx)")
+    workdir = workdir.resolve()  # nginx reads -c relative to its prefix
+    workdir.mkdir(parents=True, exist_ok=True)
+    children: dict[str, subprocess.Popen] = {}
+
+    def stop(*_: object) -> None:
+        for child in children.values():
+            if child.poll() is None:
+                child.terminate()
+        for child in children.values():
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C does
+    try:
+        for process in processes:
+            say(f"starting {process.name} ({','.join(process.contexts)}) on 127.0.0.1:{process.port}")
+            serve = ("serve", "--no-migrate", "--contexts", ",".join(process.contexts), "--port", str(process.port))
+            children[process.name] = subprocess.Popen(_caremesh(*serve), env=os.environ.copy())  # noqa: S603
+        for process in processes:
+            _wait_for(process.port, children[process.name], process.name)
+        routes = [Route(process.contexts, f"127.0.0.1:{process.port}") for process in processes]
+        config = workdir / "gateway.conf"
+        config.write_text(render(listen, routes, limits))
+        command = [nginx, "-p", str(workdir), "-c", str(config), "-e", "stderr", "-g", "daemon off;"]
+        children["nginx"] = subprocess.Popen(command)  # noqa: S603 (nginx with our configuration)
+        _wait_for(int(listen.rpartition(":")[2]), children["nginx"], "nginx")
+        say(f"caremesh is up behind nginx at http://{listen} (gateway configuration: {config}); Ctrl-C stops it")
+        while True:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    say(f"{name} stopped (exit status {child.returncode}): stopping everything")
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        say("stopping")
+        return 0
+    finally:
+        stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,129 @@
+"""`caremesh up`: the contexts as separate processes behind nginx, started by one command and stopped with it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from caremesh.contexts import CONTEXTS
+from caremesh.platform.db import Database
+from caremesh.platform.settings import DatabaseSettings
+from caremesh.topology import DEFAULT_PROCESSES, TopologyProblem, plan
+from tests.builders.patients import patient_body
+from tests.builders.pharmacy import medication_body
+from tests.harness import POSTGRES_URL
+
+ADMIN = {"email": "up-admin@example.org", "password": "up-admin-password-123"}
+
+
+def test_the_default_plan_serves_every_context_once_with_replicas_for_the_busy_ones():
+    processes = plan(DEFAULT_PROCESSES, 9000)
+    assert [p.port for p in processes] == [9000, 9001, 9002]
+    assert sorted({c for p in processes for c in p.contexts}) == sorted(CONTEXTS)
+    assert processes[1].contexts == processes[2].contexts  # two replicas
+    assert "billing" in processes[1].contexts
+
+
+@pytest.mark.parametrize(
+    ("specs", "says"),
+    [
+        (["identity"], "no process serves: audit"),
+        ([*DEFAULT_PROCESSES, "billing"], "billing named in two groups"),
+        (["identity,nope"], "unknown context(s): nope"),
+        ([",".join(CONTEXTS) + "*x"], "replicas are a number"),
+    ],
+)
+def test_a_bad_plan_is_refused_clearly(specs, says):
+    with pytest.raises(TopologyProblem) as caught:
+        plan(specs, 9000)
+    assert says in str(caught.value)
+
+
+def _free_ports(count: int) -> list[int]:
+    """`count` consecutive free ports (the processes take consecutive ones)."""
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            first = sock.getsockname()[1]
+        if first + count < 65000 and all(_free(first + i) for i in range(count)):
+            return [first + i for i in range(count)]
+    raise AssertionError("no consecutive free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_up_starts_every_context_behind_nginx_and_stops_them_all(tmp_path: Path):
+    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
+        pytest.skip("nginx is not installed (.ci/run installs Debian's package)")
+    gateway, *ports = _free_ports(4)
+    schema = f"cm_up_{uuid.uuid4().hex[:8]}"
+    database = (
+        {"CAREMESH_DATABASE_URL": POSTGRES_URL, "CAREMESH_DATABASE_SCHEMA": schema}
+        if POSTGRES_URL
+        else {"CAREMESH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'caremesh.db'}"}
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CAREMESH_")},
+        **database,
+        "CAREMESH_ADMIN_EMAIL": ADMIN["email"],
+        "CAREMESH_ADMIN_PASSWORD": ADMIN["password"],
+        "CAREMESH_ARGON2_TIME_COST": "1",
+        "CAREMESH_ARGON2_MEMORY_KIB": "1024",
+        "CAREMESH_ARGON2_PARALLELISM": "1",
+        "CAREMESH_LOG_LEVEL": "WARNING",
+    }
+    command = [str(Path(sys.executable).parent / "caremesh"), "up", "--listen", f"127.0.0.1:{gateway}"]
+    up = subprocess.Popen(
+        [*command, "--first-port", str(ports[0])], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        base = f"http://127.0.0.1:{gateway}"
+        deadline = time.monotonic() + 90
+        while True:
+            assert up.poll() is None, f"caremesh up stopped: {up.stdout.read() if up.stdout else ''}"
+            try:
+                if httpx.get(f"{base}/gateway/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "caremesh up did not come up"
+            time.sleep(0.3)
+        with httpx.Client(base_url=base, timeout=10) as client:
+            login = client.post("/api/v1/auth/login", json=ADMIN)
+            assert login.status_code == 200, login.text
+            admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            patient = client.post("/api/v1/patients", json=patient_body(), headers=admin)
+            medication = client.post("/api/v1/medications", json=medication_body(), headers=admin)
+        assert patient.status_code == 201, patient.text  # served by the first process
+        assert medication.status_code == 201, medication.text  # by a replica of the second group
+
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(timeout=30) == 0
+        assert all(_free(port) for port in (gateway, *ports)), "a process outlived caremesh up"
+    finally:
+        if up.poll() is None:
+            up.kill()
+        if POSTGRES_URL:
+            asyncio.run(_drop_schema(schema))
+
+
+async def _drop_schema(schema: str) -> None:
+    db = Database(DatabaseSettings(database_url=POSTGRES_URL))
+    async with db.engine.begin() as connection:
+        await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    await db.dispose()
