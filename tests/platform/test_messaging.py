@@ -259,3 +259,32 @@ async def test_a_process_serving_other_contexts_relays_for_consumers_it_does_not
     await consuming.consumer.run_once()
     assert len(recorder.seen) == 1
     assert await consumed(env) == 1
+
+
+async def test_a_payload_the_event_class_refuses_is_retried_then_dead_lettered_with_the_reason(make_env):
+    recorder = Recorder()
+    async with make_env(subscriptions=[recorder.subscription()]) as env:
+        async with env.uow() as uow:
+            event_id = uow.publish_payload(EVENT, {"n": "not-a-number"}).id
+        for _ in range(3):
+            await env.drain()
+            env.clock.advance(minutes=10)
+        async with env.db.sessionmaker() as session:
+            [dead] = await list_dead_letters(session)
+        assert recorder.seen == []  # the handler never sees what its class cannot read
+        assert (dead.event_id, dead.attempts) == (event_id, 3)
+        assert "EventPayloadInvalid: test.happened payload refused: n: Input should be a valid integer" in dead.error
+        assert await consumed(env) == 0
+
+
+async def test_a_consumer_that_skips_unreadable_payloads_is_done_with_them(make_env):
+    recorder = Recorder()
+    skipping = Subscription("tests.recorder", Happened, recorder, skip_invalid=True)
+    async with make_env(subscriptions=[skipping]) as env:
+        async with env.uow() as uow:
+            envelope = uow.publish_payload(EVENT, {})
+        await env.drain()
+        assert recorder.seen == []
+        assert await env.count("inbox", "event_id = :id", id=envelope.id.hex) == 1
+        assert await env.count("dead_letters") == 0
+        assert await env.count("event_deliveries") == 0
