@@ -112,7 +112,7 @@ async def test_a_consumer_crashing_after_the_insert_leaves_nothing_and_the_retry
         raise RuntimeError("crashed after the invoice was flushed")
 
     with monkeypatch.context() as patched:
-        patched.setattr(service, "_issued_payload", crash)
+        patched.setattr(service, "_issued_event", crash)
         await env.drain()
 
     assert await env.count("invoices") == 0

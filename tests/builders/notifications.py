@@ -105,7 +105,7 @@ async def event_ids(env: Any, event_type: str) -> list[str]:
 async def publish(env: Any, event_type: str, payload: dict[str, Any]) -> Envelope:
     """Publish an event as its context would (through the outbox); `env.drain()` delivers it."""
     async with env.uow() as uow:
-        return uow.publish(event_type, payload)
+        return uow.publish_payload(event_type, payload)
 
 
 async def advance(env: Any, **delta: float) -> None:

@@ -134,7 +134,7 @@ def order_cancelled(order: dict[str, Any], reason: str | None = "changed the pre
 async def publish(env: Any, event_type: str, payload: dict[str, Any]) -> Envelope:
     """Publish an event as orders would (through the outbox); `env.drain()` delivers it."""
     async with env.uow() as uow:
-        return uow.publish(event_type, payload)
+        return uow.publish_payload(event_type, payload)
 
 
 async def place(env: Any, *items: tuple[dict[str, Any] | str, int], **overrides: Any) -> dict[str, Any]:

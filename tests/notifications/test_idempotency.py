@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from caremesh.lab.contract import LabResultReady
 from caremesh.notifications import handlers, service
 from caremesh.platform.messaging.consumer import list_dead_letters, replay_dead_letter
 from caremesh.platform.messaging.models import EventDelivery
@@ -57,7 +58,7 @@ async def test_the_same_event_handled_twice_outside_the_inbox_still_makes_one_me
 
     for _ in range(2):
         async with env.uow() as uow:
-            await handlers.notify_patient(uow, event)
+            await handlers.notify_patient(uow, LabResultReady.from_payload(event.payload), event)
 
     assert await env.count("notifications") == 2
     assert sorted(m["channel"] for m in await list_notifications(env)) == ["email", "sms"]
@@ -70,7 +71,7 @@ async def test_concurrent_handling_of_one_event_makes_one_message_per_channel(en
 
     async def handle() -> int:
         async with env.uow() as uow:
-            return len(await service.notify_patient(uow, event))
+            return len(await service.notify_patient(uow, LabResultReady.from_payload(event.payload), event))
 
     created = await asyncio.gather(*(handle() for _ in range(CONTENDERS)))
 

@@ -126,7 +126,7 @@ async def test_the_same_reset_event_handled_twice_makes_one_message(env):
     )
     for _ in range(2):
         async with env.uow() as uow:
-            await service.send_password_reset(uow, event)
+            await service.send_password_reset(uow, identity.PasswordResetRequested.from_payload(event.payload), event)
     await env.drain()
     [row] = await stored_rows(env)
     assert (row["source_event_id"], row["secret"], row["status"]) == (event.id, None, "sent")

@@ -21,7 +21,7 @@ def cli_env(monkeypatch, env):
 async def test_list_and_replay_dead_letters_from_the_shell(cli_env):
     env = cli_env
     async with env.uow() as uow:
-        envelope = uow.publish("test.happened", {"n": 1})
+        envelope = uow.publish_payload("test.happened", {"n": 1})
         uow.session.add(dead_letter(envelope, "tests.recorder"))
     runner = CliRunner()
     listed = await _invoke(runner, ["dead-letters", "list"])

@@ -269,7 +269,7 @@ async def test_an_error_whose_writes_commit_is_stored_and_replayed(env):
 
     @router.post("/test-kept-errors", status_code=201)
     async def refuse(uow: Uow, _: CurrentPrincipal) -> dict[str, str]:
-        uow.publish("test.written", {"n": 1})
+        uow.publish_payload("test.written", {"n": 1})
         raise _Refused("The attempt counts.")
 
     env.app.include_router(router, prefix="/api/v1")

@@ -9,13 +9,15 @@ import pytest
 from sqlalchemy import select, text
 
 from caremesh.audit import contract as audit
+from caremesh.patients.contract import PatientRegistered
 from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.consumer import list_dead_letters, replay_dead_letter
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.models import DeadLetter, EventDelivery, InboxEntry
+from tests.builders.events import Followed, Happened
 from tests.builders.patients import patient_body
 
-EVENT = "test.happened"
+EVENT = Happened.event_type
 
 
 class Recorder:
@@ -26,9 +28,9 @@ class Recorder:
         self.crash_after_effect = crash_after_effect
         self.seen: list[Envelope] = []
 
-    async def __call__(self, uow, envelope: Envelope) -> None:
+    async def __call__(self, uow, event: Happened, envelope: Envelope) -> None:
         self.seen.append(envelope)
-        audit.record(uow, "test.consumed", "test", envelope.payload["n"])
+        audit.record(uow, "test.consumed", "test", event.n)
         await uow.session.flush()
         if self.failures > 0:
             self.failures -= 1
@@ -36,8 +38,8 @@ class Recorder:
                 await audit_rows_flush(uow)
             raise RuntimeError("consumer failed on purpose")
 
-    def subscription(self, event_type: str = EVENT) -> Subscription:
-        return Subscription(consumer="tests.recorder", event_type=event_type, handler=self)
+    def subscription(self) -> Subscription:
+        return Subscription(consumer="tests.recorder", event=Happened, handler=self)
 
 
 async def audit_rows_flush(uow) -> None:
@@ -48,7 +50,7 @@ async def audit_rows_flush(uow) -> None:
 
 async def publish(env, n: int = 1) -> uuid.UUID:
     async with env.uow(request_id=f"req-{n}") as uow:
-        return uow.publish(EVENT, {"n": n}).id
+        return uow.publish(Happened(n=n)).id
 
 
 async def consumed(env) -> int:
@@ -59,7 +61,7 @@ async def test_delivers_only_after_commit(make_env):
     recorder = Recorder()
     async with make_env(subscriptions=[recorder.subscription()]) as env:
         async with env.uow() as uow:
-            uow.publish(EVENT, {"n": 1})
+            uow.publish(Happened(n=1))
             await uow.session.flush()
             async with env.db.read_engine.connect() as other:
                 visible = (await other.execute(text("SELECT count(*) FROM outbox_events"))).scalar_one()
@@ -75,7 +77,7 @@ async def test_rolled_back_transaction_publishes_nothing(make_env):
     async with make_env(subscriptions=[recorder.subscription()]) as env:
         with pytest.raises(RuntimeError):
             async with env.uow() as uow:
-                uow.publish(EVENT, {"n": 1})
+                uow.publish(Happened(n=1))
                 await uow.session.flush()
                 raise RuntimeError("the use case failed after publishing")
         await env.drain()
@@ -86,11 +88,11 @@ async def test_rolled_back_transaction_publishes_nothing(make_env):
 async def test_envelope_carries_versioned_metadata_and_request_correlation(make_env):
     seen: list[Envelope] = []
 
-    async def follow(uow, envelope: Envelope) -> None:
+    async def follow(uow, event: PatientRegistered, envelope: Envelope) -> None:
         seen.append(envelope)
-        uow.publish("test.followed", {"n": 2})
+        uow.publish(Followed(n=2))
 
-    async with make_env(subscriptions=[Subscription("tests.follower", "patient.registered", follow)]) as env:
+    async with make_env(subscriptions=[Subscription("tests.follower", PatientRegistered, follow)]) as env:
         response = await env.client.post(
             "/api/v1/patients", json=patient_body(), headers={**env.admin, "X-Request-ID": "req-correlate-1"}
         )
@@ -257,3 +259,32 @@ async def test_a_process_serving_other_contexts_relays_for_consumers_it_does_not
     await consuming.consumer.run_once()
     assert len(recorder.seen) == 1
     assert await consumed(env) == 1
+
+
+async def test_a_payload_the_event_class_refuses_is_retried_then_dead_lettered_with_the_reason(make_env):
+    recorder = Recorder()
+    async with make_env(subscriptions=[recorder.subscription()]) as env:
+        async with env.uow() as uow:
+            event_id = uow.publish_payload(EVENT, {"n": "not-a-number"}).id
+        for _ in range(3):
+            await env.drain()
+            env.clock.advance(minutes=10)
+        async with env.db.sessionmaker() as session:
+            [dead] = await list_dead_letters(session)
+        assert recorder.seen == []  # the handler never sees what its class cannot read
+        assert (dead.event_id, dead.attempts) == (event_id, 3)
+        assert "EventPayloadInvalid: test.happened payload refused: n: Input should be a valid integer" in dead.error
+        assert await consumed(env) == 0
+
+
+async def test_a_consumer_that_skips_unreadable_payloads_is_done_with_them(make_env):
+    recorder = Recorder()
+    skipping = Subscription("tests.recorder", Happened, recorder, skip_invalid=True)
+    async with make_env(subscriptions=[skipping]) as env:
+        async with env.uow() as uow:
+            envelope = uow.publish_payload(EVENT, {})
+        await env.drain()
+        assert recorder.seen == []
+        assert await env.count("inbox", "event_id = :id", id=envelope.id.hex) == 1
+        assert await env.count("dead_letters") == 0
+        assert await env.count("event_deliveries") == 0

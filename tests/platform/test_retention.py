@@ -10,27 +10,28 @@ from typer.testing import CliRunner
 from caremesh.cli import cli
 from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.retention import prune
+from tests.builders.events import Happened
 from tests.harness import dead_letter
 from tests.platform.test_cli_dead_letters import cli_env  # noqa: F401 - the fixture
 
 
-async def _noop(uow, envelope) -> None:
+async def _noop(uow, event, envelope) -> None:
     return None
 
 
 async def test_prune_keeps_what_is_pending_young_or_unreplayed(make_env):
-    async with make_env(subscriptions=[Subscription("tests.noop", "test.happened", _noop)]) as env:
+    async with make_env(subscriptions=[Subscription("tests.noop", Happened, _noop)]) as env:
         async with env.uow() as uow:
-            old = uow.publish("test.happened", {"n": 1})
+            old = uow.publish_payload("test.happened", {"n": 1})
             uow.session.add(dead_letter(old, "tests.noop", replayed_at=env.clock.now()))
             uow.session.add(dead_letter(old, "tests.other"))
         await env.drain()  # published and handled: an outbox row and an inbox row, both old soon
         env.clock.advance(days=31)
         async with env.uow() as uow:
-            uow.publish("test.happened", {"n": 2})  # young
+            uow.publish_payload("test.happened", {"n": 2})  # young
         await env.drain()
         async with env.uow() as uow:
-            uow.publish("test.happened", {"n": 3})  # old enough but never relayed: must stay
+            uow.publish_payload("test.happened", {"n": 3})  # old enough but never relayed: must stay
 
         async with env.uow() as uow:
             pruned = await prune(uow.session, before=env.clock.now() - timedelta(days=30))

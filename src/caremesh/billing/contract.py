@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.billing import service
 from caremesh.billing.domain import Kind
-from caremesh.billing.events import INVOICE_ISSUED, INVOICE_PAID, INVOICE_VOIDED
+from caremesh.billing.events import (
+    INVOICE_ISSUED,
+    INVOICE_PAID,
+    INVOICE_VOIDED,
+    InvoiceIssued,
+    InvoicePaid,
+    InvoiceVoided,
+)
 from caremesh.billing.models import Invoice
 from caremesh.billing.service import (
     AmountExceedsBalance,
@@ -41,10 +48,13 @@ __all__ = [
     "ChargeLine",
     "InsuranceShareExceeded",
     "InvoiceHasPayments",
+    "InvoiceIssued",
     "InvoiceLineSummary",
     "InvoiceNotFound",
     "InvoiceNotPayable",
+    "InvoicePaid",
     "InvoiceSummary",
+    "InvoiceVoided",
     "Kind",
     "NoPaymentPending",
     "OrderCharge",

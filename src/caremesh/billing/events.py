@@ -1,11 +1,64 @@
-"""Integration events of billing. Amounts are strings with two decimals; ids are UUID strings.
+"""Integration events of billing. On the wire amounts are strings with two decimals, ids UUID strings,
+instants RFC 3339 UTC (see platform/messaging/events.py)."""
 
-invoice.issued  {invoice_id, number, patient_id, appointment_id, order_id, subtotal, discount_amount, tax_amount,
-                 total, insurance_amount, patient_amount, balance_due, currency, issued_at}
-invoice.paid    {invoice_id, number, patient_id, total, patient_amount, amount_paid, currency, paid_at}
-invoice.voided  {invoice_id, number, patient_id, appointment_id, order_id, reason, voided_at}
-"""
+from __future__ import annotations
 
-INVOICE_ISSUED = "invoice.issued"
-INVOICE_PAID = "invoice.paid"
-INVOICE_VOIDED = "invoice.voided"
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import ClassVar
+
+from caremesh.platform.messaging.events import IntegrationEvent
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceIssued(IntegrationEvent):
+    event_type: ClassVar[str] = "invoice.issued"
+
+    invoice_id: uuid.UUID
+    number: str
+    patient_id: uuid.UUID
+    appointment_id: uuid.UUID | None
+    order_id: uuid.UUID | None
+    subtotal: Decimal
+    discount_amount: Decimal
+    tax_amount: Decimal
+    total: Decimal
+    insurance_amount: Decimal
+    patient_amount: Decimal
+    balance_due: Decimal
+    currency: str | None  # billing always sets it; a consumer falls back to the clinic's when it is missing
+    issued_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoicePaid(IntegrationEvent):
+    event_type: ClassVar[str] = "invoice.paid"
+
+    invoice_id: uuid.UUID
+    number: str
+    patient_id: uuid.UUID
+    total: Decimal
+    patient_amount: Decimal
+    amount_paid: Decimal
+    currency: str
+    paid_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceVoided(IntegrationEvent):
+    event_type: ClassVar[str] = "invoice.voided"
+
+    invoice_id: uuid.UUID
+    number: str
+    patient_id: uuid.UUID
+    appointment_id: uuid.UUID | None
+    order_id: uuid.UUID | None
+    reason: str | None
+    voided_at: datetime
+
+
+INVOICE_ISSUED = InvoiceIssued.event_type
+INVOICE_PAID = InvoicePaid.event_type
+INVOICE_VOIDED = InvoiceVoided.event_type

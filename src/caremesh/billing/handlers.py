@@ -7,7 +7,7 @@ and read the setting, so changing it needs no other wiring.
 
 from __future__ import annotations
 
-import uuid
+from typing import Any
 
 import structlog
 
@@ -15,38 +15,34 @@ from caremesh.billing import service
 from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.uow import UnitOfWork
-from caremesh.scheduling.contract import APPOINTMENT_BOOKED, APPOINTMENT_CANCELLED, APPOINTMENT_COMPLETED
+from caremesh.scheduling.contract import AppointmentBooked, AppointmentCancelled, AppointmentCompleted
 
 CONSUMER = "billing"
 log = structlog.get_logger("caremesh.billing")
 
 
-def _appointment_id(envelope: Envelope) -> uuid.UUID:
-    return uuid.UUID(str(envelope.payload["appointment_id"]))
-
-
-async def invoice_completed_visit(uow: UnitOfWork, envelope: Envelope) -> None:
+async def invoice_completed_visit(uow: UnitOfWork, event: AppointmentCompleted, envelope: Envelope) -> None:
     if uow.settings.billing.bill_on == "completed":
-        await service.issue_for_appointment(uow, _appointment_id(envelope))
+        await service.issue_for_appointment(uow, event.appointment_id)
 
 
-async def invoice_booked_visit(uow: UnitOfWork, envelope: Envelope) -> None:
+async def invoice_booked_visit(uow: UnitOfWork, event: AppointmentBooked, envelope: Envelope) -> None:
     if uow.settings.billing.bill_on != "booked":
         return
     try:
-        await service.issue_for_appointment(uow, _appointment_id(envelope))
+        await service.issue_for_appointment(uow, event.appointment_id)
     except service.AppointmentCancelled:
         # Cancelled before this delivery: nothing to bill (deliveries are not ordered).
-        log.info("booked_visit_not_billed", appointment_id=str(_appointment_id(envelope)), reason="cancelled")
+        log.info("booked_visit_not_billed", appointment_id=str(event.appointment_id), reason="cancelled")
 
 
-async def void_cancelled_visit(uow: UnitOfWork, envelope: Envelope) -> None:
+async def void_cancelled_visit(uow: UnitOfWork, event: AppointmentCancelled, envelope: Envelope) -> None:
     if uow.settings.billing.bill_on == "booked":
-        await service.void_for_cancelled_appointment(uow, _appointment_id(envelope))
+        await service.void_for_cancelled_appointment(uow, event.appointment_id)
 
 
-SUBSCRIPTIONS: list[Subscription] = [
-    Subscription(CONSUMER, APPOINTMENT_COMPLETED, invoice_completed_visit),
-    Subscription(CONSUMER, APPOINTMENT_BOOKED, invoice_booked_visit),
-    Subscription(CONSUMER, APPOINTMENT_CANCELLED, void_cancelled_visit),
+SUBSCRIPTIONS: list[Subscription[Any]] = [
+    Subscription(CONSUMER, AppointmentCompleted, invoice_completed_visit),
+    Subscription(CONSUMER, AppointmentBooked, invoice_booked_visit),
+    Subscription(CONSUMER, AppointmentCancelled, void_cancelled_visit),
 ]

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from caremesh.audit import contract as audit
 from caremesh.billing import domain
 from caremesh.billing.domain import InvoiceStatus, Kind
-from caremesh.billing.events import INVOICE_ISSUED, INVOICE_PAID, INVOICE_VOIDED
+from caremesh.billing.events import InvoiceIssued, InvoicePaid, InvoiceVoided
 from caremesh.billing.models import (
     ONE_CONSULTATION_TARIFF_PER_SPECIALTY,
     ONE_INVOICE_PER_APPOINTMENT,
@@ -440,36 +440,37 @@ def to_read(invoice: Invoice) -> InvoiceRead:
     )
 
 
-def _issued_payload(invoice: Invoice) -> dict[str, Any]:
-    return {
-        "invoice_id": invoice.id,
-        "number": invoice.number,
-        "patient_id": invoice.patient_id,
-        "appointment_id": invoice.appointment_id,
-        "order_id": invoice.order_id,
-        "subtotal": invoice.subtotal,
-        "discount_amount": invoice.discount_amount,
-        "tax_amount": invoice.tax_amount,
-        "total": invoice.total,
-        "insurance_amount": invoice.insurance_amount,
-        "patient_amount": invoice.patient_amount,
-        "balance_due": invoice.balance_due,
-        "currency": invoice.currency,
-        "issued_at": invoice.issued_at,
-    }
+def _issued_event(invoice: Invoice) -> InvoiceIssued:
+    return InvoiceIssued(
+        invoice_id=invoice.id,
+        number=invoice.number,
+        patient_id=invoice.patient_id,
+        appointment_id=invoice.appointment_id,
+        order_id=invoice.order_id,
+        subtotal=invoice.subtotal,
+        discount_amount=invoice.discount_amount,
+        tax_amount=invoice.tax_amount,
+        total=invoice.total,
+        insurance_amount=invoice.insurance_amount,
+        patient_amount=invoice.patient_amount,
+        balance_due=invoice.balance_due,
+        currency=invoice.currency,
+        issued_at=invoice.issued_at,
+    )
 
 
-def _paid_payload(invoice: Invoice) -> dict[str, Any]:
-    return {
-        "invoice_id": invoice.id,
-        "number": invoice.number,
-        "patient_id": invoice.patient_id,
-        "total": invoice.total,
-        "patient_amount": invoice.patient_amount,
-        "amount_paid": invoice.amount_paid,
-        "currency": invoice.currency,
-        "paid_at": invoice.paid_at,
-    }
+def _paid_event(invoice: Invoice) -> InvoicePaid:
+    assert invoice.paid_at is not None
+    return InvoicePaid(
+        invoice_id=invoice.id,
+        number=invoice.number,
+        patient_id=invoice.patient_id,
+        total=invoice.total,
+        patient_amount=invoice.patient_amount,
+        amount_paid=invoice.amount_paid,
+        currency=invoice.currency,
+        paid_at=invoice.paid_at,
+    )
 
 
 def _may_see(uow: UnitOfWork, patient_id: uuid.UUID) -> bool:
@@ -624,9 +625,9 @@ async def _insert_numbered(uow: UnitOfWork, invoice: Invoice) -> bool:
 
 
 def _announce_issued(uow: UnitOfWork, invoice: Invoice) -> None:
-    uow.publish(INVOICE_ISSUED, _issued_payload(invoice))
+    uow.publish(_issued_event(invoice))
     if invoice.status == InvoiceStatus.PAID:  # nothing for the patient to pay
-        uow.publish(INVOICE_PAID, _paid_payload(invoice))
+        uow.publish(_paid_event(invoice))
     audit.record(uow, "invoice.issue", "invoice", invoice.id)
 
 
@@ -814,16 +815,15 @@ async def _void(uow: UnitOfWork, invoice: Invoice, reason: str | None) -> Invoic
     invoice.updated_at = now
     await uow.session.flush()
     uow.publish(
-        INVOICE_VOIDED,
-        {
-            "invoice_id": invoice.id,
-            "number": invoice.number,
-            "patient_id": invoice.patient_id,
-            "appointment_id": invoice.appointment_id,
-            "order_id": invoice.order_id,
-            "reason": reason,
-            "voided_at": now,
-        },
+        InvoiceVoided(
+            invoice_id=invoice.id,
+            number=invoice.number,
+            patient_id=invoice.patient_id,
+            appointment_id=invoice.appointment_id,
+            order_id=invoice.order_id,
+            reason=reason,
+            voided_at=now,
+        )
     )
     audit.record(uow, "invoice.void", "invoice", invoice.id)
     return invoice
@@ -876,7 +876,7 @@ def _refresh_status(uow: UnitOfWork, invoice: Invoice) -> None:
     invoice.updated_at = uow.now()
     if after == InvoiceStatus.PAID and before != InvoiceStatus.PAID:
         invoice.paid_at = uow.now()
-        uow.publish(INVOICE_PAID, _paid_payload(invoice))
+        uow.publish(_paid_event(invoice))
     elif after != InvoiceStatus.PAID:
         invoice.paid_at = None
 

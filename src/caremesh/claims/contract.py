@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from caremesh.claims.events import CLAIM_ADJUDICATED, CLAIM_PAID, CLAIM_SUBMITTED
+from caremesh.claims.events import (
+    CLAIM_ADJUDICATED,
+    CLAIM_PAID,
+    CLAIM_SUBMITTED,
+    ClaimAdjudicated,
+    ClaimPaid,
+    ClaimSubmitted,
+)
 
-__all__ = ["CLAIM_ADJUDICATED", "CLAIM_PAID", "CLAIM_SUBMITTED"]
+__all__ = ["CLAIM_ADJUDICATED", "CLAIM_PAID", "CLAIM_SUBMITTED", "ClaimAdjudicated", "ClaimPaid", "ClaimSubmitted"]

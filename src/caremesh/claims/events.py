@@ -1,11 +1,55 @@
-"""Integration events of claims. Ids are UUID strings, money strings with two decimals, instants RFC 3339 UTC.
+"""Integration events of claims. On the wire ids are UUID strings, money strings with two decimals, instants
+RFC 3339 UTC. claim.adjudicated is also published after a dispute is overturned, with `manual` true."""
 
-claim.submitted    {claim_id, number, invoice_id, patient_id, payer_id, claimed_amount, currency, submitted_at}
-claim.adjudicated  {claim_id, number, invoice_id, patient_id, status, approved_amount, claimed_amount, manual,
-                    adjudicated_at}   (also after a dispute is overturned, with manual: true)
-claim.paid         {claim_id, number, invoice_id, patient_id, paid_amount, remittance_id, paid_at}
-"""
+from __future__ import annotations
 
-CLAIM_SUBMITTED = "claim.submitted"
-CLAIM_ADJUDICATED = "claim.adjudicated"
-CLAIM_PAID = "claim.paid"
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import ClassVar
+
+from caremesh.platform.messaging.events import IntegrationEvent
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ClaimEvent(IntegrationEvent):
+    claim_id: uuid.UUID
+    number: str
+    invoice_id: uuid.UUID
+    patient_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimSubmitted(_ClaimEvent):
+    event_type: ClassVar[str] = "claim.submitted"
+
+    payer_id: uuid.UUID
+    claimed_amount: Decimal
+    currency: str
+    submitted_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimAdjudicated(_ClaimEvent):
+    event_type: ClassVar[str] = "claim.adjudicated"
+
+    status: str
+    approved_amount: Decimal
+    claimed_amount: Decimal
+    manual: bool
+    adjudicated_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimPaid(_ClaimEvent):
+    event_type: ClassVar[str] = "claim.paid"
+
+    paid_amount: Decimal
+    remittance_id: str
+    paid_at: datetime
+
+
+CLAIM_SUBMITTED = ClaimSubmitted.event_type
+CLAIM_ADJUDICATED = ClaimAdjudicated.event_type
+CLAIM_PAID = ClaimPaid.event_type

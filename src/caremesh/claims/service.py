@@ -23,7 +23,7 @@ from caremesh.audit import contract as audit
 from caremesh.billing import contract as billing
 from caremesh.claims import domain, x12
 from caremesh.claims.domain import Action, Adjustment, ClaimStatus, LineOutcome
-from caremesh.claims.events import CLAIM_ADJUDICATED, CLAIM_PAID, CLAIM_SUBMITTED
+from caremesh.claims.events import ClaimAdjudicated, ClaimPaid, ClaimSubmitted
 from caremesh.claims.models import (
     ONE_OPEN_CLAIM_PER_INVOICE,
     ONE_OPEN_DISPUTE_PER_CLAIM,
@@ -176,14 +176,19 @@ async def _record(
     audit.record(uow, f"claim.{action}", "claim", claim.id)
 
 
-def _payload(claim: Claim, **extra: Any) -> dict[str, Any]:
+def _ids(claim: Claim) -> dict[str, Any]:
+    """The fields every claim event starts with."""
     return {
         "claim_id": claim.id,
         "number": claim.number,
         "invoice_id": claim.invoice_id,
         "patient_id": claim.patient_id,
-        **extra,
     }
+
+
+def _cents(amount: Decimal) -> Decimal:
+    """Two decimals, as the events carry money."""
+    return Decimal(f"{amount:.2f}")
 
 
 # --- creation ---------------------------------------------------------------------------------------------
@@ -345,14 +350,13 @@ async def submit(uow: UnitOfWork, claim_id: uuid.UUID) -> Claim:
     await uow.session.flush()
     await _record(uow, claim, previous, Action.SUBMITTED)
     uow.publish(
-        CLAIM_SUBMITTED,
-        _payload(
-            claim,
+        ClaimSubmitted(
+            **_ids(claim),
             payer_id=claim.payer_id,
-            claimed_amount=f"{claim.claimed_amount:.2f}",
+            claimed_amount=_cents(claim.claimed_amount),
             currency=claim.currency,
             submitted_at=now,
-        ),
+        )
     )
     return claim
 
@@ -404,15 +408,14 @@ async def _decide(
     await uow.session.flush()
     await _record(uow, claim, previous, action, note=note, approved_amount=total)
     uow.publish(
-        CLAIM_ADJUDICATED,
-        _payload(
-            claim,
+        ClaimAdjudicated(
+            **_ids(claim),
             status=claim.status,
-            approved_amount=f"{total:.2f}",
-            claimed_amount=f"{claim.claimed_amount:.2f}",
+            approved_amount=_cents(total),
+            claimed_amount=_cents(claim.claimed_amount),
             manual=action != Action.ADJUDICATED,
             adjudicated_at=now,
-        ),
+        )
     )
     return claim
 
@@ -801,8 +804,7 @@ async def _post(uow: UnitOfWork, data: RemittanceIn, item: Any) -> tuple[uuid.UU
         approved_amount=claim.approved_amount,
     )
     uow.publish(
-        CLAIM_PAID,
-        _payload(claim, paid_amount=f"{item.paid_amount:.2f}", remittance_id=data.remittance_id, paid_at=now),
+        ClaimPaid(**_ids(claim), paid_amount=_cents(item.paid_amount), remittance_id=data.remittance_id, paid_at=now)
     )
     return claim.id, None
 

@@ -7,11 +7,14 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from caremesh.identity.events import PASSWORD_RESET_REQUESTED
+from caremesh.identity.events import (
+    PASSWORD_RESET_REQUESTED,
+    PasswordResetRequested,
+)
 from caremesh.identity.models import AuthSession, User
 from caremesh.platform.security import Principal
 
-__all__ = ["PASSWORD_RESET_REQUESTED", "load_principal"]
+__all__ = ["PASSWORD_RESET_REQUESTED", "PasswordResetRequested", "load_principal"]
 
 
 async def load_principal(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID) -> Principal | None:

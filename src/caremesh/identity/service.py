@@ -21,7 +21,7 @@ from caremesh.identity.domain import (
     record_failure,
     token_digest,
 )
-from caremesh.identity.events import PASSWORD_RESET_REQUESTED
+from caremesh.identity.events import PasswordResetRequested
 from caremesh.identity.models import AuthSession, PasswordResetToken, RefreshToken, User
 from caremesh.identity.schemas import TokenPair, UserCreate, UserRead, UserUpdate
 from caremesh.patients import contract as patients
@@ -268,10 +268,7 @@ class Authenticator:
             PasswordResetToken(user_id=user.id, token_hash=token_digest(raw), created_at=now, expires_at=expires_at)
         )
         await uow.session.flush()
-        uow.publish(
-            PASSWORD_RESET_REQUESTED,
-            {"user_id": user.id, "email": user.email, "reset_token": raw, "expires_at": expires_at},
-        )
+        uow.publish(PasswordResetRequested(user_id=user.id, email=user.email, reset_token=raw, expires_at=expires_at))
 
     async def confirm_password_reset(self, uow: UnitOfWork, raw_token: str, new_password: str) -> None:
         async with uow.read_session() as reader:

@@ -19,7 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.insurance import service
 from caremesh.insurance.domain import Category, Reason
-from caremesh.insurance.events import COVERAGE_CREATED, SCHEME_ACTIVATED, SCHEME_SUSPENDED
+from caremesh.insurance.events import (
+    COVERAGE_CREATED,
+    SCHEME_ACTIVATED,
+    SCHEME_SUSPENDED,
+    CoverageCreated,
+    SchemeActivated,
+    SchemeSuspended,
+)
 from caremesh.insurance.models import Coverage, Payer
 from caremesh.insurance.service import (
     AnnualLimitExceeded,
@@ -36,6 +43,7 @@ __all__ = [
     "SCHEME_SUSPENDED",
     "AnnualLimitExceeded",
     "Category",
+    "CoverageCreated",
     "CoverageNotFound",
     "CoverageSummary",
     "DeductibleExceeded",
@@ -45,6 +53,8 @@ __all__ = [
     "NothingToReverse",
     "PayerSummary",
     "Reason",
+    "SchemeActivated",
+    "SchemeSuspended",
     "Verification",
     "adjudicate_lines",
     "applicable_coverage",

@@ -1,10 +1,46 @@
-"""Integration events of insurance. Ids are UUID strings, dates `YYYY-MM-DD`, instants RFC 3339 UTC.
+"""Integration events of insurance. On the wire ids are UUID strings, dates `YYYY-MM-DD`, instants RFC 3339 UTC."""
 
-coverage.created  {coverage_id, patient_id, scheme_id, payer_id, valid_from, valid_to, created_at}
-scheme.suspended  {scheme_id, payer_id, suspended_at}
-scheme.activated  {scheme_id, payer_id, activated_at}
-"""
+from __future__ import annotations
 
-COVERAGE_CREATED = "coverage.created"
-SCHEME_SUSPENDED = "scheme.suspended"
-SCHEME_ACTIVATED = "scheme.activated"
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import ClassVar
+
+from caremesh.platform.messaging.events import IntegrationEvent
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoverageCreated(IntegrationEvent):
+    event_type: ClassVar[str] = "coverage.created"
+
+    coverage_id: uuid.UUID
+    patient_id: uuid.UUID
+    scheme_id: uuid.UUID
+    payer_id: uuid.UUID
+    valid_from: date
+    valid_to: date | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class SchemeSuspended(IntegrationEvent):
+    event_type: ClassVar[str] = "scheme.suspended"
+
+    scheme_id: uuid.UUID
+    payer_id: uuid.UUID
+    suspended_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class SchemeActivated(IntegrationEvent):
+    event_type: ClassVar[str] = "scheme.activated"
+
+    scheme_id: uuid.UUID
+    payer_id: uuid.UUID
+    activated_at: datetime
+
+
+COVERAGE_CREATED = CoverageCreated.event_type
+SCHEME_SUSPENDED = SchemeSuspended.event_type
+SCHEME_ACTIVATED = SchemeActivated.event_type

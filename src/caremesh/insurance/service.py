@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from caremesh.audit import contract as audit
 from caremesh.insurance import domain
 from caremesh.insurance.domain import ZERO, CoverageStatus, SchemeStatus
-from caremesh.insurance.events import COVERAGE_CREATED, SCHEME_ACTIVATED, SCHEME_SUSPENDED
+from caremesh.insurance.events import CoverageCreated, SchemeActivated, SchemeSuspended
 from caremesh.insurance.models import (
     BENEFIT_CATEGORY,
     MEMBER_ID,
@@ -265,9 +265,9 @@ async def set_scheme_status(
     scheme.updated_at = now
     await uow.session.flush()
     if target == SchemeStatus.SUSPENDED:
-        uow.publish(SCHEME_SUSPENDED, {"scheme_id": scheme.id, "payer_id": scheme.payer_id, "suspended_at": now})
+        uow.publish(SchemeSuspended(scheme_id=scheme.id, payer_id=scheme.payer_id, suspended_at=now))
     else:
-        uow.publish(SCHEME_ACTIVATED, {"scheme_id": scheme.id, "payer_id": scheme.payer_id, "activated_at": now})
+        uow.publish(SchemeActivated(scheme_id=scheme.id, payer_id=scheme.payer_id, activated_at=now))
     audit.record(uow, f"scheme.{'suspend' if target == SchemeStatus.SUSPENDED else 'activate'}", "scheme", scheme.id)
     return scheme
 
@@ -362,16 +362,16 @@ async def premium_quote(uow: UnitOfWork, scheme_id: uuid.UUID, date_of_birth: da
 # --- coverages -----------------------------------------------------------------------------------------
 
 
-def coverage_payload(coverage: Coverage) -> dict[str, Any]:
-    return {
-        "coverage_id": coverage.id,
-        "patient_id": coverage.patient_id,
-        "scheme_id": coverage.scheme_id,
-        "payer_id": coverage.payer_id,
-        "valid_from": coverage.valid_from,
-        "valid_to": coverage.valid_to,
-        "created_at": coverage.created_at,
-    }
+def coverage_created(coverage: Coverage) -> CoverageCreated:
+    return CoverageCreated(
+        coverage_id=coverage.id,
+        patient_id=coverage.patient_id,
+        scheme_id=coverage.scheme_id,
+        payer_id=coverage.payer_id,
+        valid_from=coverage.valid_from,
+        valid_to=coverage.valid_to,
+        created_at=coverage.created_at,
+    )
 
 
 async def create_coverage(uow: UnitOfWork, data: CoverageCreate) -> Coverage:
@@ -402,7 +402,7 @@ async def create_coverage(uow: UnitOfWork, data: CoverageCreate) -> Coverage:
         if _violates_any(error, MEMBER_ID):
             raise MemberIdExists() from error
         raise
-    uow.publish(COVERAGE_CREATED, coverage_payload(coverage))
+    uow.publish(coverage_created(coverage))
     audit.record(uow, "coverage.create", "coverage", coverage.id)
     return coverage
 

@@ -11,7 +11,18 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from caremesh.lab.events import LAB_CANCELLED, LAB_RESULT_READY, LAB_SCHEDULED, LAB_SCHEDULING_FAILED
+from caremesh.lab.events import (
+    LAB_CANCELLED,
+    LAB_RESULT_READY,
+    LAB_SCHEDULED,
+    LAB_SCHEDULING_FAILED,
+    BookedLabOrder,
+    LabCancelled,
+    LabResultReady,
+    LabScheduled,
+    LabSchedulingFailed,
+    ScheduledLabOrder,
+)
 from caremesh.lab.models import LabTest
 
 __all__ = [
@@ -19,7 +30,13 @@ __all__ = [
     "LAB_RESULT_READY",
     "LAB_SCHEDULED",
     "LAB_SCHEDULING_FAILED",
+    "BookedLabOrder",
+    "LabCancelled",
+    "LabResultReady",
+    "LabScheduled",
+    "LabSchedulingFailed",
     "LabTestSummary",
+    "ScheduledLabOrder",
     "find_lab_tests",
 ]
 

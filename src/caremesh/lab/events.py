@@ -1,21 +1,86 @@
-"""Integration events of lab. Ids are UUID strings, money strings with two decimals, dates YYYY-MM-DD,
-datetimes RFC 3339 UTC.
+"""Integration events of lab. On the wire ids are UUID strings, money strings with two decimals, dates
+YYYY-MM-DD, instants RFC 3339 UTC.
 
-lab.scheduled          {order_id, patient_id,
-                        lab_orders: [{lab_order_id, lab_test_id, code, name, price, currency, scheduled_date}],
-                        scheduled_at}
-lab.scheduling_failed  {order_id, patient_id, failure_reason: NO_LAB_CAPACITY | LAB_TEST_NOT_FOUND, lab_test_id,
-                        cancelled: [{lab_order_id, lab_test_id, scheduled_date}], failed_at}
-lab.cancelled          {order_id, patient_id, lab_orders: [{lab_order_id, lab_test_id, scheduled_date}],
-                        reason: order.failed | order.cancelled, cancelled_at}
-lab.result_ready       {lab_order_id, order_id, patient_id, lab_test_id, order_fully_resulted: bool, resulted_at}
-
-`lab.scheduled` lists one lab order per order item, in the order's item order. `lab.scheduling_failed`:
-nothing of the order stays booked; `cancelled` lists what was booked for it in the same transaction and
-given back. `lab.cancelled` is published only when something was cancelled. Results never travel in events.
+`LabScheduled` lists one lab order per order item, in the order's item order. `LabSchedulingFailed`: nothing
+of the order stays booked; `cancelled` lists what was booked for it in the same transaction and given back.
+`LabCancelled` is published only when something was cancelled. Results never travel in events.
 """
 
-LAB_SCHEDULED = "lab.scheduled"
-LAB_SCHEDULING_FAILED = "lab.scheduling_failed"
-LAB_CANCELLED = "lab.cancelled"
-LAB_RESULT_READY = "lab.result_ready"
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import ClassVar, Literal
+
+from caremesh.platform.messaging.events import IntegrationEvent
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduledLabOrder:
+    lab_order_id: uuid.UUID
+    lab_test_id: uuid.UUID
+    code: str
+    name: str
+    price: Decimal
+    currency: str
+    scheduled_date: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class BookedLabOrder:
+    lab_order_id: uuid.UUID
+    lab_test_id: uuid.UUID
+    scheduled_date: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabScheduled(IntegrationEvent):
+    event_type: ClassVar[str] = "lab.scheduled"
+
+    order_id: uuid.UUID
+    patient_id: uuid.UUID
+    lab_orders: tuple[ScheduledLabOrder, ...]
+    scheduled_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabSchedulingFailed(IntegrationEvent):
+    event_type: ClassVar[str] = "lab.scheduling_failed"
+
+    order_id: uuid.UUID
+    patient_id: uuid.UUID
+    failure_reason: Literal["NO_LAB_CAPACITY", "LAB_TEST_NOT_FOUND"]
+    lab_test_id: uuid.UUID
+    cancelled: tuple[BookedLabOrder, ...]
+    failed_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabCancelled(IntegrationEvent):
+    event_type: ClassVar[str] = "lab.cancelled"
+
+    order_id: uuid.UUID
+    patient_id: uuid.UUID
+    lab_orders: tuple[BookedLabOrder, ...]
+    reason: Literal["order.failed", "order.cancelled"]
+    cancelled_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabResultReady(IntegrationEvent):
+    event_type: ClassVar[str] = "lab.result_ready"
+
+    lab_order_id: uuid.UUID
+    order_id: uuid.UUID
+    patient_id: uuid.UUID
+    lab_test_id: uuid.UUID
+    order_fully_resulted: bool
+    resulted_at: datetime
+
+
+LAB_SCHEDULED = LabScheduled.event_type
+LAB_SCHEDULING_FAILED = LabSchedulingFailed.event_type
+LAB_CANCELLED = LabCancelled.event_type
+LAB_RESULT_READY = LabResultReady.event_type

@@ -23,7 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from caremesh.audit import contract as audit
 from caremesh.lab import domain
 from caremesh.lab.domain import LabOrderStatus, SchedulingFailure
-from caremesh.lab.events import LAB_CANCELLED, LAB_RESULT_READY, LAB_SCHEDULED, LAB_SCHEDULING_FAILED
+from caremesh.lab.events import (
+    BookedLabOrder,
+    LabCancelled,
+    LabResultReady,
+    LabScheduled,
+    LabSchedulingFailed,
+    ScheduledLabOrder,
+)
 from caremesh.lab.models import ONE_LAB_TEST_PER_CODE, LabKnownOrder, LabOrder, LabTest, LabTestDay
 from caremesh.lab.schemas import (
     LabOrderRead,
@@ -283,12 +290,10 @@ async def _orders_of(uow: UnitOfWork, order_id: uuid.UUID) -> list[LabOrder]:
 # --- the saga's steps (consumers of order.*) ---------------------------------------------------------
 
 
-def _booked_item(lab_order: LabOrder) -> dict[str, Any]:
-    return {
-        "lab_order_id": lab_order.id,
-        "lab_test_id": lab_order.lab_test_id,
-        "scheduled_date": lab_order.scheduled_date,
-    }
+def _booked_item(lab_order: LabOrder) -> BookedLabOrder:
+    return BookedLabOrder(
+        lab_order_id=lab_order.id, lab_test_id=lab_order.lab_test_id, scheduled_date=lab_order.scheduled_date
+    )
 
 
 async def _cancel(uow: UnitOfWork, lab_orders: Sequence[LabOrder], reason: str) -> list[LabOrder]:
@@ -344,24 +349,23 @@ async def schedule_order(
         booked.append(lab_order)
     await uow.session.flush()
     uow.publish(
-        LAB_SCHEDULED,
-        {
-            "order_id": order_id,
-            "patient_id": patient_id,
-            "lab_orders": [
-                {
-                    "lab_order_id": o.id,
-                    "lab_test_id": o.lab_test_id,
-                    "code": tests[o.lab_test_id].code,
-                    "name": tests[o.lab_test_id].name,
-                    "price": tests[o.lab_test_id].price,
-                    "currency": tests[o.lab_test_id].currency,
-                    "scheduled_date": o.scheduled_date,
-                }
+        LabScheduled(
+            order_id=order_id,
+            patient_id=patient_id,
+            lab_orders=tuple(
+                ScheduledLabOrder(
+                    lab_order_id=o.id,
+                    lab_test_id=o.lab_test_id,
+                    code=tests[o.lab_test_id].code,
+                    name=tests[o.lab_test_id].name,
+                    price=tests[o.lab_test_id].price,
+                    currency=tests[o.lab_test_id].currency,
+                    scheduled_date=o.scheduled_date,
+                )
                 for o in booked
-            ],
-            "scheduled_at": now,
-        },
+            ),
+            scheduled_at=now,
+        )
     )
     for lab_order in booked:
         audit.record(uow, "lab_order.schedule", "lab_order", lab_order.id)
@@ -382,15 +386,14 @@ async def _refuse(
     known.closed_at, known.close_reason = now, failure
     await uow.session.flush()
     uow.publish(
-        LAB_SCHEDULING_FAILED,
-        {
-            "order_id": known.order_id,
-            "patient_id": patient_id,
-            "failure_reason": failure,
-            "lab_test_id": lab_test_id,
-            "cancelled": [_booked_item(o) for o in cancelled],
-            "failed_at": now,
-        },
+        LabSchedulingFailed(
+            order_id=known.order_id,
+            patient_id=patient_id,
+            failure_reason=failure.value,
+            lab_test_id=lab_test_id,
+            cancelled=tuple(_booked_item(o) for o in cancelled),
+            failed_at=now,
+        )
     )
     log.info("lab_scheduling_failed", order_id=str(known.order_id), failure_reason=str(failure))
 
@@ -418,14 +421,13 @@ async def close_order(uow: UnitOfWork, order_id: uuid.UUID, patient_id: uuid.UUI
     if not cancelled:
         return
     uow.publish(
-        LAB_CANCELLED,
-        {
-            "order_id": order_id,
-            "patient_id": patient_id,
-            "lab_orders": [_booked_item(o) for o in cancelled],
-            "reason": reason,
-            "cancelled_at": now,
-        },
+        LabCancelled(
+            order_id=order_id,
+            patient_id=patient_id,
+            lab_orders=tuple(_booked_item(o) for o in cancelled),
+            reason=reason,
+            cancelled_at=now,
+        )
     )
     for lab_order in cancelled:
         audit.record(uow, "lab_order.cancel", "lab_order", lab_order.id)
@@ -451,15 +453,14 @@ async def record_result(uow: UnitOfWork, lab_order_id: uuid.UUID, data: LabResul
     lab_order.resulted_by = None if uow.actor is None else uow.actor.user_id
     await uow.session.flush()
     uow.publish(
-        LAB_RESULT_READY,
-        {
-            "lab_order_id": lab_order.id,
-            "order_id": lab_order.order_id,
-            "patient_id": lab_order.patient_id,
-            "lab_test_id": lab_order.lab_test_id,
-            "order_fully_resulted": domain.fully_resulted(LabOrderStatus(o.status) for o in siblings),
-            "resulted_at": now,
-        },
+        LabResultReady(
+            lab_order_id=lab_order.id,
+            order_id=lab_order.order_id,
+            patient_id=lab_order.patient_id,
+            lab_test_id=lab_order.lab_test_id,
+            order_fully_resulted=domain.fully_resulted(LabOrderStatus(o.status) for o in siblings),
+            resulted_at=now,
+        )
     )
     audit.record(uow, "lab_order.result", "lab_order", lab_order.id)
     return lab_order

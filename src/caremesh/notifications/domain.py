@@ -371,15 +371,16 @@ def humanize(value: Any) -> str:
 
 
 def variables_for(
-    kind: EventKind, payload: Mapping[str, Any], *, first_name: str, currency: str, tz: tzinfo
+    kind: EventKind, facts: Mapping[str, Any], *, first_name: str, currency: str, tz: tzinfo
 ) -> dict[str, Any]:
-    """The variables a template of `kind` sees for one event. Raises ValueError on a malformed field.
+    """The variables a template of `kind` sees for one event, from its fields as they travel (a typed event's
+    `to_payload()`, or a kind's sample). Raises ValueError on a malformed field.
 
     The secret field, if the kind has one, is SECRET_PLACEHOLDER whatever the event says."""
-    currency = str(payload.get("currency") or currency)
+    currency = str(facts.get("currency") or currency)
     values: dict[str, Any] = {"first_name": first_name, "currency": currency} if kind.for_patient else {}
     for name in kind.fields:
-        raw = payload.get(name)
+        raw = facts.get(name)
         if name == kind.secret:
             values[name] = SECRET_PLACEHOLDER
         elif raw is None:
@@ -406,8 +407,8 @@ def check_variants(kind: EventKind, tz: tzinfo = UTC) -> list[tuple[str | None, 
     variants: list[tuple[str | None, dict[str, Any]]] = [(None, sample_variables(kind, tz))]
     for names in without:
         if names:
-            payload = {key: value for key, value in kind.sample.items() if key not in names}
-            variables = variables_for(kind, payload, first_name=SAMPLE_FIRST_NAME, currency=SAMPLE_CURRENCY, tz=tz)
+            facts = {key: value for key, value in kind.sample.items() if key not in names}
+            variables = variables_for(kind, facts, first_name=SAMPLE_FIRST_NAME, currency=SAMPLE_CURRENCY, tz=tz)
             variants.append((f"{' and '.join(names)} absent (None)", variables))
     return variants
 

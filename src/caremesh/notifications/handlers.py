@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from typing import Any
 
 import structlog
 
@@ -20,20 +21,19 @@ CONSUMER = "notifications"
 log = structlog.get_logger("caremesh.notifications")
 
 
-async def notify_patient(uow: UnitOfWork, envelope: Envelope) -> None:
-    await service.notify_patient(uow, envelope)
+async def notify_patient(uow: UnitOfWork, event: service.PatientEvent, envelope: Envelope) -> None:
+    await service.notify_patient(uow, event, envelope)
 
 
-async def send_password_reset(uow: UnitOfWork, envelope: Envelope) -> None:
-    await service.send_password_reset(uow, envelope)
+async def send_password_reset(uow: UnitOfWork, event: identity.PasswordResetRequested, envelope: Envelope) -> None:
+    await service.send_password_reset(uow, event, envelope)
 
 
-SUBSCRIPTIONS: list[Subscription] = [
-    *(
-        Subscription(consumer=CONSUMER, event_type=event_type, handler=notify_patient)
-        for event_type in service.EVENT_KINDS
-    ),
-    Subscription(consumer=CONSUMER, event_type=identity.PASSWORD_RESET_REQUESTED, handler=send_password_reset),
+# A payload these consumers cannot read (no usable patient id, no token) is logged and done with, not retried:
+# a message needs a recipient that a retry cannot make up.
+SUBSCRIPTIONS: list[Subscription[Any]] = [
+    *(Subscription(CONSUMER, event, notify_patient, skip_invalid=True) for event in service.PATIENT_EVENTS),
+    Subscription(CONSUMER, identity.PasswordResetRequested, send_password_reset, skip_invalid=True),
 ]
 
 

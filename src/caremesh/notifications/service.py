@@ -50,16 +50,27 @@ from caremesh.scheduling import contract as scheduling
 
 log = structlog.get_logger("caremesh.notifications")
 
+# An event the patient hears about: each names the patient it is about.
+PatientEvent = (
+    scheduling.AppointmentBooked
+    | scheduling.AppointmentCancelled
+    | billing.InvoiceIssued
+    | payments.PaymentCompleted
+    | payments.PaymentFailed
+    | orders.OrderFailed
+    | lab.LabResultReady
+)
 # Each event the patient hears about, and the kind of message it makes (domain.KINDS).
-EVENT_KINDS: dict[str, str] = {
-    scheduling.APPOINTMENT_BOOKED: "appointment_booked",
-    scheduling.APPOINTMENT_CANCELLED: "appointment_cancelled",
-    billing.INVOICE_ISSUED: "invoice_issued",
-    payments.PAYMENT_COMPLETED: "payment_completed",
-    payments.PAYMENT_FAILED: "payment_failed",
-    orders.ORDER_FAILED: "order_failed",
-    lab.LAB_RESULT_READY: "lab_result_ready",
+PATIENT_EVENTS: dict[type[PatientEvent], str] = {
+    scheduling.AppointmentBooked: "appointment_booked",
+    scheduling.AppointmentCancelled: "appointment_cancelled",
+    billing.InvoiceIssued: "invoice_issued",
+    payments.PaymentCompleted: "payment_completed",
+    payments.PaymentFailed: "payment_failed",
+    orders.OrderFailed: "order_failed",
+    lab.LabResultReady: "lab_result_ready",
 }
+EVENT_KINDS: dict[str, str] = {event.event_type: kind for event, kind in PATIENT_EVENTS.items()}
 # A password reset goes to a user's email address (a user, not a patient), with the token kept out of our tables.
 PASSWORD_RESET = "password_reset"
 KIND_EVENTS = {
@@ -151,13 +162,6 @@ async def bootstrap(uow: UnitOfWork) -> None:
 # --- from events -----------------------------------------------------------------------------------
 
 
-def _patient_id(payload: dict[str, Any]) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(payload["patient_id"]))
-    except (KeyError, ValueError):
-        return None
-
-
 def _skip(envelope: Envelope, reason: str) -> list[uuid.UUID]:
     # Handled, not failed: retrying cannot find a recipient that does not exist.
     log.info("notification_skipped", event_type=envelope.type, event_id=str(envelope.id), reason=reason)
@@ -224,19 +228,17 @@ async def _queue(uow: UnitOfWork, row: dict[str, Any]) -> uuid.UUID | None:
     return new_id
 
 
-async def notify_patient(uow: UnitOfWork, envelope: Envelope) -> list[uuid.UUID]:
+async def notify_patient(uow: UnitOfWork, event: PatientEvent, envelope: Envelope) -> list[uuid.UUID]:
     """Queue one message per channel the event's patient can be reached on; returns the new ids.
 
     Every message is rendered before any is written, and all are written in the consumer's
     transaction: a failing render leaves nothing behind, and the redelivery starts over. The
     unique (source_event_id, channel) makes a second delivery of the event a no-op here too.
-    An edited template that fails for this event gives way to the default (see `_render_event`).
+    An edited template that fails for this event gives way to the default (see `_render_event`). Templates
+    see the event's fields as they travel (`to_payload()`), so their variables do not depend on Python types.
     """
-    kind = domain.KINDS[EVENT_KINDS[envelope.type]]
-    patient_id = _patient_id(envelope.payload)
-    if patient_id is None:
-        return _skip(envelope, "no_patient_id")
-    patient = await patients.find_patient(uow.session, patient_id)
+    kind = domain.KINDS[PATIENT_EVENTS[type(event)]]
+    patient = await patients.find_patient(uow.session, event.patient_id)
     if patient is None:
         return _skip(envelope, "patient_unknown")
     targets = domain.addresses(patient.email, patient.phone)
@@ -244,7 +246,7 @@ async def notify_patient(uow: UnitOfWork, envelope: Envelope) -> list[uuid.UUID]
         return _skip(envelope, "no_contact")
     variables = domain.variables_for(
         kind,
-        envelope.payload,
+        event.to_payload(),
         first_name=patient.first_name,
         currency=uow.settings.app.currency,
         tz=clinic_timezone(),
@@ -277,7 +279,9 @@ async def notify_patient(uow: UnitOfWork, envelope: Envelope) -> list[uuid.UUID]
     return created
 
 
-async def send_password_reset(uow: UnitOfWork, envelope: Envelope) -> uuid.UUID | None:
+async def send_password_reset(
+    uow: UnitOfWork, event: identity.PasswordResetRequested, envelope: Envelope
+) -> uuid.UUID | None:
     """Queue the email that carries a password reset token to the address the user signed up with.
 
     The stored message shows the token as domain.SECRET_PLACEHOLDER; the token itself waits in `secret`
@@ -285,17 +289,16 @@ async def send_password_reset(uow: UnitOfWork, envelope: Envelope) -> uuid.UUID 
     The message has no recipient_id (it is to a user, not a patient), so no patient-role user sees it.
     """
     kind = domain.KINDS[PASSWORD_RESET]
-    payload = envelope.payload
-    token = payload.get("reset_token")
-    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+    token = event.reset_token
+    if not _TOKEN.fullmatch(token):
         _skip(envelope, "no_reset_token")
         return None
     try:
-        address = str(_EMAIL.validate_python(payload.get("email")))
+        address = str(_EMAIL.validate_python(event.email))
     except ValidationError:
         _skip(envelope, "no_email")
         return None
-    facts = {"token": token, "expires_at": payload.get("expires_at"), "email": address}
+    facts = {"token": token, "expires_at": event.expires_at, "email": address}
     variables = domain.variables_for(
         kind, facts, first_name="", currency=uow.settings.app.currency, tz=clinic_timezone()
     )

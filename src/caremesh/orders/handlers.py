@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import structlog
 
@@ -16,15 +17,15 @@ from caremesh.platform.uow import UnitOfWorkFactory
 CONSUMER = "orders"
 log = structlog.get_logger("caremesh.orders")
 
-SUBSCRIPTIONS: list[Subscription] = [
-    Subscription(CONSUMER, pharmacy.MEDICATION_RESERVED, service.stock_reserved),
-    Subscription(CONSUMER, pharmacy.MEDICATION_RESERVATION_FAILED, service.first_step_refused),
-    Subscription(CONSUMER, pharmacy.MEDICATION_RELEASED, service.compensated),
-    Subscription(CONSUMER, pharmacy.MEDICATION_DISPENSED, service.item_done),
-    Subscription(CONSUMER, lab.LAB_SCHEDULED, service.lab_scheduled),
-    Subscription(CONSUMER, lab.LAB_SCHEDULING_FAILED, service.first_step_refused),
-    Subscription(CONSUMER, lab.LAB_CANCELLED, service.compensated),
-    Subscription(CONSUMER, lab.LAB_RESULT_READY, service.item_done),
+SUBSCRIPTIONS: list[Subscription[Any]] = [
+    Subscription(CONSUMER, pharmacy.MedicationReserved, service.stock_reserved),
+    Subscription(CONSUMER, pharmacy.MedicationReservationFailed, service.first_step_refused),
+    Subscription(CONSUMER, pharmacy.MedicationReleased, service.compensated),
+    Subscription(CONSUMER, pharmacy.MedicationDispensed, service.item_done),
+    Subscription(CONSUMER, lab.LabScheduled, service.lab_scheduled),
+    Subscription(CONSUMER, lab.LabSchedulingFailed, service.first_step_refused),
+    Subscription(CONSUMER, lab.LabCancelled, service.compensated),
+    Subscription(CONSUMER, lab.LabResultReady, service.item_done),
 ]
 
 

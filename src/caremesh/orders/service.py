@@ -19,9 +19,10 @@ job, which compensates like any failure.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,7 +36,15 @@ from caremesh.billing import contract as billing
 from caremesh.lab import contract as lab
 from caremesh.orders import domain
 from caremesh.orders.domain import FailureReason, OrderStatus, OrderType, Step
-from caremesh.orders.events import ORDER_CANCELLED, ORDER_COMPLETED, ORDER_CONFIRMED, ORDER_FAILED, ORDER_PLACED
+from caremesh.orders.events import (
+    LabItem,
+    OrderCancelled,
+    OrderCompleted,
+    OrderConfirmed,
+    OrderFailed,
+    OrderPlaced,
+    PrescriptionItem,
+)
 from caremesh.orders.models import Order, OrderEvent, OrderItem
 from caremesh.orders.schemas import OrderCreate, OrderEventRead, OrderItemRead, OrderRead
 from caremesh.patients import contract as patients
@@ -212,11 +221,14 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, uuid.UUID | Decimal):
         return str(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
     return value
 
 
-def _payload(order: Order, **extra: Any) -> dict[str, Any]:
-    return {"order_id": order.id, "number": order.number, "patient_id": order.patient_id, "type": order.type, **extra}
+def _ids(order: Order) -> dict[str, Any]:
+    """The fields every order event starts with."""
+    return {"order_id": order.id, "number": order.number, "patient_id": order.patient_id, "type": order.type}
 
 
 # --- placing and cancelling -------------------------------------------------------------------------
@@ -267,18 +279,18 @@ async def place_order(uow: UnitOfWork, data: OrderCreate) -> Order:
     session.add(order)
     await session.flush()
     await _record(uow, order, Step.PLACED, {"items": len(order.items)})
-    uow.publish(
-        ORDER_PLACED, _payload(order, practitioner_id=order.practitioner_id, items=_items(order), placed_at=now)
-    )
+    uow.publish(OrderPlaced(**_ids(order), practitioner_id=order.practitioner_id, items=_items(order), placed_at=now))
     audit.record(uow, "order.place", "order", order.id)
     _count(uow, order, "placed")
     return order
 
 
-def _items(order: Order) -> list[dict[str, Any]]:
+def _items(order: Order) -> tuple[PrescriptionItem, ...] | tuple[LabItem, ...]:
     if order.type == OrderType.PRESCRIPTION:
-        return [{"medication_id": i.medication_id, "quantity": i.quantity, "dosage": i.dosage} for i in order.items]
-    return [{"lab_test_id": i.lab_test_id} for i in order.items]
+        return tuple(
+            PrescriptionItem(medication_id=i.medication_id, quantity=i.quantity, dosage=i.dosage) for i in order.items
+        )
+    return tuple(LabItem(lab_test_id=i.lab_test_id) for i in order.items)
 
 
 async def _work_started(uow: UnitOfWork, order: Order) -> bool:
@@ -313,7 +325,7 @@ async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str | None,
     order.closed_at = order.updated_at = now
     await uow.session.flush()
     await _record(uow, order, Step.CANCELLED, {"reason": reason})
-    uow.publish(ORDER_CANCELLED, _payload(order, reason=reason, cancelled_at=now))
+    uow.publish(OrderCancelled(**_ids(order), reason=reason, cancelled_at=now))
     audit.record(uow, "order.cancel", "order", order.id)
     _count(uow, order, "cancelled")
     return order
@@ -322,9 +334,8 @@ async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str | None,
 # --- the saga's steps (consumers of pharmacy's and lab's answers) -----------------------------------
 
 
-async def _lock_for_saga(uow: UnitOfWork, envelope: Envelope) -> Order | None:
+async def _lock_for_saga(uow: UnitOfWork, order_id: uuid.UUID, envelope: Envelope) -> Order | None:
     """The order an answer is about, locked: one step at a time per order, and none racing a cancellation."""
-    order_id = uuid.UUID(str(envelope.payload["order_id"]))
     order = await uow.session.scalar(
         select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
     )
@@ -340,7 +351,7 @@ async def _fail(uow: UnitOfWork, order: Order, reason: FailureReason | str, sour
     order.closed_at = order.updated_at = now
     await uow.session.flush()
     await _record(uow, order, Step.FAILED, {"failure_reason": str(reason)}, source)
-    uow.publish(ORDER_FAILED, _payload(order, failure_reason=str(reason), failed_at=now))
+    uow.publish(OrderFailed(**_ids(order), failure_reason=str(reason), failed_at=now))
     audit.record(uow, "order.fail", "order", order.id)
     _count(uow, order, "failed", str(reason))
 
@@ -367,7 +378,7 @@ async def _invoice_and_confirm(uow: UnitOfWork, order: Order, charge: billing.Or
     order.confirmed_at = order.updated_at = now
     await uow.session.flush()
     await _record(uow, order, Step.CONFIRMED, {}, source)
-    uow.publish(ORDER_CONFIRMED, _payload(order, invoice_id=invoice.id, confirmed_at=now))
+    uow.publish(OrderConfirmed(**_ids(order), invoice_id=invoice.id, confirmed_at=now))
     audit.record(uow, "order.confirm", "order", order.id)
     _count(uow, order, "confirmed")
 
@@ -382,90 +393,102 @@ def _charge(order: Order, kind: billing.Kind, lines: Iterable[billing.ChargeLine
     )
 
 
-async def stock_reserved(uow: UnitOfWork, envelope: Envelope) -> None:
-    order = await _lock_for_saga(uow, envelope)
+def _lines(lines: Iterable[Any]) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(line) for line in lines]
+
+
+async def stock_reserved(uow: UnitOfWork, event: pharmacy.MedicationReserved, envelope: Envelope) -> None:
+    order = await _lock_for_saga(uow, event.order_id, envelope)
     if order is None:
         return
-    reservations = envelope.payload["reservations"]
-    await _record(
-        uow,
-        order,
-        Step.STOCK_RESERVED,
-        {"reservations": [{k: r[k] for k in ("reservation_id", "medication_id", "quantity")} for r in reservations]},
-        envelope,
-    )
+    reservations = event.reservations
+    held = [
+        {"reservation_id": r.reservation_id, "medication_id": r.medication_id, "quantity": r.quantity}
+        for r in reservations
+    ]
+    await _record(uow, order, Step.STOCK_RESERVED, {"reservations": held}, envelope)
     if not domain.awaits_first_step(OrderStatus(order.status)):
         return  # closed meanwhile: pharmacy releases it when it hears of the failure or cancellation
-    lines = (
-        billing.ChargeLine(r["code"], f"{r['name']} ({r['unit']})", int(r["quantity"]), Decimal(r["unit_price"]))
-        for r in reservations
-    )
+    lines = (billing.ChargeLine(r.code, f"{r.name} ({r.unit})", r.quantity, r.unit_price) for r in reservations)
     await _invoice_and_confirm(uow, order, _charge(order, billing.Kind.MEDICATION, lines), envelope)
 
 
-async def lab_scheduled(uow: UnitOfWork, envelope: Envelope) -> None:
-    order = await _lock_for_saga(uow, envelope)
+async def lab_scheduled(uow: UnitOfWork, event: lab.LabScheduled, envelope: Envelope) -> None:
+    order = await _lock_for_saga(uow, event.order_id, envelope)
     if order is None:
         return
-    lab_orders = envelope.payload["lab_orders"]
-    await _record(
-        uow,
-        order,
-        Step.LAB_SCHEDULED,
-        {"lab_orders": [{k: o[k] for k in ("lab_order_id", "lab_test_id", "scheduled_date")} for o in lab_orders]},
-        envelope,
-    )
+    lab_orders = event.lab_orders
+    booked = [
+        {"lab_order_id": o.lab_order_id, "lab_test_id": o.lab_test_id, "scheduled_date": o.scheduled_date}
+        for o in lab_orders
+    ]
+    await _record(uow, order, Step.LAB_SCHEDULED, {"lab_orders": booked}, envelope)
     if not domain.awaits_first_step(OrderStatus(order.status)):
         return  # closed meanwhile: lab cancels it when it hears of the failure or cancellation
-    lines = (billing.ChargeLine(o["code"], o["name"], 1, Decimal(o["price"])) for o in lab_orders)
+    lines = (billing.ChargeLine(o.code, o.name, 1, o.price) for o in lab_orders)
     await _invoice_and_confirm(uow, order, _charge(order, billing.Kind.LAB, lines), envelope)
 
 
-async def first_step_refused(uow: UnitOfWork, envelope: Envelope) -> None:
+async def first_step_refused(
+    uow: UnitOfWork, event: pharmacy.MedicationReservationFailed | lab.LabSchedulingFailed, envelope: Envelope
+) -> None:
     """medication.reservation_failed or lab.scheduling_failed: what was taken was already given back."""
-    order = await _lock_for_saga(uow, envelope)
+    order = await _lock_for_saga(uow, event.order_id, envelope)
     if order is None:
         return
-    payload = envelope.payload
-    reason = str(payload["failure_reason"])
-    if envelope.type == pharmacy.MEDICATION_RESERVATION_FAILED:
+    reason = str(event.failure_reason)
+    detail: dict[str, Any]
+    if isinstance(event, pharmacy.MedicationReservationFailed):
         refused, compensation, given_back = Step.STOCK_RESERVATION_FAILED, Step.RESERVATIONS_RELEASED, "released"
-        detail = {k: payload.get(k) for k in ("failure_reason", "medication_id", "requested", "available")}
+        detail = {
+            "failure_reason": reason,
+            "medication_id": event.medication_id,
+            "requested": event.requested,
+            "available": event.available,
+        }
+        returned = _lines(event.released)
     else:
         refused, compensation, given_back = Step.LAB_SCHEDULING_FAILED, Step.LAB_ORDERS_CANCELLED, "cancelled"
-        detail = {k: payload.get(k) for k in ("failure_reason", "lab_test_id")}
+        detail = {"failure_reason": reason, "lab_test_id": event.lab_test_id}
+        returned = _lines(event.cancelled)
     await _record(uow, order, refused, detail, envelope)
-    if payload.get(given_back):
-        await _record(uow, order, compensation, {given_back: payload[given_back]}, envelope)
+    if returned:
+        await _record(uow, order, compensation, {given_back: returned}, envelope)
     if domain.awaits_first_step(OrderStatus(order.status)):
         await _fail(uow, order, reason, envelope)
 
 
-async def compensated(uow: UnitOfWork, envelope: Envelope) -> None:
+async def compensated(
+    uow: UnitOfWork, event: pharmacy.MedicationReleased | lab.LabCancelled, envelope: Envelope
+) -> None:
     """medication.released or lab.cancelled after a failure or cancellation: recorded."""
-    order = await _lock_for_saga(uow, envelope)
+    order = await _lock_for_saga(uow, event.order_id, envelope)
     if order is None:
         return
-    if envelope.type == pharmacy.MEDICATION_RELEASED:
-        await _record(
-            uow, order, Step.RESERVATIONS_RELEASED, {"reservations": envelope.payload["reservations"]}, envelope
-        )
+    if isinstance(event, pharmacy.MedicationReleased):
+        await _record(uow, order, Step.RESERVATIONS_RELEASED, {"reservations": _lines(event.reservations)}, envelope)
     else:
-        await _record(uow, order, Step.LAB_ORDERS_CANCELLED, {"lab_orders": envelope.payload["lab_orders"]}, envelope)
+        await _record(uow, order, Step.LAB_ORDERS_CANCELLED, {"lab_orders": _lines(event.lab_orders)}, envelope)
 
 
-async def item_done(uow: UnitOfWork, envelope: Envelope) -> None:
+async def item_done(
+    uow: UnitOfWork, event: pharmacy.MedicationDispensed | lab.LabResultReady, envelope: Envelope
+) -> None:
     """medication.dispensed or lab.result_ready: recorded; the last one completes a confirmed order."""
-    order = await _lock_for_saga(uow, envelope)
+    order = await _lock_for_saga(uow, event.order_id, envelope)
     if order is None:
         return
-    payload = envelope.payload
-    if envelope.type == pharmacy.MEDICATION_DISPENSED:
-        step, all_done = Step.DISPENSED, bool(payload["order_fully_dispensed"])
-        detail = {k: payload[k] for k in ("reservation_id", "medication_id", "quantity")}
+    detail: dict[str, Any]
+    if isinstance(event, pharmacy.MedicationDispensed):
+        step, all_done = Step.DISPENSED, event.order_fully_dispensed
+        detail = {
+            "reservation_id": event.reservation_id,
+            "medication_id": event.medication_id,
+            "quantity": event.quantity,
+        }
     else:
-        step, all_done = Step.RESULTED, bool(payload["order_fully_resulted"])
-        detail = {k: payload[k] for k in ("lab_order_id", "lab_test_id")}
+        step, all_done = Step.RESULTED, event.order_fully_resulted
+        detail = {"lab_order_id": event.lab_order_id, "lab_test_id": event.lab_test_id}
     await _record(uow, order, step, detail, envelope)
     if not domain.completes(OrderStatus(order.status), all_items_done=all_done):
         return
@@ -474,7 +497,7 @@ async def item_done(uow: UnitOfWork, envelope: Envelope) -> None:
     order.closed_at = order.updated_at = now
     await uow.session.flush()
     await _record(uow, order, Step.COMPLETED, {}, envelope)
-    uow.publish(ORDER_COMPLETED, _payload(order, completed_at=now))
+    uow.publish(OrderCompleted(**_ids(order), completed_at=now))
     audit.record(uow, "order.complete", "order", order.id)
     _count(uow, order, "completed")
 

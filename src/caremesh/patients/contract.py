@@ -11,10 +11,26 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from caremesh.patients.events import PATIENT_DELETED, PATIENT_REGISTERED, PATIENT_UPDATED
+from caremesh.patients.events import (
+    PATIENT_DELETED,
+    PATIENT_REGISTERED,
+    PATIENT_UPDATED,
+    PatientDeleted,
+    PatientRegistered,
+    PatientUpdated,
+)
 from caremesh.patients.models import Patient
 
-__all__ = ["PATIENT_DELETED", "PATIENT_REGISTERED", "PATIENT_UPDATED", "PatientSummary", "find_patient"]
+__all__ = [
+    "PATIENT_DELETED",
+    "PATIENT_REGISTERED",
+    "PATIENT_UPDATED",
+    "PatientDeleted",
+    "PatientRegistered",
+    "PatientSummary",
+    "PatientUpdated",
+    "find_patient",
+]
 
 
 @dataclass(frozen=True)

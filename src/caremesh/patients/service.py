@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from caremesh.audit import contract as audit
-from caremesh.patients.events import PATIENT_DELETED, PATIENT_REGISTERED, PATIENT_UPDATED
+from caremesh.patients.events import PatientDeleted, PatientRegistered, PatientUpdated
 from caremesh.patients.models import Patient
 from caremesh.patients.schemas import (
     Address,
@@ -77,7 +77,8 @@ def _apply_insurance(patient: Patient, insurance: dict[str, Any] | None) -> None
     patient.insurance_member_id = insurance.get("member_id")
 
 
-def _contact_payload(patient: Patient) -> dict[str, Any]:
+def _contact(patient: Patient) -> dict[str, Any]:
+    """The contact fields patient.registered and patient.updated carry."""
     return {
         "patient_id": patient.id,
         "first_name": patient.first_name,
@@ -108,7 +109,7 @@ async def register_patient(uow: UnitOfWork, data: PatientCreate) -> Patient:
     _apply_insurance(patient, data.insurance.model_dump() if data.insurance else None)
     uow.session.add(patient)
     await uow.session.flush()
-    uow.publish(PATIENT_REGISTERED, _contact_payload(patient))
+    uow.publish(PatientRegistered(**_contact(patient)))
     audit.record(uow, "patient.create", "patient", patient.id)
     return patient
 
@@ -169,7 +170,7 @@ async def update_patient(
     if changes:
         patient.updated_at = uow.now()
         await uow.session.flush()
-        uow.publish(PATIENT_UPDATED, {**_contact_payload(patient), "changed_fields": sorted(changes)})
+        uow.publish(PatientUpdated(**_contact(patient), changed_fields=tuple(sorted(changes))))
     audit.record(uow, "patient.update", "patient", patient.id)
     return patient
 
@@ -182,5 +183,5 @@ async def delete_patient(uow: UnitOfWork, patient_id: uuid.UUID, expected_versio
     patient.deleted_at = uow.now()
     patient.updated_at = patient.deleted_at
     await uow.session.flush()
-    uow.publish(PATIENT_DELETED, {"patient_id": patient.id})
+    uow.publish(PatientDeleted(patient_id=patient.id))
     audit.record(uow, "patient.delete", "patient", patient.id)

@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
-from caremesh.payments.events import PAYMENT_COMPLETED, PAYMENT_FAILED, PAYMENT_REFUNDED
+from caremesh.payments.events import (
+    PAYMENT_COMPLETED,
+    PAYMENT_FAILED,
+    PAYMENT_REFUNDED,
+    PaymentCompleted,
+    PaymentFailed,
+    PaymentRefunded,
+)
 
-__all__ = ["PAYMENT_COMPLETED", "PAYMENT_FAILED", "PAYMENT_REFUNDED"]
+__all__ = [
+    "PAYMENT_COMPLETED",
+    "PAYMENT_FAILED",
+    "PAYMENT_REFUNDED",
+    "PaymentCompleted",
+    "PaymentFailed",
+    "PaymentRefunded",
+]

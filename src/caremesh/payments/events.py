@@ -1,16 +1,66 @@
-"""Integration events of payments. Amounts are strings with two decimals; ids are UUID strings.
-
-payment.completed {payment_id, reference, invoice_id, invoice_number, patient_id, amount, method, currency,
-                   balance_due, created_at}
-payment.failed    {payment_id, reference, invoice_id, invoice_number, patient_id, amount, method, currency,
-                   failure_reason, created_at}
-payment.refunded  {refund_id, reference, payment_id, payment_reference, invoice_id, invoice_number, patient_id,
-                   amount, currency, reason, balance_due, created_at}
+"""Integration events of payments. On the wire amounts are strings with two decimals, ids UUID strings.
 
 `reference` is the event's own record's number (PAY-… for a payment, RFD-… for a refund); `balance_due`
 is the invoice's balance after the payment or refund.
 """
 
-PAYMENT_COMPLETED = "payment.completed"
-PAYMENT_FAILED = "payment.failed"
-PAYMENT_REFUNDED = "payment.refunded"
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import ClassVar
+
+from caremesh.platform.messaging.events import IntegrationEvent
+
+
+@dataclass(frozen=True, kw_only=True)
+class _PaymentEvent(IntegrationEvent):
+    payment_id: uuid.UUID
+    reference: str
+    invoice_id: uuid.UUID
+    invoice_number: str
+    patient_id: uuid.UUID
+    amount: Decimal
+    method: str
+    currency: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentCompleted(_PaymentEvent):
+    event_type: ClassVar[str] = "payment.completed"
+
+    balance_due: Decimal
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentFailed(_PaymentEvent):
+    event_type: ClassVar[str] = "payment.failed"
+
+    failure_reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentRefunded(IntegrationEvent):
+    event_type: ClassVar[str] = "payment.refunded"
+
+    refund_id: uuid.UUID
+    reference: str
+    payment_id: uuid.UUID
+    payment_reference: str
+    invoice_id: uuid.UUID
+    invoice_number: str
+    patient_id: uuid.UUID
+    amount: Decimal
+    currency: str
+    reason: str
+    balance_due: Decimal
+    created_at: datetime
+
+
+PAYMENT_COMPLETED = PaymentCompleted.event_type
+PAYMENT_FAILED = PaymentFailed.event_type
+PAYMENT_REFUNDED = PaymentRefunded.event_type

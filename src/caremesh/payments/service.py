@@ -40,7 +40,7 @@ from caremesh.audit import contract as audit
 from caremesh.billing import contract as billing
 from caremesh.payments import domain
 from caremesh.payments.domain import Method, PaymentStatus, RefundRefusal, RefundStatus
-from caremesh.payments.events import PAYMENT_COMPLETED, PAYMENT_FAILED, PAYMENT_REFUNDED
+from caremesh.payments.events import PaymentCompleted, PaymentFailed, PaymentRefunded
 from caremesh.payments.gateway import GatewayResult, GatewayUnavailable, PaymentGateway
 from caremesh.payments.models import Payment, Refund
 from caremesh.payments.schemas import PaymentCreate, PaymentRead, RefundCreate, RefundRead
@@ -328,7 +328,8 @@ async def _lock_payment(uow: UnitOfWork, payment_id: uuid.UUID) -> Payment:
     return payment
 
 
-def _payment_payload(payment: Payment, invoice: billing.InvoiceSummary, **extra: Any) -> dict[str, Any]:
+def _payment_facts(payment: Payment, invoice: billing.InvoiceSummary) -> dict[str, Any]:
+    """The fields payment.completed and payment.failed carry."""
     return {
         "payment_id": payment.id,
         "reference": payment.reference,
@@ -338,7 +339,6 @@ def _payment_payload(payment: Payment, invoice: billing.InvoiceSummary, **extra:
         "amount": payment.amount,
         "method": payment.method,
         "currency": payment.currency,
-        **extra,
         "created_at": payment.created_at,
     }
 
@@ -369,14 +369,14 @@ class _PaymentKind(_Kind):
         if result.approved:
             payment.status = PaymentStatus.COMPLETED
             await uow.session.flush()
-            uow.publish(PAYMENT_COMPLETED, _payment_payload(payment, invoice, balance_due=invoice.balance_due))
+            uow.publish(PaymentCompleted(**_payment_facts(payment, invoice), balance_due=invoice.balance_due))
             uow.after_commit(PAYMENTS_SUCCEEDED.labels(method=method).inc)
             status, body = 201, to_read(payment).model_dump(mode="json")
         else:
             payment.status = PaymentStatus.FAILED
             payment.failure_reason = result.decline_reason or "declined"
             await uow.session.flush()
-            uow.publish(PAYMENT_FAILED, _payment_payload(payment, invoice, failure_reason=payment.failure_reason))
+            uow.publish(PaymentFailed(**_payment_facts(payment, invoice), failure_reason=payment.failure_reason))
             uow.after_commit(PAYMENTS_FAILED.labels(method=method, reason="declined").inc)
             status, body = PAYMENT_DECLINED[0], _declined_body(payment)
         idempotency.complete(uow, row, status, body)
@@ -467,21 +467,20 @@ class _RefundKind(_Kind):
         refund.updated_at = now
         await uow.session.flush()
         uow.publish(
-            PAYMENT_REFUNDED,
-            {
-                "refund_id": refund.id,
-                "reference": refund.reference,
-                "payment_id": payment.id,
-                "payment_reference": payment.reference,
-                "invoice_id": payment.invoice_id,
-                "invoice_number": invoice.number,
-                "patient_id": payment.patient_id,
-                "amount": refund.amount,
-                "currency": refund.currency,
-                "reason": refund.reason,
-                "balance_due": invoice.balance_due,
-                "created_at": refund.created_at,
-            },
+            PaymentRefunded(
+                refund_id=refund.id,
+                reference=refund.reference,
+                payment_id=payment.id,
+                payment_reference=payment.reference,
+                invoice_id=payment.invoice_id,
+                invoice_number=invoice.number,
+                patient_id=payment.patient_id,
+                amount=refund.amount,
+                currency=refund.currency,
+                reason=refund.reason,
+                balance_due=invoice.balance_due,
+                created_at=refund.created_at,
+            )
         )
         body = refund_to_read(refund).model_dump(mode="json")
         idempotency.complete(uow, row, 201, body)

@@ -16,6 +16,12 @@ from caremesh.pharmacy.events import (
     MEDICATION_RELEASED,
     MEDICATION_RESERVATION_FAILED,
     MEDICATION_RESERVED,
+    MedicationDispensed,
+    MedicationReleased,
+    MedicationReservationFailed,
+    MedicationReserved,
+    ReleasedLine,
+    ReservedLine,
 )
 from caremesh.pharmacy.models import Medication
 
@@ -24,7 +30,13 @@ __all__ = [
     "MEDICATION_RELEASED",
     "MEDICATION_RESERVATION_FAILED",
     "MEDICATION_RESERVED",
+    "MedicationDispensed",
+    "MedicationReleased",
+    "MedicationReservationFailed",
+    "MedicationReserved",
     "MedicationSummary",
+    "ReleasedLine",
+    "ReservedLine",
     "find_medications",
 ]
 

@@ -1,23 +1,90 @@
-"""Integration events of pharmacy. Ids are UUID strings, money strings with two decimals, datetimes RFC 3339 UTC.
+"""Integration events of pharmacy. On the wire ids are UUID strings, money strings with two decimals,
+instants RFC 3339 UTC.
 
-medication.reserved            {order_id, patient_id,
-                                reservations: [{reservation_id, medication_id, code, name, unit, quantity,
-                                                unit_price, currency}],
-                                reserved_at}
-medication.reservation_failed  {order_id, patient_id, failure_reason: INSUFFICIENT_STOCK | MEDICATION_NOT_FOUND,
-                                medication_id, requested, available,
-                                released: [{reservation_id, medication_id, quantity}], failed_at}
-medication.released            {order_id, patient_id, reservations: [{reservation_id, medication_id, quantity}],
-                                reason: order.failed | order.cancelled, released_at}
-medication.dispensed           {order_id, patient_id, reservation_id, medication_id, quantity,
-                                order_fully_dispensed: bool, dispensed_at}
-
-`medication.reserved` lists one reservation per order item, in the order's item order.
-`medication.reservation_failed`: nothing of the order stays reserved; `released` lists what was reserved for
-it in the same transaction and given back. `medication.released` is published only when something was released.
+`MedicationReserved` lists one reservation per order item, in the order's item order.
+`MedicationReservationFailed`: nothing of the order stays reserved; `released` lists what was reserved for it in
+the same transaction and given back. `MedicationReleased` is published only when something was released.
 """
 
-MEDICATION_RESERVED = "medication.reserved"
-MEDICATION_RESERVATION_FAILED = "medication.reservation_failed"
-MEDICATION_RELEASED = "medication.released"
-MEDICATION_DISPENSED = "medication.dispensed"
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import ClassVar, Literal
+
+from caremesh.platform.messaging.events import IntegrationEvent
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReservedLine:
+    reservation_id: uuid.UUID
+    medication_id: uuid.UUID
+    code: str
+    name: str
+    unit: str
+    quantity: int
+    unit_price: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleasedLine:
+    reservation_id: uuid.UUID
+    medication_id: uuid.UUID
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class MedicationReserved(IntegrationEvent):
+    event_type: ClassVar[str] = "medication.reserved"
+
+    order_id: uuid.UUID
+    patient_id: uuid.UUID
+    reservations: tuple[ReservedLine, ...]
+    reserved_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class MedicationReservationFailed(IntegrationEvent):
+    event_type: ClassVar[str] = "medication.reservation_failed"
+
+    order_id: uuid.UUID
+    patient_id: uuid.UUID
+    failure_reason: Literal["INSUFFICIENT_STOCK", "MEDICATION_NOT_FOUND"]
+    medication_id: uuid.UUID
+    requested: int
+    available: int
+    released: tuple[ReleasedLine, ...]
+    failed_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class MedicationReleased(IntegrationEvent):
+    event_type: ClassVar[str] = "medication.released"
+
+    order_id: uuid.UUID
+    patient_id: uuid.UUID
+    reservations: tuple[ReleasedLine, ...]
+    reason: Literal["order.failed", "order.cancelled"]
+    released_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class MedicationDispensed(IntegrationEvent):
+    event_type: ClassVar[str] = "medication.dispensed"
+
+    order_id: uuid.UUID
+    patient_id: uuid.UUID
+    reservation_id: uuid.UUID
+    medication_id: uuid.UUID
+    quantity: int
+    order_fully_dispensed: bool
+    dispensed_at: datetime
+
+
+MEDICATION_RESERVED = MedicationReserved.event_type
+MEDICATION_RESERVATION_FAILED = MedicationReservationFailed.event_type
+MEDICATION_RELEASED = MedicationReleased.event_type
+MEDICATION_DISPENSED = MedicationDispensed.event_type

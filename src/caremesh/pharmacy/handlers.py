@@ -3,15 +3,17 @@ order.failed and order.cancelled. Lab orders are not pharmacy's: their events ar
 
 from __future__ import annotations
 
-from caremesh.orders.contract import ORDER_CANCELLED, ORDER_CONFIRMED, ORDER_FAILED, ORDER_PLACED
+from typing import Any
+
+from caremesh.orders.contract import OrderCancelled, OrderConfirmed, OrderFailed, OrderPlaced
 from caremesh.pharmacy import service
 from caremesh.platform.messaging.bus import Subscription
 
 CONSUMER = "pharmacy"
 
-SUBSCRIPTIONS: list[Subscription] = [
-    Subscription(CONSUMER, ORDER_PLACED, service.reserve_for_order),
-    Subscription(CONSUMER, ORDER_CONFIRMED, service.order_confirmed),
-    Subscription(CONSUMER, ORDER_FAILED, service.release_for_order),
-    Subscription(CONSUMER, ORDER_CANCELLED, service.release_for_order),
+SUBSCRIPTIONS: list[Subscription[Any]] = [
+    Subscription(CONSUMER, OrderPlaced, service.reserve_for_order),
+    Subscription(CONSUMER, OrderConfirmed, service.order_confirmed),
+    Subscription(CONSUMER, OrderFailed, service.release_for_order),
+    Subscription(CONSUMER, OrderCancelled, service.release_for_order),
 ]

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -30,13 +31,16 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from caremesh.audit import contract as audit
+from caremesh.orders import contract as orders
 from caremesh.pharmacy import domain
 from caremesh.pharmacy.domain import FailureReason, ReservationStatus
 from caremesh.pharmacy.events import (
-    MEDICATION_DISPENSED,
-    MEDICATION_RELEASED,
-    MEDICATION_RESERVATION_FAILED,
-    MEDICATION_RESERVED,
+    MedicationDispensed,
+    MedicationReleased,
+    MedicationReservationFailed,
+    MedicationReserved,
+    ReleasedLine,
+    ReservedLine,
 )
 from caremesh.pharmacy.models import MEDICATION_CODE_UNIQUE, Medication, PharmacyOrder, Reservation
 from caremesh.pharmacy.schemas import MedicationCreate, MedicationRead, ReservationRead
@@ -48,6 +52,7 @@ from caremesh.platform.search import matches_every_word
 from caremesh.platform.uow import UnitOfWork
 
 log = structlog.get_logger("caremesh.pharmacy")
+PRESCRIPTION = "prescription"  # the order type pharmacy serves; lab orders are lab's
 
 
 # --- errors --------------------------------------------------------------------------
@@ -326,34 +331,21 @@ async def dispense(uow: UnitOfWork, reservation_id: uuid.UUID) -> tuple[Reservat
     reservations = await _order_reservations(uow, reservation.order_id)
     reservation = next(r for r in reservations if r.id == reservation.id)
     uow.publish(
-        MEDICATION_DISPENSED,
-        {
-            "order_id": reservation.order_id,
-            "patient_id": reservation.patient_id,
-            "reservation_id": reservation.id,
-            "medication_id": reservation.medication_id,
-            "quantity": reservation.quantity,
-            "order_fully_dispensed": domain.fully_dispensed(ReservationStatus(r.status) for r in reservations),
-            "dispensed_at": now,
-        },
+        MedicationDispensed(
+            order_id=reservation.order_id,
+            patient_id=reservation.patient_id,
+            reservation_id=reservation.id,
+            medication_id=reservation.medication_id,
+            quantity=reservation.quantity,
+            order_fully_dispensed=domain.fully_dispensed(ReservationStatus(r.status) for r in reservations),
+            dispensed_at=now,
+        )
     )
     audit.record(uow, "reservation.dispense", "reservation", reservation.id)
     return reservation, order
 
 
 # --- the saga's steps ----------------------------------------------------------------
-
-
-def _order_id(envelope: Envelope) -> uuid.UUID:
-    return uuid.UUID(str(envelope.payload["order_id"]))
-
-
-def _patient_id(envelope: Envelope) -> uuid.UUID:
-    return uuid.UUID(str(envelope.payload["patient_id"]))
-
-
-def _is_prescription(envelope: Envelope) -> bool:
-    return envelope.payload.get("type") == "prescription"
 
 
 async def _lock_order(uow: UnitOfWork, order_id: uuid.UUID) -> PharmacyOrder | None:
@@ -394,10 +386,11 @@ class _Item:
     quantity: int
 
 
-def _items(envelope: Envelope) -> list[_Item]:
+def _items(event: orders.OrderPlaced) -> list[_Item]:
     return [
-        _Item(position=n, medication_id=uuid.UUID(str(item["medication_id"])), quantity=int(item["quantity"]))
-        for n, item in enumerate(envelope.payload["items"], start=1)
+        _Item(position=n, medication_id=item.medication_id, quantity=item.quantity)
+        for n, item in enumerate(event.items, start=1)
+        if isinstance(item, orders.PrescriptionItem)
     ]
 
 
@@ -407,18 +400,18 @@ async def _reserve_item(uow: UnitOfWork, item: _Item, now: datetime) -> bool:
     return bool(await _execute(uow, _take(item.medication_id, item.quantity, now)))
 
 
-async def reserve_for_order(uow: UnitOfWork, envelope: Envelope) -> None:
+async def reserve_for_order(uow: UnitOfWork, event: orders.OrderPlaced, envelope: Envelope) -> None:
     """order.placed (prescriptions): reserve every item, all or nothing, in this one transaction."""
-    if not _is_prescription(envelope):
+    if event.type != PRESCRIPTION:
         return
-    order_id, patient_id = _order_id(envelope), _patient_id(envelope)
+    order_id, patient_id = event.order_id, event.patient_id
     order, created = await _lock_or_create_order(uow, order_id, patient_id)
     if order.closed_at is not None:
         log.info("order_closed_before_placed", order_id=str(order_id), closed_by=order.closed_by)
         return
     if not created and await _order_reservations(uow, order_id):
         return  # reserved (or refused) before: this is a redelivery under another event id
-    items = _items(envelope)
+    items = _items(event)
     medications = await _lock_medications(uow, (i.medication_id for i in items))
     now = uow.now()
     reserved: list[Reservation] = []
@@ -431,13 +424,12 @@ async def reserve_for_order(uow: UnitOfWork, envelope: Envelope) -> None:
         await uow.session.flush()
         reserved.append(reservation)
     uow.publish(
-        MEDICATION_RESERVED,
-        {
-            "order_id": order_id,
-            "patient_id": patient_id,
-            "reservations": [_reserved_line(r, medications[r.medication_id]) for r in reserved],
-            "reserved_at": now,
-        },
+        MedicationReserved(
+            order_id=order_id,
+            patient_id=patient_id,
+            reservations=tuple(_reserved_line(r, medications[r.medication_id]) for r in reserved),
+            reserved_at=now,
+        )
     )
     audit.record(uow, "reservation.reserve", "order", order_id)
 
@@ -463,17 +455,17 @@ def _reservation(
     )
 
 
-def _reserved_line(reservation: Reservation, medication: Medication) -> dict[str, Any]:
-    return {
-        "reservation_id": reservation.id,
-        "medication_id": reservation.medication_id,
-        "code": medication.code,
-        "name": medication.name,
-        "unit": medication.unit,
-        "quantity": reservation.quantity,
-        "unit_price": f"{medication.unit_price:.2f}",
-        "currency": medication.currency,
-    }
+def _reserved_line(reservation: Reservation, medication: Medication) -> ReservedLine:
+    return ReservedLine(
+        reservation_id=reservation.id,
+        medication_id=reservation.medication_id,
+        code=medication.code,
+        name=medication.name,
+        unit=medication.unit,
+        quantity=reservation.quantity,
+        unit_price=Decimal(f"{medication.unit_price:.2f}"),
+        currency=medication.currency,
+    )
 
 
 async def _refuse(
@@ -497,17 +489,16 @@ async def _refuse(
     uow.session.add(_reservation(order, item, ReservationStatus.FAILED, now, reason))
     await uow.session.flush()
     uow.publish(
-        MEDICATION_RESERVATION_FAILED,
-        {
-            "order_id": order.order_id,
-            "patient_id": order.patient_id,
-            "failure_reason": reason,
-            "medication_id": item.medication_id,
-            "requested": item.quantity,
-            "available": available,
-            "released": [_released_line(r) for r in reserved],
-            "failed_at": now,
-        },
+        MedicationReservationFailed(
+            order_id=order.order_id,
+            patient_id=order.patient_id,
+            failure_reason=reason.value,
+            medication_id=item.medication_id,
+            requested=item.quantity,
+            available=available,
+            released=tuple(_released_line(r) for r in reserved),
+            failed_at=now,
+        )
     )
     audit.record(uow, "reservation.refuse", "order", order.order_id)
 
@@ -520,36 +511,36 @@ async def _release(uow: UnitOfWork, reservation: Reservation, now: datetime) -> 
     await uow.session.flush()
 
 
-def _released_line(reservation: Reservation) -> dict[str, Any]:
-    return {
-        "reservation_id": reservation.id,
-        "medication_id": reservation.medication_id,
-        "quantity": reservation.quantity,
-    }
+def _released_line(reservation: Reservation) -> ReleasedLine:
+    return ReleasedLine(
+        reservation_id=reservation.id, medication_id=reservation.medication_id, quantity=reservation.quantity
+    )
 
 
-async def order_confirmed(uow: UnitOfWork, envelope: Envelope) -> None:
+async def order_confirmed(uow: UnitOfWork, event: orders.OrderConfirmed, envelope: Envelope) -> None:
     """order.confirmed (prescriptions): the order's reservations may now be dispensed."""
-    if not _is_prescription(envelope):
+    if event.type != PRESCRIPTION:
         return
-    order = await _lock_order(uow, _order_id(envelope))
+    order = await _lock_order(uow, event.order_id)
     if order is None:  # confirmation only ever follows our medication.reserved
-        log.warning("confirmation_for_unknown_order", order_id=str(_order_id(envelope)))
+        log.warning("confirmation_for_unknown_order", order_id=str(event.order_id))
         return
     if order.confirmed_at is None:
         order.confirmed_at = uow.now()
         await uow.session.flush()
 
 
-async def release_for_order(uow: UnitOfWork, envelope: Envelope) -> None:
+async def release_for_order(
+    uow: UnitOfWork, event: orders.OrderFailed | orders.OrderCancelled, envelope: Envelope
+) -> None:
     """order.failed / order.cancelled (prescriptions): give back what the order still holds, and remember it is
     closed, so an order.placed delivered after this reserves nothing."""
-    if not _is_prescription(envelope):
+    if event.type != PRESCRIPTION:
         return
-    order, _ = await _lock_or_create_order(uow, _order_id(envelope), _patient_id(envelope))
+    order, _ = await _lock_or_create_order(uow, event.order_id, event.patient_id)
     now = uow.now()
     if order.closed_at is None:
-        order.closed_at, order.closed_by = now, envelope.type
+        order.closed_at, order.closed_by = now, event.event_type
         await uow.session.flush()
     held = [
         r
@@ -562,13 +553,12 @@ async def release_for_order(uow: UnitOfWork, envelope: Envelope) -> None:
     for reservation in held:
         await _release(uow, reservation, now)
     uow.publish(
-        MEDICATION_RELEASED,
-        {
-            "order_id": order.order_id,
-            "patient_id": order.patient_id,
-            "reservations": [_released_line(r) for r in held],
-            "reason": envelope.type,
-            "released_at": now,
-        },
+        MedicationReleased(
+            order_id=order.order_id,
+            patient_id=order.patient_id,
+            reservations=tuple(_released_line(r) for r in held),
+            reason="order.failed" if isinstance(event, orders.OrderFailed) else "order.cancelled",
+            released_at=now,
+        )
     )
     audit.record(uow, "reservation.release", "order", order.order_id)

@@ -14,6 +14,7 @@ from caremesh.platform.clock import Clock
 from caremesh.platform.db import Database
 from caremesh.platform.errors import DomainError
 from caremesh.platform.messaging.envelope import Envelope, jsonable
+from caremesh.platform.messaging.events import IntegrationEvent
 from caremesh.platform.messaging.models import OutboxEvent
 from caremesh.platform.security import Principal
 from caremesh.platform.settings import Settings
@@ -64,8 +65,15 @@ class UnitOfWork:
             raise RuntimeError("this unit of work has no read-only session")
         return self._reader()
 
-    def publish(self, event_type: str, payload: dict[str, Any], *, version: int = 1) -> Envelope:
+    def publish(self, event: IntegrationEvent) -> Envelope:
         """Append an integration event to the outbox, inside this transaction."""
+        if not isinstance(event, IntegrationEvent):
+            raise TypeError(f"publish takes an IntegrationEvent, not {type(event).__name__}")
+        return self.publish_payload(event.event_type, event.to_payload(), version=event.event_version)
+
+    def publish_payload(self, event_type: str, payload: dict[str, Any], *, version: int = 1) -> Envelope:
+        """Append an event given as its wire payload. Contexts publish typed events (`publish`); this is
+        for the platform and for tests that play another (or a misbehaving) publisher."""
         envelope = Envelope(
             type=event_type,
             version=version,

@@ -10,14 +10,24 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.platform.timeutil import years_between
-from caremesh.practitioners.events import PRACTITIONER_DELETED, PRACTITIONER_REGISTERED, PRACTITIONER_UPDATED
+from caremesh.practitioners.events import (
+    PRACTITIONER_DELETED,
+    PRACTITIONER_REGISTERED,
+    PRACTITIONER_UPDATED,
+    PractitionerDeleted,
+    PractitionerRegistered,
+    PractitionerUpdated,
+)
 from caremesh.practitioners.models import Practitioner
 
 __all__ = [
     "PRACTITIONER_DELETED",
     "PRACTITIONER_REGISTERED",
     "PRACTITIONER_UPDATED",
+    "PractitionerDeleted",
+    "PractitionerRegistered",
     "PractitionerSummary",
+    "PractitionerUpdated",
     "experience_years",
     "find_practitioner",
 ]

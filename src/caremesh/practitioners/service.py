@@ -19,7 +19,7 @@ from caremesh.platform.search import matches_every_word
 from caremesh.platform.timeutil import clinic_date, years_between
 from caremesh.platform.uow import UnitOfWork
 from caremesh.practitioners.domain import DEFAULT_WORKING_HOURS, WorkingWindow, is_valid_npi
-from caremesh.practitioners.events import PRACTITIONER_DELETED, PRACTITIONER_REGISTERED, PRACTITIONER_UPDATED
+from caremesh.practitioners.events import PractitionerDeleted, PractitionerRegistered, PractitionerUpdated
 from caremesh.practitioners.models import Practitioner, Specialty, WorkingHours
 from caremesh.practitioners.schemas import (
     Availability,
@@ -76,7 +76,8 @@ def _rows(windows: Iterable[WorkingWindow]) -> list[WorkingHours]:
     return [WorkingHours(weekday=w.weekday, start_time=w.start, end_time=w.end) for w in windows]
 
 
-def _event_payload(practitioner: Practitioner) -> dict[str, Any]:
+def _facts(practitioner: Practitioner) -> dict[str, Any]:
+    """The fields practitioner.registered and practitioner.updated carry."""
     return {
         "practitioner_id": practitioner.id,
         "first_name": practitioner.first_name,
@@ -123,7 +124,7 @@ async def register_practitioner(uow: UnitOfWork, data: PractitionerCreate) -> Pr
         if violates(error, NPI_UNIQUE) or violates(error, "practitioners.npi"):
             raise DuplicateNpi() from error
         raise
-    uow.publish(PRACTITIONER_REGISTERED, _event_payload(practitioner))
+    uow.publish(PractitionerRegistered(**_facts(practitioner)))
     audit.record(uow, "practitioner.create", "practitioner", practitioner.id)
     return practitioner
 
@@ -175,7 +176,7 @@ async def update_practitioner(
         practitioner.updated_at = uow.now()
         flag_modified(practitioner, "updated_at")  # a new version even when only child rows changed
         await uow.session.flush()
-        uow.publish(PRACTITIONER_UPDATED, {**_event_payload(practitioner), "changed_fields": sorted(changes)})
+        uow.publish(PractitionerUpdated(**_facts(practitioner), changed_fields=tuple(sorted(changes))))
     audit.record(uow, "practitioner.update", "practitioner", practitioner.id)
     return practitioner
 
@@ -188,7 +189,7 @@ async def delete_practitioner(uow: UnitOfWork, practitioner_id: uuid.UUID, expec
     practitioner.deleted_at = uow.now()
     practitioner.updated_at = practitioner.deleted_at
     await uow.session.flush()
-    uow.publish(PRACTITIONER_DELETED, {"practitioner_id": practitioner.id})
+    uow.publish(PractitionerDeleted(practitioner_id=practitioner.id))
     audit.record(uow, "practitioner.delete", "practitioner", practitioner.id)
 
 

@@ -27,6 +27,12 @@ from caremesh.scheduling.events import (
     APPOINTMENT_COMPLETED,
     APPOINTMENT_NO_SHOW,
     APPOINTMENT_RESCHEDULED,
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentCheckedIn,
+    AppointmentCompleted,
+    AppointmentNoShow,
+    AppointmentRescheduled,
 )
 from caremesh.scheduling.models import Appointment
 
@@ -40,6 +46,12 @@ __all__ = [
     "DEFAULT_DURATION_MINUTES",
     "MAX_DURATION_MINUTES",
     "MIN_DURATION_MINUTES",
+    "AppointmentBooked",
+    "AppointmentCancelled",
+    "AppointmentCheckedIn",
+    "AppointmentCompleted",
+    "AppointmentNoShow",
+    "AppointmentRescheduled",
     "AppointmentSummary",
     "count_active_appointments",
     "count_completed_before",

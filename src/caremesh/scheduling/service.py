@@ -28,12 +28,13 @@ from caremesh.practitioners import contract as practitioners
 from caremesh.scheduling import domain
 from caremesh.scheduling.domain import Interval, Status
 from caremesh.scheduling.events import (
-    APPOINTMENT_BOOKED,
-    APPOINTMENT_CANCELLED,
-    APPOINTMENT_CHECKED_IN,
-    APPOINTMENT_COMPLETED,
-    APPOINTMENT_NO_SHOW,
-    APPOINTMENT_RESCHEDULED,
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentCheckedIn,
+    AppointmentCompleted,
+    AppointmentNoShow,
+    AppointmentRescheduled,
+    _AppointmentEvent,
 )
 from caremesh.scheduling.models import PATIENT_OVERLAP, PRACTITIONER_OVERLAP, Appointment
 from caremesh.scheduling.schemas import (
@@ -97,7 +98,8 @@ def to_read(appointment: Appointment) -> AppointmentRead:
     )
 
 
-def _payload(appointment: Appointment, **extra: Any) -> dict[str, Any]:
+def _facts(appointment: Appointment) -> dict[str, Any]:
+    """The fields every appointment event starts with."""
     return {
         "appointment_id": appointment.id,
         "number": appointment.number,
@@ -108,7 +110,6 @@ def _payload(appointment: Appointment, **extra: Any) -> dict[str, Any]:
         "end": appointment.end_at,
         "duration_minutes": appointment.duration_minutes,
         "status": appointment.status,
-        **extra,
     }
 
 
@@ -216,7 +217,7 @@ async def book_appointment(uow: UnitOfWork, data: AppointmentCreate) -> Appointm
     session.add(appointment)
     await _flush_refusing_overlaps(uow)
     uow.after_commit(APPOINTMENTS_BOOKED.labels(specialty=appointment.specialty).inc)
-    uow.publish(APPOINTMENT_BOOKED, _payload(appointment))
+    uow.publish(AppointmentBooked(**_facts(appointment)))
     audit.record(uow, "appointment.book", "appointment", appointment.id)
     return appointment
 
@@ -279,12 +280,17 @@ async def _begin_transition(
 
 
 async def _finish_transition(
-    uow: UnitOfWork, appointment: Appointment, target: Status, event_type: str, action: str, **extra: Any
+    uow: UnitOfWork,
+    appointment: Appointment,
+    target: Status,
+    event: type[_AppointmentEvent],
+    action: str,
+    **extra: Any,
 ) -> Appointment:
     appointment.status = target
     appointment.updated_at = uow.now()
     await uow.session.flush()
-    uow.publish(event_type, _payload(appointment, **extra))
+    uow.publish(event(**_facts(appointment), **extra))
     audit.record(uow, f"appointment.{action}", "appointment", appointment.id)
     return appointment
 
@@ -293,7 +299,7 @@ async def check_in(uow: UnitOfWork, appointment_id: uuid.UUID, expected_version:
     appointment = await _begin_transition(uow, appointment_id, Status.CHECKED_IN, expected_version)
     appointment.checked_in_at = uow.now()
     return await _finish_transition(
-        uow, appointment, Status.CHECKED_IN, APPOINTMENT_CHECKED_IN, "check_in", checked_in_at=appointment.checked_in_at
+        uow, appointment, Status.CHECKED_IN, AppointmentCheckedIn, "check_in", checked_in_at=appointment.checked_in_at
     )
 
 
@@ -318,7 +324,7 @@ async def complete(
         uow,
         appointment,
         Status.COMPLETED,
-        APPOINTMENT_COMPLETED,
+        AppointmentCompleted,
         "complete",
         started_at=started_at,
         ended_at=ended_at,
@@ -333,13 +339,13 @@ async def cancel(
     appointment.cancelled_at = uow.now()
     appointment.cancellation_reason = data.reason
     return await _finish_transition(
-        uow, appointment, Status.CANCELLED, APPOINTMENT_CANCELLED, "cancel", reason=data.reason
+        uow, appointment, Status.CANCELLED, AppointmentCancelled, "cancel", reason=data.reason
     )
 
 
 async def mark_no_show(uow: UnitOfWork, appointment_id: uuid.UUID, expected_version: int | None) -> Appointment:
     appointment = await _begin_transition(uow, appointment_id, Status.NO_SHOW, expected_version)
-    return await _finish_transition(uow, appointment, Status.NO_SHOW, APPOINTMENT_NO_SHOW, "no_show")
+    return await _finish_transition(uow, appointment, Status.NO_SHOW, AppointmentNoShow, "no_show")
 
 
 async def reschedule(
@@ -356,11 +362,11 @@ async def reschedule(
     duration = data.duration_minutes or appointment.duration_minutes
     visit = Interval(data.start, data.start + timedelta(minutes=duration))
     await _check_slot(uow, practitioner, appointment.patient_id, visit, exclude=appointment.id)
-    previous = {"previous_start": appointment.start_at, "previous_end": appointment.end_at}
+    previous_start, previous_end = appointment.start_at, appointment.end_at
     appointment.start_at, appointment.end_at, appointment.duration_minutes = visit.start, visit.end, duration
     appointment.updated_at = uow.now()
     flag_modified(appointment, "updated_at")  # a new version even if moved to where it was
     await _flush_refusing_overlaps(uow)
-    uow.publish(APPOINTMENT_RESCHEDULED, _payload(appointment, **previous))
+    uow.publish(AppointmentRescheduled(**_facts(appointment), previous_start=previous_start, previous_end=previous_end))
     audit.record(uow, "appointment.reschedule", "appointment", appointment.id)
     return appointment

@@ -4,26 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.platform.messaging.envelope import Envelope
+from caremesh.platform.messaging.events import IntegrationEvent
 from caremesh.platform.messaging.models import EventDelivery
 
 if TYPE_CHECKING:
     from caremesh.platform.uow import UnitOfWork
 
-Handler = Callable[["UnitOfWork", Envelope], Awaitable[None]]
+E = TypeVar("E", bound=IntegrationEvent)
+# A handler takes the event parsed from the payload, and the envelope it came in (id, type, correlation).
+Handler = Callable[["UnitOfWork", E, Envelope], Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class Subscription:
-    """`consumer` names the idempotency scope: its inbox holds the events it has handled."""
+class Subscription(Generic[E]):
+    """`consumer` names the idempotency scope: its inbox holds the events it has handled. The consumer
+    parses each payload as `event` before the handler runs; a payload it refuses fails the delivery
+    (retried, then dead-lettered), unless `skip_invalid`, which records it as handled and logs it."""
 
     consumer: str
-    event_type: str
-    handler: Handler
+    event: type[E]
+    handler: Handler[E]
+    skip_invalid: bool = False
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.event, type) and issubclass(self.event, IntegrationEvent)):
+            raise TypeError(f"{self.consumer} subscribes to {self.event!r}, not an IntegrationEvent class")
+
+    @property
+    def event_type(self) -> str:
+        return self.event.event_type
 
 
 class Subscriptions:

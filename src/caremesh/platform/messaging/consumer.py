@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.platform.messaging.bus import Subscription, Subscriptions
 from caremesh.platform.messaging.envelope import Envelope
+from caremesh.platform.messaging.events import EventPayloadInvalid
 from caremesh.platform.messaging.models import DeadLetter, EventDelivery, InboxEntry
 from caremesh.platform.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -35,7 +36,20 @@ async def handle_once(uow: UnitOfWork, subscription: Subscription, envelope: Env
         )
     )
     await uow.session.flush()
-    await subscription.handler(uow, envelope)
+    try:
+        event = subscription.event.from_payload(envelope.payload)
+    except EventPayloadInvalid as error:
+        if not subscription.skip_invalid:
+            raise
+        log.warning(
+            "event_payload_refused",
+            consumer=subscription.consumer,
+            event_type=envelope.type,
+            event_id=str(envelope.id),
+            problems=error.problems,
+        )
+        return True
+    await subscription.handler(uow, event, envelope)
     return True
 
 
