@@ -38,7 +38,7 @@ async def ready(request: Request) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as error:  # any failure means not ready
         checks["database"] = f"unavailable: {type(error).__name__}"
-    checks["broker"] = request.app.state.workers.status()
+    checks["broker"] = await request.app.state.workers.broker_status()
     healthy = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks}, status_code=200 if healthy else 503
