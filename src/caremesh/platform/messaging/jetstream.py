@@ -69,19 +69,26 @@ class JetStreamBroker:
             return self._js
         async with self._lock:
             if self._js is None:
-                client = await nats.connect(
-                    self.url,
-                    name=self.name,
-                    connect_timeout=2,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.5,
-                    error_cb=_log_error,
-                )
-                js = client.jetstream(timeout=5)
+                client = Client()
                 try:
+                    # Once connected it reconnects forever; the first connection is bounded, so a caller
+                    # (the relay, /health/ready) gets an error to report instead of waiting on a dead broker.
+                    await asyncio.wait_for(
+                        client.connect(
+                            self.url,
+                            name=self.name,
+                            connect_timeout=2,
+                            max_reconnect_attempts=-1,
+                            reconnect_time_wait=0.5,
+                            error_cb=_log_error,
+                        ),
+                        timeout=3,
+                    )
+                    js = client.jetstream(timeout=5)
                     await self._ensure_stream(js)
                 except BaseException:
-                    await client.close()
+                    with contextlib.suppress(Exception):
+                        await client.close()
                     raise
                 self._client, self._js = client, js
         assert self._js is not None
