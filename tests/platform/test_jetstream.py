@@ -13,6 +13,8 @@ from caremesh.platform.messaging.bus import InProcessTransport, Subscriptions
 from caremesh.platform.messaging.jetstream import JetStreamTransport
 from caremesh.platform.messaging.runtime import Workers
 from caremesh.platform.settings import MessagingSettings
+from tests.builders.billing import completed_visit, invoice_of
+from tests.harness import running_env, settings_for_tests
 from tests.platform.test_messaging import Recorder, publish
 from tests.platform.test_transport_contract import NATS_URL, transport  # noqa: F401 (the fixture)
 
@@ -83,3 +85,27 @@ async def test_readiness_fails_and_events_stay_in_the_outbox_while_the_broker_is
         with pytest.raises(TimeoutError):
             await workers.relay.run_once()
         assert await env.count("outbox_events", "published_at IS NULL") == 1  # not marked without an ack
+
+
+@pytest.mark.parametrize("transport", ["nats"], indirect=True)
+async def test_a_completed_visit_is_invoiced_once_through_the_broker(migrated_database, tmp_path, transport):  # noqa: F811
+    """The whole app on CAREMESH_BROKER_URL: the real consumers of every context subscribe through JetStream."""
+    settings = settings_for_tests(await migrated_database.fresh(tmp_path), tmp_path)
+    settings.messaging = settings.messaging.model_copy(
+        update={"broker_url": NATS_URL, "broker_namespace": f"cmtest_{uuid.uuid4().hex[:12]}"}
+    )
+    async with running_env(settings) as env:
+        broker = env.app.state.workers.broker
+        try:
+            visit = await completed_visit(env)
+            await env.drain()
+            invoice = await invoice_of(env, visit["id"])
+            assert invoice["status"] == "issued"
+            await env.drain()
+            assert await env.count("invoices") == 1
+            assert await env.count("event_deliveries") == 0  # nothing went through the in-process queue
+            assert await env.count("outbox_events", "published_at IS NULL") == 0
+            js = await broker.jetstream()
+            assert (await js.stream_info(broker.stream)).state.messages == await env.count("outbox_events")
+        finally:
+            await broker.delete_stream()

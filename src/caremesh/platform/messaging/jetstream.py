@@ -302,6 +302,10 @@ class JetStreamConsumerWorker:
                 log.error("broker_consumer_failed", consumer=subscription.consumer, error_type=type(error).__name__)
                 await asyncio.sleep(self.poll_seconds)
 
+    def forget(self) -> None:
+        """Drop the pull subscriptions (their connection is being closed); the next pull binds anew."""
+        self._pulls.clear()
+
     def tasks(self) -> list[asyncio.Task[None]]:
         return [
             asyncio.create_task(self.run_subscription(s), name=f"jetstream:{self.broker.durable(s)}")

@@ -92,6 +92,8 @@ class Workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self.broker_consumer is not None:
+            self.broker_consumer.forget()
         if self.broker is not None:
             await self.broker.close()
 
