@@ -38,7 +38,7 @@ async def ready(request: Request) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as error:  # any failure means not ready
         checks["database"] = f"unavailable: {type(error).__name__}"
-    checks["broker"] = request.app.state.workers.status()
+    checks["broker"] = await request.app.state.workers.broker_status()
     if (ping := getattr(request.app.state.rate_limiter, "ping", None)) is not None:  # rate limits in Redis
         try:
             await ping()

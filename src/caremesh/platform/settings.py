@@ -137,6 +137,21 @@ class MessagingSettings(BaseSettings):
     consumer_backoff_max_seconds: float = 60.0
     # Start the relay and consumer workers inside `caremesh serve` (embedded mode).
     run_workers: bool = True
+    # The distributed mode's broker, e.g. nats://127.0.0.1:4222 (NATS JetStream); unset: in-process events.
+    broker_url: str | None = None
+    # Names the stream (upper-cased) and prefixes every subject, so installations can share one NATS server.
+    broker_namespace: str = Field(default="caremesh", pattern=r"^[A-Za-z0-9_-]+$")
+    # JetStream drops a second publish of an event id within this window (a relay crash before the mark).
+    broker_duplicate_window_seconds: float = Field(default=600.0, ge=600.0)
+    # How long the stream keeps an event; the inbox retention (`caremesh events prune`) must exceed it.
+    broker_max_age_days: float = Field(default=7.0, gt=0)
+    # How long a consumer may hold a message unacknowledged before the broker delivers it again.
+    broker_ack_wait_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("broker_url", mode="before")
+    @classmethod
+    def _empty_broker_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
 
 
 class BillingSettings(BaseSettings):

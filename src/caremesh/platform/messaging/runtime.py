@@ -1,4 +1,8 @@
-"""The in-process event machinery of one app: transport, relay and consumer worker, and their tasks."""
+"""The event machinery of one app: transport, relay and consumer workers, and their tasks.
+
+Embedded (no CAREMESH_BROKER_URL): the in-process transport fans events out to `event_deliveries`. With a
+broker: JetStream carries them; `event_deliveries` then holds only replayed dead letters, which the same
+database consumer worker runs again."""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from caremesh.platform.messaging.bus import InProcessTransport, Subscriptions
+from caremesh.platform.messaging.bus import EventTransport, InProcessTransport, Subscriptions
 from caremesh.platform.messaging.consumer import ConsumerWorker
+from caremesh.platform.messaging.jetstream import JetStreamBroker, JetStreamConsumerWorker, JetStreamTransport
 from caremesh.platform.messaging.relay import OutboxRelay
 from caremesh.platform.settings import MessagingSettings
 from caremesh.platform.uow import UnitOfWorkFactory
@@ -51,9 +56,17 @@ class Workers:
             backoff_max_seconds=settings.consumer_backoff_max_seconds,
             poll_seconds=settings.relay_poll_seconds,
         )
+        everyone = every_subscription or subscriptions
+        self.broker: JetStreamBroker | None = None
+        self.broker_consumer: JetStreamConsumerWorker | None = None
+        transport: EventTransport = InProcessTransport(everyone)
+        if settings.broker_url:
+            self.broker = JetStreamBroker(settings)
+            transport = JetStreamTransport(self.broker, everyone)
+            self.broker_consumer = JetStreamConsumerWorker(uow_factory, self.broker, subscriptions, settings)
         self.relay = OutboxRelay(
             uow_factory.db,
-            InProcessTransport(every_subscription or subscriptions),
+            transport,
             uow_factory.clock,
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
@@ -69,6 +82,7 @@ class Workers:
                 asyncio.create_task(self.relay.run_forever(), name="outbox-relay"),
                 asyncio.create_task(self.consumer.run_forever(), name="consumer-worker"),
                 *(asyncio.create_task(job.run_forever(), name=job.name) for job in self.jobs),
+                *(self.broker_consumer.tasks() if self.broker_consumer else ()),
             ]
 
     async def stop(self) -> None:
@@ -78,6 +92,10 @@ class Workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self.broker_consumer is not None:
+            self.broker_consumer.forget()
+        if self.broker is not None:
+            await self.broker.close()
 
     def status(self) -> str:
         if not self.enabled:
@@ -85,11 +103,20 @@ class Workers:
         alive = self._tasks and all(not t.done() for t in self._tasks)
         return "ok" if alive else "stopped"
 
+    async def broker_status(self) -> str:
+        """What /health/ready reports as `broker`: the workers' tasks and, when one is configured, the broker."""
+        local = self.status()
+        if local != "ok" or self.broker is None:
+            return local
+        return await self.broker.status()
+
     async def drain(self) -> None:
         """Relay, consume and run the jobs until nothing is due (tests and the CLI use this)."""
         while True:
             done = await self.relay.drain()
             done += await self.consumer.run_once()
+            if self.broker_consumer is not None:
+                done += await self.broker_consumer.run_once()
             for job in self.jobs:
                 done += await job.run_once()
             if not done:
