@@ -24,6 +24,7 @@ from caremesh.app import create_app
 from caremesh.billing.service import DEFAULT_TARIFFS
 from caremesh.notifications.domain import default_templates
 from caremesh.platform.db import Database
+from caremesh.platform.migrate import current_revision, head_revision, upgrade
 from caremesh.platform.settings import DatabaseSettings, Settings
 from tests.harness import ADMIN_EMAIL, ADMIN_PASSWORD, MigratedDatabase, settings_for_tests
 
@@ -122,6 +123,23 @@ async def test_apps_configured_with_different_admins_create_only_the_first(
     assert found["users where 1=1"] == 1
     assert found["audit_events where action = 'user.create'"] == 1
     assert found["tariffs where 1=1"] == len(DEFAULT_TARIFFS)
+
+
+async def test_migrations_started_at_once_take_turns(migrated_database: MigratedDatabase, tmp_path):
+    db = migrated_database.settings_for(tmp_path / "new.db")  # not there yet
+    if migrated_database.is_postgres:
+        db = db.model_copy(update={"database_schema": f"{db.database_schema}_m"})  # nor this schema
+    try:
+        at_once = asyncio.gather(*(upgrade(db) for _ in range(4)), return_exceptions=True)
+        results = await asyncio.wait_for(at_once, timeout=120)
+        assert results == [None] * 4
+        assert await current_revision(db) == head_revision()
+    finally:
+        if migrated_database.is_postgres:
+            database = Database(db)
+            async with database.engine.begin() as connection:
+                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{db.database_schema}" CASCADE'))
+            await database.dispose()
 
 
 # --- real processes ------------------------------------------------------------------------------------------

@@ -27,11 +27,17 @@ def alembic_config(connection: Connection | None = None) -> Config:
 async def upgrade(settings: DatabaseSettings, revision: str = "head") -> None:
     engine = build_engine(settings)
     try:
-        if settings.database_schema and not settings.is_sqlite:
-            async with engine.begin() as connection:
-                await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{settings.database_schema}"'))
-        async with engine.begin() as connection:
-            await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+        async with engine.connect() as connection:
+            if not settings.is_sqlite:
+                # Processes migrating at once take turns, the later ones finding the work done (SQLite's BEGIN
+                # IMMEDIATE serialises them already). Held by this connection until it closes below.
+                key = f"caremesh.migrate:{settings.database_schema or ''}"
+                await connection.execute(text("SELECT pg_advisory_lock(hashtextextended(:key, 0))"), {"key": key})
+                if settings.database_schema:
+                    await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{settings.database_schema}"'))
+                await connection.commit()
+            async with connection.begin():
+                await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
     finally:
         await engine.dispose()
 
