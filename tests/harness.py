@@ -229,15 +229,21 @@ class MigratedDatabase:
         if not self.is_postgres:
             return
 
-        async def drop_schemas() -> None:
-            connection = await asyncpg.connect(_asyncpg_dsn())
-            try:
-                for schema in (self.schema, f"{self.schema}_fresh", f"{self.schema}_started"):
-                    await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            finally:
-                await connection.close()
+        drop_schemas(self.schema, f"{self.schema}_fresh", f"{self.schema}_started")
 
-        asyncio.run(drop_schemas())
+
+def drop_schemas(*schemas: str) -> None:
+    """Drop these PostgreSQL schemas and everything in them (for tests that made their own)."""
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(_asyncpg_dsn())
+        try:
+            for schema in schemas:
+                await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await connection.close()
+
+    asyncio.run(drop())
 
 
 def _asyncpg_dsn() -> str:

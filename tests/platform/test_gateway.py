@@ -5,7 +5,6 @@ nginx's own refusals as problem+json."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -19,18 +18,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from caremesh.app import create_app
 from caremesh.contexts import CONTEXTS
 from caremesh.gateway import GatewayProblem, Limits, Route, context_paths, locations, parse_routes, render
-from caremesh.platform.db import Database
-from caremesh.platform.settings import DatabaseSettings
 from tests.builders.orders import prescription
 from tests.builders.patients import patient_body
 from tests.builders.pharmacy import medication_body
 from tests.builders.practitioners import practitioner_body
-from tests.harness import POSTGRES_URL
+from tests.harness import POSTGRES_URL, drop_schemas
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 ADMIN = {"email": "gateway-admin@example.org", "password": "gateway-admin-password-1"}
@@ -179,14 +175,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         if POSTGRES_URL:
-            asyncio.run(_drop_schema(schema))
-
-
-async def _drop_schema(schema: str) -> None:
-    db = Database(DatabaseSettings(database_url=POSTGRES_URL))
-    async with db.engine.begin() as connection:
-        await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    await db.dispose()
+            drop_schemas(schema)
 
 
 def _login(client: httpx.Client) -> dict[str, str]:

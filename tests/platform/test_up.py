@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -15,15 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from caremesh.contexts import CONTEXTS
-from caremesh.platform.db import Database
-from caremesh.platform.settings import DatabaseSettings
 from caremesh.topology import DEFAULT_PROCESSES, TopologyProblem, plan
 from tests.builders.patients import patient_body
 from tests.builders.pharmacy import medication_body
-from tests.harness import POSTGRES_URL
+from tests.harness import POSTGRES_URL, drop_schemas
 
 ADMIN = {"email": "up-admin@example.org", "password": "up-admin-password-123"}
 
@@ -119,11 +115,4 @@ def test_up_starts_every_context_behind_nginx_and_stops_them_all(tmp_path: Path)
         if up.poll() is None:
             up.kill()
         if POSTGRES_URL:
-            asyncio.run(_drop_schema(schema))
-
-
-async def _drop_schema(schema: str) -> None:
-    db = Database(DatabaseSettings(database_url=POSTGRES_URL))
-    async with db.engine.begin() as connection:
-        await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    await db.dispose()
+            drop_schemas(schema)
