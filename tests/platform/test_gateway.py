@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from tests.builders.orders import prescription
 from tests.builders.patients import patient_body
 from tests.builders.pharmacy import medication_body
 from tests.builders.practitioners import practitioner_body
-from tests.harness import POSTGRES_URL, drop_schemas
+from tests.harness import POSTGRES_URL, drop_schemas, free_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 ADMIN = {"email": "gateway-admin@example.org", "password": "gateway-admin-password-1"}
@@ -96,12 +95,6 @@ def test_replicas_share_one_upstream_and_limits_are_written():
 # --- for real: nginx in front of three processes -------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_until_ready(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -141,7 +134,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     caremesh = [str(Path(sys.executable).parent / "caremesh")]
     subprocess.run([*caremesh, "migrate"], env=env, cwd=workdir, check=True, capture_output=True)
     processes: dict[str, subprocess.Popen] = {}
-    ports = {"front": _free_port(), "back-1": _free_port(), "back-2": _free_port(), "nginx": _free_port()}
+    ports = {"front": free_port(), "back-1": free_port(), "back-2": free_port(), "nginx": free_port()}
     try:
         for name, contexts in (("front", FRONT), ("back-1", BACK), ("back-2", BACK)):
             processes[name] = subprocess.Popen(

@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from caremesh.notifications.domain import default_templates
 from caremesh.platform.db import Database
 from caremesh.platform.migrate import current_revision, head_revision, upgrade
 from caremesh.platform.settings import DatabaseSettings, Settings
-from tests.harness import ADMIN_EMAIL, ADMIN_PASSWORD, MigratedDatabase, settings_for_tests
+from tests.harness import ADMIN_EMAIL, ADMIN_PASSWORD, MigratedDatabase, free_port, settings_for_tests
 
 # Context sets as an operator might split them; two name billing and notifications in opposite orders.
 CONTEXT_SETS: tuple[tuple[str, ...] | None, ...] = (
@@ -143,12 +142,6 @@ async def test_migrations_started_at_once_take_turns(migrated_database: Migrated
 
 
 # --- real processes ------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def process_environment(db: DatabaseSettings, tmp: Path) -> dict[str, str]:
