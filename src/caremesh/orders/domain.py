@@ -53,6 +53,8 @@ class Step(StrEnum):
 
 
 COMPENSATIONS = frozenset({Step.RESERVATIONS_RELEASED, Step.LAB_ORDERS_CANCELLED, Step.INVOICE_VOIDED})
+# What a compensation answer gives back: the step that took it, which is always recorded before it.
+GIVES_BACK = {Step.RESERVATIONS_RELEASED: Step.STOCK_RESERVED, Step.LAB_ORDERS_CANCELLED: Step.LAB_SCHEDULED}
 # Work done on an order's items: once any happened, the order can no longer be cancelled.
 ITEM_WORK = frozenset({Step.DISPENSED, Step.RESULTED})
 

@@ -51,6 +51,7 @@ from caremesh.patients import contract as patients
 from caremesh.pharmacy import contract as pharmacy
 from caremesh.platform.db import one_or_raise, where_given
 from caremesh.platform.errors import Conflict, DomainError, NotFound, check_version
+from caremesh.platform.messaging.consumer import TooEarly
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.numbering import next_number
 from caremesh.platform.pagination import PageParams, paginate
@@ -293,16 +294,21 @@ def _items(order: Order) -> tuple[PrescriptionItem, ...] | tuple[LabItem, ...]:
     return tuple(LabItem(lab_test_id=i.lab_test_id) for i in order.items)
 
 
-async def _work_started(uow: UnitOfWork, order: Order) -> bool:
+async def _recorded(uow: UnitOfWork, order: Order, steps: Iterable[Step]) -> bool:
+    """Whether the order's saga log holds any of `steps`."""
+    wanted = [s.value for s in steps]
     return bool(
-        await uow.session.scalar(
-            select(
-                exists().where(
-                    OrderEvent.order_id == order.id, OrderEvent.step.in_([s.value for s in domain.ITEM_WORK])
-                )
-            )
-        )
+        await uow.session.scalar(select(exists().where(OrderEvent.order_id == order.id, OrderEvent.step.in_(wanted))))
     )
+
+
+async def _count_recorded(uow: UnitOfWork, order: Order, step: Step) -> int:
+    query = select(func.count()).where(OrderEvent.order_id == order.id, OrderEvent.step == step.value)
+    return await uow.session.scalar(query) or 0
+
+
+async def _work_started(uow: UnitOfWork, order: Order) -> bool:
+    return await _recorded(uow, order, domain.ITEM_WORK)
 
 
 async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str | None, expected_version: int | None) -> Order:
@@ -461,14 +467,19 @@ async def first_step_refused(
 async def compensated(
     uow: UnitOfWork, event: pharmacy.MedicationReleased | lab.LabCancelled, envelope: Envelope
 ) -> None:
-    """medication.released or lab.cancelled after a failure or cancellation: recorded."""
+    """medication.released or lab.cancelled after a failure or cancellation: recorded. They give back what
+    medication.reserved / lab.scheduled announced, so until that answer is recorded this one is too early:
+    the saga log then reads in the order things happened, whatever order the broker delivered them in."""
     order = await _lock_for_saga(uow, event.order_id, envelope)
     if order is None:
         return
     if isinstance(event, pharmacy.MedicationReleased):
-        await _record(uow, order, Step.RESERVATIONS_RELEASED, {"reservations": _lines(event.reservations)}, envelope)
+        step, detail = Step.RESERVATIONS_RELEASED, {"reservations": _lines(event.reservations)}
     else:
-        await _record(uow, order, Step.LAB_ORDERS_CANCELLED, {"lab_orders": _lines(event.lab_orders)}, envelope)
+        step, detail = Step.LAB_ORDERS_CANCELLED, {"lab_orders": _lines(event.lab_orders)}
+    if not await _recorded(uow, order, [domain.GIVES_BACK[step]]):
+        raise TooEarly(f"{envelope.type} for order {order.id} before its {domain.GIVES_BACK[step]}")
+    await _record(uow, order, step, detail, envelope)
 
 
 async def item_done(
@@ -489,8 +500,15 @@ async def item_done(
     else:
         step, all_done = Step.RESULTED, event.order_fully_resulted
         detail = {"lab_order_id": event.lab_order_id, "lab_test_id": event.lab_test_id}
+    if domain.awaits_first_step(OrderStatus(order.status)):
+        # Items are dispensed or resulted only for confirmed orders: the answer that confirms it comes first.
+        raise TooEarly(f"{envelope.type} for order {order.id}, still {order.status}")
+    completes = domain.completes(OrderStatus(order.status), all_items_done=all_done)
+    if completes and await _count_recorded(uow, order, step) + 1 < len(order.items):
+        # The answer for the last item overtook another item's: record that one first, then complete.
+        raise TooEarly(f"{envelope.type} for order {order.id} says all items are done before the others")
     await _record(uow, order, step, detail, envelope)
-    if not domain.completes(OrderStatus(order.status), all_items_done=all_done):
+    if not completes:
         return
     now = uow.now()
     order.status = OrderStatus.COMPLETED

@@ -135,6 +135,13 @@ class MessagingSettings(BaseSettings):
     consumer_max_attempts: int = 5
     consumer_backoff_base_seconds: float = 0.5
     consumer_backoff_max_seconds: float = 60.0
+    # Deliveries one consumer worker handles at once (each in its own transaction). Unset: 1 on SQLite, whose
+    # writers take turns on one lock anyway, and 4 on PostgreSQL, where attempts overlap their round trips
+    # (keep it under `database_pool_size`: each attempt holds a connection). See docs/DECISIONS.md.
+    consumer_concurrency: int | None = Field(default=None, ge=1, le=64)
+    # A handler that says "too early" (TooEarly: the step it follows has not been handled yet) is retried with
+    # the same backoff, and dead-lettered only after this many attempts (about 15 minutes with the defaults).
+    consumer_max_early_attempts: int = Field(default=20, ge=1)
     # Start the relay and consumer workers inside `caremesh serve` (embedded mode).
     run_workers: bool = True
     # The distributed mode's broker, e.g. nats://127.0.0.1:4222 (NATS JetStream); unset: in-process events.
@@ -147,6 +154,16 @@ class MessagingSettings(BaseSettings):
     broker_max_age_days: float = Field(default=7.0, gt=0)
     # How long a consumer may hold a message unacknowledged before the broker delivers it again.
     broker_ack_wait_seconds: float = Field(default=30.0, gt=0)
+    # Messages of one durable consumer delivered and not yet acked, across every replica: the ones in flight
+    # (up to consumer_concurrency per replica) and the ones waiting out a retry's delay (a nak'ed message
+    # counts until it is redelivered). Raised to 4 × consumer_concurrency if set below it.
+    broker_max_ack_pending: int = Field(default=1000, ge=1)
+
+    def concurrency_for(self, dialect: str) -> int:
+        """`consumer_concurrency`, or the default for the database (`sqlite`, `postgresql`)."""
+        if self.consumer_concurrency is not None:
+            return self.consumer_concurrency
+        return 1 if dialect == "sqlite" else 4
 
     @field_validator("broker_url", mode="before")
     @classmethod

@@ -53,6 +53,18 @@ async def handle_once(uow: UnitOfWork, subscription: Subscription, envelope: Env
     return True
 
 
+class TooEarly(Exception):
+    """A handler's refusal to act yet: the step this event follows has not been handled here (deliveries are
+    not ordered). The consumer rolls the attempt back and retries it with the usual backoff, and dead-letters
+    it only after `consumer_max_early_attempts`, so a late predecessor has time to arrive."""
+
+
+def gives_up(error: Exception, attempts: int, max_attempts: int, max_early_attempts: int) -> bool:
+    """Whether a failed delivery, after `attempts` attempts, goes to the dead letters."""
+    limit = max(max_attempts, max_early_attempts) if isinstance(error, TooEarly) else max_attempts
+    return attempts >= limit
+
+
 def backoff_seconds(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with jitter: base·2^(attempt-1), capped, scaled by a factor in [0.5, 1]."""
     return min(cap, base * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
@@ -69,10 +81,14 @@ class ConsumerWorker:
         backoff_max_seconds: float = 60.0,
         poll_seconds: float = 1.0,
         batch_size: int = 100,
+        concurrency: int = 1,
+        max_early_attempts: int = 20,
     ) -> None:
         self.uow_factory = uow_factory
         self.subscriptions = subscriptions
         self.max_attempts = max_attempts
+        self.max_early_attempts = max_early_attempts
+        self.concurrency = max(1, concurrency)
         self.backoff_base_seconds = backoff_base_seconds
         self.backoff_max_seconds = backoff_max_seconds
         self.poll_seconds = poll_seconds
@@ -103,8 +119,20 @@ class ConsumerWorker:
                     .limit(self.batch_size)
                 )
             ).all()
-        for consumer, event_id, envelope in due:
-            await self.attempt(consumer, event_id, Envelope.from_dict(envelope))
+        if self.concurrency == 1 or len(due) < 2:
+            for consumer, event_id, envelope in due:
+                await self.attempt(consumer, event_id, Envelope.from_dict(envelope))
+            return len(due)
+        # Several attempts in flight, each in its own transaction; the claim below keeps them apart.
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def bounded(consumer: str, event_id: uuid.UUID, envelope: dict) -> None:
+            async with slots:
+                await self.attempt(consumer, event_id, Envelope.from_dict(envelope))
+
+        async with asyncio.TaskGroup() as group:
+            for row in due:
+                group.create_task(bounded(*row))
         return len(due)
 
     async def attempt(self, consumer: str, event_id: uuid.UUID, envelope: Envelope) -> None:
@@ -142,7 +170,7 @@ class ConsumerWorker:
                 return
             delivery.attempts += 1
             delivery.last_error = message
-            if delivery.attempts >= self.max_attempts:
+            if gives_up(error, delivery.attempts, self.max_attempts, self.max_early_attempts):
                 session.add(
                     DeadLetter(
                         consumer=consumer,
@@ -166,7 +194,7 @@ class ConsumerWorker:
             else:
                 delay = backoff_seconds(delivery.attempts, self.backoff_base_seconds, self.backoff_max_seconds)
                 delivery.next_attempt_at = now + timedelta(seconds=delay)
-                log.warning(
+                (log.info if isinstance(error, TooEarly) else log.warning)(
                     "event_retry_scheduled",
                     consumer=consumer,
                     event_type=delivery.event_type,

@@ -5,7 +5,8 @@ window of at least ten minutes. The relay publishes each committed outbox event 
 event id and marks it published only after the broker's ack. Each subscription (consumer name and event
 type) is a durable pull consumer shared by every replica that runs it; a message is acked after the inbox
 row and the effect committed together, nak'ed with a growing delay when the handler fails, and dead-lettered
-into `dead_letters` (then acked) after `consumer_max_attempts` deliveries.
+into `dead_letters` (then acked) after `consumer_max_attempts` deliveries. Each replica handles up to
+`consumer_concurrency` messages of one durable consumer at once, each acked after its own commit.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.platform.messaging.bus import Subscription, Subscriptions
-from caremesh.platform.messaging.consumer import backoff_seconds, handle_once
+from caremesh.platform.messaging.consumer import TooEarly, backoff_seconds, gives_up, handle_once
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.models import DeadLetter
 from caremesh.platform.settings import MessagingSettings
@@ -55,6 +56,11 @@ class JetStreamBroker:
         self._js: JetStreamContext | None = None
         self._lock = asyncio.Lock()
         self._consumers: set[str] = set()
+
+    @property
+    def max_ack_pending(self) -> int:
+        """Room for every replica's in-flight messages and the nak'ed ones waiting out their delay."""
+        return max(self.settings.broker_max_ack_pending, 4 * self.settings.concurrency_for("postgresql"))
 
     def subject(self, event_type: str) -> str:
         return f"{self.namespace}.{event_type}"
@@ -122,6 +128,7 @@ class JetStreamBroker:
                 deliver_policy=DeliverPolicy.NEW,
                 ack_wait=self.settings.broker_ack_wait_seconds,
                 max_deliver=-1,  # we count attempts and dead-letter ourselves, so nothing is dropped unseen
+                max_ack_pending=self.max_ack_pending,
             )
             try:
                 await js.add_consumer(self.stream, config)
@@ -196,11 +203,14 @@ class JetStreamConsumerWorker:
         settings: MessagingSettings,
         *,
         batch_size: int = 50,
+        concurrency: int = 1,
     ) -> None:
         self.uow_factory = uow_factory
         self.broker = broker
         self.subscriptions = subscriptions
         self.max_attempts = settings.consumer_max_attempts
+        self.max_early_attempts = settings.consumer_max_early_attempts
+        self.concurrency = max(1, concurrency)
         self.backoff_base_seconds = settings.consumer_backoff_base_seconds
         self.backoff_max_seconds = settings.consumer_backoff_max_seconds
         self.poll_seconds = max(settings.relay_poll_seconds, 1.0)
@@ -221,14 +231,29 @@ class JetStreamConsumerWorker:
         return sum(counts)
 
     async def _fetch(self, subscription: Subscription, timeout: float) -> int:
+        messages = await self._take(subscription, self.batch_size, timeout)
+        if self.concurrency == 1:
+            for message in messages:
+                await self.handle(subscription, message)
+            return len(messages)
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def bounded(message: Msg) -> None:
+            async with slots:
+                await self.handle(subscription, message)
+
+        async with asyncio.TaskGroup() as group:
+            for message in messages:
+                group.create_task(bounded(message))
+        return len(messages)
+
+    async def _take(self, subscription: Subscription, most: int, timeout: float) -> list[Msg]:
+        """Up to `most` messages: what is waiting, or the first to arrive within `timeout`; [] if none."""
         pull = await self._pull(subscription)
         try:
-            messages = await pull.fetch(self.batch_size, timeout=timeout)
+            return list(await pull.fetch(most, timeout=timeout))
         except TimeoutError:  # nothing arrived in time (nats-py raises its own subclass or asyncio's)
-            return 0
-        for message in messages:
-            await self.handle(subscription, message)
-        return len(messages)
+            return []
 
     async def handle(self, subscription: Subscription, message: Msg) -> None:
         try:
@@ -258,10 +283,10 @@ class JetStreamConsumerWorker:
     ) -> None:
         text = f"{type(error).__name__}: {error}"[:2000]
         fields = {"consumer": subscription.consumer, "event_type": envelope.type, "event_id": str(envelope.id)}
-        if attempt < self.max_attempts:
+        if not gives_up(error, attempt, self.max_attempts, self.max_early_attempts):
             delay = backoff_seconds(attempt, self.backoff_base_seconds, self.backoff_max_seconds)
             await message.nak(delay=delay)
-            log.warning(
+            (log.info if isinstance(error, TooEarly) else log.warning)(
                 "event_retry_scheduled",
                 **fields,
                 attempts=attempt,
@@ -293,14 +318,37 @@ class JetStreamConsumerWorker:
         log.error("event_dead_lettered", **fields, attempts=attempt, error_type=type(error).__name__)
 
     async def run_subscription(self, subscription: Subscription) -> None:
-        while True:
-            try:
-                await self._fetch(subscription, self.poll_seconds)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # the broker or the database had a bad moment: try again shortly
-                log.error("broker_consumer_failed", consumer=subscription.consumer, error_type=type(error).__name__)
-                await asyncio.sleep(self.poll_seconds)
+        """Keep up to `concurrency` messages of this subscription in flight: pull as many as there are free
+        slots, start each at once, pull again as soon as one finishes. Each is acked after its own commit."""
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                free = self.concurrency - len(in_flight)
+                if free == 0:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                try:
+                    messages = await self._take(subscription, free, self.poll_seconds)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # the broker had a bad moment: try again shortly
+                    log.error("broker_consumer_failed", consumer=subscription.consumer, error_type=type(error).__name__)
+                    await asyncio.sleep(self.poll_seconds)
+                    continue
+                for message in messages:
+                    task = asyncio.create_task(self._handle_logged(subscription, message))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+        finally:
+            for task in in_flight:  # unacked: the broker delivers them again after ack_wait
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _handle_logged(self, subscription: Subscription, message: Msg) -> None:
+        try:
+            await self.handle(subscription, message)
+        except Exception as error:  # the database had a bad moment while recording a failure: redelivered later
+            log.error("broker_consumer_failed", consumer=subscription.consumer, error_type=type(error).__name__)
 
     def forget(self) -> None:
         """Drop the pull subscriptions (their connection is being closed); the next pull binds anew."""

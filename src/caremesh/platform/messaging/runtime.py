@@ -48,13 +48,16 @@ class Workers:
         the product, which the relay fans events out to, so a process serving some contexts never
         drops the events that another process's consumers wait for."""
         self.subscriptions = subscriptions
+        self.concurrency = settings.concurrency_for(uow_factory.db.dialect)
         self.consumer = ConsumerWorker(
             uow_factory,
             subscriptions,
             max_attempts=settings.consumer_max_attempts,
+            max_early_attempts=settings.consumer_max_early_attempts,
             backoff_base_seconds=settings.consumer_backoff_base_seconds,
             backoff_max_seconds=settings.consumer_backoff_max_seconds,
             poll_seconds=settings.relay_poll_seconds,
+            concurrency=self.concurrency,
         )
         everyone = every_subscription or subscriptions
         self.broker: JetStreamBroker | None = None
@@ -63,7 +66,9 @@ class Workers:
         if settings.broker_url:
             self.broker = JetStreamBroker(settings)
             transport = JetStreamTransport(self.broker, everyone)
-            self.broker_consumer = JetStreamConsumerWorker(uow_factory, self.broker, subscriptions, settings)
+            self.broker_consumer = JetStreamConsumerWorker(
+                uow_factory, self.broker, subscriptions, settings, concurrency=self.concurrency
+            )
         self.relay = OutboxRelay(
             uow_factory.db,
             transport,
