@@ -26,6 +26,7 @@ import httpx
 import nats
 import pytest
 
+from caremesh.contexts import CONTEXTS
 from caremesh.gateway import Limits, Route, render
 from tests.harness import POSTGRES_URL, drop_schemas, free_port
 
@@ -123,14 +124,15 @@ class Cluster:
     def migrate(self) -> None:
         subprocess.run([CAREMESH, "migrate"], env=self.env, cwd=self.workdir, check=True, capture_output=True)
 
-    def start(self, *names: str, wait: bool = True) -> None:
-        """Start these processes (again, on the same ports); wait until each is ready."""
+    def start(self, *names: str, wait: bool = True, env: dict[str, str] | None = None) -> None:
+        """Start these processes (again, on the same ports), with `env` on top of the cluster's; wait until each
+        is ready."""
         for name in names:
             self.ports.setdefault(name, free_port())
             command = [CAREMESH, "serve", "--no-migrate", "--contexts", self.groups[name]]
             self.processes[name] = subprocess.Popen(
                 [*command, "--port", str(self.ports[name])],
-                env=self.env,
+                env=self.env | (env or {}),
                 cwd=self.workdir,
                 stdout=(self.workdir / f"{name}.log").open("ab"),
                 stderr=subprocess.STDOUT,
@@ -158,9 +160,14 @@ class Cluster:
         for name in names:
             self.processes[name].wait(timeout=10)
 
+    def terminate(self, name: str) -> None:
+        """SIGTERM, and wait for the process to end."""
+        os.killpg(self.processes[name].pid, signal.SIGTERM)
+        self.processes[name].wait(timeout=20)
+
     def start_gateway(self) -> None:
         self.ports.setdefault("nginx", free_port())
-        routes = [Route(tuple(self.groups[name].split(",")), f"127.0.0.1:{self.ports[name]}") for name in self.groups]
+        routes = [Route(tuple(self.groups[name].split(",")), f"127.0.0.1:{self.ports[name]}") for name in GROUPS]
         conf = self.workdir / "nginx.conf"
         conf.write_text(render(f"127.0.0.1:{self.ports['nginx']}", routes, Limits(requests_per_second=10000)))
         self.processes["nginx"] = subprocess.Popen(
@@ -193,6 +200,19 @@ class Cluster:
         finally:
             await connection.close()
 
+    async def unpublished_events(self) -> int:
+        """Committed events the relays have not handed to the broker yet."""
+        return await self.scalar("SELECT count(*) FROM outbox_events WHERE published_at IS NULL")
+
+    async def consumers_idle(self) -> bool:
+        """Every durable consumer of the stream has nothing pending and nothing delivered but unacknowledged."""
+        client = await nats.connect(self.broker_url)
+        try:
+            consumers = await client.jetstream().consumers_info(self.namespace.upper())
+            return all(c.num_pending == 0 and c.num_ack_pending == 0 for c in consumers)
+        finally:
+            await client.close()
+
     async def stream_messages(self) -> int:
         """How many messages the namespace's stream holds (each event once: JetStream drops duplicates)."""
         client = await nats.connect(self.broker_url)
@@ -204,19 +224,21 @@ class Cluster:
 
 
 @contextmanager
-def running_cluster(workdir: Path, groups: dict[str, str] = GROUPS, broker_url: str | None = None) -> Iterator[Cluster]:
-    """Every process of `groups` and nginx, on a new schema and namespace; everything stopped and dropped after."""
+def running_cluster(workdir: Path, broker_url: str | None = None, *, start: bool = True) -> Iterator[Cluster]:
+    """A new schema (migrated) and namespace; with `start`, every process of GROUPS and nginx in front. Everything
+    is stopped and dropped after. Besides GROUPS, `all` names a process serving every context."""
     cluster = Cluster(
         workdir=workdir,
         schema=f"cm_dist_{uuid.uuid4().hex[:8]}",
         namespace=f"cmdist_{uuid.uuid4().hex[:10]}",
         broker_url=broker_url or NATS_URL or "",
-        groups=dict(groups),
+        groups={**GROUPS, "all": ",".join(CONTEXTS)},
     )
     try:
         cluster.migrate()
-        cluster.start(*groups)
-        cluster.start_gateway()
+        if start:
+            cluster.start(*GROUPS)
+            cluster.start_gateway()
         yield cluster
     finally:
         cluster.stop()
