@@ -111,6 +111,8 @@ class Cluster:
             "CAREMESH_API_RATE_LIMIT": "0/minute",
             "CAREMESH_TIMEZONE": "UTC",
             "CAREMESH_RELAY_POLL_SECONDS": "0.2",
+            # A delivery to a killed replica comes again after this long (production: 30 s).
+            "CAREMESH_BROKER_ACK_WAIT_SECONDS": "3",
             "CAREMESH_LOG_LEVEL": "WARNING",
         }
 

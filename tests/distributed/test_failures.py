@@ -9,12 +9,10 @@ import asyncio
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.builders.patients import patient_body
 from tests.builders.practitioners import practitioner_body
@@ -30,13 +28,6 @@ from tests.distributed.cluster import (
 
 REPO = Path(__file__).resolve().parents[2]
 PRACTITIONERS = 4
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    require_servers()
-    with running_cluster(tmp_path) as running:
-        yield running
 
 
 async def book_visits(gateway: Gateway, count: int, weeks_ahead: int = 1) -> list[str]:

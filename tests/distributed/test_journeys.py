@@ -7,25 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.builders.billing import INSURANCE, practice_start
 from tests.builders.patients import patient_body
 from tests.builders.pharmacy import medication_body
 from tests.builders.practitioners import practitioner_body
-from tests.distributed.cluster import Cluster, Gateway, eventually, require_servers, running_cluster
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    require_servers()
-    with running_cluster(tmp_path_factory.mktemp("journeys")) as running:
-        yield running
+from tests.distributed.cluster import Cluster, Gateway, eventually
 
 
 def next_working_day(after: int = 1) -> date:
