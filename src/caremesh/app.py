@@ -20,7 +20,7 @@ from caremesh.platform.errors import install_error_handlers
 from caremesh.platform.messaging.bus import Subscription, Subscriptions
 from caremesh.platform.messaging.runtime import JobFactory, Workers
 from caremesh.platform.observability import RequestContextMiddleware, configure_logging
-from caremesh.platform.openapi import install_openapi
+from caremesh.platform.openapi import build_openapi, install_openapi
 from caremesh.platform.ops import router as ops_router
 from caremesh.platform.ratelimit import rate_limiter
 from caremesh.platform.security import TokenSigner
@@ -150,4 +150,22 @@ def create_app(
     app.include_router(ops_router, prefix=API_PREFIX, include_in_schema=False)
     for name in contexts:
         app.include_router(importlib.import_module(f"caremesh.{name}.api").router, prefix=API_PREFIX)
+    if set(contexts) != set(ALL_CONTEXTS):
+        _document_the_whole_product(app)
     return app
+
+
+def _document_the_whole_product(app: FastAPI) -> None:
+    """A process serving some contexts still answers /openapi.json (and /docs) with the whole product's document:
+    behind the gateway, whichever process answers, a client sees every path the gateway routes."""
+    whole = FastAPI(title=app.title, version=app.version, summary=app.summary)
+    whole.include_router(ops_router)
+    for name in ALL_CONTEXTS:
+        whole.include_router(importlib.import_module(f"caremesh.{name}.api").router, prefix=API_PREFIX)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(whole)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

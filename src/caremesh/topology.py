@@ -1,10 +1,13 @@
 """`caremesh up`: a local distributed topology in one command. The contexts run as separate `caremesh serve
 --contexts` processes (some as replicas) on one database, behind nginx configured by `caremesh gateway`.
-The processes are supervised: when one stops, or the command is interrupted, everything stops.
+With a broker (NATS JetStream) every process publishes and consumes through it, in one namespace, on
+PostgreSQL; without one they pass events through the database's tables. The processes are supervised: when
+one stops, or the command is interrupted, everything stops.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -19,6 +22,7 @@ from pathlib import Path
 from caremesh.contexts import CONTEXTS
 from caremesh.contexts import select as select_contexts
 from caremesh.gateway import Limits, Route, render
+from caremesh.platform.settings import MessagingSettings, Settings
 
 # The people-facing contexts in one process; money and clinical orders, where the load is, in two replicas.
 DEFAULT_PROCESSES = (
@@ -60,6 +64,35 @@ def plan(specs: Sequence[str], first_port: int) -> list[Process]:
     return processes
 
 
+def broker_environment(settings: Settings, broker: str | None, namespace: str) -> dict[str, str]:
+    """The variables every process gets so that they all use one broker and namespace (or none); checks that the
+    broker is a NATS URL, the database PostgreSQL, and that the broker answers."""
+    if not broker:
+        return {"CAREMESH_BROKER_URL": ""}
+    if not broker.startswith(("nats://", "tls://")):
+        raise TopologyProblem(f"the broker is a NATS URL (nats://HOST:PORT), not {broker!r}")
+    if settings.db.is_sqlite:
+        raise TopologyProblem(
+            "the distributed mode on NATS runs on PostgreSQL: set CAREMESH_DATABASE_URL=postgresql+asyncpg://..."
+        )
+    try:
+        messaging = MessagingSettings(broker_url=broker, broker_namespace=namespace)
+    except ValueError:
+        raise TopologyProblem(f"the namespace is letters, digits, - and _, not {namespace!r}") from None
+    from caremesh.platform.messaging.jetstream import JetStreamBroker
+
+    async def probe() -> str:
+        client = JetStreamBroker(messaging, name="caremesh-up")
+        try:
+            return await client.status()
+        finally:
+            await client.close()
+
+    if (status := asyncio.run(probe())) != "ok":
+        raise TopologyProblem(f"the broker at {broker} does not answer ({status}); is nats-server -js running?")
+    return {"CAREMESH_BROKER_URL": broker, "CAREMESH_BROKER_NAMESPACE": namespace}
+
+
 def _caremesh(*args: str) -> list[str]:
     return [sys.executable, "-c", "from caremesh.cli import main; main()", *args]
 
@@ -86,6 +119,8 @@ def up(
     workdir: Path,
     limits: Limits,
     say: Callable[[str], None],
+    *,
+    environment: dict[str, str] | None = None,
 ) -> int:
     """Start every process and nginx, then wait; returns the exit status."""
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
@@ -110,7 +145,7 @@ def up(
         for process in processes:
             say(f"starting {process.name} ({','.join(process.contexts)}) on 127.0.0.1:{process.port}")
             serve = ("serve", "--no-migrate", "--contexts", ",".join(process.contexts), "--port", str(process.port))
-            children[process.name] = subprocess.Popen(_caremesh(*serve), env=os.environ.copy())  # noqa: S603
+            children[process.name] = subprocess.Popen(_caremesh(*serve), env=os.environ | (environment or {}))  # noqa: S603
         for process in processes:
             _wait_for(process.port, children[process.name], process.name)
         routes = [Route(process.contexts, f"127.0.0.1:{process.port}") for process in processes]

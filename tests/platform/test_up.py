@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -16,10 +17,13 @@ import httpx
 import pytest
 
 from caremesh.contexts import CONTEXTS
-from caremesh.topology import DEFAULT_PROCESSES, TopologyProblem, plan
+from caremesh.platform.settings import DatabaseSettings, Settings
+from caremesh.topology import DEFAULT_PROCESSES, TopologyProblem, broker_environment, plan
 from tests.builders.patients import patient_body
 from tests.builders.pharmacy import medication_body
-from tests.harness import POSTGRES_URL, drop_schemas
+from tests.harness import POSTGRES_URL, drop_schemas, free_port
+
+NATS_URL = os.environ.get("CAREMESH_TEST_NATS_URL")
 
 ADMIN = {"email": "up-admin@example.org", "password": "up-admin-password-123"}
 
@@ -45,6 +49,28 @@ def test_a_bad_plan_is_refused_clearly(specs, says):
     with pytest.raises(TopologyProblem) as caught:
         plan(specs, 9000)
     assert says in str(caught.value)
+
+
+def _settings(url: str) -> Settings:
+    return Settings(db=DatabaseSettings(database_url=url))
+
+
+@pytest.mark.parametrize(
+    ("database", "broker", "says"),
+    [
+        ("postgresql+asyncpg://x@127.0.0.1/x", "redis://127.0.0.1:4222", "a NATS URL"),
+        ("sqlite+aiosqlite:///x.db", "nats://127.0.0.1:4222", "runs on PostgreSQL"),
+        ("postgresql+asyncpg://x@127.0.0.1/x", f"nats://127.0.0.1:{free_port()}", "does not answer"),
+    ],
+)
+def test_up_refuses_a_broker_it_cannot_use(database, broker, says):
+    with pytest.raises(TopologyProblem) as caught:
+        broker_environment(_settings(database), broker, "caremesh")
+    assert says in str(caught.value)
+
+
+def test_without_a_broker_every_process_is_told_to_use_none():
+    assert broker_environment(_settings("sqlite+aiosqlite:///x.db"), None, "caremesh") == {"CAREMESH_BROKER_URL": ""}
 
 
 def _free_ports(count: int) -> list[int]:
@@ -84,6 +110,9 @@ def test_up_starts_every_context_behind_nginx_and_stops_them_all(tmp_path: Path)
         "CAREMESH_LOG_LEVEL": "WARNING",
     }
     command = [str(Path(sys.executable).parent / "caremesh"), "up", "--listen", f"127.0.0.1:{gateway}"]
+    namespace = f"cmup_{uuid.uuid4().hex[:10]}"
+    if POSTGRES_URL and NATS_URL:  # the distributed mode; on SQLite the fallback through the event tables
+        command += ["--broker", NATS_URL, "--namespace", namespace]
     up = subprocess.Popen(
         [*command, "--first-port", str(ports[0])], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True
     )
@@ -105,8 +134,12 @@ def test_up_starts_every_context_behind_nginx_and_stops_them_all(tmp_path: Path)
             admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
             patient = client.post("/api/v1/patients", json=patient_body(), headers=admin)
             medication = client.post("/api/v1/medications", json=medication_body(), headers=admin)
+            document = client.get("/openapi.json").json()
         assert patient.status_code == 201, patient.text  # served by the first process
         assert medication.status_code == 201, medication.text  # by a replica of the second group
+        assert {"/api/v1/patients", "/api/v1/medications", "/api/v1/invoices"} <= set(document["paths"])
+        if POSTGRES_URL and NATS_URL:
+            assert asyncio.run(_stream_messages(namespace)) > 0, "no event went through NATS"
 
         up.send_signal(signal.SIGTERM)
         assert up.wait(timeout=30) == 0
@@ -116,3 +149,28 @@ def test_up_starts_every_context_behind_nginx_and_stops_them_all(tmp_path: Path)
             up.kill()
         if POSTGRES_URL:
             drop_schemas(schema)
+        if POSTGRES_URL and NATS_URL:
+            asyncio.run(_delete_stream(namespace))
+
+
+async def _stream_messages(namespace: str) -> int:
+    import nats
+
+    client = await nats.connect(NATS_URL)
+    try:
+        return (await client.jetstream().stream_info(namespace.upper())).state.messages
+    finally:
+        await client.close()
+
+
+async def _delete_stream(namespace: str) -> None:
+    import contextlib
+
+    import nats
+
+    client = await nats.connect(NATS_URL)
+    try:
+        with contextlib.suppress(Exception):
+            await client.jetstream().delete_stream(namespace.upper())
+    finally:
+        await client.close()
