@@ -321,20 +321,25 @@ class JetStreamConsumerWorker:
         """Keep up to `concurrency` messages of this subscription in flight: pull as many as there are free
         slots, start each at once, pull again as soon as one finishes. Each is acked after its own commit."""
         in_flight: set[asyncio.Task[None]] = set()
+        backlog: list[Msg] = []  # a pull may hand over more than asked (what an earlier one left behind)
         try:
             while True:
                 free = self.concurrency - len(in_flight)
                 if free == 0:
                     await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                     continue
-                try:
-                    messages = await self._take(subscription, free, self.poll_seconds)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:  # the broker had a bad moment: try again shortly
-                    log.error("broker_consumer_failed", consumer=subscription.consumer, error_type=type(error).__name__)
-                    await asyncio.sleep(self.poll_seconds)
-                    continue
+                if not backlog:
+                    try:
+                        backlog = await self._take(subscription, free, self.poll_seconds)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as error:  # the broker had a bad moment: try again shortly
+                        log.error(
+                            "broker_consumer_failed", consumer=subscription.consumer, error_type=type(error).__name__
+                        )
+                        await asyncio.sleep(self.poll_seconds)
+                        continue
+                messages, backlog = backlog[:free], backlog[free:]
                 for message in messages:
                     task = asyncio.create_task(self._handle_logged(subscription, message))
                     in_flight.add(task)
