@@ -435,3 +435,28 @@ def _inclusion(route: BaseRoute) -> tuple[int, Any] | None:
     if context is None or not hasattr(context, "dependency_overrides_provider"):
         return None
     return id(route.original_router), replace(context, dependency_overrides_provider=None)  # type: ignore[attr-defined]
+
+
+# --- the distributed mode's broker (helpers of the topology tests; kept apart from the snapshot code above) ---
+
+
+def delete_streams(broker_url: str, *namespaces: str) -> None:
+    """Delete these namespaces' JetStream streams (for tests that made their own); a broker that does not answer
+    any more (a test stopped its own) or a stream never created is not an error."""
+    import contextlib
+
+    import nats
+
+    async def delete() -> None:
+        try:
+            client = await nats.connect(broker_url, connect_timeout=2, max_reconnect_attempts=0, allow_reconnect=False)
+        except Exception:  # nats-py raises several kinds; nothing to delete on a broker that is gone
+            return
+        try:
+            for namespace in namespaces:
+                with contextlib.suppress(Exception):  # never created
+                    await client.jetstream().delete_stream(namespace.upper())
+        finally:
+            await client.close()
+
+    asyncio.run(delete())

@@ -28,7 +28,7 @@ import pytest
 
 from caremesh.contexts import CONTEXTS
 from caremesh.gateway import Limits, Route, render
-from tests.harness import POSTGRES_URL, drop_schemas, free_port
+from tests.harness import POSTGRES_URL, delete_streams, drop_schemas, free_port
 
 NATS_URL = os.environ.get("CAREMESH_TEST_NATS_URL")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -202,9 +202,24 @@ class Cluster:
         finally:
             await connection.close()
 
+    # The only SQL of the distributed tests: the event tables' counts (where the schemas are is decided here).
+
     async def unpublished_events(self) -> int:
         """Committed events the relays have not handed to the broker yet."""
         return await self.scalar("SELECT count(*) FROM outbox_events WHERE published_at IS NULL")
+
+    async def outbox_events(self) -> int:
+        return await self.scalar("SELECT count(*) FROM outbox_events")
+
+    async def table_deliveries(self) -> int:
+        """Deliveries through the database's table (the embedded transport): none when NATS carries the events."""
+        return await self.scalar("SELECT count(*) FROM event_deliveries")
+
+    async def handled_twice(self) -> int:
+        """(consumer, event) pairs in the inbox more than once: must be none."""
+        return await self.scalar(
+            "SELECT count(*) FROM (SELECT consumer, event_id FROM inbox GROUP BY 1, 2 HAVING count(*) > 1) twice"
+        )
 
     async def consumers_idle(self) -> bool:
         """Every durable consumer of the stream has nothing pending and nothing delivered but unacknowledged."""
@@ -245,20 +260,7 @@ def running_cluster(workdir: Path, broker_url: str | None = None, *, start: bool
     finally:
         cluster.stop()
         drop_schemas(cluster.schema)
-        asyncio.run(_delete_stream(cluster))
-
-
-async def _delete_stream(cluster: Cluster) -> None:
-    try:
-        client = await nats.connect(cluster.broker_url, connect_timeout=2, max_reconnect_attempts=0)
-    except Exception:  # the broker is gone (a test stopped its own): nothing to delete
-        return
-    try:
-        await client.jetstream().delete_stream(cluster.namespace.upper())
-    except Exception:  # never created
-        pass
-    finally:
-        await client.close()
+        delete_streams(cluster.broker_url, cluster.namespace)
 
 
 @contextmanager

@@ -25,7 +25,9 @@ from tests.builders.orders import prescription
 from tests.builders.patients import patient_body
 from tests.builders.pharmacy import medication_body
 from tests.builders.practitioners import practitioner_body
-from tests.harness import POSTGRES_URL, drop_schemas, free_port
+from tests.harness import POSTGRES_URL, delete_streams, drop_schemas, free_port
+
+NATS_URL = os.environ.get("CAREMESH_TEST_NATS_URL")
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 ADMIN = {"email": "gateway-admin@example.org", "password": "gateway-admin-password-1"}
@@ -131,6 +133,9 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         "CAREMESH_ARGON2_PARALLELISM": "1",
         "CAREMESH_LOG_LEVEL": "WARNING",
     }
+    namespace = f"cmgw_{uuid.uuid4().hex[:10]}"
+    if POSTGRES_URL and NATS_URL:  # the distributed mode: events through NATS (else through the event tables)
+        env |= {"CAREMESH_BROKER_URL": NATS_URL, "CAREMESH_BROKER_NAMESPACE": namespace}
     caremesh = [str(Path(sys.executable).parent / "caremesh")]
     subprocess.run([*caremesh, "migrate"], env=env, cwd=workdir, check=True, capture_output=True)
     processes: dict[str, subprocess.Popen] = {}
@@ -169,6 +174,8 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                 os.killpg(process.pid, signal.SIGKILL)
         if POSTGRES_URL:
             drop_schemas(schema)
+        if POSTGRES_URL and NATS_URL:
+            delete_streams(NATS_URL, namespace)
 
 
 def _login(client: httpx.Client) -> dict[str, str]:

@@ -21,7 +21,7 @@ from caremesh.platform.settings import DatabaseSettings, Settings
 from caremesh.topology import DEFAULT_PROCESSES, TopologyProblem, broker_environment, plan
 from tests.builders.patients import patient_body
 from tests.builders.pharmacy import medication_body
-from tests.harness import POSTGRES_URL, drop_schemas, free_port
+from tests.harness import POSTGRES_URL, delete_streams, drop_schemas
 
 NATS_URL = os.environ.get("CAREMESH_TEST_NATS_URL")
 
@@ -60,7 +60,7 @@ def _settings(url: str) -> Settings:
     [
         ("postgresql+asyncpg://x@127.0.0.1/x", "redis://127.0.0.1:4222", "a NATS URL"),
         ("sqlite+aiosqlite:///x.db", "nats://127.0.0.1:4222", "runs on PostgreSQL"),
-        ("postgresql+asyncpg://x@127.0.0.1/x", f"nats://127.0.0.1:{free_port()}", "does not answer"),
+        ("postgresql+asyncpg://x@127.0.0.1/x", "nats://127.0.0.1:1", "does not answer"),
     ],
 )
 def test_up_refuses_a_broker_it_cannot_use(database, broker, says):
@@ -150,7 +150,7 @@ def test_up_starts_every_context_behind_nginx_and_stops_them_all(tmp_path: Path)
         if POSTGRES_URL:
             drop_schemas(schema)
         if POSTGRES_URL and NATS_URL:
-            asyncio.run(_delete_stream(namespace))
+            delete_streams(NATS_URL, namespace)
 
 
 async def _stream_messages(namespace: str) -> int:
@@ -159,18 +159,5 @@ async def _stream_messages(namespace: str) -> int:
     client = await nats.connect(NATS_URL)
     try:
         return (await client.jetstream().stream_info(namespace.upper())).state.messages
-    finally:
-        await client.close()
-
-
-async def _delete_stream(namespace: str) -> None:
-    import contextlib
-
-    import nats
-
-    client = await nats.connect(NATS_URL)
-    try:
-        with contextlib.suppress(Exception):
-            await client.jetstream().delete_stream(namespace.upper())
     finally:
         await client.close()
