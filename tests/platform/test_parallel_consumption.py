@@ -78,7 +78,7 @@ async def _one_invoice_each(env: Any, appointment_ids: list[str]) -> None:
 def test_concurrency_defaults_per_database_and_follows_the_environment(monkeypatch):
     monkeypatch.delenv("CAREMESH_CONSUMER_CONCURRENCY", raising=False)
     settings = MessagingSettings()
-    assert (settings.concurrency_for("sqlite"), settings.concurrency_for("postgresql")) == (1, 4)
+    assert (settings.concurrency_for("sqlite"), settings.concurrency_for("postgresql")) == (4, 4)
     monkeypatch.setenv("CAREMESH_CONSUMER_CONCURRENCY", "3")
     settings = MessagingSettings()
     assert (settings.concurrency_for("sqlite"), settings.concurrency_for("postgresql")) == (3, 3)

@@ -127,6 +127,10 @@ class HttpSettings(BaseSettings):
         return None if value == "" else value
 
 
+# Deliveries in flight per consumer worker when CAREMESH_CONSUMER_CONCURRENCY is unset, by database dialect.
+DEFAULT_CONSUMER_CONCURRENCY = {"sqlite": 4, "postgresql": 4}
+
+
 class MessagingSettings(BaseSettings):
     model_config = _config()
 
@@ -135,9 +139,9 @@ class MessagingSettings(BaseSettings):
     consumer_max_attempts: int = 5
     consumer_backoff_base_seconds: float = 0.5
     consumer_backoff_max_seconds: float = 60.0
-    # Deliveries one consumer worker handles at once (each in its own transaction). Unset: 1 on SQLite, whose
-    # writers take turns on one lock anyway, and 4 on PostgreSQL, where attempts overlap their round trips
-    # (keep it under `database_pool_size`: each attempt holds a connection). See docs/DECISIONS.md.
+    # Deliveries one consumer worker handles at once (each in its own transaction). Unset: the database's
+    # default (`concurrency_for`): 4 on both, measured in docs/DECISIONS.md; SQLite's writers still take turns on
+    # its lock, what overlaps is the work around it. Keep it under `database_pool_size` (a connection each).
     consumer_concurrency: int | None = Field(default=None, ge=1, le=64)
     # A handler that says "too early" (TooEarly: the step it follows has not been handled yet) is retried with
     # the same backoff, and dead-lettered only after this many attempts (about 15 minutes with the defaults).
@@ -163,7 +167,7 @@ class MessagingSettings(BaseSettings):
         """`consumer_concurrency`, or the default for the database (`sqlite`, `postgresql`)."""
         if self.consumer_concurrency is not None:
             return self.consumer_concurrency
-        return 1 if dialect == "sqlite" else 4
+        return DEFAULT_CONSUMER_CONCURRENCY.get(dialect, 4)
 
     @field_validator("broker_url", mode="before")
     @classmethod
