@@ -19,13 +19,14 @@ import asyncpg
 import httpx
 from fastapi import FastAPI
 from pydantic_settings import BaseSettings
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.routing import BaseRoute
 
 from caremesh.app import create_app
+from caremesh.models import SCHEMAS
 from caremesh.platform.clock import FrozenClock
-from caremesh.platform.db import Database
+from caremesh.platform.db import Database, physical_schema
 from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.models import DeadLetter, OutboxEvent
@@ -183,43 +184,44 @@ class MigratedDatabase:
         return self.settings_for(target)
 
     async def _snapshot(self, name: str) -> None:
-        """Copy the schema's rows into `<schema>_<name>` and create `cm_reset_<name>()`, which restores them."""
-        schema, copy = self.schema, f"{self.schema}_{name}"
+        """Copy the rows of every schema of this worker into `<schema>_snap_<name>` and create
+        `cm_reset_<name>()`, which restores them."""
+        copy = f"{self.schema}_snap_{name}"
         connection = await asyncpg.connect(_asyncpg_dsn())
         try:
-            tables = [
-                row["tablename"]
-                for row in await connection.fetch(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename <> 'alembic_version'"
-                    " ORDER BY tablename",
-                    schema,
-                )
-            ]
+            tables = await connection.fetch(
+                "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY($1::text[])"
+                " AND tablename <> 'alembic_version' ORDER BY schemaname, tablename",
+                worker_schemas(self.schema),
+            )
             await connection.execute(f'CREATE SCHEMA "{copy}"')
             kept = []
-            for table in tables:
+            for schema, table in tables:
                 if await connection.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{schema}"."{table}")'):
-                    await connection.execute(f'CREATE TABLE "{copy}"."{table}" AS TABLE "{schema}"."{table}"')
-                    kept.append(table)
+                    await connection.execute(f'CREATE TABLE "{copy}"."{schema}.{table}" AS TABLE "{schema}"."{table}"')
+                    kept.append((schema, table))
             sequences = await connection.fetch(
-                "SELECT sequencename, start_value, last_value FROM pg_sequences WHERE schemaname = $1", schema
+                "SELECT schemaname, sequencename, start_value, last_value FROM pg_sequences"
+                " WHERE schemaname = ANY($1::text[])",
+                worker_schemas(self.schema),
             )
             body = [
                 "PERFORM set_config('session_replication_role', 'replica', true);",  # no FK or audit triggers
-                *(f'DELETE FROM "{schema}"."{table}";' for table in tables),
+                *(f'DELETE FROM "{schema}"."{table}";' for schema, table in tables),
                 *(
-                    f'INSERT INTO "{schema}"."{table}" OVERRIDING SYSTEM VALUE SELECT * FROM "{copy}"."{table}";'
-                    for table in kept
+                    f'INSERT INTO "{schema}"."{table}" OVERRIDING SYSTEM VALUE'
+                    f' SELECT * FROM "{copy}"."{schema}.{table}";'
+                    for schema, table in kept
                 ),
                 *(
-                    f'PERFORM setval(\'"{schema}"."{seq["sequencename"]}"\', '
+                    f'PERFORM setval(\'"{seq["schemaname"]}"."{seq["sequencename"]}"\', '
                     f"{seq['last_value'] or seq['start_value']}, {'true' if seq['last_value'] else 'false'});"
                     for seq in sequences
                 ),
                 "PERFORM set_config('session_replication_role', 'origin', true);",
             ]
             await connection.execute(
-                f'CREATE FUNCTION "{schema}"."cm_reset_{name}"() RETURNS void LANGUAGE plpgsql AS $$ BEGIN\n'
+                f'CREATE FUNCTION "{self.schema}"."cm_reset_{name}"() RETURNS void LANGUAGE plpgsql AS $$ BEGIN\n'
                 + "\n".join(body)
                 + "\nEND $$"
             )
@@ -230,21 +232,42 @@ class MigratedDatabase:
         if not self.is_postgres:
             return
 
-        drop_schemas(self.schema, f"{self.schema}_fresh", f"{self.schema}_started")
+        drop_schemas(self.schema, f"{self.schema}_snap_fresh", f"{self.schema}_snap_started")
+
+
+def worker_schemas(prefix: str) -> list[str]:
+    """The PostgreSQL schemas of an installation whose CAREMESH_DATABASE_SCHEMA is `prefix`: that one (the
+    version table) and one per context and the platform."""
+    return [prefix, *(physical_schema(logical, prefix) for logical in SCHEMAS)]
 
 
 def drop_schemas(*schemas: str) -> None:
-    """Drop these PostgreSQL schemas and everything in them (for tests that made their own)."""
+    """Drop these PostgreSQL schemas, the per-context schemas of the installations they name, and everything
+    in them (for tests that made their own)."""
 
     async def drop() -> None:
         connection = await asyncpg.connect(_asyncpg_dsn())
         try:
             for schema in schemas:
-                await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                for each in worker_schemas(schema):
+                    await connection.execute(f'DROP SCHEMA IF EXISTS "{each}" CASCADE')
         finally:
             await connection.close()
 
     asyncio.run(drop())
+
+
+def search_every_schema(db: Database) -> None:
+    """Tests' raw SQL names tables without their schema: on PostgreSQL, let this database's connections find
+    every schema of the installation (the app's own statements are schema-qualified and need no search path)."""
+    if db.dialect != "postgresql" or not db.settings.database_schema:
+        return
+    path = ", ".join(f'"{schema}"' for schema in [*worker_schemas(db.settings.database_schema), "public"])
+
+    @event.listens_for(db.engine.sync_engine, "connect")
+    def _search(dbapi_connection: Any, _record: Any) -> None:
+        # On the driver's connection, outside SQLAlchemy's transaction, so no rollback undoes it.
+        dbapi_connection.run_async(lambda driver: driver.execute(f"SET search_path TO {path}"))
 
 
 def free_port() -> int:
@@ -395,6 +418,7 @@ async def running_env(
     clock = clock or FrozenClock(T0)
     app = create_app(settings, clock=clock, extra_subscriptions=subscriptions or [])
     _share_routes(app)
+    search_every_schema(app.state.db)
     if restore is not None:
         async with app.state.db.engine.begin() as connection:
             await restore(connection)

@@ -6,7 +6,7 @@ import asyncio
 
 from alembic import context
 
-from caremesh.models import metadata
+from caremesh.models import comparison
 from caremesh.platform.db import build_engine
 from caremesh.platform.settings import DatabaseSettings
 
@@ -14,10 +14,12 @@ config = context.config
 
 
 def run_on(connection) -> None:
+    # Compared (autogenerate) as the tables are named in this database: each context's in its schema.
+    schemas = connection.get_execution_options().get("schema_translate_map")
     context.configure(
         connection=connection,
-        target_metadata=metadata,
         compare_type=True,
+        **comparison(connection.dialect.name, schemas),
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

@@ -1,0 +1,139 @@
+"""A schema per context on PostgreSQL (migration 0019): a fresh install puts every table in its context's
+schema; an installation with data in it upgrades in place, serves it and delivers its pending events once;
+the downgrade puts everything back. SQLite keeps one file: the same journey must hold there too."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from alembic import command
+from sqlalchemy import func, select
+
+from caremesh.models import SCHEMAS, metadata
+from caremesh.platform.db import Database, physical_schema
+from caremesh.platform.messaging.consumer import list_dead_letters
+from caremesh.platform.messaging.envelope import Envelope
+from caremesh.platform.messaging.models import InboxEntry, OutboxEvent
+from caremesh.platform.migrate import alembic_config, upgrade
+from caremesh.platform.settings import DatabaseSettings
+from tests.builders.billing import completed_visit, invoice_of
+from tests.builders.patients import make_patient
+from tests.harness import POSTGRES_URL, T0, _asyncpg_dsn, dead_letter, drop_schemas, running_env, settings_for_tests
+
+BEFORE = "0018_open_premium_bands"
+
+
+@pytest.fixture
+def installation(tmp_path: Path) -> Iterator[DatabaseSettings]:
+    if not POSTGRES_URL:
+        yield DatabaseSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'caremesh.db'}")
+        return
+    prefix = f"cm_pc_{uuid.uuid4().hex[:8]}"
+    try:
+        yield DatabaseSettings(database_url=POSTGRES_URL, database_schema=prefix)
+    finally:
+        drop_schemas(prefix)
+
+
+async def tables_by_schema(prefix: str) -> dict[str, set[str]]:
+    """Schema → its tables, for every schema whose name starts with `prefix`."""
+    connection = await asyncpg.connect(_asyncpg_dsn())
+    try:
+        rows = await connection.fetch(
+            "SELECT n.nspname, c.relname FROM pg_namespace n LEFT JOIN pg_class c"
+            " ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p') WHERE n.nspname LIKE $1 || '%'",
+            prefix,
+        )
+    finally:
+        await connection.close()
+    found: dict[str, set[str]] = {}
+    for schema, table in rows:
+        found.setdefault(schema, set()).update([table] if table else [])
+    return found
+
+
+def expected_tables(prefix: str) -> dict[str, set[str]]:
+    expected: dict[str, set[str]] = {prefix: {"alembic_version"}}
+    for table in metadata.tables.values():
+        expected.setdefault(physical_schema(table.schema, prefix), set()).add(table.name)
+    return expected
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="schemas exist on PostgreSQL only")
+async def test_a_fresh_install_puts_every_table_in_its_contexts_schema(installation):
+    await upgrade(installation)
+    prefix = installation.database_schema
+    found = await tables_by_schema(prefix)
+    assert found == expected_tables(prefix)
+    assert {"outbox_events", "inbox", "event_deliveries", "dead_letters"} <= found[f"{prefix}_platform"]
+    assert len(found) == len(SCHEMAS) + 1  # the contexts', the platform's and the version table's
+
+
+async def test_an_installation_upgrades_in_place_and_back_with_its_data(installation, tmp_path):
+    await upgrade(installation)
+    settings = settings_for_tests(installation, tmp_path)
+    async with running_env(settings) as env:
+        await completed_visit(env)
+        await env.drain()  # invoiced: consumers have handled events, the inbox has rows
+        patient = await make_patient(env)
+        visit = await completed_visit(env, patient=patient)  # booked and completed: pending in the outbox
+        async with env.uow() as uow:
+            uow.session.add(dead_letter(Envelope(type="test.failed", payload={}, occurred_at=T0), "tests.recorder"))
+        before = await counts(env.db)
+        clock = env.clock
+    assert before["pending"] >= 2
+    assert before["inbox"] >= 1
+    assert before["patients"] == 2
+
+    await migrate_down(installation)
+    if POSTGRES_URL:  # 0018's layout: everything back in the installation's schema, no schema per context
+        prefix = installation.database_schema
+        assert await tables_by_schema(prefix) == {prefix: set().union(*expected_tables(prefix).values())}
+        connection = await asyncpg.connect(_asyncpg_dsn())
+        try:
+            pending = await connection.fetchval(
+                f'SELECT count(*) FROM "{prefix}".outbox_events WHERE published_at IS NULL'
+            )
+        finally:
+            await connection.close()
+        assert pending == before["pending"]
+
+    await upgrade(installation)
+    async with running_env(settings, clock=clock) as env:  # same time: the pending deliveries are due
+        assert await counts(env.db) == before
+        response = await env.client.get(f"/api/v1/patients/{patient['id']}", headers=env.admin)
+        assert response.status_code == 200, response.text
+        await env.drain()
+        await env.drain()
+        invoice = await invoice_of(env, visit["id"])
+        assert invoice["appointment_id"] == visit["id"]
+        assert await env.count("invoices") == 2  # delivered once: one invoice per visit
+        after = await counts(env.db)
+        assert after["pending"] == 0
+        async with env.db.sessionmaker() as session:
+            [dead] = await list_dead_letters(session)
+        assert dead.event_type == "test.failed"
+
+
+async def counts(db: Database) -> dict[str, int]:
+    async with db.sessionmaker() as session:
+        pending = await session.scalar(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+        )
+        inbox = await session.scalar(select(func.count()).select_from(InboxEntry))
+    async with db.engine.connect() as connection:
+        patients = await connection.scalar(select(func.count()).select_from(metadata.tables["patients.patients"]))
+    return {"pending": pending, "inbox": inbox, "patients": patients}
+
+
+async def migrate_down(settings: DatabaseSettings) -> None:
+    db = Database(settings)
+    try:
+        async with db.engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), BEFORE))
+    finally:
+        await db.dispose()
