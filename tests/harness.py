@@ -26,10 +26,11 @@ from starlette.routing import BaseRoute
 from caremesh.app import create_app
 from caremesh.models import SCHEMAS
 from caremesh.platform.clock import FrozenClock
-from caremesh.platform.db import Database, physical_schema
+from caremesh.platform.db import PLATFORM_SCHEMA, Database, physical_schema
 from caremesh.platform.messaging.bus import Subscription
+from caremesh.platform.messaging.consumer import tables_of
 from caremesh.platform.messaging.envelope import Envelope
-from caremesh.platform.messaging.models import DeadLetter, OutboxEvent
+from caremesh.platform.messaging.models import every_messaging_set
 from caremesh.platform.migrate import upgrade
 from caremesh.platform.settings import (
     AppSettings,
@@ -48,6 +49,7 @@ from caremesh.platform.settings import (
 from caremesh.platform.timeutil import set_clinic_timezone
 from caremesh.platform.uow import UnitOfWork
 
+MESSAGING_TABLES = ("outbox_events", "event_deliveries", "inbox", "dead_letters")
 ADMIN_EMAIL = "admin@example.org"
 ADMIN_PASSWORD = "correct-horse-battery-9"
 USER_PASSWORD = "a-long-test-password-42"
@@ -85,15 +87,26 @@ async def every_page(env: Env, path: str, headers: dict[str, str] | None = None,
 
 async def outbox_payloads(env: Env, event_type: str) -> list[dict[str, Any]]:
     """Payloads of the outbox events of one type, oldest first."""
+    return [row.payload for row in await outbox_rows(env, event_type)]
+
+
+async def outbox_rows(env: Env, event_type: str | None = None) -> list[Any]:
+    """The outbox events of every context (of one type, if given), oldest first: in one outbox by its order, and
+    across the contexts' outboxes (PostgreSQL) by the time they occurred."""
+    sets = every_messaging_set(env.db.dialect)
+    rows: list[Any] = []
     async with env.db.engine.connect() as connection:
-        rows = await connection.execute(
-            select(OutboxEvent.payload).where(OutboxEvent.type == event_type).order_by(OutboxEvent.seq)
-        )
-        return [row[0] for row in rows]
+        for tables in sets:
+            query = select(tables.outbox)
+            if event_type is not None:
+                query = query.where(tables.outbox.type == event_type)
+            rows += (await connection.execute(query)).all()
+    return sorted(rows, key=lambda row: (row.occurred_at, row.seq) if len(sets) > 1 else row.seq)
 
 
-def dead_letter(envelope: Envelope, consumer: str, **overrides: Any) -> DeadLetter:
-    """A dead-lettered delivery of `envelope` to `consumer`, failed at the envelope's time."""
+def dead_letter(envelope: Envelope, consumer: str, **overrides: Any) -> Any:
+    """A dead-lettered delivery of `envelope` to `consumer` (in its context's table), failed at the envelope's
+    time."""
     fields: dict[str, Any] = {
         "consumer": consumer,
         "event_id": envelope.id,
@@ -104,7 +117,7 @@ def dead_letter(envelope: Envelope, consumer: str, **overrides: Any) -> DeadLett
         "failed_at": envelope.occurred_at,
     }
     fields.update(overrides)
-    return DeadLetter(**fields)
+    return tables_of(consumer).dead_letters(**fields)
 
 
 class MigratedDatabase:
@@ -237,8 +250,9 @@ class MigratedDatabase:
 
 def worker_schemas(prefix: str) -> list[str]:
     """The PostgreSQL schemas of an installation whose CAREMESH_DATABASE_SCHEMA is `prefix`: that one (the
-    version table) and one per context and the platform."""
-    return [prefix, *(physical_schema(logical, prefix) for logical in SCHEMAS)]
+    version table), the platform's (first: a messaging table named alone is the platform's) and the contexts'."""
+    logical = sorted(SCHEMAS, key=lambda name: name != PLATFORM_SCHEMA)
+    return [prefix, *(physical_schema(name, prefix) for name in logical)]
 
 
 def drop_schemas(*schemas: str) -> None:
@@ -395,13 +409,24 @@ class Env:
         await self.app.state.workers.drain()
 
     async def outbox_types(self) -> list[str]:
-        async with self.db.engine.connect() as connection:
-            rows = await connection.execute(text("SELECT type FROM outbox_events ORDER BY seq"))
-            return [row[0] for row in rows]
+        return [row.type for row in await outbox_rows(self)]
 
     async def count(self, table: str, where: str = "1=1", **params: Any) -> int:
+        """Rows of `table` (named without its schema) matching `where`; of a messaging table: in every
+        context's."""
+        names = [table]
+        if table in MESSAGING_TABLES and self.db.dialect == "postgresql":
+            prefix = self.db.settings.database_schema
+            names = [
+                f'"{physical_schema(tables.schema, prefix)}".{table}' for tables in every_messaging_set("postgresql")
+            ]
+        total = 0
         async with self.db.engine.connect() as connection:
-            return (await connection.execute(text(f"SELECT count(*) FROM {table} WHERE {where}"), params)).scalar_one()
+            for name in names:
+                total += (
+                    await connection.execute(text(f"SELECT count(*) FROM {name} WHERE {where}"), params)
+                ).scalar_one()
+        return total
 
 
 @asynccontextmanager

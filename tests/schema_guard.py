@@ -3,6 +3,7 @@
 On PostgreSQL each context's tables live in its own schema. Every statement any engine sends is read
 before it runs: one that names tables of two schemas (two contexts, or a context and the platform) is
 refused (`CrossSchemaQuery`) and fails the test that sent it, even if the app turned the error into a 500.
+Migrations are exempt: moving rows between schemas is what migration 0019 is for.
 SQLite keeps one file without schemas, so there is nothing to read there.
 """
 
@@ -65,9 +66,10 @@ refused: list[str] = []
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _before_cursor_execute(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-    schemas = conn.get_execution_options().get("schema_translate_map")
-    if conn.dialect.name != "postgresql" or not isinstance(schemas, SchemaMap):
-        return
+    options = conn.get_execution_options()
+    schemas = options.get("schema_translate_map")
+    if conn.dialect.name != "postgresql" or not isinstance(schemas, SchemaMap) or options.get("caremesh_migration"):
+        return  # migrations move rows between schemas on purpose
     try:
         check(statement, schemas.prefix)
     except CrossSchemaQuery as error:

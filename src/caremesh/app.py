@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+import caremesh.models  # noqa: F401 - every context's tables, messaging tables included, declared
 from caremesh.contexts import CONTEXTS
 from caremesh.platform.api import API_PREFIX
 from caremesh.platform.clock import Clock, SystemClock

@@ -11,10 +11,11 @@ from caremesh.contexts import CONTEXTS
 from caremesh.platform import numbering as _numbering  # noqa: F401
 from caremesh.platform.db import NAMING_CONVENTION, Base, SchemaMap, declared_schemas
 from caremesh.platform.idempotency import models as _idempotency  # noqa: F401
-from caremesh.platform.messaging import models as _messaging  # noqa: F401
+from caremesh.platform.messaging.models import messaging_tables
 
-for _name in CONTEXTS:  # every context owns tables
+for _name in CONTEXTS:  # every context owns tables, and its own outbox, deliveries, inbox and dead letters
     importlib.import_module(f"caremesh.{_name}.models")
+    messaging_tables(_name)
 
 metadata = Base.metadata
 SCHEMAS = declared_schemas()  # every context's and `platform`
@@ -22,9 +23,11 @@ SCHEMAS = declared_schemas()  # every context's and `platform`
 
 def physical_metadata(schemas: SchemaMap) -> MetaData:
     """The tables as they are named in one database (Alembic compares with this): each in its physical
-    schema, none on SQLite."""
+    schema; on SQLite without schemas, each name once."""
     target = MetaData(naming_convention=NAMING_CONVENTION)
     for table in metadata.sorted_tables:
+        if schemas[table.schema] is None and table.name in target.tables:
+            continue  # SQLite: every schema's messaging tables are the one file's
         table.to_metadata(
             target,
             schema=schemas[table.schema],

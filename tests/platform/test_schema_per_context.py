@@ -17,7 +17,7 @@ from caremesh.models import SCHEMAS, metadata
 from caremesh.platform.db import Database, physical_schema
 from caremesh.platform.messaging.consumer import list_dead_letters
 from caremesh.platform.messaging.envelope import Envelope
-from caremesh.platform.messaging.models import InboxEntry, OutboxEvent
+from caremesh.platform.messaging.models import every_messaging_set
 from caremesh.platform.migrate import alembic_config, upgrade
 from caremesh.platform.settings import DatabaseSettings
 from tests.builders.billing import completed_visit, invoice_of
@@ -69,7 +69,8 @@ async def test_a_fresh_install_puts_every_table_in_its_contexts_schema(installat
     prefix = installation.database_schema
     found = await tables_by_schema(prefix)
     assert found == expected_tables(prefix)
-    assert {"outbox_events", "inbox", "event_deliveries", "dead_letters"} <= found[f"{prefix}_platform"]
+    for schema in SCHEMAS:  # each context with its own outbox, deliveries, inbox and dead letters
+        assert {"outbox_events", "inbox", "event_deliveries", "dead_letters"} <= found[f"{prefix}_{schema}"]
     assert len(found) == len(SCHEMAS) + 1  # the contexts', the platform's and the version table's
 
 
@@ -88,6 +89,10 @@ async def test_an_installation_upgrades_in_place_and_back_with_its_data(installa
     assert before["pending"] >= 2
     assert before["inbox"] >= 1
     assert before["patients"] == 2
+    if POSTGRES_URL:  # each event in the outbox of its publisher, each handled one in its consumer's inbox
+        assert (before["pending in scheduling"], before["pending in patients"]) == (2, 1)  # booked, completed
+        assert before["inbox in billing"] >= 1
+        assert before["inbox"] == sum(before[f"inbox in {schema}"] for schema in SCHEMAS)
 
     await migrate_down(installation)
     if POSTGRES_URL:  # 0018's layout: everything back in the installation's schema, no schema per context
@@ -120,14 +125,24 @@ async def test_an_installation_upgrades_in_place_and_back_with_its_data(installa
 
 
 async def counts(db: Database) -> dict[str, int]:
-    async with db.sessionmaker() as session:
-        pending = await session.scalar(
-            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
-        )
-        inbox = await session.scalar(select(func.count()).select_from(InboxEntry))
+    """Pending outbox events and inbox rows of every context (by schema too), and patients."""
+    found = {"pending": 0, "inbox": 0}
     async with db.engine.connect() as connection:
-        patients = await connection.scalar(select(func.count()).select_from(metadata.tables["patients.patients"]))
-    return {"pending": pending, "inbox": inbox, "patients": patients}
+        for tables in every_messaging_set(db.dialect):
+            outbox, inbox = tables.outbox, tables.inbox
+            pending = await connection.scalar(
+                select(func.count()).select_from(outbox).where(outbox.published_at.is_(None))
+            )
+            handled = await connection.scalar(select(func.count()).select_from(inbox))
+            found["pending"] += pending
+            found["inbox"] += handled
+            if db.dialect == "postgresql":
+                found[f"pending in {tables.schema}"] = pending
+                found[f"inbox in {tables.schema}"] = handled
+        found["patients"] = await connection.scalar(
+            select(func.count()).select_from(metadata.tables["patients.patients"])
+        )
+    return found
 
 
 async def migrate_down(settings: DatabaseSettings) -> None:

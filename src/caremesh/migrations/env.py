@@ -16,6 +16,8 @@ config = context.config
 def run_on(connection) -> None:
     # Compared (autogenerate) as the tables are named in this database: each context's in its schema.
     schemas = connection.get_execution_options().get("schema_translate_map")
+    # Marks this connection's statements as a migration's: they may move rows between schemas (0019 does).
+    connection.execution_options(caremesh_migration=True)
     context.configure(
         connection=connection,
         compare_type=True,

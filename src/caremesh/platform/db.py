@@ -89,8 +89,9 @@ class Base(DeclarativeBase):
         # Every table lands in the logical schema of the module that declares it, declared once here.
         schema = schema_of_module(cls.__module__)
         if schema and "__tablename__" in cls.__dict__:
-            _declared_schemas.add(schema)
             cls.__table_args__ = _with_schema(cls.__dict__.get("__table_args__", ()), schema)
+            args = cls.__table_args__
+            _declared_schemas.add((args if isinstance(args, dict) else args[-1])["schema"])  # explicit wins
         super().__init_subclass__(**kwargs)
 
 
