@@ -152,3 +152,41 @@ async def migrate_down(settings: DatabaseSettings) -> None:
             await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), BEFORE))
     finally:
         await db.dispose()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="one outbox per context on PostgreSQL only")
+async def test_a_process_relays_the_outboxes_of_its_own_contexts_only(env):
+    from caremesh.platform.messaging.bus import Subscriptions
+    from caremesh.platform.messaging.runtime import Workers
+
+    await make_patient(env)  # patient.registered, in the patients context's outbox
+    factory, settings = env.app.state.uow_factory, env.app.state.settings.messaging
+    billing = Workers(factory, Subscriptions(), settings, outboxes=("billing", "platform"))
+    patients = Workers(factory, Subscriptions(), settings, outboxes=("patients", "platform"))
+
+    assert await billing.relay.drain() == 0
+    assert await env.count("outbox_events", "published_at IS NULL") == 1
+    assert await patients.relay.drain() == 1
+    assert await env.count("outbox_events", "published_at IS NULL") == 0
+
+
+def test_events_go_to_their_publishers_outbox_and_consumers_keep_their_own_tables():
+    from caremesh.platform.messaging.models import schema_of_consumer, schema_of_event
+    from caremesh.scheduling.events import AppointmentCompleted
+
+    assert schema_of_event(AppointmentCompleted) == "scheduling"
+    assert schema_of_event(type("Elsewhere", (), {"__module__": "tests.platform.fakes"})) == "platform"
+    assert [schema_of_consumer(name) for name in ("billing", "billing.reminders", "tests.recorder")] == [
+        "billing",
+        "billing",
+        "platform",
+    ]
+
+
+def test_sqlite_keeps_one_set_of_tables():
+    from caremesh.models import physical_metadata
+    from caremesh.platform.db import SchemaMap
+
+    tables = physical_metadata(SchemaMap("sqlite", None)).tables
+    assert {"outbox_events", "inbox", "event_deliveries", "dead_letters", "invoices"} <= set(tables)
+    assert len(tables) == len({table.name for table in metadata.tables.values()})

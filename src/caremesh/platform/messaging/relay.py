@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import structlog
@@ -41,13 +41,16 @@ class OutboxRelay:
         batch_size: int = 100,
         poll_seconds: float = 1.0,
         on_published: Callable[[], None] | None = None,
+        schemas: Collection[str] | None = None,
     ) -> None:
+        """`schemas`: the logical schemas whose outboxes this relay drains (None: every one)."""
         self.db = db
         self.transport = transport
         self.clock = clock
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self._on_published = on_published or (lambda: None)
+        self.schemas = None if schemas is None else frozenset(schemas)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -59,6 +62,8 @@ class OutboxRelay:
         async with self.db.sessionmaker() as session, session.begin():
             rows: list[Any] = []
             for tables in every_messaging_set(self.db.dialect):
+                if self.schemas is not None and self.db.dialect != "sqlite" and tables.schema not in self.schemas:
+                    continue  # another process relays that context's events
                 outbox = tables.outbox
                 rows += (
                     await session.scalars(
