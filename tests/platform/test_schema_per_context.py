@@ -4,6 +4,10 @@ the downgrade puts everything back. SQLite keeps one file: the same journey must
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -190,3 +194,28 @@ def test_sqlite_keeps_one_set_of_tables():
     tables = physical_metadata(SchemaMap("sqlite", None)).tables
     assert {"outbox_events", "inbox", "event_deliveries", "dead_letters", "invoices"} <= set(tables)
     assert len(tables) == len({table.name for table in metadata.tables.values()})
+
+
+async def test_the_dead_letter_command_lists_every_contexts_dead_letters(env, tmp_path):
+    """In its own process, which imports no context until it needs their tables."""
+    failed = Envelope(type="appointment.completed", payload={}, occurred_at=T0)
+    async with env.uow() as uow:
+        uow.session.add(dead_letter(failed, "billing"))  # billing's own table on PostgreSQL
+        uow.session.add(dead_letter(Envelope(type="test.failed", payload={}, occurred_at=T0), "tests.recorder"))
+    variables = {k: v for k, v in os.environ.items() if not k.startswith("CAREMESH_")}
+    variables["CAREMESH_DATABASE_URL"] = env.db.settings.database_url
+    if env.db.settings.database_schema:
+        variables["CAREMESH_DATABASE_SCHEMA"] = env.db.settings.database_schema
+    caremesh = Path(sys.executable).parent / "caremesh"
+    listed = await asyncio.to_thread(
+        subprocess.run,
+        [str(caremesh), "dead-letters", "list"],
+        env=variables,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "billing  appointment.completed" in listed.stdout
+    assert "tests.recorder  test.failed" in listed.stdout
