@@ -19,7 +19,8 @@ from sqlalchemy import text
 
 from bench.server import Backend, admin_session, backends, print_table, running_server
 from caremesh.demo import npi_with_check_digit
-from caremesh.platform.db import Database
+from caremesh.models import SCHEMAS
+from caremesh.platform.db import Database, physical_schema
 
 BOOKINGS = int(os.environ.get("BENCH_BOOKINGS", "600"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
@@ -198,7 +199,10 @@ async def _direct_sqlite(backend: Backend, rows: list[tuple]) -> float:
 async def _direct_postgres(backend: Backend, rows: list[tuple]) -> float:
     dsn = backend.db.database_url.replace("postgresql+asyncpg", "postgresql")
     pool = await asyncpg.create_pool(
-        dsn, min_size=CLIENTS, max_size=CLIENTS, server_settings={"search_path": f"{backend.db.database_schema},public"}
+        dsn,
+        min_size=CLIENTS,
+        max_size=CLIENTS,
+        server_settings={"search_path": physical_schema("scheduling", backend.db.database_schema)},
     )
     sql = (
         f"INSERT INTO appointments ({INSERT_COLUMNS}) "
@@ -222,10 +226,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def drop_schema(backend: Backend) -> None:
-    if backend.db.database_schema:
+    if prefix := backend.db.database_schema:
         db = Database(backend.db.model_copy(update={"database_schema": None}))
         async with db.engine.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{backend.db.database_schema}" CASCADE'))
+            for schema in (prefix, *(physical_schema(logical, prefix) for logical in SCHEMAS)):
+                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await db.dispose()
 
 

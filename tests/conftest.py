@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, settings
 
 from tests.harness import Env, MigratedDatabase, running_env, settings_for_tests
 
-pytest_plugins = ["tests.openapi_conformance"]  # every observed status must be in the OpenAPI document
+# Every observed status must be in the OpenAPI document; no statement may join tables of two schemas.
+pytest_plugins = ["tests.openapi_conformance", "tests.schema_guard"]
 
 # Properties are checked in full; how fast an example runs is the benches' business, not a pass/fail
 # condition: the suite shares two cores between its workers and a deadline would fail on a busy machine.

@@ -19,16 +19,18 @@ import asyncpg
 import httpx
 from fastapi import FastAPI
 from pydantic_settings import BaseSettings
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.routing import BaseRoute
 
 from caremesh.app import create_app
+from caremesh.models import SCHEMAS
 from caremesh.platform.clock import FrozenClock
-from caremesh.platform.db import Database
+from caremesh.platform.db import PLATFORM_SCHEMA, Database, physical_schema
 from caremesh.platform.messaging.bus import Subscription
+from caremesh.platform.messaging.consumer import tables_of
 from caremesh.platform.messaging.envelope import Envelope
-from caremesh.platform.messaging.models import DeadLetter, OutboxEvent
+from caremesh.platform.messaging.models import every_messaging_set
 from caremesh.platform.migrate import upgrade
 from caremesh.platform.settings import (
     AppSettings,
@@ -47,6 +49,7 @@ from caremesh.platform.settings import (
 from caremesh.platform.timeutil import set_clinic_timezone
 from caremesh.platform.uow import UnitOfWork
 
+MESSAGING_TABLES = ("outbox_events", "event_deliveries", "inbox", "dead_letters")
 ADMIN_EMAIL = "admin@example.org"
 ADMIN_PASSWORD = "correct-horse-battery-9"
 USER_PASSWORD = "a-long-test-password-42"
@@ -84,15 +87,26 @@ async def every_page(env: Env, path: str, headers: dict[str, str] | None = None,
 
 async def outbox_payloads(env: Env, event_type: str) -> list[dict[str, Any]]:
     """Payloads of the outbox events of one type, oldest first."""
+    return [row.payload for row in await outbox_rows(env, event_type)]
+
+
+async def outbox_rows(env: Env, event_type: str | None = None) -> list[Any]:
+    """The outbox events of every context (of one type, if given), oldest first: in one outbox by its order, and
+    across the contexts' outboxes (PostgreSQL) by the time they occurred."""
+    sets = every_messaging_set(env.db.dialect)
+    rows: list[Any] = []
     async with env.db.engine.connect() as connection:
-        rows = await connection.execute(
-            select(OutboxEvent.payload).where(OutboxEvent.type == event_type).order_by(OutboxEvent.seq)
-        )
-        return [row[0] for row in rows]
+        for tables in sets:
+            query = select(tables.outbox)
+            if event_type is not None:
+                query = query.where(tables.outbox.type == event_type)
+            rows += (await connection.execute(query)).all()
+    return sorted(rows, key=lambda row: (row.occurred_at, row.seq) if len(sets) > 1 else row.seq)
 
 
-def dead_letter(envelope: Envelope, consumer: str, **overrides: Any) -> DeadLetter:
-    """A dead-lettered delivery of `envelope` to `consumer`, failed at the envelope's time."""
+def dead_letter(envelope: Envelope, consumer: str, **overrides: Any) -> Any:
+    """A dead-lettered delivery of `envelope` to `consumer` (in its context's table), failed at the envelope's
+    time."""
     fields: dict[str, Any] = {
         "consumer": consumer,
         "event_id": envelope.id,
@@ -103,7 +117,7 @@ def dead_letter(envelope: Envelope, consumer: str, **overrides: Any) -> DeadLett
         "failed_at": envelope.occurred_at,
     }
     fields.update(overrides)
-    return DeadLetter(**fields)
+    return tables_of(consumer).dead_letters(**fields)
 
 
 class MigratedDatabase:
@@ -183,43 +197,44 @@ class MigratedDatabase:
         return self.settings_for(target)
 
     async def _snapshot(self, name: str) -> None:
-        """Copy the schema's rows into `<schema>_<name>` and create `cm_reset_<name>()`, which restores them."""
-        schema, copy = self.schema, f"{self.schema}_{name}"
+        """Copy the rows of every schema of this worker into `<schema>_snap_<name>` and create
+        `cm_reset_<name>()`, which restores them."""
+        copy = f"{self.schema}_snap_{name}"
         connection = await asyncpg.connect(_asyncpg_dsn())
         try:
-            tables = [
-                row["tablename"]
-                for row in await connection.fetch(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename <> 'alembic_version'"
-                    " ORDER BY tablename",
-                    schema,
-                )
-            ]
+            tables = await connection.fetch(
+                "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY($1::text[])"
+                " AND tablename <> 'alembic_version' ORDER BY schemaname, tablename",
+                worker_schemas(self.schema),
+            )
             await connection.execute(f'CREATE SCHEMA "{copy}"')
             kept = []
-            for table in tables:
+            for schema, table in tables:
                 if await connection.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{schema}"."{table}")'):
-                    await connection.execute(f'CREATE TABLE "{copy}"."{table}" AS TABLE "{schema}"."{table}"')
-                    kept.append(table)
+                    await connection.execute(f'CREATE TABLE "{copy}"."{schema}.{table}" AS TABLE "{schema}"."{table}"')
+                    kept.append((schema, table))
             sequences = await connection.fetch(
-                "SELECT sequencename, start_value, last_value FROM pg_sequences WHERE schemaname = $1", schema
+                "SELECT schemaname, sequencename, start_value, last_value FROM pg_sequences"
+                " WHERE schemaname = ANY($1::text[])",
+                worker_schemas(self.schema),
             )
             body = [
                 "PERFORM set_config('session_replication_role', 'replica', true);",  # no FK or audit triggers
-                *(f'DELETE FROM "{schema}"."{table}";' for table in tables),
+                *(f'DELETE FROM "{schema}"."{table}";' for schema, table in tables),
                 *(
-                    f'INSERT INTO "{schema}"."{table}" OVERRIDING SYSTEM VALUE SELECT * FROM "{copy}"."{table}";'
-                    for table in kept
+                    f'INSERT INTO "{schema}"."{table}" OVERRIDING SYSTEM VALUE'
+                    f' SELECT * FROM "{copy}"."{schema}.{table}";'
+                    for schema, table in kept
                 ),
                 *(
-                    f'PERFORM setval(\'"{schema}"."{seq["sequencename"]}"\', '
+                    f'PERFORM setval(\'"{seq["schemaname"]}"."{seq["sequencename"]}"\', '
                     f"{seq['last_value'] or seq['start_value']}, {'true' if seq['last_value'] else 'false'});"
                     for seq in sequences
                 ),
                 "PERFORM set_config('session_replication_role', 'origin', true);",
             ]
             await connection.execute(
-                f'CREATE FUNCTION "{schema}"."cm_reset_{name}"() RETURNS void LANGUAGE plpgsql AS $$ BEGIN\n'
+                f'CREATE FUNCTION "{self.schema}"."cm_reset_{name}"() RETURNS void LANGUAGE plpgsql AS $$ BEGIN\n'
                 + "\n".join(body)
                 + "\nEND $$"
             )
@@ -230,21 +245,43 @@ class MigratedDatabase:
         if not self.is_postgres:
             return
 
-        drop_schemas(self.schema, f"{self.schema}_fresh", f"{self.schema}_started")
+        drop_schemas(self.schema, f"{self.schema}_snap_fresh", f"{self.schema}_snap_started")
+
+
+def worker_schemas(prefix: str) -> list[str]:
+    """The PostgreSQL schemas of an installation whose CAREMESH_DATABASE_SCHEMA is `prefix`: that one (the
+    version table), the platform's (first: a messaging table named alone is the platform's) and the contexts'."""
+    logical = sorted(SCHEMAS, key=lambda name: name != PLATFORM_SCHEMA)
+    return [prefix, *(physical_schema(name, prefix) for name in logical)]
 
 
 def drop_schemas(*schemas: str) -> None:
-    """Drop these PostgreSQL schemas and everything in them (for tests that made their own)."""
+    """Drop these PostgreSQL schemas, the per-context schemas of the installations they name, and everything
+    in them (for tests that made their own)."""
 
     async def drop() -> None:
         connection = await asyncpg.connect(_asyncpg_dsn())
         try:
             for schema in schemas:
-                await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                for each in worker_schemas(schema):
+                    await connection.execute(f'DROP SCHEMA IF EXISTS "{each}" CASCADE')
         finally:
             await connection.close()
 
     asyncio.run(drop())
+
+
+def search_every_schema(db: Database) -> None:
+    """Tests' raw SQL names tables without their schema: on PostgreSQL, let this database's connections find
+    every schema of the installation (the app's own statements are schema-qualified and need no search path)."""
+    if db.dialect != "postgresql" or not db.settings.database_schema:
+        return
+    path = ", ".join(f'"{schema}"' for schema in [*worker_schemas(db.settings.database_schema), "public"])
+
+    @event.listens_for(db.engine.sync_engine, "connect")
+    def _search(dbapi_connection: Any, _record: Any) -> None:
+        # On the driver's connection, outside SQLAlchemy's transaction, so no rollback undoes it.
+        dbapi_connection.run_async(lambda driver: driver.execute(f"SET search_path TO {path}"))
 
 
 def free_port() -> int:
@@ -372,13 +409,24 @@ class Env:
         await self.app.state.workers.drain()
 
     async def outbox_types(self) -> list[str]:
-        async with self.db.engine.connect() as connection:
-            rows = await connection.execute(text("SELECT type FROM outbox_events ORDER BY seq"))
-            return [row[0] for row in rows]
+        return [row.type for row in await outbox_rows(self)]
 
     async def count(self, table: str, where: str = "1=1", **params: Any) -> int:
+        """Rows of `table` (named without its schema) matching `where`; of a messaging table: in every
+        context's."""
+        names = [table]
+        if table in MESSAGING_TABLES and self.db.dialect == "postgresql":
+            prefix = self.db.settings.database_schema
+            names = [
+                f'"{physical_schema(tables.schema, prefix)}".{table}' for tables in every_messaging_set("postgresql")
+            ]
+        total = 0
         async with self.db.engine.connect() as connection:
-            return (await connection.execute(text(f"SELECT count(*) FROM {table} WHERE {where}"), params)).scalar_one()
+            for name in names:
+                total += (
+                    await connection.execute(text(f"SELECT count(*) FROM {name} WHERE {where}"), params)
+                ).scalar_one()
+        return total
 
 
 @asynccontextmanager
@@ -395,6 +443,7 @@ async def running_env(
     clock = clock or FrozenClock(T0)
     app = create_app(settings, clock=clock, extra_subscriptions=subscriptions or [])
     _share_routes(app)
+    search_every_schema(app.state.db)
     if restore is not None:
         async with app.state.db.engine.begin() as connection:
             await restore(connection)

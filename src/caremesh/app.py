@@ -10,10 +10,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+import caremesh.models  # noqa: F401 - every context's tables, messaging tables included, declared
 from caremesh.contexts import CONTEXTS
 from caremesh.platform.api import API_PREFIX
 from caremesh.platform.clock import Clock, SystemClock
-from caremesh.platform.db import Database
+from caremesh.platform.db import PLATFORM_SCHEMA, Database
 from caremesh.platform.docs import DOCS_PATH, install_docs
 from caremesh.platform.edge import BodyLimitMiddleware, CorsMiddleware, NoStoreMiddleware
 from caremesh.platform.errors import install_error_handlers
@@ -93,6 +94,7 @@ def create_app(
         settings.messaging,
         every_subscription=every_subscription,
         jobs=[make(uow_factory) for make in _jobs(contexts)],
+        outboxes=(*contexts, PLATFORM_SCHEMA),  # this process relays what its contexts (and the platform) publish
     )
     uow_factory.on_events_committed = workers.relay.wake
 

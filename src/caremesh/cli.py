@@ -269,6 +269,7 @@ def create_admin(
 @dead_letters_cli.command("list")
 def list_dead_letters(include_replayed: bool = False) -> None:
     """List dead-lettered deliveries."""
+    import caremesh.models  # noqa: F401 - every context's dead letters are read, so every context's tables
     from caremesh.platform.db import Database
     from caremesh.platform.messaging.consumer import list_dead_letters as load
 
@@ -298,6 +299,7 @@ def replay_dead_letters(
     replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead letter not yet replayed")] = False,
 ) -> None:
     """Queue dead letters for delivery again; a running server or `caremesh relay` delivers them."""
+    import caremesh.models  # noqa: F401 - every context's dead letters are read, so every context's tables
     from caremesh.platform.clock import SystemClock
     from caremesh.platform.db import Database
     from caremesh.platform.messaging.consumer import list_dead_letters as load
@@ -332,6 +334,7 @@ def prune_events(
     """
     from datetime import timedelta
 
+    import caremesh.models  # noqa: F401 - every context's messaging tables are pruned
     from caremesh.platform.clock import SystemClock
     from caremesh.platform.db import Database
     from caremesh.platform.idempotency import keys

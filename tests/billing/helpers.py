@@ -6,30 +6,28 @@ import dataclasses
 import uuid
 from typing import Any
 
-from sqlalchemy import select
-
+from caremesh.platform.messaging.consumer import tables_of
 from caremesh.platform.messaging.envelope import Envelope
-from caremesh.platform.messaging.models import EventDelivery, OutboxEvent
+from tests.harness import outbox_rows
 
 CONSUMER = "billing"
 
 
 async def published(env: Any, event_type: str) -> list[Envelope]:
     """The outbox events of one type, oldest first, as envelopes."""
-    async with env.db.sessionmaker() as session:
-        rows = (await session.scalars(select(OutboxEvent).where(OutboxEvent.type == event_type))).all()
-        return [
-            Envelope(
-                id=row.id,
-                type=row.type,
-                version=row.version,
-                payload=row.payload,
-                occurred_at=row.occurred_at,
-                correlation_id=row.correlation_id,
-                causation_id=row.causation_id,
-            )
-            for row in sorted(rows, key=lambda r: r.seq)
-        ]
+    rows = await outbox_rows(env, event_type)
+    return [
+        Envelope(
+            id=row.id,
+            type=row.type,
+            version=row.version,
+            payload=row.payload,
+            occurred_at=row.occurred_at,
+            correlation_id=row.correlation_id,
+            causation_id=row.causation_id,
+        )
+        for row in rows
+    ]
 
 
 async def deliver(env: Any, envelope: Envelope, *, fresh_id: bool = False) -> Envelope:
@@ -39,7 +37,7 @@ async def deliver(env: Any, envelope: Envelope, *, fresh_id: bool = False) -> En
         envelope = dataclasses.replace(envelope, id=uuid.uuid4())
     async with env.uow() as uow:
         uow.session.add(
-            EventDelivery(
+            tables_of(CONSUMER).deliveries(
                 consumer=CONSUMER,
                 event_id=envelope.id,
                 event_type=envelope.type,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from caremesh.billing import contract as billing
 from caremesh.billing import service
-from caremesh.platform.messaging.models import EventDelivery
+from caremesh.platform.messaging.consumer import tables_of
 from tests.billing.helpers import billing_snapshot, deliver, published
 from tests.builders.billing import INVOICES, completed_visit, completed_visit_invoice, invoice_of
 from tests.builders.patients import make_patient
@@ -120,7 +120,8 @@ async def test_a_consumer_crashing_after_the_insert_leaves_nothing_and_the_retry
     assert await env.count("number_sequences", "prefix = 'INV'") == 0  # the number went back too
     assert "invoice.issued" not in await env.outbox_types()
     async with env.db.sessionmaker() as session:
-        delivery = await session.scalar(select(EventDelivery).where(EventDelivery.consumer == "billing"))
+        deliveries = tables_of("billing").deliveries
+        delivery = await session.scalar(select(deliveries).where(deliveries.consumer == "billing"))
     assert delivery.attempts == 1
     assert "crashed after the invoice was flushed" in delivery.last_error
 

@@ -3,11 +3,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
-
 from caremesh.platform.messaging.envelope import Envelope
-from caremesh.platform.messaging.models import OutboxEvent
-from tests.harness import ADMIN_EMAIL, ADMIN_PASSWORD, assert_problem, every_page
+from tests.harness import ADMIN_EMAIL, ADMIN_PASSWORD, assert_problem, every_page, outbox_rows
 
 __all__ = ["assert_problem"]  # re-exported for the notification suites
 
@@ -95,11 +92,7 @@ def lab_result_ready(patient_id: str, **overrides: Any) -> dict[str, Any]:
 
 async def event_ids(env: Any, event_type: str) -> list[str]:
     """Ids of the outbox events of one type, oldest first."""
-    async with env.db.engine.connect() as connection:
-        rows = await connection.execute(
-            select(OutboxEvent.id).where(OutboxEvent.type == event_type).order_by(OutboxEvent.seq)
-        )
-        return [str(row[0]) for row in rows]
+    return [str(row.id) for row in await outbox_rows(env, event_type)]
 
 
 async def publish(env: Any, event_type: str, payload: dict[str, Any]) -> Envelope:

@@ -12,7 +12,7 @@ from tests.builders.lab import LAB_ORDERS, RESULT, cancel, confirm, get_json, la
 from tests.builders.lab import result as post_result
 from tests.builders.notifications import list_notifications
 from tests.builders.patients import make_patient
-from tests.harness import assert_problem, outbox_payloads
+from tests.harness import assert_problem, outbox_payloads, outbox_rows
 
 
 async def booked_order(env, *tests, confirmed=True):
@@ -85,8 +85,7 @@ async def test_the_patient_is_told_results_are_ready_without_the_values(env):
     messages = await list_notifications(env, recipient_id=patient["id"])
     assert sorted(m["template"] for m in messages) == ["lab_result_ready.email", "lab_result_ready.sms"]
     assert all("13.5" not in m["body"] for m in messages)
-    async with env.db.engine.connect() as connection:
-        payloads = [row[0] for row in await connection.execute(text("SELECT payload FROM outbox_events"))]
+    payloads = [row.payload for row in await outbox_rows(env)]
     assert all("13.5" not in json.dumps(p) for p in payloads)
 
 

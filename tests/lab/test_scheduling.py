@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import insert
 
-from caremesh.platform.messaging.models import EventDelivery
+from caremesh.platform.messaging.consumer import tables_of
 from tests.builders.lab import LAB_TESTS, booked, day, lab_orders, make_lab_test, place, placed, today
 from tests.builders.notifications import publish
 from tests.builders.patients import make_patient
@@ -186,7 +186,7 @@ async def test_a_redelivered_or_repeated_order_placed_books_once(env):
     # The same event delivered again to the consumer, and the same order announced by another event.
     async with env.db.engine.begin() as connection:
         await connection.execute(
-            insert(EventDelivery).values(
+            insert(tables_of("lab").deliveries).values(
                 consumer="lab",
                 event_id=envelope.id,
                 event_type=envelope.type,

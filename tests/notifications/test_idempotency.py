@@ -8,8 +8,7 @@ import uuid
 
 from caremesh.lab.contract import LabResultReady
 from caremesh.notifications import handlers, service
-from caremesh.platform.messaging.consumer import list_dead_letters, replay_dead_letter
-from caremesh.platform.messaging.models import EventDelivery
+from caremesh.platform.messaging.consumer import list_dead_letters, replay_dead_letter, tables_of
 from tests.builders.notifications import (
     advance,
     lab_result_ready,
@@ -27,7 +26,7 @@ async def deliver_again(env, event) -> None:
     """What a transport does when it redelivers: the same envelope to the same consumer."""
     async with env.uow() as uow:
         uow.session.add(
-            EventDelivery(
+            tables_of(handlers.CONSUMER).deliveries(
                 consumer=handlers.CONSUMER,
                 event_id=event.id,
                 event_type=event.type,

@@ -6,15 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import select
 
 from caremesh.billing import contract as billing
 from caremesh.orders.handlers import SagaTimeout
 from caremesh.pharmacy import handlers as pharmacy_handlers
 from caremesh.platform.messaging.bus import Subscriptions
-from caremesh.platform.messaging.consumer import ConsumerWorker
+from caremesh.platform.messaging.consumer import ConsumerWorker, tables_of
 from caremesh.platform.messaging.envelope import Envelope
-from caremesh.platform.messaging.models import EventDelivery, OutboxEvent
 from tests.builders.orders import (
     cancel,
     invoices_of,
@@ -28,7 +26,7 @@ from tests.builders.orders import (
     steps,
     stock_medication,
 )
-from tests.harness import running_env
+from tests.harness import outbox_rows, running_env
 
 
 async def test_a_process_stopped_mid_saga_resumes_on_the_next_start_without_repeating_a_step(env):
@@ -93,10 +91,10 @@ async def test_a_redelivered_event_has_one_effect(env, event_type):
 
     # The broker delivers the same event again to every consumer of it.
     async with env.uow() as uow:
-        event = await uow.session.scalar(select(OutboxEvent).where(OutboxEvent.type == event_type))
+        [event] = await outbox_rows(env, event_type)
         for subscription in env.app.state.workers.subscriptions.for_event(event_type):
             uow.session.add(
-                EventDelivery(
+                tables_of(subscription.consumer).deliveries(
                     consumer=subscription.consumer,
                     event_id=event.id,
                     event_type=event.type,

@@ -16,7 +16,7 @@ from caremesh.cli import cli
 from caremesh.platform.db import Database
 from caremesh.platform.migrate import head_revision, upgrade
 from caremesh.platform.settings import DatabaseSettings
-from tests.harness import POSTGRES_URL
+from tests.harness import POSTGRES_URL, drop_schemas
 
 NEEDS_THE_SCHEMA = [
     ["serve", "--no-migrate"],
@@ -104,14 +104,7 @@ def empty_pg_schema(monkeypatch, tmp_path):
     monkeypatch.setenv("CAREMESH_DATABASE_URL", POSTGRES_URL)
     monkeypatch.setenv("CAREMESH_DATABASE_SCHEMA", schema)
     yield DatabaseSettings(database_url=POSTGRES_URL, database_schema=schema)
-
-    async def drop() -> None:
-        db = Database(DatabaseSettings(database_url=POSTGRES_URL))
-        async with db.engine.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await db.dispose()
-
-    asyncio.run(drop())
+    drop_schemas(schema)
 
 
 async def schema_exists(name: str) -> bool:

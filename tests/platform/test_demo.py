@@ -16,7 +16,7 @@ from caremesh.app import create_app
 from caremesh.demo import load_or_create_credentials, seed
 from caremesh.platform.db import Database
 from caremesh.platform.settings import Settings
-from tests.harness import MigratedDatabase, settings_for_tests
+from tests.harness import MigratedDatabase, search_every_schema, settings_for_tests
 
 
 async def test_the_demo_seeds_once_and_shows_a_partly_paid_invoice(
@@ -34,6 +34,7 @@ async def test_the_demo_seeds_once_and_shows_a_partly_paid_invoice(
     assert await seed(settings, credentials) is False  # a second start leaves the data alone
 
     db = Database(settings.db)
+    search_every_schema(db)
     try:
         async with db.engine.connect() as connection:
             invoices = (await connection.execute(text("SELECT status, amount_paid FROM invoices"))).all()
@@ -118,6 +119,7 @@ async def test_an_older_demo_gains_the_new_logins_on_its_next_start(
     path.write_text(json.dumps({"passwords": older}))
     # Rename the two users away, as if the older seed had never created them.
     db = Database(settings.db)
+    search_every_schema(db)
     try:
         async with db.engine.begin() as connection:
             await connection.execute(

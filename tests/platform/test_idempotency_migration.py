@@ -4,35 +4,32 @@ on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import JSON, Integer, String, Uuid, column, insert, select, table, text
+from sqlalchemy import JSON, Integer, String, Uuid, column, func, insert, select, table
 
 from caremesh.platform.db import Database, UTCDateTime
 from caremesh.platform.idempotency.models import IdempotencyKey
 from caremesh.platform.migrate import alembic_config, upgrade
 from caremesh.platform.settings import DatabaseSettings
-from tests.harness import POSTGRES_URL
+from tests.harness import POSTGRES_URL, drop_schemas
 
 BEFORE = "0016_claims"
 AT = datetime(2030, 1, 7, 9, tzinfo=UTC)
 
 
 @pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[DatabaseSettings]:
+def database(tmp_path: Path) -> Iterator[DatabaseSettings]:
     if not POSTGRES_URL:
         yield DatabaseSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
         return
     schema = f"cm_mig_{uuid.uuid4().hex[:8]}"
     yield DatabaseSettings(database_url=POSTGRES_URL, database_schema=schema)
-    db = Database(DatabaseSettings(database_url=POSTGRES_URL))
-    async with db.engine.begin() as connection:
-        await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    await db.dispose()
+    drop_schemas(schema)
 
 
 async def test_payment_keys_survive_the_upgrade_and_the_table_takes_any_operation(database):
@@ -79,7 +76,7 @@ async def test_payment_keys_survive_the_upgrade_and_the_table_takes_any_operatio
                 )
             )
         async with db.engine.connect() as connection:
-            assert (await connection.execute(text("SELECT count(*) FROM idempotency_keys"))).scalar_one() == 3
+            assert await connection.scalar(select(func.count()).select_from(IdempotencyKey)) == 3
     finally:
         await db.dispose()
 

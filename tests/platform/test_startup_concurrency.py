@@ -25,7 +25,15 @@ from caremesh.notifications.domain import default_templates
 from caremesh.platform.db import Database
 from caremesh.platform.migrate import current_revision, head_revision, upgrade
 from caremesh.platform.settings import DatabaseSettings, Settings
-from tests.harness import ADMIN_EMAIL, ADMIN_PASSWORD, MigratedDatabase, free_port, settings_for_tests
+from tests.harness import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    MigratedDatabase,
+    drop_schemas,
+    free_port,
+    search_every_schema,
+    settings_for_tests,
+)
 
 # Context sets as an operator might split them; two name billing and notifications in opposite orders.
 CONTEXT_SETS: tuple[tuple[str, ...] | None, ...] = (
@@ -41,6 +49,7 @@ START_TIMEOUT_SECONDS = 180.0  # importing and building the app takes ~4 s of CP
 
 async def counts(db: DatabaseSettings) -> dict[str, int]:
     database = Database(db)
+    search_every_schema(database)
     try:
         async with database.engine.connect() as connection:
             found = {}
@@ -135,10 +144,7 @@ async def test_migrations_started_at_once_take_turns(migrated_database: Migrated
         assert await current_revision(db) == head_revision()
     finally:
         if migrated_database.is_postgres:
-            database = Database(db)
-            async with database.engine.begin() as connection:
-                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{db.database_schema}" CASCADE'))
-            await database.dispose()
+            await asyncio.to_thread(drop_schemas, db.database_schema)
 
 
 # --- real processes ------------------------------------------------------------------------------------------
@@ -202,6 +208,7 @@ async def users_table_held(db: DatabaseSettings) -> AsyncIterator[None]:
         yield
         return
     database = Database(db)
+    search_every_schema(database)
     try:
         async with database.engine.begin() as connection:
             await connection.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))

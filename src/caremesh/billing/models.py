@@ -195,7 +195,9 @@ class InvoiceLine(Base):
         CheckConstraint(f"{cents('amount')} = quantity * {cents('unit_price')}", name="amount_is_quantity_times_price"),
     )
 
-    invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("invoices.id", ondelete="CASCADE"), primary_key=True)
+    invoice_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("billing.invoices.id", ondelete="CASCADE"), primary_key=True
+    )
     position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     code: Mapped[str] = mapped_column(String(40))
     description: Mapped[str] = mapped_column(String(200))

@@ -115,7 +115,9 @@ class ClaimLine(Base):
         ),
     )
 
-    claim_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True)
+    claim_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("claims.claims.id", ondelete="CASCADE"), primary_key=True
+    )
     position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     code: Mapped[str] = mapped_column(String(40))
     description: Mapped[str] = mapped_column(String(200))
@@ -134,7 +136,7 @@ class ClaimHistory(Base):
     __table_args__ = (Index("ix_claim_history_claim_id_occurred_at", "claim_id", "occurred_at", "sequence"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    claim_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("claims.id", ondelete="CASCADE"))
+    claim_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("claims.claims.id", ondelete="CASCADE"))
     sequence: Mapped[int] = mapped_column(Integer)
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))
@@ -162,7 +164,7 @@ class Dispute(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    claim_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("claims.id"))
+    claim_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("claims.claims.id"))
     reason: Mapped[str] = mapped_column(String(1000))
     status: Mapped[str] = mapped_column(String(20))
     outcome: Mapped[str | None] = mapped_column(String(20))
@@ -214,7 +216,7 @@ class RemittanceItem(Base):
     )
 
     remittance_pk: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("remittances.id", ondelete="CASCADE"), primary_key=True
+        Uuid, ForeignKey("claims.remittances.id", ondelete="CASCADE"), primary_key=True
     )
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     claim_number: Mapped[str] = mapped_column(String(40))

@@ -67,7 +67,7 @@ class Scheme(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    payer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance_payers.id"))
+    payer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance.insurance_payers.id"))
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
@@ -94,7 +94,7 @@ class Benefit(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    scheme_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance_schemes.id"))
+    scheme_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance.insurance_schemes.id"))
     category: Mapped[str] = mapped_column(String(20))
     coverage_percent: Mapped[Decimal] = mapped_column(Money)
     copay_amount: Mapped[Decimal] = mapped_column(Money)
@@ -119,7 +119,7 @@ class PremiumRate(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    scheme_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance_schemes.id"))
+    scheme_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance.insurance_schemes.id"))
     min_age: Mapped[int] = mapped_column(Integer)
     max_age: Mapped[int | None] = mapped_column(Integer)
     monthly_premium: Mapped[Decimal] = mapped_column(Money)
@@ -141,8 +141,8 @@ class Coverage(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    scheme_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance_schemes.id"))
-    payer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance_payers.id"))
+    scheme_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance.insurance_schemes.id"))
+    payer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance.insurance_payers.id"))
     member_id: Mapped[str] = mapped_column(String(20))
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
@@ -167,7 +167,7 @@ class Preauthorization(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    coverage_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance_coverages.id"))
+    coverage_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance.insurance_coverages.id"))
     category: Mapped[str] = mapped_column(String(20))
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date] = mapped_column(Date)
@@ -197,7 +197,7 @@ class Accumulator(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    coverage_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance_coverages.id"))
+    coverage_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance.insurance_coverages.id"))
     category: Mapped[str] = mapped_column(String(20))
     benefit_year: Mapped[int] = mapped_column(Integer)
     deductible: Mapped[Decimal] = mapped_column(Money)

@@ -66,7 +66,7 @@ class LabTestDay(Base):
     )
 
     lab_test_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("lab_tests.id", ondelete="CASCADE"), primary_key=True
+        Uuid, ForeignKey("lab.lab_tests.id", ondelete="CASCADE"), primary_key=True
     )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     booked: Mapped[int] = mapped_column(Integer)
@@ -94,7 +94,7 @@ class LabOrder(Base):
     order_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     position: Mapped[int] = mapped_column(SmallInteger)  # the item's place in the order, from 1
     patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    lab_test_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("lab_tests.id"), index=True)
+    lab_test_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("lab.lab_tests.id"), index=True)
     scheduled_date: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
     order_confirmed: Mapped[bool] = mapped_column(Boolean)

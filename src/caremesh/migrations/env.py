@@ -6,7 +6,7 @@ import asyncio
 
 from alembic import context
 
-from caremesh.models import metadata
+from caremesh.models import comparison
 from caremesh.platform.db import build_engine
 from caremesh.platform.settings import DatabaseSettings
 
@@ -14,10 +14,14 @@ config = context.config
 
 
 def run_on(connection) -> None:
+    # Compared (autogenerate) as the tables are named in this database: each context's in its schema.
+    schemas = connection.get_execution_options().get("schema_translate_map")
+    # Marks this connection's statements as a migration's: they may move rows between schemas (0019 does).
+    connection.execution_options(caremesh_migration=True)
     context.configure(
         connection=connection,
-        target_metadata=metadata,
         compare_type=True,
+        **comparison(connection.dialect.name, schemas),
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

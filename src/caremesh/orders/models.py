@@ -66,7 +66,9 @@ class OrderItem(Base):
         ),
     )
 
-    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("orders.orders.id", ondelete="CASCADE"), primary_key=True
+    )
     position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     medication_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     quantity: Mapped[int | None] = mapped_column(Integer)
@@ -84,7 +86,9 @@ class OrderEvent(Base):
         CheckConstraint("seq >= 1", name="seq_positive"),
     )
 
-    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("orders.orders.id", ondelete="CASCADE"), primary_key=True
+    )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     step: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(20))

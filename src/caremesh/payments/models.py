@@ -68,7 +68,7 @@ class Refund(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     reference: Mapped[str | None] = mapped_column(String(20), unique=True)
-    payment_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("payments.id"), index=True)
+    payment_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("payments.payments.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(String(500))

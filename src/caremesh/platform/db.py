@@ -30,8 +30,69 @@ NAMING_CONVENTION = {
 }
 
 
+# Logical schemas: one per context (named after it) and `platform` for the shared kernel's tables. Models name
+# the logical one; the engine maps it to the physical one (`schema_translate_map`, for ORM, Core and DDL): on
+# PostgreSQL the context's name, or `<CAREMESH_DATABASE_SCHEMA>_<name>` when that is set (test runs and
+# installations side by side); on SQLite none (one file, as before).
+PLATFORM_SCHEMA = "platform"
+_declared_schemas: set[str] = set()  # filled as models are declared (the platform knows no context by name)
+
+
+def schema_of_module(module: str) -> str | None:
+    """The logical schema of a model declared in `module`: `caremesh.platform.…` → `platform`,
+    `caremesh.<context>.…` → the context; anything else → none."""
+    parts = module.split(".")
+    if len(parts) > 2 and parts[0] == "caremesh":
+        return PLATFORM_SCHEMA if parts[1] == "platform" else parts[1]
+    return None
+
+
+def declared_schemas() -> tuple[str, ...]:
+    """Every logical schema of the models imported so far (import `caremesh.models` for all)."""
+    return tuple(sorted(_declared_schemas))
+
+
+def physical_schema(logical: str, prefix: str | None) -> str:
+    return f"{prefix}_{logical}" if prefix else logical
+
+
+class SchemaMap(dict):  # type: ignore[type-arg]
+    """`schema_translate_map` of one engine: logical schema → physical (None on SQLite). Answers for every
+    declared schema, including ones declared after the engine was built; other schemas are left alone."""
+
+    def __init__(self, dialect: str, prefix: str | None) -> None:
+        super().__init__()
+        self.dialect, self.prefix = dialect, prefix
+
+    def __contains__(self, name: object) -> bool:
+        return name in _declared_schemas
+
+    def __getitem__(self, name: str) -> str | None:
+        return None if self.dialect == "sqlite" else physical_schema(name, self.prefix)
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def _with_schema(table_args: Any, schema: str) -> Any:
+    if isinstance(table_args, dict):
+        return {"schema": schema, **table_args}
+    if table_args and isinstance(table_args[-1], dict):
+        return (*table_args[:-1], {"schema": schema, **table_args[-1]})
+    return (*table_args, {"schema": schema})
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every table lands in the logical schema of the module that declares it, declared once here.
+        schema = schema_of_module(cls.__module__)
+        if schema and "__tablename__" in cls.__dict__:
+            cls.__table_args__ = _with_schema(cls.__dict__.get("__table_args__", ()), schema)
+            args = cls.__table_args__
+            _declared_schemas.add((args if isinstance(args, dict) else args[-1])["schema"])  # explicit wins
+        super().__init_subclass__(**kwargs)
 
 
 def new_id() -> uuid.UUID:
@@ -91,9 +152,12 @@ class Money(TypeDecorator[Decimal]):
 
 
 def build_engine(settings: DatabaseSettings) -> AsyncEngine:
+    dialect = "sqlite" if settings.is_sqlite else "postgresql"
+    schemas = {"schema_translate_map": SchemaMap(dialect, settings.database_schema)}
     if settings.is_sqlite:
         engine = create_async_engine(
             settings.database_url,
+            execution_options=schemas,
             echo=settings.database_echo,
             hide_parameters=True,  # statement parameters carry personal data; errors must not log them
             connect_args={"timeout": 30},
@@ -105,6 +169,7 @@ def build_engine(settings: DatabaseSettings) -> AsyncEngine:
         server_settings["search_path"] = f"{settings.database_schema},public"
     return create_async_engine(
         settings.database_url,
+        execution_options=schemas,
         echo=settings.database_echo,
         hide_parameters=True,
         pool_size=settings.database_pool_size,

@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.platform.clock import Clock
-from caremesh.platform.db import Database
+from caremesh.platform.db import PLATFORM_SCHEMA, Database
 from caremesh.platform.errors import DomainError
 from caremesh.platform.messaging.envelope import Envelope, jsonable
 from caremesh.platform.messaging.events import IntegrationEvent
-from caremesh.platform.messaging.models import OutboxEvent
+from caremesh.platform.messaging.models import messaging_tables, schema_of_event
 from caremesh.platform.security import Principal
 from caremesh.platform.settings import Settings
 
@@ -69,11 +69,16 @@ class UnitOfWork:
         """Append an integration event to the outbox, inside this transaction."""
         if not isinstance(event, IntegrationEvent):
             raise TypeError(f"publish takes an IntegrationEvent, not {type(event).__name__}")
-        return self.publish_payload(event.event_type, event.to_payload(), version=event.event_version)
+        # Into the publishing context's outbox: the context whose module declares the event class.
+        outbox = schema_of_event(type(event))
+        return self.publish_payload(event.event_type, event.to_payload(), version=event.event_version, outbox=outbox)
 
-    def publish_payload(self, event_type: str, payload: dict[str, Any], *, version: int = 1) -> Envelope:
-        """Append an event given as its wire payload. Contexts publish typed events (`publish`); this is
-        for the platform and for tests that play another (or a misbehaving) publisher."""
+    def publish_payload(
+        self, event_type: str, payload: dict[str, Any], *, version: int = 1, outbox: str = PLATFORM_SCHEMA
+    ) -> Envelope:
+        """Append an event given as its wire payload to `outbox` (a context's, by default the platform's).
+        Contexts publish typed events (`publish`); this is for the platform and for tests that play another
+        (or a misbehaving) publisher."""
         envelope = Envelope(
             type=event_type,
             version=version,
@@ -83,7 +88,7 @@ class UnitOfWork:
             causation_id=self.causation_id,
         )
         self.session.add(
-            OutboxEvent(
+            messaging_tables(outbox).outbox(
                 id=envelope.id,
                 type=envelope.type,
                 version=envelope.version,

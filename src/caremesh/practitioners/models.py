@@ -30,7 +30,7 @@ class Practitioner(Base):
     last_name: Mapped[str] = mapped_column(String(100))
     # Unique for ever: a removed practitioner's NPI is not handed to someone else.
     npi: Mapped[str] = mapped_column(String(10), unique=True)
-    specialty: Mapped[str] = mapped_column(String(50), ForeignKey("specialties.code"), index=True)
+    specialty: Mapped[str] = mapped_column(String(50), ForeignKey("practitioners.specialties.code"), index=True)
     practice_start_date: Mapped[date] = mapped_column(Date)
     phone: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(254))
@@ -58,7 +58,7 @@ class WorkingHours(Base):
     )
 
     practitioner_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("practitioners.id", ondelete="CASCADE"), primary_key=True
+        Uuid, ForeignKey("practitioners.practitioners.id", ondelete="CASCADE"), primary_key=True
     )
     weekday: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     start_time: Mapped[time] = mapped_column(Time, primary_key=True)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.events import IntegrationEvent
-from caremesh.platform.messaging.models import EventDelivery
+from caremesh.platform.messaging.models import messaging_tables, schema_of_consumer
 
 if TYPE_CHECKING:
     from caremesh.platform.uow import UnitOfWork
@@ -70,8 +70,8 @@ class EventTransport(Protocol):
 
 
 class InProcessTransport:
-    """Embedded mode: fan each event out to durable per-consumer deliveries in the same database,
-    in the transaction that marks it published, so a crash loses nothing."""
+    """Embedded mode: fan each event out to durable per-consumer deliveries (in each consumer's context's
+    table) in the same database, in the transaction that marks it published, so a crash loses nothing."""
 
     def __init__(self, subscriptions: Subscriptions) -> None:
         self.subscriptions = subscriptions
@@ -80,7 +80,7 @@ class InProcessTransport:
         for envelope in envelopes:
             for subscription in self.subscriptions.for_event(envelope.type):
                 session.add(
-                    EventDelivery(
+                    messaging_tables(schema_of_consumer(subscription.consumer)).deliveries(
                         consumer=subscription.consumer,
                         event_id=envelope.id,
                         event_type=envelope.type,

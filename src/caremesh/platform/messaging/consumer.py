@@ -7,6 +7,7 @@ import contextlib
 import random
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import select, update
@@ -15,7 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from caremesh.platform.messaging.bus import Subscription, Subscriptions
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.events import EventPayloadInvalid
-from caremesh.platform.messaging.models import DeadLetter, EventDelivery, InboxEntry
+from caremesh.platform.messaging.models import (
+    MessagingTables,
+    every_messaging_set,
+    messaging_tables,
+    schema_of_consumer,
+)
 from caremesh.platform.uow import UnitOfWork, UnitOfWorkFactory
 
 log = structlog.get_logger("caremesh.consumer")
@@ -25,6 +31,7 @@ async def handle_once(uow: UnitOfWork, subscription: Subscription, envelope: Env
     """Run the handler unless this consumer already handled this event. The inbox row is written
     first, in the handler's transaction: a concurrent duplicate waits on it and then finds it."""
     key = (subscription.consumer, envelope.id)
+    InboxEntry = tables_of(subscription.consumer).inbox  # the consumer's context's inbox
     if await uow.session.get(InboxEntry, key) is not None:
         return False
     uow.session.add(
@@ -63,6 +70,11 @@ def gives_up(error: Exception, attempts: int, max_attempts: int, max_early_attem
     """Whether a failed delivery, after `attempts` attempts, goes to the dead letters."""
     limit = max(max_attempts, max_early_attempts) if isinstance(error, TooEarly) else max_attempts
     return attempts >= limit
+
+
+def tables_of(consumer: str) -> MessagingTables:
+    """The messaging tables of the context a consumer belongs to (its deliveries, inbox and dead letters)."""
+    return messaging_tables(schema_of_consumer(consumer))
 
 
 def backoff_seconds(attempt: int, base: float, cap: float) -> float:
@@ -110,17 +122,26 @@ class ConsumerWorker:
     async def run_once(self) -> int:
         """Attempt every delivery that is due; returns how many were attempted."""
         now = self.clock.now()
-        async with self.uow_factory.db.read_engine.connect() as connection:
-            due = (
-                await connection.execute(
-                    select(EventDelivery.consumer, EventDelivery.event_id, EventDelivery.envelope)
-                    .where(EventDelivery.next_attempt_at <= now, EventDelivery.consumer.in_(self.consumers))
-                    .order_by(EventDelivery.next_attempt_at)
-                    .limit(self.batch_size)
-                )
-            ).all()
+        db = self.uow_factory.db
+        due: list[Any] = []
+        async with db.read_engine.connect() as connection:
+            for EventDelivery in self._delivery_tables():
+                due += (
+                    await connection.execute(
+                        select(
+                            EventDelivery.consumer,
+                            EventDelivery.event_id,
+                            EventDelivery.envelope,
+                            EventDelivery.next_attempt_at,
+                        )
+                        .where(EventDelivery.next_attempt_at <= now, EventDelivery.consumer.in_(self.consumers))
+                        .order_by(EventDelivery.next_attempt_at)
+                        .limit(self.batch_size)
+                    )
+                ).all()
+        due = sorted(due, key=lambda row: row.next_attempt_at)[: self.batch_size]
         if self.concurrency == 1 or len(due) < 2:
-            for consumer, event_id, envelope in due:
+            for consumer, event_id, envelope, _due_at in due:
                 await self.attempt(consumer, event_id, Envelope.from_dict(envelope))
             return len(due)
         # Several attempts in flight, each in its own transaction; the claim below keeps them apart.
@@ -131,12 +152,19 @@ class ConsumerWorker:
                 await self.attempt(consumer, event_id, Envelope.from_dict(envelope))
 
         async with asyncio.TaskGroup() as group:
-            for row in due:
-                group.create_task(bounded(*row))
+            for consumer, event_id, envelope, _due_at in due:
+                group.create_task(bounded(consumer, event_id, envelope))
         return len(due)
+
+    def _delivery_tables(self) -> list[type[Any]]:
+        """The deliveries tables of this worker's consumers' contexts (on SQLite the one table)."""
+        if self.uow_factory.db.dialect == "sqlite":
+            return [sets.deliveries for sets in every_messaging_set("sqlite")]
+        return sorted({tables_of(consumer).deliveries for consumer in self.consumers}, key=lambda t: t.__name__)
 
     async def attempt(self, consumer: str, event_id: uuid.UUID, envelope: Envelope) -> None:
         subscription = self.subscriptions.get(consumer, envelope.type)
+        EventDelivery = tables_of(consumer).deliveries
         try:
             async with self.uow_factory.begin(correlation_id=envelope.correlation_id, causation_id=envelope.id) as uow:
                 claimed = await uow.session.scalar(
@@ -164,6 +192,7 @@ class ConsumerWorker:
         now = self.clock.now()
         message = f"{type(error).__name__}: {error}"[:2000]
         db = self.uow_factory.db
+        EventDelivery, DeadLetter = tables_of(consumer).deliveries, tables_of(consumer).dead_letters
         async with db.sessionmaker() as session, session.begin():
             delivery = await session.get(EventDelivery, (consumer, event_id), with_for_update=True)
             if delivery is None:
@@ -216,34 +245,41 @@ class ConsumerWorker:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
 
 
-async def list_dead_letters(session: AsyncSession, *, include_replayed: bool = False) -> list[DeadLetter]:
-    query = select(DeadLetter).order_by(DeadLetter.failed_at)
-    if not include_replayed:
-        query = query.where(DeadLetter.replayed_at.is_(None))
-    return list((await session.scalars(query)).all())
+async def list_dead_letters(session: AsyncSession, *, include_replayed: bool = False) -> list[Any]:
+    """Dead letters of every consumer, every context's, oldest first."""
+    found: list[Any] = []
+    for tables in every_messaging_set(session.bind.dialect.name):
+        query = select(tables.dead_letters)
+        if not include_replayed:
+            query = query.where(tables.dead_letters.replayed_at.is_(None))
+        found += (await session.scalars(query)).all()
+    return sorted(found, key=lambda dead: dead.failed_at)
 
 
 async def replay_dead_letter(session: AsyncSession, dead_letter_id: uuid.UUID, now: datetime) -> bool:
     """Queue a dead letter for delivery again, with fresh attempts. False if unknown or already replayed."""
-    claimed = await session.execute(
-        update(DeadLetter)
-        .where(DeadLetter.id == dead_letter_id, DeadLetter.replayed_at.is_(None))
-        .values(replayed_at=now)
-        .returning(DeadLetter.consumer, DeadLetter.event_id, DeadLetter.event_type, DeadLetter.envelope)
-    )
-    row = claimed.first()
-    if row is None:
-        return False
-    consumer, event_id, event_type, envelope = row
-    if await session.get(EventDelivery, (consumer, event_id)) is None:
-        session.add(
-            EventDelivery(
-                consumer=consumer,
-                event_id=event_id,
-                event_type=event_type,
-                envelope=envelope,
-                attempts=0,
-                next_attempt_at=now,
-            )
+    for tables in every_messaging_set(session.bind.dialect.name):
+        DeadLetter, EventDelivery = tables.dead_letters, tables.deliveries  # one context's
+        claimed = await session.execute(
+            update(DeadLetter)
+            .where(DeadLetter.id == dead_letter_id, DeadLetter.replayed_at.is_(None))
+            .values(replayed_at=now)
+            .returning(DeadLetter.consumer, DeadLetter.event_id, DeadLetter.event_type, DeadLetter.envelope)
         )
-    return True
+        row = claimed.first()
+        if row is None:
+            continue
+        consumer, event_id, event_type, envelope = row
+        if await session.get(EventDelivery, (consumer, event_id)) is None:
+            session.add(
+                EventDelivery(
+                    consumer=consumer,
+                    event_id=event_id,
+                    event_type=event_type,
+                    envelope=envelope,
+                    attempts=0,
+                    next_attempt_at=now,
+                )
+            )
+        return True
+    return False

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from caremesh.platform.messaging.bus import Subscription, Subscriptions
 from caremesh.platform.messaging.consumer import TooEarly, backoff_seconds, gives_up, handle_once
 from caremesh.platform.messaging.envelope import Envelope
-from caremesh.platform.messaging.models import DeadLetter
+from caremesh.platform.messaging.models import messaging_tables, schema_of_consumer
 from caremesh.platform.settings import MessagingSettings
 from caremesh.platform.uow import UnitOfWorkFactory
 
@@ -294,6 +294,7 @@ class JetStreamConsumerWorker:
                 error_type=type(error).__name__,
             )
             return
+        DeadLetter = messaging_tables(schema_of_consumer(subscription.consumer)).dead_letters
         async with self.uow_factory.db.sessionmaker() as session, session.begin():
             known = await session.scalar(
                 select(DeadLetter.id).where(

@@ -1,31 +1,27 @@
-"""Tables of the messaging kernel. In the embedded mode one set serves every context."""
+"""Tables of the messaging kernel: an outbox, event deliveries, an inbox and dead letters per schema.
+
+On PostgreSQL each context owns one set in its own schema (a publisher's outbox, a consumer's deliveries, inbox
+and dead letters), and `platform` owns one for events and consumers that belong to no context (tests, tools).
+On SQLite every set names the same four tables of the one file: the embedded mode is unchanged.
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from caremesh.platform.db import Base, UTCDateTime
+from caremesh.platform.db import PLATFORM_SCHEMA, Base, UTCDateTime, schema_of_module
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
-class OutboxEvent(Base):
+class OutboxColumns:
     """Events appended in the same transaction as the change they describe."""
-
-    __tablename__ = "outbox_events"
-    __table_args__ = (
-        Index(
-            "ix_outbox_events_unpublished",
-            "seq",
-            sqlite_where=text("published_at IS NULL"),
-            postgresql_where=text("published_at IS NULL"),
-        ),
-    )
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
@@ -38,11 +34,8 @@ class OutboxEvent(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class EventDelivery(Base):
+class DeliveryColumns:
     """One pending delivery of an event to one consumer (the in-process transport's queue)."""
-
-    __tablename__ = "event_deliveries"
-    __table_args__ = (Index("ix_event_deliveries_due", "next_attempt_at"),)
 
     consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -53,10 +46,8 @@ class EventDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
-class InboxEntry(Base):
+class InboxColumns:
     """An event a consumer has already handled; written in the same transaction as the effect."""
-
-    __tablename__ = "inbox"
 
     consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -64,11 +55,8 @@ class InboxEntry(Base):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class DeadLetter(Base):
+class DeadLetterColumns:
     """A delivery that kept failing; an operator lists and replays these from the CLI."""
-
-    __tablename__ = "dead_letters"
-    __table_args__ = (Index("ix_dead_letters_consumer_event", "consumer", "event_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     consumer: Mapped[str] = mapped_column(String(100))
@@ -79,3 +67,83 @@ class DeadLetter(Base):
     error: Mapped[str] = mapped_column(Text)
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def _indexes(table: str) -> tuple[Any, ...]:
+    if table == "outbox_events":
+        where = text("published_at IS NULL")
+        return (Index("ix_outbox_events_unpublished", "seq", sqlite_where=where, postgresql_where=where),)
+    if table == "event_deliveries":
+        return (Index("ix_event_deliveries_due", "next_attempt_at"),)
+    if table == "dead_letters":
+        return (Index("ix_dead_letters_consumer_event", "consumer", "event_id"),)
+    return ()
+
+
+@dataclass(frozen=True)
+class MessagingTables:
+    """The four messaging tables of one schema."""
+
+    schema: str
+    outbox: type[Any]
+    deliveries: type[Any]
+    inbox: type[Any]
+    dead_letters: type[Any]
+
+
+_sets: dict[str, MessagingTables] = {}
+_KINDS = (
+    ("OutboxEvent", OutboxColumns, "outbox_events"),
+    ("EventDelivery", DeliveryColumns, "event_deliveries"),
+    ("InboxEntry", InboxColumns, "inbox"),
+    ("DeadLetter", DeadLetterColumns, "dead_letters"),
+)
+
+
+def messaging_tables(schema: str) -> MessagingTables:
+    """The messaging tables of a logical schema (a context's, or `platform`), declared on first use."""
+    if schema not in _sets:
+        prefix = "".join(part.title() for part in schema.split("_"))
+        classes = [
+            type(
+                f"{prefix}{name}",
+                (columns, Base),
+                {
+                    "__tablename__": table,
+                    "__table_args__": (*_indexes(table), {"schema": schema}),
+                    "__module__": __name__,
+                    "__doc__": columns.__doc__,
+                },
+            )
+            for name, columns, table in _KINDS
+        ]
+        _sets[schema] = MessagingTables(schema, *classes)
+    return _sets[schema]
+
+
+def every_messaging_set(dialect: str) -> list[MessagingTables]:
+    """Every set of messaging tables, each physical table once: on SQLite all share one set."""
+    if dialect == "sqlite":
+        return [messaging_tables(PLATFORM_SCHEMA)]
+    return list(_sets.values())
+
+
+def schema_of_event(event_class: type) -> str:
+    """Where a publisher's events go: the outbox of the context whose module declares the event class."""
+    schema = schema_of_module(event_class.__module__)
+    return schema if schema in _sets else PLATFORM_SCHEMA
+
+
+def schema_of_consumer(consumer: str) -> str:
+    """Where a consumer's deliveries, inbox and dead letters live: the context it is named after
+    (`billing`, `billing.reminders`), else the platform's."""
+    schema = consumer.split(".", 1)[0]
+    return schema if schema in _sets else PLATFORM_SCHEMA
+
+
+# The platform's own set, under the names the kernel and the tests have always used.
+_platform = messaging_tables(PLATFORM_SCHEMA)
+OutboxEvent = _platform.outbox
+EventDelivery = _platform.deliveries
+InboxEntry = _platform.inbox
+DeadLetter = _platform.dead_letters

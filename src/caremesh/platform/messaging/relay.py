@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -13,12 +14,12 @@ from caremesh.platform.clock import Clock
 from caremesh.platform.db import Database
 from caremesh.platform.messaging.bus import EventTransport
 from caremesh.platform.messaging.envelope import Envelope
-from caremesh.platform.messaging.models import OutboxEvent
+from caremesh.platform.messaging.models import OutboxColumns, every_messaging_set
 
 log = structlog.get_logger("caremesh.relay")
 
 
-def envelope_of(row: OutboxEvent) -> Envelope:
+def envelope_of(row: OutboxColumns) -> Envelope:
     return Envelope(
         id=row.id,
         type=row.type,
@@ -40,30 +41,39 @@ class OutboxRelay:
         batch_size: int = 100,
         poll_seconds: float = 1.0,
         on_published: Callable[[], None] | None = None,
+        schemas: Collection[str] | None = None,
     ) -> None:
+        """`schemas`: the logical schemas whose outboxes this relay drains (None: every one)."""
         self.db = db
         self.transport = transport
         self.clock = clock
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self._on_published = on_published or (lambda: None)
+        self.schemas = None if schemas is None else frozenset(schemas)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Publish one batch of unpublished events; returns how many."""
+        """Publish one batch of unpublished events from each outbox (every context's, and the platform's: on
+        SQLite the one table); returns how many. Order holds within one outbox, not across them."""
         async with self.db.sessionmaker() as session, session.begin():
-            rows = (
-                await session.scalars(
-                    select(OutboxEvent)
-                    .where(OutboxEvent.published_at.is_(None))
-                    .order_by(OutboxEvent.seq)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows: list[Any] = []
+            for tables in every_messaging_set(self.db.dialect):
+                if self.schemas is not None and self.db.dialect != "sqlite" and tables.schema not in self.schemas:
+                    continue  # another process relays that context's events
+                outbox = tables.outbox
+                rows += (
+                    await session.scalars(
+                        select(outbox)
+                        .where(outbox.published_at.is_(None))
+                        .order_by(outbox.seq)
+                        .limit(self.batch_size)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).all()
             if not rows:
                 return 0
             await self.transport.publish(session, [envelope_of(row) for row in rows])

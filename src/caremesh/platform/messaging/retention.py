@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from caremesh.platform.messaging.models import DeadLetter, InboxEntry, OutboxEvent
+from caremesh.platform.messaging.models import every_messaging_set
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,22 @@ class Pruned:
 
 
 async def prune(session: AsyncSession, *, before: datetime) -> Pruned:
-    """Delete published outbox events, inbox entries and replayed dead letters older than `before`."""
-    outbox = await session.execute(
-        delete(OutboxEvent).where(OutboxEvent.published_at.is_not(None), OutboxEvent.published_at < before)
-    )
-    inbox = await session.execute(delete(InboxEntry).where(InboxEntry.processed_at < before))
-    dead = await session.execute(
-        delete(DeadLetter).where(DeadLetter.replayed_at.is_not(None), DeadLetter.replayed_at < before)
-    )
-    return Pruned(outbox.rowcount, inbox.rowcount, dead.rowcount)
+    """Delete published outbox events, inbox entries and replayed dead letters older than `before`, in
+    every context's tables."""
+    outbox = inbox = dead = 0
+    for tables in every_messaging_set(session.bind.dialect.name):
+        outbox += await _delete(
+            session, tables.outbox, tables.outbox.published_at.is_not(None), tables.outbox.published_at < before
+        )
+        inbox += await _delete(session, tables.inbox, tables.inbox.processed_at < before)
+        dead += await _delete(
+            session,
+            tables.dead_letters,
+            tables.dead_letters.replayed_at.is_not(None),
+            tables.dead_letters.replayed_at < before,
+        )
+    return Pruned(outbox, inbox, dead)
+
+
+async def _delete(session: AsyncSession, model: type[Any], *conditions: Any) -> int:
+    return (await session.execute(delete(model).where(*conditions))).rowcount

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
 from caremesh.platform.messaging.bus import EventTransport, InProcessTransport, Subscriptions
@@ -43,10 +43,12 @@ class Workers:
         *,
         every_subscription: Subscriptions | None = None,
         jobs: Sequence[BackgroundJob] = (),
+        outboxes: Collection[str] | None = None,
     ) -> None:
         """`subscriptions` are the consumers this process runs; `every_subscription` all consumers of
         the product, which the relay fans events out to, so a process serving some contexts never
-        drops the events that another process's consumers wait for."""
+        drops the events that another process's consumers wait for. `outboxes`: the schemas whose outboxes
+        this process relays (None: every one)."""
         self.subscriptions = subscriptions
         self.concurrency = settings.concurrency_for(uow_factory.db.dialect)
         self.consumer = ConsumerWorker(
@@ -76,6 +78,7 @@ class Workers:
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
             on_published=self.consumer.wake,
+            schemas=outboxes,
         )
         self.jobs = list(jobs)
         self._tasks: list[asyncio.Task[None]] = []
