@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from caremesh.platform.messaging.bus import InProcessTransport, Subscriptions
-from caremesh.platform.messaging.jetstream import JetStreamTransport
+from caremesh.platform.messaging.jetstream import JetStreamBroker, JetStreamTransport
 from caremesh.platform.messaging.runtime import Workers
 from caremesh.platform.settings import MessagingSettings
 from tests.builders.billing import completed_visit, invoice_of
@@ -109,3 +109,33 @@ async def test_a_completed_visit_is_invoiced_once_through_the_broker(migrated_da
             assert (await js.stream_info(broker.stream)).state.messages == await env.count("outbox_events")
         finally:
             await broker.delete_stream()
+
+
+@pytest.mark.parametrize("transport", ["nats"], indirect=True)
+async def test_a_broker_back_with_an_empty_store_gets_its_stream_and_consumers_again(env, transport):  # noqa: F811
+    """A lost volume or a new server: the running process's relay creates the stream and the durable consumers
+    again on its next publish, and its running pull loops receive through them."""
+    recorder = Recorder()
+    settings = env.app.state.settings.messaging.model_copy(
+        update={"broker_url": NATS_URL, "broker_namespace": f"cmtest_{uuid.uuid4().hex[:12]}", "run_workers": False}
+    )
+    workers = Workers(env.app.state.uow_factory, Subscriptions([recorder.subscription()]), settings)
+    try:
+        await publish(env, 1)
+        await workers.drain()
+        assert [e.payload["n"] for e in recorder.seen] == [1]
+
+        other = JetStreamBroker(settings, name="the-store-is-lost")
+        try:
+            await other.delete_stream()  # as if the broker restarted on an empty store
+        finally:
+            await other.close()
+
+        await publish(env, 2)
+        await workers.drain()
+        assert [e.payload["n"] for e in recorder.seen] == [1, 2]
+        assert await env.count("outbox_events", "published_at IS NULL") == 0
+    finally:
+        await workers.stop()
+        await workers.broker.delete_stream()
+        await workers.broker.close()

@@ -23,7 +23,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NoStreamResponseError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -136,6 +136,14 @@ class JetStreamBroker:
                 await js.consumer_info(self.stream, durable)  # exists already (created by another process)
             self._consumers.add(durable)
 
+    async def restore_stream(self) -> None:
+        """The stream is gone (the broker came back with an empty store): create it again, and the durable
+        consumers with it on their next `ensure_consumers`. Pull subscriptions bound by name keep working."""
+        js = await self.jetstream()
+        self._consumers.clear()
+        await self._ensure_stream(js)
+        log.warning("broker_stream_restored", stream=self.stream)
+
     async def status(self) -> str:
         """`ok` when the broker answers a round trip, else why not."""
         try:
@@ -175,7 +183,18 @@ class JetStreamTransport:
     async def publish(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
         js = await self.broker.jetstream()
         await self.broker.ensure_consumers(self.every_subscription)  # no event goes out before its consumers
-        acks = await asyncio.gather(
+        try:
+            acks = await self._publish(js, envelopes)
+        except NoStreamResponseError:  # no stream answers: the broker lost its store; recreate, publish again
+            await self.broker.restore_stream()
+            await self.broker.ensure_consumers(self.every_subscription)
+            acks = await self._publish(js, envelopes)
+        duplicates = sum(1 for ack in acks if ack.duplicate)
+        if duplicates:
+            log.info("broker_dropped_duplicates", count=duplicates)
+
+    async def _publish(self, js: JetStreamContext, envelopes: list[Envelope]) -> list[Any]:
+        return await asyncio.gather(
             *(
                 js.publish(
                     self.broker.subject(envelope.type),
@@ -186,9 +205,6 @@ class JetStreamTransport:
                 for envelope in envelopes
             )
         )
-        duplicates = sum(1 for ack in acks if ack.duplicate)
-        if duplicates:
-            log.info("broker_dropped_duplicates", count=duplicates)
 
 
 class JetStreamConsumerWorker:
