@@ -54,6 +54,21 @@ async def _book(
     return ids
 
 
+async def book_round(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    practitioners: list[str],
+    patients: list[str],
+    day: date,
+    visits: int,
+) -> list[str]:
+    """Book a round's visits on `day`, then let the consumers catch up with the bookings' events."""
+    bookings = [(patients[pa], practitioners[pr], start) for pr, pa, start in plan(day, visits)]
+    appointments = await _book(client, headers, bookings)
+    await asyncio.sleep(SETTLE_SECONDS)
+    return appointments
+
+
 async def complete_round(
     client: httpx.AsyncClient, headers: dict[str, str], appointments: list[str]
 ) -> tuple[list[float], list[dict]]:
@@ -130,9 +145,7 @@ async def measure(backend: Backend, first_day: date) -> str:
         practitioners, patients = await setup(client, headers)
         for round_index in range(ROUNDS):
             day = first_day + timedelta(weeks=8 * round_index)
-            bookings = [(patients[pa], practitioners[pr], start) for pr, pa, start in plan(day, VISITS)]
-            appointments = await _book(client, headers, bookings)
-            await asyncio.sleep(SETTLE_SECONDS)  # the consumers catch up with the bookings' events first
+            appointments = await book_round(client, headers, practitioners, patients, day, VISITS)
             single_latencies.extend(await one_at_a_time(client, headers, appointments[:SINGLE_VISITS]))
             latencies, invoices = await complete_round(client, headers, appointments[SINGLE_VISITS:])
             issue_latencies.extend(latencies)

@@ -32,9 +32,9 @@ import httpx
 import nats
 
 from bench import booking
-from bench.billing import _book, _parse
-from bench.booking import direct_round, percentile, plan, setup, spread
-from bench.server import ADMIN_EMAIL, POSTGRES_URL, Backend, Server, admin_session, running_server
+from bench.billing import _parse, book_round
+from bench.booking import direct_round, percentile, setup, spread
+from bench.server import POSTGRES_URL, Backend, Server, admin_session, running_server, server_environment
 from caremesh.gateway import Limits, Route, render
 from caremesh.platform.migrate import upgrade
 from caremesh.platform.settings import DatabaseSettings
@@ -44,7 +44,6 @@ VISITS = int(os.environ.get("BENCH_VISITS", "280"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 NATS_URL = os.environ.get("CAREMESH_BENCH_NATS_URL", "nats://127.0.0.1:4222")
-SETTLE_SECONDS = 10.0
 INVOICE_WAIT_SECONDS = 180
 TOPOLOGY = (
     "identity,audit,patients,practitioners,scheduling",
@@ -78,20 +77,9 @@ async def distributed(db: DatabaseSettings) -> AsyncIterator[Server]:
     workdir = Path(tempfile.mkdtemp(prefix="caremesh-bench-dist-"))
     password = f"bench-{secrets.token_urlsafe(12)}"
     namespace = f"benchdist_{os.getpid()}"
-    env = {
-        **os.environ,
-        "CAREMESH_DATABASE_URL": db.database_url,
-        "CAREMESH_DATABASE_SCHEMA": db.database_schema or "",
-        "CAREMESH_BROKER_URL": NATS_URL,
-        "CAREMESH_BROKER_NAMESPACE": namespace,
-        "CAREMESH_ADMIN_EMAIL": ADMIN_EMAIL,
-        "CAREMESH_ADMIN_PASSWORD": password,
-        "CAREMESH_JWT_SECRET": secrets.token_urlsafe(32),
-        "CAREMESH_SECRET_FILE": str(workdir / "secret"),
-        "CAREMESH_API_RATE_LIMIT": "0/minute",
-        "CAREMESH_LOGIN_RATE_LIMIT": "0/minute",
-        "CAREMESH_LOG_LEVEL": "WARNING",
-    }
+    env = server_environment(
+        db, workdir, password, {"CAREMESH_BROKER_URL": NATS_URL, "CAREMESH_BROKER_NAMESPACE": namespace}
+    )
     processes = plan_topology(TOPOLOGY, _free_port())
     caremesh = str(Path(sys.executable).parent / "caremesh")
     children: list[asyncio.subprocess.Process] = []
@@ -211,9 +199,7 @@ async def measure(name: str, backend: Backend, server: AsyncIterator[Server], fi
         practitioners, patients = await setup(client, headers)
         for round_index in range(ROUNDS):
             day = first_day + timedelta(weeks=8 * round_index)
-            bookings = [(patients[pa], practitioners[pr], start) for pr, pa, start in plan(day, VISITS)]
-            appointments = await _book(client, headers, bookings)
-            await asyncio.sleep(SETTLE_SECONDS)  # the consumers catch up with the bookings' events first
+            appointments = await book_round(client, headers, practitioners, patients, day, VISITS)
             rate, round_latencies = await burst(client, headers, appointments)
             rates.append(rate)
             latencies.extend(round_latencies)

@@ -48,18 +48,16 @@ class Server:
     admin_password: str
 
 
-@asynccontextmanager
-async def running_server(db: DatabaseSettings, settings: dict[str, str] | None = None) -> AsyncIterator[Server]:
-    """`caremesh serve` on `db`, with `settings` as extra `CAREMESH_*` environment variables."""
-    await upgrade(db)
-    port = _free_port()
-    password = f"bench-{secrets.token_urlsafe(12)}"
-    workdir = Path(tempfile.mkdtemp(prefix="caremesh-bench-"))
+def server_environment(
+    db: DatabaseSettings, workdir: Path, admin_password: str, settings: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of a benchmarked `caremesh serve`: `db`, the bench's admin, no rate limits, quiet logs,
+    and `settings` as extra `CAREMESH_*` variables."""
     env = {
         **os.environ,
         "CAREMESH_DATABASE_URL": db.database_url,
         "CAREMESH_ADMIN_EMAIL": ADMIN_EMAIL,
-        "CAREMESH_ADMIN_PASSWORD": password,
+        "CAREMESH_ADMIN_PASSWORD": admin_password,
         "CAREMESH_JWT_SECRET": secrets.token_urlsafe(32),
         "CAREMESH_SECRET_FILE": str(workdir / "secret"),
         "CAREMESH_API_RATE_LIMIT": "0/minute",
@@ -69,6 +67,17 @@ async def running_server(db: DatabaseSettings, settings: dict[str, str] | None =
     }
     if db.database_schema:
         env["CAREMESH_DATABASE_SCHEMA"] = db.database_schema
+    return env
+
+
+@asynccontextmanager
+async def running_server(db: DatabaseSettings, settings: dict[str, str] | None = None) -> AsyncIterator[Server]:
+    """`caremesh serve` on `db`, with `settings` as extra `CAREMESH_*` environment variables."""
+    await upgrade(db)
+    port = _free_port()
+    password = f"bench-{secrets.token_urlsafe(12)}"
+    workdir = Path(tempfile.mkdtemp(prefix="caremesh-bench-"))
+    env = server_environment(db, workdir, password, settings)
     command = [str(Path(sys.executable).parent / "caremesh"), "serve", "--no-migrate", "--port", str(port)]
     log_path = workdir / "server.log"
     log = log_path.open("wb")
