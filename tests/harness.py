@@ -8,7 +8,7 @@ import shutil
 import socket
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -282,6 +282,21 @@ def search_every_schema(db: Database) -> None:
     def _search(dbapi_connection: Any, _record: Any) -> None:
         # On the driver's connection, outside SQLAlchemy's transaction, so no rollback undoes it.
         dbapi_connection.run_async(lambda driver: driver.execute(f"SET search_path TO {path}"))
+
+
+def process_env(admin_email: str, admin_password: str, variables: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a caremesh process a test starts: this one without any CAREMESH_* variable, the test's
+    admin, cheap password hashing, warnings only; `variables` add or override CAREMESH_* settings."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CAREMESH_")},
+        "CAREMESH_ADMIN_EMAIL": admin_email,
+        "CAREMESH_ADMIN_PASSWORD": admin_password,
+        "CAREMESH_ARGON2_TIME_COST": "1",
+        "CAREMESH_ARGON2_MEMORY_KIB": "1024",
+        "CAREMESH_ARGON2_PARALLELISM": "1",
+        "CAREMESH_LOG_LEVEL": "WARNING",
+        **(variables or {}),
+    }
 
 
 def free_port() -> int:

@@ -28,7 +28,7 @@ import pytest
 
 from caremesh.contexts import CONTEXTS
 from caremesh.gateway import Limits, Route, render
-from tests.harness import POSTGRES_URL, delete_streams, drop_schemas, free_port
+from tests.harness import POSTGRES_URL, delete_streams, drop_schemas, free_port, process_env
 
 NATS_URL = os.environ.get("CAREMESH_TEST_NATS_URL")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -94,27 +94,24 @@ class Cluster:
 
     @property
     def env(self) -> dict[str, str]:
-        return {
-            **{k: v for k, v in os.environ.items() if not k.startswith("CAREMESH_")},
-            "CAREMESH_DATABASE_URL": POSTGRES_URL or "",
-            "CAREMESH_DATABASE_SCHEMA": self.schema,
-            "CAREMESH_BROKER_URL": self.broker_url,
-            "CAREMESH_BROKER_NAMESPACE": self.namespace,
-            "CAREMESH_JWT_SECRET": "cluster-signing-secret-for-tests-0123456789abcdef",
-            "CAREMESH_SECRET_FILE": str(self.workdir / "secret"),
-            "CAREMESH_ADMIN_EMAIL": ADMIN["email"],
-            "CAREMESH_ADMIN_PASSWORD": ADMIN["password"],
-            "CAREMESH_ARGON2_TIME_COST": "1",
-            "CAREMESH_ARGON2_MEMORY_KIB": "1024",
-            "CAREMESH_ARGON2_PARALLELISM": "1",
-            "CAREMESH_LOGIN_RATE_LIMIT": "0/minute",
-            "CAREMESH_API_RATE_LIMIT": "0/minute",
-            "CAREMESH_TIMEZONE": "UTC",
-            "CAREMESH_RELAY_POLL_SECONDS": "0.2",
-            # A delivery to a killed replica comes again after this long (production: 30 s).
-            "CAREMESH_BROKER_ACK_WAIT_SECONDS": "3",
-            "CAREMESH_LOG_LEVEL": "WARNING",
-        }
+        return process_env(
+            ADMIN["email"],
+            ADMIN["password"],
+            {
+                "CAREMESH_DATABASE_URL": POSTGRES_URL or "",
+                "CAREMESH_DATABASE_SCHEMA": self.schema,
+                "CAREMESH_BROKER_URL": self.broker_url,
+                "CAREMESH_BROKER_NAMESPACE": self.namespace,
+                "CAREMESH_JWT_SECRET": "cluster-signing-secret-for-tests-0123456789abcdef",
+                "CAREMESH_SECRET_FILE": str(self.workdir / "secret"),
+                "CAREMESH_LOGIN_RATE_LIMIT": "0/minute",
+                "CAREMESH_API_RATE_LIMIT": "0/minute",
+                "CAREMESH_TIMEZONE": "UTC",
+                "CAREMESH_RELAY_POLL_SECONDS": "0.2",
+                # A delivery to a killed replica comes again after this long (production: 30 s).
+                "CAREMESH_BROKER_ACK_WAIT_SECONDS": "3",
+            },
+        )
 
     @property
     def base(self) -> str:

@@ -25,7 +25,7 @@ from tests.builders.orders import prescription
 from tests.builders.patients import patient_body
 from tests.builders.pharmacy import medication_body
 from tests.builders.practitioners import practitioner_body
-from tests.harness import POSTGRES_URL, delete_streams, drop_schemas, free_port
+from tests.harness import POSTGRES_URL, delete_streams, drop_schemas, free_port, process_env
 
 NATS_URL = os.environ.get("CAREMESH_TEST_NATS_URL")
 
@@ -122,17 +122,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         if POSTGRES_URL
         else {"CAREMESH_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'caremesh.db'}"}
     )
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CAREMESH_")},
-        **database,
-        "CAREMESH_JWT_SECRET": uuid.uuid4().hex * 2,
-        "CAREMESH_ADMIN_EMAIL": ADMIN["email"],
-        "CAREMESH_ADMIN_PASSWORD": ADMIN["password"],
-        "CAREMESH_ARGON2_TIME_COST": "1",
-        "CAREMESH_ARGON2_MEMORY_KIB": "1024",
-        "CAREMESH_ARGON2_PARALLELISM": "1",
-        "CAREMESH_LOG_LEVEL": "WARNING",
-    }
+    env = process_env(ADMIN["email"], ADMIN["password"], {**database, "CAREMESH_JWT_SECRET": uuid.uuid4().hex * 2})
     namespace = f"cmgw_{uuid.uuid4().hex[:10]}"
     if POSTGRES_URL and NATS_URL:  # the distributed mode: events through NATS (else through the event tables)
         env |= {"CAREMESH_BROKER_URL": NATS_URL, "CAREMESH_BROKER_NAMESPACE": namespace}

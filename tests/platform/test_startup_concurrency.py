@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from tests.harness import (
     MigratedDatabase,
     drop_schemas,
     free_port,
+    process_env,
     search_every_schema,
     settings_for_tests,
 )
@@ -152,22 +152,18 @@ async def test_migrations_started_at_once_take_turns(migrated_database: Migrated
 
 def process_environment(db: DatabaseSettings, tmp: Path) -> dict[str, str]:
     """This environment without CAREMESH_* variables, plus the database and the test's admin, cheap hashing."""
-    variables = {k: v for k, v in os.environ.items() if not k.startswith("CAREMESH_")}
-    for name, value in db.model_dump().items():
-        if value is not None:
-            variables[f"CAREMESH_{name.upper()}"] = str(value)
-    variables.update(
-        CAREMESH_JWT_SECRET="test-signing-secret-not-for-production-0123456789",
-        CAREMESH_SECRET_FILE=str(tmp / "secret"),
-        CAREMESH_ADMIN_EMAIL=ADMIN_EMAIL,
-        CAREMESH_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        CAREMESH_ARGON2_TIME_COST="1",
-        CAREMESH_ARGON2_MEMORY_KIB="1024",
-        CAREMESH_ARGON2_PARALLELISM="1",
-        CAREMESH_LOG_JSON="true",
-        CAREMESH_LOG_LEVEL="INFO",
+    database = {f"CAREMESH_{name.upper()}": str(value) for name, value in db.model_dump().items() if value is not None}
+    return process_env(
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+        {
+            **database,
+            "CAREMESH_JWT_SECRET": "test-signing-secret-not-for-production-0123456789",
+            "CAREMESH_SECRET_FILE": str(tmp / "secret"),
+            "CAREMESH_LOG_JSON": "true",
+            "CAREMESH_LOG_LEVEL": "INFO",
+        },
     )
-    return variables
 
 
 class Server:

@@ -21,7 +21,7 @@ from caremesh.platform.settings import DatabaseSettings, Settings
 from caremesh.topology import DEFAULT_PROCESSES, TopologyProblem, broker_environment, plan
 from tests.builders.patients import patient_body
 from tests.builders.pharmacy import medication_body
-from tests.harness import POSTGRES_URL, delete_streams, drop_schemas
+from tests.harness import POSTGRES_URL, delete_streams, drop_schemas, process_env
 
 NATS_URL = os.environ.get("CAREMESH_TEST_NATS_URL")
 
@@ -99,16 +99,7 @@ def test_up_starts_every_context_behind_nginx_and_stops_them_all(tmp_path: Path)
         if POSTGRES_URL
         else {"CAREMESH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'caremesh.db'}"}
     )
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CAREMESH_")},
-        **database,
-        "CAREMESH_ADMIN_EMAIL": ADMIN["email"],
-        "CAREMESH_ADMIN_PASSWORD": ADMIN["password"],
-        "CAREMESH_ARGON2_TIME_COST": "1",
-        "CAREMESH_ARGON2_MEMORY_KIB": "1024",
-        "CAREMESH_ARGON2_PARALLELISM": "1",
-        "CAREMESH_LOG_LEVEL": "WARNING",
-    }
+    env = process_env(ADMIN["email"], ADMIN["password"], database)
     command = [str(Path(sys.executable).parent / "caremesh"), "up", "--listen", f"127.0.0.1:{gateway}"]
     namespace = f"cmup_{uuid.uuid4().hex[:10]}"
     if POSTGRES_URL and NATS_URL:  # the distributed mode; on SQLite the fallback through the event tables
