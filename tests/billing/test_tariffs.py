@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from caremesh.billing import service
+from caremesh.billing import tariffs
 from tests.billing.helpers import billing_snapshot
 from tests.builders.billing import TARIFFS, bands, make_tariff, tariff_body
 from tests.builders.scheduling import assert_problem
@@ -58,9 +58,9 @@ async def test_the_default_tariffs_exist_after_the_first_start(env):
 async def test_a_restart_adds_missing_defaults_and_keeps_edited_ones(env):
     assert (await patch(env, "CONSULT-CARDIOLOGY", {"pricing": bands("1.00", "2.00", "3.00")})).status_code == 200
     async with env.uow() as uow:
-        await uow.session.delete(await uow.session.get(service.Tariff, "CONSULT-GENERAL"))
+        await uow.session.delete(await uow.session.get(tariffs.Tariff, "CONSULT-GENERAL"))
     async with env.uow() as uow:
-        await service.bootstrap(uow)
+        await tariffs.bootstrap(uow)
     assert (await get(env, "CONSULT-CARDIOLOGY")).json()["pricing"] == bands("1.00", "2.00", "3.00")
     assert (await get(env, "CONSULT-GENERAL")).json()["version"] == 1
 
@@ -68,11 +68,11 @@ async def test_a_restart_adds_missing_defaults_and_keeps_edited_ones(env):
 async def test_a_restart_skips_a_default_whose_specialty_another_tariff_took(env):
     async with env.uow() as uow:
         for code in ("CONSULT-CARDIOLOGY", "CONSULT-GENERAL"):
-            await uow.session.delete(await uow.session.get(service.Tariff, code))
+            await uow.session.delete(await uow.session.get(tariffs.Tariff, code))
     heart = await make_tariff(env, code="HEART", kind="consultation", specialty="cardiology")
 
     async with env.uow() as uow:
-        await service.bootstrap(uow)
+        await tariffs.bootstrap(uow)
 
     assert_problem(await get(env, "CONSULT-CARDIOLOGY"), 404, "TARIFF_NOT_FOUND")
     assert (await get(env, "HEART")).json() == heart
@@ -143,7 +143,7 @@ async def test_the_database_keeps_one_consultation_tariff_per_specialty(env, mon
     async def sees_nothing(*_args):
         return None
 
-    monkeypatch.setattr(service, "_check_specialty_free", sees_nothing)
+    monkeypatch.setattr(tariffs, "_check_specialty_free", sees_nothing)
     body = tariff_body(code="CONSULT-CARDIO-2", kind="consultation", specialty="cardiology")
     assert_problem(await env.client.post(TARIFFS, json=body, headers=env.admin), 409, "CONSULTATION_TARIFF_EXISTS")
     assert await env.count("tariffs", "specialty = 'cardiology'") == 1

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from caremesh.app import create_app
-from caremesh.billing.service import DEFAULT_TARIFFS
+from caremesh.billing.tariffs import DEFAULT_TARIFFS
 from caremesh.notifications.domain import default_templates
 from caremesh.platform.db import Database
 from caremesh.platform.migrate import current_revision, head_revision, upgrade

@@ -5,7 +5,7 @@ from datetime import date
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from caremesh.billing import service
+from caremesh.billing import errors, receivables, service, tariffs
 from caremesh.billing.domain import InvoiceStatus, Kind
 from caremesh.billing.models import Invoice, Tariff
 from caremesh.billing.schemas import (
@@ -32,41 +32,41 @@ LAST_AGING_DAY = date(9999, 12, 30)  # aging looks at the day after `as_of`
 
 def _tariff(uow: UnitOfWork, tariff: Tariff, response: Response) -> TariffRead:
     set_etag(response, tariff.version)
-    return service.tariff_to_read(uow, tariff)
+    return tariffs.tariff_to_read(uow, tariff)
 
 
 @router.get("/tariffs", dependencies=[require("tariffs:read")])
 async def list_tariffs(
     uow: Uow, page: PageParams = Depends(), kind: Kind | None = None, specialty: str | None = Query(None, max_length=50)
 ) -> Page[TariffRead]:
-    rows, cursor = await service.list_tariffs(uow, kind=kind, specialty=specialty, page=page)
-    return Page(items=[service.tariff_to_read(uow, t) for t in rows], next_cursor=cursor)
+    rows, cursor = await tariffs.list_tariffs(uow, kind=kind, specialty=specialty, page=page)
+    return Page(items=[tariffs.tariff_to_read(uow, t) for t in rows], next_cursor=cursor)
 
 
 @router.post(
     "/tariffs",
     status_code=status.HTTP_201_CREATED,
     dependencies=[require("tariffs:write")],
-    responses=problems(service.ConsultationTariffExists, service.TariffExists),
+    responses=problems(errors.ConsultationTariffExists, errors.TariffExists),
 )
 async def create_tariff(body: TariffCreate, uow: Uow, response: Response) -> TariffRead:
-    tariff = await service.create_tariff(uow, body)
+    tariff = await tariffs.create_tariff(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/tariffs/{tariff.code}"
     return _tariff(uow, tariff, response)
 
 
-@router.get("/tariffs/{code}", dependencies=[require("tariffs:read")], responses=problems(service.TariffNotFound))
+@router.get("/tariffs/{code}", dependencies=[require("tariffs:read")], responses=problems(errors.TariffNotFound))
 async def get_tariff(code: str, uow: Uow, response: Response) -> TariffRead:
-    return _tariff(uow, await service.get_tariff(uow, code), response)
+    return _tariff(uow, await tariffs.get_tariff(uow, code), response)
 
 
 @router.patch(
     "/tariffs/{code}",
     dependencies=[require("tariffs:write")],
-    responses=problems(service.TariffNotFound, service.ConsultationTariffExists, service.TariffExists),
+    responses=problems(errors.TariffNotFound, errors.ConsultationTariffExists, errors.TariffExists),
 )
 async def update_tariff(code: str, body: TariffUpdate, uow: Uow, if_match: IfMatch, response: Response) -> TariffRead:
-    return _tariff(uow, await service.update_tariff(uow, code, body, if_match), response)
+    return _tariff(uow, await tariffs.update_tariff(uow, code, body, if_match), response)
 
 
 # --- invoices -------------------------------------------------------------------------
@@ -84,12 +84,12 @@ def _invoice(invoice: Invoice, response: Response) -> InvoiceRead:
     responses={
         200: {"model": InvoiceRead, "description": "The appointment's invoice, issued before"},
         **problems(
-            service.AppointmentNotFound,
-            service.PatientNotFound,
-            service.PractitionerNotFound,
-            service.AppointmentCancelled,
-            service.AppointmentNotCompleted,
-            service.NoApplicableTariff,
+            errors.AppointmentNotFound,
+            errors.PatientNotFound,
+            errors.PractitionerNotFound,
+            errors.AppointmentCancelled,
+            errors.AppointmentNotCompleted,
+            errors.NoApplicableTariff,
         ),
     },
 )
@@ -118,7 +118,7 @@ async def list_invoices(
 
 
 @router.get(
-    "/invoices/{invoice_id}", dependencies=[require("invoices:read")], responses=problems(service.InvoiceNotFound)
+    "/invoices/{invoice_id}", dependencies=[require("invoices:read")], responses=problems(errors.InvoiceNotFound)
 )
 async def get_invoice(invoice_id: uuid.UUID, uow: Uow, response: Response) -> InvoiceRead:
     return _invoice(await service.get_invoice(uow, invoice_id), response)
@@ -127,7 +127,7 @@ async def get_invoice(invoice_id: uuid.UUID, uow: Uow, response: Response) -> In
 @router.post(
     "/invoices/{invoice_id}/void",
     dependencies=[require("invoices:write")],
-    responses=problems(service.InvoiceNotFound, service.InvoiceHasPayments, service.InvoiceNotVoidable),
+    responses=problems(errors.InvoiceNotFound, errors.InvoiceHasPayments, errors.InvoiceNotVoidable),
 )
 async def void_invoice(
     invoice_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response, body: InvoiceVoid | None = None
@@ -144,4 +144,4 @@ async def accounts_receivable(
     uow: Uow,
     as_of: date | None = Query(None, le=LAST_AGING_DAY, description="YYYY-MM-DD; default: today at the clinic"),
 ) -> AccountsReceivableRead:
-    return await service.accounts_receivable(uow, as_of)
+    return await receivables.accounts_receivable(uow, as_of)

@@ -16,8 +16,17 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from caremesh.billing import service
+from caremesh.billing import invoice_payments, order_invoices
 from caremesh.billing.domain import Kind
+from caremesh.billing.errors import (
+    AmountExceedsBalance,
+    InsuranceShareExceeded,
+    InvoiceHasPayments,
+    InvoiceNotFound,
+    InvoiceNotPayable,
+    NoPaymentPending,
+    RefundExceedsAmountPaid,
+)
 from caremesh.billing.events import (
     INVOICE_ISSUED,
     INVOICE_PAID,
@@ -27,17 +36,7 @@ from caremesh.billing.events import (
     InvoiceVoided,
 )
 from caremesh.billing.models import Invoice
-from caremesh.billing.service import (
-    AmountExceedsBalance,
-    ChargeLine,
-    InsuranceShareExceeded,
-    InvoiceHasPayments,
-    InvoiceNotFound,
-    InvoiceNotPayable,
-    NoPaymentPending,
-    OrderCharge,
-    RefundExceedsAmountPaid,
-)
+from caremesh.billing.order_invoices import ChargeLine, OrderCharge
 from caremesh.platform.uow import UnitOfWork
 
 __all__ = [
@@ -151,7 +150,7 @@ async def reserve_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decima
     Raises 404 INVOICE_NOT_FOUND (also for a patient-role actor who is not the invoice's patient),
     409 INVOICE_NOT_PAYABLE (void or paid), 409 AMOUNT_EXCEEDS_BALANCE (amount > payable_now).
     """
-    return _summary(await service.reserve_payment(uow, invoice_id, amount))
+    return _summary(await invoice_payments.reserve_payment(uow, invoice_id, amount))
 
 
 async def settle_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal, *, succeeded: bool) -> InvoiceSummary:
@@ -159,28 +158,28 @@ async def settle_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal
     (issued -> partially_paid -> paid) and publishes invoice.paid when the balance reaches zero.
 
     Raises 404 INVOICE_NOT_FOUND, 409 NO_PAYMENT_PENDING (more than is reserved)."""
-    return _summary(await service.settle_payment(uow, invoice_id, amount, succeeded=succeeded))
+    return _summary(await invoice_payments.settle_payment(uow, invoice_id, amount, succeeded=succeeded))
 
 
 async def record_refund(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal) -> InvoiceSummary:
     """Give `amount` back: amount_paid falls, the balance and the status follow (paid -> partially_paid -> issued).
 
     Raises 404 INVOICE_NOT_FOUND, 409 REFUND_EXCEEDS_AMOUNT_PAID."""
-    return _summary(await service.record_refund(uow, invoice_id, amount))
+    return _summary(await invoice_payments.record_refund(uow, invoice_id, amount))
 
 
 async def issue_for_order(uow: UnitOfWork, charge: OrderCharge) -> tuple[InvoiceSummary, bool]:
     """The order's invoice, issuing it on the first call: (invoice, issued now). Lines are quantity × the
     catalogue's unit price; the tax rate (and any per-order fee) comes from the kind's order tariff; the insurance
     split as for visits. Raises 404 PATIENT_NOT_FOUND when the patient is gone; writes nothing when it raises."""
-    invoice, issued = await service.issue_for_order(uow, charge)
+    invoice, issued = await order_invoices.issue_for_order(uow, charge)
     return _summary(invoice), issued
 
 
 async def void_for_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str) -> InvoiceSummary | None:
     """Void the order's invoice; None when there is none (or it is void already).
     Raises 409 INVOICE_HAS_PAYMENTS when money has moved on it."""
-    invoice = await service.void_for_order(uow, order_id, reason)
+    invoice = await order_invoices.void_for_order(uow, order_id, reason)
     return None if invoice is None else _summary(invoice)
 
 
@@ -188,4 +187,4 @@ async def record_insurance_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amoun
     """Post a payer's payment against the invoice's insurance share (claims' remittances), under the invoice's row
     lock. Raises 404 INVOICE_NOT_FOUND, 409 INVOICE_NOT_PAYABLE (void), 409 INSURANCE_SHARE_EXCEEDED (more than the
     share still outstanding), 422 for an amount not above zero."""
-    return _summary(await service.record_insurance_payment(uow, invoice_id, amount))
+    return _summary(await invoice_payments.record_insurance_payment(uow, invoice_id, amount))

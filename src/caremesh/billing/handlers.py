@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 
-from caremesh.billing import service
+from caremesh.billing import errors, service
 from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.uow import UnitOfWork
@@ -31,7 +31,7 @@ async def invoice_booked_visit(uow: UnitOfWork, event: AppointmentBooked, envelo
         return
     try:
         await service.issue_for_appointment(uow, event.appointment_id)
-    except service.AppointmentCancelled:
+    except errors.AppointmentCancelled:
         # Cancelled before this delivery: nothing to bill (deliveries are not ordered).
         log.info("booked_visit_not_billed", appointment_id=str(event.appointment_id), reason="cancelled")
 
