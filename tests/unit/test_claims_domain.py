@@ -23,7 +23,7 @@ from caremesh.claims.domain import (
     rejection_reason,
     window_expired,
 )
-from caremesh.claims.service import control_number
+from caremesh.claims.x12_documents import control_number
 from caremesh.platform.settings import ClinicSettings, npi_check_digit
 
 D = Decimal

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 
-from caremesh.claims import service
+from caremesh.claims import errors, reconciliation, remittances, service, x12_documents
 from caremesh.claims.domain import ClaimStatus
 from caremesh.claims.models import Claim, ClaimHistory, Dispute, Remittance
 from caremesh.claims.schemas import (
@@ -97,7 +97,7 @@ def _claim(claim: Claim, response: Response | None = None) -> ClaimRead:
     "/claims",
     status_code=status.HTTP_201_CREATED,
     dependencies=[WRITE],
-    responses=problems(service.ClaimExists, service.NotClaimable, (404, "INVOICE_NOT_FOUND")),
+    responses=problems(errors.ClaimExists, errors.NotClaimable, (404, "INVOICE_NOT_FOUND")),
 )
 async def create_claim(body: ClaimCreate, uow: Uow, response: Response) -> ClaimRead:
     """A draft claim for the invoice's insurance share, with one line per invoice line."""
@@ -121,7 +121,7 @@ async def list_claims(
     return Page(items=[_claim(c) for c in rows], next_cursor=cursor)
 
 
-@router.get("/claims/{claim_id}", dependencies=[READ], responses=problems(service.ClaimNotFound))
+@router.get("/claims/{claim_id}", dependencies=[READ], responses=problems(errors.ClaimNotFound))
 async def get_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
     return _claim(await service.get_claim(uow, claim_id), response)
 
@@ -130,11 +130,11 @@ async def get_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimR
     "/claims/{claim_id}/submit",
     dependencies=[WRITE],
     responses=problems(
-        service.ClaimNotFound,
-        service.DuplicateClaim,
-        service.InvalidStatusTransition,
-        service.NotClaimable,
-        service.ClaimWindowExpired,
+        errors.ClaimNotFound,
+        errors.DuplicateClaim,
+        errors.InvalidStatusTransition,
+        errors.NotClaimable,
+        errors.ClaimWindowExpired,
     ),
 )
 async def submit_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
@@ -144,7 +144,7 @@ async def submit_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> Cla
 @router.post(
     "/claims/{claim_id}/process",
     dependencies=[WRITE],
-    responses=problems(service.ClaimNotFound, service.InvalidStatusTransition),
+    responses=problems(errors.ClaimNotFound, errors.InvalidStatusTransition),
 )
 async def process_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
     """Adjudicate automatically against the patient's scheme, with X12 reason codes per line."""
@@ -155,8 +155,8 @@ async def process_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> Cl
     "/claims/{claim_id}/approve",
     dependencies=[WRITE],
     responses=problems(
-        service.ClaimNotFound,
-        service.InvalidStatusTransition,
+        errors.ClaimNotFound,
+        errors.InvalidStatusTransition,
         (409, "DEDUCTIBLE_EXCEEDED"),
         (409, "ANNUAL_LIMIT_EXCEEDED"),
     ),
@@ -168,7 +168,7 @@ async def approve_claim(claim_id: uuid.UUID, body: ApproveRequest, uow: Uow, res
 @router.post(
     "/claims/{claim_id}/reject",
     dependencies=[WRITE],
-    responses=problems(service.ClaimNotFound, service.InvalidStatusTransition),
+    responses=problems(errors.ClaimNotFound, errors.InvalidStatusTransition),
 )
 async def reject_claim(claim_id: uuid.UUID, body: RejectRequest, uow: Uow, response: Response) -> ClaimRead:
     return _claim(await service.reject(uow, claim_id, body.reason_code, body.reason), response)
@@ -178,7 +178,7 @@ def _entry(entry: ClaimHistory) -> HistoryEntryRead:
     return HistoryEntryRead.model_validate(entry, from_attributes=True)
 
 
-@router.get("/claims/{claim_id}/history", dependencies=[READ], responses=problems(service.ClaimNotFound))
+@router.get("/claims/{claim_id}/history", dependencies=[READ], responses=problems(errors.ClaimNotFound))
 async def claim_history(claim_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[HistoryEntryRead]:
     """The claim's transitions, oldest first."""
     rows, cursor = await service.history(uow, claim_id, page)
@@ -191,11 +191,11 @@ async def claim_history(claim_id: uuid.UUID, uow: Uow, page: PageParams = Depend
     response_class=PlainTextResponse,
     responses={
         200: {"content": {"text/plain": {}}, "description": "An ASC X12 837P (005010X222A1) interchange"},
-        **problems(service.ClaimNotFound, service.NotClaimable),
+        **problems(errors.ClaimNotFound, errors.NotClaimable),
     },
 )
 async def claim_x12(claim_id: uuid.UUID, uow: Uow) -> PlainTextResponse:
-    return PlainTextResponse(await service.x12_837p(uow, claim_id))
+    return PlainTextResponse(await x12_documents.x12_837p(uow, claim_id))
 
 
 # --- disputes ---------------------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def _dispute(dispute: Dispute, response: Response | None = None) -> DisputeRead:
     "/disputes",
     status_code=status.HTTP_201_CREATED,
     dependencies=[WRITE],
-    responses=problems(service.ClaimNotFound, service.DisputeExists, service.InvalidStatusTransition),
+    responses=problems(errors.ClaimNotFound, errors.DisputeExists, errors.InvalidStatusTransition),
 )
 async def open_dispute(body: DisputeCreate, uow: Uow, response: Response) -> DisputeRead:
     dispute = await service.open_dispute(uow, body)
@@ -234,10 +234,10 @@ async def open_dispute(body: DisputeCreate, uow: Uow, response: Response) -> Dis
     "/disputes/{dispute_id}/resolve",
     dependencies=[WRITE],
     responses=problems(
-        service.ClaimNotFound,
-        service.DisputeNotFound,
-        service.DisputeResolved,
-        service.InvalidStatusTransition,
+        errors.ClaimNotFound,
+        errors.DisputeNotFound,
+        errors.DisputeResolved,
+        errors.InvalidStatusTransition,
         (409, "DEDUCTIBLE_EXCEEDED"),
         (409, "ANNUAL_LIMIT_EXCEEDED"),
         (409, "NOTHING_TO_REVERSE"),
@@ -261,7 +261,7 @@ async def list_disputes(
     return Page(items=[_dispute(d) for d in rows], next_cursor=cursor)
 
 
-@router.get("/disputes/{dispute_id}", dependencies=[READ], responses=problems(service.DisputeNotFound))
+@router.get("/disputes/{dispute_id}", dependencies=[READ], responses=problems(errors.DisputeNotFound))
 async def get_dispute(dispute_id: uuid.UUID, uow: Uow, response: Response) -> DisputeRead:
     return _dispute(await service.get_dispute(uow, dispute_id), response)
 
@@ -300,7 +300,7 @@ async def _remittance_body(request: Request) -> tuple[RemittanceIn, str]:
     media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     raw = await request.body()
     if media_type in X12_TYPES:
-        return service.remittance_from_835(raw.decode("utf-8", errors="replace")), "x12_835"
+        return x12_documents.remittance_from_835(raw.decode("utf-8", errors="replace")), "x12_835"
     if media_type != "application/json":
         raise UnsupportedMediaType(f"Send a remittance as application/json or as an X12 835 in {', '.join(X12_TYPES)}.")
     try:
@@ -324,14 +324,14 @@ async def _remittance_body(request: Request) -> tuple[RemittanceIn, str]:
     response_model=RemittanceRead,
     responses={
         200: {"model": RemittanceRead, "description": "The same remittance again: the first answer, replayed"},
-        **problems(service.RemittanceConflict, service.InvalidX12),
+        **problems(errors.RemittanceConflict, errors.InvalidX12),
     },
 )
 async def process_remittance(request: Request, uow: Uow) -> JSONResponse:
     """Post a payer's remittance (JSON, or an X12 835 as text/plain) to claims and invoices, once: the same
     remittance again answers 200 with the first answer and `Idempotent-Replayed: true`."""
     data, format_ = await _remittance_body(request)
-    remittance, replayed = await service.process_remittance(uow, data, format_)
+    remittance, replayed = await remittances.process_remittance(uow, data, format_)
     body = _remittance(uow, remittance).model_dump(mode="json")
     if replayed:
         return JSONResponse(body, status_code=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
@@ -346,7 +346,7 @@ async def reconciliation_report(
 ) -> ReconciliationReport:
     """Remittances received from `from` to `to` (clinic dates, inclusive): what was posted, what was not and why,
     totals by payer; and the approved claims still waiting for payment."""
-    found = await service.report(uow, from_, to)
+    found = await reconciliation.report(uow, from_, to)
     return ReconciliationReport(
         from_=found.from_,
         to=found.to,

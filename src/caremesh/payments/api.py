@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, status
 from fastapi.responses import JSONResponse
 
-from caremesh.payments import service
+from caremesh.payments import attempts, errors, service
 from caremesh.payments.domain import PaymentStatus
 from caremesh.payments.gateway import PaymentGateway, gateway_for
 from caremesh.payments.schemas import PaymentCreate, PaymentRead, RefundCreate, RefundRead
@@ -48,9 +48,9 @@ IdempotencyKeyHeader = Annotated[str, Depends(idempotency_key)]
 
 # Billing's answers reach the client through the stored outcome, hence (status, code) pairs.
 CREATE_ERRORS = (
-    service.IdempotencyKeyRequired,
+    errors.IdempotencyKeyRequired,
     service.IdempotencyKeyInvalid,
-    service.GatewayUnavailableError,
+    errors.GatewayUnavailableError,
 )
 GATEWAY = {
     502: "The gateway did not answer (nothing happened) or its answer was lost (settled in the background):"
@@ -58,7 +58,7 @@ GATEWAY = {
 }
 
 
-def _respond(outcome: service.Outcome, *, location: bool = False) -> JSONResponse:
+def _respond(outcome: attempts.Outcome, *, location: bool = False) -> JSONResponse:
     """The stored response, byte for byte the same on every replay but for `Idempotent-Replayed`."""
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     if outcome.status >= 400:
@@ -95,10 +95,10 @@ async def create_payment(
     dependencies=[require("payments:refund")],
     responses=problems(
         *CREATE_ERRORS,
-        service.RefundDeclined,
-        service.PaymentNotFound,
-        service.PaymentNotRefundable,
-        service.RefundExceedsPayment,
+        errors.RefundDeclined,
+        errors.PaymentNotFound,
+        errors.PaymentNotRefundable,
+        errors.RefundExceedsPayment,
         (409, "REFUND_EXCEEDS_AMOUNT_PAID"),
         descriptions={**GATEWAY, 402: "Declined: nothing was refunded."},
     ),
@@ -127,7 +127,7 @@ async def list_payments(
     return Page(items=[service.to_read(p) for p in rows], next_cursor=cursor)
 
 
-@reading.get("/{payment_id}", dependencies=[require("payments:read")], responses=problems(service.PaymentNotFound))
+@reading.get("/{payment_id}", dependencies=[require("payments:read")], responses=problems(errors.PaymentNotFound))
 async def get_payment(payment_id: uuid.UUID, uow: Uow) -> PaymentRead:
     return service.to_read(await service.get_payment(uow, payment_id))
 

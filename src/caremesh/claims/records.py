@@ -1,0 +1,68 @@
+"""Helpers the claims use cases share: loading a claim, recording its transitions, the fields of its events."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from caremesh.audit import contract as audit
+from caremesh.claims.domain import Action
+from caremesh.claims.errors import ClaimNotFound
+from caremesh.claims.models import Claim, ClaimHistory
+from caremesh.platform.db import one_or_raise
+from caremesh.platform.uow import UnitOfWork
+
+
+async def _load(uow: UnitOfWork, claim_id: uuid.UUID, *, for_update: bool = False) -> Claim:
+    query = select(Claim).where(Claim.id == claim_id)
+    claim: Claim = await one_or_raise(uow.session, query, ClaimNotFound, for_update=for_update)
+    return claim
+
+
+async def _record(
+    uow: UnitOfWork,
+    claim: Claim,
+    previous: str | None,
+    action: Action,
+    *,
+    note: str | None = None,
+    approved_amount: Decimal | None = None,
+) -> None:
+    last = await uow.session.scalar(
+        select(ClaimHistory.sequence)
+        .where(ClaimHistory.claim_id == claim.id)
+        .order_by(ClaimHistory.sequence.desc())
+        .limit(1)
+    )
+    uow.session.add(
+        ClaimHistory(
+            claim_id=claim.id,
+            sequence=(last or 0) + 1,
+            from_status=previous,
+            to_status=claim.status,
+            action=action,
+            actor_id=None if uow.actor is None else uow.actor.user_id,
+            note=note,
+            approved_amount=approved_amount,
+            occurred_at=uow.now(),
+        )
+    )
+    audit.record(uow, f"claim.{action}", "claim", claim.id)
+
+
+def _ids(claim: Claim) -> dict[str, Any]:
+    """The fields every claim event starts with."""
+    return {
+        "claim_id": claim.id,
+        "number": claim.number,
+        "invoice_id": claim.invoice_id,
+        "patient_id": claim.patient_id,
+    }
+
+
+def _cents(amount: Decimal) -> Decimal:
+    """Two decimals, as the events carry money."""
+    return Decimal(f"{amount:.2f}")
