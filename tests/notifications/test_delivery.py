@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from caremesh.notifications import service
+from caremesh.notifications import delivery
 from caremesh.notifications.handlers import NotificationDispatcher
 from tests.builders.notifications import advance, list_notifications, make_notification, messages_of, publish
 from tests.builders.notifications import order_failed as order_failed_payload
@@ -203,7 +203,7 @@ async def test_a_claimed_message_is_not_sent_by_anyone_else_until_its_lease_runs
 
     # The first sender comes back to life: its outcome no longer counts.
     async with env.uow() as uow:
-        await service.record_failure(uow, claimed, RuntimeError("late"))
+        await delivery.record_failure(uow, claimed, RuntimeError("late"))
     [still] = await list_notifications(env)
     assert (still["status"], still["attempts"], still["last_error"]) == ("sent", 2, None)
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete
 from structlog.testing import capture_logs
 
-from caremesh.notifications import domain, service
+from caremesh.notifications import domain, rendering, service
 from caremesh.notifications.models import NotificationTemplate
 from tests.builders.notifications import (
     TEMPLATES,
@@ -319,7 +319,7 @@ async def test_a_render_runs_in_a_worker_thread_and_is_given_up_on_at_its_time_l
     ticker = asyncio.create_task(tick())
     started = time.perf_counter()
     try:
-        with pytest.raises(domain.TemplateProblem, match=r"takes longer than 0\.1 s to render"):
+        with pytest.raises(rendering.TemplateProblem, match=r"takes longer than 0\.1 s to render"):
             await service.render_off_loop(stubborn, time_limit=0.1)
     finally:
         ticker.cancel()
@@ -327,9 +327,9 @@ async def test_a_render_runs_in_a_worker_thread_and_is_given_up_on_at_its_time_l
     assert ticks >= 5  # the loop was free while the worker slept
 
     booked = domain.KINDS["appointment_booked"]
-    with pytest.raises(domain.TemplateProblem, match="takes longer than 0 s to render"):
+    with pytest.raises(rendering.TemplateProblem, match="takes longer than 0 s to render"):
         await service.render_off_loop(
-            domain.check_template, booked, domain.Channel.SMS, None, "{{ number }}", UTC, time_limit=0
+            rendering.check_template, booked, domain.Channel.SMS, None, "{{ number }}", UTC, time_limit=0
         )
 
 

@@ -19,25 +19,21 @@ from caremesh.notifications.domain import (
     Channel,
     SmtpTarget,
     Status,
-    TemplateProblem,
     addresses,
     backoff_seconds,
-    check_template,
     default_templates,
     format_instant,
     format_money,
     humanize,
     parse_code,
     parse_smtp_url,
-    render,
-    render_kind,
-    render_message,
     reveal,
     sample_variables,
     status_after_failure,
     template_code,
     variables_for,
 )
+from caremesh.notifications.rendering import TemplateProblem, check_template, render, render_kind, render_message
 
 BOOKED = KINDS["appointment_booked"]
 

@@ -5,7 +5,7 @@ from datetime import date
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from caremesh.insurance import service
+from caremesh.insurance import errors, service, verification
 from caremesh.insurance.domain import Category, CoverageStatus, SchemeStatus
 from caremesh.insurance.models import Benefit, Coverage, Payer, Preauthorization, PremiumRate, Scheme
 from caremesh.insurance.schemas import (
@@ -49,7 +49,7 @@ def _payer(payer: Payer) -> PayerRead:
     "/payers",
     status_code=status.HTTP_201_CREATED,
     dependencies=[WRITE],
-    responses=problems(service.PayerBinPcnExists, service.PayerCodeExists),
+    responses=problems(errors.PayerBinPcnExists, errors.PayerCodeExists),
 )
 async def create_payer(body: PayerCreate, uow: Uow, response: Response) -> PayerRead:
     payer = await service.create_payer(uow, body)
@@ -70,7 +70,7 @@ async def list_payers(
     return Page(items=[_payer(p) for p in rows], next_cursor=cursor)
 
 
-@router.get("/payers/{payer_id}", dependencies=[READ], responses=problems(service.PayerNotFound))
+@router.get("/payers/{payer_id}", dependencies=[READ], responses=problems(errors.PayerNotFound))
 async def get_payer(payer_id: uuid.UUID, uow: Uow) -> PayerRead:
     return _payer(await service.get_payer(uow, payer_id))
 
@@ -88,7 +88,7 @@ def _scheme(scheme: Scheme, response: Response | None = None) -> SchemeRead:
     "/schemes",
     status_code=status.HTTP_201_CREATED,
     dependencies=[WRITE],
-    responses=problems(service.PayerNotFound, service.SchemeCodeExists),
+    responses=problems(errors.PayerNotFound, errors.SchemeCodeExists),
 )
 async def create_scheme(body: SchemeCreate, uow: Uow, response: Response) -> SchemeRead:
     scheme = await service.create_scheme(uow, body)
@@ -104,7 +104,7 @@ async def list_schemes(
     return Page(items=[_scheme(s) for s in rows], next_cursor=cursor)
 
 
-@router.get("/schemes/{scheme_id}", dependencies=[READ], responses=problems(service.SchemeNotFound))
+@router.get("/schemes/{scheme_id}", dependencies=[READ], responses=problems(errors.SchemeNotFound))
 async def get_scheme(scheme_id: uuid.UUID, uow: Uow, response: Response) -> SchemeRead:
     return _scheme(await service.get_scheme(uow, scheme_id), response)
 
@@ -112,7 +112,7 @@ async def get_scheme(scheme_id: uuid.UUID, uow: Uow, response: Response) -> Sche
 @router.post(
     "/schemes/{scheme_id}/suspend",
     dependencies=[WRITE],
-    responses=problems(service.SchemeNotFound, service.InvalidStatusTransition),
+    responses=problems(errors.SchemeNotFound, errors.InvalidStatusTransition),
 )
 async def suspend_scheme(scheme_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> SchemeRead:
     return _scheme(await service.set_scheme_status(uow, scheme_id, SchemeStatus.SUSPENDED, if_match), response)
@@ -121,7 +121,7 @@ async def suspend_scheme(scheme_id: uuid.UUID, uow: Uow, if_match: IfMatch, resp
 @router.post(
     "/schemes/{scheme_id}/activate",
     dependencies=[WRITE],
-    responses=problems(service.SchemeNotFound, service.InvalidStatusTransition),
+    responses=problems(errors.SchemeNotFound, errors.InvalidStatusTransition),
 )
 async def activate_scheme(scheme_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> SchemeRead:
     return _scheme(await service.set_scheme_status(uow, scheme_id, SchemeStatus.ACTIVE, if_match), response)
@@ -149,13 +149,13 @@ def _benefit(uow: UnitOfWork, benefit: Benefit) -> BenefitRead:
     "/schemes/{scheme_id}/benefits",
     status_code=status.HTTP_201_CREATED,
     dependencies=[WRITE],
-    responses=problems(service.SchemeNotFound, service.BenefitExists),
+    responses=problems(errors.SchemeNotFound, errors.BenefitExists),
 )
 async def create_benefit(scheme_id: uuid.UUID, body: BenefitCreate, uow: Uow) -> BenefitRead:
     return _benefit(uow, await service.create_benefit(uow, scheme_id, body))
 
 
-@router.get("/schemes/{scheme_id}/benefits", dependencies=[READ], responses=problems(service.SchemeNotFound))
+@router.get("/schemes/{scheme_id}/benefits", dependencies=[READ], responses=problems(errors.SchemeNotFound))
 async def list_benefits(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[BenefitRead]:
     rows, cursor = await service.list_benefits(uow, scheme_id, page)
     return Page(items=[_benefit(uow, b) for b in rows], next_cursor=cursor)
@@ -177,13 +177,13 @@ def _rate(uow: UnitOfWork, rate: PremiumRate) -> PremiumRateRead:
     "/schemes/{scheme_id}/premium-rates",
     status_code=status.HTTP_201_CREATED,
     dependencies=[WRITE],
-    responses=problems(service.SchemeNotFound, service.PremiumRateOverlap),
+    responses=problems(errors.SchemeNotFound, errors.PremiumRateOverlap),
 )
 async def create_premium_rate(scheme_id: uuid.UUID, body: PremiumRateCreate, uow: Uow) -> PremiumRateRead:
     return _rate(uow, await service.create_premium_rate(uow, scheme_id, body))
 
 
-@router.get("/schemes/{scheme_id}/premium-rates", dependencies=[READ], responses=problems(service.SchemeNotFound))
+@router.get("/schemes/{scheme_id}/premium-rates", dependencies=[READ], responses=problems(errors.SchemeNotFound))
 async def list_premium_rates(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[PremiumRateRead]:
     rows, cursor = await service.list_premium_rates(uow, scheme_id, page)
     return Page(items=[_rate(uow, r) for r in rows], next_cursor=cursor)
@@ -192,7 +192,7 @@ async def list_premium_rates(scheme_id: uuid.UUID, uow: Uow, page: PageParams = 
 @router.get(
     "/schemes/{scheme_id}/premium-quote",
     dependencies=[READ],
-    responses=problems(service.NoPremiumRate, service.SchemeNotFound),
+    responses=problems(errors.NoPremiumRate, errors.SchemeNotFound),
 )
 async def premium_quote(scheme_id: uuid.UUID, uow: Uow, date_of_birth: date) -> PremiumQuoteRead:
     quote = await service.premium_quote(uow, scheme_id, date_of_birth)
@@ -222,7 +222,7 @@ def _coverage(coverage: Coverage, response: Response | None = None) -> CoverageR
     "/coverages",
     status_code=status.HTTP_201_CREATED,
     dependencies=[WRITE],
-    responses=problems(service.PatientNotFound, service.SchemeNotFound, service.MemberIdExists),
+    responses=problems(errors.PatientNotFound, errors.SchemeNotFound, errors.MemberIdExists),
 )
 async def create_coverage(body: CoverageCreate, uow: Uow, response: Response) -> CoverageRead:
     coverage = await service.create_coverage(uow, body)
@@ -245,7 +245,7 @@ async def list_coverages(
     return Page(items=[_coverage(c) for c in rows], next_cursor=cursor)
 
 
-@router.get("/coverages/{coverage_id}", dependencies=[READ], responses=problems(service.CoverageNotFound))
+@router.get("/coverages/{coverage_id}", dependencies=[READ], responses=problems(errors.CoverageNotFound))
 async def get_coverage(coverage_id: uuid.UUID, uow: Uow, response: Response) -> CoverageRead:
     return _coverage(await service.get_coverage(uow, coverage_id), response)
 
@@ -253,7 +253,7 @@ async def get_coverage(coverage_id: uuid.UUID, uow: Uow, response: Response) -> 
 @router.post(
     "/coverages/{coverage_id}/deactivate",
     dependencies=[WRITE],
-    responses=problems(service.CoverageNotFound, service.InvalidStatusTransition),
+    responses=problems(errors.CoverageNotFound, errors.InvalidStatusTransition),
 )
 async def deactivate_coverage(coverage_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> CoverageRead:
     return _coverage(await service.deactivate_coverage(uow, coverage_id, if_match), response)
@@ -270,7 +270,7 @@ def _preauth(preauth: Preauthorization) -> PreauthorizationRead:
     "/preauthorizations",
     status_code=status.HTTP_201_CREATED,
     dependencies=[WRITE],
-    responses=problems(service.CoverageNotFound),
+    responses=problems(errors.CoverageNotFound),
 )
 async def create_preauthorization(body: PreauthorizationCreate, uow: Uow, response: Response) -> PreauthorizationRead:
     preauth = await service.create_preauthorization(uow, body)
@@ -286,9 +286,7 @@ async def list_preauthorizations(
     return Page(items=[_preauth(p) for p in rows], next_cursor=cursor)
 
 
-@router.get(
-    "/preauthorizations/{preauth_id}", dependencies=[READ], responses=problems(service.PreauthorizationNotFound)
-)
+@router.get("/preauthorizations/{preauth_id}", dependencies=[READ], responses=problems(errors.PreauthorizationNotFound))
 async def get_preauthorization(preauth_id: uuid.UUID, uow: Uow) -> PreauthorizationRead:
     return _preauth(await service.get_preauthorization(uow, preauth_id))
 
@@ -296,10 +294,10 @@ async def get_preauthorization(preauth_id: uuid.UUID, uow: Uow) -> Preauthorizat
 # --- verification ---------------------------------------------------------------------------------------
 
 
-@router.post("/coverage/verify", dependencies=[VERIFY], responses=problems(service.PatientNotFound))
+@router.post("/coverage/verify", dependencies=[VERIFY], responses=problems(errors.PatientNotFound))
 async def verify_coverage(body: VerifyRequest, uow: Uow) -> VerificationRead:
     """What the payer and the patient would pay for a service on `service_date`. Never moves accumulators."""
-    assessment = await service.verify(uow, body.patient_id, body.category, body.amount, body.service_date)
+    assessment = await verification.verify(uow, body.patient_id, body.category, body.amount, body.service_date)
     split = assessment.split
     return VerificationRead(
         eligible=split.eligible,

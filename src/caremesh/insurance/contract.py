@@ -17,8 +17,15 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from caremesh.insurance import service
+from caremesh.insurance import accumulators, service, verification
 from caremesh.insurance.domain import Category, Reason
+from caremesh.insurance.errors import (
+    AnnualLimitExceeded,
+    CoverageNotFound,
+    DeductibleExceeded,
+    NotCovered,
+    NothingToReverse,
+)
 from caremesh.insurance.events import (
     COVERAGE_CREATED,
     SCHEME_ACTIVATED,
@@ -28,13 +35,6 @@ from caremesh.insurance.events import (
     SchemeSuspended,
 )
 from caremesh.insurance.models import Coverage, Payer
-from caremesh.insurance.service import (
-    AnnualLimitExceeded,
-    CoverageNotFound,
-    DeductibleExceeded,
-    NotCovered,
-    NothingToReverse,
-)
 from caremesh.platform.uow import UnitOfWork
 
 __all__ = [
@@ -133,7 +133,7 @@ async def coverage_percent(session: AsyncSession, patient_id: uuid.UUID, categor
     """The coverage percent (0-100) of the patient's coverage that applies on `on` (active, within its dates, scheme
     active) for `category`: Decimal("0.00") when that coverage has no benefit for it, or when the patient is enrolled
     but no coverage applies on that date; None when the patient has no coverage at all (billing's default decides)."""
-    return await service.coverage_percent(session, patient_id, category, on)
+    return await verification.coverage_percent(session, patient_id, category, on)
 
 
 async def verify(
@@ -141,7 +141,7 @@ async def verify(
 ) -> Verification:
     """The payer's and patient's shares of `amount` for a service, as POST /coverage/verify computes them. Reads
     only; `amount` must not be negative (ValueError)."""
-    assessment = await service.assess(session, patient_id, Category(category), amount, service_date)
+    assessment = await verification.assess(session, patient_id, Category(category), amount, service_date)
     split = assessment.split
     return Verification(
         eligible=split.eligible,
@@ -170,7 +170,7 @@ async def adjudicate_lines(
     total) decide eligibility. Reads the accumulators under the coverage's row lock, held to the end of the caller's
     transaction: call `record_approved_claim` in the same transaction with what you accept.
     Raises 404 COVERAGE_NOT_FOUND."""
-    assessed = await service.assess_lines(uow, coverage_id, Category(category), service_date, charges, caps)
+    assessed = await verification.assess_lines(uow, coverage_id, Category(category), service_date, charges, caps)
     return LinesDecision(
         coverage_id=assessed.coverage_id,
         requires_preauth=assessed.requires_preauth,
@@ -218,7 +218,7 @@ async def find_coverage(session: AsyncSession, coverage_id: uuid.UUID) -> Covera
 async def applicable_coverage(session: AsyncSession, patient_id: uuid.UUID, on: date) -> CoverageSummary | None:
     """The patient's coverage that applies on `on` (active, within its dates, its scheme active), as verification
     and billing choose it; None when none does."""
-    coverage = await service.applicable_coverage(session, patient_id, on)
+    coverage = await verification.applicable_coverage(session, patient_id, on)
     return None if coverage is None else _coverage(coverage)
 
 
@@ -247,7 +247,7 @@ async def record_approved_claim(
     deductible and payer amount, under the coverage's row lock. Call once per approval (idempotency is the
     caller's). Raises 404 COVERAGE_NOT_FOUND, 409 NOT_COVERED (no benefit), 409 DEDUCTIBLE_EXCEEDED,
     409 ANNUAL_LIMIT_EXCEEDED (nothing moves then), 422 for negative or sub-cent amounts."""
-    await service.record_approved_claim(
+    await accumulators.record_approved_claim(
         uow, coverage_id, Category(category), service_date, deductible_applied, payer_amount
     )
 
@@ -262,6 +262,6 @@ async def reverse_approved_claim(
 ) -> None:
     """Take back what `record_approved_claim` moved for a claim overturned or voided later (same arguments).
     Raises 404 COVERAGE_NOT_FOUND, 409 NOTHING_TO_REVERSE when the accumulators hold less."""
-    await service.reverse_approved_claim(
+    await accumulators.reverse_approved_claim(
         uow, coverage_id, Category(category), service_date, deductible_applied, payer_amount
     )

@@ -1,5 +1,6 @@
-"""Insurance use cases: payers, schemes, benefits, premium rates, coverages, pre-authorisations, verification and
-the accumulators claims move.
+"""Insurance use cases: payers, schemes, benefits, premium rates, coverages and pre-authorisations.
+
+Verification is in verification.py, the accumulators claims move in accumulators.py, the errors in errors.py.
 
 Every use case takes the unit of work and flushes; the entrypoint commits. Uniqueness (payer code, BIN/PCN,
 benefit per category, member id per payer) is the database's; a lost race surfaces as the same 409 as the check.
@@ -8,19 +9,33 @@ benefit per category, member id per payer) is the database's; a lost race surfac
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.audit import contract as audit
 from caremesh.insurance import domain
-from caremesh.insurance.domain import ZERO, CoverageStatus, SchemeStatus
+from caremesh.insurance.domain import CoverageStatus, SchemeStatus
+from caremesh.insurance.errors import (
+    BenefitExists,
+    CoverageNotFound,
+    InvalidStatusTransition,
+    MemberIdExists,
+    NoPremiumRate,
+    PatientNotFound,
+    PayerBinPcnExists,
+    PayerCodeExists,
+    PayerNotFound,
+    PreauthorizationNotFound,
+    PremiumRateOverlap,
+    SchemeCodeExists,
+    SchemeNotFound,
+)
 from caremesh.insurance.events import CoverageCreated, SchemeActivated, SchemeSuspended
 from caremesh.insurance.models import (
     BENEFIT_CATEGORY,
@@ -28,7 +43,6 @@ from caremesh.insurance.models import (
     PAYER_BIN_PCN,
     PAYER_CODE,
     SCHEME_CODE,
-    Accumulator,
     Benefit,
     Coverage,
     Payer,
@@ -46,82 +60,10 @@ from caremesh.insurance.schemas import (
 )
 from caremesh.patients import contract as patients
 from caremesh.platform.db import one_or_raise, violates, where_given
-from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
-from caremesh.platform.money import money
+from caremesh.platform.errors import check_version, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
-
-# --- errors --------------------------------------------------------------------------------------------
-
-
-class PayerNotFound(NotFound):
-    code, title = "PAYER_NOT_FOUND", "Payer not found"
-
-
-class SchemeNotFound(NotFound):
-    code, title = "SCHEME_NOT_FOUND", "Scheme not found"
-
-
-class CoverageNotFound(NotFound):
-    code, title = "COVERAGE_NOT_FOUND", "Coverage not found"
-
-
-class PreauthorizationNotFound(NotFound):
-    code, title = "PREAUTHORIZATION_NOT_FOUND", "Pre-authorisation not found"
-
-
-class PatientNotFound(NotFound):
-    code, title = "PATIENT_NOT_FOUND", "Patient not found"
-
-
-class NoPremiumRate(NotFound):
-    code, title = "NO_PREMIUM_RATE", "No premium rate covers this age"
-
-
-class PayerCodeExists(Conflict):
-    code, title = "PAYER_CODE_EXISTS", "A payer with this code exists"
-
-
-class PayerBinPcnExists(Conflict):
-    code, title = "PAYER_BIN_PCN_EXISTS", "Another payer has this BIN and PCN"
-
-
-class SchemeCodeExists(Conflict):
-    code, title = "SCHEME_CODE_EXISTS", "The payer has a scheme with this code"
-
-
-class BenefitExists(Conflict):
-    code, title = "BENEFIT_EXISTS", "The scheme has a benefit for this category"
-
-
-class PremiumRateOverlap(Conflict):
-    code, title = "OVERLAPPING_PREMIUM_BANDS", "The age band overlaps another of the scheme"
-
-
-class MemberIdExists(Conflict):
-    code, title = "MEMBER_ID_EXISTS", "The payer has a coverage with this member id"
-
-
-class InvalidStatusTransition(Conflict):
-    code, title = "INVALID_STATUS_TRANSITION", "The resource is already in that status"
-
-
-class NotCovered(Conflict):
-    code, title = "NOT_COVERED", "The coverage's scheme has no benefit for this category"
-
-
-class DeductibleExceeded(Conflict):
-    code, title = "DEDUCTIBLE_EXCEEDED", "More deductible than is left this benefit year"
-
-
-class AnnualLimitExceeded(Conflict):
-    code, title = "ANNUAL_LIMIT_EXCEEDED", "More than the annual limit's remainder"
-
-
-class NothingToReverse(Conflict):
-    code, title = "NOTHING_TO_REVERSE", "The accumulators hold less than the reversal"
-
 
 # --- helpers -------------------------------------------------------------------------------------------
 
@@ -134,21 +76,11 @@ def _currency(uow: UnitOfWork) -> str:
     return uow.settings.app.currency
 
 
-def _may_see(uow: UnitOfWork, patient_id: uuid.UUID) -> bool:
-    return uow.actor is None or uow.actor.may_see_patient(patient_id)
-
-
 def _visible_coverages(uow: UnitOfWork, query: Select[Any]) -> Select[Any]:
     """A patient-role principal sees only their own coverages; others do not exist for them."""
     if uow.actor is not None and uow.actor.is_patient_only:
         return query.where(Coverage.patient_id == uow.actor.patient_id)
     return query
-
-
-def _amount(field: str, value: Decimal) -> Decimal:
-    if value < 0 or money(value) != value:
-        raise invalid_field(field, "must be an amount of at least 0 with at most two decimals")
-    return value
 
 
 # --- payers --------------------------------------------------------------------------------------------
@@ -514,247 +446,3 @@ async def get_preauthorization(uow: UnitOfWork, preauth_id: uuid.UUID) -> Preaut
     preauth: Preauthorization = await one_or_raise(uow.session, query, PreauthorizationNotFound)
     audit.record(uow, "preauthorization.read", "preauthorization", preauth.id)
     return preauth
-
-
-# --- verification ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Assessment:
-    coverage_id: uuid.UUID | None
-    split: domain.Split
-    requires_preauth: bool
-
-
-async def _coverage_facts(session: AsyncSession, patient_id: uuid.UUID) -> list[tuple[domain.CoverageFacts, Coverage]]:
-    rows = await session.execute(
-        select(Coverage, Scheme.status)
-        .join(Scheme, Scheme.id == Coverage.scheme_id)
-        .where(Coverage.patient_id == patient_id)
-        .order_by(Coverage.created_at, Coverage.id)
-    )
-    return [
-        (domain.CoverageFacts(c.id, c.status, c.valid_from, c.valid_to, scheme_status), c) for c, scheme_status in rows
-    ]
-
-
-async def _benefit(session: AsyncSession, scheme_id: uuid.UUID, category: str) -> Benefit | None:
-    return await session.scalar(select(Benefit).where(Benefit.scheme_id == scheme_id, Benefit.category == category))
-
-
-def _terms(benefit: Benefit) -> domain.BenefitTerms:
-    return domain.BenefitTerms(
-        coverage_percent=benefit.coverage_percent,
-        copay_amount=benefit.copay_amount,
-        deductible=benefit.deductible,
-        annual_limit=benefit.annual_limit,
-        requires_preauth=benefit.requires_preauth,
-    )
-
-
-def _accumulator_query(coverage_id: uuid.UUID, category: str, year: int) -> Select[tuple[Accumulator]]:
-    return select(Accumulator).where(
-        Accumulator.coverage_id == coverage_id, Accumulator.category == category, Accumulator.benefit_year == year
-    )
-
-
-async def _usage(session: AsyncSession, coverage_id: uuid.UUID, category: str, on: date) -> domain.Usage:
-    row = await session.scalar(_accumulator_query(coverage_id, category, domain.benefit_year(on)))
-    return domain.Usage() if row is None else domain.Usage(row.deductible_met, row.limit_used)
-
-
-async def _preauthorised(
-    session: AsyncSession, coverage_id: uuid.UUID, category: str, on: date, amount: Decimal
-) -> bool:
-    candidates = await session.scalars(
-        select(Preauthorization).where(
-            Preauthorization.coverage_id == coverage_id,
-            Preauthorization.category == category,
-            Preauthorization.status == "approved",
-            and_(Preauthorization.valid_from <= on, Preauthorization.valid_to >= on),
-        )
-    )
-    # Money is text on SQLite: the amount is compared here, not in SQL.
-    return any(p.max_amount is None or amount <= p.max_amount for p in candidates)
-
-
-async def applicable_coverage(session: AsyncSession, patient_id: uuid.UUID, on: date) -> Coverage | None:
-    facts = await _coverage_facts(session, patient_id)
-    chosen, _ = domain.pick_coverage([f for f, _ in facts], on)
-    return None if chosen is None else next(c for f, c in facts if f.id == chosen.id)
-
-
-async def assess(
-    session: AsyncSession, patient_id: uuid.UUID, category: str, amount: Decimal, service_date: date
-) -> Assessment:
-    """What the payer and the patient would pay for a service. Reads only: accumulators never move here."""
-    facts = await _coverage_facts(session, patient_id)
-    chosen, reasons = domain.pick_coverage([f for f, _ in facts], service_date)
-    if chosen is None:
-        return Assessment(None, domain.not_eligible(amount, reasons), False)
-    coverage = next(c for f, c in facts if f.id == chosen.id)
-    benefit = await _benefit(session, coverage.scheme_id, category)
-    if benefit is None:
-        return Assessment(coverage.id, domain.split(amount, None, domain.Usage(), preauthorised=False), False)
-    usage = await _usage(session, coverage.id, category, service_date)
-    preauthorised = benefit.requires_preauth and await _preauthorised(
-        session, coverage.id, category, service_date, money(amount)
-    )
-    split = domain.split(amount, _terms(benefit), usage, preauthorised=preauthorised)
-    return Assessment(coverage.id, split, benefit.requires_preauth)
-
-
-@dataclass(frozen=True)
-class LinesAssessment:
-    coverage_id: uuid.UUID | None
-    requires_preauth: bool
-    lines: tuple[domain.Split, ...]
-    limit_reductions: tuple[Decimal, ...]  # per line: what the annual limit took off the payer's share
-
-
-async def assess_lines(
-    uow: UnitOfWork,
-    coverage_id: uuid.UUID,
-    category: str,
-    service_date: date,
-    charges: Sequence[Decimal],
-    caps: Sequence[Decimal],
-) -> LinesAssessment:
-    """Adjudicate a claim's lines against its coverage, in order, each line's deductible and payer amount counting
-    against the next; the payer never pays more than the line's cap. The coverage stays row-locked until the
-    caller's transaction ends, so claims of one coverage are adjudicated one after the other."""
-    query = select(Coverage).where(Coverage.id == coverage_id)
-    coverage: Coverage = await one_or_raise(uow.session, query, CoverageNotFound, for_update=True)
-    nothing = tuple(ZERO for _ in charges)
-    scheme_status = await uow.session.scalar(select(Scheme.status).where(Scheme.id == coverage.scheme_id))
-    facts = domain.CoverageFacts(coverage.id, coverage.status, coverage.valid_from, coverage.valid_to, scheme_status)
-    problems = domain.coverage_problems(facts, service_date)
-    if problems:
-        return LinesAssessment(coverage.id, False, tuple(domain.not_eligible(c, problems) for c in charges), nothing)
-    benefit = await _benefit(uow.session, coverage.scheme_id, category)
-    if benefit is None:
-        refused = tuple(domain.not_eligible(c, (domain.Reason.NOT_COVERED,)) for c in charges)
-        return LinesAssessment(coverage.id, False, refused, nothing)
-    row = await uow.session.scalar(
-        _accumulator_query(coverage.id, category, domain.benefit_year(service_date)).execution_options(
-            populate_existing=True
-        )
-    )
-    usage = domain.Usage() if row is None else domain.Usage(row.deductible_met, row.limit_used)
-    total = money(sum(charges, Decimal(0)))
-    preauthorised = benefit.requires_preauth and await _preauthorised(
-        uow.session, coverage.id, category, service_date, total
-    )
-    terms = _terms(benefit)
-    splits: list[domain.Split] = []
-    reductions: list[Decimal] = []
-    for charge, cap in zip(charges, caps, strict=True):
-        split = domain.split(charge, terms, usage, preauthorised=preauthorised)
-        unlimited = money(
-            (money(charge) - split.deductible_applied - split.copay_applied) * terms.coverage_percent / 100
-        )
-        reductions.append(max(ZERO, unlimited - split.payer_amount) if split.eligible else ZERO)
-        payer = min(split.payer_amount, money(cap))
-        split = replace(
-            split, payer_amount=payer, patient_amount=money(split.patient_amount + split.payer_amount - payer)
-        )
-        usage = domain.Usage(money(usage.deductible_met + split.deductible_applied), money(usage.limit_used + payer))
-        splits.append(split)
-    return LinesAssessment(coverage.id, benefit.requires_preauth, tuple(splits), tuple(reductions))
-
-
-async def verify(uow: UnitOfWork, patient_id: uuid.UUID, category: str, amount: Decimal, on: date) -> Assessment:
-    if not _may_see(uow, patient_id) or await patients.find_patient(uow.session, patient_id) is None:
-        raise PatientNotFound()
-    assessment = await assess(uow.session, patient_id, category, _amount("amount", amount), on)
-    audit.record(uow, "coverage.verify", "patient", patient_id)
-    return assessment
-
-
-async def coverage_percent(session: AsyncSession, patient_id: uuid.UUID, category: str, on: date) -> Decimal | None:
-    facts = await _coverage_facts(session, patient_id)
-    if not facts:
-        return None
-    chosen, _ = domain.pick_coverage([f for f, _ in facts], on)
-    if chosen is None:
-        return Decimal("0.00")
-    coverage = next(c for f, c in facts if f.id == chosen.id)
-    benefit = await _benefit(session, coverage.scheme_id, category)
-    return Decimal("0.00") if benefit is None else benefit.coverage_percent
-
-
-# --- accumulators ----------------------------------------------------------------------------------------
-
-
-async def _locked_accumulator(
-    uow: UnitOfWork, coverage_id: uuid.UUID, category: str, service_date: date, *, create: bool
-) -> Accumulator | None:
-    """The accumulator row, under the coverage's row lock (which serialises every change of its accumulators,
-    including the first insert of a year's row)."""
-    coverage = await uow.session.scalar(select(Coverage).where(Coverage.id == coverage_id).with_for_update())
-    if coverage is None:
-        raise CoverageNotFound()
-    year = domain.benefit_year(service_date)
-    row = await uow.session.scalar(
-        _accumulator_query(coverage_id, category, year).with_for_update().execution_options(populate_existing=True)
-    )
-    if row is not None or not create:
-        return row
-    benefit = await _benefit(uow.session, coverage.scheme_id, category)
-    if benefit is None:
-        raise NotCovered()
-    row = Accumulator(
-        coverage_id=coverage_id,
-        category=category,
-        benefit_year=year,
-        deductible=benefit.deductible,
-        annual_limit=benefit.annual_limit,
-        deductible_met=domain.ZERO,
-        limit_used=domain.ZERO,
-        updated_at=uow.now(),
-    )
-    uow.session.add(row)
-    return row
-
-
-async def record_approved_claim(
-    uow: UnitOfWork,
-    coverage_id: uuid.UUID,
-    category: str,
-    service_date: date,
-    deductible_applied: Decimal,
-    payer_amount: Decimal,
-) -> None:
-    deductible_applied = _amount("deductible_applied", deductible_applied)
-    payer_amount = _amount("payer_amount", payer_amount)
-    row = await _locked_accumulator(uow, coverage_id, category, service_date, create=True)
-    assert row is not None
-    if row.deductible_met + deductible_applied > row.deductible:
-        raise DeductibleExceeded(f"Only {row.deductible - row.deductible_met:.2f} of the deductible is left.")
-    if row.annual_limit is not None and row.limit_used + payer_amount > row.annual_limit:
-        raise AnnualLimitExceeded(f"Only {row.annual_limit - row.limit_used:.2f} of the annual limit is left.")
-    row.deductible_met += deductible_applied
-    row.limit_used += payer_amount
-    row.updated_at = uow.now()
-    await uow.session.flush()
-    audit.record(uow, "accumulator.record", "coverage", coverage_id)
-
-
-async def reverse_approved_claim(
-    uow: UnitOfWork,
-    coverage_id: uuid.UUID,
-    category: str,
-    service_date: date,
-    deductible_applied: Decimal,
-    payer_amount: Decimal,
-) -> None:
-    deductible_applied = _amount("deductible_applied", deductible_applied)
-    payer_amount = _amount("payer_amount", payer_amount)
-    row = await _locked_accumulator(uow, coverage_id, category, service_date, create=False)
-    if row is None or row.deductible_met < deductible_applied or row.limit_used < payer_amount:
-        raise NothingToReverse()
-    row.deductible_met -= deductible_applied
-    row.limit_used -= payer_amount
-    row.updated_at = uow.now()
-    await uow.session.flush()
-    audit.record(uow, "accumulator.reverse", "coverage", coverage_id)

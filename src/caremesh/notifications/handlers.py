@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 
 from caremesh.identity import contract as identity
-from caremesh.notifications import service
+from caremesh.notifications import delivery, service
 from caremesh.notifications.channels import ChannelPort, DeliveryRefused, build_channels
 from caremesh.notifications.domain import Channel, OutgoingMessage
 from caremesh.platform.messaging.bus import Subscription
@@ -59,7 +59,7 @@ class NotificationDispatcher:
 
     async def claim(self) -> list[OutgoingMessage]:
         async with self.uow_factory.begin(request_id=self.name) as uow:
-            return await service.claim_due(uow, limit=self.batch_size, lease_seconds=self.lease_seconds)
+            return await delivery.claim_due(uow, limit=self.batch_size, lease_seconds=self.lease_seconds)
 
     async def deliver(self, message: OutgoingMessage) -> None:
         try:
@@ -67,16 +67,16 @@ class NotificationDispatcher:
                 await self.channels[message.channel].send(message)
         except Exception as error:
             async with self.uow_factory.begin(request_id=self.name) as uow:
-                await service.record_failure(uow, message, error, permanent=isinstance(error, DeliveryRefused))
+                await delivery.record_failure(uow, message, error, permanent=isinstance(error, DeliveryRefused))
             return
         async with self.uow_factory.begin(request_id=self.name) as uow:
-            await service.record_sent(uow, message)
+            await delivery.record_sent(uow, message)
         log.info("notification_sent", notification_id=str(message.id), channel=message.channel.value)
 
     async def run_once(self) -> int:
         """Send one batch of due messages; returns how many were attempted."""
         async with self.uow_factory.db.read_sessionmaker() as session:
-            if not await service.any_due(session, self.uow_factory.clock.now()):
+            if not await delivery.any_due(session, self.uow_factory.clock.now()):
                 return 0
         claimed = await self.claim()
         for message in claimed:

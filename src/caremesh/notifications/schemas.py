@@ -13,7 +13,7 @@ from caremesh.platform.timeutil import OutDateTime
 
 def _one_line(subject: str) -> str:
     """A subject is one header line: no control characters (CR, LF, tab, …) and no Unicode line breaks.
-    Rendered subjects are folded to one line instead (domain.one_line); a written one is refused."""
+    Rendered subjects are folded to one line instead (rendering.one_line); a written one is refused."""
     if any(unicodedata.category(char) in {"Cc", "Zl", "Zp"} for char in subject):
         raise ValueError("must be one line, without control characters")
     return subject

@@ -2,34 +2,32 @@
 
 Messages are rendered when they are queued (the stored subject and body are what is sent) and sent
 later, outside any transaction, by the dispatcher in handlers.py, which uses `claim_due`,
-`record_sent` and `record_failure` here.
+`record_sent` and `record_failure` in delivery.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import ColumnElement, Select, exists, false, or_, select, update
+from sqlalchemy import Select, false, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.audit import contract as audit
 from caremesh.billing import contract as billing
 from caremesh.identity import contract as identity
 from caremesh.lab import contract as lab
-from caremesh.notifications import domain
-from caremesh.notifications.domain import Channel, OutgoingMessage, Status, TemplateProblem
+from caremesh.notifications import domain, rendering
+from caremesh.notifications.domain import Channel, Status
 from caremesh.notifications.models import Notification, NotificationTemplate
+from caremesh.notifications.rendering import TemplateProblem
 from caremesh.notifications.schemas import (
     NotificationRead,
     NotificationSend,
@@ -183,7 +181,7 @@ async def render_off_loop(
 ) -> _T:
     """Run `render(*args, time_limit=…)` in a worker thread, so the event loop serves everyone else meanwhile.
 
-    The render stops itself at its time limit (domain.RenderBudget); should it not, we stop waiting
+    The render stops itself at its time limit (rendering.RenderBudget); should it not, we stop waiting
     shortly after and report the template as too slow.
     """
     try:
@@ -202,7 +200,7 @@ async def _render_event(
     the event."""
     default = kind.default(channel)
     try:
-        return await render_off_loop(domain.render_kind, kind, channel, *template, variables)
+        return await render_off_loop(rendering.render_kind, kind, channel, *template, variables)
     except TemplateProblem as problem:
         if template == default:
             raise
@@ -211,7 +209,7 @@ async def _render_event(
             template=domain.template_code(kind.key, channel),
             error_type=type(problem.__cause__ or problem).__name__,
         )
-    return await render_off_loop(domain.render_kind, kind, channel, *default, variables)
+    return await render_off_loop(rendering.render_kind, kind, channel, *default, variables)
 
 
 async def _queue(uow: UnitOfWork, row: dict[str, Any]) -> uuid.UUID | None:
@@ -371,7 +369,7 @@ async def send_notification(uow: UnitOfWork, data: NotificationSend) -> Notifica
     if template is not None:
         try:
             subject, body = await render_off_loop(
-                domain.render_message, channel, template.subject, template.body, variables
+                rendering.render_message, channel, template.subject, template.body, variables
             )
         except TemplateProblem as problem:
             raise invalid_field("data", problem.message, code="INVALID_TEMPLATE_DATA") from problem
@@ -474,7 +472,7 @@ async def update_template(
         raise TemplateNotFound(f"There is no template {code!r}.")
     kind, channel = parsed
     try:
-        await render_off_loop(domain.check_template, kind, channel, data.subject, data.body, clinic_timezone())
+        await render_off_loop(rendering.check_template, kind, channel, data.subject, data.body, clinic_timezone())
     except TemplateProblem as problem:
         raise invalid_field(problem.field, problem.message, code="INVALID_TEMPLATE") from problem
     template.subject, template.body = data.subject, data.body
@@ -483,131 +481,3 @@ async def update_template(
     await uow.session.flush()
     audit.record(uow, "notification_template.update", "notification_template", template.code)
     return template
-
-
-# --- delivery ------------------------------------------------------------------------------------
-
-
-def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
-    """Queued, due, and not leased to a sender (or its lease ran out)."""
-    return (
-        Notification.status == Status.QUEUED,
-        Notification.next_attempt_at <= now,
-        or_(Notification.lease_until.is_(None), Notification.lease_until <= now),
-    )
-
-
-async def any_due(session: AsyncSession, now: datetime) -> bool:
-    """A cheap look on a read-only session, so an idle dispatcher never takes SQLite's write lock."""
-    return bool(await session.scalar(select(exists().where(*_due(now)))))
-
-
-async def claim_due(uow: UnitOfWork, *, limit: int, lease_seconds: float) -> list[OutgoingMessage]:
-    """Lease up to `limit` due messages and count an attempt on each.
-
-    One UPDATE whose WHERE repeats the due-and-free test: on PostgreSQL the candidates are taken
-    FOR UPDATE SKIP LOCKED and the test is re-checked on the locked row, so concurrent dispatchers
-    claim disjoint sets; SQLite runs writers one at a time. A crashed sender's lease runs out and
-    the message is claimed again.
-    """
-    now = uow.now()
-    due = _due(now)
-    # A materialised CTE runs once; as a plain IN-subquery PostgreSQL may rescan it per row and so
-    # lock (and claim) more than `limit` rows.
-    candidates = (
-        select(Notification.id)
-        .where(*due)
-        .order_by(Notification.next_attempt_at, Notification.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("candidates")
-        .prefix_with("MATERIALIZED", dialect="postgresql")
-    )
-    claimed = await uow.session.execute(
-        update(Notification)
-        .where(Notification.id.in_(select(candidates.c.id)), *due)
-        .values(attempts=Notification.attempts + 1, lease_until=now + timedelta(seconds=lease_seconds))
-        .returning(
-            Notification.id,
-            Notification.channel,
-            Notification.recipient,
-            Notification.subject,
-            Notification.body,
-            Notification.secret,
-            Notification.attempts,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return [
-        OutgoingMessage(
-            id=id_,
-            channel=Channel(channel),
-            recipient=recipient,
-            subject=subject,
-            body=domain.reveal(body, secret),
-            attempts=n,
-        )
-        for id_, channel, recipient, subject, body, secret, n in claimed
-    ]
-
-
-async def _settle(uow: UnitOfWork, message: OutgoingMessage, **values: Any) -> bool:
-    """Write the outcome of an attempt, unless the lease was lost (a later claim counted another attempt)."""
-    result = await uow.session.execute(
-        update(Notification)
-        .where(
-            Notification.id == message.id,
-            Notification.status == Status.QUEUED,
-            Notification.attempts == message.attempts,
-        )
-        .values(lease_until=None, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount == 0:
-        log.warning("notification_lease_lost", notification_id=str(message.id), attempts=message.attempts)
-        return False
-    return True
-
-
-async def record_sent(uow: UnitOfWork, message: OutgoingMessage) -> None:
-    settled = await _settle(
-        uow, message, status=Status.SENT, sent_at=uow.now(), next_attempt_at=None, last_error=None, secret=None
-    )
-    if settled:
-        audit.record(uow, "notification.deliver", "notification", message.id)
-
-
-def describe(error: BaseException) -> str:
-    """What `last_error` keeps of a failed attempt (it is never logged: it may quote the address)."""
-    text = str(error).strip()
-    return (f"{type(error).__name__}: {text}" if text else type(error).__name__)[:500]
-
-
-async def record_failure(
-    uow: UnitOfWork, message: OutgoingMessage, error: BaseException, *, permanent: bool = False
-) -> Status:
-    """Back off and try again later, or fail for good after the last attempt (or a permanent refusal)."""
-    settings = uow.settings.notifications
-    next_status = domain.status_after_failure(message.attempts, settings.notification_max_attempts)
-    facts = {
-        "notification_id": str(message.id),
-        "channel": message.channel.value,
-        "attempts": message.attempts,
-        "error_type": type(error).__name__,
-    }
-    if permanent or next_status is Status.FAILED:
-        failed = {"status": Status.FAILED, "next_attempt_at": None, "last_error": describe(error), "secret": None}
-        if await _settle(uow, message, **failed):
-            audit.record(uow, "notification.fail", "notification", message.id)
-            log.error("notification_failed", permanent=permanent, **facts)
-        return Status.FAILED
-    delay = domain.backoff_seconds(
-        message.attempts,
-        settings.notification_backoff_base_seconds,
-        settings.notification_backoff_max_seconds,
-        random.random(),
-    )
-    retry_at = uow.now() + timedelta(seconds=delay)
-    if await _settle(uow, message, next_attempt_at=retry_at, last_error=describe(error)):
-        log.warning("notification_retry_scheduled", retry_in=round(delay, 3), **facts)
-    return Status.QUEUED

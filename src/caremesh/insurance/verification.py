@@ -1,0 +1,197 @@
+"""Insurance verification: what a coverage pays of a charge, for the API, billing and claims."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import Select, and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from caremesh.audit import contract as audit
+from caremesh.insurance import domain
+from caremesh.insurance.domain import ZERO
+from caremesh.insurance.errors import CoverageNotFound, PatientNotFound
+from caremesh.insurance.models import Accumulator, Benefit, Coverage, Preauthorization, Scheme
+from caremesh.patients import contract as patients
+from caremesh.platform.db import one_or_raise
+from caremesh.platform.errors import invalid_field
+from caremesh.platform.money import money
+from caremesh.platform.uow import UnitOfWork
+
+
+def _may_see(uow: UnitOfWork, patient_id: uuid.UUID) -> bool:
+    return uow.actor is None or uow.actor.may_see_patient(patient_id)
+
+
+def _amount(field: str, value: Decimal) -> Decimal:
+    if value < 0 or money(value) != value:
+        raise invalid_field(field, "must be an amount of at least 0 with at most two decimals")
+    return value
+
+
+@dataclass(frozen=True)
+class Assessment:
+    coverage_id: uuid.UUID | None
+    split: domain.Split
+    requires_preauth: bool
+
+
+async def _coverage_facts(session: AsyncSession, patient_id: uuid.UUID) -> list[tuple[domain.CoverageFacts, Coverage]]:
+    rows = await session.execute(
+        select(Coverage, Scheme.status)
+        .join(Scheme, Scheme.id == Coverage.scheme_id)
+        .where(Coverage.patient_id == patient_id)
+        .order_by(Coverage.created_at, Coverage.id)
+    )
+    return [
+        (domain.CoverageFacts(c.id, c.status, c.valid_from, c.valid_to, scheme_status), c) for c, scheme_status in rows
+    ]
+
+
+async def _benefit(session: AsyncSession, scheme_id: uuid.UUID, category: str) -> Benefit | None:
+    return await session.scalar(select(Benefit).where(Benefit.scheme_id == scheme_id, Benefit.category == category))
+
+
+def _terms(benefit: Benefit) -> domain.BenefitTerms:
+    return domain.BenefitTerms(
+        coverage_percent=benefit.coverage_percent,
+        copay_amount=benefit.copay_amount,
+        deductible=benefit.deductible,
+        annual_limit=benefit.annual_limit,
+        requires_preauth=benefit.requires_preauth,
+    )
+
+
+def _accumulator_query(coverage_id: uuid.UUID, category: str, year: int) -> Select[tuple[Accumulator]]:
+    return select(Accumulator).where(
+        Accumulator.coverage_id == coverage_id, Accumulator.category == category, Accumulator.benefit_year == year
+    )
+
+
+async def _usage(session: AsyncSession, coverage_id: uuid.UUID, category: str, on: date) -> domain.Usage:
+    row = await session.scalar(_accumulator_query(coverage_id, category, domain.benefit_year(on)))
+    return domain.Usage() if row is None else domain.Usage(row.deductible_met, row.limit_used)
+
+
+async def _preauthorised(
+    session: AsyncSession, coverage_id: uuid.UUID, category: str, on: date, amount: Decimal
+) -> bool:
+    candidates = await session.scalars(
+        select(Preauthorization).where(
+            Preauthorization.coverage_id == coverage_id,
+            Preauthorization.category == category,
+            Preauthorization.status == "approved",
+            and_(Preauthorization.valid_from <= on, Preauthorization.valid_to >= on),
+        )
+    )
+    # Money is text on SQLite: the amount is compared here, not in SQL.
+    return any(p.max_amount is None or amount <= p.max_amount for p in candidates)
+
+
+async def applicable_coverage(session: AsyncSession, patient_id: uuid.UUID, on: date) -> Coverage | None:
+    facts = await _coverage_facts(session, patient_id)
+    chosen, _ = domain.pick_coverage([f for f, _ in facts], on)
+    return None if chosen is None else next(c for f, c in facts if f.id == chosen.id)
+
+
+async def assess(
+    session: AsyncSession, patient_id: uuid.UUID, category: str, amount: Decimal, service_date: date
+) -> Assessment:
+    """What the payer and the patient would pay for a service. Reads only: accumulators never move here."""
+    facts = await _coverage_facts(session, patient_id)
+    chosen, reasons = domain.pick_coverage([f for f, _ in facts], service_date)
+    if chosen is None:
+        return Assessment(None, domain.not_eligible(amount, reasons), False)
+    coverage = next(c for f, c in facts if f.id == chosen.id)
+    benefit = await _benefit(session, coverage.scheme_id, category)
+    if benefit is None:
+        return Assessment(coverage.id, domain.split(amount, None, domain.Usage(), preauthorised=False), False)
+    usage = await _usage(session, coverage.id, category, service_date)
+    preauthorised = benefit.requires_preauth and await _preauthorised(
+        session, coverage.id, category, service_date, money(amount)
+    )
+    split = domain.split(amount, _terms(benefit), usage, preauthorised=preauthorised)
+    return Assessment(coverage.id, split, benefit.requires_preauth)
+
+
+@dataclass(frozen=True)
+class LinesAssessment:
+    coverage_id: uuid.UUID | None
+    requires_preauth: bool
+    lines: tuple[domain.Split, ...]
+    limit_reductions: tuple[Decimal, ...]  # per line: what the annual limit took off the payer's share
+
+
+async def assess_lines(
+    uow: UnitOfWork,
+    coverage_id: uuid.UUID,
+    category: str,
+    service_date: date,
+    charges: Sequence[Decimal],
+    caps: Sequence[Decimal],
+) -> LinesAssessment:
+    """Adjudicate a claim's lines against its coverage, in order, each line's deductible and payer amount counting
+    against the next; the payer never pays more than the line's cap. The coverage stays row-locked until the
+    caller's transaction ends, so claims of one coverage are adjudicated one after the other."""
+    query = select(Coverage).where(Coverage.id == coverage_id)
+    coverage: Coverage = await one_or_raise(uow.session, query, CoverageNotFound, for_update=True)
+    nothing = tuple(ZERO for _ in charges)
+    scheme_status = await uow.session.scalar(select(Scheme.status).where(Scheme.id == coverage.scheme_id))
+    facts = domain.CoverageFacts(coverage.id, coverage.status, coverage.valid_from, coverage.valid_to, scheme_status)
+    problems = domain.coverage_problems(facts, service_date)
+    if problems:
+        return LinesAssessment(coverage.id, False, tuple(domain.not_eligible(c, problems) for c in charges), nothing)
+    benefit = await _benefit(uow.session, coverage.scheme_id, category)
+    if benefit is None:
+        refused = tuple(domain.not_eligible(c, (domain.Reason.NOT_COVERED,)) for c in charges)
+        return LinesAssessment(coverage.id, False, refused, nothing)
+    row = await uow.session.scalar(
+        _accumulator_query(coverage.id, category, domain.benefit_year(service_date)).execution_options(
+            populate_existing=True
+        )
+    )
+    usage = domain.Usage() if row is None else domain.Usage(row.deductible_met, row.limit_used)
+    total = money(sum(charges, Decimal(0)))
+    preauthorised = benefit.requires_preauth and await _preauthorised(
+        uow.session, coverage.id, category, service_date, total
+    )
+    terms = _terms(benefit)
+    splits: list[domain.Split] = []
+    reductions: list[Decimal] = []
+    for charge, cap in zip(charges, caps, strict=True):
+        split = domain.split(charge, terms, usage, preauthorised=preauthorised)
+        unlimited = money(
+            (money(charge) - split.deductible_applied - split.copay_applied) * terms.coverage_percent / 100
+        )
+        reductions.append(max(ZERO, unlimited - split.payer_amount) if split.eligible else ZERO)
+        payer = min(split.payer_amount, money(cap))
+        split = replace(
+            split, payer_amount=payer, patient_amount=money(split.patient_amount + split.payer_amount - payer)
+        )
+        usage = domain.Usage(money(usage.deductible_met + split.deductible_applied), money(usage.limit_used + payer))
+        splits.append(split)
+    return LinesAssessment(coverage.id, benefit.requires_preauth, tuple(splits), tuple(reductions))
+
+
+async def verify(uow: UnitOfWork, patient_id: uuid.UUID, category: str, amount: Decimal, on: date) -> Assessment:
+    if not _may_see(uow, patient_id) or await patients.find_patient(uow.session, patient_id) is None:
+        raise PatientNotFound()
+    assessment = await assess(uow.session, patient_id, category, _amount("amount", amount), on)
+    audit.record(uow, "coverage.verify", "patient", patient_id)
+    return assessment
+
+
+async def coverage_percent(session: AsyncSession, patient_id: uuid.UUID, category: str, on: date) -> Decimal | None:
+    facts = await _coverage_facts(session, patient_id)
+    if not facts:
+        return None
+    chosen, _ = domain.pick_coverage([f for f, _ in facts], on)
+    if chosen is None:
+        return Decimal("0.00")
+    coverage = next(c for f, c in facts if f.id == chosen.id)
+    benefit = await _benefit(session, coverage.scheme_id, category)
+    return Decimal("0.00") if benefit is None else benefit.coverage_percent
