@@ -30,10 +30,12 @@ class Backend:
 
 
 def backends(workdir: Path) -> list[Backend]:
+    """SQLite and PostgreSQL, or those named in BENCH_BACKENDS (`postgres`, `sqlite,postgres`)."""
+    wanted = set(os.environ.get("BENCH_BACKENDS", "sqlite,postgres").split(","))
     found = [Backend("sqlite", DatabaseSettings(database_url=f"sqlite+aiosqlite:///{workdir / 'bench.db'}"))]
     schema = f"bench_{os.getpid()}"
     found.append(Backend("postgres", DatabaseSettings(database_url=POSTGRES_URL, database_schema=schema)))
-    return found
+    return [backend for backend in found if backend.name in wanted]
 
 
 def _free_port() -> int:
