@@ -85,8 +85,8 @@ def create_app(
 
     db = Database(settings.db)
     extra = list(extra_subscriptions)
-    subscriptions = Subscriptions([*_subscriptions(contexts), *extra])
-    every_subscription = Subscriptions([*_subscriptions(ALL_CONTEXTS), *extra])
+    subscriptions = Subscriptions([*_subscriptions(contexts), *extra], settings=settings)
+    every_subscription = Subscriptions([*_subscriptions(ALL_CONTEXTS), *extra], settings=settings)
     uow_factory = UnitOfWorkFactory(db, clock, settings=settings)
     workers = Workers(
         uow_factory,

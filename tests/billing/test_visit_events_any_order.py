@@ -1,6 +1,9 @@
 """Billing's consumers of an appointment's events (booked, completed, cancelled) end in the same state whatever
 order they are handled in, duplicated or at the same time: they act on the appointment's state as scheduling's
-contract reads it (under a share lock), never on the order the events arrive in."""
+contract reads it (under a share lock), never on the order the events arrive in.
+
+Billing subscribes only to the events its CAREMESH_BILL_ON needs; these tests queue every event for it anyway
+(as an installation whose setting just changed has), so each pair below really reaches its handlers."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from caremesh.billing.handlers import SUBSCRIPTIONS
 from tests.builders import deliveries
 from tests.builders.billing import complete, next_working_day
 from tests.builders.deliveries import Waiting, hand, hand_in_order, one, settle
@@ -25,6 +29,8 @@ SEQUENCES = {
     "reversed, duplicated": (1, 0, 1, 0),
     "at once": None,
 }
+# Billing's subscriptions a setting may switch off: all three.
+SWITCHED_OFF = SUBSCRIPTIONS
 sequences = pytest.mark.parametrize("sequence", list(SEQUENCES.values()), ids=list(SEQUENCES))
 
 
@@ -43,7 +49,7 @@ async def _book(env: Any) -> tuple[dict[str, Any], datetime]:
     appointment = await make_appointment(
         env, patient_id=patient["id"], practitioner_id=doctor["id"], start=start, duration_minutes=30
     )
-    await deliveries.relay(env)
+    await deliveries.relay(env, switched_on=SWITCHED_OFF)
     return appointment, start
 
 
@@ -56,7 +62,7 @@ async def _invoices(env: Any, appointment_id: str) -> list[tuple[str, str]]:
 async def _cancel(env: Any, appointment_id: str) -> None:
     response = await env.client.post(f"/api/v1/appointments/{appointment_id}/cancel", headers=env.admin)
     assert response.status_code == 200, response.text
-    await deliveries.relay(env)
+    await deliveries.relay(env, switched_on=SWITCHED_OFF)
 
 
 @pytest.fixture
@@ -85,7 +91,7 @@ async def test_billing_on_booking_invoices_once_whether_the_completion_comes_fir
     env = billed_on_booking
     appointment, start = await _book(env)
     await complete(env, appointment["id"], start, start + timedelta(hours=2))  # priced on the booked 30 minutes
-    await deliveries.relay(env)
+    await deliveries.relay(env, switched_on=SWITCHED_OFF)
     pair = [await one(env, "billing", "appointment.booked"), await one(env, "billing", "appointment.completed")]
 
     await _hand(env, pair, sequence)
@@ -99,7 +105,7 @@ async def test_billing_on_booking_invoices_once_whether_the_completion_comes_fir
 async def test_billing_on_completion_invoices_once_whether_the_booking_comes_first(env, sequence):
     appointment, start = await _book(env)
     await complete(env, appointment["id"], start, start + timedelta(minutes=30))
-    await deliveries.relay(env)
+    await deliveries.relay(env, switched_on=SWITCHED_OFF)
     pair = [await one(env, "billing", "appointment.booked"), await one(env, "billing", "appointment.completed")]
 
     await _hand(env, pair, sequence)

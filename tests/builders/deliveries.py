@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from caremesh.platform.messaging.bus import Subscription, Subscriptions
 from caremesh.platform.messaging.consumer import tables_of
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.models import every_messaging_set
@@ -28,9 +29,19 @@ class Waiting:
     envelope: Envelope
 
 
-async def relay(env: Any) -> None:
-    """Publish what was committed: the transport queues it for every consumer, nobody handles it yet."""
-    await env.app.state.workers.relay.drain()
+async def relay(env: Any, *, switched_on: Iterable[Subscription] = ()) -> None:
+    """Publish what was committed: the transport queues it for every consumer, nobody handles it yet.
+    `switched_on`: subscriptions the app's settings switch off that get the events too, as those an installation
+    queued before its settings changed."""
+    transport = env.app.state.workers.relay.transport
+    wanted = transport.subscriptions
+    if switched_on:
+        every = {(s.consumer, s.event_type): s for s in [*wanted, *switched_on]}
+        transport.subscriptions = Subscriptions(every.values())
+    try:
+        await env.app.state.workers.relay.drain()
+    finally:
+        transport.subscriptions = wanted
 
 
 async def waiting(env: Any, consumer: str | None = None, event_type: str | None = None) -> list[Waiting]:

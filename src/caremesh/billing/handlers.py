@@ -1,8 +1,9 @@
 """Consumers of other contexts' events: consultation invoices follow the appointment's lifecycle.
 
 `CAREMESH_BILL_ON=completed` (default) invoices a visit when it is completed; `booked` invoices it
-when booked and voids the invoice when the appointment is cancelled. Both subscriptions always run
-and read the setting, so changing it needs no other wiring.
+when booked and voids the invoice when the appointment is cancelled. Billing subscribes only to the events
+the setting needs (a steady stream of bookings must not queue ahead of the completions it bills); each
+handler still reads the setting, for deliveries queued before it changed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import structlog
 from caremesh.billing import errors, service
 from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.envelope import Envelope
+from caremesh.platform.settings import Settings
 from caremesh.platform.uow import UnitOfWork
 from caremesh.scheduling.contract import AppointmentBooked, AppointmentCancelled, AppointmentCompleted
 
@@ -41,8 +43,16 @@ async def void_cancelled_visit(uow: UnitOfWork, event: AppointmentCancelled, env
         await service.void_for_cancelled_appointment(uow, event.appointment_id)
 
 
+def bills_on_completion(settings: Settings) -> bool:
+    return settings.billing.bill_on == "completed"
+
+
+def bills_on_booking(settings: Settings) -> bool:
+    return settings.billing.bill_on == "booked"
+
+
 SUBSCRIPTIONS: list[Subscription[Any]] = [
-    Subscription(CONSUMER, AppointmentCompleted, invoice_completed_visit),
-    Subscription(CONSUMER, AppointmentBooked, invoice_booked_visit),
-    Subscription(CONSUMER, AppointmentCancelled, void_cancelled_visit),
+    Subscription(CONSUMER, AppointmentCompleted, invoice_completed_visit, wanted=bills_on_completion),
+    Subscription(CONSUMER, AppointmentBooked, invoice_booked_visit, wanted=bills_on_booking),
+    Subscription(CONSUMER, AppointmentCancelled, void_cancelled_visit, wanted=bills_on_booking),
 ]

@@ -184,8 +184,7 @@ async def current_principal(request: Request, token: Annotated[str | None, Depen
         raise Unauthenticated("Send `Authorization: Bearer <access token>`.")
     state = request.app.state
     user_id, session_id = state.token_signer.verify_access_token(token, now=state.uow_factory.clock.now())
-    async with state.db.read_sessionmaker() as session:  # authenticating never opens the write transaction
-        principal = await state.principal_loader(session, user_id, session_id)
+    principal = await _load_principal(request, user_id, session_id)
     if principal is None:
         raise Unauthenticated("The session has ended or the user is disabled.")
     limit, period = parse_rate(state.settings.security.api_rate_limit)
@@ -197,6 +196,16 @@ async def current_principal(request: Request, token: Annotated[str | None, Depen
     if (units := getattr(request.state, "units", None)) is not None:
         units.actor = principal
     return principal
+
+
+async def _load_principal(request: Request, user_id: uuid.UUID, session_id: uuid.UUID) -> Principal | None:
+    """In the request's own transaction where it has one (one connection, no second session); else (UnitsRoute,
+    whose units open later) in a short read-only session."""
+    state = request.app.state
+    if (uow := getattr(request.state, "uow", None)) is not None:
+        return await state.principal_loader(uow.session, user_id, session_id)
+    async with state.db.read_sessionmaker() as session:
+        return await state.principal_loader(session, user_id, session_id)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

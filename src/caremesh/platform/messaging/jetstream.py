@@ -56,6 +56,7 @@ class JetStreamBroker:
         self._js: JetStreamContext | None = None
         self._lock = asyncio.Lock()
         self._consumers: set[str] = set()
+        self._removed: set[str] = set()
 
     @property
     def max_ack_pending(self) -> int:
@@ -135,6 +136,13 @@ class JetStreamBroker:
             except BadRequestError:
                 await js.consumer_info(self.stream, durable)  # exists already (created by another process)
             self._consumers.add(durable)
+        for subscription in subscriptions.switched_off():
+            # Switched off by the settings: its backlog would only grow; switching it on again starts afresh.
+            durable = self.durable(subscription)
+            if durable not in self._removed:
+                with contextlib.suppress(nats.js.errors.NotFoundError):
+                    await js.delete_consumer(self.stream, durable)
+                self._removed.add(durable)
 
     async def restore_stream(self) -> None:
         """The stream is gone (the broker came back with an empty store): create it again, and the durable
