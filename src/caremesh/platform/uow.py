@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -51,6 +51,7 @@ class UnitOfWork:
         self.correlation_id = correlation_id or request_id or uuid.uuid4().hex
         self.causation_id = causation_id
         self.published: list[Envelope] = []
+        self.outboxes: set[str] = set()  # the schemas whose outboxes this unit wrote to
         self.state: dict[str, Any] = {}
         self._before_commit: dict[str, BeforeCommit] = {}
         self._after_commit: list[Callable[[], None]] = []
@@ -99,6 +100,7 @@ class UnitOfWork:
             )
         )
         self.published.append(envelope)
+        self.outboxes.add(outbox)
         return envelope
 
     def before_commit(self, key: str, hook: BeforeCommit) -> None:
@@ -122,6 +124,7 @@ class UnitOfWork:
         self._before_commit.clear()
         self._after_commit.clear()
         self.published.clear()
+        self.outboxes.clear()
         await self.session.rollback()
 
 
@@ -130,14 +133,14 @@ class UnitOfWorkFactory:
         self,
         db: Database,
         clock: Clock,
-        on_events_committed: Callable[[], None] | None = None,
+        on_events_committed: Callable[[Collection[str]], None] | None = None,
         *,
         settings: Settings | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.settings = settings or Settings()
-        self.on_events_committed = on_events_committed or (lambda: None)
+        self.on_events_committed = on_events_committed or (lambda outboxes: None)
 
     @asynccontextmanager
     async def begin(self, **meta: Any) -> AsyncIterator[UnitOfWork]:
@@ -165,4 +168,4 @@ class UnitOfWorkFactory:
 
     def _notify(self, uow: UnitOfWork) -> None:
         if uow.published:
-            self.on_events_committed()
+            self.on_events_committed(uow.outboxes)

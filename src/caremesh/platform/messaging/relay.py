@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -52,18 +51,27 @@ class OutboxRelay:
         self._on_published = on_published or (lambda: None)
         self.schemas = None if schemas is None else frozenset(schemas)
         self._wake = asyncio.Event()
+        self._written: set[str] = set()
 
-    def wake(self) -> None:
+    def wake(self, outboxes: Collection[str] | None = None) -> None:
+        """Events were committed to `outboxes` (None: somewhere): look there now, not at every outbox."""
+        self._written.update(outboxes if outboxes is not None else self._every_schema())
         self._wake.set()
 
-    async def run_once(self) -> int:
-        """Publish one batch of unpublished events from each outbox (every context's, and the platform's: on
-        SQLite the one table); returns how many. Order holds within one outbox, not across them."""
+    def _every_schema(self) -> set[str]:
+        return {tables.schema for tables in every_messaging_set(self.db.dialect)}
+
+    async def run_once(self, outboxes: Collection[str] | None = None) -> int:
+        """Publish one batch of unpublished events from each outbox (every context's and the platform's, or
+        those of `outboxes`; on SQLite the one table); returns how many. Order holds within one outbox, not
+        across them."""
         async with self.db.sessionmaker() as session, session.begin():
             rows: list[Any] = []
             for tables in every_messaging_set(self.db.dialect):
                 if self.schemas is not None and self.db.dialect != "sqlite" and tables.schema not in self.schemas:
                     continue  # another process relays that context's events
+                if outboxes is not None and self.db.dialect != "sqlite" and tables.schema not in outboxes:
+                    continue
                 outbox = tables.outbox
                 rows += (
                     await session.scalars(
@@ -90,12 +98,22 @@ class OutboxRelay:
         return total
 
     async def run_forever(self) -> None:
+        """Woken after a commit, look in the outboxes it wrote to; every `poll_seconds`, in all of them (events
+        committed by another process, or left by a relay that died)."""
+        outboxes: set[str] | None = None
         while True:
             self._wake.clear()  # before looking, so a wake during the look is not lost
+            written, self._written = self._written, set()
+            if outboxes is not None:
+                outboxes |= written
             try:
-                if await self.run_once() >= self.batch_size:
+                if await self.run_once(outboxes) >= self.batch_size:
+                    self._written |= outboxes or self._every_schema()  # more may wait there
                     continue
             except Exception as error:  # the relay must outlive a bad moment of the database
                 log.error("relay_failed", error_type=type(error).__name__, exc_info=error)
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                outboxes = set()  # filled from what the wake says was written
+            except TimeoutError:
+                outboxes = None
