@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.identity.events import (
@@ -17,21 +17,24 @@ from caremesh.platform.security import Principal
 __all__ = ["PASSWORD_RESET_REQUESTED", "PasswordResetRequested", "load_principal"]
 
 
+# Built once: every authenticated request runs it, and building a statement (and its cache key) costs as much
+# as running it.
+_LIVE_PRINCIPAL = (
+    select(User.roles, User.patient_id, User.practitioner_id)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(
+        User.id == bindparam("user_id"),
+        AuthSession.id == bindparam("session_id"),
+        AuthSession.revoked_at.is_(None),
+        User.is_active.is_(True),
+    )
+)
+
+
 async def load_principal(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID) -> Principal | None:
     """The principal behind an access token, while its session is live and its user active.
     Roles are read fresh, so a role change or a logout takes effect at once."""
-    row = (
-        await session.execute(
-            select(User.roles, User.patient_id, User.practitioner_id)
-            .join(AuthSession, AuthSession.user_id == User.id)
-            .where(
-                User.id == user_id,
-                AuthSession.id == session_id,
-                AuthSession.revoked_at.is_(None),
-                User.is_active.is_(True),
-            )
-        )
-    ).first()
+    row = (await session.execute(_LIVE_PRINCIPAL, {"user_id": user_id, "session_id": session_id})).first()
     if row is None:
         return None
     roles, patient_id, practitioner_id = row
