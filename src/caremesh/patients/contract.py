@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.patients.events import (
@@ -54,16 +54,19 @@ class PatientSummary:
         return self.insurance_bin is not None
 
 
+# Built once (many use cases look a patient up; building a statement costs about what running it does).
+_LIVE_PATIENT = select(Patient).where(Patient.id == bindparam("patient_id"), Patient.deleted_at.is_(None))
+_LIVE_PATIENT_SHARED = _LIVE_PATIENT.with_for_update(read=True)
+
+
 async def find_patient(session: AsyncSession, patient_id: uuid.UUID, *, lock: bool = False) -> PatientSummary | None:
     """The patient, unless unknown or deleted.
 
     `lock` takes a shared row lock (PostgreSQL) so the patient cannot be deleted before the caller's
     transaction ends; writers that book for the patient use it.
     """
-    query = select(Patient).where(Patient.id == patient_id, Patient.deleted_at.is_(None))
-    if lock:
-        query = query.with_for_update(read=True)
-    patient = await session.scalar(query)
+    query = _LIVE_PATIENT_SHARED if lock else _LIVE_PATIENT
+    patient = await session.scalar(query, {"patient_id": patient_id})
     if patient is None:
         return None
     return PatientSummary(

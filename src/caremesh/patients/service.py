@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 
 from caremesh.audit import contract as audit
 from caremesh.patients.events import PatientDeleted, PatientRegistered, PatientUpdated
@@ -114,14 +114,16 @@ async def register_patient(uow: UnitOfWork, data: PatientCreate) -> Patient:
     return patient
 
 
+_LIVE_PATIENT = select(Patient).where(Patient.id == bindparam("patient_id"), Patient.deleted_at.is_(None))
+_LIVE_PATIENT_FOR_UPDATE = _LIVE_PATIENT.with_for_update()
+
+
 async def _load(uow: UnitOfWork, patient_id: uuid.UUID, *, for_update: bool = False) -> Patient:
     actor = uow.actor
     if actor and not actor.may_see_patient(patient_id):
         raise PatientNotFound()
-    query = select(Patient).where(Patient.id == patient_id, Patient.deleted_at.is_(None))
-    if for_update:
-        query = query.with_for_update()
-    patient = await uow.session.scalar(query)
+    query = _LIVE_PATIENT_FOR_UPDATE if for_update else _LIVE_PATIENT
+    patient = await uow.session.scalar(query, {"patient_id": patient_id})
     if patient is None:
         raise PatientNotFound()
     return patient

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, time
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.platform.timeutil import years_between
@@ -49,6 +49,13 @@ def experience_years(summary: PractitionerSummary, on: date) -> int:
     return years_between(summary.practice_start_date, on)
 
 
+# Built once: every booking looks the practitioner up.
+_LIVE_PRACTITIONER = select(Practitioner).where(
+    Practitioner.id == bindparam("practitioner_id"), Practitioner.deleted_at.is_(None)
+)
+_LIVE_PRACTITIONER_SHARED = _LIVE_PRACTITIONER.with_for_update(read=True)
+
+
 async def find_practitioner(
     session: AsyncSession, practitioner_id: uuid.UUID, *, lock: bool = False
 ) -> PractitionerSummary | None:
@@ -58,10 +65,8 @@ async def find_practitioner(
     working hours changed before the caller's transaction ends; writers that book against the
     practitioner use it.
     """
-    query = select(Practitioner).where(Practitioner.id == practitioner_id, Practitioner.deleted_at.is_(None))
-    if lock:
-        query = query.with_for_update(read=True)
-    practitioner = await session.scalar(query)
+    query = _LIVE_PRACTITIONER_SHARED if lock else _LIVE_PRACTITIONER
+    practitioner = await session.scalar(query, {"practitioner_id": practitioner_id})
     if practitioner is None:
         return None
     return PractitionerSummary(

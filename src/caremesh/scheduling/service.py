@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -124,21 +124,33 @@ def _visible(uow: UnitOfWork, query: Select[tuple[Appointment]]) -> Select[tuple
     return query
 
 
+def _busy_query(*, excluding: bool) -> Select[tuple[bool, bool]]:
+    overlapping: list[ColumnElement[bool]] = [
+        Appointment.status != Status.CANCELLED,
+        Appointment.start_at < bindparam("end"),
+        Appointment.end_at > bindparam("start"),
+    ]
+    if excluding:
+        overlapping.append(Appointment.id != bindparam("exclude"))
+    practitioner_busy = exists().where(Appointment.practitioner_id == bindparam("practitioner_id"), *overlapping)
+    patient_busy = exists().where(Appointment.patient_id == bindparam("patient_id"), *overlapping)
+    return select(practitioner_busy, patient_busy)
+
+
+# Built once: every booking and reschedule asks.
+_BUSY, _BUSY_EXCLUDING = _busy_query(excluding=False), _busy_query(excluding=True)
+
+
 async def _busy(
     uow: UnitOfWork, practitioner_id: uuid.UUID, patient_id: uuid.UUID, visit: Interval, exclude: uuid.UUID | None
 ) -> tuple[bool, bool]:
     """Whether the practitioner and whether the patient have a live appointment overlapping `visit`,
     in one round trip."""
-    overlapping: list[ColumnElement[bool]] = [
-        Appointment.status != Status.CANCELLED,
-        Appointment.start_at < visit.end,
-        Appointment.end_at > visit.start,
-    ]
+    parameters = {"practitioner_id": practitioner_id, "patient_id": patient_id, "start": visit.start, "end": visit.end}
     if exclude is not None:
-        overlapping.append(Appointment.id != exclude)
-    practitioner_busy = exists().where(Appointment.practitioner_id == practitioner_id, *overlapping)
-    patient_busy = exists().where(Appointment.patient_id == patient_id, *overlapping)
-    row = (await uow.session.execute(select(practitioner_busy, patient_busy))).one()
+        parameters["exclude"] = exclude
+    query = _BUSY if exclude is None else _BUSY_EXCLUDING
+    row = (await uow.session.execute(query, parameters)).one()
     return bool(row[0]), bool(row[1])
 
 
