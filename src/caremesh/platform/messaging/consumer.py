@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from caremesh.platform.db import dialect_insert
 from caremesh.platform.messaging.bus import Subscription, Subscriptions
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.events import EventPayloadInvalid
@@ -30,19 +31,15 @@ log = structlog.get_logger("caremesh.consumer")
 async def handle_once(uow: UnitOfWork, subscription: Subscription, envelope: Envelope) -> bool:
     """Run the handler unless this consumer already handled this event. The inbox row is written
     first, in the handler's transaction: a concurrent duplicate waits on it and then finds it."""
-    key = (subscription.consumer, envelope.id)
     InboxEntry = tables_of(subscription.consumer).inbox  # the consumer's context's inbox
-    if await uow.session.get(InboxEntry, key) is not None:
+    entry = {
+        "consumer": subscription.consumer,
+        "event_id": envelope.id,
+        "event_type": envelope.type,
+        "processed_at": uow.clock.now(),
+    }
+    if (await uow.session.execute(_record_in_inbox(uow.session, InboxEntry), entry)).first() is None:
         return False
-    uow.session.add(
-        InboxEntry(
-            consumer=subscription.consumer,
-            event_id=envelope.id,
-            event_type=envelope.type,
-            processed_at=uow.clock.now(),
-        )
-    )
-    await uow.session.flush()
     try:
         event = subscription.event.from_payload(envelope.payload)
     except EventPayloadInvalid as error:
@@ -58,6 +55,21 @@ async def handle_once(uow: UnitOfWork, subscription: Subscription, envelope: Env
         return True
     await subscription.handler(uow, event, envelope)
     return True
+
+
+_INBOX_INSERTS: dict[tuple[str, type[Any]], Any] = {}
+
+
+def _record_in_inbox(session: AsyncSession, InboxEntry: type[Any]) -> Any:
+    """`INSERT … ON CONFLICT DO NOTHING RETURNING`, built once per inbox: a row back means this consumer had not
+    handled the event; none means it had (a concurrent duplicate waits on the first one's row, then gets none)."""
+    key = (session.bind.dialect.name, InboxEntry)
+    if key not in _INBOX_INSERTS:
+        values = {name: bindparam(name) for name in ("consumer", "event_id", "event_type", "processed_at")}
+        _INBOX_INSERTS[key] = (
+            dialect_insert(session)(InboxEntry).values(values).on_conflict_do_nothing().returning(InboxEntry.event_id)
+        )
+    return _INBOX_INSERTS[key]
 
 
 class TooEarly(Exception):
