@@ -21,6 +21,9 @@ from caremesh.platform.settings import DatabaseSettings
 
 ADMIN_EMAIL = "bench-admin@example.org"
 POSTGRES_URL = os.environ.get("CAREMESH_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+# `caremesh serve --workers N` on PostgreSQL (SQLite always runs one process).
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
+READY_WAIT_SECONDS = 120  # a start takes seconds of CPU per process, more on a busy machine
 
 
 @dataclass
@@ -81,13 +84,15 @@ async def running_server(db: DatabaseSettings, settings: dict[str, str] | None =
     workdir = Path(tempfile.mkdtemp(prefix="caremesh-bench-"))
     env = server_environment(db, workdir, password, settings)
     command = [str(Path(sys.executable).parent / "caremesh"), "serve", "--no-migrate", "--port", str(port)]
+    if not db.is_sqlite and WORKERS > 1:
+        command += ["--workers", str(WORKERS)]
     log_path = workdir / "server.log"
     log = log_path.open("wb")
     process = await asyncio.create_subprocess_exec(*command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as client:
-            for _ in range(200):
+            for _ in range(READY_WAIT_SECONDS * 10):
                 if process.returncode is not None:
                     raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
                 try:
