@@ -21,6 +21,9 @@ from caremesh.platform.settings import DatabaseSettings
 
 ADMIN_EMAIL = "bench-admin@example.org"
 POSTGRES_URL = os.environ.get("CAREMESH_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+# `caremesh serve --workers N` on PostgreSQL (SQLite always runs one process).
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
+READY_WAIT_SECONDS = 120  # a start takes seconds of CPU per process, more on a busy machine
 
 
 @dataclass
@@ -48,6 +51,33 @@ def _free_port() -> int:
 class Server:
     base_url: str
     admin_password: str
+    pid: int | None = None
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server's processes (its workers too) have used so far: unlike a rate, it
+        hardly moves when other work shares the cores. 0 where /proc is missing."""
+        return process_tree_cpu_seconds(self.pid) if self.pid else 0.0
+
+
+def process_tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of `root` and its living descendants, from Linux's /proc."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        pid = int(entry.parent.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, grew = {root}, True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= found
+        grew = bool(found)
+    return sum(times.get(pid, 0.0) for pid in tree)
 
 
 def server_environment(
@@ -81,13 +111,15 @@ async def running_server(db: DatabaseSettings, settings: dict[str, str] | None =
     workdir = Path(tempfile.mkdtemp(prefix="caremesh-bench-"))
     env = server_environment(db, workdir, password, settings)
     command = [str(Path(sys.executable).parent / "caremesh"), "serve", "--no-migrate", "--port", str(port)]
+    if not db.is_sqlite and WORKERS > 1:
+        command += ["--workers", str(WORKERS)]
     log_path = workdir / "server.log"
     log = log_path.open("wb")
     process = await asyncio.create_subprocess_exec(*command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as client:
-            for _ in range(200):
+            for _ in range(READY_WAIT_SECONDS * 10):
                 if process.returncode is not None:
                     raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
                 try:
@@ -98,7 +130,7 @@ async def running_server(db: DatabaseSettings, settings: dict[str, str] | None =
                 await asyncio.sleep(0.1)
             else:
                 raise RuntimeError("server did not become ready")
-        yield Server(base_url, password)
+        yield Server(base_url, password, process.pid)
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), timeout=20)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
@@ -74,7 +76,10 @@ def create_app(
     contexts: Sequence[str] = ALL_CONTEXTS,
     clock: Clock | None = None,
     extra_subscriptions: Iterable[Subscription] = (),
+    bootstrap: bool = True,
 ) -> FastAPI:
+    """`bootstrap=False`: start without the start-up steps (first admin, reference data), which `serve --workers`
+    runs once in its parent (`run_startup_steps`) before the workers start."""
     from caremesh.identity import contract as identity_contract
     from caremesh.identity import service as identity_service
 
@@ -98,8 +103,7 @@ def create_app(
     )
     uow_factory.on_events_committed = workers.relay.wake
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def startup_steps() -> None:
         # Processes starting at once run these at once: each step is safe so by itself, in its own transaction
         # (never holding one step's rows while waiting on another's).
         async with uow_factory.begin(request_id="startup") as uow:
@@ -107,6 +111,11 @@ def create_app(
         for step in _bootstraps(contexts):
             async with uow_factory.begin(request_id="startup") as uow:
                 await step(uow)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if bootstrap:
+            await startup_steps()
         workers.start()
         try:
             yield
@@ -115,6 +124,8 @@ def create_app(
             await app.state.rate_limiter.close()
             await db.dispose()
 
+    # No default_response_class: FastAPI then renders a declared return model straight to JSON bytes in
+    # pydantic-core, faster than ORJSONResponse or pydantic_core.to_json on a dict (docs/DECISIONS.md, issue 13).
     app = FastAPI(
         title="caremesh",
         version="1.0.0",
@@ -136,6 +147,7 @@ def create_app(
     app.state.authenticator = identity_service.Authenticator(settings.security, app.state.token_signer)
     app.state.principal_loader = identity_contract.load_principal
     app.state.replay_recorder = _record_replay
+    app.state.startup_steps = startup_steps
 
     install_error_handlers(app)
     install_openapi(app)
@@ -171,3 +183,33 @@ def _document_the_whole_product(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# `caremesh serve --workers N` hands its worker processes the contexts to serve through this variable.
+SERVE_CONTEXTS_ENV = "CAREMESH_SERVE_CONTEXTS"
+
+
+async def run_startup_steps(settings: Settings, contexts: Sequence[str]) -> None:
+    """The start-up steps (first admin, reference data) once, without serving: `serve --workers` runs them in the
+    parent before its workers start."""
+    app = create_app(settings, contexts=contexts)
+    try:
+        await app.state.startup_steps()
+    finally:
+        await app.state.rate_limiter.close()
+        await app.state.db.dispose()
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker of `caremesh serve --workers N` (uvicorn calls this factory in each process it spawns):
+    settings from the environment, the start-up steps already run by the parent, each log line with its pid."""
+    contexts = [c for c in os.environ.get(SERVE_CONTEXTS_ENV, "").split(",") if c] or ALL_CONTEXTS
+    app = create_app(contexts=contexts, bootstrap=False)
+    pid = os.getpid()
+
+    def add_pid(_: object, __: str, event: dict) -> dict:
+        event.setdefault("pid", pid)
+        return event
+
+    structlog.configure(processors=[add_pid, *structlog.get_config()["processors"]])
+    return app

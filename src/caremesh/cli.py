@@ -22,6 +22,10 @@ cli.add_typer(dead_letters_cli, name="dead-letters")
 cli.add_typer(events_cli, name="events")
 
 
+# uvloop and httptools (uvicorn[standard]), named so that a missing one fails instead of falling back quietly.
+UVICORN_OPTIONS = {"loop": "uvloop", "http": "httptools"}
+
+
 def main() -> None:
     cli()
 
@@ -169,12 +173,17 @@ def serve(
     contexts: Annotated[
         str | None, typer.Option(help="Comma-separated contexts to serve (default: all; see `caremesh contexts`)")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes on the one port (PostgreSQL only; SQLite has one writer)")
+    ] = 1,
 ) -> None:
     """Run the HTTP API with the in-process event relay (the embedded mode)."""
+    import os
+
     import uvicorn
 
     from caremesh import demo as demo_data
-    from caremesh.app import create_app
+    from caremesh.app import SERVE_CONTEXTS_ENV, create_app, run_startup_steps
     from caremesh.platform.migrate import sqlite_file, upgrade
 
     try:
@@ -182,6 +191,11 @@ def serve(
     except UnknownContext as error:
         _fail(str(error))
     settings = Settings()
+    if workers > 1 and settings.db.is_sqlite:
+        _fail(
+            f"--workers {workers} needs PostgreSQL: SQLite takes one writer process "
+            "(set CAREMESH_DATABASE_URL=postgresql+asyncpg://..., or serve with one worker)"
+        )
     credentials = None
     if demo:
         credentials = demo_data.load_or_create_credentials()
@@ -198,15 +212,26 @@ def serve(
     if credentials:
         seeded = asyncio.run(demo_data.seed(settings, credentials))
         typer.echo("demo data seeded" if seeded else "demo data already present")
-    application = create_app(settings, contexts=selected)
+    if workers > 1:
+        # Once, before any worker: the first admin and reference data; the signing secret every worker shares.
+        asyncio.run(run_startup_steps(settings, selected))
+        settings.security.signing_secret()
     base = f"http://{host}:{port}"
-    typer.echo(f"\ncaremesh is starting at {base}\n  API docs: {base}/docs (Authorize with an email and password)")
+    pids = f" ({workers} worker processes)" if workers > 1 else ""
+    typer.echo(
+        f"\ncaremesh is starting at {base}{pids}\n  API docs: {base}/docs (Authorize with an email and password)"
+    )
     if credentials:
         typer.echo("  demo logins (email / password):")
         for role, email, password in credentials.rows():
             typer.echo(f"    {role:<14} {email:<34} {password}")
     typer.echo("")
-    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+    serving = {"host": host, "port": port, "log_config": None, "access_log": False, **UVICORN_OPTIONS}
+    if workers == 1:
+        uvicorn.run(create_app(settings, contexts=selected), **serving)
+        return
+    os.environ[SERVE_CONTEXTS_ENV] = ",".join(selected)  # the spawned workers inherit the environment
+    uvicorn.run("caremesh.app:worker_app", factory=True, workers=workers, **serving)
 
 
 @cli.command()
