@@ -5,13 +5,20 @@ it back). On SQLite both use the counter row."""
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Iterator
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 
 from caremesh.platform.db import Database
+from caremesh.platform.migrate import alembic_config, upgrade
 from caremesh.platform.numbering import next_gapless_number, next_number
+from caremesh.platform.settings import DatabaseSettings
+from tests.harness import POSTGRES_URL, drop_schemas
 
+BEFORE_SCHEMAS = "0018_open_premium_bands"  # the revision before a schema per context (0019)
 BOTH_KINDS = pytest.mark.parametrize("take_number", [next_number, next_gapless_number], ids=["sequence", "gapless"])
 
 
@@ -86,3 +93,36 @@ async def test_a_number_needs_a_prefix_of_capitals_and_a_year(env):
                 await next_number(uow.session, prefix, year)
             with pytest.raises(ValueError):
                 await next_gapless_number(uow.session, prefix, year)
+
+
+@pytest.fixture
+def installation() -> Iterator[DatabaseSettings]:
+    settings = DatabaseSettings(database_url=POSTGRES_URL, database_schema=f"cm_nr_{uuid.uuid4().hex[:8]}")
+    try:
+        yield settings
+    finally:
+        drop_schemas(settings.database_schema)
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="SQLite numbers from the counter row in every revision")
+async def test_downgrading_below_the_schema_per_context_folds_the_sequences_into_the_counter_row(installation):
+    await upgrade(installation)
+    db = Database(installation)
+    try:
+        async with db.sessionmaker() as session, session.begin():
+            taken = [await next_number(session, "APT", 2030) for _ in range(5)]
+        async with db.engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), BEFORE_SCHEMAS))
+            counter = await connection.scalar(
+                text(f"SELECT last_value FROM \"{installation.database_schema}\".number_sequences WHERE prefix = 'APT'")
+            )
+    finally:
+        await db.dispose()
+    await upgrade(installation)
+    db = Database(installation)  # a process of this version again: it creates the sequence anew
+    try:
+        async with db.sessionmaker() as session, session.begin():
+            after = await next_number(session, "APT", 2030)
+    finally:
+        await db.dispose()
+    assert (taken[-1], counter, after) == ("APT-2030-000005", 5, "APT-2030-000006")

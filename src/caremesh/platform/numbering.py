@@ -11,10 +11,11 @@ Two kinds (docs/DECISIONS.md, issue 13):
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import weakref
 
-from sqlalchemy import Integer, Sequence, String, select
+from sqlalchemy import Integer, Select, Sequence, String, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -59,12 +60,12 @@ async def next_number(session: AsyncSession, prefix: str, year: int) -> str:
     if session.bind.dialect.name != "postgresql":
         return _format(prefix, year, await _take_from_table(session, prefix, year))
     engine: AsyncEngine = session.bind  # type: ignore[assignment]
-    sequence = sequence_for(prefix, year)
-    await _ensure_sequence(engine, prefix, year)
+    name, next_value = _next_value(prefix, year)
+    await _ensure_sequence(engine, prefix, year, name)
     try:
-        value = await session.scalar(select(sequence.next_value()))
+        value = await session.scalar(next_value)
     except DBAPIError:
-        _known_sequences(engine.sync_engine).discard(sequence.name)  # dropped behind our back: create it next time
+        _known_sequences(engine.sync_engine).discard(name)  # dropped behind our back: create it next time
         raise
     return _format(prefix, year, value)
 
@@ -86,6 +87,12 @@ def sequence_for(prefix: str, year: int, *, start: int = 1) -> Sequence:
     return Sequence(f"{SEQUENCE_NAME_PREFIX}{prefix.lower()}_{year}", schema=PLATFORM_SCHEMA, start=start, minvalue=1)
 
 
+@functools.lru_cache(maxsize=1024)
+def _next_value(prefix: str, year: int) -> tuple[str, Select[tuple[int]]]:
+    sequence = sequence_for(prefix, year)
+    return sequence.name, select(sequence.next_value())
+
+
 # The sequences each engine (one per process) knows to exist, and a lock per sequence being created.
 _known: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
 _creating: weakref.WeakKeyDictionary[Engine, dict[str, asyncio.Lock]] = weakref.WeakKeyDictionary()
@@ -95,12 +102,11 @@ def _known_sequences(engine: Engine) -> set[str]:
     return _known.setdefault(engine, set())
 
 
-async def _ensure_sequence(engine: AsyncEngine, prefix: str, year: int) -> None:
+async def _ensure_sequence(engine: AsyncEngine, prefix: str, year: int, name: str) -> None:
     """Create the sequence on first use, on a connection of its own outside the caller's transaction (so a
     failure here never aborts it, and it needs no second connection from a pool the caller may have drained).
     A new sequence continues the counter row, if an older version numbered this prefix and year there."""
     known = _known_sequences(engine.sync_engine)
-    name = sequence_for(prefix, year).name
     if name in known:
         return
     async with _creating.setdefault(engine.sync_engine, {}).setdefault(name, asyncio.Lock()):
