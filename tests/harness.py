@@ -32,6 +32,7 @@ from caremesh.platform.messaging.consumer import tables_of
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.models import every_messaging_set
 from caremesh.platform.migrate import upgrade
+from caremesh.platform.numbering import SEQUENCE_NAME_PREFIX
 from caremesh.platform.settings import (
     AppSettings,
     BillingSettings,
@@ -218,8 +219,13 @@ class MigratedDatabase:
                 " WHERE schemaname = ANY($1::text[])",
                 worker_schemas(self.schema),
             )
+            numbers = ", ".join(f"'{schema}'" for schema in worker_schemas(self.schema))
             body = [
                 "PERFORM set_config('session_replication_role', 'replica', true);",  # no FK or audit triggers
+                # The numbers' sequences, created on demand (platform/numbering.py), start again at 1.
+                f"FOR seq IN SELECT schemaname, sequencename FROM pg_sequences WHERE schemaname IN ({numbers})"
+                f" AND sequencename LIKE '{SEQUENCE_NAME_PREFIX}%' LOOP",
+                "PERFORM setval(format('%I.%I', seq.schemaname, seq.sequencename)::regclass, 1, false); END LOOP;",
                 *(f'DELETE FROM "{schema}"."{table}";' for schema, table in tables),
                 *(
                     f'INSERT INTO "{schema}"."{table}" OVERRIDING SYSTEM VALUE'
@@ -234,7 +240,8 @@ class MigratedDatabase:
                 "PERFORM set_config('session_replication_role', 'origin', true);",
             ]
             await connection.execute(
-                f'CREATE FUNCTION "{self.schema}"."cm_reset_{name}"() RETURNS void LANGUAGE plpgsql AS $$ BEGIN\n'
+                f'CREATE FUNCTION "{self.schema}"."cm_reset_{name}"() RETURNS void LANGUAGE plpgsql AS $$\n'
+                + "DECLARE seq record; BEGIN\n"
                 + "\n".join(body)
                 + "\nEND $$"
             )

@@ -25,14 +25,14 @@ log = structlog.get_logger("caremesh.billing")
 
 async def invoice_completed_visit(uow: UnitOfWork, event: AppointmentCompleted, envelope: Envelope) -> None:
     if uow.settings.billing.bill_on == "completed":
-        await service.issue_for_appointment(uow, event.appointment_id)
+        await service.issue_for_appointment(uow, event.appointment_id, number_at_commit=True)
 
 
 async def invoice_booked_visit(uow: UnitOfWork, event: AppointmentBooked, envelope: Envelope) -> None:
     if uow.settings.billing.bill_on != "booked":
         return
     try:
-        await service.issue_for_appointment(uow, event.appointment_id)
+        await service.issue_for_appointment(uow, event.appointment_id, number_at_commit=True)
     except errors.AppointmentCancelled:
         # Cancelled before this delivery: nothing to bill (deliveries are not ordered).
         log.info("booked_visit_not_billed", appointment_id=str(event.appointment_id), reason="cancelled")

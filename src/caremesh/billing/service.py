@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import structlog
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from caremesh.audit import contract as audit
 from caremesh.billing import domain
@@ -39,7 +40,7 @@ from caremesh.billing.tariffs import bootstrap as bootstrap  # app.py runs each 
 from caremesh.patients import contract as patients
 from caremesh.platform.db import one_or_raise, violates, where_given
 from caremesh.platform.errors import Conflict, check_version
-from caremesh.platform.numbering import next_number
+from caremesh.platform.numbering import next_gapless_number
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
@@ -274,27 +275,58 @@ def _new_invoice(
     )
 
 
-async def _insert_numbered(uow: UnitOfWork, invoice: Invoice) -> bool:
-    """Number and insert the invoice; False when the database says its visit or order already has one."""
+async def _insert_numbered(uow: UnitOfWork, invoice: Invoice, *, at_commit: bool = False) -> bool:
+    """Insert the invoice, then number it; False when the database says its visit or order already has one.
+
+    Invoice numbers are gapless per year (tax documents, docs/DECISIONS.md): the counter's row stays locked
+    until commit, so it is taken last, after the insert (a lost race takes none); with `at_commit`, only just
+    before the unit commits, and the events that carry the number are published then, after it is set.
+    """
     session = uow.session
+    invoice.number = f"PENDING-{uuid.uuid4().hex[:12]}"  # unique, fits the column, never committed
     try:
-        # The number is taken last and inside the savepoint: a lost race gives it back (no gaps).
         async with session.begin_nested():
-            invoice.number = await next_number(session, NUMBER_PREFIX, clinic_date(invoice.issued_at).year)
             session.add(invoice)
             await session.flush()
     except IntegrityError as error:
         if _duplicate_appointment(error) or _duplicate_order(error):
             return False
         raise
+    if at_commit:
+        uow.state.setdefault(_UNNUMBERED, []).append(invoice)
+        uow.before_commit(_UNNUMBERED, _number_at_commit)
+    else:
+        await _number(uow, invoice)
     return True
 
 
+_UNNUMBERED = "billing.unnumbered_invoices"
+
+
+async def _number(uow: UnitOfWork, invoice: Invoice) -> None:
+    """Part of issuing, not a change: the invoice keeps its first version."""
+    number = await next_gapless_number(uow.session, NUMBER_PREFIX, clinic_date(invoice.issued_at).year)
+    numbered = update(Invoice).where(Invoice.id == invoice.id).values(number=number)
+    await uow.session.execute(numbered.execution_options(synchronize_session=False))
+    set_committed_value(invoice, "number", number)
+
+
+async def _number_at_commit(uow: UnitOfWork) -> None:
+    for invoice in uow.state.pop(_UNNUMBERED, []):
+        await _number(uow, invoice)
+        _publish_issued(uow, invoice)
+
+
 def _announce_issued(uow: UnitOfWork, invoice: Invoice) -> None:
+    if invoice not in uow.state.get(_UNNUMBERED, ()):  # else published once it is numbered
+        _publish_issued(uow, invoice)
+    audit.record(uow, "invoice.issue", "invoice", invoice.id)
+
+
+def _publish_issued(uow: UnitOfWork, invoice: Invoice) -> None:
     uow.publish(_issued_event(invoice))
     if invoice.status == InvoiceStatus.PAID:  # nothing for the patient to pay
         uow.publish(_paid_event(invoice))
-    audit.record(uow, "invoice.issue", "invoice", invoice.id)
 
 
 def _duplicate_appointment(error: IntegrityError) -> bool:
@@ -305,10 +337,14 @@ def _duplicate_order(error: IntegrityError) -> bool:
     return violates(error, ONE_INVOICE_PER_ORDER) or violates(error, "invoices.order_id")
 
 
-async def issue_for_appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> tuple[Invoice, bool]:
+async def issue_for_appointment(
+    uow: UnitOfWork, appointment_id: uuid.UUID, *, number_at_commit: bool = False
+) -> tuple[Invoice, bool]:
     """The appointment's invoice, issuing it if there is none yet: (invoice, issued now).
 
     Concurrent callers (a consumer and requests) get the one invoice the database lets exist.
+    `number_at_commit`: a new invoice is numbered only as the unit commits (its number is not read before:
+    the consumers); else before this returns (a response shows it).
     """
     existing = await _already_issued(uow, appointment_id)
     if existing is not None:
@@ -340,7 +376,7 @@ async def issue_for_appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> t
         practitioner_id=appointment.practitioner_id,
         appointment_id=appointment.id,
     )
-    if not await _insert_numbered(uow, invoice):
+    if not await _insert_numbered(uow, invoice, at_commit=number_at_commit):
         winner = await _by_appointment(uow, appointment_id)
         if winner is None:  # pragma: no cover - the constraint said it exists
             raise RuntimeError(f"appointment {appointment_id} has an invoice nobody can read")

@@ -21,7 +21,7 @@ cents = cents_sql
 
 class Payment(Base):
     """Money received against an invoice. `pending` while the gateway is asked (its amount is then
-    reserved on the invoice); `reference` is numbered when the outcome is known, so it has no gaps."""
+    reserved on the invoice); `reference` is numbered when the outcome is known (gaps: docs/DECISIONS.md, issue 13)."""
 
     __tablename__ = "payments"
     __table_args__ = (

@@ -168,6 +168,31 @@ def _physical(schema: str, prefix: str | None) -> str:
     return f"{prefix}_{schema}" if prefix else schema
 
 
+def _fold_number_sequences(platform: str) -> None:
+    """The numbers' sequences, created on demand in `platform` by later code (platform/numbering.py, issue 13),
+    go back into the counter table that the code of this revision numbers from: no number is given twice."""
+    bind = op.get_bind()
+    found = bind.execute(
+        sa.text(
+            "SELECT sequencename, last_value FROM pg_sequences"
+            " WHERE schemaname = :schema AND sequencename LIKE 'number\\_%'"
+        ),
+        {"schema": platform},
+    ).all()
+    for name, last_value in found:
+        _, prefix, year = name.rsplit("_", 2)
+        if last_value is not None:
+            bind.execute(
+                sa.text(
+                    f'INSERT INTO "{platform}".number_sequences (prefix, year, last_value) VALUES (:prefix, :year, :n)'
+                    " ON CONFLICT (prefix, year) DO UPDATE"
+                    " SET last_value = GREATEST(number_sequences.last_value, excluded.last_value)"
+                ),
+                {"prefix": prefix.upper(), "year": int(year), "n": last_value},
+            )
+        op.execute(f'DROP SEQUENCE "{platform}"."{name}"')
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
@@ -188,6 +213,7 @@ def downgrade() -> None:
         return
     home, prefix = _schemas()
     platform = _physical("platform", prefix)
+    _fold_number_sequences(platform)
     for context in CONTEXTS:  # every context's messaging rows back into the one shared set
         schema = _physical(context, prefix)
         _move_rows(schema, platform, None)
