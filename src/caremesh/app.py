@@ -75,6 +75,7 @@ def create_app(
     clock: Clock | None = None,
     extra_subscriptions: Iterable[Subscription] = (),
 ) -> FastAPI:
+    from caremesh.audit import contract as audit_contract
     from caremesh.identity import contract as identity_contract
     from caremesh.identity import service as identity_service
 
@@ -93,7 +94,8 @@ def create_app(
         subscriptions,
         settings.messaging,
         every_subscription=every_subscription,
-        jobs=[make(uow_factory) for make in _jobs(contexts)],
+        # Every context records audit events, so every process seals them.
+        jobs=[*(make(uow_factory) for make in _jobs(contexts)), audit_contract.sealer(uow_factory)],
         outboxes=(*contexts, PLATFORM_SCHEMA),  # this process relays what its contexts (and the platform) publish
     )
     uow_factory.on_events_committed = workers.relay.wake
