@@ -80,6 +80,7 @@ def create_app(
 ) -> FastAPI:
     """`bootstrap=False`: start without the start-up steps (first admin, reference data), which `serve --workers`
     runs once in its parent (`run_startup_steps`) before the workers start."""
+    from caremesh.audit import contract as audit_contract
     from caremesh.identity import contract as identity_contract
     from caremesh.identity import service as identity_service
 
@@ -98,7 +99,8 @@ def create_app(
         subscriptions,
         settings.messaging,
         every_subscription=every_subscription,
-        jobs=[make(uow_factory) for make in _jobs(contexts)],
+        # Every context records audit events, so every process seals them.
+        jobs=[*(make(uow_factory) for make in _jobs(contexts)), audit_contract.sealer(uow_factory)],
         outboxes=(*contexts, PLATFORM_SCHEMA),  # this process relays what its contexts (and the platform) publish
     )
     uow_factory.on_events_committed = workers.relay.wake

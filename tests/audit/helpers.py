@@ -12,8 +12,8 @@ from caremesh.audit.models import AuditEvent
 
 
 async def audit_events(env: Any, **where: Any) -> list[AuditEvent]:
-    """Audit events matching column == value filters, in chain order."""
-    query = select(AuditEvent).order_by(AuditEvent.seq)
+    """Audit events matching column == value filters, in chain order (unsealed ones last, as inserted)."""
+    query = select(AuditEvent).order_by(AuditEvent.seq.is_(None), AuditEvent.seq, AuditEvent.position)
     for column, value in where.items():
         query = query.where(getattr(AuditEvent, column) == value)
     async with env.db.sessionmaker() as session:
@@ -27,7 +27,7 @@ async def append_only_lifted(env: Any) -> AsyncIterator[None]:
         if env.db.dialect == "postgresql":
             await connection.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
         else:
-            await connection.execute(text("DROP TRIGGER audit_events_no_update"))
+            await connection.execute(text("DROP TRIGGER audit_events_seal_only"))
             await connection.execute(text("DROP TRIGGER audit_events_no_delete"))
     try:
         yield

@@ -22,9 +22,11 @@ async def verify(env) -> dict:
 
 
 async def some_history(env) -> None:
+    """A few writes and a read, then sealed."""
     patient = await make_patient(env)
     await env.client.get(f"{API}/patients/{patient['id']}", headers=env.admin)
     await create_user(env)
+    await env.drain()
 
 
 async def test_an_untouched_chain_verifies(env):
@@ -32,7 +34,7 @@ async def test_an_untouched_chain_verifies(env):
 
     result = await verify(env)
 
-    assert result == {"valid": True, "count": await env.count("audit_events"), "first_broken_id": None}
+    assert result == {"valid": True, "count": await env.count("audit_events"), "first_broken_id": None, "unsealed": 0}
     assert result["count"] >= 4
 
 
@@ -148,10 +150,11 @@ async def test_concurrent_writers_keep_the_chain_valid(env):
     )
 
     assert [r.status_code for r in responses] == [201] * 20
+    await env.drain()
     events = await audit_events(env)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert sum(e.action == "patient.create" for e in events) == 20
-    assert await verify(env) == {"valid": True, "count": len(events), "first_broken_id": None}
+    assert await verify(env) == {"valid": True, "count": len(events), "first_broken_id": None, "unsealed": 0}
 
 
 async def test_concurrent_reads_and_writes_keep_the_chain_valid(env):
@@ -163,6 +166,7 @@ async def test_concurrent_reads_and_writes_keep_the_chain_valid(env):
     responses = await asyncio.gather(*requests)
 
     assert sorted(r.status_code for r in responses) == [200] * 10 + [201] * 10
+    await env.drain()
     result = await verify(env)
     assert result["valid"] is True
     assert result["count"] == await env.count("audit_events")

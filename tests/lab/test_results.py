@@ -157,6 +157,7 @@ async def test_reads_and_results_of_lab_orders_are_audited(env):
     _, _, [booking] = await booked_order(env, test)
     await env.client.get(f"{LAB_ORDERS}/{booking['id']}", headers=env.admin)
     await post_result(env, booking["id"])
+    await env.drain()  # the sealer gives them their seq
 
     async with env.db.engine.connect() as connection:
         rows = await connection.execute(

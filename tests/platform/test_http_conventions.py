@@ -144,9 +144,9 @@ async def test_an_invalid_cursor_is_422_invalid_cursor(env, cursor):
 @pytest.mark.parametrize(
     "cursor",
     [
-        pytest.param(cursor_of(["x"]), id="not-an-int"),
-        pytest.param(cursor_of([10**30]), id="out-of-range"),
-        pytest.param(cursor_of([1, 2]), id="wrong-length"),
+        pytest.param(cursor_of(["x", None]), id="not-an-int"),
+        pytest.param(cursor_of([10**30, None]), id="out-of-range"),
+        pytest.param(cursor_of([1, 2, 3]), id="wrong-length"),  # the audit cursor is [seq, position]
     ],
 )
 async def test_an_invalid_audit_cursor_is_422_invalid_cursor(env, cursor):

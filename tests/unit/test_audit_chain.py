@@ -9,8 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from caremesh.audit.models import GENESIS_HASH
-from caremesh.audit.service import event_digest
+from caremesh.audit.domain import GENESIS_HASH, event_digest
 
 hashes = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
 optional_text = st.none() | st.text(max_size=64)

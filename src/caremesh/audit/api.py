@@ -22,6 +22,7 @@ async def list_audit_events(
     entity_id: str | None = Query(None, max_length=64),
     actor_id: uuid.UUID | None = None,
 ) -> Page[AuditEventRead]:
+    """In chain order (`seq`); events not sealed yet come last, with a null `seq`, `prev_hash` and `hash`."""
     rows, cursor = await service.list_events(
         uow, entity_type=entity_type, entity_id=entity_id, actor_id=actor_id, page=page
     )
@@ -30,5 +31,8 @@ async def list_audit_events(
 
 @router.get("/verify")
 async def verify_audit_chain(uow: Uow) -> ChainVerification:
+    """Checks every sealed event; `unsealed` counts the events not chained yet."""
     result = await service.verify_chain(uow)
-    return ChainVerification(valid=result.valid, count=result.count, first_broken_id=result.first_broken_id)
+    return ChainVerification(
+        valid=result.valid, count=result.count, first_broken_id=result.first_broken_id, unsealed=result.unsealed
+    )

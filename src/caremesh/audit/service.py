@@ -1,21 +1,25 @@
-"""The hash chain: each event's hash is SHA-256 over the previous hash and the event itself."""
+"""Recording audit events (unsealed, inserted with the transaction that records them), listing them in chain order,
+and verifying the chain the sealer (`sealer.py`) builds."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, insert, select
 
-from caremesh.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
-from caremesh.platform.pagination import PageParams, paginate
-from caremesh.platform.timeutil import format_utc
+from caremesh.audit.domain import GENESIS_HASH, chained_digest, event_digest
+from caremesh.audit.models import AuditChainHead, AuditEvent
+from caremesh.audit.sealer import HEAD_ID, wake_sealers
+from caremesh.platform.pagination import PageParams, decode_cursor, encode_cursor
 from caremesh.platform.uow import UnitOfWork
 
+__all__ = ["append_staged", "event_digest", "list_events", "stage", "verify_chain"]
+
 _PENDING = "audit.pending"
+_WAKING = "audit.waking"
 VERIFY_BATCH = 1000
 
 
@@ -28,93 +32,43 @@ class StagedEvent:
     at: datetime
 
 
-def event_digest(
-    prev_hash: str,
-    *,
-    seq: int,
-    id: uuid.UUID,
-    at: datetime,
-    actor_id: uuid.UUID | None,
-    action: str,
-    entity_type: str,
-    entity_id: str | None,
-    request_id: str | None,
-    ip: str | None,
-) -> str:
-    canonical = json.dumps(
-        {
-            "seq": seq,
-            "id": str(id),
-            "at": format_utc(at),
-            "actor_id": str(actor_id) if actor_id else None,
-            "action": action,
-            "entity_type": entity_type,
-            "entity_id": entity_id,
-            "request_id": request_id,
-            "ip": ip,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
-
-
-def digest_of(event: AuditEvent, prev_hash: str) -> str:
-    return event_digest(
-        prev_hash,
-        seq=event.seq,
-        id=event.id,
-        at=event.at,
-        actor_id=event.actor_id,
-        action=event.action,
-        entity_type=event.entity_type,
-        entity_id=event.entity_id,
-        request_id=event.request_id,
-        ip=event.ip,
-    )
-
-
 def stage(uow: UnitOfWork, action: str, entity_type: str, entity_id: str | None, actor_id: uuid.UUID | None) -> None:
     actor = actor_id or (uow.actor.user_id if uow.actor else None)
     uow.state.setdefault(_PENDING, []).append(StagedEvent(action, entity_type, entity_id, actor, uow.now()))
     uow.before_commit(_PENDING, append_staged)
+    if not uow.state.get(_WAKING):
+        uow.state[_WAKING] = True
+        uow.after_commit(wake_sealers)
 
 
 async def append_staged(uow: UnitOfWork) -> None:
-    """Chain the staged events under the head row's lock, as the last step before commit."""
+    """Insert the staged events, unsealed, in the order they were recorded: no lock, no read of the chain."""
     staged: list[StagedEvent] = uow.state.pop(_PENDING, [])
     if not staged:
         return
-    session = uow.session
-    head = await session.scalar(select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update())
-    if head is None:
-        head = AuditChainHead(id=1, last_seq=0, last_hash=GENESIS_HASH)
-        session.add(head)
-    seq, prev = head.last_seq, head.last_hash
-    for item in staged:
-        seq += 1
-        event = AuditEvent(
-            seq=seq,
-            id=uuid.uuid4(),
-            at=item.at,
-            actor_id=item.actor_id,
-            action=item.action,
-            entity_type=item.entity_type,
-            entity_id=item.entity_id,
-            request_id=uow.request_id,
-            ip=uow.ip,
-            prev_hash=prev,
-        )
-        event.hash = digest_of(event, prev)
-        session.add(event)
-        prev = event.hash
-    head.last_seq, head.last_hash = seq, prev
-    await session.flush()
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "at": item.at,
+            "actor_id": item.actor_id,
+            "action": item.action,
+            "entity_type": item.entity_type,
+            "entity_id": item.entity_id,
+            "request_id": uow.request_id,
+            "ip": uow.ip,
+        }
+        for item in staged
+    ]
+    await uow.session.execute(insert(AuditEvent), rows)
 
 
 async def list_events(
     uow: UnitOfWork, *, entity_type: str | None, entity_id: str | None, actor_id: uuid.UUID | None, page: PageParams
 ) -> tuple[list[AuditEvent], str | None]:
+    """One page in chain order, the unsealed events last (by insertion position).
+
+    The cursor is [the last seq shown, the last unsealed position shown or null]: events sealed while a client
+    pages come after the seqs it has seen, and events it saw unsealed are not shown again once sealed."""
     query = select(AuditEvent)
     if entity_type:
         query = query.where(AuditEvent.entity_type == entity_type)
@@ -122,7 +76,27 @@ async def list_events(
         query = query.where(AuditEvent.entity_id == entity_id)
     if actor_id:
         query = query.where(AuditEvent.actor_id == actor_id)
-    return await paginate(uow.session, query, order_by=[AuditEvent.seq], params=page)
+    after_seq, after_position = 0, None
+    if page.cursor:
+        after_seq, after_position = decode_cursor(page.cursor, [AuditEvent.seq, AuditEvent.position])
+        after_seq = after_seq or 0
+    if after_position is not None:
+        query = query.where(AuditEvent.position > after_position)
+    wanted = page.limit + 1
+    rows = await _all(uow, query.where(AuditEvent.seq > after_seq).order_by(AuditEvent.seq).limit(wanted))
+    if len(rows) < wanted:
+        unsealed = query.where(AuditEvent.seq.is_(None)).order_by(AuditEvent.position)
+        rows += await _all(uow, unsealed.limit(wanted - len(rows)))
+    if len(rows) < wanted:
+        return rows, None
+    rows = rows[: page.limit]
+    last_seq = max((row.seq for row in rows if row.seq is not None), default=after_seq)
+    last_position = rows[-1].position if rows[-1].seq is None else after_position
+    return rows, encode_cursor([last_seq, last_position])
+
+
+async def _all(uow: UnitOfWork, query: Select[Any]) -> list[AuditEvent]:
+    return list((await uow.session.scalars(query)).all())
 
 
 @dataclass(frozen=True)
@@ -130,25 +104,35 @@ class Verification:
     valid: bool
     count: int
     first_broken_id: uuid.UUID | None
+    unsealed: int
 
 
 async def verify_chain(uow: UnitOfWork) -> Verification:
-    """Walk the chain in order; the first event whose link or hash does not hold breaks it.
-    A missing event shows as a gap in `seq`."""
-    prev, expected_seq, count, after = GENESIS_HASH, 1, 0, 0
+    """Walk the sealed events up to the head in chain order; the first whose seq, link or hash does not hold breaks
+    the chain (a deleted event shows as a gap in `seq`, events cut off the end as a head ahead of the chain)."""
+    session = uow.session
+    # The head first: every event it covers committed with it, whatever the sealer does meanwhile.
+    head = (
+        await session.execute(
+            select(AuditChainHead.last_seq, AuditChainHead.last_hash).where(AuditChainHead.id == HEAD_ID)
+        )
+    ).one_or_none()
+    last_seq, last_hash = head if head is not None else (0, GENESIS_HASH)
+    unsealed = await session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.seq.is_(None)))
+    prev, count = GENESIS_HASH, 0
     while True:
-        batch = (
-            await uow.session.scalars(
-                select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(VERIFY_BATCH)
-            )
-        ).all()
+        batch = await _all(
+            uow,
+            select(AuditEvent)
+            .where(AuditEvent.seq > count, AuditEvent.seq <= last_seq)
+            .order_by(AuditEvent.seq)
+            .limit(VERIFY_BATCH),
+        )
         if not batch:
-            head = await uow.session.get(AuditChainHead, 1)
-            # Events cut off the end leave the head ahead of the chain.
-            intact = (head is None and count == 0) or (head is not None and head.last_seq == count)
-            return Verification(intact, count, None)
+            intact = count == last_seq and prev == last_hash
+            return Verification(intact, count, None, unsealed or 0)
         for event in batch:
-            if event.seq != expected_seq or event.prev_hash != prev or event.hash != digest_of(event, prev):
-                return Verification(False, count, event.id)
-            prev, expected_seq, count = event.hash, expected_seq + 1, count + 1
-        after = batch[-1].seq
+            seq = count + 1
+            if event.seq != seq or event.prev_hash != prev or event.hash != chained_digest(event, seq, prev):
+                return Verification(False, count, event.id, unsealed or 0)
+            prev, count = event.hash, seq
