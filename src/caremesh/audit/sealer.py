@@ -112,8 +112,10 @@ class Sealer:
                     continue
             except Exception as error:  # the sealer must outlive a bad moment of the database
                 log.error("audit_sealer_failed", error_type=type(error).__name__, exc_info=error)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands as the wake does
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
             await asyncio.sleep(self.linger_seconds)
 
 
