@@ -253,8 +253,9 @@ class ConsumerWorker:
                     continue
             except Exception as error:
                 log.error("consumer_worker_failed", error_type=type(error).__name__, exc_info=error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            with contextlib.suppress(TimeoutError):  # not wait_for: on 3.11 it can swallow a cancel landing with a wake
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
 
 
 async def list_dead_letters(session: AsyncSession, *, include_replayed: bool = False) -> list[Any]:

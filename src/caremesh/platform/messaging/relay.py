@@ -112,8 +112,9 @@ class OutboxRelay:
                     continue
             except Exception as error:  # the relay must outlive a bad moment of the database
                 log.error("relay_failed", error_type=type(error).__name__, exc_info=error)
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands with a wake
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
                 outboxes = set()  # filled from what the wake says was written
             except TimeoutError:
                 outboxes = None
