@@ -89,7 +89,8 @@ async def claim_round(
             claim_id = response.json()["id"]
             for step in ("submit", "process"):
                 response = await client.post(f"/api/v1/claims/{claim_id}/{step}", headers=headers)
-                response.raise_for_status()
+                if response.is_error:
+                    raise RuntimeError(f"claim {step} answered {response.status_code}: {response.text[:300]}")
             claims.append(response.json())
 
         return run

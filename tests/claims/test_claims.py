@@ -294,6 +294,15 @@ async def test_the_same_member_practitioner_amount_and_day_within_72_hours_is_a_
     assert ok(await act(env, second, "submit"))["status"] == "submitted"
 
 
+async def test_a_duplicate_window_of_zero_hours_turns_the_check_off(make_env):
+    async with make_env(claims={"claim_duplicate_window_hours": 0}) as env:
+        first_bill, second_bill = await twin_visit_invoices(env)
+        await submitted_claim(env, first_bill)
+        second = await make_claim(env, second_bill)
+
+        assert ok(await act(env, second, "submit"))["status"] == "submitted"
+
+
 async def test_a_different_amount_or_an_unsent_claim_is_no_duplicate(env):
     short, long, same = await twin_visit_invoices(env, (30, 90, 30))
     assert (short["insurance_amount"], long["insurance_amount"]) == ("201.60", "403.20")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select, text
@@ -220,19 +220,12 @@ def _check(action: Action, claim: Claim) -> None:
         raise InvalidStatusTransition(f"A {claim.status} claim cannot be {action}.")
 
 
-async def submit(uow: UnitOfWork, claim_id: uuid.UUID) -> Claim:
-    claim = await _load(uow, claim_id, for_update=True)
-    _check(Action.SUBMITTED, claim)
-    now = uow.now()
+async def _refuse_duplicate(uow: UnitOfWork, claim: Claim, now: datetime) -> None:
+    """A claim with the same member, provider, amount and service date submitted within the window is a duplicate;
+    a window of 0 hours turns the check off."""
     settings = uow.settings.claims
-    if domain.window_expired(claim.service_date, clinic_date(now), settings.claim_window_days):
-        raise ClaimWindowExpired(
-            f"The service date {claim.service_date} is more than {settings.claim_window_days} days ago."
-        )
-    invoice = await billing.find_invoice(uow.session, claim.invoice_id)
-    if invoice is None or invoice.status == "void":
-        raise NotClaimable("The invoice is void.")
-    await _serialise_member(uow, claim.member_id)
+    if settings.claim_duplicate_window_hours <= 0:
+        return
     candidates = await uow.session.scalars(
         select(Claim).where(
             Claim.member_id == claim.member_id,
@@ -249,6 +242,22 @@ async def submit(uow: UnitOfWork, claim_id: uuid.UUID) -> Claim:
                 f"Claim {other.number} was submitted for the same member, provider, amount and service date.",
                 extra={"duplicate_of": str(other.id)},
             )
+
+
+async def submit(uow: UnitOfWork, claim_id: uuid.UUID) -> Claim:
+    claim = await _load(uow, claim_id, for_update=True)
+    _check(Action.SUBMITTED, claim)
+    now = uow.now()
+    settings = uow.settings.claims
+    if domain.window_expired(claim.service_date, clinic_date(now), settings.claim_window_days):
+        raise ClaimWindowExpired(
+            f"The service date {claim.service_date} is more than {settings.claim_window_days} days ago."
+        )
+    invoice = await billing.find_invoice(uow.session, claim.invoice_id)
+    if invoice is None or invoice.status == "void":
+        raise NotClaimable("The invoice is void.")
+    await _serialise_member(uow, claim.member_id)
+    await _refuse_duplicate(uow, claim, now)
     previous = claim.status
     claim.status = ClaimStatus.SUBMITTED
     claim.submitted_at = now
