@@ -27,6 +27,8 @@ LAYERS = (
     ("json (orjson, json)", ("(orjson/", "(json/")),
     ("asyncio", "(asyncio/"),
 )
+# Start-up (imports, building the app, migrations) is not what a flow measures.
+START_UP = ("_call_with_frames_removed", "create_app (", "(caremesh/platform/migrate.py")
 IDLE = ("select (selectors.py", "_worker (concurrent/futures/thread.py", "Condition.wait", "Queue.get", "epoll")
 
 
@@ -66,7 +68,7 @@ def summarise(raw: Path, top: int = 25) -> str:
         if not stack:
             continue
         frames, samples = stack.split(";"), int(count)
-        if any(marker in frames[-1] for marker in IDLE):
+        if any(marker in frames[-1] for marker in IDLE) or any(m in f for f in frames for m in START_UP):
             continue
         busy += samples
         own[_short(frames[-1])] += samples
@@ -104,7 +106,7 @@ def main() -> None:
         time.sleep(0.1)
     if not pids:
         sys.exit("the benchmark started no server")
-    time.sleep(3)  # past start-up and the flow's set-up
+    time.sleep(6)  # past start-up and most of the flow's set-up
     raw = Path(tempfile.mkdtemp(prefix="caremesh-profile-")) / f"{flow}.txt"
     spy = Path(sys.executable).parent / "py-spy"
     subprocess.run(
