@@ -8,7 +8,6 @@ at all, and never twice (the head's lock serialises sealers; the database refuse
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import weakref
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from caremesh.audit.domain import chained_digest
 from caremesh.audit.models import AuditChainHead, AuditEvent
 from caremesh.platform.uow import UnitOfWorkFactory
+from caremesh.platform.wakeup import woken
 
 log = structlog.get_logger("caremesh.audit.sealer")
 
@@ -112,10 +112,7 @@ class Sealer:
                     continue
             except Exception as error:  # the sealer must outlive a bad moment of the database
                 log.error("audit_sealer_failed", error_type=type(error).__name__, exc_info=error)
-            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands as the wake does
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_seconds):
-                    await self._wake.wait()
+            await woken(self._wake, self.poll_seconds)
             await asyncio.sleep(self.linger_seconds)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import uuid
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from caremesh.platform.messaging.models import (
     schema_of_consumer,
 )
 from caremesh.platform.uow import UnitOfWork, UnitOfWorkFactory
+from caremesh.platform.wakeup import woken
 
 log = structlog.get_logger("caremesh.consumer")
 
@@ -253,9 +253,7 @@ class ConsumerWorker:
                     continue
             except Exception as error:
                 log.error("consumer_worker_failed", error_type=type(error).__name__, exc_info=error)
-            with contextlib.suppress(TimeoutError):  # not wait_for: on 3.11 it can swallow a cancel landing with a wake
-                async with asyncio.timeout(self.poll_seconds):
-                    await self._wake.wait()
+            await woken(self._wake, self.poll_seconds)
 
 
 async def list_dead_letters(session: AsyncSession, *, include_replayed: bool = False) -> list[Any]:

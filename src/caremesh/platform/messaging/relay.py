@@ -14,6 +14,7 @@ from caremesh.platform.db import Database
 from caremesh.platform.messaging.bus import EventTransport
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.models import OutboxColumns, every_messaging_set
+from caremesh.platform.wakeup import woken
 
 log = structlog.get_logger("caremesh.relay")
 
@@ -112,9 +113,5 @@ class OutboxRelay:
                     continue
             except Exception as error:  # the relay must outlive a bad moment of the database
                 log.error("relay_failed", error_type=type(error).__name__, exc_info=error)
-            try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands with a wake
-                async with asyncio.timeout(self.poll_seconds):
-                    await self._wake.wait()
-                outboxes = set()  # filled from what the wake says was written
-            except TimeoutError:
-                outboxes = None
+            # Woken: look where the wake says events were written; else, at every outbox.
+            outboxes = set() if await woken(self._wake, self.poll_seconds) else None
