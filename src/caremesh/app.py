@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -46,10 +47,11 @@ def _subscriptions(contexts: Sequence[str]) -> list[Subscription]:
 
 
 def _jobs(contexts: Sequence[str]) -> list[JobFactory]:
-    """Background jobs a context's handlers module offers as `JOBS` (factories taking the unit-of-work factory)."""
+    """Background jobs a context's `jobs` module offers as `JOBS` (factories taking the unit-of-work factory)."""
     found: list[JobFactory] = []
     for name in contexts:
-        found.extend(getattr(importlib.import_module(f"caremesh.{name}.handlers"), "JOBS", ()))
+        if importlib.util.find_spec(f"caremesh.{name}.jobs") is not None:
+            found.extend(importlib.import_module(f"caremesh.{name}.jobs").JOBS)
     return found
 
 

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from caremesh.billing import contract as billing
-from caremesh.orders.handlers import SagaTimeout
+from caremesh.orders.jobs import SagaTimeout
 from caremesh.pharmacy import handlers as pharmacy_handlers
 from caremesh.platform.messaging.bus import Subscriptions
 from caremesh.platform.messaging.consumer import ConsumerWorker, tables_of

@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from caremesh.lab.errors import LabTestNotFound
 from caremesh.lab.events import (
     LAB_CANCELLED,
     LAB_RESULT_READY,
@@ -35,6 +36,7 @@ __all__ = [
     "LabResultReady",
     "LabScheduled",
     "LabSchedulingFailed",
+    "LabTestNotFound",
     "LabTestSummary",
     "ScheduledLabOrder",
     "find_lab_tests",

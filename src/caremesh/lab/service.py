@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from caremesh.audit import contract as audit
 from caremesh.lab import domain
 from caremesh.lab.domain import LabOrderStatus, SchedulingFailure
+from caremesh.lab.errors import LabTestNotFound
 from caremesh.lab.events import (
     BookedLabOrder,
     LabCancelled,
@@ -48,10 +49,6 @@ from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
 
 log = structlog.get_logger("caremesh.lab")
-
-
-class LabTestNotFound(NotFound):
-    code, title = "LAB_TEST_NOT_FOUND", "Lab test not found"
 
 
 class LabTestCodeExists(Conflict):

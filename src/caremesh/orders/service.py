@@ -28,7 +28,7 @@ from typing import Any
 
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.audit import contract as audit
@@ -49,12 +49,13 @@ from caremesh.orders.models import Order, OrderEvent, OrderItem
 from caremesh.orders.schemas import OrderCreate, OrderEventRead, OrderItemRead, OrderRead
 from caremesh.patients import contract as patients
 from caremesh.pharmacy import contract as pharmacy
-from caremesh.platform.db import one_or_raise, where_given
+from caremesh.platform.db import where_given
 from caremesh.platform.errors import Conflict, DomainError, NotFound, check_version
 from caremesh.platform.messaging.consumer import TooEarly
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.numbering import next_number
 from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.repository import Repository
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
 from caremesh.practitioners import contract as practitioners
@@ -138,23 +139,17 @@ def event_to_read(event: OrderEvent) -> OrderEventRead:
     )
 
 
-def _visible(uow: UnitOfWork, query: Select[tuple[Order]]) -> Select[tuple[Order]]:
-    """A patient-role principal sees only their own orders; others do not exist for them."""
-    if uow.actor is not None and uow.actor.is_patient_only:
-        return query.where(Order.patient_id == uow.actor.patient_id)
-    return query
+ORDER_REPOSITORY: Repository[Order] = Repository(
+    Order, OrderNotFound, entity="order", owner=Order.patient_id, record=audit.record
+)
 
 
 async def _load(uow: UnitOfWork, order_id: uuid.UUID, *, for_update: bool = False) -> Order:
-    query = _visible(uow, select(Order).where(Order.id == order_id))
-    order: Order = await one_or_raise(uow.session, query, OrderNotFound, for_update=for_update)
-    return order
+    return await ORDER_REPOSITORY.load(uow, order_id, for_update=for_update)
 
 
 async def get_order(uow: UnitOfWork, order_id: uuid.UUID) -> Order:
-    order = await _load(uow, order_id)
-    audit.record(uow, "order.read", "order", order.id)
-    return order
+    return await ORDER_REPOSITORY.get(uow, order_id)
 
 
 async def list_orders(
@@ -168,17 +163,13 @@ async def list_orders(
 ) -> tuple[list[Order], str | None]:
     """Orders in order of number (the order they were placed)."""
     query = where_given(
-        _visible(uow, select(Order)),
+        ORDER_REPOSITORY.query(uow),
         (Order.patient_id, patient_id),
         (Order.practitioner_id, practitioner_id),
         (Order.status, status),
         (Order.type, type_),
     )
-    rows, cursor = await paginate(uow.session, query, order_by=[Order.number], params=page)
-    audit.record(uow, "order.list", "order", None)
-    for order in rows:
-        audit.record(uow, "order.list_read", "order", order.id)
-    return rows, cursor
+    return await ORDER_REPOSITORY.page(uow, query, order_by=[Order.number], params=page)
 
 
 async def list_order_events(

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from caremesh.patients.errors import PatientNotFound
 from caremesh.patients.events import (
     PATIENT_DELETED,
     PATIENT_REGISTERED,
@@ -26,6 +27,7 @@ __all__ = [
     "PATIENT_REGISTERED",
     "PATIENT_UPDATED",
     "PatientDeleted",
+    "PatientNotFound",
     "PatientRegistered",
     "PatientSummary",
     "PatientUpdated",

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select
 
 from caremesh.audit import contract as audit
+from caremesh.patients.errors import PatientNotFound
 from caremesh.patients.events import PatientDeleted, PatientRegistered, PatientUpdated
 from caremesh.patients.models import Patient
 from caremesh.patients.schemas import (
@@ -18,7 +19,7 @@ from caremesh.patients.schemas import (
     PatientRead,
     PatientUpdate,
 )
-from caremesh.platform.errors import Conflict, Forbidden, NotFound, check_version, invalid_field
+from caremesh.platform.errors import Conflict, Forbidden, check_version, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.search import matches_every_word
 from caremesh.platform.timeutil import clinic_date, years_between
@@ -26,10 +27,6 @@ from caremesh.platform.uow import UnitOfWork
 from caremesh.scheduling import contract as scheduling
 
 REQUIRED_ON_PATCH = ("first_name", "last_name", "date_of_birth", "gender")
-
-
-class PatientNotFound(NotFound):
-    code, title = "PATIENT_NOT_FOUND", "Patient not found"
 
 
 class PatientHasAppointments(Conflict):

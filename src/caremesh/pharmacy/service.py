@@ -34,6 +34,7 @@ from caremesh.audit import contract as audit
 from caremesh.orders import contract as orders
 from caremesh.pharmacy import domain
 from caremesh.pharmacy.domain import FailureReason, ReservationStatus
+from caremesh.pharmacy.errors import MedicationNotFound
 from caremesh.pharmacy.events import (
     MedicationDispensed,
     MedicationReleased,
@@ -56,10 +57,6 @@ PRESCRIPTION = "prescription"  # the order type pharmacy serves; lab orders are 
 
 
 # --- errors --------------------------------------------------------------------------
-
-
-class MedicationNotFound(NotFound):
-    code, title = "MEDICATION_NOT_FOUND", "Medication not found"
 
 
 class MedicationCodeExists(Conflict):

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.platform.timeutil import years_between
+from caremesh.practitioners.errors import PractitionerNotFound
 from caremesh.practitioners.events import (
     PRACTITIONER_DELETED,
     PRACTITIONER_REGISTERED,
@@ -25,6 +26,7 @@ __all__ = [
     "PRACTITIONER_REGISTERED",
     "PRACTITIONER_UPDATED",
     "PractitionerDeleted",
+    "PractitionerNotFound",
     "PractitionerRegistered",
     "PractitionerSummary",
     "PractitionerUpdated",

@@ -13,12 +13,13 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.audit import contract as audit
 from caremesh.platform.db import violates
-from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
+from caremesh.platform.errors import Conflict, check_version, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.search import matches_every_word
 from caremesh.platform.timeutil import clinic_date, years_between
 from caremesh.platform.uow import UnitOfWork
 from caremesh.practitioners.domain import DEFAULT_WORKING_HOURS, WorkingWindow, is_valid_npi
+from caremesh.practitioners.errors import PractitionerNotFound
 from caremesh.practitioners.events import PractitionerDeleted, PractitionerRegistered, PractitionerUpdated
 from caremesh.practitioners.models import Practitioner, Specialty, WorkingHours
 from caremesh.practitioners.schemas import (
@@ -34,10 +35,6 @@ from caremesh.scheduling import contract as scheduling
 IMMUTABLE_FIELDS = ("npi", "specialty", "practice_start_date")
 REQUIRED_ON_PATCH = ("first_name", "last_name", "working_hours")
 NPI_UNIQUE = "uq_practitioners_npi"
-
-
-class PractitionerNotFound(NotFound):
-    code, title = "PRACTITIONER_NOT_FOUND", "Practitioner not found"
 
 
 class DuplicateNpi(Conflict):

@@ -20,6 +20,7 @@ from caremesh.scheduling.domain import (
     Status,
     WeeklyWindow,
 )
+from caremesh.scheduling.errors import AppointmentNotFound
 from caremesh.scheduling.events import (
     APPOINTMENT_BOOKED,
     APPOINTMENT_CANCELLED,
@@ -51,6 +52,7 @@ __all__ = [
     "AppointmentCheckedIn",
     "AppointmentCompleted",
     "AppointmentNoShow",
+    "AppointmentNotFound",
     "AppointmentRescheduled",
     "AppointmentSummary",
     "count_active_appointments",

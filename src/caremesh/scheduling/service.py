@@ -27,6 +27,7 @@ from caremesh.platform.uow import UnitOfWork
 from caremesh.practitioners import contract as practitioners
 from caremesh.scheduling import domain
 from caremesh.scheduling.domain import Interval, Status
+from caremesh.scheduling.errors import AppointmentNotFound
 from caremesh.scheduling.events import (
     AppointmentBooked,
     AppointmentCancelled,
@@ -48,10 +49,6 @@ from caremesh.scheduling.schemas import (
 NUMBER_PREFIX = "APT"
 
 APPOINTMENTS_BOOKED = Counter("appointments_booked_total", "Appointments booked", ["specialty"])
-
-
-class AppointmentNotFound(NotFound):
-    code, title = "APPOINTMENT_NOT_FOUND", "Appointment not found"
 
 
 class PatientNotFound(NotFound):

@@ -1,0 +1,127 @@
+"""Load, see and list one aggregate the same way in every context.
+
+A context declares one `Repository` per aggregate it serves by id (usually at the top of its `service.py` or in a
+`repository.py`) and its use cases call `get`, `load`, `query` and `page` instead of writing the same
+load-or-404 / visible-to-this-principal / list-and-audit code again:
+
+    ORDERS = Repository(Order, OrderNotFound, entity="order", owner=Order.patient_id, record=audit.record)
+
+- **Visible**: a patient-role principal sees only the rows whose `owner` column is their patient id; every other
+  row does not exist for them (404, not 403: existence is not disclosed). `where` criteria apply to everyone
+  (a soft-deleted patient, a pending payment).
+- **Locking** is the same everywhere: `load(..., for_update=True)` takes the row lock and re-reads the row from
+  the database (an object already in the session is refreshed), so what the caller checks is what is locked.
+- **Audited**: `get` records `<entity>.read`; `page` records `<entity>.list` and, unless told otherwise,
+  `<entity>.list_read` for every row it returns. The recorder is passed in (`audit.record`): the platform knows
+  no context.
+- The by-id statements are built once, with bound parameters (no per-call statement building).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy import ColumnElement, Select, bindparam, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.uow import UnitOfWork
+
+RowT = TypeVar("RowT")
+
+
+class Recorder(Protocol):
+    def __call__(
+        self, uow: UnitOfWork, action: str, entity_type: str, entity_id: uuid.UUID | str | None = None
+    ) -> None: ...
+
+
+class Repository(Generic[RowT]):
+    def __init__(
+        self,
+        model: type[RowT],
+        not_found: Callable[[], Exception],
+        *,
+        entity: str,
+        record: Recorder,
+        owner: InstrumentedAttribute[Any] | None = None,
+        where: Sequence[ColumnElement[bool]] = (),
+        key: InstrumentedAttribute[Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.not_found = not_found
+        self.entity = entity
+        self.record = record
+        self.owner = owner
+        self.where = tuple(where)
+        key = key if key is not None else model.id  # type: ignore[attr-defined]
+        by_key = select(model).where(key == bindparam("key"), *self.where)
+        self._by_key = by_key
+        self._by_key_locked = by_key.with_for_update().execution_options(populate_existing=True)
+        if owner is not None:
+            owned = by_key.where(owner == bindparam("owner"))
+            self._owned = owned
+            self._owned_locked = owned.with_for_update().execution_options(populate_existing=True)
+
+    def _confined_to(self, uow: UnitOfWork) -> uuid.UUID | None:
+        """The patient id a patient-role principal is confined to, or None when this repository's rows are all
+        visible to the principal. A patient-role principal with no patient record sees nothing."""
+        actor = uow.actor
+        if self.owner is None or actor is None or not actor.is_patient_only:
+            return None
+        return actor.patient_id or uuid.UUID(int=0)
+
+    def visible(self, uow: UnitOfWork, query: Select[Any]) -> Select[Any]:
+        """`query` narrowed to the rows the unit of work's principal may see (the `where` criteria not included)."""
+        confined = self._confined_to(uow)
+        return query if confined is None else query.where(self.owner == confined)
+
+    def query(self, uow: UnitOfWork) -> Select[tuple[RowT]]:
+        """Every row the principal may see: the start of a list query."""
+        return self.visible(uow, select(self.model).where(*self.where))
+
+    async def find(self, uow: UnitOfWork, key: Any, *, for_update: bool = False) -> RowT | None:
+        """The visible row with this key, or None. `for_update` locks it and re-reads it."""
+        confined = self._confined_to(uow)
+        if confined is None:
+            statement = self._by_key_locked if for_update else self._by_key
+            return await uow.session.scalar(statement, {"key": key})
+        statement = self._owned_locked if for_update else self._owned
+        return await uow.session.scalar(statement, {"key": key, "owner": confined})
+
+    async def load(self, uow: UnitOfWork, key: Any, *, for_update: bool = False) -> RowT:
+        """The visible row with this key, else the context's not-found error. Records nothing."""
+        row = await self.find(uow, key, for_update=for_update)
+        if row is None:
+            raise self.not_found()
+        return row
+
+    async def get(self, uow: UnitOfWork, key: Any) -> RowT:
+        """`load`, recorded in the audit trail as `<entity>.read`."""
+        row = await self.load(uow, key)
+        self.record(uow, f"{self.entity}.read", self.entity, _id_of(row))
+        return row
+
+    async def page(
+        self,
+        uow: UnitOfWork,
+        query: Select[Any],
+        *,
+        order_by: Sequence[InstrumentedAttribute[Any]],
+        params: PageParams,
+        record_each: bool = True,
+    ) -> tuple[list[RowT], str | None]:
+        """One page of `query` (start it from `query(uow)`), recorded as `<entity>.list` and, with `record_each`,
+        `<entity>.list_read` per row returned."""
+        rows, cursor = await paginate(uow.session, query, order_by=order_by, params=params)
+        self.record(uow, f"{self.entity}.list", self.entity, None)
+        if record_each:
+            for row in rows:
+                self.record(uow, f"{self.entity}.list_read", self.entity, _id_of(row))
+        return rows, cursor
+
+
+def _id_of(row: Any) -> Any:
+    return row.id
