@@ -36,6 +36,14 @@ def test_the_platform_is_forbidden_every_context():
     assert "caremesh.contexts" in forbidden  # the registry is composition, not platform
 
 
+def test_the_layering_contract_covers_every_context():
+    layers = _contracts()["Inside a context: entrypoints, then use cases, then rules, tables and shapes"]
+    assert layers["containers"] == [f"caremesh.{name}" for name in CONTEXTS]
+    pure = _contracts()["Domain rules are pure: no SQLAlchemy"]
+    assert pure["source_modules"] == ["caremesh.*.domain"]
+    assert pure["forbidden_modules"] == ["sqlalchemy"]
+
+
 def test_every_context_is_a_package_with_the_same_files():
     for name in CONTEXTS:
         for module in ("api", "contract", "events", "handlers", "models", "schemas", "service"):
