@@ -11,6 +11,7 @@ load-or-404 / visible-to-this-principal / list-and-audit code again:
   (a soft-deleted patient, a pending payment).
 - **Locking** is the same everywhere: `load(..., for_update=True)` takes the row lock and re-reads the row from
   the database (an object already in the session is refreshed), so what the caller checks is what is locked.
+  `load_version` adds the If-Match check every edit starts with.
 - **Audited**: `get` records `<entity>.read`; `page` records `<entity>.list` and, unless told otherwise,
   `<entity>.list_read` for every row it returns. The recorder is passed in (`audit.record`): the platform knows
   no context.
@@ -26,6 +27,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from caremesh.platform.errors import check_version
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.uow import UnitOfWork
 
@@ -42,16 +44,18 @@ class Repository(Generic[RowT]):
     def __init__(
         self,
         model: type[RowT],
-        not_found: Callable[[], Exception],
+        not_found: Callable[..., Exception],
         *,
         entity: str,
         record: Recorder,
         owner: InstrumentedAttribute[Any] | None = None,
         where: Sequence[ColumnElement[bool]] = (),
         key: InstrumentedAttribute[Any] | None = None,
+        detail: Callable[[Any], str] | None = None,
     ) -> None:
         self.model = model
         self.not_found = not_found
+        self.detail = detail
         self.entity = entity
         self.record = record
         self.owner = owner
@@ -72,6 +76,11 @@ class Repository(Generic[RowT]):
         if self.owner is None or actor is None or not actor.is_patient_only:
             return None
         return actor.patient_id or uuid.UUID(int=0)
+
+    def may_see(self, uow: UnitOfWork, owner_id: uuid.UUID) -> bool:
+        """Whether the principal may see (or act for) rows owned by `owner_id`."""
+        confined = self._confined_to(uow)
+        return confined is None or confined == owner_id
 
     def visible(self, uow: UnitOfWork, query: Select[Any]) -> Select[Any]:
         """`query` narrowed to the rows the unit of work's principal may see (the `where` criteria not included)."""
@@ -95,7 +104,13 @@ class Repository(Generic[RowT]):
         """The visible row with this key, else the context's not-found error. Records nothing."""
         row = await self.find(uow, key, for_update=for_update)
         if row is None:
-            raise self.not_found()
+            raise self.not_found(self.detail(key)) if self.detail else self.not_found()  # type: ignore[call-arg]
+        return row
+
+    async def load_version(self, uow: UnitOfWork, key: Any, expected_version: int | None) -> RowT:
+        """The row locked and re-read, then the If-Match check (`VERSION_CONFLICT`): what every edit starts with."""
+        row = await self.load(uow, key, for_update=True)
+        check_version(row.version, expected_version)  # type: ignore[attr-defined]
         return row
 
     async def get(self, uow: UnitOfWork, key: Any) -> RowT:
