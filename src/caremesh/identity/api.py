@@ -104,7 +104,7 @@ async def logout(principal: CurrentPrincipal, uow: Uow, authn: Auth) -> Response
 
 @auth.get("/me")
 async def me(principal: CurrentPrincipal, uow: Uow) -> UserRead:
-    return service.to_read(await service.get_user(uow, principal.user_id))
+    return UserRead.model_validate(await service.get_user(uow, principal.user_id), from_attributes=True)
 
 
 @auth.post(
@@ -145,20 +145,20 @@ async def confirm_password_reset(body: PasswordResetConfirm, uow: Uow, authn: Au
 async def create_user(body: UserCreate, uow: Uow, authn: Auth, response: Response) -> UserRead:
     user = await authn.create_user(uow, body)
     set_etag(response, user.version)
-    return service.to_read(user)
+    return UserRead.model_validate(user, from_attributes=True)
 
 
 @users.get("")
 async def list_users(uow: Uow, page: PageParams = Depends()) -> Page[UserRead]:
     rows, cursor = await service.list_users(uow, page)
-    return Page(items=[service.to_read(u) for u in rows], next_cursor=cursor)
+    return Page(items=[UserRead.model_validate(u, from_attributes=True) for u in rows], next_cursor=cursor)
 
 
 @users.get("/{user_id}", responses=problems(service.UserNotFound))
 async def get_user(user_id: uuid.UUID, uow: Uow, response: Response) -> UserRead:
     user = await service.get_user(uow, user_id)
     set_etag(response, user.version)
-    return service.to_read(user)
+    return UserRead.model_validate(user, from_attributes=True)
 
 
 @users.patch("/{user_id}", responses=problems(service.UserNotFound, service.LastAdmin))
@@ -167,7 +167,7 @@ async def update_user(
 ) -> UserRead:
     user = await service.update_user(uow, user_id, body, if_match)
     set_etag(response, user.version)
-    return service.to_read(user)
+    return UserRead.model_validate(user, from_attributes=True)
 
 
 router.include_router(auth)
