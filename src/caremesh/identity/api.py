@@ -20,6 +20,7 @@ from caremesh.identity.schemas import (
     UserRead,
     UserUpdate,
 )
+from caremesh.patients import contract as patients
 from caremesh.platform.api import (
     CredentialsRoute,
     CurrentPrincipal,
@@ -34,6 +35,7 @@ from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.ratelimit import Admission
 from caremesh.platform.settings import parse_rate
+from caremesh.practitioners import contract as practitioners
 
 router = APIRouter(route_class=TransactionalRoute)
 auth = APIRouter(prefix="/auth", tags=["identity"], route_class=CredentialsRoute)
@@ -140,7 +142,7 @@ async def confirm_password_reset(body: PasswordResetConfirm, uow: Uow, authn: Au
 @users.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(service.EmailTaken, (404, "PATIENT_NOT_FOUND"), (404, "PRACTITIONER_NOT_FOUND")),
+    responses=problems(service.EmailTaken, patients.PatientNotFound, practitioners.PractitionerNotFound),
 )
 async def create_user(body: UserCreate, uow: Uow, authn: Auth, response: Response) -> UserRead:
     user = await authn.create_user(uow, body)

@@ -76,4 +76,6 @@ class PatientRead(BaseModel):
     @field_validator("age", mode="before")
     @classmethod
     def _age_today(cls, born: date, info: ValidationInfo) -> int:
+        if not info.context or "today" not in info.context:
+            raise TypeError("age is counted to context={'today': a clinic date}; pass it")
         return years_between(born, info.context["today"])

@@ -124,6 +124,8 @@ class PractitionerRead(BaseModel):
     @field_validator("experience_years", mode="before")
     @classmethod
     def _experience_today(cls, started: date, info: ValidationInfo) -> int:
+        if not info.context or "today" not in info.context:
+            raise TypeError("experience_years is counted to context={'today': a clinic date}; pass it")
         return years_between(started, info.context["today"])
 
 
