@@ -11,16 +11,13 @@ import asyncio
 import weakref
 from typing import Any
 
-import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.audit.domain import chained_digest
 from caremesh.audit.models import AuditChainHead, AuditEvent
+from caremesh.platform.jobs import PollingJob
 from caremesh.platform.uow import UnitOfWorkFactory
-from caremesh.platform.wakeup import woken
-
-log = structlog.get_logger("caremesh.audit.sealer")
 
 HEAD_ID = 1
 _sealers: weakref.WeakSet[Sealer] = weakref.WeakSet()  # this process's, woken after each commit that recorded
@@ -31,7 +28,11 @@ def wake_sealers() -> None:
         sealer.wake()
 
 
-class Sealer:
+class Sealer(PollingJob):
+    """Runs on the one polling base (woken after every commit that recorded, lingering 2 ms so that commits
+    arriving together are sealed in one batch), but looks without waiting: while a sealer elsewhere holds the head
+    it looks again in `busy_seconds`."""
+
     name = "audit-sealer"
 
     def __init__(
@@ -51,15 +52,20 @@ class Sealer:
         self.poll_seconds = poll_seconds or uow_factory.settings.messaging.relay_poll_seconds
         self.linger_seconds = linger_seconds
         self.busy_seconds = busy_seconds
-        self._wake = asyncio.Event()
         _sealers.add(self)
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def run_once(self) -> int:
         """Seal one batch, waiting for a sealer at work elsewhere to finish first; returns how many were sealed."""
         return await self.seal(wait=True) or 0
+
+    async def run_pass(self) -> int:
+        """Seal one batch if the head is free (SKIP LOCKED); if another sealer holds it, wait `busy_seconds` and
+        report a full batch, so that the loop looks again at once rather than at the next poll."""
+        sealed = await self.seal(wait=False)
+        if sealed is None:
+            await asyncio.sleep(self.busy_seconds)
+            return self.batch_size
+        return sealed
 
     async def seal(self, *, wait: bool) -> int | None:
         """Seal up to `batch_size` events in one transaction; None when another sealer holds the head and `wait` is
@@ -99,21 +105,6 @@ class Sealer:
             .where(AuditChainHead.id == HEAD_ID)
             .values(last_seq=last["seq"], last_hash=last["hash"])
         )
-
-    async def run_forever(self) -> None:
-        while True:
-            self._wake.clear()  # before looking, so a wake during the look is not lost
-            try:
-                sealed = await self.seal(wait=False)
-                if sealed is None:
-                    await asyncio.sleep(self.busy_seconds)
-                    continue
-                if sealed >= self.batch_size:
-                    continue
-            except Exception as error:  # the sealer must outlive a bad moment of the database
-                log.error("audit_sealer_failed", error_type=type(error).__name__, exc_info=error)
-            await woken(self._wake, self.poll_seconds)
-            await asyncio.sleep(self.linger_seconds)
 
 
 _RECORDED = (

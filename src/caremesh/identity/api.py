@@ -20,6 +20,7 @@ from caremesh.identity.schemas import (
     UserRead,
     UserUpdate,
 )
+from caremesh.patients import contract as patients
 from caremesh.platform.api import (
     CredentialsRoute,
     CurrentPrincipal,
@@ -34,6 +35,7 @@ from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.ratelimit import Admission
 from caremesh.platform.settings import parse_rate
+from caremesh.practitioners import contract as practitioners
 
 router = APIRouter(route_class=TransactionalRoute)
 auth = APIRouter(prefix="/auth", tags=["identity"], route_class=CredentialsRoute)
@@ -104,7 +106,7 @@ async def logout(principal: CurrentPrincipal, uow: Uow, authn: Auth) -> Response
 
 @auth.get("/me")
 async def me(principal: CurrentPrincipal, uow: Uow) -> UserRead:
-    return service.to_read(await service.get_user(uow, principal.user_id))
+    return UserRead.model_validate(await service.get_user(uow, principal.user_id), from_attributes=True)
 
 
 @auth.post(
@@ -140,25 +142,25 @@ async def confirm_password_reset(body: PasswordResetConfirm, uow: Uow, authn: Au
 @users.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(service.EmailTaken, (404, "PATIENT_NOT_FOUND"), (404, "PRACTITIONER_NOT_FOUND")),
+    responses=problems(service.EmailTaken, patients.PatientNotFound, practitioners.PractitionerNotFound),
 )
 async def create_user(body: UserCreate, uow: Uow, authn: Auth, response: Response) -> UserRead:
     user = await authn.create_user(uow, body)
     set_etag(response, user.version)
-    return service.to_read(user)
+    return UserRead.model_validate(user, from_attributes=True)
 
 
 @users.get("")
 async def list_users(uow: Uow, page: PageParams = Depends()) -> Page[UserRead]:
     rows, cursor = await service.list_users(uow, page)
-    return Page(items=[service.to_read(u) for u in rows], next_cursor=cursor)
+    return Page(items=[UserRead.model_validate(u, from_attributes=True) for u in rows], next_cursor=cursor)
 
 
 @users.get("/{user_id}", responses=problems(service.UserNotFound))
 async def get_user(user_id: uuid.UUID, uow: Uow, response: Response) -> UserRead:
     user = await service.get_user(uow, user_id)
     set_etag(response, user.version)
-    return service.to_read(user)
+    return UserRead.model_validate(user, from_attributes=True)
 
 
 @users.patch("/{user_id}", responses=problems(service.UserNotFound, service.LastAdmin))
@@ -167,7 +169,7 @@ async def update_user(
 ) -> UserRead:
     user = await service.update_user(uow, user_id, body, if_match)
     set_etag(response, user.version)
-    return service.to_read(user)
+    return UserRead.model_validate(user, from_attributes=True)
 
 
 router.include_router(auth)

@@ -89,7 +89,7 @@ class UserRead(BaseModel):
     roles: list[str]
     patient_id: uuid.UUID | None
     practitioner_id: uuid.UUID | None
-    active: bool
+    active: bool = Field(validation_alias="is_active")
     locked_until: OutDateTime | None
     version: int
     created_at: OutDateTime

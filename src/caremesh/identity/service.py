@@ -23,7 +23,7 @@ from caremesh.identity.domain import (
 )
 from caremesh.identity.events import PasswordResetRequested
 from caremesh.identity.models import AuthSession, PasswordResetToken, RefreshToken, User
-from caremesh.identity.schemas import TokenPair, UserCreate, UserRead, UserUpdate
+from caremesh.identity.schemas import TokenPair, UserCreate, UserUpdate
 from caremesh.patients import contract as patients
 from caremesh.platform.db import serialise
 from caremesh.platform.errors import (
@@ -35,6 +35,7 @@ from caremesh.platform.errors import (
     invalid_field,
 )
 from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.repository import Repository
 from caremesh.platform.security import Principal, TokenSigner
 from caremesh.platform.settings import SecuritySettings
 from caremesh.platform.uow import UnitOfWork
@@ -336,10 +337,11 @@ async def _check_links(
 ) -> None:
     if "patient" in roles and patient_id is None:
         raise invalid_field("patient_id", "is required for the patient role")
+    # The owners' errors, with the title and detail this answer has always had.
     if patient_id and await patients.find_patient(uow.session, patient_id) is None:
-        raise NotFound("No such patient.", code="PATIENT_NOT_FOUND")
+        raise patients.PatientNotFound("No such patient.", title=NotFound.title)
     if practitioner_id and await practitioners.find_practitioner(uow.session, practitioner_id) is None:
-        raise NotFound("No such practitioner.", code="PRACTITIONER_NOT_FOUND")
+        raise practitioners.PractitionerNotFound("No such practitioner.", title=NotFound.title)
 
 
 async def _revoke_sessions(
@@ -365,31 +367,16 @@ async def _void_reset_tokens(uow: UnitOfWork, user_id: uuid.UUID) -> None:
     )
 
 
-def to_read(user: User) -> UserRead:
-    return UserRead(
-        id=user.id,
-        email=user.email,
-        full_name=user.full_name,
-        roles=user.roles,
-        patient_id=user.patient_id,
-        practitioner_id=user.practitioner_id,
-        active=user.is_active,
-        locked_until=user.locked_until,
-        version=user.version,
-        created_at=user.created_at,
-        updated_at=user.updated_at,
-    )
+# Users are not owned by a patient; only admins reach them (users:manage).
+USERS: Repository[User] = Repository(User, UserNotFound, entity="user", record=audit.record)
 
 
 async def get_user(uow: UnitOfWork, user_id: uuid.UUID, *, for_update: bool = False) -> User:
-    user = await uow.session.get(User, user_id, with_for_update=for_update)
-    if user is None:
-        raise UserNotFound()
-    return user
+    return await USERS.load(uow, user_id, for_update=for_update)  # not audited, as before
 
 
 async def list_users(uow: UnitOfWork, page: PageParams) -> tuple[list[User], str | None]:
-    return await paginate(uow.session, select(User), order_by=[User.created_at, User.id], params=page)
+    return await paginate(uow.session, USERS.query(uow), order_by=[User.created_at, User.id], params=page)
 
 
 async def update_user(uow: UnitOfWork, user_id: uuid.UUID, data: UserUpdate, expected_version: int | None) -> User:

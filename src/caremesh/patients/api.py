@@ -6,20 +6,28 @@ from datetime import date
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from caremesh.patients import service
+from caremesh.patients.errors import PatientNotFound
+from caremesh.patients.models import Patient
 from caremesh.patients.schemas import PatientCreate, PatientRead, PatientUpdate
 from caremesh.platform.api import IfMatch, TransactionalRoute, Uow, require, set_etag
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
+from caremesh.platform.uow import UnitOfWork
 
 router = APIRouter(prefix="/patients", tags=["patients"], route_class=TransactionalRoute)
+
+
+def _read(patient: Patient, response: Response, uow: UnitOfWork) -> PatientRead:
+    set_etag(response, patient.version)
+    return PatientRead.model_validate(patient, from_attributes=True, context={"today": service.today(uow)})
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[require("patients:write")])
 async def register_patient(body: PatientCreate, uow: Uow, response: Response) -> PatientRead:
     patient = await service.register_patient(uow, body)
-    set_etag(response, patient.version)
+    read = _read(patient, response, uow)
     response.headers["Location"] = f"/api/v1/patients/{patient.id}"
-    return service.to_read(patient, service.today(uow))
+    return read
 
 
 @router.get("", dependencies=[require("patients:read")])
@@ -30,31 +38,29 @@ async def list_patients(
     date_of_birth: date | None = None,
 ) -> Page[PatientRead]:
     rows, cursor = await service.list_patients(uow, q=q, date_of_birth=date_of_birth, page=page)
-    today = service.today(uow)
-    return Page(items=[service.to_read(p, today) for p in rows], next_cursor=cursor)
+    context = {"today": service.today(uow)}
+    return Page(
+        items=[PatientRead.model_validate(p, from_attributes=True, context=context) for p in rows], next_cursor=cursor
+    )
 
 
-@router.get("/{patient_id}", dependencies=[require("patients:read")], responses=problems(service.PatientNotFound))
+@router.get("/{patient_id}", dependencies=[require("patients:read")], responses=problems(PatientNotFound))
 async def get_patient(patient_id: uuid.UUID, uow: Uow, response: Response) -> PatientRead:
-    patient = await service.get_patient(uow, patient_id)
-    set_etag(response, patient.version)
-    return service.to_read(patient, service.today(uow))
+    return _read(await service.get_patient(uow, patient_id), response, uow)
 
 
-@router.patch("/{patient_id}", dependencies=[require("patients:write")], responses=problems(service.PatientNotFound))
+@router.patch("/{patient_id}", dependencies=[require("patients:write")], responses=problems(PatientNotFound))
 async def update_patient(
     patient_id: uuid.UUID, body: PatientUpdate, uow: Uow, if_match: IfMatch, response: Response
 ) -> PatientRead:
-    patient = await service.update_patient(uow, patient_id, body, if_match)
-    set_etag(response, patient.version)
-    return service.to_read(patient, service.today(uow))
+    return _read(await service.update_patient(uow, patient_id, body, if_match), response, uow)
 
 
 @router.delete(
     "/{patient_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[require("patients:delete")],
-    responses=problems(service.PatientNotFound, service.PatientHasAppointments),
+    responses=problems(PatientNotFound, service.PatientHasAppointments),
 )
 async def delete_patient(patient_id: uuid.UUID, uow: Uow, if_match: IfMatch) -> Response:
     await service.delete_patient(uow, patient_id, if_match)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
@@ -37,6 +37,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PatientSummary:
+    """The patient's columns of the same names."""
+
     id: uuid.UUID
     first_name: str
     last_name: str
@@ -71,16 +73,4 @@ async def find_patient(session: AsyncSession, patient_id: uuid.UUID, *, lock: bo
     patient = await session.scalar(query, {"patient_id": patient_id})
     if patient is None:
         return None
-    return PatientSummary(
-        id=patient.id,
-        first_name=patient.first_name,
-        last_name=patient.last_name,
-        date_of_birth=patient.date_of_birth,
-        gender=patient.gender,
-        insurance_bin=patient.insurance_bin,
-        insurance_pcn=patient.insurance_pcn,
-        insurance_member_id=patient.insurance_member_id,
-        email=patient.email,
-        phone=patient.phone,
-        address=patient.address,
-    )
+    return PatientSummary(**{field.name: getattr(patient, field.name) for field in fields(PatientSummary)})

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -34,3 +35,17 @@ class Patient(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def insurance(self) -> dict[str, str] | None:
+        """The insurance identifiers as one value (`bin`, `pcn`, `member_id`), or None when the patient has none."""
+        if self.insurance_bin is None:
+            return None
+        return {"bin": self.insurance_bin, "pcn": self.insurance_pcn, "member_id": self.insurance_member_id}
+
+    @insurance.setter
+    def insurance(self, identifiers: Mapping[str, str] | None) -> None:
+        identifiers = identifiers or {}
+        self.insurance_bin = identifiers.get("bin")
+        self.insurance_pcn = identifiers.get("pcn")
+        self.insurance_member_id = identifiers.get("member_id")

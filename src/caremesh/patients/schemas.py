@@ -4,10 +4,10 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from caremesh.platform.schemas import Email, Phone, Strict, not_clearable
-from caremesh.platform.timeutil import OutDateTime
+from caremesh.platform.timeutil import OutDateTime, years_between
 
 Gender = Literal["male", "female", "other", "unknown"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -56,6 +56,8 @@ class PatientUpdate(Strict):
     insurance: InsuranceIdentifiers | None = None
 
 
+# PatientRead.model_validate(patient, from_attributes=True, context={"today": a clinic date}): the age on that day.
+# (A comment, not a docstring: the docstring would be published in the OpenAPI document.)
 class PatientRead(BaseModel):
     id: uuid.UUID
     first_name: str
@@ -66,7 +68,14 @@ class PatientRead(BaseModel):
     email: str | None
     address: Address | None
     insurance: InsuranceIdentifiers | None
-    age: int
+    age: int = Field(validation_alias="date_of_birth")
     version: int
     created_at: OutDateTime
     updated_at: OutDateTime
+
+    @field_validator("age", mode="before")
+    @classmethod
+    def _age_today(cls, born: date, info: ValidationInfo) -> int:
+        if not info.context or "today" not in info.context:
+            raise TypeError("age is counted to context={'today': a clinic date}; pass it")
+        return years_between(born, info.context["today"])

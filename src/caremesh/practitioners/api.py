@@ -8,7 +8,10 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from caremesh.platform.api import IfMatch, TransactionalRoute, Uow, require, set_etag
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
+from caremesh.platform.uow import UnitOfWork
 from caremesh.practitioners import service
+from caremesh.practitioners.errors import PractitionerNotFound
+from caremesh.practitioners.models import Practitioner
 from caremesh.practitioners.schemas import (
     Availability,
     PractitionerCreate,
@@ -21,11 +24,16 @@ from caremesh.scheduling.contract import DEFAULT_DURATION_MINUTES, MAX_DURATION_
 router = APIRouter(tags=["practitioners"], route_class=TransactionalRoute)
 
 
+def _read(practitioner: Practitioner, response: Response, uow: UnitOfWork) -> PractitionerRead:
+    set_etag(response, practitioner.version)
+    return PractitionerRead.model_validate(practitioner, from_attributes=True, context={"today": service.today(uow)})
+
+
 @router.get("/specialties", dependencies=[require("practitioners:read")])
 async def list_specialties(uow: Uow, page: PageParams = Depends()) -> Page[SpecialtyRead]:
     """The catalogue, by name."""
     rows, cursor = await service.list_specialties(uow, page)
-    return Page(items=[SpecialtyRead(code=s.code, name=s.name) for s in rows], next_cursor=cursor)
+    return Page(items=[SpecialtyRead.model_validate(s, from_attributes=True) for s in rows], next_cursor=cursor)
 
 
 @router.post(
@@ -36,9 +44,9 @@ async def list_specialties(uow: Uow, page: PageParams = Depends()) -> Page[Speci
 )
 async def register_practitioner(body: PractitionerCreate, uow: Uow, response: Response) -> PractitionerRead:
     practitioner = await service.register_practitioner(uow, body)
-    set_etag(response, practitioner.version)
+    read = _read(practitioner, response, uow)
     response.headers["Location"] = f"/api/v1/practitioners/{practitioner.id}"
-    return service.to_read(practitioner, service.today(uow))
+    return read
 
 
 @router.get("/practitioners", dependencies=[require("practitioners:read")])
@@ -49,39 +57,38 @@ async def list_practitioners(
     q: str | None = Query(None, max_length=100, description="Matches first and last names"),
 ) -> Page[PractitionerRead]:
     rows, cursor = await service.list_practitioners(uow, specialty=specialty, q=q, page=page)
-    today = service.today(uow)
-    return Page(items=[service.to_read(p, today) for p in rows], next_cursor=cursor)
+    context = {"today": service.today(uow)}
+    return Page(
+        items=[PractitionerRead.model_validate(p, from_attributes=True, context=context) for p in rows],
+        next_cursor=cursor,
+    )
 
 
 @router.get(
     "/practitioners/{practitioner_id}",
     dependencies=[require("practitioners:read")],
-    responses=problems(service.PractitionerNotFound),
+    responses=problems(PractitionerNotFound),
 )
 async def get_practitioner(practitioner_id: uuid.UUID, uow: Uow, response: Response) -> PractitionerRead:
-    practitioner = await service.get_practitioner(uow, practitioner_id)
-    set_etag(response, practitioner.version)
-    return service.to_read(practitioner, service.today(uow))
+    return _read(await service.get_practitioner(uow, practitioner_id), response, uow)
 
 
 @router.patch(
     "/practitioners/{practitioner_id}",
     dependencies=[require("practitioners:write")],
-    responses=problems(service.PractitionerNotFound),
+    responses=problems(PractitionerNotFound),
 )
 async def update_practitioner(
     practitioner_id: uuid.UUID, body: PractitionerUpdate, uow: Uow, if_match: IfMatch, response: Response
 ) -> PractitionerRead:
-    practitioner = await service.update_practitioner(uow, practitioner_id, body, if_match)
-    set_etag(response, practitioner.version)
-    return service.to_read(practitioner, service.today(uow))
+    return _read(await service.update_practitioner(uow, practitioner_id, body, if_match), response, uow)
 
 
 @router.delete(
     "/practitioners/{practitioner_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[require("practitioners:write")],
-    responses=problems(service.PractitionerNotFound, service.PractitionerHasAppointments),
+    responses=problems(PractitionerNotFound, service.PractitionerHasAppointments),
 )
 async def delete_practitioner(practitioner_id: uuid.UUID, uow: Uow, if_match: IfMatch) -> Response:
     await service.delete_practitioner(uow, practitioner_id, if_match)
@@ -91,7 +98,7 @@ async def delete_practitioner(practitioner_id: uuid.UUID, uow: Uow, if_match: If
 @router.get(
     "/practitioners/{practitioner_id}/availability",
     dependencies=[require("practitioners:read")],
-    responses=problems(service.PractitionerNotFound),
+    responses=problems(PractitionerNotFound),
 )
 async def get_availability(
     practitioner_id: uuid.UUID,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, time
 
 from sqlalchemy import bindparam, select
@@ -37,6 +37,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PractitionerSummary:
+    """The practitioner's columns of the same names, and the working hours as plain tuples."""
+
     id: uuid.UUID
     first_name: str
     last_name: str
@@ -71,11 +73,6 @@ async def find_practitioner(
     practitioner = await session.scalar(query, {"practitioner_id": practitioner_id})
     if practitioner is None:
         return None
-    return PractitionerSummary(
-        id=practitioner.id,
-        first_name=practitioner.first_name,
-        last_name=practitioner.last_name,
-        specialty=practitioner.specialty,
-        practice_start_date=practitioner.practice_start_date,
-        working_hours=tuple((w.weekday, w.start_time, w.end_time) for w in practitioner.working_hours),
-    )
+    columns = {field.name: getattr(practitioner, field.name) for field in fields(PractitionerSummary)}
+    columns["working_hours"] = tuple((w.weekday, w.start_time, w.end_time) for w in practitioner.working_hours)
+    return PractitionerSummary(**columns)

@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime, time
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String, Time, Uuid
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
 from caremesh.platform.db import Base, UTCDateTime, new_id
 
@@ -63,3 +63,7 @@ class WorkingHours(Base):
     weekday: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     start_time: Mapped[time] = mapped_column(Time, primary_key=True)
     end_time: Mapped[time] = mapped_column(Time)
+
+    # The names the API gives them (WorkingHoursEntry reads a row by attribute).
+    start: Mapped[time] = synonym("start_time")
+    end: Mapped[time] = synonym("end_time")

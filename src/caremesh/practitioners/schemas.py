@@ -13,11 +13,13 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 
 from caremesh.platform.schemas import Email, Phone, Strict, not_clearable
-from caremesh.platform.timeutil import OutDateTime
+from caremesh.platform.timeutil import OutDateTime, years_between
 from caremesh.practitioners.domain import WorkingWindow, working_hours_problem
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -102,6 +104,8 @@ class PractitionerUpdate(Strict):
     practice_start_date: SkipJsonSchema[Any] = None
 
 
+# PractitionerRead.model_validate(practitioner, from_attributes=True, context={"today": a clinic date}): the years
+# of experience on that day. (A comment, not a docstring: the docstring would be published in the OpenAPI document.)
 class PractitionerRead(BaseModel):
     id: uuid.UUID
     first_name: str
@@ -112,10 +116,17 @@ class PractitionerRead(BaseModel):
     phone: str | None
     email: str | None
     working_hours: list[WorkingHoursEntry]
-    experience_years: int
+    experience_years: int = Field(validation_alias="practice_start_date")
     version: int
     created_at: OutDateTime
     updated_at: OutDateTime
+
+    @field_validator("experience_years", mode="before")
+    @classmethod
+    def _experience_today(cls, started: date, info: ValidationInfo) -> int:
+        if not info.context or "today" not in info.context:
+            raise TypeError("experience_years is counted to context={'today': a clinic date}; pass it")
+        return years_between(started, info.context["today"])
 
 
 class SpecialtyRead(BaseModel):

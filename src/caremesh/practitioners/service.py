@@ -15,8 +15,9 @@ from caremesh.audit import contract as audit
 from caremesh.platform.db import violates
 from caremesh.platform.errors import Conflict, check_version, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.repository import Repository
 from caremesh.platform.search import matches_every_word
-from caremesh.platform.timeutil import clinic_date, years_between
+from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
 from caremesh.practitioners.domain import DEFAULT_WORKING_HOURS, WorkingWindow, is_valid_npi
 from caremesh.practitioners.errors import PractitionerNotFound
@@ -25,10 +26,8 @@ from caremesh.practitioners.models import Practitioner, Specialty, WorkingHours
 from caremesh.practitioners.schemas import (
     Availability,
     PractitionerCreate,
-    PractitionerRead,
     PractitionerUpdate,
     Slot,
-    WorkingHoursEntry,
 )
 from caremesh.scheduling import contract as scheduling
 
@@ -45,28 +44,18 @@ class PractitionerHasAppointments(Conflict):
     code, title = "PRACTITIONER_HAS_APPOINTMENTS", "The practitioner has appointments"
 
 
+# Everyone sees every practitioner still on the staff (no owner); a removed one is gone.
+PRACTITIONERS: Repository[Practitioner] = Repository(
+    Practitioner,
+    PractitionerNotFound,
+    entity="practitioner",
+    where=[Practitioner.deleted_at.is_(None)],
+    record=audit.record,
+)
+
+
 def today(uow: UnitOfWork) -> date:
     return clinic_date(uow.now())
-
-
-def to_read(practitioner: Practitioner, on: date) -> PractitionerRead:
-    return PractitionerRead(
-        id=practitioner.id,
-        first_name=practitioner.first_name,
-        last_name=practitioner.last_name,
-        npi=practitioner.npi,
-        specialty=practitioner.specialty,
-        practice_start_date=practitioner.practice_start_date,
-        phone=practitioner.phone,
-        email=practitioner.email,
-        working_hours=[
-            WorkingHoursEntry(weekday=w.weekday, start=w.start_time, end=w.end_time) for w in practitioner.working_hours
-        ],
-        experience_years=years_between(practitioner.practice_start_date, on),
-        version=practitioner.version,
-        created_at=practitioner.created_at,
-        updated_at=practitioner.updated_at,
-    )
 
 
 def _rows(windows: Iterable[WorkingWindow]) -> list[WorkingHours]:
@@ -126,24 +115,14 @@ async def register_practitioner(uow: UnitOfWork, data: PractitionerCreate) -> Pr
     return practitioner
 
 
-async def _load(uow: UnitOfWork, practitioner_id: uuid.UUID, *, for_update: bool = False) -> Practitioner:
-    query = select(Practitioner).where(Practitioner.id == practitioner_id, Practitioner.deleted_at.is_(None))
-    if for_update:
-        query = query.with_for_update()
-    practitioner = await uow.session.scalar(query)
-    if practitioner is None:
-        raise PractitionerNotFound()
-    return practitioner
-
-
 async def get_practitioner(uow: UnitOfWork, practitioner_id: uuid.UUID) -> Practitioner:
-    return await _load(uow, practitioner_id)
+    return await PRACTITIONERS.load(uow, practitioner_id)  # not audited: practitioners are no patient data
 
 
 async def list_practitioners(
     uow: UnitOfWork, *, specialty: str | None, q: str | None, page: PageParams
 ) -> tuple[list[Practitioner], str | None]:
-    query = select(Practitioner).where(Practitioner.deleted_at.is_(None))
+    query = PRACTITIONERS.query(uow)
     if specialty:
         query = query.where(Practitioner.specialty == specialty)
     query = query.where(matches_every_word(q, Practitioner.first_name, Practitioner.last_name))
@@ -156,7 +135,7 @@ async def update_practitioner(
     for field in IMMUTABLE_FIELDS:
         if field in data.model_fields_set:
             raise invalid_field(field, "cannot be changed after registration", code="FIELD_NOT_EDITABLE")
-    practitioner = await _load(uow, practitioner_id, for_update=True)
+    practitioner = await PRACTITIONERS.load(uow, practitioner_id, for_update=True)
     check_version(practitioner.version, expected_version)
     changes = data.model_dump(exclude_unset=True)
     for field in REQUIRED_ON_PATCH:
@@ -179,7 +158,7 @@ async def update_practitioner(
 
 
 async def delete_practitioner(uow: UnitOfWork, practitioner_id: uuid.UUID, expected_version: int | None) -> None:
-    practitioner = await _load(uow, practitioner_id, for_update=True)
+    practitioner = await PRACTITIONERS.load(uow, practitioner_id, for_update=True)
     check_version(practitioner.version, expected_version)
     if await scheduling.count_active_appointments(uow.session, practitioner_id=practitioner.id):
         raise PractitionerHasAppointments("Only a practitioner whose appointments are all cancelled can be removed.")
@@ -193,7 +172,7 @@ async def delete_practitioner(uow: UnitOfWork, practitioner_id: uuid.UUID, expec
 async def get_availability(
     uow: UnitOfWork, practitioner_id: uuid.UUID, day: date, duration_minutes: int
 ) -> Availability:
-    practitioner = await _load(uow, practitioner_id)
+    practitioner = await PRACTITIONERS.load(uow, practitioner_id)
     slots = await scheduling.free_slots(
         uow.session,
         practitioner_id=practitioner.id,

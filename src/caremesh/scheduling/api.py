@@ -4,12 +4,15 @@ import uuid
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from caremesh.patients import contract as patients
 from caremesh.platform.api import IfMatch, TransactionalRoute, Uow, require, set_etag
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.timeutil import InDateTime
+from caremesh.practitioners import contract as practitioners
 from caremesh.scheduling import service
 from caremesh.scheduling.domain import Status
+from caremesh.scheduling.errors import AppointmentNotFound
 from caremesh.scheduling.models import Appointment
 from caremesh.scheduling.schemas import (
     AppointmentCancel,
@@ -24,7 +27,7 @@ router = APIRouter(prefix="/appointments", tags=["scheduling"], route_class=Tran
 
 def _respond(appointment: Appointment, response: Response) -> AppointmentRead:
     set_etag(response, appointment.version)
-    return service.to_read(appointment)
+    return AppointmentRead.model_validate(appointment, from_attributes=True)
 
 
 @router.post(
@@ -32,7 +35,10 @@ def _respond(appointment: Appointment, response: Response) -> AppointmentRead:
     status_code=status.HTTP_201_CREATED,
     dependencies=[require("appointments:book")],
     responses=problems(
-        service.PatientNotFound, service.PractitionerNotFound, service.AppointmentConflict, service.PatientDoubleBooked
+        patients.PatientNotFound,
+        practitioners.PractitionerNotFound,
+        service.AppointmentConflict,
+        service.PatientDoubleBooked,
     ),
 )
 async def book_appointment(body: AppointmentCreate, uow: Uow, response: Response) -> AppointmentRead:
@@ -60,12 +66,10 @@ async def list_appointments(
         start_to=start_to,
         page=page,
     )
-    return Page(items=[service.to_read(a) for a in rows], next_cursor=cursor)
+    return Page(items=[AppointmentRead.model_validate(a, from_attributes=True) for a in rows], next_cursor=cursor)
 
 
-@router.get(
-    "/{appointment_id}", dependencies=[require("appointments:read")], responses=problems(service.AppointmentNotFound)
-)
+@router.get("/{appointment_id}", dependencies=[require("appointments:read")], responses=problems(AppointmentNotFound))
 async def get_appointment(appointment_id: uuid.UUID, uow: Uow, response: Response) -> AppointmentRead:
     return _respond(await service.get_appointment(uow, appointment_id), response)
 
@@ -73,7 +77,7 @@ async def get_appointment(appointment_id: uuid.UUID, uow: Uow, response: Respons
 @router.post(
     "/{appointment_id}/check-in",
     dependencies=[require("appointments:check_in")],
-    responses=problems(service.AppointmentNotFound, service.InvalidStatusTransition),
+    responses=problems(AppointmentNotFound, service.InvalidStatusTransition),
 )
 async def check_in(appointment_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> AppointmentRead:
     return _respond(await service.check_in(uow, appointment_id, if_match), response)
@@ -82,7 +86,7 @@ async def check_in(appointment_id: uuid.UUID, uow: Uow, if_match: IfMatch, respo
 @router.post(
     "/{appointment_id}/complete",
     dependencies=[require("appointments:complete")],
-    responses=problems(service.AppointmentNotFound, service.InvalidStatusTransition),
+    responses=problems(AppointmentNotFound, service.InvalidStatusTransition),
 )
 async def complete(
     appointment_id: uuid.UUID,
@@ -97,7 +101,7 @@ async def complete(
 @router.post(
     "/{appointment_id}/cancel",
     dependencies=[require("appointments:cancel")],
-    responses=problems(service.AppointmentNotFound, service.InvalidStatusTransition),
+    responses=problems(AppointmentNotFound, service.InvalidStatusTransition),
 )
 async def cancel(
     appointment_id: uuid.UUID,
@@ -112,7 +116,7 @@ async def cancel(
 @router.post(
     "/{appointment_id}/no-show",
     dependencies=[require("appointments:no_show")],
-    responses=problems(service.AppointmentNotFound, service.InvalidStatusTransition),
+    responses=problems(AppointmentNotFound, service.InvalidStatusTransition),
 )
 async def mark_no_show(appointment_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> AppointmentRead:
     return _respond(await service.mark_no_show(uow, appointment_id, if_match), response)
@@ -122,8 +126,8 @@ async def mark_no_show(appointment_id: uuid.UUID, uow: Uow, if_match: IfMatch, r
     "/{appointment_id}/reschedule",
     dependencies=[require("appointments:reschedule")],
     responses=problems(
-        service.AppointmentNotFound,
-        service.PractitionerNotFound,
+        AppointmentNotFound,
+        practitioners.PractitionerNotFound,
         service.AppointmentConflict,
         service.InvalidStatusTransition,
         service.PatientDoubleBooked,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -54,6 +54,7 @@ __all__ = [
     "AppointmentNoShow",
     "AppointmentNotFound",
     "AppointmentRescheduled",
+    "AppointmentStatus",
     "AppointmentSummary",
     "count_active_appointments",
     "count_completed_before",
@@ -62,9 +63,13 @@ __all__ = [
     "free_slots",
 ]
 
+AppointmentStatus = Status  # the vocabulary of an appointment's `status`, for the contexts that read it
+
 
 @dataclass(frozen=True)
 class AppointmentSummary:
+    """The appointment's columns of the same names; `status` is an `AppointmentStatus` value."""
+
     id: uuid.UUID
     number: str
     patient_id: uuid.UUID
@@ -90,20 +95,7 @@ async def find_appointment(
     appointment = await session.scalar(query.execution_options(populate_existing=True))
     if appointment is None:
         return None
-    return AppointmentSummary(
-        id=appointment.id,
-        number=appointment.number,
-        patient_id=appointment.patient_id,
-        practitioner_id=appointment.practitioner_id,
-        specialty=appointment.specialty,
-        start_at=appointment.start_at,
-        end_at=appointment.end_at,
-        duration_minutes=appointment.duration_minutes,
-        status=appointment.status,
-        started_at=appointment.started_at,
-        ended_at=appointment.ended_at,
-        completed_at=appointment.completed_at,
-    )
+    return AppointmentSummary(**{field.name: getattr(appointment, field.name) for field in fields(AppointmentSummary)})
 
 
 async def _count(session: AsyncSession, *conditions: object) -> int:

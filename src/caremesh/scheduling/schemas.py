@@ -46,8 +46,8 @@ class AppointmentRead(BaseModel):
     patient_id: uuid.UUID
     practitioner_id: uuid.UUID
     specialty: str
-    start: OutDateTime
-    end: OutDateTime
+    start: OutDateTime = Field(validation_alias="start_at")
+    end: OutDateTime = Field(validation_alias="end_at")
     duration_minutes: int
     status: Status
     reason: str | None

@@ -19,9 +19,10 @@ from sqlalchemy.orm.attributes import flag_modified
 from caremesh.audit import contract as audit
 from caremesh.patients import contract as patients
 from caremesh.platform.db import violates, where_given
-from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
+from caremesh.platform.errors import Conflict, check_version, invalid_field
 from caremesh.platform.numbering import next_number
-from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.pagination import PageParams
+from caremesh.platform.repository import Repository
 from caremesh.platform.timeutil import clinic_date, clinic_timezone
 from caremesh.platform.uow import UnitOfWork
 from caremesh.practitioners import contract as practitioners
@@ -42,21 +43,12 @@ from caremesh.scheduling.schemas import (
     AppointmentCancel,
     AppointmentComplete,
     AppointmentCreate,
-    AppointmentRead,
     AppointmentReschedule,
 )
 
 NUMBER_PREFIX = "APT"
 
 APPOINTMENTS_BOOKED = Counter("appointments_booked_total", "Appointments booked", ["specialty"])
-
-
-class PatientNotFound(NotFound):
-    code, title = "PATIENT_NOT_FOUND", "Patient not found"
-
-
-class PractitionerNotFound(NotFound):
-    code, title = "PRACTITIONER_NOT_FOUND", "Practitioner not found"
 
 
 class AppointmentConflict(Conflict):
@@ -71,28 +63,10 @@ class InvalidStatusTransition(Conflict):
     code, title = "INVALID_STATUS_TRANSITION", "The appointment's status does not allow this"
 
 
-def to_read(appointment: Appointment) -> AppointmentRead:
-    return AppointmentRead(
-        id=appointment.id,
-        number=appointment.number,
-        patient_id=appointment.patient_id,
-        practitioner_id=appointment.practitioner_id,
-        specialty=appointment.specialty,
-        start=appointment.start_at,
-        end=appointment.end_at,
-        duration_minutes=appointment.duration_minutes,
-        status=Status(appointment.status),
-        reason=appointment.reason,
-        checked_in_at=appointment.checked_in_at,
-        started_at=appointment.started_at,
-        ended_at=appointment.ended_at,
-        completed_at=appointment.completed_at,
-        cancelled_at=appointment.cancelled_at,
-        cancellation_reason=appointment.cancellation_reason,
-        version=appointment.version,
-        created_at=appointment.created_at,
-        updated_at=appointment.updated_at,
-    )
+# A patient-role principal sees only their own appointments; others do not exist for them.
+APPOINTMENTS: Repository[Appointment] = Repository(
+    Appointment, AppointmentNotFound, entity="appointment", owner=Appointment.patient_id, record=audit.record
+)
 
 
 def _facts(appointment: Appointment) -> dict[str, Any]:
@@ -112,13 +86,6 @@ def _facts(appointment: Appointment) -> dict[str, Any]:
 
 def _may_act_for(uow: UnitOfWork, patient_id: uuid.UUID) -> bool:
     return uow.actor is None or uow.actor.may_see_patient(patient_id)
-
-
-def _visible(uow: UnitOfWork, query: Select[tuple[Appointment]]) -> Select[tuple[Appointment]]:
-    """A patient-role principal sees only their own appointments; others do not exist for them."""
-    if uow.actor is not None and uow.actor.is_patient_only:
-        return query.where(Appointment.patient_id == uow.actor.patient_id)
-    return query
 
 
 def _busy_query(*, excluding: bool) -> Select[tuple[bool, bool]]:
@@ -194,7 +161,7 @@ async def _practitioner(uow: UnitOfWork, practitioner_id: uuid.UUID) -> practiti
     # Share-locked: the practitioner cannot be removed or change hours until this booking commits.
     practitioner = await practitioners.find_practitioner(uow.session, practitioner_id, lock=True)
     if practitioner is None:
-        raise PractitionerNotFound()
+        raise practitioners.PractitionerNotFound()
     return practitioner
 
 
@@ -204,7 +171,7 @@ async def book_appointment(uow: UnitOfWork, data: AppointmentCreate) -> Appointm
         not _may_act_for(uow, data.patient_id)
         or await patients.find_patient(session, data.patient_id, lock=True) is None
     ):
-        raise PatientNotFound()
+        raise patients.PatientNotFound()
     practitioner = await _practitioner(uow, data.practitioner_id)
     visit = Interval(data.start, data.start + timedelta(minutes=data.duration_minutes))
     await _check_slot(uow, practitioner, data.patient_id, visit)
@@ -231,20 +198,8 @@ async def book_appointment(uow: UnitOfWork, data: AppointmentCreate) -> Appointm
     return appointment
 
 
-async def _load(uow: UnitOfWork, appointment_id: uuid.UUID, *, for_update: bool = False) -> Appointment:
-    query = _visible(uow, select(Appointment).where(Appointment.id == appointment_id))
-    if for_update:
-        query = query.with_for_update()
-    appointment = await uow.session.scalar(query)
-    if appointment is None:
-        raise AppointmentNotFound()
-    return appointment
-
-
 async def get_appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> Appointment:
-    appointment = await _load(uow, appointment_id)
-    audit.record(uow, "appointment.read", "appointment", appointment.id)
-    return appointment
+    return await APPOINTMENTS.get(uow, appointment_id)
 
 
 async def list_appointments(
@@ -259,7 +214,7 @@ async def list_appointments(
 ) -> tuple[list[Appointment], str | None]:
     """Appointments in order of start; `start_from` inclusive, `start_to` exclusive."""
     query = where_given(
-        _visible(uow, select(Appointment)),
+        APPOINTMENTS.query(uow),
         (Appointment.patient_id, patient_id),
         (Appointment.practitioner_id, practitioner_id),
         (Appointment.status, status),
@@ -268,17 +223,13 @@ async def list_appointments(
         query = query.where(Appointment.start_at >= start_from)
     if start_to is not None:
         query = query.where(Appointment.start_at < start_to)
-    rows, cursor = await paginate(uow.session, query, order_by=[Appointment.start_at, Appointment.id], params=page)
-    audit.record(uow, "appointment.list", "appointment", None)
-    for appointment in rows:
-        audit.record(uow, "appointment.list_read", "appointment", appointment.id)
-    return rows, cursor
+    return await APPOINTMENTS.page(uow, query, order_by=[Appointment.start_at, Appointment.id], params=page)
 
 
 async def _begin_transition(
     uow: UnitOfWork, appointment_id: uuid.UUID, target: Status, expected_version: int | None
 ) -> Appointment:
-    appointment = await _load(uow, appointment_id, for_update=True)
+    appointment = await APPOINTMENTS.load(uow, appointment_id, for_update=True)
     check_version(appointment.version, expected_version)
     problem = domain.transition_problem(
         Status(appointment.status), target, start_at=appointment.start_at, now=uow.now()
@@ -361,7 +312,7 @@ async def reschedule(
     uow: UnitOfWork, appointment_id: uuid.UUID, data: AppointmentReschedule, expected_version: int | None
 ) -> Appointment:
     """Move a scheduled appointment; the booking rules apply again, as if it were not booked."""
-    appointment = await _load(uow, appointment_id, for_update=True)
+    appointment = await APPOINTMENTS.load(uow, appointment_id, for_update=True)
     check_version(appointment.version, expected_version)
     if Status(appointment.status) not in domain.RESCHEDULABLE:
         raise InvalidStatusTransition(
