@@ -34,6 +34,7 @@ from caremesh.billing.events import (
     InvoiceIssued,
     InvoicePaid,
     InvoiceVoided,
+    from_attributes,
 )
 from caremesh.billing.models import Invoice
 from caremesh.billing.order_invoices import ChargeLine, OrderCharge
@@ -109,33 +110,8 @@ class InvoiceSummary:
 
 
 def _summary(invoice: Invoice) -> InvoiceSummary:
-    return InvoiceSummary(
-        id=invoice.id,
-        number=invoice.number,
-        patient_id=invoice.patient_id,
-        status=invoice.status,
-        currency=invoice.currency,
-        total=invoice.total,
-        patient_amount=invoice.patient_amount,
-        insurance_amount=invoice.insurance_amount,
-        amount_paid=invoice.amount_paid,
-        amount_pending=invoice.amount_pending,
-        balance_due=invoice.balance_due,
-        insurance_paid=invoice.insurance_paid,
-        kind=invoice.kind,
-        service_date=invoice.service_date,
-        practitioner_id=invoice.practitioner_id,
-        appointment_id=invoice.appointment_id,
-        order_id=invoice.order_id,
-        issued_at=invoice.issued_at,
-        subtotal=invoice.subtotal,
-        discount_amount=invoice.discount_amount,
-        tax_amount=invoice.tax_amount,
-        lines=tuple(
-            InvoiceLineSummary(line.code, line.description, line.quantity, line.unit_price, line.amount)
-            for line in invoice.lines
-        ),
-    )
+    lines = tuple(from_attributes(InvoiceLineSummary, line) for line in invoice.lines)
+    return from_attributes(InvoiceSummary, invoice, lines=lines)
 
 
 async def find_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> InvoiceSummary | None:
