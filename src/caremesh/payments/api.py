@@ -124,12 +124,12 @@ async def list_payments(
         status=PaymentStatus(status) if status else None,
         page=page,
     )
-    return Page(items=[service.to_read(p) for p in rows], next_cursor=cursor)
+    return Page(items=[PaymentRead.model_validate(p, from_attributes=True) for p in rows], next_cursor=cursor)
 
 
 @reading.get("/{payment_id}", dependencies=[require("payments:read")], responses=problems(errors.PaymentNotFound))
 async def get_payment(payment_id: uuid.UUID, uow: Uow) -> PaymentRead:
-    return service.to_read(await service.get_payment(uow, payment_id))
+    return PaymentRead.model_validate(await service.get_payment(uow, payment_id), from_attributes=True)
 
 
 router = APIRouter(tags=["payments"])
