@@ -1,5 +1,6 @@
 """What other contexts may use of billing: the invoice as payments see it, order invoices for the orders saga,
-and the event names.
+the event names, and billing's vocabulary (`Kind`, the kinds of charge, and `INSURANCE_CATEGORIES`, what insurance
+calls each).
 
 Payments move money against an invoice only through `reserve_payment`, `settle_payment` and
 `record_refund`. Each locks the invoice row, so payments of one invoice are serialised, and the
@@ -17,6 +18,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.billing import invoice_payments, order_invoices
+from caremesh.billing.coverage import INSURANCE_CATEGORIES
 from caremesh.billing.domain import Kind
 from caremesh.billing.errors import (
     AmountExceedsBalance,
@@ -41,6 +43,7 @@ from caremesh.billing.order_invoices import ChargeLine, OrderCharge
 from caremesh.platform.uow import UnitOfWork
 
 __all__ = [
+    "INSURANCE_CATEGORIES",
     "INVOICE_ISSUED",
     "INVOICE_PAID",
     "INVOICE_VOIDED",

@@ -14,12 +14,18 @@ from caremesh.platform.messaging.events import IntegrationEvent
 
 
 @dataclass(frozen=True, kw_only=True)
-class InvoiceIssued(IntegrationEvent):
-    event_type: ClassVar[str] = "invoice.issued"
+class _InvoiceEvent(IntegrationEvent):
+    """The invoice an event is about (its fields come first on the wire)."""
 
     invoice_id: uuid.UUID
     number: str
     patient_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceIssued(_InvoiceEvent):
+    event_type: ClassVar[str] = "invoice.issued"
+
     appointment_id: uuid.UUID | None
     order_id: uuid.UUID | None
     subtotal: Decimal
@@ -34,12 +40,9 @@ class InvoiceIssued(IntegrationEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class InvoicePaid(IntegrationEvent):
+class InvoicePaid(_InvoiceEvent):
     event_type: ClassVar[str] = "invoice.paid"
 
-    invoice_id: uuid.UUID
-    number: str
-    patient_id: uuid.UUID
     total: Decimal
     patient_amount: Decimal
     amount_paid: Decimal
@@ -48,12 +51,9 @@ class InvoicePaid(IntegrationEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class InvoiceVoided(IntegrationEvent):
+class InvoiceVoided(_InvoiceEvent):
     event_type: ClassVar[str] = "invoice.voided"
 
-    invoice_id: uuid.UUID
-    number: str
-    patient_id: uuid.UUID
     appointment_id: uuid.UUID | None
     order_id: uuid.UUID | None
     reason: str | None
