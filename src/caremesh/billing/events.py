@@ -71,5 +71,6 @@ T = TypeVar("T")
 def from_attributes(cls: type[T], row: object, **given: Any) -> T:
     """The dataclass `cls` (an event, a contract's summary) with every field not `given` read from the attribute of
     `row` of the same name: the dataclasses' counterpart of `model_validate(row, from_attributes=True)`."""
-    read = {field.name: getattr(row, field.name) for field in dataclasses.fields(cls) if field.name not in given}  # type: ignore[arg-type]
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    read = {field.name: getattr(row, field.name) for field in fields if field.name not in given}
     return cls(**read, **given)

@@ -57,6 +57,7 @@ INVOICES: Repository[Invoice] = Repository(
 )
 # What follows a payment or an order that was already allowed (settlements, refunds, compensations, consumers).
 ANY_INVOICE: Repository[Invoice] = Repository(Invoice, InvoiceNotFound, entity="invoice", record=audit.record)
+# The invoice of a visit, of an order (at most one each: unique constraints), for whoever is already allowed.
 BY_APPOINTMENT: Repository[Invoice] = Repository(
     Invoice, InvoiceNotFound, entity="invoice", key=Invoice.appointment_id, record=audit.record
 )
