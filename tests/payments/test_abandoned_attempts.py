@@ -10,7 +10,7 @@ import pytest
 
 from caremesh.payments import service
 from caremesh.payments.gateway import GatewayResult, SimulatedGateway
-from caremesh.payments.handlers import AbandonedAttemptResolver
+from caremesh.payments.jobs import AbandonedAttemptResolver
 from tests.builders.billing import INVOICES
 from tests.builders.payments import (
     FULL_PRICE,

@@ -17,10 +17,13 @@ from caremesh.billing.schemas import (
     TariffRead,
     TariffUpdate,
 )
+from caremesh.patients.contract import PatientNotFound
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.uow import UnitOfWork
+from caremesh.practitioners.contract import PractitionerNotFound
+from caremesh.scheduling.contract import AppointmentNotFound
 
 router = APIRouter(tags=["billing"], route_class=TransactionalRoute)
 
@@ -30,9 +33,15 @@ LAST_AGING_DAY = date(9999, 12, 30)  # aging looks at the day after `as_of`
 # --- tariffs --------------------------------------------------------------------------
 
 
+def _tariff_read(uow: UnitOfWork, tariff: Tariff) -> TariffRead:
+    return TariffRead.model_validate(
+        tariff, from_attributes=True, context={"default_tax_rate": uow.settings.billing.tax_rate}
+    )
+
+
 def _tariff(uow: UnitOfWork, tariff: Tariff, response: Response) -> TariffRead:
     set_etag(response, tariff.version)
-    return tariffs.tariff_to_read(uow, tariff)
+    return _tariff_read(uow, tariff)
 
 
 @router.get("/tariffs", dependencies=[require("tariffs:read")])
@@ -40,7 +49,7 @@ async def list_tariffs(
     uow: Uow, page: PageParams = Depends(), kind: Kind | None = None, specialty: str | None = Query(None, max_length=50)
 ) -> Page[TariffRead]:
     rows, cursor = await tariffs.list_tariffs(uow, kind=kind, specialty=specialty, page=page)
-    return Page(items=[tariffs.tariff_to_read(uow, t) for t in rows], next_cursor=cursor)
+    return Page(items=[_tariff_read(uow, t) for t in rows], next_cursor=cursor)
 
 
 @router.post(
@@ -74,7 +83,7 @@ async def update_tariff(code: str, body: TariffUpdate, uow: Uow, if_match: IfMat
 
 def _invoice(invoice: Invoice, response: Response) -> InvoiceRead:
     set_etag(response, invoice.version)
-    return service.to_read(invoice)
+    return InvoiceRead.model_validate(invoice, from_attributes=True)
 
 
 @router.post(
@@ -84,9 +93,9 @@ def _invoice(invoice: Invoice, response: Response) -> InvoiceRead:
     responses={
         200: {"model": InvoiceRead, "description": "The appointment's invoice, issued before"},
         **problems(
-            errors.AppointmentNotFound,
-            errors.PatientNotFound,
-            errors.PractitionerNotFound,
+            AppointmentNotFound,
+            PatientNotFound,
+            PractitionerNotFound,
             errors.AppointmentCancelled,
             errors.AppointmentNotCompleted,
             errors.NoApplicableTariff,
@@ -114,7 +123,7 @@ async def list_invoices(
     rows, cursor = await service.list_invoices(
         uow, patient_id=patient_id, status=status, appointment_id=appointment_id, order_id=order_id, page=page
     )
-    return Page(items=[service.to_read(i) for i in rows], next_cursor=cursor)
+    return Page(items=[InvoiceRead.model_validate(i, from_attributes=True) for i in rows], next_cursor=cursor)
 
 
 @router.get(

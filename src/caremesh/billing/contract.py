@@ -1,5 +1,6 @@
 """What other contexts may use of billing: the invoice as payments see it, order invoices for the orders saga,
-and the event names.
+the event names, and billing's vocabulary (`Kind`, the kinds of charge, and `INSURANCE_CATEGORIES`, what insurance
+calls each).
 
 Payments move money against an invoice only through `reserve_payment`, `settle_payment` and
 `record_refund`. Each locks the invoice row, so payments of one invoice are serialised, and the
@@ -17,6 +18,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.billing import invoice_payments, order_invoices
+from caremesh.billing.coverage import INSURANCE_CATEGORIES
 from caremesh.billing.domain import Kind
 from caremesh.billing.errors import (
     AmountExceedsBalance,
@@ -34,12 +36,14 @@ from caremesh.billing.events import (
     InvoiceIssued,
     InvoicePaid,
     InvoiceVoided,
+    from_attributes,
 )
 from caremesh.billing.models import Invoice
 from caremesh.billing.order_invoices import ChargeLine, OrderCharge
 from caremesh.platform.uow import UnitOfWork
 
 __all__ = [
+    "INSURANCE_CATEGORIES",
     "INVOICE_ISSUED",
     "INVOICE_PAID",
     "INVOICE_VOIDED",
@@ -109,33 +113,8 @@ class InvoiceSummary:
 
 
 def _summary(invoice: Invoice) -> InvoiceSummary:
-    return InvoiceSummary(
-        id=invoice.id,
-        number=invoice.number,
-        patient_id=invoice.patient_id,
-        status=invoice.status,
-        currency=invoice.currency,
-        total=invoice.total,
-        patient_amount=invoice.patient_amount,
-        insurance_amount=invoice.insurance_amount,
-        amount_paid=invoice.amount_paid,
-        amount_pending=invoice.amount_pending,
-        balance_due=invoice.balance_due,
-        insurance_paid=invoice.insurance_paid,
-        kind=invoice.kind,
-        service_date=invoice.service_date,
-        practitioner_id=invoice.practitioner_id,
-        appointment_id=invoice.appointment_id,
-        order_id=invoice.order_id,
-        issued_at=invoice.issued_at,
-        subtotal=invoice.subtotal,
-        discount_amount=invoice.discount_amount,
-        tax_amount=invoice.tax_amount,
-        lines=tuple(
-            InvoiceLineSummary(line.code, line.description, line.quantity, line.unit_price, line.amount)
-            for line in invoice.lines
-        ),
-    )
+    lines = tuple(from_attributes(InvoiceLineSummary, line) for line in invoice.lines)
+    return from_attributes(InvoiceSummary, invoice, lines=lines)
 
 
 async def find_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> InvoiceSummary | None:

@@ -1,4 +1,5 @@
-"""Billing's domain errors, each with its HTTP status and stable code."""
+"""Billing's domain errors, each with its HTTP status and stable code. The not-found errors of what billing prices
+(appointments, patients, practitioners) are their owners', from their contracts."""
 
 from __future__ import annotations
 
@@ -53,21 +54,9 @@ class RefundExceedsAmountPaid(Conflict):
     code, title = "REFUND_EXCEEDS_AMOUNT_PAID", "The refund exceeds what was paid on the invoice"
 
 
-class AppointmentNotFound(NotFound):
-    code, title = "APPOINTMENT_NOT_FOUND", "Appointment not found"
-
-
 class AppointmentNotCompleted(Conflict):
     code, title = "APPOINTMENT_NOT_COMPLETED", "The appointment is not completed"
 
 
 class AppointmentCancelled(Conflict):
     code, title = "APPOINTMENT_CANCELLED", "The appointment is cancelled"
-
-
-class PatientNotFound(NotFound):
-    code, title = "PATIENT_NOT_FOUND", "Patient not found"
-
-
-class PractitionerNotFound(NotFound):
-    code, title = "PRACTITIONER_NOT_FOUND", "Practitioner not found"

@@ -3,22 +3,29 @@ instants RFC 3339 UTC (see platform/messaging/events.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from caremesh.platform.messaging.events import IntegrationEvent
 
 
 @dataclass(frozen=True, kw_only=True)
-class InvoiceIssued(IntegrationEvent):
-    event_type: ClassVar[str] = "invoice.issued"
+class _InvoiceEvent(IntegrationEvent):
+    """The invoice an event is about (its fields come first on the wire)."""
 
     invoice_id: uuid.UUID
     number: str
     patient_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceIssued(_InvoiceEvent):
+    event_type: ClassVar[str] = "invoice.issued"
+
     appointment_id: uuid.UUID | None
     order_id: uuid.UUID | None
     subtotal: Decimal
@@ -33,12 +40,9 @@ class InvoiceIssued(IntegrationEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class InvoicePaid(IntegrationEvent):
+class InvoicePaid(_InvoiceEvent):
     event_type: ClassVar[str] = "invoice.paid"
 
-    invoice_id: uuid.UUID
-    number: str
-    patient_id: uuid.UUID
     total: Decimal
     patient_amount: Decimal
     amount_paid: Decimal
@@ -47,12 +51,9 @@ class InvoicePaid(IntegrationEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class InvoiceVoided(IntegrationEvent):
+class InvoiceVoided(_InvoiceEvent):
     event_type: ClassVar[str] = "invoice.voided"
 
-    invoice_id: uuid.UUID
-    number: str
-    patient_id: uuid.UUID
     appointment_id: uuid.UUID | None
     order_id: uuid.UUID | None
     reason: str | None
@@ -62,3 +63,14 @@ class InvoiceVoided(IntegrationEvent):
 INVOICE_ISSUED = InvoiceIssued.event_type
 INVOICE_PAID = InvoicePaid.event_type
 INVOICE_VOIDED = InvoiceVoided.event_type
+
+
+T = TypeVar("T")
+
+
+def from_attributes(cls: type[T], row: object, **given: Any) -> T:
+    """The dataclass `cls` (an event, a contract's summary) with every field not `given` read from the attribute of
+    `row` of the same name: the dataclasses' counterpart of `model_validate(row, from_attributes=True)`."""
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    read = {field.name: getattr(row, field.name) for field in fields if field.name not in given}
+    return cls(**read, **given)

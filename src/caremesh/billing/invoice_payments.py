@@ -16,7 +16,7 @@ from caremesh.billing.errors import (
     RefundExceedsAmountPaid,
 )
 from caremesh.billing.models import Invoice
-from caremesh.billing.service import _load, _load_unscoped, _paid_event
+from caremesh.billing.service import ANY_INVOICE, INVOICES, _paid_event
 from caremesh.platform.errors import invalid_field
 from caremesh.platform.uow import UnitOfWork
 
@@ -42,7 +42,7 @@ def _positive(amount: Decimal) -> Decimal:
 
 async def reserve_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal) -> Invoice:
     amount = _positive(amount)
-    invoice = await _load(uow, invoice_id, for_update=True)
+    invoice = await INVOICES.load(uow, invoice_id, for_update=True)
     if invoice.status in (InvoiceStatus.VOID, InvoiceStatus.PAID):
         raise InvoiceNotPayable(f"The invoice is {invoice.status}.")
     payable = invoice.balance_due - invoice.amount_pending
@@ -57,7 +57,7 @@ async def reserve_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decima
 
 async def settle_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal, *, succeeded: bool) -> Invoice:
     amount = _positive(amount)
-    invoice = await _load_unscoped(uow, invoice_id)
+    invoice = await ANY_INVOICE.load(uow, invoice_id, for_update=True)
     if amount > invoice.amount_pending:
         raise NoPaymentPending(f"Only {invoice.amount_pending:.2f} is pending on the invoice.")
     invoice.amount_pending -= amount
@@ -71,7 +71,7 @@ async def settle_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal
 
 async def record_refund(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal) -> Invoice:
     amount = _positive(amount)
-    invoice = await _load_unscoped(uow, invoice_id)
+    invoice = await ANY_INVOICE.load(uow, invoice_id, for_update=True)
     if amount > invoice.amount_paid:
         raise RefundExceedsAmountPaid(f"Only {invoice.amount_paid:.2f} is paid on the invoice.")
     invoice.amount_paid -= amount
@@ -84,7 +84,7 @@ async def record_refund(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal)
 async def record_insurance_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal) -> Invoice:
     """Post an insurer's payment (a remittance) against the invoice's insurance share, under its row lock."""
     amount = _positive(amount)
-    invoice = await _load_unscoped(uow, invoice_id)
+    invoice = await ANY_INVOICE.load(uow, invoice_id, for_update=True)
     if invoice.status == InvoiceStatus.VOID:
         raise InvoiceNotPayable("The invoice is void.")
     outstanding = invoice.insurance_amount - invoice.insurance_paid

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from caremesh.billing.domain import InvoiceStatus, Kind
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id
 from caremesh.platform.money import cents_sql
 
@@ -42,8 +44,6 @@ class BasisPoints(TypeDecorator[Decimal]):
 cents = cents_sql
 
 
-TARIFF_KINDS = ("consultation", "lab", "medication", "procedure")
-INVOICE_STATUSES = ("issued", "partially_paid", "paid", "void")
 INVOICE_MONEY = (
     "subtotal",
     "discount_amount",
@@ -62,7 +62,7 @@ ONE_INVOICE_PER_ORDER = "uq_invoices_order_id"
 ONE_CONSULTATION_TARIFF_PER_SPECIALTY = "uq_tariffs_consultation_specialty"
 
 
-def _quoted(values: tuple[str, ...]) -> str:
+def _quoted(values: Iterable[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
@@ -72,7 +72,7 @@ class Tariff(Base):
 
     __tablename__ = "tariffs"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_quoted(TARIFF_KINDS)})", name="kind_known"),
+        CheckConstraint(f"kind IN ({_quoted(Kind)})", name="kind_known"),
         CheckConstraint("tax_rate_bp BETWEEN 0 AND 10000", name="tax_rate_range"),
         # At most one consultation tariff names a specialty, so a visit's price is never ambiguous.
         Index(
@@ -100,8 +100,8 @@ class Tariff(Base):
 def _invoice_checks() -> tuple[CheckConstraint, ...]:
     paid, pending, patient = cents("amount_paid"), cents("amount_pending"), cents("patient_amount")
     return (
-        CheckConstraint(f"status IN ({_quoted(INVOICE_STATUSES)})", name="status_known"),
-        CheckConstraint(f"kind IN ({_quoted(TARIFF_KINDS)})", name="kind_known"),
+        CheckConstraint(f"status IN ({_quoted(InvoiceStatus)})", name="status_known"),
+        CheckConstraint(f"kind IN ({_quoted(Kind)})", name="kind_known"),
         CheckConstraint(" AND ".join(f"{cents(m)} >= 0" for m in INVOICE_MONEY), name="amounts_not_negative"),
         CheckConstraint(f"{paid} >= 0", name="amount_paid_not_negative"),
         CheckConstraint(f"{pending} >= 0", name="amount_pending_not_negative"),

@@ -6,22 +6,12 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
-
 from caremesh.billing import domain
 from caremesh.billing.coverage import coverage_percent
 from caremesh.billing.domain import InvoiceStatus, Kind
-from caremesh.billing.errors import PatientNotFound
 from caremesh.billing.models import Invoice, InvoiceLine, Tariff
-from caremesh.billing.service import (
-    _announce_issued,
-    _insert_numbered,
-    _load_unscoped,
-    _new_invoice,
-    _void,
-    _void_problem,
-)
-from caremesh.billing.tariffs import ORDER_TARIFFS, _pricing, _tax_rate
+from caremesh.billing.service import BY_ORDER, _issue, _new_invoice, _void, _void_problem
+from caremesh.billing.tariffs import ORDER_TARIFFS, TARIFFS, _pricing, _tax_rate
 from caremesh.patients import contract as patients
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
@@ -46,10 +36,6 @@ class OrderCharge:
     lines: tuple[ChargeLine, ...]
 
 
-async def _by_order(uow: UnitOfWork, order_id: uuid.UUID) -> Invoice | None:
-    return await uow.session.scalar(select(Invoice).where(Invoice.order_id == order_id))
-
-
 def _order_lines(charge: OrderCharge, fee_tariff: Tariff | None) -> list[InvoiceLine]:
     priced = [(c.code, c.description, c.quantity, domain.money(c.unit_price)) for c in charge.lines]
     if fee_tariff is not None:
@@ -70,13 +56,13 @@ async def issue_for_order(uow: UnitOfWork, charge: OrderCharge) -> tuple[Invoice
         raise ValueError(f"orders are invoiced as {sorted(ORDER_TARIFFS)}, not {charge.kind}")
     if not charge.lines:
         raise ValueError("an order's invoice needs at least one line")
-    existing = await _by_order(uow, charge.order_id)
+    existing = await BY_ORDER.find(uow, charge.order_id)
     if existing is not None:
         return existing, False
     patient = await patients.find_patient(uow.session, charge.patient_id)
     if patient is None:
-        raise PatientNotFound("The order's patient no longer exists.")
-    tariff = await uow.session.get(Tariff, ORDER_TARIFFS[charge.kind])
+        raise patients.PatientNotFound("The order's patient no longer exists.")
+    tariff = await TARIFFS.find(uow, ORDER_TARIFFS[charge.kind])
     lines = _order_lines(charge, tariff)
     service_date = clinic_date(uow.now())
     amounts = domain.invoice_amounts(
@@ -95,23 +81,14 @@ async def issue_for_order(uow: UnitOfWork, charge: OrderCharge) -> tuple[Invoice
         practitioner_id=charge.practitioner_id,
         order_id=charge.order_id,
     )
-    if not await _insert_numbered(uow, invoice):
-        winner = await _by_order(uow, charge.order_id)
-        if winner is None:  # pragma: no cover - the constraint said it exists
-            raise RuntimeError(f"order {charge.order_id} has an invoice nobody can read")
-        return winner, False
-    _announce_issued(uow, invoice)
-    return invoice, True
+    return await _issue(uow, invoice, BY_ORDER, charge.order_id)
 
 
 async def void_for_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str) -> Invoice | None:
     """Void the order's invoice (compensation). None when it has none or it is void already;
     409 INVOICE_HAS_PAYMENTS when money has moved on it (refund first)."""
-    invoice = await _by_order(uow, order_id)
-    if invoice is None:
-        return None
-    invoice = await _load_unscoped(uow, invoice.id)
-    if invoice.status == InvoiceStatus.VOID:
+    invoice = await BY_ORDER.find(uow, order_id, for_update=True)
+    if invoice is None or invoice.status == InvoiceStatus.VOID:
         return None
     if problem := _void_problem(invoice):
         raise problem

@@ -13,6 +13,8 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -28,6 +30,11 @@ def _rate_text(value: Decimal) -> str:
     text = f"{value.normalize():f}"
     whole, _, decimals = text.partition(".")
     return f"{whole}.{decimals.ljust(2, '0')}"
+
+
+def _percent(fraction: Decimal) -> Decimal:
+    """0.9 -> 90.00: an invoice stores its coverage as a fraction and shows it in percent."""
+    return domain.money(fraction * domain.HUNDRED)
 
 
 # Request money: a string or number with at most two decimals, up to 99 999 999.99; kept as given, to the cent.
@@ -122,6 +129,7 @@ class TariffUpdate(Strict):
     tax_rate: RateIn | None = None
 
 
+# Read from a tariff row with `context={"default_tax_rate": ...}`: the setting `effective_tax_rate` falls back to.
 class TariffRead(BaseModel):
     code: str
     description: str
@@ -129,10 +137,17 @@ class TariffRead(BaseModel):
     specialty: str | None
     pricing: Pricing
     tax_rate: RateOut | None
-    effective_tax_rate: RateOut = Field(description="`tax_rate`, or the default when it is null")
+    effective_tax_rate: RateOut = Field(
+        validation_alias="tax_rate", description="`tax_rate`, or the default when it is null"
+    )
     version: int
     created_at: OutDateTime
     updated_at: OutDateTime
+
+    @field_validator("effective_tax_rate", mode="before")
+    @classmethod
+    def _default_tax_rate(cls, rate: Decimal | None, info: ValidationInfo) -> Decimal:
+        return info.context["default_tax_rate"] if rate is None else rate
 
 
 # --- invoices ---------------------------------------------------------------------
@@ -170,7 +185,9 @@ class InvoiceRead(BaseModel):
     tax_rate: RateOut
     tax_amount: MoneyOut
     total: MoneyOut
-    coverage_percent: MoneyOut = Field(description="Share of the total the insurer pays, in percent")
+    coverage_percent: Annotated[MoneyOut, BeforeValidator(_percent)] = Field(
+        validation_alias="coverage", description="Share of the total the insurer pays, in percent"
+    )
     insurance_amount: MoneyOut
     insurance_paid: MoneyOut
     patient_amount: MoneyOut

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import structlog
-from sqlalchemy import Select, select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -24,24 +24,21 @@ from caremesh.billing.domain import InvoiceStatus, Kind
 from caremesh.billing.errors import (
     AppointmentCancelled,
     AppointmentNotCompleted,
-    AppointmentNotFound,
     InvoiceHasPayments,
     InvoiceNotFound,
     InvoiceNotVoidable,
     NoApplicableTariff,
-    PatientNotFound,
-    PractitionerNotFound,
 )
-from caremesh.billing.events import InvoiceIssued, InvoicePaid, InvoiceVoided
+from caremesh.billing.events import InvoiceIssued, InvoicePaid, InvoiceVoided, from_attributes
 from caremesh.billing.models import ONE_INVOICE_PER_APPOINTMENT, ONE_INVOICE_PER_ORDER, Invoice, InvoiceLine
-from caremesh.billing.schemas import InvoiceLineRead, InvoiceRead
 from caremesh.billing.tariffs import _pricing, _tax_rate, consultation_tariff
 from caremesh.billing.tariffs import bootstrap as bootstrap  # app.py runs each context's service.bootstrap at start-up
 from caremesh.patients import contract as patients
-from caremesh.platform.db import one_or_raise, violates, where_given
+from caremesh.platform.db import violates, where_given
 from caremesh.platform.errors import Conflict, check_version
 from caremesh.platform.numbering import next_gapless_number
-from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.pagination import PageParams
+from caremesh.platform.repository import Repository
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
 from caremesh.practitioners import contract as practitioners
@@ -54,117 +51,37 @@ NUMBER_PREFIX = "INV"
 
 # --- invoices -------------------------------------------------------------------------------
 
-
-def to_read(invoice: Invoice) -> InvoiceRead:
-    return InvoiceRead(
-        id=invoice.id,
-        number=invoice.number,
-        patient_id=invoice.patient_id,
-        appointment_id=invoice.appointment_id,
-        order_id=invoice.order_id,
-        practitioner_id=invoice.practitioner_id,
-        kind=invoice.kind,
-        service_date=invoice.service_date,
-        lines=[
-            InvoiceLineRead(
-                code=line.code,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                amount=line.amount,
-            )
-            for line in invoice.lines
-        ],
-        subtotal=invoice.subtotal,
-        discount_percent=invoice.discount_percent,
-        discount_amount=invoice.discount_amount,
-        tax_rate=invoice.tax_rate,
-        tax_amount=invoice.tax_amount,
-        total=invoice.total,
-        coverage_percent=domain.money(invoice.coverage * domain.HUNDRED),
-        insurance_amount=invoice.insurance_amount,
-        insurance_paid=invoice.insurance_paid,
-        patient_amount=invoice.patient_amount,
-        amount_paid=invoice.amount_paid,
-        balance_due=invoice.balance_due,
-        status=InvoiceStatus(invoice.status),
-        currency=invoice.currency,
-        insurance_bin=invoice.insurance_bin,
-        insurance_pcn=invoice.insurance_pcn,
-        issued_at=invoice.issued_at,
-        paid_at=invoice.paid_at,
-        voided_at=invoice.voided_at,
-        void_reason=invoice.void_reason,
-        version=invoice.version,
-        updated_at=invoice.updated_at,
-    )
+# What a principal asks for: a patient-role principal sees only their own invoices; others do not exist for them.
+INVOICES: Repository[Invoice] = Repository(
+    Invoice, InvoiceNotFound, entity="invoice", owner=Invoice.patient_id, record=audit.record
+)
+# What follows a payment or an order that was already allowed (settlements, refunds, compensations, consumers).
+ANY_INVOICE: Repository[Invoice] = Repository(Invoice, InvoiceNotFound, entity="invoice", record=audit.record)
+# The invoice of a visit, of an order (at most one each: unique constraints), for whoever is already allowed.
+BY_APPOINTMENT: Repository[Invoice] = Repository(
+    Invoice, InvoiceNotFound, entity="invoice", key=Invoice.appointment_id, record=audit.record
+)
+BY_ORDER: Repository[Invoice] = Repository(
+    Invoice, InvoiceNotFound, entity="invoice", key=Invoice.order_id, record=audit.record
+)
 
 
 def _issued_event(invoice: Invoice) -> InvoiceIssued:
-    return InvoiceIssued(
-        invoice_id=invoice.id,
-        number=invoice.number,
-        patient_id=invoice.patient_id,
-        appointment_id=invoice.appointment_id,
-        order_id=invoice.order_id,
-        subtotal=invoice.subtotal,
-        discount_amount=invoice.discount_amount,
-        tax_amount=invoice.tax_amount,
-        total=invoice.total,
-        insurance_amount=invoice.insurance_amount,
-        patient_amount=invoice.patient_amount,
-        balance_due=invoice.balance_due,
-        currency=invoice.currency,
-        issued_at=invoice.issued_at,
-    )
+    return from_attributes(InvoiceIssued, invoice, invoice_id=invoice.id)
 
 
 def _paid_event(invoice: Invoice) -> InvoicePaid:
     assert invoice.paid_at is not None
-    return InvoicePaid(
-        invoice_id=invoice.id,
-        number=invoice.number,
-        patient_id=invoice.patient_id,
-        total=invoice.total,
-        patient_amount=invoice.patient_amount,
-        amount_paid=invoice.amount_paid,
-        currency=invoice.currency,
-        paid_at=invoice.paid_at,
-    )
+    return from_attributes(InvoicePaid, invoice, invoice_id=invoice.id)
 
 
 def _may_see(uow: UnitOfWork, patient_id: uuid.UUID) -> bool:
     return uow.actor is None or uow.actor.may_see_patient(patient_id)
 
 
-def _visible(uow: UnitOfWork, query: Select[tuple[Invoice]]) -> Select[tuple[Invoice]]:
-    """A patient-role principal sees only their own invoices; others do not exist for them."""
-    if uow.actor is not None and uow.actor.is_patient_only:
-        return query.where(Invoice.patient_id == uow.actor.patient_id)
-    return query
-
-
-async def _load(uow: UnitOfWork, invoice_id: uuid.UUID, *, for_update: bool = False) -> Invoice:
-    query = _visible(uow, select(Invoice).where(Invoice.id == invoice_id))
-    # for_update also sets populate_existing: an invoice already in this session is refreshed from the locked row.
-    invoice: Invoice = await one_or_raise(uow.session, query, InvoiceNotFound, for_update=for_update)
-    return invoice
-
-
-async def _load_unscoped(uow: UnitOfWork, invoice_id: uuid.UUID) -> Invoice:
-    """Settlements and refunds follow a payment that was already allowed; they may run in a consumer."""
-    query = select(Invoice).where(Invoice.id == invoice_id)
-    invoice: Invoice = await one_or_raise(uow.session, query, InvoiceNotFound, for_update=True)
-    return invoice
-
-
-async def _by_appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> Invoice | None:
-    return await uow.session.scalar(select(Invoice).where(Invoice.appointment_id == appointment_id))
-
-
 async def _already_issued(uow: UnitOfWork, appointment_id: uuid.UUID) -> Invoice | None:
     """The cheap check before pricing; the unique constraint decides the races it cannot see."""
-    return await _by_appointment(uow, appointment_id)
+    return await BY_APPOINTMENT.find(uow, appointment_id)
 
 
 def _billing_on_booking(uow: UnitOfWork) -> bool:
@@ -203,10 +120,10 @@ async def quote_visit(uow: UnitOfWork, appointment: scheduling.AppointmentSummar
     session = uow.session
     patient = await patients.find_patient(session, appointment.patient_id)
     if patient is None:
-        raise PatientNotFound("The appointment's patient no longer exists.")
+        raise patients.PatientNotFound("The appointment's patient no longer exists.")
     practitioner = await practitioners.find_practitioner(session, appointment.practitioner_id)
     if practitioner is None:
-        raise PractitionerNotFound("The appointment's practitioner no longer exists.")
+        raise practitioners.PractitionerNotFound("The appointment's practitioner no longer exists.")
     started_at, ended_at = _visit_times(uow, appointment)
     visit_day = clinic_date(started_at)
     tariff = await consultation_tariff(uow, appointment.specialty)
@@ -317,6 +234,20 @@ async def _number_at_commit(uow: UnitOfWork) -> None:
         _publish_issued(uow, invoice)
 
 
+async def _issue(
+    uow: UnitOfWork, invoice: Invoice, lookup: Repository[Invoice], key: uuid.UUID, *, at_commit: bool = False
+) -> tuple[Invoice, bool]:
+    """Insert, number and announce a new invoice: (it, True); or, when the database says its visit or order
+    (`key` of `lookup`) has one already, (that one, False)."""
+    if await _insert_numbered(uow, invoice, at_commit=at_commit):
+        _announce_issued(uow, invoice)
+        return invoice, True
+    winner = await lookup.find(uow, key)
+    if winner is None:  # pragma: no cover - the constraint said it exists
+        raise RuntimeError(f"{key} has an invoice nobody can read")
+    return winner, False
+
+
 def _announce_issued(uow: UnitOfWork, invoice: Invoice) -> None:
     if invoice not in uow.state.get(_UNNUMBERED, ()):  # else published once it is numbered
         _publish_issued(uow, invoice)
@@ -349,13 +280,13 @@ async def issue_for_appointment(
     existing = await _already_issued(uow, appointment_id)
     if existing is not None:
         if not _may_see(uow, existing.patient_id):
-            raise AppointmentNotFound()
+            raise scheduling.AppointmentNotFound()
         return existing, False
     # Share-locked: a cancellation waits until this invoice is committed, so its consumer finds and
     # voids it; and a visit already cancelled is seen as such here.
     appointment = await scheduling.find_appointment(uow.session, appointment_id, lock=True)
     if appointment is None or not _may_see(uow, appointment.patient_id):
-        raise AppointmentNotFound()
+        raise scheduling.AppointmentNotFound()
     _check_billable(uow, appointment)
     quote = await quote_visit(uow, appointment)
     line = InvoiceLine(
@@ -376,19 +307,11 @@ async def issue_for_appointment(
         practitioner_id=appointment.practitioner_id,
         appointment_id=appointment.id,
     )
-    if not await _insert_numbered(uow, invoice, at_commit=number_at_commit):
-        winner = await _by_appointment(uow, appointment_id)
-        if winner is None:  # pragma: no cover - the constraint said it exists
-            raise RuntimeError(f"appointment {appointment_id} has an invoice nobody can read")
-        return winner, False
-    _announce_issued(uow, invoice)
-    return invoice, True
+    return await _issue(uow, invoice, BY_APPOINTMENT, appointment_id, at_commit=number_at_commit)
 
 
 async def get_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> Invoice:
-    invoice = await _load(uow, invoice_id)
-    audit.record(uow, "invoice.read", "invoice", invoice.id)
-    return invoice
+    return await INVOICES.get(uow, invoice_id)
 
 
 async def list_invoices(
@@ -402,17 +325,13 @@ async def list_invoices(
 ) -> tuple[list[Invoice], str | None]:
     """Invoices in order of number (the order they were issued)."""
     query = where_given(
-        _visible(uow, select(Invoice)),
+        INVOICES.query(uow),
         (Invoice.patient_id, patient_id),
         (Invoice.status, status),
         (Invoice.appointment_id, appointment_id),
         (Invoice.order_id, order_id),
     )
-    rows, cursor = await paginate(uow.session, query, order_by=[Invoice.number], params=page)
-    audit.record(uow, "invoice.list", "invoice", None)
-    for invoice in rows:
-        audit.record(uow, "invoice.list_read", "invoice", invoice.id)
-    return rows, cursor
+    return await INVOICES.page(uow, query, order_by=[Invoice.number], params=page)
 
 
 async def _void(uow: UnitOfWork, invoice: Invoice, reason: str | None) -> Invoice:
@@ -422,17 +341,7 @@ async def _void(uow: UnitOfWork, invoice: Invoice, reason: str | None) -> Invoic
     invoice.void_reason = reason
     invoice.updated_at = now
     await uow.session.flush()
-    uow.publish(
-        InvoiceVoided(
-            invoice_id=invoice.id,
-            number=invoice.number,
-            patient_id=invoice.patient_id,
-            appointment_id=invoice.appointment_id,
-            order_id=invoice.order_id,
-            reason=reason,
-            voided_at=now,
-        )
-    )
+    uow.publish(from_attributes(InvoiceVoided, invoice, invoice_id=invoice.id, reason=reason))
     audit.record(uow, "invoice.void", "invoice", invoice.id)
     return invoice
 
@@ -452,7 +361,7 @@ def _void_problem(invoice: Invoice) -> Conflict | None:
 async def void_invoice(
     uow: UnitOfWork, invoice_id: uuid.UUID, reason: str | None, expected_version: int | None
 ) -> Invoice:
-    invoice = await _load(uow, invoice_id, for_update=True)
+    invoice = await INVOICES.load(uow, invoice_id, for_update=True)
     check_version(invoice.version, expected_version)
     if problem := _void_problem(invoice):
         raise problem
@@ -462,10 +371,9 @@ async def void_invoice(
 async def void_for_cancelled_appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> None:
     """Billing on booking: a cancelled visit's invoice is voided, unless money has moved on it;
     then it stays for the staff to refund and void."""
-    invoice = await _by_appointment(uow, appointment_id)
+    invoice = await BY_APPOINTMENT.find(uow, appointment_id, for_update=True)
     if invoice is None:
         return
-    invoice = await _load(uow, invoice.id, for_update=True)
     problem = _void_problem(invoice)
     if isinstance(problem, InvoiceHasPayments):
         log.warning("cancelled_appointment_invoice_kept", invoice_id=str(invoice.id), reason="has payments")

@@ -14,10 +14,11 @@ from caremesh.billing import domain
 from caremesh.billing.domain import Kind
 from caremesh.billing.errors import ConsultationTariffExists, NoApplicableTariff, TariffExists, TariffNotFound
 from caremesh.billing.models import ONE_CONSULTATION_TARIFF_PER_SPECIALTY, Tariff
-from caremesh.billing.schemas import Pricing, TariffCreate, TariffRead, TariffUpdate
+from caremesh.billing.schemas import Pricing, TariffCreate, TariffUpdate
 from caremesh.platform.db import dialect_insert, violates, where_given
 from caremesh.platform.errors import check_version, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.repository import Repository
 from caremesh.platform.uow import UnitOfWork
 
 GENERAL_CONSULTATION = "CONSULT-GENERAL"
@@ -79,19 +80,7 @@ DEFAULT_TARIFFS: tuple[dict[str, Any], ...] = (
 )
 
 
-def tariff_to_read(uow: UnitOfWork, tariff: Tariff) -> TariffRead:
-    return TariffRead(
-        code=tariff.code,
-        description=tariff.description,
-        kind=Kind(tariff.kind),
-        specialty=tariff.specialty,
-        pricing=_PRICING.validate_python(tariff.pricing),
-        tax_rate=tariff.tax_rate,
-        effective_tax_rate=_tax_rate(uow, tariff),
-        version=tariff.version,
-        created_at=tariff.created_at,
-        updated_at=tariff.updated_at,
-    )
+TARIFFS: Repository[Tariff] = Repository(Tariff, TariffNotFound, entity="tariff", key=Tariff.code, record=audit.record)
 
 
 def _tax_rate(uow: UnitOfWork, tariff: Tariff) -> Decimal:
@@ -151,7 +140,7 @@ async def _check_specialty_free(uow: UnitOfWork, kind: str, specialty: str | Non
 
 
 async def create_tariff(uow: UnitOfWork, data: TariffCreate) -> Tariff:
-    if await uow.session.get(Tariff, data.code) is not None:
+    if await TARIFFS.find(uow, data.code) is not None:
         raise TariffExists(f"A tariff with code {data.code} exists.")
     await _check_specialty_free(uow, data.kind, data.specialty, data.code)
     now = uow.now()
@@ -171,30 +160,21 @@ async def create_tariff(uow: UnitOfWork, data: TariffCreate) -> Tariff:
     return tariff
 
 
-async def _load_tariff(uow: UnitOfWork, code: str, *, for_update: bool = False) -> Tariff:
-    query = select(Tariff).where(Tariff.code == code.upper())
-    if for_update:
-        query = query.with_for_update()
-    tariff = await uow.session.scalar(query)
-    if tariff is None:
-        raise TariffNotFound()
-    return tariff
-
-
 async def get_tariff(uow: UnitOfWork, code: str) -> Tariff:
-    return await _load_tariff(uow, code)
+    return await TARIFFS.load(uow, code.upper())
 
 
 async def list_tariffs(
     uow: UnitOfWork, *, kind: Kind | None, specialty: str | None, page: PageParams
 ) -> tuple[list[Tariff], str | None]:
-    query = where_given(select(Tariff), (Tariff.kind, kind), (Tariff.specialty, specialty))
+    """Tariffs in order of code; reference data, so not audited."""
+    query = where_given(TARIFFS.query(uow), (Tariff.kind, kind), (Tariff.specialty, specialty))
     return await paginate(uow.session, query, order_by=[Tariff.code], params=page)
 
 
 async def update_tariff(uow: UnitOfWork, code: str, data: TariffUpdate, expected_version: int | None) -> Tariff:
     """Change what the body names. Invoices already issued keep the prices they were issued with."""
-    tariff = await _load_tariff(uow, code, for_update=True)
+    tariff = await TARIFFS.load(uow, code.upper(), for_update=True)
     check_version(tariff.version, expected_version)
     changes = data.model_dump(exclude_unset=True)
     for field in ("description", "pricing"):
@@ -223,7 +203,7 @@ async def consultation_tariff(uow: UnitOfWork, specialty: str) -> Tariff:
     tariff = await uow.session.scalar(
         select(Tariff).where(Tariff.kind == Kind.CONSULTATION, Tariff.specialty == specialty)
     )
-    tariff = tariff or await uow.session.get(Tariff, GENERAL_CONSULTATION)
+    tariff = tariff or await TARIFFS.find(uow, GENERAL_CONSULTATION)
     if tariff is None:
         raise NoApplicableTariff(f"No consultation tariff for {specialty} and no {GENERAL_CONSULTATION}.")
     return tariff

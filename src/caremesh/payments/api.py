@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, status
 from fastapi.responses import JSONResponse
 
+from caremesh.billing import contract as billing
 from caremesh.payments import attempts, errors, service
 from caremesh.payments.domain import PaymentStatus
 from caremesh.payments.gateway import PaymentGateway, gateway_for
@@ -46,7 +47,7 @@ Gateway = Annotated[PaymentGateway, Depends(payment_gateway)]
 IdempotencyKeyHeader = Annotated[str, Depends(idempotency_key)]
 
 
-# Billing's answers reach the client through the stored outcome, hence (status, code) pairs.
+# What creating a payment and creating a refund both answer; billing's errors come from its contract.
 CREATE_ERRORS = (
     errors.IdempotencyKeyRequired,
     service.IdempotencyKeyInvalid,
@@ -76,9 +77,9 @@ def _respond(outcome: attempts.Outcome, *, location: bool = False) -> JSONRespon
     responses=problems(
         *CREATE_ERRORS,
         (402, "PAYMENT_DECLINED"),
-        (404, "INVOICE_NOT_FOUND"),
-        (409, "INVOICE_NOT_PAYABLE"),
-        (409, "AMOUNT_EXCEEDS_BALANCE"),
+        billing.InvoiceNotFound,
+        billing.InvoiceNotPayable,
+        billing.AmountExceedsBalance,
         descriptions={**GATEWAY, 402: "Declined: the failed payment is stored."},
     ),
 )
@@ -99,7 +100,7 @@ async def create_payment(
         errors.PaymentNotFound,
         errors.PaymentNotRefundable,
         errors.RefundExceedsPayment,
-        (409, "REFUND_EXCEEDS_AMOUNT_PAID"),
+        billing.RefundExceedsAmountPaid,
         descriptions={**GATEWAY, 402: "Declined: nothing was refunded."},
     ),
 )
@@ -124,12 +125,12 @@ async def list_payments(
         status=PaymentStatus(status) if status else None,
         page=page,
     )
-    return Page(items=[service.to_read(p) for p in rows], next_cursor=cursor)
+    return Page(items=[PaymentRead.model_validate(p, from_attributes=True) for p in rows], next_cursor=cursor)
 
 
 @reading.get("/{payment_id}", dependencies=[require("payments:read")], responses=problems(errors.PaymentNotFound))
 async def get_payment(payment_id: uuid.UUID, uow: Uow) -> PaymentRead:
-    return service.to_read(await service.get_payment(uow, payment_id))
+    return PaymentRead.model_validate(await service.get_payment(uow, payment_id), from_attributes=True)
 
 
 router = APIRouter(tags=["payments"])

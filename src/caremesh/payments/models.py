@@ -7,16 +7,22 @@ cents (`cents`), because Money is text on SQLite.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from caremesh.payments.domain import Method, PaymentStatus, RefundStatus
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id
 from caremesh.platform.money import cents_sql
 
 cents = cents_sql
+
+
+def _quoted(values: Iterable[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
 
 
 class Payment(Base):
@@ -28,8 +34,8 @@ class Payment(Base):
         Index("ix_payments_invoice_created", "invoice_id", "created_at", "id"),
         Index("ix_payments_patient_created", "patient_id", "created_at", "id"),
         Index("ix_payments_created", "created_at", "id"),
-        CheckConstraint("status IN ('pending', 'completed', 'failed')", name="status_known"),
-        CheckConstraint("method IN ('cash', 'card', 'upi', 'bank_transfer')", name="method_known"),
+        CheckConstraint(f"status IN ({_quoted(PaymentStatus)})", name="status_known"),
+        CheckConstraint(f"method IN ({_quoted(Method)})", name="method_known"),
         CheckConstraint(f"{cents('amount')} > 0", name="amount_positive"),
         CheckConstraint(
             f"{cents('refunded_amount')} >= 0 AND {cents('refunded_amount')} <= {cents('amount')}",
@@ -61,7 +67,7 @@ class Refund(Base):
 
     __tablename__ = "refunds"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'completed')", name="status_known"),
+        CheckConstraint(f"status IN ({_quoted(RefundStatus)})", name="status_known"),
         CheckConstraint(f"{cents('amount')} > 0", name="amount_positive"),
         CheckConstraint("(status = 'pending') = (reference IS NULL)", name="reference_when_final"),
     )

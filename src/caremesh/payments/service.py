@@ -13,7 +13,7 @@ A request that finds its key completed replays the stored response; one that fin
 waits for it; one that finds it abandoned (its process died between 1 and 3, or the gateway adapter
 failed unexpectedly) resumes it, asking the gateway again under the same gateway idempotency key, so the
 card is never charged twice. An abandoned attempt nobody retries is resolved in the background
-(`resolve_abandoned`, run by the job in handlers.py): the gateway is asked what it did under the key.
+(`resolve_abandoned`, run by the job in jobs.py): the gateway is asked what it did under the key.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ import json
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import Counter
-from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,7 +51,8 @@ from caremesh.platform.idempotency import keys as idempotency
 from caremesh.platform.idempotency.keys import IdempotencyKeyInvalid, State
 from caremesh.platform.idempotency.models import IdempotencyKey
 from caremesh.platform.numbering import next_number
-from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.pagination import PageParams
+from caremesh.platform.repository import Repository
 from caremesh.platform.settings import Settings
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
@@ -67,35 +67,18 @@ PAYMENTS_FAILED = Counter(
 
 PAYMENT_DECLINED = (402, "PAYMENT_DECLINED", "The payment was declined")
 
-
-def to_read(payment: Payment) -> PaymentRead:
-    assert payment.reference is not None, "pending payments are never shown"
-    return PaymentRead(
-        id=payment.id,
-        reference=payment.reference,
-        invoice_id=payment.invoice_id,
-        patient_id=payment.patient_id,
-        amount=payment.amount,
-        currency=payment.currency,
-        method=Method(payment.method),
-        status=PaymentStatus(payment.status),
-        failure_reason=payment.failure_reason,
-        refunded_amount=payment.refunded_amount,
-        created_at=payment.created_at,
-    )
+T = TypeVar("T", Payment, Refund)
 
 
-def refund_to_read(refund: Refund) -> RefundRead:
-    assert refund.reference is not None, "pending refunds are never shown"
-    return RefundRead(
-        id=refund.id,
-        reference=refund.reference,
-        payment_id=refund.payment_id,
-        amount=refund.amount,
-        currency=refund.currency,
-        reason=refund.reason,
-        created_at=refund.created_at,
-    )
+# Pending payments are not shown to anyone; a patient-role principal sees only their own.
+PAYMENTS: Repository[Payment] = Repository(
+    Payment,
+    PaymentNotFound,
+    entity="payment",
+    owner=Payment.patient_id,
+    where=[Payment.status != PaymentStatus.PENDING],
+    record=audit.record,
+)
 
 
 def _declined_body(payment: Payment) -> dict[str, Any]:
@@ -112,10 +95,11 @@ def _declined_body(payment: Payment) -> dict[str, Any]:
     return json.loads(rendered.body)
 
 
-async def _lock_payment(uow: UnitOfWork, payment_id: uuid.UUID) -> Payment:
-    payment = await uow.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
-    assert payment is not None
-    return payment
+async def _locked(uow: UnitOfWork, model: type[T], row_id: uuid.UUID) -> T:
+    """The payment or refund step 1 created (it exists while its key is in progress), locked and re-read."""
+    row = await uow.session.get(model, row_id, with_for_update=True, populate_existing=True)
+    assert row is not None
+    return row
 
 
 def _payment_facts(payment: Payment, invoice: billing.InvoiceSummary) -> dict[str, Any]:
@@ -138,7 +122,7 @@ class _PaymentKind(_Kind):
 
     async def pending(self, uow: UnitOfWork, row: IdempotencyKey) -> Pending:
         assert row.resource_id is not None
-        payment = await _lock_payment(uow, row.resource_id)
+        payment = await _locked(uow, Payment, row.resource_id)
         return Pending(row.id, row.attempt, payment.id, payment.amount, payment.currency)
 
     async def look_up(self, pending: Pending) -> GatewayResult | None:
@@ -147,7 +131,7 @@ class _PaymentKind(_Kind):
     async def settle(
         self, uow: UnitOfWork, row: IdempotencyKey, resource_id: uuid.UUID, result: GatewayResult
     ) -> Outcome:
-        return await self.record(uow, row, await _lock_payment(uow, resource_id), result)
+        return await self.record(uow, row, await _locked(uow, Payment, resource_id), result)
 
     async def record(self, uow: UnitOfWork, row: IdempotencyKey, payment: Payment, result: GatewayResult) -> Outcome:
         invoice = await billing.settle_payment(uow, payment.invoice_id, payment.amount, succeeded=result.approved)
@@ -161,7 +145,7 @@ class _PaymentKind(_Kind):
             await uow.session.flush()
             uow.publish(PaymentCompleted(**_payment_facts(payment, invoice), balance_due=invoice.balance_due))
             uow.after_commit(PAYMENTS_SUCCEEDED.labels(method=method).inc)
-            status, body = 201, to_read(payment).model_dump(mode="json")
+            status, body = 201, PaymentRead.model_validate(payment, from_attributes=True).model_dump(mode="json")
         else:
             payment.status = PaymentStatus.FAILED
             payment.failure_reason = result.decline_reason or "declined"
@@ -174,7 +158,7 @@ class _PaymentKind(_Kind):
         return Outcome(status, body)
 
     async def undo(self, uow: UnitOfWork, resource_id: uuid.UUID) -> None:
-        payment = await _lock_payment(uow, resource_id)
+        payment = await _locked(uow, Payment, resource_id)
         method = payment.method
         await billing.settle_payment(uow, payment.invoice_id, payment.amount, succeeded=False)
         await uow.session.delete(payment)  # never numbered, so no gap in the references
@@ -229,8 +213,8 @@ class _RefundKind(_Kind):
 
     async def pending(self, uow: UnitOfWork, row: IdempotencyKey) -> Pending:
         assert row.resource_id is not None
-        refund = await _lock_refund(uow, row.resource_id)
-        payment = await _lock_payment(uow, refund.payment_id)
+        refund = await _locked(uow, Refund, row.resource_id)
+        payment = await _locked(uow, Payment, refund.payment_id)
         return Pending(row.id, row.attempt, refund.id, refund.amount, refund.currency, payment.gateway_reference)
 
     async def look_up(self, pending: Pending) -> GatewayResult | None:
@@ -239,8 +223,8 @@ class _RefundKind(_Kind):
     async def settle(
         self, uow: UnitOfWork, row: IdempotencyKey, resource_id: uuid.UUID, result: GatewayResult
     ) -> Outcome:
-        refund = await _lock_refund(uow, resource_id)
-        payment = await _lock_payment(uow, refund.payment_id)
+        refund = await _locked(uow, Refund, resource_id)
+        payment = await _locked(uow, Payment, refund.payment_id)
         if not result.approved:
             await self.give_up(uow, row, resource_id)
             raise RefundDeclined(f"The gateway declined the refund: {result.decline_reason}. Nothing was refunded.")
@@ -272,14 +256,14 @@ class _RefundKind(_Kind):
                 created_at=refund.created_at,
             )
         )
-        body = refund_to_read(refund).model_dump(mode="json")
+        body = RefundRead.model_validate(refund, from_attributes=True).model_dump(mode="json")
         idempotency.complete(uow, row, 201, body)
         audit.record(uow, "payment.refund", "refund", refund.id)
         return Outcome(201, body)
 
     async def undo(self, uow: UnitOfWork, resource_id: uuid.UUID) -> None:
-        refund = await _lock_refund(uow, resource_id)
-        payment = await _lock_payment(uow, refund.payment_id)
+        refund = await _locked(uow, Refund, resource_id)
+        payment = await _locked(uow, Payment, refund.payment_id)
         payment.refunded_amount = payment.refunded_amount - refund.amount
         payment.updated_at = uow.now()
         await uow.session.delete(refund)
@@ -299,7 +283,7 @@ class _RefundFlow(_Flow):
     async def create(self, uow: UnitOfWork, row: IdempotencyKey) -> Outcome | Pending:
         data = self.data
         # The lock serialises refunds of one payment; the CHECK on refunded_amount backs it up.
-        payment = await _load_payment(uow, self.payment_id, for_update=True)
+        payment = await PAYMENTS.load(uow, self.payment_id, for_update=True)
         refusal = domain.refund_refusal(
             PaymentStatus(payment.status), payment.amount, payment.refunded_amount, data.amount
         )
@@ -342,12 +326,6 @@ class _RefundFlow(_Flow):
 
 def _exceeds(left: Decimal, currency: str) -> RefundExceedsPayment:
     return RefundExceedsPayment(f"At most {left} {currency} of this payment can still be refunded.")
-
-
-async def _lock_refund(uow: UnitOfWork, refund_id: uuid.UUID) -> Refund:
-    refund = await uow.session.get(Refund, refund_id, with_for_update=True, populate_existing=True)
-    assert refund is not None
-    return refund
 
 
 async def create_payment(begin: Begin, gateway: PaymentGateway, key: str, data: PaymentCreate) -> Outcome:
@@ -422,28 +400,8 @@ def check_idempotency_key(raw: str | None) -> str:
     return raw
 
 
-def _visible(uow: UnitOfWork, query: Select[tuple[Payment]]) -> Select[tuple[Payment]]:
-    """Pending payments are not shown to anyone; a patient-role principal sees only their own."""
-    query = query.where(Payment.status != PaymentStatus.PENDING)
-    if uow.actor is not None and uow.actor.is_patient_only:
-        return query.where(Payment.patient_id == uow.actor.patient_id)
-    return query
-
-
-async def _load_payment(uow: UnitOfWork, payment_id: uuid.UUID, *, for_update: bool = False) -> Payment:
-    query = _visible(uow, select(Payment).where(Payment.id == payment_id))
-    if for_update:
-        query = query.with_for_update()
-    payment = await uow.session.scalar(query)
-    if payment is None:
-        raise PaymentNotFound()
-    return payment
-
-
 async def get_payment(uow: UnitOfWork, payment_id: uuid.UUID) -> Payment:
-    payment = await _load_payment(uow, payment_id)
-    audit.record(uow, "payment.read", "payment", payment.id)
-    return payment
+    return await PAYMENTS.get(uow, payment_id)
 
 
 async def list_payments(
@@ -456,13 +414,9 @@ async def list_payments(
 ) -> tuple[list[Payment], str | None]:
     """Payments in the order they were made."""
     query = where_given(
-        _visible(uow, select(Payment)),
+        PAYMENTS.query(uow),
         (Payment.invoice_id, invoice_id),
         (Payment.patient_id, patient_id),
         (Payment.status, status),
     )
-    rows, cursor = await paginate(uow.session, query, order_by=[Payment.created_at, Payment.id], params=page)
-    audit.record(uow, "payment.list", "payment", None)
-    for payment in rows:
-        audit.record(uow, "payment.list_read", "payment", payment.id)
-    return rows, cursor
+    return await PAYMENTS.page(uow, query, order_by=[Payment.created_at, Payment.id], params=page)
