@@ -46,7 +46,7 @@ from caremesh.orders.events import (
     PrescriptionItem,
 )
 from caremesh.orders.models import Order, OrderEvent, OrderItem
-from caremesh.orders.schemas import OrderCreate, OrderEventRead, OrderItemRead, OrderRead
+from caremesh.orders.schemas import OrderCreate
 from caremesh.patients import contract as patients
 from caremesh.pharmacy import contract as pharmacy
 from caremesh.platform.db import where_given
@@ -76,67 +76,11 @@ class OrderNotFound(NotFound):
     code, title = "ORDER_NOT_FOUND", "Order not found"
 
 
-class PatientNotFound(NotFound):
-    code, title = "PATIENT_NOT_FOUND", "Patient not found"
-
-
-class PractitionerNotFound(NotFound):
-    code, title = "PRACTITIONER_NOT_FOUND", "Practitioner not found"
-
-
-class MedicationNotFound(NotFound):
-    code, title = "MEDICATION_NOT_FOUND", "Medication not found"
-
-
-class LabTestNotFound(NotFound):
-    code, title = "LAB_TEST_NOT_FOUND", "Lab test not found"
-
-
 class OrderNotCancellable(Conflict):
     code, title = "ORDER_NOT_CANCELLABLE", "The order can no longer be cancelled"
 
 
 # --- reads ----------------------------------------------------------------------------------------
-
-
-def to_read(order: Order) -> OrderRead:
-    return OrderRead(
-        id=order.id,
-        number=order.number,
-        patient_id=order.patient_id,
-        practitioner_id=order.practitioner_id,
-        type=OrderType(order.type),
-        items=[
-            OrderItemRead(
-                medication_id=item.medication_id,
-                quantity=item.quantity,
-                dosage=item.dosage,
-                lab_test_id=item.lab_test_id,
-            )
-            for item in order.items
-        ],
-        status=OrderStatus(order.status),
-        failure_reason=order.failure_reason,
-        invoice_id=order.invoice_id,
-        notes=order.notes,
-        cancel_reason=order.cancel_reason,
-        version=order.version,
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-        confirmed_at=order.confirmed_at,
-        closed_at=order.closed_at,
-    )
-
-
-def event_to_read(event: OrderEvent) -> OrderEventRead:
-    return OrderEventRead(
-        seq=event.seq,
-        step=Step(event.step),
-        kind=domain.step_kind(Step(event.step)),
-        detail=event.detail,
-        source_event_id=event.source_event_id,
-        occurred_at=event.occurred_at,
-    )
 
 
 ORDER_REPOSITORY: Repository[Order] = Repository(
@@ -231,20 +175,20 @@ async def _check_catalogue(session: AsyncSession, data: OrderCreate) -> None:
         wanted = {item.medication_id for item in data.items if item.medication_id is not None}
         missing = wanted - set(await pharmacy.find_medications(session, wanted))
         if missing:
-            raise MedicationNotFound(f"No medication {', '.join(sorted(map(str, missing)))}.")
+            raise pharmacy.MedicationNotFound(f"No medication {', '.join(sorted(map(str, missing)))}.")
     else:
         wanted = {item.lab_test_id for item in data.items if item.lab_test_id is not None}
         missing = wanted - set(await lab.find_lab_tests(session, wanted))
         if missing:
-            raise LabTestNotFound(f"No lab test {', '.join(sorted(map(str, missing)))}.")
+            raise lab.LabTestNotFound(f"No lab test {', '.join(sorted(map(str, missing)))}.")
 
 
 async def place_order(uow: UnitOfWork, data: OrderCreate) -> Order:
     session = uow.session
     if await patients.find_patient(session, data.patient_id) is None:
-        raise PatientNotFound()
+        raise patients.PatientNotFound()
     if await practitioners.find_practitioner(session, data.practitioner_id) is None:
-        raise PractitionerNotFound()
+        raise practitioners.PractitionerNotFound()
     await _check_catalogue(session, data)
     now = uow.now()
     order = Order(
@@ -333,9 +277,7 @@ async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str | None,
 
 async def _lock_for_saga(uow: UnitOfWork, order_id: uuid.UUID, envelope: Envelope) -> Order | None:
     """The order an answer is about, locked: one step at a time per order, and none racing a cancellation."""
-    order = await uow.session.scalar(
-        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
-    )
+    order = await ORDER_REPOSITORY.find(uow, order_id, for_update=True)
     if order is None:  # answers only ever follow our order.placed; anything else is not ours to act on
         log.warning("saga_answer_for_unknown_order", event_type=envelope.type, order_id=str(order_id))
     return order
@@ -527,9 +469,7 @@ async def overdue_orders(session: AsyncSession, now: datetime, timeout: timedelt
 
 async def time_out(uow: UnitOfWork, order_id: uuid.UUID, timeout: timedelta) -> bool:
     """Fail the order with SAGA_TIMEOUT if it is still pending and overdue; True when it was."""
-    order = await uow.session.scalar(
-        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
-    )
+    order = await ORDER_REPOSITORY.find(uow, order_id, for_update=True)
     if order is None or order.status != OrderStatus.PENDING or order.created_at > uow.now() - timeout:
         return False
     await _record(uow, order, Step.TIMED_OUT, {"after_seconds": int(timeout.total_seconds())})
