@@ -336,36 +336,47 @@ def _lines(lines: Iterable[Any]) -> list[dict[str, Any]]:
     return [dataclasses.asdict(line) for line in lines]
 
 
-async def stock_reserved(uow: UnitOfWork, event: pharmacy.MedicationReserved, envelope: Envelope) -> None:
-    order = await _lock_for_saga(uow, event.order_id, envelope)
+async def _first_step_taken(
+    uow: UnitOfWork,
+    order_id: uuid.UUID,
+    envelope: Envelope,
+    step: Step,
+    detail: dict[str, Any],
+    kind: billing.Kind,
+    lines: Iterable[billing.ChargeLine],
+) -> None:
+    """medication.reserved or lab.scheduled: recorded; a pending order is then invoiced and confirmed. A closed one
+    only records it: pharmacy releases, lab cancels what it holds when it hears of the failure or cancellation."""
+    order = await _lock_for_saga(uow, order_id, envelope)
     if order is None:
         return
+    await _record(uow, order, step, detail, envelope)
+    if domain.awaits_first_step(OrderStatus(order.status)):
+        await _invoice_and_confirm(uow, order, _charge(order, kind, lines), envelope)
+
+
+async def stock_reserved(uow: UnitOfWork, event: pharmacy.MedicationReserved, envelope: Envelope) -> None:
     reservations = event.reservations
     held = [
         {"reservation_id": r.reservation_id, "medication_id": r.medication_id, "quantity": r.quantity}
         for r in reservations
     ]
-    await _record(uow, order, Step.STOCK_RESERVED, {"reservations": held}, envelope)
-    if not domain.awaits_first_step(OrderStatus(order.status)):
-        return  # closed meanwhile: pharmacy releases it when it hears of the failure or cancellation
-    lines = (billing.ChargeLine(r.code, f"{r.name} ({r.unit})", r.quantity, r.unit_price) for r in reservations)
-    await _invoice_and_confirm(uow, order, _charge(order, billing.Kind.MEDICATION, lines), envelope)
+    lines = [billing.ChargeLine(r.code, f"{r.name} ({r.unit})", r.quantity, r.unit_price) for r in reservations]
+    await _first_step_taken(
+        uow, event.order_id, envelope, Step.STOCK_RESERVED, {"reservations": held}, billing.Kind.MEDICATION, lines
+    )
 
 
 async def lab_scheduled(uow: UnitOfWork, event: lab.LabScheduled, envelope: Envelope) -> None:
-    order = await _lock_for_saga(uow, event.order_id, envelope)
-    if order is None:
-        return
     lab_orders = event.lab_orders
     booked = [
         {"lab_order_id": o.lab_order_id, "lab_test_id": o.lab_test_id, "scheduled_date": o.scheduled_date}
         for o in lab_orders
     ]
-    await _record(uow, order, Step.LAB_SCHEDULED, {"lab_orders": booked}, envelope)
-    if not domain.awaits_first_step(OrderStatus(order.status)):
-        return  # closed meanwhile: lab cancels it when it hears of the failure or cancellation
-    lines = (billing.ChargeLine(o.code, o.name, 1, o.price) for o in lab_orders)
-    await _invoice_and_confirm(uow, order, _charge(order, billing.Kind.LAB, lines), envelope)
+    lines = [billing.ChargeLine(o.code, o.name, 1, o.price) for o in lab_orders]
+    await _first_step_taken(
+        uow, event.order_id, envelope, Step.LAB_SCHEDULED, {"lab_orders": booked}, billing.Kind.LAB, lines
+    )
 
 
 async def first_step_refused(
