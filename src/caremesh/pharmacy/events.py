@@ -12,9 +12,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from caremesh.orders.contract import ClosingEvent
+from caremesh.pharmacy.domain import FailureReason
 from caremesh.platform.fulfilment import OrderAnswer
 
 
@@ -49,7 +50,7 @@ class MedicationReserved(OrderAnswer):
 class MedicationReservationFailed(OrderAnswer):
     event_type: ClassVar[str] = "medication.reservation_failed"
 
-    failure_reason: Literal["INSUFFICIENT_STOCK", "MEDICATION_NOT_FOUND"]
+    failure_reason: FailureReason
     medication_id: uuid.UUID
     requested: int
     available: int
