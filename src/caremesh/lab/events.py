@@ -12,9 +12,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from caremesh.lab.domain import SchedulingFailure
 from caremesh.orders.contract import ClosingEvent
 from caremesh.platform.fulfilment import OrderAnswer
 from caremesh.platform.messaging.events import IntegrationEvent
@@ -50,7 +49,7 @@ class LabScheduled(OrderAnswer):
 class LabSchedulingFailed(OrderAnswer):
     event_type: ClassVar[str] = "lab.scheduling_failed"
 
-    failure_reason: SchedulingFailure
+    failure_reason: Literal["NO_LAB_CAPACITY", "LAB_TEST_NOT_FOUND"]  # domain.SchedulingFailure
     lab_test_id: uuid.UUID
     cancelled: tuple[BookedLabOrder, ...]
     failed_at: datetime

@@ -326,7 +326,7 @@ async def _refuse(
         LabSchedulingFailed(
             order_id=known.order_id,
             patient_id=patient_id,
-            failure_reason=failure,
+            failure_reason=failure.value,
             lab_test_id=lab_test_id,
             cancelled=tuple(_booked_item(o) for o in cancelled),
             failed_at=now,

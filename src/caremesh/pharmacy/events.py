@@ -12,10 +12,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from caremesh.orders.contract import ClosingEvent
-from caremesh.pharmacy.domain import FailureReason
 from caremesh.platform.fulfilment import OrderAnswer
 
 
@@ -50,7 +49,7 @@ class MedicationReserved(OrderAnswer):
 class MedicationReservationFailed(OrderAnswer):
     event_type: ClassVar[str] = "medication.reservation_failed"
 
-    failure_reason: FailureReason
+    failure_reason: Literal["INSUFFICIENT_STOCK", "MEDICATION_NOT_FOUND"]  # domain.FailureReason
     medication_id: uuid.UUID
     requested: int
     available: int

@@ -403,7 +403,7 @@ async def _refuse(
         MedicationReservationFailed(
             order_id=order.order_id,
             patient_id=order.patient_id,
-            failure_reason=reason,
+            failure_reason=reason.value,
             medication_id=item.medication_id,
             requested=item.quantity,
             available=available,
