@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from caremesh.lab import service
 from caremesh.lab.domain import LabOrderStatus
-from caremesh.lab.models import LabTest
+from caremesh.lab.models import LabOrder, LabTest
 from caremesh.lab.schemas import LabOrderRead, LabResultCreate, LabTestCreate, LabTestRead, LabTestUpdate
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
 from caremesh.platform.openapi import problems
@@ -21,7 +21,7 @@ router = APIRouter(tags=["lab"], route_class=TransactionalRoute)
 
 def _test(test: LabTest, response: Response) -> LabTestRead:
     set_etag(response, test.version)
-    return service.test_to_read(test)
+    return LabTestRead.model_validate(test, from_attributes=True)
 
 
 @router.post(
@@ -44,7 +44,7 @@ async def list_lab_tests(
     q: str | None = Query(None, max_length=200, description="Every word appears in the code or the name"),
 ) -> Page[LabTestRead]:
     rows, cursor = await service.list_lab_tests(uow, code=code, q=q, page=page)
-    return Page(items=[service.test_to_read(t) for t in rows], next_cursor=cursor)
+    return Page(items=[LabTestRead.model_validate(t, from_attributes=True) for t in rows], next_cursor=cursor)
 
 
 @router.get(
@@ -66,6 +66,10 @@ async def update_lab_test(
 # --- lab orders -----------------------------------------------------------------------------------
 
 
+def _lab_order(lab_order: LabOrder) -> LabOrderRead:
+    return LabOrderRead.model_validate(lab_order, from_attributes=True)
+
+
 @router.get("/lab-orders", dependencies=[require("lab_orders:read")])
 async def list_lab_orders(
     uow: Uow,
@@ -85,7 +89,7 @@ async def list_lab_orders(
         scheduled_date=scheduled_date,
         page=page,
     )
-    return Page(items=[service.order_to_read(o) for o in rows], next_cursor=cursor)
+    return Page(items=[_lab_order(o) for o in rows], next_cursor=cursor)
 
 
 @router.get(
@@ -94,7 +98,7 @@ async def list_lab_orders(
     responses=problems(service.LabOrderNotFound),
 )
 async def get_lab_order(lab_order_id: uuid.UUID, uow: Uow) -> LabOrderRead:
-    return service.order_to_read(await service.get_lab_order(uow, lab_order_id))
+    return _lab_order(await service.get_lab_order(uow, lab_order_id))
 
 
 @router.post(
@@ -105,4 +109,4 @@ async def get_lab_order(lab_order_id: uuid.UUID, uow: Uow) -> LabOrderRead:
 async def record_result(lab_order_id: uuid.UUID, body: LabResultCreate, uow: Uow) -> LabOrderRead:
     """Record a scheduled lab order's results, once, after its order is confirmed. The patient is told
     the results are ready; the values never leave the lab in events or messages."""
-    return service.order_to_read(await service.record_result(uow, lab_order_id, body))
+    return _lab_order(await service.record_result(uow, lab_order_id, body))

@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from caremesh.lab.domain import SchedulingFailure
 from caremesh.lab.errors import LabTestNotFound
 from caremesh.lab.events import (
     LAB_CANCELLED,
@@ -39,6 +40,7 @@ __all__ = [
     "LabTestNotFound",
     "LabTestSummary",
     "ScheduledLabOrder",
+    "SchedulingFailure",
     "find_lab_tests",
 ]
 

@@ -14,6 +14,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import ClassVar, Literal
 
+from caremesh.orders.contract import ClosingEvent
+from caremesh.platform.fulfilment import OrderAnswer
 from caremesh.platform.messaging.events import IntegrationEvent
 
 
@@ -36,35 +38,29 @@ class BookedLabOrder:
 
 
 @dataclass(frozen=True, kw_only=True)
-class LabScheduled(IntegrationEvent):
+class LabScheduled(OrderAnswer):
     event_type: ClassVar[str] = "lab.scheduled"
 
-    order_id: uuid.UUID
-    patient_id: uuid.UUID
     lab_orders: tuple[ScheduledLabOrder, ...]
     scheduled_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True)
-class LabSchedulingFailed(IntegrationEvent):
+class LabSchedulingFailed(OrderAnswer):
     event_type: ClassVar[str] = "lab.scheduling_failed"
 
-    order_id: uuid.UUID
-    patient_id: uuid.UUID
-    failure_reason: Literal["NO_LAB_CAPACITY", "LAB_TEST_NOT_FOUND"]
+    failure_reason: Literal["NO_LAB_CAPACITY", "LAB_TEST_NOT_FOUND"]  # domain.SchedulingFailure
     lab_test_id: uuid.UUID
     cancelled: tuple[BookedLabOrder, ...]
     failed_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True)
-class LabCancelled(IntegrationEvent):
+class LabCancelled(OrderAnswer):
     event_type: ClassVar[str] = "lab.cancelled"
 
-    order_id: uuid.UUID
-    patient_id: uuid.UUID
     lab_orders: tuple[BookedLabOrder, ...]
-    reason: Literal["order.failed", "order.cancelled"]
+    reason: ClosingEvent
     cancelled_at: datetime
 
 

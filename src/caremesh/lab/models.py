@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from caremesh.lab.domain import LabOrderStatus
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id
+from caremesh.platform.fulfilment import ParticipantOrder
 from caremesh.platform.money import cents_sql
 
 # Names the errors of these constraints carry (see `platform.db.violates`).
@@ -107,7 +108,7 @@ class LabOrder(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class LabKnownOrder(Base):
+class LabKnownOrder(ParticipantOrder, Base):
     """What lab knows of a clinical order beyond its lab orders: confirmed, closed (failed, cancelled, or
     refused for want of capacity). Closed, an `order.placed` that arrives late books nothing. Every handler
     and every result takes this row's lock first, so the steps of one order never interleave."""
@@ -115,7 +116,4 @@ class LabKnownOrder(Base):
     __tablename__ = "lab_known_orders"
     __table_args__ = (CheckConstraint("(closed_at IS NULL) = (close_reason IS NULL)", name="closed_with_reason"),)
 
-    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     close_reason: Mapped[str | None] = mapped_column(String(40))

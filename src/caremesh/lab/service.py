@@ -12,12 +12,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 
 import structlog
-from sqlalchemy import Select, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from caremesh.audit import contract as audit
@@ -34,16 +31,15 @@ from caremesh.lab.events import (
 )
 from caremesh.lab.models import ONE_LAB_TEST_PER_CODE, LabKnownOrder, LabOrder, LabTest, LabTestDay
 from caremesh.lab.schemas import (
-    LabOrderRead,
     LabResultCreate,
     LabTestCreate,
-    LabTestRead,
     LabTestUpdate,
-    ResultValueRead,
 )
-from caremesh.platform.db import one_or_raise, violates, where_given
+from caremesh.platform import fulfilment
+from caremesh.platform.db import dialect_insert, violates, where_given
 from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.repository import Repository
 from caremesh.platform.search import matches_every_word
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
@@ -66,19 +62,7 @@ class LabOrderNotResultable(Conflict):
 # --- lab tests ------------------------------------------------------------------------------------
 
 
-def test_to_read(test: LabTest) -> LabTestRead:
-    return LabTestRead(
-        id=test.id,
-        code=test.code,
-        name=test.name,
-        loinc=test.loinc,
-        price=test.price,
-        currency=test.currency,
-        daily_capacity=test.daily_capacity,
-        version=test.version,
-        created_at=test.created_at,
-        updated_at=test.updated_at,
-    )
+LAB_TESTS: Repository[LabTest] = Repository(LabTest, LabTestNotFound, entity="lab_test", record=audit.record)
 
 
 async def _flush_test(uow: UnitOfWork) -> None:
@@ -112,9 +96,7 @@ async def create_lab_test(uow: UnitOfWork, data: LabTestCreate) -> LabTest:
 
 
 async def get_lab_test(uow: UnitOfWork, test_id: uuid.UUID, *, for_update: bool = False) -> LabTest:
-    query = select(LabTest).where(LabTest.id == test_id)
-    test: LabTest = await one_or_raise(uow.session, query, LabTestNotFound, for_update=for_update)
-    return test
+    return await LAB_TESTS.load(uow, test_id, for_update=for_update)
 
 
 async def list_lab_tests(
@@ -148,17 +130,15 @@ async def update_lab_test(
 # --- capacity -------------------------------------------------------------------------------------
 
 
-def _insert(uow: UnitOfWork) -> Any:
-    return pg_insert if uow.session.bind.dialect.name == "postgresql" else sqlite_insert
-
-
 async def _take_slot(uow: UnitOfWork, test: LabTest, day: date) -> bool:
     """Book one slot of `test` on `day` if one is free under its capacity now: one statement, safe under
     concurrency (the upsert locks the day's row; a competing booking waits and then sees the new count)."""
     capacity = test.daily_capacity
     if capacity <= 0:
         return False  # the insert would break the CHECK: no day has room
-    statement = _insert(uow)(LabTestDay).values(lab_test_id=test.id, day=day, booked=1, capacity=capacity)
+    statement = dialect_insert(uow.session)(LabTestDay).values(
+        lab_test_id=test.id, day=day, booked=1, capacity=capacity
+    )
     statement = statement.on_conflict_do_update(
         index_elements=[LabTestDay.lab_test_id, LabTestDay.day],
         set_={"booked": LabTestDay.booked + 1, "capacity": statement.excluded.capacity},
@@ -193,42 +173,14 @@ async def _book(uow: UnitOfWork, test: LabTest, window: Sequence[date]) -> date 
 # --- lab orders: reads ----------------------------------------------------------------------------
 
 
-def order_to_read(lab_order: LabOrder) -> LabOrderRead:
-    return LabOrderRead(
-        id=lab_order.id,
-        order_id=lab_order.order_id,
-        position=lab_order.position,
-        patient_id=lab_order.patient_id,
-        lab_test_id=lab_order.lab_test_id,
-        scheduled_date=lab_order.scheduled_date,
-        status=LabOrderStatus(lab_order.status),
-        order_confirmed=lab_order.order_confirmed,
-        results=None if lab_order.results is None else [ResultValueRead(**value) for value in lab_order.results],
-        resulted_at=lab_order.resulted_at,
-        cancelled_at=lab_order.cancelled_at,
-        cancel_reason=lab_order.cancel_reason,
-        created_at=lab_order.created_at,
-        updated_at=lab_order.updated_at,
-    )
-
-
-def _visible(uow: UnitOfWork, query: Select[tuple[LabOrder]]) -> Select[tuple[LabOrder]]:
-    """A patient-role principal sees only their own lab orders; others do not exist for them."""
-    if uow.actor is not None and uow.actor.is_patient_only:
-        return query.where(LabOrder.patient_id == uow.actor.patient_id)
-    return query
-
-
-async def _load_order(uow: UnitOfWork, lab_order_id: uuid.UUID) -> LabOrder:
-    query = _visible(uow, select(LabOrder).where(LabOrder.id == lab_order_id))
-    lab_order: LabOrder = await one_or_raise(uow.session, query, LabOrderNotFound)
-    return lab_order
+# A patient-role principal sees only their own lab orders; others do not exist for them.
+LAB_ORDERS: Repository[LabOrder] = Repository(
+    LabOrder, LabOrderNotFound, entity="lab_order", owner=LabOrder.patient_id, record=audit.record
+)
 
 
 async def get_lab_order(uow: UnitOfWork, lab_order_id: uuid.UUID) -> LabOrder:
-    lab_order = await _load_order(uow, lab_order_id)
-    audit.record(uow, "lab_order.read", "lab_order", lab_order.id)
-    return lab_order
+    return await LAB_ORDERS.get(uow, lab_order_id)
 
 
 async def list_lab_orders(
@@ -243,35 +195,23 @@ async def list_lab_orders(
 ) -> tuple[list[LabOrder], str | None]:
     """Lab orders as they were booked: by time, then by order and the item's place in it."""
     query = where_given(
-        _visible(uow, select(LabOrder)),
+        LAB_ORDERS.query(uow),
         (LabOrder.order_id, order_id),
         (LabOrder.patient_id, patient_id),
         (LabOrder.lab_test_id, lab_test_id),
         (LabOrder.status, status),
+        (LabOrder.scheduled_date, scheduled_date),
     )
-    if scheduled_date is not None:
-        query = query.where(LabOrder.scheduled_date == scheduled_date)
     order_by = [LabOrder.created_at, LabOrder.order_id, LabOrder.position]
-    rows, cursor = await paginate(uow.session, query, order_by=order_by, params=page)
-    audit.record(uow, "lab_order.list", "lab_order", None)
-    for lab_order in rows:
-        audit.record(uow, "lab_order.list_read", "lab_order", lab_order.id)
-    return rows, cursor
+    return await LAB_ORDERS.page(uow, query, order_by=order_by, params=page)
 
 
 # --- the order's lock -------------------------------------------------------------------------------
 
 
 async def _known_order(uow: UnitOfWork, order_id: uuid.UUID) -> LabKnownOrder:
-    """The order's row, created if new, locked until the transaction ends (the upsert takes the row lock on
-    PostgreSQL; SQLite's transactions are serial)."""
-    statement = _insert(uow)(LabKnownOrder).values(order_id=order_id)
-    await uow.session.execute(
-        statement.on_conflict_do_update(index_elements=[LabKnownOrder.order_id], set_={"order_id": order_id})
-    )
-    return await uow.session.scalar(
-        select(LabKnownOrder).where(LabKnownOrder.order_id == order_id).execution_options(populate_existing=True)
-    )
+    """The order's row, created if new, locked until the transaction ends."""
+    return await fulfilment.lock_order(uow, LabKnownOrder, order_id)
 
 
 async def _orders_of(uow: UnitOfWork, order_id: uuid.UUID) -> list[LabOrder]:
@@ -436,7 +376,7 @@ async def close_order(uow: UnitOfWork, order_id: uuid.UUID, patient_id: uuid.UUI
 async def record_result(uow: UnitOfWork, lab_order_id: uuid.UUID, data: LabResultCreate) -> LabOrder:
     """Record the results of a scheduled lab order of a confirmed order, once. Publishes lab.result_ready
     (without the values) with `order_fully_resulted` when no lab order of the order is left to result."""
-    lab_order = await _load_order(uow, lab_order_id)
+    lab_order = await LAB_ORDERS.load(uow, lab_order_id)
     await _known_order(uow, lab_order.order_id)  # one step of the order at a time
     siblings = await _orders_of(uow, lab_order.order_id)
     lab_order = next(o for o in siblings if o.id == lab_order_id)

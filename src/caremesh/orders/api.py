@@ -4,20 +4,24 @@ import uuid
 
 from fastapi import APIRouter, Depends, Response, status
 
+from caremesh.lab import contract as lab
 from caremesh.orders import service
 from caremesh.orders.domain import OrderStatus, OrderType
 from caremesh.orders.models import Order
 from caremesh.orders.schemas import OrderCancel, OrderCreate, OrderEventRead, OrderRead
+from caremesh.patients import contract as patients
+from caremesh.pharmacy import contract as pharmacy
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
+from caremesh.practitioners import contract as practitioners
 
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=TransactionalRoute)
 
 
 def _order(order: Order, response: Response) -> OrderRead:
     set_etag(response, order.version)
-    return service.to_read(order)
+    return OrderRead.model_validate(order, from_attributes=True)
 
 
 @router.post(
@@ -25,7 +29,7 @@ def _order(order: Order, response: Response) -> OrderRead:
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[require("orders:create")],
     responses=problems(
-        service.LabTestNotFound, service.MedicationNotFound, service.PatientNotFound, service.PractitionerNotFound
+        lab.LabTestNotFound, pharmacy.MedicationNotFound, patients.PatientNotFound, practitioners.PractitionerNotFound
     ),
 )
 async def place_order(body: OrderCreate, uow: Uow, response: Response) -> OrderRead:
@@ -48,7 +52,7 @@ async def list_orders(
     rows, cursor = await service.list_orders(
         uow, patient_id=patient_id, practitioner_id=practitioner_id, status=status, type_=type, page=page
     )
-    return Page(items=[service.to_read(o) for o in rows], next_cursor=cursor)
+    return Page(items=[OrderRead.model_validate(o, from_attributes=True) for o in rows], next_cursor=cursor)
 
 
 @router.get("/{order_id}", dependencies=[require("orders:read")], responses=problems(service.OrderNotFound))
@@ -60,7 +64,7 @@ async def get_order(order_id: uuid.UUID, uow: Uow, response: Response) -> OrderR
 async def list_order_events(order_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[OrderEventRead]:
     """The saga's steps and compensations, oldest first."""
     rows, cursor = await service.list_order_events(uow, order_id, page)
-    return Page(items=[service.event_to_read(e) for e in rows], next_cursor=cursor)
+    return Page(items=[OrderEventRead.model_validate(e, from_attributes=True) for e in rows], next_cursor=cursor)
 
 
 @router.post(

@@ -60,10 +60,10 @@ ITEM_WORK = frozenset({Step.DISPENSED, Step.RESULTED})
 
 
 class FailureReason(StrEnum):
-    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
-    MEDICATION_NOT_FOUND = "MEDICATION_NOT_FOUND"
-    NO_LAB_CAPACITY = "NO_LAB_CAPACITY"
-    LAB_TEST_NOT_FOUND = "LAB_TEST_NOT_FOUND"
+    """Why orders itself failed an order. An order whose first step was refused fails with the refusal's own
+    reason, which is the participant's vocabulary (pharmacy's `FailureReason`, lab's `SchedulingFailure`, both
+    exported by their contracts)."""
+
     BILLING_FAILED = "BILLING_FAILED"
     SAGA_TIMEOUT = "SAGA_TIMEOUT"
 

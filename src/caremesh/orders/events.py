@@ -10,11 +10,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 from caremesh.platform.messaging.events import IntegrationEvent
 
 OrderType = Literal["prescription", "lab"]
+# The events that close an order before it completes: pharmacy and lab give back what they hold for it and say
+# which of the two it was.
+ClosingEvent = Literal["order.failed", "order.cancelled"]
+CLOSING_EVENTS: tuple[ClosingEvent, ...] = get_args(ClosingEvent)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -46,7 +46,7 @@ from caremesh.orders.events import (
     PrescriptionItem,
 )
 from caremesh.orders.models import Order, OrderEvent, OrderItem
-from caremesh.orders.schemas import OrderCreate, OrderEventRead, OrderItemRead, OrderRead
+from caremesh.orders.schemas import OrderCreate
 from caremesh.patients import contract as patients
 from caremesh.pharmacy import contract as pharmacy
 from caremesh.platform.db import where_given
@@ -76,67 +76,11 @@ class OrderNotFound(NotFound):
     code, title = "ORDER_NOT_FOUND", "Order not found"
 
 
-class PatientNotFound(NotFound):
-    code, title = "PATIENT_NOT_FOUND", "Patient not found"
-
-
-class PractitionerNotFound(NotFound):
-    code, title = "PRACTITIONER_NOT_FOUND", "Practitioner not found"
-
-
-class MedicationNotFound(NotFound):
-    code, title = "MEDICATION_NOT_FOUND", "Medication not found"
-
-
-class LabTestNotFound(NotFound):
-    code, title = "LAB_TEST_NOT_FOUND", "Lab test not found"
-
-
 class OrderNotCancellable(Conflict):
     code, title = "ORDER_NOT_CANCELLABLE", "The order can no longer be cancelled"
 
 
 # --- reads ----------------------------------------------------------------------------------------
-
-
-def to_read(order: Order) -> OrderRead:
-    return OrderRead(
-        id=order.id,
-        number=order.number,
-        patient_id=order.patient_id,
-        practitioner_id=order.practitioner_id,
-        type=OrderType(order.type),
-        items=[
-            OrderItemRead(
-                medication_id=item.medication_id,
-                quantity=item.quantity,
-                dosage=item.dosage,
-                lab_test_id=item.lab_test_id,
-            )
-            for item in order.items
-        ],
-        status=OrderStatus(order.status),
-        failure_reason=order.failure_reason,
-        invoice_id=order.invoice_id,
-        notes=order.notes,
-        cancel_reason=order.cancel_reason,
-        version=order.version,
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-        confirmed_at=order.confirmed_at,
-        closed_at=order.closed_at,
-    )
-
-
-def event_to_read(event: OrderEvent) -> OrderEventRead:
-    return OrderEventRead(
-        seq=event.seq,
-        step=Step(event.step),
-        kind=domain.step_kind(Step(event.step)),
-        detail=event.detail,
-        source_event_id=event.source_event_id,
-        occurred_at=event.occurred_at,
-    )
 
 
 ORDER_REPOSITORY: Repository[Order] = Repository(
@@ -231,20 +175,20 @@ async def _check_catalogue(session: AsyncSession, data: OrderCreate) -> None:
         wanted = {item.medication_id for item in data.items if item.medication_id is not None}
         missing = wanted - set(await pharmacy.find_medications(session, wanted))
         if missing:
-            raise MedicationNotFound(f"No medication {', '.join(sorted(map(str, missing)))}.")
+            raise pharmacy.MedicationNotFound(f"No medication {', '.join(sorted(map(str, missing)))}.")
     else:
         wanted = {item.lab_test_id for item in data.items if item.lab_test_id is not None}
         missing = wanted - set(await lab.find_lab_tests(session, wanted))
         if missing:
-            raise LabTestNotFound(f"No lab test {', '.join(sorted(map(str, missing)))}.")
+            raise lab.LabTestNotFound(f"No lab test {', '.join(sorted(map(str, missing)))}.")
 
 
 async def place_order(uow: UnitOfWork, data: OrderCreate) -> Order:
     session = uow.session
     if await patients.find_patient(session, data.patient_id) is None:
-        raise PatientNotFound()
+        raise patients.PatientNotFound()
     if await practitioners.find_practitioner(session, data.practitioner_id) is None:
-        raise PractitionerNotFound()
+        raise practitioners.PractitionerNotFound()
     await _check_catalogue(session, data)
     now = uow.now()
     order = Order(
@@ -333,9 +277,7 @@ async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str | None,
 
 async def _lock_for_saga(uow: UnitOfWork, order_id: uuid.UUID, envelope: Envelope) -> Order | None:
     """The order an answer is about, locked: one step at a time per order, and none racing a cancellation."""
-    order = await uow.session.scalar(
-        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
-    )
+    order = await ORDER_REPOSITORY.find(uow, order_id, for_update=True)
     if order is None:  # answers only ever follow our order.placed; anything else is not ours to act on
         log.warning("saga_answer_for_unknown_order", event_type=envelope.type, order_id=str(order_id))
     return order
@@ -394,36 +336,47 @@ def _lines(lines: Iterable[Any]) -> list[dict[str, Any]]:
     return [dataclasses.asdict(line) for line in lines]
 
 
-async def stock_reserved(uow: UnitOfWork, event: pharmacy.MedicationReserved, envelope: Envelope) -> None:
-    order = await _lock_for_saga(uow, event.order_id, envelope)
+async def _first_step_taken(
+    uow: UnitOfWork,
+    order_id: uuid.UUID,
+    envelope: Envelope,
+    step: Step,
+    detail: dict[str, Any],
+    kind: billing.Kind,
+    lines: Iterable[billing.ChargeLine],
+) -> None:
+    """medication.reserved or lab.scheduled: recorded; a pending order is then invoiced and confirmed. A closed one
+    only records it: pharmacy releases, lab cancels what it holds when it hears of the failure or cancellation."""
+    order = await _lock_for_saga(uow, order_id, envelope)
     if order is None:
         return
+    await _record(uow, order, step, detail, envelope)
+    if domain.awaits_first_step(OrderStatus(order.status)):
+        await _invoice_and_confirm(uow, order, _charge(order, kind, lines), envelope)
+
+
+async def stock_reserved(uow: UnitOfWork, event: pharmacy.MedicationReserved, envelope: Envelope) -> None:
     reservations = event.reservations
     held = [
         {"reservation_id": r.reservation_id, "medication_id": r.medication_id, "quantity": r.quantity}
         for r in reservations
     ]
-    await _record(uow, order, Step.STOCK_RESERVED, {"reservations": held}, envelope)
-    if not domain.awaits_first_step(OrderStatus(order.status)):
-        return  # closed meanwhile: pharmacy releases it when it hears of the failure or cancellation
-    lines = (billing.ChargeLine(r.code, f"{r.name} ({r.unit})", r.quantity, r.unit_price) for r in reservations)
-    await _invoice_and_confirm(uow, order, _charge(order, billing.Kind.MEDICATION, lines), envelope)
+    lines = [billing.ChargeLine(r.code, f"{r.name} ({r.unit})", r.quantity, r.unit_price) for r in reservations]
+    await _first_step_taken(
+        uow, event.order_id, envelope, Step.STOCK_RESERVED, {"reservations": held}, billing.Kind.MEDICATION, lines
+    )
 
 
 async def lab_scheduled(uow: UnitOfWork, event: lab.LabScheduled, envelope: Envelope) -> None:
-    order = await _lock_for_saga(uow, event.order_id, envelope)
-    if order is None:
-        return
     lab_orders = event.lab_orders
     booked = [
         {"lab_order_id": o.lab_order_id, "lab_test_id": o.lab_test_id, "scheduled_date": o.scheduled_date}
         for o in lab_orders
     ]
-    await _record(uow, order, Step.LAB_SCHEDULED, {"lab_orders": booked}, envelope)
-    if not domain.awaits_first_step(OrderStatus(order.status)):
-        return  # closed meanwhile: lab cancels it when it hears of the failure or cancellation
-    lines = (billing.ChargeLine(o.code, o.name, 1, o.price) for o in lab_orders)
-    await _invoice_and_confirm(uow, order, _charge(order, billing.Kind.LAB, lines), envelope)
+    lines = [billing.ChargeLine(o.code, o.name, 1, o.price) for o in lab_orders]
+    await _first_step_taken(
+        uow, event.order_id, envelope, Step.LAB_SCHEDULED, {"lab_orders": booked}, billing.Kind.LAB, lines
+    )
 
 
 async def first_step_refused(
@@ -527,9 +480,7 @@ async def overdue_orders(session: AsyncSession, now: datetime, timeout: timedelt
 
 async def time_out(uow: UnitOfWork, order_id: uuid.UUID, timeout: timedelta) -> bool:
     """Fail the order with SAGA_TIMEOUT if it is still pending and overdue; True when it was."""
-    order = await uow.session.scalar(
-        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
-    )
+    order = await ORDER_REPOSITORY.find(uow, order_id, for_update=True)
     if order is None or order.status != OrderStatus.PENDING or order.created_at > uow.now() - timeout:
         return False
     await _record(uow, order, Step.TIMED_OUT, {"after_seconds": int(timeout.total_seconds())})

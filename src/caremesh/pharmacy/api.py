@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from caremesh.pharmacy import service
 from caremesh.pharmacy.domain import ReservationStatus
-from caremesh.pharmacy.models import Medication
+from caremesh.pharmacy.models import Medication, Reservation
 from caremesh.pharmacy.schemas import MedicationCreate, MedicationRead, ReservationRead, Restock
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
 from caremesh.platform.openapi import problems
@@ -20,7 +20,7 @@ router = APIRouter(tags=["pharmacy"], route_class=TransactionalRoute)
 
 def _medication(medication: Medication, response: Response) -> MedicationRead:
     set_etag(response, medication.version)
-    return service.to_read(medication)
+    return MedicationRead.model_validate(medication, from_attributes=True)
 
 
 @router.post(
@@ -45,7 +45,7 @@ async def list_medications(
 ) -> Page[MedicationRead]:
     """Medications by name."""
     rows, cursor = await service.list_medications(uow, code=code, q=q, page=page)
-    return Page(items=[service.to_read(m) for m in rows], next_cursor=cursor)
+    return Page(items=[MedicationRead.model_validate(m, from_attributes=True) for m in rows], next_cursor=cursor)
 
 
 @router.get(
@@ -72,6 +72,10 @@ async def restock(
 # --- reservations --------------------------------------------------------------------
 
 
+def _reservation(reservation: Reservation) -> ReservationRead:
+    return ReservationRead.model_validate(reservation, from_attributes=True)
+
+
 @router.get("/pharmacy/reservations", dependencies=[require("reservations:read")])
 async def list_reservations(
     uow: Uow,
@@ -84,7 +88,7 @@ async def list_reservations(
     rows, cursor = await service.list_reservations(
         uow, order_id=order_id, medication_id=medication_id, status=status, page=page
     )
-    return Page(items=await service.reservations_to_read(uow, rows), next_cursor=cursor)
+    return Page(items=[_reservation(r) for r in rows], next_cursor=cursor)
 
 
 @router.get(
@@ -93,8 +97,7 @@ async def list_reservations(
     responses=problems(service.ReservationNotFound),
 )
 async def get_reservation(reservation_id: uuid.UUID, uow: Uow) -> ReservationRead:
-    [read] = await service.reservations_to_read(uow, [await service.get_reservation(uow, reservation_id)])
-    return read
+    return _reservation(await service.get_reservation(uow, reservation_id))
 
 
 @router.post(
@@ -105,5 +108,4 @@ async def get_reservation(reservation_id: uuid.UUID, uow: Uow) -> ReservationRea
 async def dispense(reservation_id: uuid.UUID, uow: Uow) -> ReservationRead:
     """Hand the reserved quantity out (it leaves the stock). Only a `reserved` reservation of a confirmed order:
     409 RESERVATION_NOT_DISPENSABLE otherwise, its detail saying why."""
-    reservation, order = await service.dispense(uow, reservation_id)
-    return service.reservation_to_read(reservation, order)
+    return _reservation(await service.dispense(uow, reservation_id))

@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from caremesh.pharmacy.domain import FailureReason
 from caremesh.pharmacy.errors import MedicationNotFound
 from caremesh.pharmacy.events import (
     MEDICATION_DISPENSED,
@@ -31,6 +32,7 @@ __all__ = [
     "MEDICATION_RELEASED",
     "MEDICATION_RESERVATION_FAILED",
     "MEDICATION_RESERVED",
+    "FailureReason",
     "MedicationDispensed",
     "MedicationNotFound",
     "MedicationReleased",

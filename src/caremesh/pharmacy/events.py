@@ -14,7 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar, Literal
 
-from caremesh.platform.messaging.events import IntegrationEvent
+from caremesh.orders.contract import ClosingEvent
+from caremesh.platform.fulfilment import OrderAnswer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,22 +38,18 @@ class ReleasedLine:
 
 
 @dataclass(frozen=True, kw_only=True)
-class MedicationReserved(IntegrationEvent):
+class MedicationReserved(OrderAnswer):
     event_type: ClassVar[str] = "medication.reserved"
 
-    order_id: uuid.UUID
-    patient_id: uuid.UUID
     reservations: tuple[ReservedLine, ...]
     reserved_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True)
-class MedicationReservationFailed(IntegrationEvent):
+class MedicationReservationFailed(OrderAnswer):
     event_type: ClassVar[str] = "medication.reservation_failed"
 
-    order_id: uuid.UUID
-    patient_id: uuid.UUID
-    failure_reason: Literal["INSUFFICIENT_STOCK", "MEDICATION_NOT_FOUND"]
+    failure_reason: Literal["INSUFFICIENT_STOCK", "MEDICATION_NOT_FOUND"]  # domain.FailureReason
     medication_id: uuid.UUID
     requested: int
     available: int
@@ -61,22 +58,18 @@ class MedicationReservationFailed(IntegrationEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class MedicationReleased(IntegrationEvent):
+class MedicationReleased(OrderAnswer):
     event_type: ClassVar[str] = "medication.released"
 
-    order_id: uuid.UUID
-    patient_id: uuid.UUID
     reservations: tuple[ReleasedLine, ...]
-    reason: Literal["order.failed", "order.cancelled"]
+    reason: ClosingEvent
     released_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True)
-class MedicationDispensed(IntegrationEvent):
+class MedicationDispensed(OrderAnswer):
     event_type: ClassVar[str] = "medication.dispensed"
 
-    order_id: uuid.UUID
-    patient_id: uuid.UUID
     reservation_id: uuid.UUID
     medication_id: uuid.UUID
     quantity: int

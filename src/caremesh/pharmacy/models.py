@@ -12,13 +12,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, Index, Integer, SmallInteger, String, UniqueConstraint, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from caremesh.orders.contract import CLOSING_EVENTS
 from caremesh.pharmacy.domain import FailureReason, ReservationStatus
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id
+from caremesh.platform.fulfilment import ParticipantOrder
 from caremesh.platform.money import cents_sql as cents
 
-CLOSED_BY = ("order.failed", "order.cancelled")
 MEDICATION_CODE_UNIQUE = "uq_medications_code"
 ONE_RESERVATION_PER_ITEM = "uq_medication_reservations_order_id_position"
 
@@ -57,21 +58,18 @@ class Medication(Base):
         return self.stock_quantity - self.reserved_quantity
 
 
-class PharmacyOrder(Base):
+class PharmacyOrder(ParticipantOrder, Base):
     """What pharmacy knows of an order: whom it is for, whether it is confirmed (its reservations may be
     dispensed), whether it is closed (failed or cancelled: nothing is reserved for it any more, even when its
     order.placed arrives late). Its row is also the lock that serialises the order's events in pharmacy."""
 
     __tablename__ = "pharmacy_orders"
     __table_args__ = (
-        CheckConstraint(f"closed_by IN ({_quoted(CLOSED_BY)})", name="closed_by_known"),
+        CheckConstraint(f"closed_by IN ({_quoted(CLOSING_EVENTS)})", name="closed_by_known"),
         CheckConstraint("(closed_at IS NULL) = (closed_by IS NULL)", name="closed_with_cause"),
     )
 
-    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -106,3 +104,14 @@ class Reservation(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dispensed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Pharmacy's record of the reservation's order (the same context's table, joined by order id, no foreign key):
+    # loaded with the reservation, so `order_confirmed` is always at hand.
+    order: Mapped[PharmacyOrder | None] = relationship(
+        primaryjoin="foreign(Reservation.order_id) == PharmacyOrder.order_id", viewonly=True, lazy="selectin"
+    )
+
+    @property
+    def order_confirmed(self) -> bool:
+        """Its order is confirmed: a `reserved` reservation may be dispensed."""
+        return self.order is not None and self.order.confirmed_at is not None

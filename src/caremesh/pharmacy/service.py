@@ -44,16 +44,17 @@ from caremesh.pharmacy.events import (
     ReservedLine,
 )
 from caremesh.pharmacy.models import MEDICATION_CODE_UNIQUE, Medication, PharmacyOrder, Reservation
-from caremesh.pharmacy.schemas import MedicationCreate, MedicationRead, ReservationRead
-from caremesh.platform.db import one_or_raise, violates, where_given
+from caremesh.pharmacy.schemas import MedicationCreate
+from caremesh.platform import fulfilment
+from caremesh.platform.db import violates, where_given
 from caremesh.platform.errors import Conflict, NotFound, VersionConflict
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.repository import Repository
 from caremesh.platform.search import matches_every_word
 from caremesh.platform.uow import UnitOfWork
 
 log = structlog.get_logger("caremesh.pharmacy")
-PRESCRIPTION = "prescription"  # the order type pharmacy serves; lab orders are lab's
 
 
 # --- errors --------------------------------------------------------------------------
@@ -71,54 +72,13 @@ class ReservationNotDispensable(Conflict):
     code, title = "RESERVATION_NOT_DISPENSABLE", "The reservation cannot be dispensed"
 
 
-# --- reads ---------------------------------------------------------------------------
-
-
-def to_read(medication: Medication) -> MedicationRead:
-    return MedicationRead(
-        id=medication.id,
-        code=medication.code,
-        name=medication.name,
-        unit=medication.unit,
-        unit_price=medication.unit_price,
-        currency=medication.currency,
-        stock_quantity=medication.stock_quantity,
-        reserved_quantity=medication.reserved_quantity,
-        available_quantity=domain.available(medication.stock_quantity, medication.reserved_quantity),
-        version=medication.version,
-        created_at=medication.created_at,
-        updated_at=medication.updated_at,
-    )
-
-
-def reservation_to_read(reservation: Reservation, order: PharmacyOrder | None) -> ReservationRead:
-    return ReservationRead(
-        id=reservation.id,
-        order_id=reservation.order_id,
-        position=reservation.position,
-        patient_id=reservation.patient_id,
-        medication_id=reservation.medication_id,
-        quantity=reservation.quantity,
-        status=ReservationStatus(reservation.status),
-        failure_reason=None if reservation.failure_reason is None else FailureReason(reservation.failure_reason),
-        order_confirmed=order is not None and order.confirmed_at is not None,
-        created_at=reservation.created_at,
-        updated_at=reservation.updated_at,
-        released_at=reservation.released_at,
-        dispensed_at=reservation.dispensed_at,
-    )
-
-
-async def reservations_to_read(uow: UnitOfWork, reservations: list[Reservation]) -> list[ReservationRead]:
-    orders = await _orders(uow, {r.order_id for r in reservations})
-    return [reservation_to_read(r, orders.get(r.order_id)) for r in reservations]
-
-
-async def _orders(uow: UnitOfWork, order_ids: set[uuid.UUID]) -> dict[uuid.UUID, PharmacyOrder]:
-    if not order_ids:
-        return {}
-    rows = await uow.session.scalars(select(PharmacyOrder).where(PharmacyOrder.order_id.in_(order_ids)))
-    return {row.order_id: row for row in rows}
+MEDICATIONS: Repository[Medication] = Repository(
+    Medication, MedicationNotFound, entity="medication", record=audit.record
+)
+# Staff read reservations (patients hold no `reservations:read`): no owner column confines them.
+RESERVATIONS: Repository[Reservation] = Repository(
+    Reservation, ReservationNotFound, entity="reservation", record=audit.record
+)
 
 
 # --- medications ---------------------------------------------------------------------
@@ -150,15 +110,8 @@ async def create_medication(uow: UnitOfWork, data: MedicationCreate) -> Medicati
     return medication
 
 
-async def _load_medication(uow: UnitOfWork, medication_id: uuid.UUID) -> Medication:
-    medication = await uow.session.get(Medication, medication_id, populate_existing=True)
-    if medication is None:
-        raise MedicationNotFound()
-    return medication
-
-
 async def get_medication(uow: UnitOfWork, medication_id: uuid.UUID) -> Medication:
-    return await _load_medication(uow, medication_id)
+    return await MEDICATIONS.load(uow, medication_id)
 
 
 async def list_medications(
@@ -184,7 +137,7 @@ async def restock(uow: UnitOfWork, medication_id: uuid.UUID, quantity: int, expe
             updated_at=uow.now(),
         ),
     )
-    medication = await _load_medication(uow, medication_id)
+    medication = await MEDICATIONS.load(uow, medication_id, for_update=True)  # re-read after the UPDATE
     if not changed:
         raise VersionConflict(f"The medication is at version {medication.version}, not {expected_version}.")
     audit.record(uow, "medication.restock", "medication", medication.id)
@@ -253,11 +206,7 @@ async def _lock_medications(uow: UnitOfWork, medication_ids: Iterable[uuid.UUID]
 
 
 async def get_reservation(uow: UnitOfWork, reservation_id: uuid.UUID) -> Reservation:
-    reservation = await uow.session.get(Reservation, reservation_id, populate_existing=True)
-    if reservation is None:
-        raise ReservationNotFound()
-    audit.record(uow, "reservation.read", "reservation", reservation.id)
-    return reservation
+    return await RESERVATIONS.get(uow, reservation_id)
 
 
 async def list_reservations(
@@ -269,22 +218,14 @@ async def list_reservations(
     page: PageParams,
 ) -> tuple[list[Reservation], str | None]:
     query = where_given(
-        select(Reservation),
+        RESERVATIONS.query(uow),
         (Reservation.order_id, order_id),
         (Reservation.medication_id, medication_id),
         (Reservation.status, status),
     )
-    rows, cursor = await paginate(
-        uow.session,
-        query,
-        order_by=[Reservation.created_at, Reservation.order_id, Reservation.position],
-        params=page,
-    )
     # A reservation names a patient's medication: reads are traceable per record, as for other patient data.
-    audit.record(uow, "reservation.list", "reservation", None)
-    for reservation in rows:
-        audit.record(uow, "reservation.list_read", "reservation", reservation.id)
-    return rows, cursor
+    order_by = [Reservation.created_at, Reservation.order_id, Reservation.position]
+    return await RESERVATIONS.page(uow, query, order_by=order_by, params=page)
 
 
 async def _order_reservations(uow: UnitOfWork, order_id: uuid.UUID, *, for_update: bool = False) -> list[Reservation]:
@@ -294,20 +235,17 @@ async def _order_reservations(uow: UnitOfWork, order_id: uuid.UUID, *, for_updat
     return list((await uow.session.scalars(query.execution_options(populate_existing=True))).all())
 
 
-async def dispense(uow: UnitOfWork, reservation_id: uuid.UUID) -> tuple[Reservation, PharmacyOrder | None]:
+async def dispense(uow: UnitOfWork, reservation_id: uuid.UUID) -> Reservation:
     """Hand a reserved quantity out: off the stock and off the reserved quantity. Only a `reserved` reservation
     of a confirmed order (409 RESERVATION_NOT_DISPENSABLE, saying why, otherwise). Publishes medication.dispensed,
     with `order_fully_dispensed` when every reservation of the order still standing is dispensed.
 
     The order's row is locked first: dispenses of one order run one after the other, so the last one sees the
     others and says the order is fully dispensed (two at once would each see the other still reserved)."""
-    found = await uow.session.get(Reservation, reservation_id)
-    if found is None:
-        raise ReservationNotFound()
+    found = await RESERVATIONS.load(uow, reservation_id)
     order = await _lock_order(uow, found.order_id)
-    query = select(Reservation).where(Reservation.id == reservation_id)
     # never missing: reservations are never deleted, and this one was found above
-    reservation: Reservation = await one_or_raise(uow.session, query, ReservationNotFound, for_update=True)
+    reservation = await RESERVATIONS.load(uow, reservation_id, for_update=True)
     refusal = domain.dispense_refusal(
         ReservationStatus(reservation.status), order_confirmed=order is not None and order.confirmed_at is not None
     )
@@ -339,41 +277,19 @@ async def dispense(uow: UnitOfWork, reservation_id: uuid.UUID) -> tuple[Reservat
         )
     )
     audit.record(uow, "reservation.dispense", "reservation", reservation.id)
-    return reservation, order
+    return reservation
 
 
 # --- the saga's steps ----------------------------------------------------------------
 
 
 async def _lock_order(uow: UnitOfWork, order_id: uuid.UUID) -> PharmacyOrder | None:
-    return await uow.session.scalar(
-        select(PharmacyOrder)
-        .where(PharmacyOrder.order_id == order_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    return await fulfilment.find_locked_order(uow, PharmacyOrder, order_id)
 
 
-async def _lock_or_create_order(
-    uow: UnitOfWork, order_id: uuid.UUID, patient_id: uuid.UUID
-) -> tuple[PharmacyOrder, bool]:
-    """The order's row, locked; created when pharmacy hears of the order for the first time: (row, created).
-
-    Two events of one order arriving together: on PostgreSQL the second insert waits for the first transaction,
-    then fails on the primary key; it then locks the row the first one committed."""
-    order = await _lock_order(uow, order_id)
-    if order is not None:
-        return order, False
-    order = PharmacyOrder(order_id=order_id, patient_id=patient_id, created_at=uow.now())
-    try:
-        async with uow.session.begin_nested():
-            uow.session.add(order)
-    except IntegrityError:
-        order = await _lock_order(uow, order_id)
-        if order is None:
-            raise
-        return order, False
-    return order, True
+async def _lock_or_create_order(uow: UnitOfWork, order_id: uuid.UUID, patient_id: uuid.UUID) -> PharmacyOrder:
+    """The order's row, locked; created when pharmacy hears of the order for the first time."""
+    return await fulfilment.lock_order(uow, PharmacyOrder, order_id, patient_id=patient_id, created_at=uow.now())
 
 
 @dataclass(frozen=True)
@@ -399,14 +315,12 @@ async def _reserve_item(uow: UnitOfWork, item: _Item, now: datetime) -> bool:
 
 async def reserve_for_order(uow: UnitOfWork, event: orders.OrderPlaced, envelope: Envelope) -> None:
     """order.placed (prescriptions): reserve every item, all or nothing, in this one transaction."""
-    if event.type != PRESCRIPTION:
-        return
     order_id, patient_id = event.order_id, event.patient_id
-    order, created = await _lock_or_create_order(uow, order_id, patient_id)
+    order = await _lock_or_create_order(uow, order_id, patient_id)
     if order.closed_at is not None:
         log.info("order_closed_before_placed", order_id=str(order_id), closed_by=order.closed_by)
         return
-    if not created and await _order_reservations(uow, order_id):
+    if await _order_reservations(uow, order_id):
         return  # reserved (or refused) before: this is a redelivery under another event id
     items = _items(event)
     medications = await _lock_medications(uow, (i.medication_id for i in items))
@@ -516,8 +430,6 @@ def _released_line(reservation: Reservation) -> ReleasedLine:
 
 async def order_confirmed(uow: UnitOfWork, event: orders.OrderConfirmed, envelope: Envelope) -> None:
     """order.confirmed (prescriptions): the order's reservations may now be dispensed."""
-    if event.type != PRESCRIPTION:
-        return
     order = await _lock_order(uow, event.order_id)
     if order is None:  # confirmation only ever follows our medication.reserved
         log.warning("confirmation_for_unknown_order", order_id=str(event.order_id))
@@ -532,9 +444,7 @@ async def release_for_order(
 ) -> None:
     """order.failed / order.cancelled (prescriptions): give back what the order still holds, and remember it is
     closed, so an order.placed delivered after this reserves nothing."""
-    if event.type != PRESCRIPTION:
-        return
-    order, _ = await _lock_or_create_order(uow, event.order_id, event.patient_id)
+    order = await _lock_or_create_order(uow, event.order_id, event.patient_id)
     now = uow.now()
     if order.closed_at is None:
         order.closed_at, order.closed_by = now, event.event_type
@@ -554,7 +464,7 @@ async def release_for_order(
             order_id=order.order_id,
             patient_id=order.patient_id,
             reservations=tuple(_released_line(r) for r in held),
-            reason="order.failed" if isinstance(event, orders.OrderFailed) else "order.cancelled",
+            reason=event.event_type,
             released_at=now,
         )
     )

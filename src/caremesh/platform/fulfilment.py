@@ -1,0 +1,130 @@
+"""What the participants of the order saga share: the contexts that fulfil an order's items (pharmacy holds stock
+for a prescription, lab holds capacity for lab tests; imaging would hold rooms). No business rule lives here, and
+no context: what to hold, how and why it is refused stay in each participant's own package.
+
+Every participant takes the same three steps, one transaction per event, serialised per order by its own row for
+the order (`ParticipantOrder`, locked first by every step):
+
+  order.placed                     take: hold what each item needs, all or nothing, or refuse (giving back what was
+                                   held in the same transaction); answer taken / refused
+  order.confirmed                  confirm: what is held may now be used (dispensed, resulted)
+  order.failed, order.cancelled    give back what is still held, remember the order is closed (an order.placed
+                                   delivered late then holds nothing); answer given back when something was
+
+It answers with events keyed by the order id (`OrderAnswer`), which orders' saga consumes. `Participant` wires the
+three steps to the saga's events for the one order type it serves; the events and the order type come from orders'
+contract, which the platform does not know.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from sqlalchemy import Uuid, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from caremesh.platform.db import UTCDateTime, dialect_insert
+from caremesh.platform.messaging.bus import Subscription
+from caremesh.platform.messaging.envelope import Envelope
+from caremesh.platform.messaging.events import IntegrationEvent
+
+if TYPE_CHECKING:
+    from caremesh.platform.uow import UnitOfWork
+
+
+# --- the answers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderAnswer(IntegrationEvent):
+    """An answer to the order saga: it names the order (and its patient) first."""
+
+    order_id: uuid.UUID
+    patient_id: uuid.UUID
+
+
+# --- the participant's record of an order ---------------------------------------------------------
+
+
+class ParticipantOrder:
+    """Columns of a participant's row for each order it heard of (a mixin of its model): confirmed (what it holds
+    may be used), closed (failed or cancelled: it holds nothing for it any more). The row is also the lock that
+    serialises the order's steps in the participant."""
+
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+OrderRowT = TypeVar("OrderRowT", bound=ParticipantOrder)
+
+
+async def lock_order(uow: UnitOfWork, model: type[OrderRowT], order_id: uuid.UUID, **new: Any) -> OrderRowT:
+    """The participant's row for the order, created with `new` if it is the first the participant hears of it,
+    locked until the transaction ends and read afresh. One upsert: on PostgreSQL it takes the row lock (a step of
+    the same order arriving at the same time waits for this one's commit, then finds the row); SQLite's
+    transactions are serial."""
+    statement = dialect_insert(uow.session)(model).values(order_id=order_id, **new)
+    await uow.session.execute(
+        statement.on_conflict_do_update(index_elements=[model.order_id], set_={"order_id": order_id})
+    )
+    row: OrderRowT = await uow.session.scalar(
+        select(model).where(model.order_id == order_id).execution_options(populate_existing=True)
+    )
+    return row
+
+
+async def find_locked_order(uow: UnitOfWork, model: type[OrderRowT], order_id: uuid.UUID) -> OrderRowT | None:
+    """The participant's row for the order, locked and read afresh, or None when it never heard of the order."""
+    row: OrderRowT | None = await uow.session.scalar(
+        select(model).where(model.order_id == order_id).with_for_update().execution_options(populate_existing=True)
+    )
+    return row
+
+
+# --- the three steps, wired to the saga's events ----------------------------------------------------
+
+
+class SagaEvent(Protocol):
+    """What every order saga event says: which order, of which type."""
+
+    @property
+    def order_id(self) -> uuid.UUID: ...
+
+    @property
+    def type(self) -> str: ...
+
+
+E = TypeVar("E", bound=IntegrationEvent)
+Step = Callable[["UnitOfWork", Any, Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Participant:
+    """A context's part in the order saga: its consumer name, the one order type it serves (the others' events it
+    ignores), and its three steps."""
+
+    consumer: str
+    order_type: str
+    take: Step  # order.placed
+    confirm: Step  # order.confirmed
+    give_back: Step  # order.failed, order.cancelled
+
+    def subscriptions(
+        self, *, placed: type[E], confirmed: type[E], closing: Iterable[type[E]]
+    ) -> list[Subscription[Any]]:
+        """The participant's consumers of the saga's events (whose classes the caller takes from orders' contract)."""
+        wiring = [(placed, self.take), (confirmed, self.confirm), *((event, self.give_back) for event in closing)]
+        return [Subscription(self.consumer, event, self._serving(step)) for event, step in wiring]
+
+    def _serving(self, step: Step) -> Step:
+        async def handle(uow: UnitOfWork, event: SagaEvent, envelope: Envelope) -> None:
+            if event.type == self.order_type:
+                await step(uow, event, envelope)
+
+        handle.__name__ = handle.__qualname__ = getattr(step, "__name__", "step")
+        return handle
