@@ -69,6 +69,16 @@ class DemoCredentials:
     def rows(self) -> list[tuple[str, str, str]]:
         return [(role, self.email(role), self.passwords[role]) for role in ROLES]
 
+    def user(self, role: str, **links: Any) -> dict[str, Any]:
+        """The body of `POST /users` for the demo user of `role`; `links` add patient_id or practitioner_id."""
+        return {
+            "email": self.email(role),
+            "password": self.passwords[role],
+            "full_name": f"Demo {role.replace('_', ' ')}",
+            "roles": [role],
+            **links,
+        }
+
 
 def load_or_create_credentials(path: Path = CREDENTIALS_FILE) -> DemoCredentials:
     """The demo logins of the file, generating (and keeping) a password for every role it lacks."""
@@ -140,13 +150,7 @@ UNLINKED_STAFF = ("receptionist", "pharmacist", "lab_technician", "billing_clerk
 
 async def _add_missing_staff(client: httpx.AsyncClient, credentials: DemoCredentials, admin: dict[str, str]) -> None:
     for role in UNLINKED_STAFF:
-        body = {
-            "email": credentials.email(role),
-            "password": credentials.passwords[role],
-            "full_name": f"Demo {role.replace('_', ' ')}",
-            "roles": [role],
-        }
-        response = await client.post(f"{API}/users", json=body, headers=admin)
+        response = await client.post(f"{API}/users", json=credentials.user(role), headers=admin)
         if response.status_code not in (201, 409):  # 409: the user is there already
             raise RuntimeError(f"demo seed: POST /users -> {response.status_code} {response.text}")
 
@@ -190,14 +194,11 @@ async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool
         patients.append(await _call(client, "POST", "/patients", admin, json=body))
 
     for role in ROLES:
-        body = {
-            "email": credentials.email(role),
-            "password": credentials.passwords[role],
-            "full_name": f"Demo {role.replace('_', ' ')}",
-            "roles": [role],
-            "patient_id": patients[0]["id"] if role == "patient" else None,
-            "practitioner_id": practitioners[0]["id"] if role == "doctor" else None,
-        }
+        body = credentials.user(
+            role,
+            patient_id=patients[0]["id"] if role == "patient" else None,
+            practitioner_id=practitioners[0]["id"] if role == "doctor" else None,
+        )
         if role != "admin":
             await _call(client, "POST", "/users", admin, json=body)
 

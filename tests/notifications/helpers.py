@@ -15,7 +15,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from caremesh.notifications.handlers import NotificationDispatcher
+from caremesh.notifications.jobs import NotificationDispatcher
 from tests.harness import free_port
 
 

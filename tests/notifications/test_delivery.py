@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from caremesh.notifications import delivery
-from caremesh.notifications.handlers import NotificationDispatcher
+from caremesh.notifications.jobs import NotificationDispatcher
 from tests.builders.notifications import advance, list_notifications, make_notification, messages_of, publish
 from tests.builders.notifications import order_failed as order_failed_payload
 from tests.builders.patients import make_patient

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from caremesh.notifications import service
+from caremesh.notifications import triggers
 from tests.builders import notifications as build
 from tests.builders.notifications import event_ids, list_notifications, messages_of, publish
 from tests.builders.patients import make_patient
@@ -197,8 +197,8 @@ async def test_an_event_without_a_usable_patient_id_is_skipped(env, payload):
 def test_the_consumer_subscribes_to_every_event_it_turns_into_messages():
     from caremesh.notifications.handlers import SUBSCRIPTIONS
 
-    assert {s.event_type for s in SUBSCRIPTIONS} == {*service.EVENT_KINDS, "user.password_reset_requested"}
-    assert set(service.EVENT_KINDS) == {
+    assert {s.event_type for s in SUBSCRIPTIONS} == {*triggers.EVENT_KINDS, "user.password_reset_requested"}
+    assert set(triggers.EVENT_KINDS) == {
         "appointment.booked",
         "appointment.cancelled",
         "invoice.issued",

@@ -101,6 +101,33 @@ _APPOINTMENT_SAMPLE = {
     "duration_minutes": 30,
 }
 _SIGN_OFF = "\n\ncaremesh\n"
+_PAYMENT_FIELDS = ("payment_id", "reference", "invoice_id", "invoice_number", "amount", "method")
+_PAYMENT_SAMPLE = {
+    "payment_id": "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
+    "reference": "PAY-2026-000042",
+    "invoice_id": "0b7f5e1c-2a4d-4e8b-9c3f-6d1a2b3c4d5e",
+    "invoice_number": "INV-2026-000042",
+    "amount": "1680.00",
+    "method": "card",
+    "currency": "INR",
+    "created_at": "2026-03-02T10:05:00Z",
+}
+# The amounts of an invoice, in the order the event gives them.
+_INVOICE_AMOUNTS = (
+    "subtotal",
+    "discount_amount",
+    "tax_amount",
+    "total",
+    "insurance_amount",
+    "patient_amount",
+    "balance_due",
+)
+
+
+def _letter(text: str) -> str:
+    """The default email to a patient: `text` between the greeting and the sign-off."""
+    return "Dear {{ first_name }},\n\n" + text + _SIGN_OFF
+
 
 KINDS: dict[str, EventKind] = {
     kind.key: kind
@@ -112,11 +139,10 @@ KINDS: dict[str, EventKind] = {
             instants=frozenset({"start", "end"}),
             words=frozenset({"specialty"}),
             subject="Your appointment {{ number }} is booked",
-            email=(
-                "Dear {{ first_name }},\n\n"
+            email=_letter(
                 "your {{ specialty }} appointment {{ number }} is booked for {{ start }} "
                 "({{ duration_minutes }} minutes).\n"
-                "If you cannot come, please cancel or reschedule it in good time." + _SIGN_OFF
+                "If you cannot come, please cancel or reschedule it in good time."
             ),
             sms="caremesh: {{ first_name }}, your appointment {{ number }} is booked for {{ start }}.",
         ),
@@ -128,29 +154,15 @@ KINDS: dict[str, EventKind] = {
             instants=frozenset({"start", "end"}),
             words=frozenset({"specialty"}),
             subject="Your appointment {{ number }} is cancelled",
-            email=(
-                "Dear {{ first_name }},\n\n"
+            email=_letter(
                 "your {{ specialty }} appointment {{ number }} on {{ start }} is cancelled.\n"
-                "You are welcome to book a new one at any time." + _SIGN_OFF
+                "You are welcome to book a new one at any time."
             ),
             sms="caremesh: {{ first_name }}, your appointment {{ number }} on {{ start }} is cancelled.",
         ),
         EventKind(
             key="invoice_issued",
-            fields=(
-                "invoice_id",
-                "number",
-                "appointment_id",
-                "order_id",
-                "subtotal",
-                "discount_amount",
-                "tax_amount",
-                "total",
-                "insurance_amount",
-                "patient_amount",
-                "balance_due",
-                "issued_at",
-            ),
+            fields=("invoice_id", "number", "appointment_id", "order_id", *_INVOICE_AMOUNTS, "issued_at"),
             sample={
                 "invoice_id": "0b7f5e1c-2a4d-4e8b-9c3f-6d1a2b3c4d5e",
                 "number": "INV-2026-000042",
@@ -166,85 +178,44 @@ KINDS: dict[str, EventKind] = {
                 "currency": "INR",
                 "issued_at": "2026-03-02T10:00:00Z",
             },
-            money=frozenset(
-                {
-                    "subtotal",
-                    "discount_amount",
-                    "tax_amount",
-                    "total",
-                    "insurance_amount",
-                    "patient_amount",
-                    "balance_due",
-                }
-            ),
+            money=frozenset(_INVOICE_AMOUNTS),
             instants=frozenset({"issued_at"}),
             optional=frozenset({"appointment_id", "order_id"}),  # an invoice is for one or the other
             subject="Invoice {{ number }}: {{ patient_amount }} to pay",
-            email=(
-                "Dear {{ first_name }},\n\n"
+            email=_letter(
                 "invoice {{ number }} was issued on {{ issued_at }}.\n"
                 "Total {{ total }}, of which your insurance pays {{ insurance_amount }}.\n"
-                "Your share is {{ patient_amount }}; {{ balance_due }} is due." + _SIGN_OFF
+                "Your share is {{ patient_amount }}; {{ balance_due }} is due."
             ),
             sms="caremesh: {{ first_name }}, invoice {{ number }} is issued; {{ balance_due }} is due.",
         ),
         EventKind(
             key="payment_completed",
-            fields=("payment_id", "reference", "invoice_id", "invoice_number", "amount", "method", "balance_due"),
-            sample={
-                "payment_id": "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
-                "reference": "PAY-2026-000042",
-                "invoice_id": "0b7f5e1c-2a4d-4e8b-9c3f-6d1a2b3c4d5e",
-                "invoice_number": "INV-2026-000042",
-                "amount": "1680.00",
-                "method": "card",
-                "currency": "INR",
-                "balance_due": "0.00",
-                "created_at": "2026-03-02T10:05:00Z",
-            },
+            fields=(*_PAYMENT_FIELDS, "balance_due"),
+            sample={**_PAYMENT_SAMPLE, "balance_due": "0.00"},
             money=frozenset({"amount", "balance_due"}),
             words=frozenset({"method"}),
             subject="Receipt {{ reference }} for invoice {{ invoice_number }}",
-            email=(
-                "Dear {{ first_name }},\n\n"
+            email=_letter(
                 "we received your payment {{ reference }} of {{ amount }} by {{ method }} "
                 "for invoice {{ invoice_number }}.\n"
                 "Balance still due: {{ balance_due }}.\n\n"
-                "Thank you." + _SIGN_OFF
+                "Thank you."
             ),
             sms="caremesh: {{ first_name }}, payment {{ reference }} of {{ amount }} received. Thank you.",
         ),
         EventKind(
             key="payment_failed",
-            fields=(
-                "payment_id",
-                "reference",
-                "invoice_id",
-                "invoice_number",
-                "amount",
-                "method",
-                "failure_reason",
-            ),
-            sample={
-                "payment_id": "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
-                "reference": "PAY-2026-000043",
-                "invoice_id": "0b7f5e1c-2a4d-4e8b-9c3f-6d1a2b3c4d5e",
-                "invoice_number": "INV-2026-000042",
-                "amount": "1680.00",
-                "method": "card",
-                "currency": "INR",
-                "failure_reason": "card_declined",
-                "created_at": "2026-03-02T10:05:00Z",
-            },
+            fields=(*_PAYMENT_FIELDS, "failure_reason"),
+            sample={**_PAYMENT_SAMPLE, "reference": "PAY-2026-000043", "failure_reason": "card_declined"},
             money=frozenset({"amount"}),
             words=frozenset({"method", "failure_reason"}),
             optional=frozenset({"failure_reason"}),
             subject="Your payment for invoice {{ invoice_number }} did not go through",
-            email=(
-                "Dear {{ first_name }},\n\n"
+            email=_letter(
                 "your payment {{ reference }} of {{ amount }} by {{ method }} for invoice {{ invoice_number }} "
                 "did not go through{% if failure_reason %} ({{ failure_reason }}){% endif %}.\n"
-                "Nothing was charged. Please try again or choose another way to pay." + _SIGN_OFF
+                "Nothing was charged. Please try again or choose another way to pay."
             ),
             sms="caremesh: {{ first_name }}, your payment of {{ amount }} did not go through. Nothing was charged.",
         ),
@@ -255,11 +226,10 @@ KINDS: dict[str, EventKind] = {
             words=frozenset({"failure_reason"}),
             optional=frozenset({"failure_reason"}),
             subject="Your order could not be completed",
-            email=(
-                "Dear {{ first_name }},\n\n"
+            email=_letter(
                 "your order could not be completed"
                 "{% if failure_reason %} because {{ failure_reason }}{% endif %}.\n"
-                "Nothing was charged. Your care team will contact you about what happens next." + _SIGN_OFF
+                "Nothing was charged. Your care team will contact you about what happens next."
             ),
             sms="caremesh: {{ first_name }}, your order could not be completed. Your care team will contact you.",
         ),
@@ -273,10 +243,7 @@ KINDS: dict[str, EventKind] = {
             optional=frozenset({"order_id"}),
             # Results are clinical data: messages say only that they are ready.
             subject="Your lab results are ready",
-            email=(
-                "Dear {{ first_name }},\n\n"
-                "your lab results are ready. Please sign in to caremesh or ask your care team to see them." + _SIGN_OFF
-            ),
+            email=_letter("your lab results are ready. Please sign in to caremesh or ask your care team to see them."),
             sms="caremesh: {{ first_name }}, your lab results are ready. Sign in or ask your care team.",
         ),
         EventKind(

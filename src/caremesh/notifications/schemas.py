@@ -4,8 +4,9 @@ import unicodedata
 import uuid
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, model_validator
 
+from caremesh.notifications import domain, triggers
 from caremesh.notifications.domain import Channel, Status
 from caremesh.platform.schemas import Strict
 from caremesh.platform.timeutil import OutDateTime
@@ -87,13 +88,30 @@ class NotificationTemplateUpdate(Strict):
     body: BodyText
 
 
+def _kind(code: str) -> domain.EventKind:
+    parsed = domain.parse_code(code)
+    if parsed is None:  # only bootstrap creates templates, from domain.KINDS
+        raise LookupError(f"no kind of message for template {code}")
+    return parsed[0]
+
+
+def _event_type(code: str) -> str:
+    return triggers.KIND_EVENTS[_kind(code).key]
+
+
+def _variables(code: str) -> list[str]:
+    return _kind(code).variables
+
+
+# A stored template, with what its code (`<kind>.<channel>`) tells: the event that makes its messages and the
+# variables that event gives it (both read from `code`). No docstring: it would show in the OpenAPI document.
 class NotificationTemplateRead(BaseModel):
     code: str
-    event_type: str
+    event_type: Annotated[str, BeforeValidator(_event_type)] = Field(validation_alias="code")
     channel: Channel
     subject: str | None
     body: str
-    variables: list[str]
+    variables: Annotated[list[str], BeforeValidator(_variables)] = Field(validation_alias="code")
     version: int
     created_at: OutDateTime
     updated_at: OutDateTime

@@ -1,7 +1,7 @@
 """Use cases of notifications. They flush; the entrypoint (request, consumer or dispatcher) commits.
 
 Messages are rendered when they are queued (the stored subject and body are what is sent) and sent
-later, outside any transaction, by the dispatcher in handlers.py, which uses `claim_due`,
+later, outside any transaction, by the dispatcher in jobs.py, which uses `claim_due`,
 `record_sent` and `record_failure` in delivery.py.
 """
 
@@ -11,70 +11,37 @@ import asyncio
 import re
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Select, false, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.audit import contract as audit
-from caremesh.billing import contract as billing
 from caremesh.identity import contract as identity
-from caremesh.lab import contract as lab
 from caremesh.notifications import domain, rendering
 from caremesh.notifications.domain import Channel, Status
+from caremesh.notifications.errors import NotificationNotFound, TemplateNotFound
 from caremesh.notifications.models import Notification, NotificationTemplate
 from caremesh.notifications.rendering import TemplateProblem
-from caremesh.notifications.schemas import (
-    NotificationRead,
-    NotificationSend,
-    NotificationTemplateRead,
-    NotificationTemplateUpdate,
-)
-from caremesh.orders import contract as orders
-from caremesh.patients import contract as patients
-from caremesh.payments import contract as payments
-from caremesh.platform.db import one_or_raise, where_given
-from caremesh.platform.errors import NotFound, check_version, invalid_field
+from caremesh.notifications.schemas import NotificationSend, NotificationTemplateUpdate
+from caremesh.notifications.triggers import PASSWORD_RESET, PATIENT_EVENTS, PatientEvent
+from caremesh.patients.contract import PatientNotFound, find_patient
+from caremesh.platform.db import where_given
+from caremesh.platform.errors import check_version, invalid_field
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.repository import Repository
 from caremesh.platform.schemas import Email, Phone
 from caremesh.platform.timeutil import clinic_timezone
 from caremesh.platform.uow import UnitOfWork
-from caremesh.scheduling import contract as scheduling
 
 log = structlog.get_logger("caremesh.notifications")
 
-# An event the patient hears about: each names the patient it is about.
-PatientEvent = (
-    scheduling.AppointmentBooked
-    | scheduling.AppointmentCancelled
-    | billing.InvoiceIssued
-    | payments.PaymentCompleted
-    | payments.PaymentFailed
-    | orders.OrderFailed
-    | lab.LabResultReady
-)
-# Each event the patient hears about, and the kind of message it makes (domain.KINDS).
-PATIENT_EVENTS: dict[type[PatientEvent], str] = {
-    scheduling.AppointmentBooked: "appointment_booked",
-    scheduling.AppointmentCancelled: "appointment_cancelled",
-    billing.InvoiceIssued: "invoice_issued",
-    payments.PaymentCompleted: "payment_completed",
-    payments.PaymentFailed: "payment_failed",
-    orders.OrderFailed: "order_failed",
-    lab.LabResultReady: "lab_result_ready",
-}
-EVENT_KINDS: dict[str, str] = {event.event_type: kind for event, kind in PATIENT_EVENTS.items()}
-# A password reset goes to a user's email address (a user, not a patient), with the token kept out of our tables.
-PASSWORD_RESET = "password_reset"
-KIND_EVENTS = {
-    **{kind: event_type for event_type, kind in EVENT_KINDS.items()},
-    PASSWORD_RESET: identity.PASSWORD_RESET_REQUESTED,
-}
 # What a reset token may look like: printable ASCII without spaces (identity makes 43 URL-safe characters).
 _TOKEN = re.compile(r"[\x21-\x7e]{1,200}")
 # How much longer than a render's own time limit we wait for the worker thread before giving up on it.
@@ -85,53 +52,23 @@ _EMAIL = TypeAdapter(Email)
 _PHONE = TypeAdapter(Phone)
 
 
-class NotificationNotFound(NotFound):
-    code, title = "NOTIFICATION_NOT_FOUND", "Notification not found"
+# A patient-role principal sees only the messages to themselves; the others (also those sent to bare addresses,
+# with no recipient_id) do not exist for them.
+NOTIFICATIONS: Repository[Notification] = Repository(
+    Notification, NotificationNotFound, entity="notification", owner=Notification.recipient_id, record=audit.record
+)
+# Templates are for staff who may manage them (no owner); reading one is not audited.
+TEMPLATES: Repository[NotificationTemplate] = Repository(
+    NotificationTemplate,
+    TemplateNotFound,
+    entity="notification_template",
+    key=NotificationTemplate.code,
+    record=audit.record,
+)
 
 
-class TemplateNotFound(NotFound):
-    code, title = "TEMPLATE_NOT_FOUND", "Notification template not found"
-
-
-class PatientNotFound(NotFound):
-    code, title = "PATIENT_NOT_FOUND", "Patient not found"
-
-
-def to_read(notification: Notification) -> NotificationRead:
-    return NotificationRead(
-        id=notification.id,
-        channel=Channel(notification.channel),
-        recipient=notification.recipient,
-        recipient_id=notification.recipient_id,
-        template=notification.template,
-        subject=notification.subject,
-        body=notification.body,
-        status=Status(notification.status),
-        attempts=notification.attempts,
-        source_event_id=notification.source_event_id,
-        last_error=notification.last_error,
-        next_attempt_at=notification.next_attempt_at,
-        sent_at=notification.sent_at,
-        created_at=notification.created_at,
-    )
-
-
-def template_to_read(template: NotificationTemplate) -> NotificationTemplateRead:
-    parsed = domain.parse_code(template.code)
-    if parsed is None:  # only bootstrap creates templates, from domain.KINDS
-        raise LookupError(f"no kind of message for template {template.code}")
-    kind, channel = parsed
-    return NotificationTemplateRead(
-        code=template.code,
-        event_type=KIND_EVENTS[kind.key],
-        channel=channel,
-        subject=template.subject,
-        body=template.body,
-        variables=kind.variables,
-        version=template.version,
-        created_at=template.created_at,
-        updated_at=template.updated_at,
-    )
+def _no_template(code: str) -> TemplateNotFound:
+    return TemplateNotFound(f"There is no template {code!r}.")
 
 
 def _insert(uow: UnitOfWork) -> Any:
@@ -212,6 +149,36 @@ async def _render_event(
     return await render_off_loop(rendering.render_kind, kind, channel, *default, variables)
 
 
+def _queued(
+    now: datetime,
+    channel: Channel,
+    address: str,
+    message: tuple[str | None, str],
+    *,
+    recipient_id: uuid.UUID | None,
+    template: str | None,
+    source_event_id: uuid.UUID | None = None,
+    secret: str | None = None,
+) -> dict[str, Any]:
+    """The columns of a new message, (subject, body) as rendered, queued and due at once."""
+    subject, body = message
+    return {
+        "id": uuid.uuid4(),
+        "channel": channel.value,
+        "recipient": address,
+        "recipient_id": recipient_id,
+        "template": template,
+        "subject": subject,
+        "body": body,
+        "secret": secret,
+        "status": Status.QUEUED.value,
+        "attempts": 0,
+        "source_event_id": source_event_id,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
 async def _queue(uow: UnitOfWork, row: dict[str, Any]) -> uuid.UUID | None:
     """Insert one message made from an event; None when the event already made it (a redelivery)."""
     statement = (
@@ -236,7 +203,7 @@ async def notify_patient(uow: UnitOfWork, event: PatientEvent, envelope: Envelop
     see the event's fields as they travel (`to_payload()`), so their variables do not depend on Python types.
     """
     kind = domain.KINDS[PATIENT_EVENTS[type(event)]]
-    patient = await patients.find_patient(uow.session, event.patient_id)
+    patient = await find_patient(uow.session, event.patient_id)
     if patient is None:
         return _skip(envelope, "patient_unknown")
     targets = domain.addresses(patient.email, patient.phone)
@@ -251,25 +218,18 @@ async def notify_patient(uow: UnitOfWork, event: PatientEvent, envelope: Envelop
     )
     templates = await _templates(uow, kind)
     now = uow.now()
-    rows = []
-    for channel, address in targets:
-        subject, body = await _render_event(kind, channel, templates[channel], variables)
-        rows.append(
-            {
-                "id": uuid.uuid4(),
-                "channel": channel.value,
-                "recipient": address,
-                "recipient_id": patient.id,
-                "template": domain.template_code(kind.key, channel),
-                "subject": subject,
-                "body": body,
-                "status": Status.QUEUED.value,
-                "attempts": 0,
-                "source_event_id": envelope.id,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
+    rows = [
+        _queued(
+            now,
+            channel,
+            address,
+            await _render_event(kind, channel, templates[channel], variables),
+            recipient_id=patient.id,
+            template=domain.template_code(kind.key, channel),
+            source_event_id=envelope.id,
         )
+        for channel, address in targets
+    ]
     created = []
     for row in rows:
         if (new_id := await _queue(uow, row)) is not None:
@@ -301,26 +261,18 @@ async def send_password_reset(
         kind, facts, first_name="", currency=uow.settings.app.currency, tz=clinic_timezone()
     )
     templates = await _templates(uow, kind)
-    subject, body = await _render_event(kind, Channel.EMAIL, templates[Channel.EMAIL], variables)
-    now = uow.now()
-    return await _queue(
-        uow,
-        {
-            "id": uuid.uuid4(),
-            "channel": Channel.EMAIL.value,
-            "recipient": address,
-            "recipient_id": None,
-            "template": domain.template_code(kind.key, Channel.EMAIL),
-            "subject": subject,
-            "body": body,
-            "secret": token,
-            "status": Status.QUEUED.value,
-            "attempts": 0,
-            "source_event_id": envelope.id,
-            "next_attempt_at": now,
-            "created_at": now,
-        },
+    message = await _render_event(kind, Channel.EMAIL, templates[Channel.EMAIL], variables)
+    row = _queued(
+        uow.now(),
+        Channel.EMAIL,
+        address,
+        message,
+        recipient_id=None,
+        template=domain.template_code(kind.key, Channel.EMAIL),
+        source_event_id=envelope.id,
+        secret=token,
     )
+    return await _queue(uow, row)
 
 
 # --- by hand -------------------------------------------------------------------------------------
@@ -342,9 +294,9 @@ async def send_notification(uow: UnitOfWork, data: NotificationSend) -> Notifica
     template: NotificationTemplate | None = None
     channel = data.channel
     if data.template is not None:
-        template = await session.get(NotificationTemplate, data.template)
+        template = await TEMPLATES.find(uow, data.template)
         if template is None:
-            raise TemplateNotFound(f"There is no template {data.template!r}.")
+            raise _no_template(data.template)
         if channel is not None and channel.value != template.channel:
             raise invalid_field("channel", f"the template {template.code} is for {template.channel}")
         parsed = domain.parse_code(template.code)
@@ -355,7 +307,7 @@ async def send_notification(uow: UnitOfWork, data: NotificationSend) -> Notifica
     assert channel is not None  # the schema requires it without a template
     variables: dict[str, Any] = dict(data.data or {})
     if data.recipient_id is not None:
-        patient = await patients.find_patient(session, data.recipient_id)
+        patient = await find_patient(session, data.recipient_id)
         if patient is None:
             raise PatientNotFound()
         address = patient.email if channel is Channel.EMAIL else patient.phone
@@ -368,26 +320,22 @@ async def send_notification(uow: UnitOfWork, data: NotificationSend) -> Notifica
         address = _checked_address(channel, data.recipient)
     if template is not None:
         try:
-            subject, body = await render_off_loop(
+            message = await render_off_loop(
                 rendering.render_message, channel, template.subject, template.body, variables
             )
         except TemplateProblem as problem:
             raise invalid_field("data", problem.message, code="INVALID_TEMPLATE_DATA") from problem
     else:
-        subject, body = data.subject, data.body or ""
-    now = uow.now()
+        message = data.subject, data.body or ""
     notification = Notification(
-        id=uuid.uuid4(),
-        channel=channel.value,
-        recipient=address,
-        recipient_id=data.recipient_id,
-        template=template.code if template else None,
-        subject=subject,
-        body=body,
-        status=Status.QUEUED.value,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+        **_queued(
+            uow.now(),
+            channel,
+            address,
+            message,
+            recipient_id=data.recipient_id,
+            template=template.code if template else None,
+        )
     )
     session.add(notification)
     await session.flush()
@@ -398,21 +346,8 @@ async def send_notification(uow: UnitOfWork, data: NotificationSend) -> Notifica
 # --- reads ---------------------------------------------------------------------------------------
 
 
-def _visible(uow: UnitOfWork, query: Select[tuple[Notification]]) -> Select[tuple[Notification]]:
-    """A patient-role principal sees only messages to themselves; others do not exist for them."""
-    actor = uow.actor
-    if actor is not None and actor.is_patient_only:
-        if actor.patient_id is None:  # `recipient_id = NULL` would match messages sent to bare addresses
-            return query.where(false())
-        return query.where(Notification.recipient_id == actor.patient_id)
-    return query
-
-
 async def get_notification(uow: UnitOfWork, notification_id: uuid.UUID) -> Notification:
-    query = _visible(uow, select(Notification).where(Notification.id == notification_id))
-    notification: Notification = await one_or_raise(uow.session, query, NotificationNotFound)
-    audit.record(uow, "notification.read", "notification", notification.id)
-    return notification
+    return await NOTIFICATIONS.get(uow, notification_id)
 
 
 async def list_notifications(
@@ -426,38 +361,38 @@ async def list_notifications(
 ) -> tuple[list[Notification], str | None]:
     """Messages, oldest first."""
     query = where_given(
-        _visible(uow, select(Notification)),
+        NOTIFICATIONS.query(uow),
         (Notification.recipient_id, recipient_id),
         (Notification.status, status),
         (Notification.channel, channel),
         (Notification.source_event_id, source_event_id),
     )
-    rows, cursor = await paginate(uow.session, query, order_by=[Notification.created_at, Notification.id], params=page)
-    audit.record(uow, "notification.list", "notification", None)
-    for notification in rows:
-        audit.record(uow, "notification.list_read", "notification", notification.id)
-    return rows, cursor
+    return await NOTIFICATIONS.page(uow, query, order_by=[Notification.created_at, Notification.id], params=page)
 
 
 # --- templates -----------------------------------------------------------------------------------
 
 
 async def list_templates(uow: UnitOfWork, page: PageParams) -> tuple[list[NotificationTemplate], str | None]:
-    return await paginate(uow.session, select(NotificationTemplate), order_by=[NotificationTemplate.code], params=page)
+    """Templates in order of code; not audited."""
+    return await paginate(uow.session, TEMPLATES.query(uow), order_by=[NotificationTemplate.code], params=page)
 
 
-async def _template(uow: UnitOfWork, code: str, *, for_update: bool = False) -> NotificationTemplate:
-    query = select(NotificationTemplate).where(NotificationTemplate.code == code)
-    if for_update:
-        query = query.with_for_update()
-    template = await uow.session.scalar(query)
-    if template is None or domain.parse_code(code) is None:
-        raise TemplateNotFound(f"There is no template {code!r}.")
-    return template
+async def _template(
+    uow: UnitOfWork, code: str, *, for_update: bool = False
+) -> tuple[NotificationTemplate, domain.EventKind, Channel]:
+    """The template with this code, and the kind and channel the code names; a template whose code names no
+    kind of message is not found either."""
+    template = await TEMPLATES.find(uow, code, for_update=for_update)
+    parsed = domain.parse_code(code)
+    if template is None or parsed is None:
+        raise _no_template(code)
+    return template, *parsed
 
 
 async def get_template(uow: UnitOfWork, code: str) -> NotificationTemplate:
-    return await _template(uow, code)
+    template, _kind, _channel = await _template(uow, code)
+    return template
 
 
 async def update_template(
@@ -465,12 +400,8 @@ async def update_template(
 ) -> NotificationTemplate:
     """Replace a template's text once it compiles in the sandbox and renders against its kind's sample,
     also without the sample's optional fields (domain.check_variants), within the render time limit."""
-    template = await _template(uow, code, for_update=True)
+    template, kind, channel = await _template(uow, code, for_update=True)
     check_version(template.version, expected_version)
-    parsed = domain.parse_code(template.code)
-    if parsed is None:
-        raise TemplateNotFound(f"There is no template {code!r}.")
-    kind, channel = parsed
     try:
         await render_off_loop(rendering.check_template, kind, channel, data.subject, data.body, clinic_timezone())
     except TemplateProblem as problem:

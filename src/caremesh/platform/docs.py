@@ -23,19 +23,21 @@ def install_docs(app: FastAPI) -> None:
     app.mount(ASSETS_PATH, StaticFiles(directory=str(assets)), name="docs-assets")
     oauth2_redirect = app.swagger_ui_oauth2_redirect_url or f"{DOCS_PATH}/oauth2-redirect"
 
-    def root(request: Request) -> str:
-        return str(request.scope.get("root_path", "")).rstrip("/")
+    def urls(request: Request) -> tuple[str, str, str]:
+        """Where the app is (the root path it is served at), its OpenAPI document and the assets."""
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        return root, f"{root}{app.openapi_url}", f"{root}{ASSETS_PATH}"
 
     @app.get(DOCS_PATH, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
-        static = f"{root(request)}{ASSETS_PATH}"
+        root, openapi_url, static = urls(request)
         return get_swagger_ui_html(
-            openapi_url=f"{root(request)}{app.openapi_url}",
+            openapi_url=openapi_url,
             title=f"{app.title} - API docs",
             swagger_js_url=f"{static}/swagger-ui-bundle.js",
             swagger_css_url=f"{static}/swagger-ui.css",
             swagger_favicon_url=f"{static}/favicon.png",
-            oauth2_redirect_url=f"{root(request)}{oauth2_redirect}",
+            oauth2_redirect_url=f"{root}{oauth2_redirect}",
             swagger_ui_parameters=app.swagger_ui_parameters,
         )
 
@@ -45,9 +47,9 @@ def install_docs(app: FastAPI) -> None:
 
     @app.get(REDOC_PATH, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
-        static = f"{root(request)}{ASSETS_PATH}"
+        _root, openapi_url, static = urls(request)
         return get_redoc_html(
-            openapi_url=f"{root(request)}{app.openapi_url}",
+            openapi_url=openapi_url,
             title=f"{app.title} - ReDoc",
             redoc_js_url=f"{static}/redoc.standalone.js",
             redoc_favicon_url=f"{static}/favicon.png",

@@ -73,6 +73,14 @@ class Forbidden(DomainError):
     status, code, title = 403, "FORBIDDEN", "Forbidden"
 
 
+class MethodNotAllowed(DomainError):
+    status, code, title = 405, "METHOD_NOT_ALLOWED", "Method not allowed"
+
+
+class NotAcceptable(DomainError):
+    status, code, title = 406, "NOT_ACCEPTABLE", "Not acceptable"
+
+
 class VersionConflict(DomainError):
     status, code, title = 412, "VERSION_CONFLICT", "The resource changed since you read it"
 
@@ -113,15 +121,20 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-_HTTP_CODES = {
-    400: ("BAD_REQUEST", "Bad request"),
-    401: ("UNAUTHENTICATED", "Authentication required"),
-    403: ("FORBIDDEN", "Forbidden"),
-    404: ("NOT_FOUND", "Not found"),
-    405: ("METHOD_NOT_ALLOWED", "Method not allowed"),
-    406: ("NOT_ACCEPTABLE", "Not acceptable"),
-    413: ("PAYLOAD_TOO_LARGE", "Payload too large"),
-    415: ("UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
+# The error an HTTP status Starlette answers by itself (no route, a method the route does not answer, a body
+# too large) is rendered as: its code and title. Any other status is an HTTP_ERROR.
+_HTTP_ERRORS: dict[int, type[DomainError]] = {
+    error.status: error
+    for error in (
+        DomainError,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+    )
 }
 
 
@@ -157,7 +170,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code, title = _HTTP_CODES.get(exc.status_code, ("HTTP_ERROR", "HTTP error"))
+        error = _HTTP_ERRORS.get(exc.status_code)
+        code, title = (error.code, error.title) if error is not None else ("HTTP_ERROR", "HTTP error")
         detail = exc.detail if isinstance(exc.detail, str) else title
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405 and (allowed := _allowed_methods(request)):
