@@ -56,7 +56,7 @@ from caremesh.insurance.schemas import (
 )
 from caremesh.patients import contract as patients
 from caremesh.platform.db import violates, where_given
-from caremesh.platform.errors import check_version, invalid_field
+from caremesh.platform.errors import DomainError, check_version, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
@@ -64,8 +64,17 @@ from caremesh.platform.uow import UnitOfWork
 # --- helpers -------------------------------------------------------------------------------------------
 
 
-def _violates_any(error: IntegrityError, names: Iterable[str]) -> bool:
-    return any(violates(error, name) for name in names)
+async def _insert(uow: UnitOfWork, row: object, *unique: tuple[Iterable[str], type[DomainError]]) -> None:
+    """Add and flush `row`; a lost race for one of its unique constraints (the names its errors carry) surfaces as
+    that constraint's 409, the same as the check before it."""
+    uow.session.add(row)
+    try:
+        await uow.session.flush()
+    except IntegrityError as error:
+        for names, conflict in unique:
+            if any(violates(error, name) for name in names):
+                raise conflict() from error
+        raise
 
 
 # --- payers --------------------------------------------------------------------------------------------
@@ -77,15 +86,7 @@ async def create_payer(uow: UnitOfWork, data: PayerCreate) -> Payer:
     if data.bin is not None and await _payer_by_bin_pcn(uow.session, data.bin, data.pcn) is not None:
         raise PayerBinPcnExists()
     payer = Payer(code=data.code, name=data.name, bin=data.bin, pcn=data.pcn, created_at=uow.now())
-    uow.session.add(payer)
-    try:
-        await uow.session.flush()
-    except IntegrityError as error:
-        if _violates_any(error, PAYER_CODE):
-            raise PayerCodeExists() from error
-        if _violates_any(error, PAYER_BIN_PCN):
-            raise PayerBinPcnExists() from error
-        raise
+    await _insert(uow, payer, (PAYER_CODE, PayerCodeExists), (PAYER_BIN_PCN, PayerBinPcnExists))
     audit.record(uow, "payer.create", "payer", payer.id)
     return payer
 
@@ -139,13 +140,7 @@ async def create_scheme(uow: UnitOfWork, data: SchemeCreate) -> Scheme:
     scheme = Scheme(
         payer_id=data.payer_id, code=data.code, name=data.name, status=data.status, created_at=now, updated_at=now
     )
-    uow.session.add(scheme)
-    try:
-        await uow.session.flush()
-    except IntegrityError as error:
-        if _violates_any(error, SCHEME_CODE):
-            raise SchemeCodeExists() from error
-        raise
+    await _insert(uow, scheme, (SCHEME_CODE, SchemeCodeExists))
     audit.record(uow, "scheme.create", "scheme", scheme.id)
     return scheme
 
@@ -191,13 +186,7 @@ async def create_benefit(uow: UnitOfWork, scheme_id: uuid.UUID, data: BenefitCre
     if taken is not None:
         raise BenefitExists(f"The scheme has a {data.category} benefit.")
     benefit = Benefit(scheme_id=scheme_id, created_at=uow.now(), **data.model_dump())
-    uow.session.add(benefit)
-    try:
-        await uow.session.flush()
-    except IntegrityError as error:
-        if _violates_any(error, BENEFIT_CATEGORY):
-            raise BenefitExists() from error
-        raise
+    await _insert(uow, benefit, (BENEFIT_CATEGORY, BenefitExists))
     audit.record(uow, "benefit.create", "benefit", benefit.id)
     return benefit
 
@@ -228,8 +217,7 @@ async def create_premium_rate(uow: UnitOfWork, scheme_id: uuid.UUID, data: Premi
             extra={"conflicting_rate_id": str(clash.id)},
         )
     rate = PremiumRate(scheme_id=scheme_id, created_at=uow.now(), **data.model_dump())
-    uow.session.add(rate)
-    await uow.session.flush()
+    await _insert(uow, rate)
     audit.record(uow, "premium_rate.create", "premium_rate", rate.id)
     return rate
 
@@ -303,13 +291,7 @@ async def create_coverage(uow: UnitOfWork, data: CoverageCreate) -> Coverage:
         created_at=now,
         updated_at=now,
     )
-    uow.session.add(coverage)
-    try:
-        await uow.session.flush()
-    except IntegrityError as error:
-        if _violates_any(error, MEMBER_ID):
-            raise MemberIdExists() from error
-        raise
+    await _insert(uow, coverage, (MEMBER_ID, MemberIdExists))
     uow.publish(coverage_created(coverage))
     audit.record(uow, "coverage.create", "coverage", coverage.id)
     return coverage
@@ -379,8 +361,7 @@ def _applies_on(on: date) -> tuple[Any, ...]:
 async def create_preauthorization(uow: UnitOfWork, data: PreauthorizationCreate) -> Preauthorization:
     await COVERAGES.load(uow, data.coverage_id)
     preauth = Preauthorization(status="approved", created_at=uow.now(), **data.model_dump())
-    uow.session.add(preauth)
-    await uow.session.flush()
+    await _insert(uow, preauth)
     audit.record(uow, "preauthorization.create", "preauthorization", preauth.id)
     return preauth
 
