@@ -9,10 +9,8 @@ between 0 and the benefit's deductible and limit whatever the code does.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -37,8 +35,14 @@ from caremesh.insurance.events import (
     SchemeSuspended,
 )
 from caremesh.insurance.models import Coverage, Payer
-from caremesh.insurance.verification import Verification, coverage_percent, verify
-from caremesh.platform.uow import UnitOfWork
+from caremesh.insurance.verification import (
+    LineDecision,
+    LinesDecision,
+    Verification,
+    adjudicate_lines,
+    coverage_percent,
+    verify,
+)
 
 __all__ = [
     "COVERAGE_CREATED",
@@ -74,32 +78,6 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class LineDecision:
-    eligible: bool
-    payer_amount: Decimal
-    patient_amount: Decimal  # charge - payer_amount
-    deductible_applied: Decimal
-    copay_applied: Decimal
-    limit_reduction: Decimal  # what the annual limit took off the payer's share
-    reasons: tuple[str, ...]  # Reason codes; empty when eligible
-
-
-@dataclass(frozen=True)
-class LinesDecision:
-    coverage_id: uuid.UUID | None
-    requires_preauth: bool
-    lines: tuple[LineDecision, ...]
-
-    @property
-    def deductible_applied(self) -> Decimal:
-        return sum((line.deductible_applied for line in self.lines), Decimal("0.00"))
-
-    @property
-    def payer_amount(self) -> Decimal:
-        return sum((line.payer_amount for line in self.lines), Decimal("0.00"))
-
-
-@dataclass(frozen=True)
 class PayerSummary:
     id: uuid.UUID
     code: str
@@ -118,39 +96,6 @@ class CoverageSummary:
     valid_from: date
     valid_to: date | None
     status: str  # active | inactive
-
-
-async def adjudicate_lines(
-    uow: UnitOfWork,
-    coverage_id: uuid.UUID,
-    category: str,
-    service_date: date,
-    charges: Sequence[Decimal],
-    caps: Sequence[Decimal],
-) -> LinesDecision:
-    """Split each of a claim's line charges between payer and patient under the coverage, in order, each line's
-    deductible and payer amount counting against the next; a line's payer amount never exceeds its cap (what the
-    claim asks). The coverage's validity, its scheme's status, the benefit and any pre-authorisation (for the lines'
-    total) decide eligibility. Reads the accumulators under the coverage's row lock, held to the end of the caller's
-    transaction: call `record_approved_claim` in the same transaction with what you accept.
-    Raises 404 COVERAGE_NOT_FOUND."""
-    assessed = await verification.assess_lines(uow, coverage_id, Category(category), service_date, charges, caps)
-    return LinesDecision(
-        coverage_id=assessed.coverage_id,
-        requires_preauth=assessed.requires_preauth,
-        lines=tuple(
-            LineDecision(
-                eligible=split.eligible,
-                payer_amount=split.payer_amount,
-                patient_amount=split.patient_amount,
-                deductible_applied=split.deductible_applied,
-                copay_applied=split.copay_applied,
-                limit_reduction=reduction,
-                reasons=tuple(str(r) for r in split.reasons),
-            )
-            for split, reduction in zip(assessed.lines, assessed.limit_reductions, strict=True)
-        ),
-    )
 
 
 SummaryT = TypeVar("SummaryT")
