@@ -19,13 +19,10 @@ from caremesh.claims.schemas import (
     DisputeRead,
     DisputeResolve,
     HistoryEntryRead,
-    Outstanding,
-    PayerTotals,
     ReconciliationReport,
     RejectRequest,
     RemittanceIn,
     RemittanceRead,
-    UnmatchedReportItem,
 )
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
 from caremesh.platform.errors import MalformedJson, Unprocessable, UnsupportedMediaType
@@ -276,17 +273,4 @@ async def reconciliation_report(
 ) -> ReconciliationReport:
     """Remittances received from `from` to `to` (clinic dates, inclusive): what was posted, what was not and why,
     totals by payer; and the approved claims still waiting for payment."""
-    found = await reconciliation.report(uow, from_, to)
-    return ReconciliationReport(
-        from_=found.from_,
-        to=found.to,
-        currency=found.currency,
-        remittances=found.remittances,
-        posted_count=found.posted_count,
-        posted_amount=found.posted_amount,
-        unmatched_count=found.unmatched_count,
-        unmatched_amount=found.unmatched_amount,
-        unmatched=[UnmatchedReportItem(**u) for u in found.unmatched],
-        by_payer=[PayerTotals(**vars(p)) for p in found.by_payer],
-        outstanding=Outstanding(count=found.outstanding_count, amount=found.outstanding_amount),
-    )
+    return _read(ReconciliationReport, await reconciliation.report(uow, from_, to))
