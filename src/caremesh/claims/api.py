@@ -3,32 +3,26 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from caremesh.claims import errors, reconciliation, remittances, service, x12_documents
 from caremesh.claims.domain import ClaimStatus
-from caremesh.claims.models import Claim, ClaimHistory, Dispute, Remittance
 from caremesh.claims.schemas import (
-    AdjustmentRead,
     ApproveRequest,
     ClaimCreate,
-    ClaimLineRead,
     ClaimRead,
     DisputeCreate,
     DisputeRead,
     DisputeResolve,
     HistoryEntryRead,
-    Outstanding,
-    PayerTotals,
     ReconciliationReport,
     RejectRequest,
     RemittanceIn,
     RemittanceRead,
-    UnmatchedReportItem,
 )
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
 from caremesh.platform.errors import MalformedJson, Unprocessable, UnsupportedMediaType
@@ -40,57 +34,27 @@ router = APIRouter(tags=["claims"], route_class=TransactionalRoute)
 
 READ, WRITE = require("claims:read"), require("claims:write")
 RECONCILE_READ, RECONCILE_WRITE = require("reconciliation:read"), require("reconciliation:write")
+ReadT = TypeVar("ReadT", bound=BaseModel)
+
+
+def _read(schema: type[ReadT], row: Any, response: Response | None = None) -> ReadT:
+    """The row as its read model; with `response`, its version as the ETag."""
+    if response is not None:
+        set_etag(response, row.version)
+    return schema.model_validate(row, from_attributes=True)
+
+
+class _InClinicCurrency:
+    """A row whose amounts are in the clinic's currency, which the row does not store."""
+
+    def __init__(self, row: object, uow: UnitOfWork) -> None:
+        self._row, self.currency = row, uow.settings.app.currency
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
 
 
 # --- claims -----------------------------------------------------------------------------------------------
-
-
-def _claim(claim: Claim, response: Response | None = None) -> ClaimRead:
-    if response is not None:
-        set_etag(response, claim.version)
-    return ClaimRead(
-        id=claim.id,
-        number=claim.number,
-        invoice_id=claim.invoice_id,
-        invoice_number=claim.invoice_number,
-        patient_id=claim.patient_id,
-        practitioner_id=claim.practitioner_id,
-        payer_id=claim.payer_id,
-        payer_code=claim.payer_code,
-        coverage_id=claim.coverage_id,
-        member_id=claim.member_id,
-        category=claim.category,  # type: ignore[arg-type]
-        service_date=claim.service_date,
-        status=ClaimStatus(claim.status),
-        currency=claim.currency,
-        total_charge=claim.total_charge,
-        claimed_amount=claim.claimed_amount,
-        approved_amount=claim.approved_amount,
-        paid_amount=claim.paid_amount,
-        diagnosis_codes=list(claim.diagnosis_codes),
-        lines=[
-            ClaimLineRead(
-                position=line.position,
-                code=line.code,
-                description=line.description,
-                quantity=line.quantity,
-                charge_amount=line.charge_amount,
-                claimed_amount=line.claimed_amount,
-                approved_amount=line.approved_amount,
-                reason_codes=list(dict.fromkeys(a["reason_code"] for a in line.adjustments)),
-                adjustments=[AdjustmentRead(**a) for a in line.adjustments],
-            )
-            for line in claim.lines
-        ],
-        rejection_reason_code=claim.rejection_reason_code,
-        rejection_reason=claim.rejection_reason,
-        submitted_at=claim.submitted_at,
-        adjudicated_at=claim.adjudicated_at,
-        paid_at=claim.paid_at,
-        version=claim.version,
-        created_at=claim.created_at,
-        updated_at=claim.updated_at,
-    )
 
 
 @router.post(
@@ -103,7 +67,7 @@ async def create_claim(body: ClaimCreate, uow: Uow, response: Response) -> Claim
     """A draft claim for the invoice's insurance share, with one line per invoice line."""
     claim = await service.create_claim(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/claims/{claim.id}"
-    return _claim(claim, response)
+    return _read(ClaimRead, claim, response)
 
 
 @router.get("/claims", dependencies=[READ])
@@ -118,12 +82,12 @@ async def list_claims(
     rows, cursor = await service.list_claims(
         uow, status=status, patient_id=patient_id, invoice_id=invoice_id, payer_id=payer_id, page=page
     )
-    return Page(items=[_claim(c) for c in rows], next_cursor=cursor)
+    return Page(items=[_read(ClaimRead, c) for c in rows], next_cursor=cursor)
 
 
 @router.get("/claims/{claim_id}", dependencies=[READ], responses=problems(errors.ClaimNotFound))
 async def get_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
-    return _claim(await service.get_claim(uow, claim_id), response)
+    return _read(ClaimRead, await service.get_claim(uow, claim_id), response)
 
 
 @router.post(
@@ -138,7 +102,7 @@ async def get_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimR
     ),
 )
 async def submit_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
-    return _claim(await service.submit(uow, claim_id), response)
+    return _read(ClaimRead, await service.submit(uow, claim_id), response)
 
 
 @router.post(
@@ -148,7 +112,7 @@ async def submit_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> Cla
 )
 async def process_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
     """Adjudicate automatically against the patient's scheme, with X12 reason codes per line."""
-    return _claim(await service.process(uow, claim_id), response)
+    return _read(ClaimRead, await service.process(uow, claim_id), response)
 
 
 @router.post(
@@ -162,7 +126,7 @@ async def process_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> Cl
     ),
 )
 async def approve_claim(claim_id: uuid.UUID, body: ApproveRequest, uow: Uow, response: Response) -> ClaimRead:
-    return _claim(await service.approve(uow, claim_id, body.approved_amount), response)
+    return _read(ClaimRead, await service.approve(uow, claim_id, body.approved_amount), response)
 
 
 @router.post(
@@ -171,18 +135,14 @@ async def approve_claim(claim_id: uuid.UUID, body: ApproveRequest, uow: Uow, res
     responses=problems(errors.ClaimNotFound, errors.InvalidStatusTransition),
 )
 async def reject_claim(claim_id: uuid.UUID, body: RejectRequest, uow: Uow, response: Response) -> ClaimRead:
-    return _claim(await service.reject(uow, claim_id, body.reason_code, body.reason), response)
-
-
-def _entry(entry: ClaimHistory) -> HistoryEntryRead:
-    return HistoryEntryRead.model_validate(entry, from_attributes=True)
+    return _read(ClaimRead, await service.reject(uow, claim_id, body.reason_code, body.reason), response)
 
 
 @router.get("/claims/{claim_id}/history", dependencies=[READ], responses=problems(errors.ClaimNotFound))
 async def claim_history(claim_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[HistoryEntryRead]:
     """The claim's transitions, oldest first."""
     rows, cursor = await service.history(uow, claim_id, page)
-    return Page(items=[_entry(e) for e in rows], next_cursor=cursor)
+    return Page(items=[_read(HistoryEntryRead, e) for e in rows], next_cursor=cursor)
 
 
 @router.get(
@@ -201,23 +161,6 @@ async def claim_x12(claim_id: uuid.UUID, uow: Uow) -> PlainTextResponse:
 # --- disputes ---------------------------------------------------------------------------------------------
 
 
-def _dispute(dispute: Dispute, response: Response | None = None) -> DisputeRead:
-    if response is not None:
-        set_etag(response, dispute.version)
-    return DisputeRead(
-        id=dispute.id,
-        claim_id=dispute.claim_id,
-        reason=dispute.reason,
-        status=dispute.status,  # type: ignore[arg-type]
-        outcome=dispute.outcome,  # type: ignore[arg-type]
-        approved_amount=dispute.approved_amount,
-        note=dispute.resolution_note,
-        created_at=dispute.created_at,
-        resolved_at=dispute.resolved_at,
-        version=dispute.version,
-    )
-
-
 @router.post(
     "/disputes",
     status_code=status.HTTP_201_CREATED,
@@ -227,7 +170,7 @@ def _dispute(dispute: Dispute, response: Response | None = None) -> DisputeRead:
 async def open_dispute(body: DisputeCreate, uow: Uow, response: Response) -> DisputeRead:
     dispute = await service.open_dispute(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/disputes/{dispute.id}"
-    return _dispute(dispute, response)
+    return _read(DisputeRead, dispute, response)
 
 
 @router.post(
@@ -247,7 +190,7 @@ async def resolve_dispute(
     dispute_id: uuid.UUID, body: DisputeResolve, uow: Uow, if_match: IfMatch, response: Response
 ) -> DisputeRead:
     """`overturned` approves the claim for `approved_amount` (default: the claimed amount); `upheld` leaves it."""
-    return _dispute(await service.resolve_dispute(uow, dispute_id, body, if_match), response)
+    return _read(DisputeRead, await service.resolve_dispute(uow, dispute_id, body, if_match), response)
 
 
 @router.get("/disputes", dependencies=[READ])
@@ -258,12 +201,12 @@ async def list_disputes(
     status: Literal["open", "resolved"] | None = None,
 ) -> Page[DisputeRead]:
     rows, cursor = await service.list_disputes(uow, claim_id=claim_id, status=status, page=page)
-    return Page(items=[_dispute(d) for d in rows], next_cursor=cursor)
+    return Page(items=[_read(DisputeRead, d) for d in rows], next_cursor=cursor)
 
 
 @router.get("/disputes/{dispute_id}", dependencies=[READ], responses=problems(errors.DisputeNotFound))
 async def get_dispute(dispute_id: uuid.UUID, uow: Uow, response: Response) -> DisputeRead:
-    return _dispute(await service.get_dispute(uow, dispute_id), response)
+    return _read(DisputeRead, await service.get_dispute(uow, dispute_id), response)
 
 
 # --- reconciliation ---------------------------------------------------------------------------------------
@@ -278,22 +221,6 @@ REMITTANCE_BODY = {
         },
     }
 }
-
-
-def _remittance(uow: UnitOfWork, remittance: Remittance) -> RemittanceRead:
-    return RemittanceRead(
-        id=remittance.id,
-        remittance_id=remittance.remittance_id,
-        payer_code=remittance.payer_code,
-        format=remittance.format,  # type: ignore[arg-type]
-        received_at=remittance.received_at,
-        currency=uow.settings.app.currency,
-        paid_total=remittance.paid_total,
-        posted_amount=remittance.posted_amount,
-        unmatched_amount=remittance.unmatched_amount,
-        posted=remittance.result.get("posted", []),
-        unmatched=remittance.result.get("unmatched", []),
-    )
 
 
 async def _remittance_body(request: Request) -> tuple[RemittanceIn, str]:
@@ -332,7 +259,7 @@ async def process_remittance(request: Request, uow: Uow) -> JSONResponse:
     remittance again answers 200 with the first answer and `Idempotent-Replayed: true`."""
     data, format_ = await _remittance_body(request)
     remittance, replayed = await remittances.process_remittance(uow, data, format_)
-    body = _remittance(uow, remittance).model_dump(mode="json")
+    body = _read(RemittanceRead, _InClinicCurrency(remittance, uow)).model_dump(mode="json")
     if replayed:
         return JSONResponse(body, status_code=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
     return JSONResponse(body, status_code=status.HTTP_201_CREATED)
@@ -346,17 +273,4 @@ async def reconciliation_report(
 ) -> ReconciliationReport:
     """Remittances received from `from` to `to` (clinic dates, inclusive): what was posted, what was not and why,
     totals by payer; and the approved claims still waiting for payment."""
-    found = await reconciliation.report(uow, from_, to)
-    return ReconciliationReport(
-        from_=found.from_,
-        to=found.to,
-        currency=found.currency,
-        remittances=found.remittances,
-        posted_count=found.posted_count,
-        posted_amount=found.posted_amount,
-        unmatched_count=found.unmatched_count,
-        unmatched_amount=found.unmatched_amount,
-        unmatched=[UnmatchedReportItem(**u) for u in found.unmatched],
-        by_payer=[PayerTotals(**vars(p)) for p in found.by_payer],
-        outstanding=Outstanding(count=found.outstanding_count, amount=found.outstanding_amount),
-    )
+    return _read(ReconciliationReport, await reconciliation.report(uow, from_, to))

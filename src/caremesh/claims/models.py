@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from caremesh.insurance.contract import Category
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id
 from caremesh.platform.money import cents_sql as cents
 
 CLAIM_STATUSES = ("draft", "submitted", "approved", "partially_approved", "rejected", "paid")
-CATEGORIES = ("consultation", "lab", "pharmacy", "procedure")
+CATEGORIES = tuple(c.value for c in Category)
 DISPUTE_STATUSES = ("open", "resolved")
 DISPUTE_OUTCOMES = ("upheld", "overturned")
 

@@ -31,6 +31,14 @@ class PayerTotal:
     unmatched_amount: Decimal = ZERO
 
 
+@dataclass(frozen=True)
+class Outstanding:
+    """The approved claims still waiting for payment."""
+
+    count: int
+    amount: Decimal
+
+
 @dataclass
 class Report:
     from_: date
@@ -43,8 +51,7 @@ class Report:
     unmatched_amount: Decimal
     unmatched: list[dict[str, Any]]
     by_payer: list[PayerTotal]
-    outstanding_count: int
-    outstanding_amount: Decimal
+    outstanding: Outstanding
 
 
 async def report(uow: UnitOfWork, from_: date, to: date) -> Report:
@@ -97,6 +104,5 @@ async def report(uow: UnitOfWork, from_: date, to: date) -> Report:
         unmatched_amount=money(sum((u["paid_amount"] for u in unmatched), ZERO)),
         unmatched=unmatched,
         by_payer=sorted(payers.values(), key=lambda p: p.payer_code),
-        outstanding_count=len(outstanding),
-        outstanding_amount=money(sum((a or ZERO for a in outstanding), ZERO)),
+        outstanding=Outstanding(len(outstanding), money(sum((a or ZERO for a in outstanding), ZERO))),
     )

@@ -1,8 +1,8 @@
-"""Helpers the claims use cases share: loading a claim, recording its transitions, the fields of its events."""
+"""Helpers the claims use cases share: loading claims and disputes, recording a claim's transitions, the fields of
+its events. Claims and disputes are the clinic's (no patient-role principal reads them)."""
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -10,16 +10,14 @@ from sqlalchemy import select
 
 from caremesh.audit import contract as audit
 from caremesh.claims.domain import Action
-from caremesh.claims.errors import ClaimNotFound
-from caremesh.claims.models import Claim, ClaimHistory
-from caremesh.platform.db import one_or_raise
+from caremesh.claims.errors import ClaimNotFound, DisputeNotFound
+from caremesh.claims.models import Claim, ClaimHistory, Dispute
+from caremesh.platform.repository import Repository
 from caremesh.platform.uow import UnitOfWork
 
-
-async def _load(uow: UnitOfWork, claim_id: uuid.UUID, *, for_update: bool = False) -> Claim:
-    query = select(Claim).where(Claim.id == claim_id)
-    claim: Claim = await one_or_raise(uow.session, query, ClaimNotFound, for_update=for_update)
-    return claim
+CLAIMS = Repository(Claim, ClaimNotFound, entity="claim", record=audit.record)
+CLAIMS_BY_NUMBER = Repository(Claim, ClaimNotFound, entity="claim", record=audit.record, key=Claim.number)
+DISPUTES = Repository(Dispute, DisputeNotFound, entity="dispute", record=audit.record)
 
 
 async def _record(

@@ -16,8 +16,8 @@ from caremesh.claims import domain
 from caremesh.claims.domain import Action, ClaimStatus
 from caremesh.claims.errors import RemittanceConflict
 from caremesh.claims.events import ClaimPaid
-from caremesh.claims.models import ONE_REMITTANCE, Claim, Remittance, RemittanceItem
-from caremesh.claims.records import _cents, _ids, _record
+from caremesh.claims.models import ONE_REMITTANCE, Remittance, RemittanceItem
+from caremesh.claims.records import CLAIMS_BY_NUMBER, _cents, _ids, _record
 from caremesh.claims.schemas import RemittanceIn
 from caremesh.platform.db import violates
 from caremesh.platform.errors import DomainError
@@ -139,12 +139,7 @@ def _item(position: int, item: Any, claim_id: uuid.UUID | None, problem: str | N
 
 async def _post(uow: UnitOfWork, data: RemittanceIn, item: Any) -> tuple[uuid.UUID | None, str | None]:
     """Post one item: (claim id, None) when posted, (claim id or None, reason) when not."""
-    claim = await uow.session.scalar(
-        select(Claim)
-        .where(Claim.number == item.claim_number)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    claim = await CLAIMS_BY_NUMBER.find(uow, item.claim_number, for_update=True)
     if claim is None:
         return None, "CLAIM_NOT_FOUND"
     if claim.payer_code != data.payer_code:

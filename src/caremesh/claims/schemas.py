@@ -3,11 +3,12 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, AliasPath, BaseModel, BeforeValidator, Field, StringConstraints
 
 from caremesh.claims.domain import Action, ClaimStatus
+from caremesh.insurance.contract import CategoryName
 from caremesh.platform.money import MoneyOut, money
 from caremesh.platform.schemas import Strict
 from caremesh.platform.timeutil import OutDateTime
@@ -26,7 +27,6 @@ ReasonCode = Annotated[
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
-Category = Literal["consultation", "lab", "pharmacy", "procedure"]
 
 
 class ClaimCreate(Strict):
@@ -54,6 +54,11 @@ class AdjustmentRead(BaseModel):
     amount: MoneyOut
 
 
+def _reason_codes(adjustments: list[dict[str, Any]]) -> list[str]:
+    """Each adjustment's reason code once, in order."""
+    return list(dict.fromkeys(a["reason_code"] for a in adjustments))
+
+
 class ClaimLineRead(BaseModel):
     position: int
     code: str
@@ -62,7 +67,7 @@ class ClaimLineRead(BaseModel):
     charge_amount: MoneyOut
     claimed_amount: MoneyOut
     approved_amount: MoneyOut | None
-    reason_codes: list[str]
+    reason_codes: Annotated[list[str], BeforeValidator(_reason_codes)] = Field(validation_alias="adjustments")
     adjustments: list[AdjustmentRead]
 
 
@@ -77,7 +82,7 @@ class ClaimRead(BaseModel):
     payer_code: str
     coverage_id: uuid.UUID | None
     member_id: str
-    category: Category
+    category: CategoryName
     service_date: date
     status: ClaimStatus
     currency: str
@@ -128,7 +133,7 @@ class DisputeRead(BaseModel):
     status: Literal["open", "resolved"]
     outcome: Literal["upheld", "overturned"] | None
     approved_amount: MoneyOut | None
-    note: str | None
+    note: str | None = Field(validation_alias="resolution_note")
     created_at: OutDateTime
     resolved_at: OutDateTime | None
     version: int
@@ -177,8 +182,8 @@ class RemittanceRead(BaseModel):
     paid_total: MoneyOut
     posted_amount: MoneyOut
     unmatched_amount: MoneyOut
-    posted: list[PostedItemRead]
-    unmatched: list[UnmatchedItemRead]
+    posted: list[PostedItemRead] = Field(validation_alias=AliasPath("result", "posted"))
+    unmatched: list[UnmatchedItemRead] = Field(validation_alias=AliasPath("result", "unmatched"))
 
 
 class UnmatchedReportItem(BaseModel):

@@ -24,7 +24,6 @@ from caremesh.claims.errors import (
     ClaimExists,
     ClaimWindowExpired,
     DisputeExists,
-    DisputeNotFound,
     DisputeResolved,
     DuplicateClaim,
     InvalidStatusTransition,
@@ -39,11 +38,11 @@ from caremesh.claims.models import (
     ClaimLine,
     Dispute,
 )
-from caremesh.claims.records import _cents, _ids, _load, _record
+from caremesh.claims.records import CLAIMS, DISPUTES, _cents, _ids, _record
 from caremesh.claims.schemas import ClaimCreate, DisputeCreate, DisputeResolve
 from caremesh.insurance import contract as insurance
 from caremesh.patients import contract as patients
-from caremesh.platform.db import one_or_raise, violates, where_given
+from caremesh.platform.db import violates, where_given
 from caremesh.platform.errors import check_version, invalid_field
 from caremesh.platform.money import money
 from caremesh.platform.numbering import next_number
@@ -55,16 +54,19 @@ NUMBER_PREFIX = "CLM"
 ZERO = domain.ZERO
 
 # What insurance calls each kind of invoice.
-CATEGORY_OF_KIND = {"consultation": "consultation", "lab": "lab", "medication": "pharmacy", "procedure": "procedure"}
+CATEGORY_OF_KIND = {
+    "consultation": insurance.Category.CONSULTATION,
+    "lab": insurance.Category.LAB,
+    "medication": insurance.Category.PHARMACY,
+    "procedure": insurance.Category.PROCEDURE,
+}
 
 
 # --- reading ----------------------------------------------------------------------------------------------
 
 
 async def get_claim(uow: UnitOfWork, claim_id: uuid.UUID) -> Claim:
-    claim = await _load(uow, claim_id)
-    audit.record(uow, "claim.read", "claim", claim.id)
-    return claim
+    return await CLAIMS.get(uow, claim_id)
 
 
 async def list_claims(
@@ -77,20 +79,18 @@ async def list_claims(
     page: PageParams,
 ) -> tuple[list[Claim], str | None]:
     query = where_given(
-        select(Claim),
+        CLAIMS.query(uow),
         (Claim.status, status),
         (Claim.patient_id, patient_id),
         (Claim.invoice_id, invoice_id),
         (Claim.payer_id, payer_id),
     )
-    rows, cursor = await paginate(uow.session, query, order_by=[Claim.created_at, Claim.id], params=page)
-    audit.record(uow, "claim.list", "claim", None)
-    return rows, cursor
+    return await CLAIMS.page(uow, query, order_by=[Claim.created_at, Claim.id], params=page, record_each=False)
 
 
 async def history(uow: UnitOfWork, claim_id: uuid.UUID, page: PageParams) -> tuple[list[ClaimHistory], str | None]:
     """The claim's transitions, oldest first (one page)."""
-    await _load(uow, claim_id)
+    await CLAIMS.load(uow, claim_id)
     query = select(ClaimHistory).where(ClaimHistory.claim_id == claim_id)
     rows, cursor = await paginate(uow.session, query, order_by=[ClaimHistory.sequence, ClaimHistory.id], params=page)
     audit.record(uow, "claim.history_read", "claim", claim_id)
@@ -245,7 +245,7 @@ async def _refuse_duplicate(uow: UnitOfWork, claim: Claim, now: datetime) -> Non
 
 
 async def submit(uow: UnitOfWork, claim_id: uuid.UUID) -> Claim:
-    claim = await _load(uow, claim_id, for_update=True)
+    claim = await CLAIMS.load(uow, claim_id, for_update=True)
     _check(Action.SUBMITTED, claim)
     now = uow.now()
     settings = uow.settings.claims
@@ -338,7 +338,7 @@ async def _decide(
 async def process(uow: UnitOfWork, claim_id: uuid.UUID) -> Claim:
     """Automatic adjudication against the claim's coverage: eligibility, benefit, deductible, co-pay, coverage
     percent, annual limit and pre-authorisation, line by line, with X12 reason codes."""
-    claim = await _load(uow, claim_id, for_update=True)
+    claim = await CLAIMS.load(uow, claim_id, for_update=True)
     _check(Action.ADJUDICATED, claim)
     charges = [line.charge_amount for line in claim.lines]
     caps = [line.claimed_amount for line in claim.lines]
@@ -374,7 +374,7 @@ def _manual_lines(claim: Claim, total: Decimal) -> tuple[list[Decimal], list[tup
 
 
 async def approve(uow: UnitOfWork, claim_id: uuid.UUID, amount: Decimal) -> Claim:
-    claim = await _load(uow, claim_id, for_update=True)
+    claim = await CLAIMS.load(uow, claim_id, for_update=True)
     _check(Action.APPROVED, claim)
     if amount > claim.claimed_amount:
         raise invalid_field("approved_amount", f"must not exceed the claimed {claim.claimed_amount:.2f}")
@@ -383,7 +383,7 @@ async def approve(uow: UnitOfWork, claim_id: uuid.UUID, amount: Decimal) -> Clai
 
 
 async def reject(uow: UnitOfWork, claim_id: uuid.UUID, reason_code: str, reason: str) -> Claim:
-    claim = await _load(uow, claim_id, for_update=True)
+    claim = await CLAIMS.load(uow, claim_id, for_update=True)
     _check(Action.REJECTED, claim)
     found = [(Adjustment(domain.Group.CONTRACTUAL, reason_code, line.charge_amount),) for line in claim.lines]
     return await _decide(
@@ -400,14 +400,8 @@ async def reject(uow: UnitOfWork, claim_id: uuid.UUID, reason_code: str, reason:
 # --- disputes ---------------------------------------------------------------------------------------------
 
 
-async def _load_dispute(uow: UnitOfWork, dispute_id: uuid.UUID, *, for_update: bool = False) -> Dispute:
-    query = select(Dispute).where(Dispute.id == dispute_id)
-    dispute: Dispute = await one_or_raise(uow.session, query, DisputeNotFound, for_update=for_update)
-    return dispute
-
-
 async def open_dispute(uow: UnitOfWork, data: DisputeCreate) -> Dispute:
-    claim = await _load(uow, data.claim_id, for_update=True)
+    claim = await CLAIMS.load(uow, data.claim_id, for_update=True)
     if claim.status not in domain.DISPUTABLE:
         raise InvalidStatusTransition(f"A {claim.status} claim cannot be disputed; only rejected or partly approved.")
     if await uow.session.scalar(select(Dispute.id).where(Dispute.claim_id == claim.id, Dispute.status == "open")):
@@ -434,9 +428,9 @@ async def open_dispute(uow: UnitOfWork, data: DisputeCreate) -> Dispute:
 async def resolve_dispute(
     uow: UnitOfWork, dispute_id: uuid.UUID, data: DisputeResolve, expected_version: int | None
 ) -> Dispute:
-    dispute = await _load_dispute(uow, dispute_id)
-    claim = await _load(uow, dispute.claim_id, for_update=True)
-    dispute = await _load_dispute(uow, dispute_id, for_update=True)
+    dispute = await DISPUTES.load(uow, dispute_id)
+    claim = await CLAIMS.load(uow, dispute.claim_id, for_update=True)
+    dispute = await DISPUTES.load(uow, dispute_id, for_update=True)
     check_version(dispute.version, expected_version)
     if dispute.status != "open":
         raise DisputeResolved()
@@ -465,15 +459,12 @@ async def resolve_dispute(
 
 
 async def get_dispute(uow: UnitOfWork, dispute_id: uuid.UUID) -> Dispute:
-    dispute = await _load_dispute(uow, dispute_id)
-    audit.record(uow, "dispute.read", "dispute", dispute.id)
-    return dispute
+    return await DISPUTES.get(uow, dispute_id)
 
 
 async def list_disputes(
     uow: UnitOfWork, *, claim_id: uuid.UUID | None, status: str | None, page: PageParams
 ) -> tuple[list[Dispute], str | None]:
-    query = where_given(select(Dispute), (Dispute.claim_id, claim_id), (Dispute.status, status))
-    rows, cursor = await paginate(uow.session, query, order_by=[Dispute.created_at, Dispute.id], params=page)
-    audit.record(uow, "dispute.list", "dispute", None)
-    return rows, cursor
+    query = where_given(DISPUTES.query(uow), (Dispute.claim_id, claim_id), (Dispute.status, status))
+    order_by = [Dispute.created_at, Dispute.id]
+    return await DISPUTES.page(uow, query, order_by=order_by, params=page, record_each=False)

@@ -7,7 +7,7 @@ import uuid
 from caremesh.audit import contract as audit
 from caremesh.claims import x12
 from caremesh.claims.errors import InvalidX12, NotClaimable
-from caremesh.claims.records import _load
+from caremesh.claims.records import CLAIMS
 from caremesh.claims.schemas import RemittanceIn
 from caremesh.insurance import contract as insurance
 from caremesh.patients import contract as patients
@@ -32,7 +32,7 @@ def control_number(claim_number: str) -> int:
 
 
 async def x12_837p(uow: UnitOfWork, claim_id: uuid.UUID) -> str:
-    claim = await _load(uow, claim_id)
+    claim = await CLAIMS.load(uow, claim_id)
     session = uow.session
     patient = await patients.find_patient(session, claim.patient_id)
     payer = await insurance.find_payer(session, claim.payer_id)

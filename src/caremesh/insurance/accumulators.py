@@ -6,18 +6,12 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
-
 from caremesh.audit import contract as audit
 from caremesh.insurance import domain
-from caremesh.insurance.errors import (
-    AnnualLimitExceeded,
-    CoverageNotFound,
-    DeductibleExceeded,
-    NotCovered,
-    NothingToReverse,
-)
-from caremesh.insurance.models import Accumulator, Coverage
+from caremesh.insurance.domain import Category
+from caremesh.insurance.errors import AnnualLimitExceeded, DeductibleExceeded, NotCovered, NothingToReverse
+from caremesh.insurance.models import Accumulator
+from caremesh.insurance.repository import ANY_COVERAGE
 from caremesh.insurance.verification import _accumulator_query, _amount, _benefit
 from caremesh.platform.uow import UnitOfWork
 
@@ -27,9 +21,7 @@ async def _locked_accumulator(
 ) -> Accumulator | None:
     """The accumulator row, under the coverage's row lock (which serialises every change of its accumulators,
     including the first insert of a year's row)."""
-    coverage = await uow.session.scalar(select(Coverage).where(Coverage.id == coverage_id).with_for_update())
-    if coverage is None:
-        raise CoverageNotFound()
+    coverage = await ANY_COVERAGE.load(uow, coverage_id, for_update=True)
     year = domain.benefit_year(service_date)
     row = await uow.session.scalar(
         _accumulator_query(coverage_id, category, year).with_for_update().execution_options(populate_existing=True)
@@ -53,6 +45,38 @@ async def _locked_accumulator(
     return row
 
 
+async def _move(
+    uow: UnitOfWork,
+    coverage_id: uuid.UUID,
+    category: str,
+    service_date: date,
+    deductible_applied: Decimal,
+    payer_amount: Decimal,
+    *,
+    reverse: bool,
+) -> None:
+    """Add (or, reversing, take back) a claim's deductible and payer amount on its accumulators."""
+    category = Category(category)
+    deductible_applied = _amount("deductible_applied", deductible_applied)
+    payer_amount = _amount("payer_amount", payer_amount)
+    row = await _locked_accumulator(uow, coverage_id, category, service_date, create=not reverse)
+    if reverse:
+        if row is None or row.deductible_met < deductible_applied or row.limit_used < payer_amount:
+            raise NothingToReverse()
+        deductible_applied, payer_amount = -deductible_applied, -payer_amount
+    else:
+        assert row is not None
+        if row.deductible_met + deductible_applied > row.deductible:
+            raise DeductibleExceeded(f"Only {row.deductible - row.deductible_met:.2f} of the deductible is left.")
+        if row.annual_limit is not None and row.limit_used + payer_amount > row.annual_limit:
+            raise AnnualLimitExceeded(f"Only {row.annual_limit - row.limit_used:.2f} of the annual limit is left.")
+    row.deductible_met += deductible_applied
+    row.limit_used += payer_amount
+    row.updated_at = uow.now()
+    await uow.session.flush()
+    audit.record(uow, f"accumulator.{'reverse' if reverse else 'record'}", "coverage", coverage_id)
+
+
 async def record_approved_claim(
     uow: UnitOfWork,
     coverage_id: uuid.UUID,
@@ -61,19 +85,11 @@ async def record_approved_claim(
     deductible_applied: Decimal,
     payer_amount: Decimal,
 ) -> None:
-    deductible_applied = _amount("deductible_applied", deductible_applied)
-    payer_amount = _amount("payer_amount", payer_amount)
-    row = await _locked_accumulator(uow, coverage_id, category, service_date, create=True)
-    assert row is not None
-    if row.deductible_met + deductible_applied > row.deductible:
-        raise DeductibleExceeded(f"Only {row.deductible - row.deductible_met:.2f} of the deductible is left.")
-    if row.annual_limit is not None and row.limit_used + payer_amount > row.annual_limit:
-        raise AnnualLimitExceeded(f"Only {row.annual_limit - row.limit_used:.2f} of the annual limit is left.")
-    row.deductible_met += deductible_applied
-    row.limit_used += payer_amount
-    row.updated_at = uow.now()
-    await uow.session.flush()
-    audit.record(uow, "accumulator.record", "coverage", coverage_id)
+    """Move the accumulators of (coverage, category, calendar year of `service_date`) by an approved claim's
+    deductible and payer amount, under the coverage's row lock. Call once per approval (idempotency is the
+    caller's). Raises 404 COVERAGE_NOT_FOUND, 409 NOT_COVERED (no benefit), 409 DEDUCTIBLE_EXCEEDED,
+    409 ANNUAL_LIMIT_EXCEEDED (nothing moves then), 422 for negative or sub-cent amounts."""
+    await _move(uow, coverage_id, category, service_date, deductible_applied, payer_amount, reverse=False)
 
 
 async def reverse_approved_claim(
@@ -84,13 +100,6 @@ async def reverse_approved_claim(
     deductible_applied: Decimal,
     payer_amount: Decimal,
 ) -> None:
-    deductible_applied = _amount("deductible_applied", deductible_applied)
-    payer_amount = _amount("payer_amount", payer_amount)
-    row = await _locked_accumulator(uow, coverage_id, category, service_date, create=False)
-    if row is None or row.deductible_met < deductible_applied or row.limit_used < payer_amount:
-        raise NothingToReverse()
-    row.deductible_met -= deductible_applied
-    row.limit_used -= payer_amount
-    row.updated_at = uow.now()
-    await uow.session.flush()
-    audit.record(uow, "accumulator.reverse", "coverage", coverage_id)
+    """Take back what `record_approved_claim` moved for a claim overturned or voided later (same arguments).
+    Raises 404 COVERAGE_NOT_FOUND, 409 NOTHING_TO_REVERSE when the accumulators hold less."""
+    await _move(uow, coverage_id, category, service_date, deductible_applied, payer_amount, reverse=True)

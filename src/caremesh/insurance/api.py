@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel
 
 from caremesh.insurance import errors, service, verification
 from caremesh.insurance.domain import Category, CoverageStatus, SchemeStatus
-from caremesh.insurance.models import Benefit, Coverage, Payer, Preauthorization, PremiumRate, Scheme
 from caremesh.insurance.schemas import (
     BenefitCreate,
     BenefitRead,
@@ -26,6 +27,7 @@ from caremesh.insurance.schemas import (
     VerificationRead,
     VerifyRequest,
 )
+from caremesh.patients.contract import PatientNotFound
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
@@ -36,13 +38,27 @@ router = APIRouter(tags=["insurance"], route_class=TransactionalRoute)
 READ, WRITE, VERIFY = require("insurance:read"), require("insurance:write"), require("coverage:verify")
 BinQuery = Query(None, pattern=r"^[0-9]{6}$")
 PcnQuery = Query(None, pattern=r"^[A-Za-z0-9]{1,10}$")
+ReadT = TypeVar("ReadT", bound=BaseModel)
+
+
+def _read(schema: type[ReadT], row: Any, response: Response | None = None) -> ReadT:
+    """The row as its read model; with `response`, its version as the ETag."""
+    if response is not None:
+        set_etag(response, row.version)
+    return schema.model_validate(row, from_attributes=True)
+
+
+class _InClinicCurrency:
+    """A row whose amounts are in the clinic's currency, which the row does not store."""
+
+    def __init__(self, row: object, uow: UnitOfWork) -> None:
+        self._row, self.currency = row, uow.settings.app.currency
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
 
 
 # --- payers ---------------------------------------------------------------------------------------------
-
-
-def _payer(payer: Payer) -> PayerRead:
-    return PayerRead.model_validate(payer, from_attributes=True)
 
 
 @router.post(
@@ -54,7 +70,7 @@ def _payer(payer: Payer) -> PayerRead:
 async def create_payer(body: PayerCreate, uow: Uow, response: Response) -> PayerRead:
     payer = await service.create_payer(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/payers/{payer.id}"
-    return _payer(payer)
+    return _read(PayerRead, payer)
 
 
 @router.get("/payers", dependencies=[READ])
@@ -67,21 +83,15 @@ async def list_payers(
 ) -> Page[PayerRead]:
     """With `bin` and `pcn`: the payer that card resolves to (exact BIN/PCN, else the BIN's payer without PCN)."""
     rows, cursor = await service.list_payers(uow, code=code, bin_=bin, pcn=pcn, page=page)
-    return Page(items=[_payer(p) for p in rows], next_cursor=cursor)
+    return Page(items=[_read(PayerRead, p) for p in rows], next_cursor=cursor)
 
 
 @router.get("/payers/{payer_id}", dependencies=[READ], responses=problems(errors.PayerNotFound))
 async def get_payer(payer_id: uuid.UUID, uow: Uow) -> PayerRead:
-    return _payer(await service.get_payer(uow, payer_id))
+    return _read(PayerRead, await service.get_payer(uow, payer_id))
 
 
 # --- schemes --------------------------------------------------------------------------------------------
-
-
-def _scheme(scheme: Scheme, response: Response | None = None) -> SchemeRead:
-    if response is not None:
-        set_etag(response, scheme.version)
-    return SchemeRead.model_validate(scheme, from_attributes=True)
 
 
 @router.post(
@@ -93,7 +103,7 @@ def _scheme(scheme: Scheme, response: Response | None = None) -> SchemeRead:
 async def create_scheme(body: SchemeCreate, uow: Uow, response: Response) -> SchemeRead:
     scheme = await service.create_scheme(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/schemes/{scheme.id}"
-    return _scheme(scheme, response)
+    return _read(SchemeRead, scheme, response)
 
 
 @router.get("/schemes", dependencies=[READ])
@@ -101,12 +111,12 @@ async def list_schemes(
     uow: Uow, page: PageParams = Depends(), payer_id: uuid.UUID | None = None, status: SchemeStatus | None = None
 ) -> Page[SchemeRead]:
     rows, cursor = await service.list_schemes(uow, payer_id=payer_id, status=status, page=page)
-    return Page(items=[_scheme(s) for s in rows], next_cursor=cursor)
+    return Page(items=[_read(SchemeRead, s) for s in rows], next_cursor=cursor)
 
 
 @router.get("/schemes/{scheme_id}", dependencies=[READ], responses=problems(errors.SchemeNotFound))
 async def get_scheme(scheme_id: uuid.UUID, uow: Uow, response: Response) -> SchemeRead:
-    return _scheme(await service.get_scheme(uow, scheme_id), response)
+    return _read(SchemeRead, await service.get_scheme(uow, scheme_id), response)
 
 
 @router.post(
@@ -115,7 +125,9 @@ async def get_scheme(scheme_id: uuid.UUID, uow: Uow, response: Response) -> Sche
     responses=problems(errors.SchemeNotFound, errors.InvalidStatusTransition),
 )
 async def suspend_scheme(scheme_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> SchemeRead:
-    return _scheme(await service.set_scheme_status(uow, scheme_id, SchemeStatus.SUSPENDED, if_match), response)
+    return _read(
+        SchemeRead, await service.set_scheme_status(uow, scheme_id, SchemeStatus.SUSPENDED, if_match), response
+    )
 
 
 @router.post(
@@ -124,25 +136,10 @@ async def suspend_scheme(scheme_id: uuid.UUID, uow: Uow, if_match: IfMatch, resp
     responses=problems(errors.SchemeNotFound, errors.InvalidStatusTransition),
 )
 async def activate_scheme(scheme_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> SchemeRead:
-    return _scheme(await service.set_scheme_status(uow, scheme_id, SchemeStatus.ACTIVE, if_match), response)
+    return _read(SchemeRead, await service.set_scheme_status(uow, scheme_id, SchemeStatus.ACTIVE, if_match), response)
 
 
 # --- benefits and premium rates -------------------------------------------------------------------------
-
-
-def _benefit(uow: UnitOfWork, benefit: Benefit) -> BenefitRead:
-    return BenefitRead(
-        id=benefit.id,
-        scheme_id=benefit.scheme_id,
-        category=Category(benefit.category),
-        coverage_percent=benefit.coverage_percent,
-        copay_amount=benefit.copay_amount,
-        deductible=benefit.deductible,
-        annual_limit=benefit.annual_limit,
-        requires_preauth=benefit.requires_preauth,
-        currency=uow.settings.app.currency,
-        created_at=benefit.created_at,
-    )
 
 
 @router.post(
@@ -152,25 +149,13 @@ def _benefit(uow: UnitOfWork, benefit: Benefit) -> BenefitRead:
     responses=problems(errors.SchemeNotFound, errors.BenefitExists),
 )
 async def create_benefit(scheme_id: uuid.UUID, body: BenefitCreate, uow: Uow) -> BenefitRead:
-    return _benefit(uow, await service.create_benefit(uow, scheme_id, body))
+    return _read(BenefitRead, _InClinicCurrency(await service.create_benefit(uow, scheme_id, body), uow))
 
 
 @router.get("/schemes/{scheme_id}/benefits", dependencies=[READ], responses=problems(errors.SchemeNotFound))
 async def list_benefits(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[BenefitRead]:
     rows, cursor = await service.list_benefits(uow, scheme_id, page)
-    return Page(items=[_benefit(uow, b) for b in rows], next_cursor=cursor)
-
-
-def _rate(uow: UnitOfWork, rate: PremiumRate) -> PremiumRateRead:
-    return PremiumRateRead(
-        id=rate.id,
-        scheme_id=rate.scheme_id,
-        min_age=rate.min_age,
-        max_age=rate.max_age,
-        monthly_premium=rate.monthly_premium,
-        currency=uow.settings.app.currency,
-        created_at=rate.created_at,
-    )
+    return Page(items=[_read(BenefitRead, _InClinicCurrency(b, uow)) for b in rows], next_cursor=cursor)
 
 
 @router.post(
@@ -180,13 +165,13 @@ def _rate(uow: UnitOfWork, rate: PremiumRate) -> PremiumRateRead:
     responses=problems(errors.SchemeNotFound, errors.PremiumRateOverlap),
 )
 async def create_premium_rate(scheme_id: uuid.UUID, body: PremiumRateCreate, uow: Uow) -> PremiumRateRead:
-    return _rate(uow, await service.create_premium_rate(uow, scheme_id, body))
+    return _read(PremiumRateRead, _InClinicCurrency(await service.create_premium_rate(uow, scheme_id, body), uow))
 
 
 @router.get("/schemes/{scheme_id}/premium-rates", dependencies=[READ], responses=problems(errors.SchemeNotFound))
 async def list_premium_rates(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[PremiumRateRead]:
     rows, cursor = await service.list_premium_rates(uow, scheme_id, page)
-    return Page(items=[_rate(uow, r) for r in rows], next_cursor=cursor)
+    return Page(items=[_read(PremiumRateRead, _InClinicCurrency(r, uow)) for r in rows], next_cursor=cursor)
 
 
 @router.get(
@@ -212,22 +197,16 @@ async def premium_quote(scheme_id: uuid.UUID, uow: Uow, date_of_birth: date) -> 
 # --- coverages ------------------------------------------------------------------------------------------
 
 
-def _coverage(coverage: Coverage, response: Response | None = None) -> CoverageRead:
-    if response is not None:
-        set_etag(response, coverage.version)
-    return CoverageRead.model_validate(coverage, from_attributes=True)
-
-
 @router.post(
     "/coverages",
     status_code=status.HTTP_201_CREATED,
     dependencies=[WRITE],
-    responses=problems(errors.PatientNotFound, errors.SchemeNotFound, errors.MemberIdExists),
+    responses=problems(PatientNotFound, errors.SchemeNotFound, errors.MemberIdExists),
 )
 async def create_coverage(body: CoverageCreate, uow: Uow, response: Response) -> CoverageRead:
     coverage = await service.create_coverage(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/coverages/{coverage.id}"
-    return _coverage(coverage, response)
+    return _read(CoverageRead, coverage, response)
 
 
 @router.get("/coverages", dependencies=[READ])
@@ -242,12 +221,12 @@ async def list_coverages(
     rows, cursor = await service.list_coverages(
         uow, patient_id=patient_id, scheme_id=scheme_id, member_id=member_id, status=status, page=page
     )
-    return Page(items=[_coverage(c) for c in rows], next_cursor=cursor)
+    return Page(items=[_read(CoverageRead, c) for c in rows], next_cursor=cursor)
 
 
 @router.get("/coverages/{coverage_id}", dependencies=[READ], responses=problems(errors.CoverageNotFound))
 async def get_coverage(coverage_id: uuid.UUID, uow: Uow, response: Response) -> CoverageRead:
-    return _coverage(await service.get_coverage(uow, coverage_id), response)
+    return _read(CoverageRead, await service.get_coverage(uow, coverage_id), response)
 
 
 @router.post(
@@ -256,14 +235,10 @@ async def get_coverage(coverage_id: uuid.UUID, uow: Uow, response: Response) -> 
     responses=problems(errors.CoverageNotFound, errors.InvalidStatusTransition),
 )
 async def deactivate_coverage(coverage_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> CoverageRead:
-    return _coverage(await service.deactivate_coverage(uow, coverage_id, if_match), response)
+    return _read(CoverageRead, await service.deactivate_coverage(uow, coverage_id, if_match), response)
 
 
 # --- pre-authorisations ---------------------------------------------------------------------------------
-
-
-def _preauth(preauth: Preauthorization) -> PreauthorizationRead:
-    return PreauthorizationRead.model_validate(preauth, from_attributes=True)
 
 
 @router.post(
@@ -275,7 +250,7 @@ def _preauth(preauth: Preauthorization) -> PreauthorizationRead:
 async def create_preauthorization(body: PreauthorizationCreate, uow: Uow, response: Response) -> PreauthorizationRead:
     preauth = await service.create_preauthorization(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/preauthorizations/{preauth.id}"
-    return _preauth(preauth)
+    return _read(PreauthorizationRead, preauth)
 
 
 @router.get("/preauthorizations", dependencies=[READ])
@@ -283,38 +258,26 @@ async def list_preauthorizations(
     uow: Uow, page: PageParams = Depends(), coverage_id: uuid.UUID | None = None, category: Category | None = None
 ) -> Page[PreauthorizationRead]:
     rows, cursor = await service.list_preauthorizations(uow, coverage_id=coverage_id, category=category, page=page)
-    return Page(items=[_preauth(p) for p in rows], next_cursor=cursor)
+    return Page(items=[_read(PreauthorizationRead, p) for p in rows], next_cursor=cursor)
 
 
 @router.get("/preauthorizations/{preauth_id}", dependencies=[READ], responses=problems(errors.PreauthorizationNotFound))
 async def get_preauthorization(preauth_id: uuid.UUID, uow: Uow) -> PreauthorizationRead:
-    return _preauth(await service.get_preauthorization(uow, preauth_id))
+    return _read(PreauthorizationRead, await service.get_preauthorization(uow, preauth_id))
 
 
 # --- verification ---------------------------------------------------------------------------------------
 
 
-@router.post("/coverage/verify", dependencies=[VERIFY], responses=problems(errors.PatientNotFound))
+@router.post("/coverage/verify", dependencies=[VERIFY], responses=problems(PatientNotFound))
 async def verify_coverage(body: VerifyRequest, uow: Uow) -> VerificationRead:
     """What the payer and the patient would pay for a service on `service_date`. Never moves accumulators."""
-    assessment = await verification.verify(uow, body.patient_id, body.category, body.amount, body.service_date)
-    split = assessment.split
-    return VerificationRead(
-        eligible=split.eligible,
-        coverage_id=assessment.coverage_id,
-        payer_amount=split.payer_amount,
-        patient_amount=split.patient_amount,
-        deductible_applied=split.deductible_applied,
-        copay_applied=split.copay_applied,
-        remaining_annual_limit=split.remaining_annual_limit,
-        requires_preauth=assessment.requires_preauth,
-        reasons=[str(r) for r in split.reasons],
-        currency=uow.settings.app.currency,
-    )
+    found = await verification.verify_coverage(uow, body.patient_id, body.category, body.amount, body.service_date)
+    return _read(VerificationRead, _InClinicCurrency(found, uow))
 
 
 @router.get("/coverage/check/{member_id}", dependencies=[VERIFY])
 async def check_member(member_id: str, uow: Uow) -> CoverageCheckRead:
     """The member's coverages that apply today at the clinic (active, within their dates, scheme active)."""
     on, rows = await service.check_member(uow, member_id)
-    return CoverageCheckRead(member_id=member_id, on=on, coverages=[_coverage(c) for c in rows])
+    return CoverageCheckRead(member_id=member_id, on=on, coverages=[_read(CoverageRead, c) for c in rows])

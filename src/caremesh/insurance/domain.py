@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
 from caremesh.platform.money import money
 from caremesh.platform.timeutil import years_between
@@ -22,6 +23,10 @@ class Category(StrEnum):
     LAB = "lab"
     PHARMACY = "pharmacy"
     PROCEDURE = "procedure"
+
+
+# The same vocabulary as a plain-string type, for read models that show it inline rather than as `Category`.
+CategoryName = Literal[tuple(c.value for c in Category)]  # type: ignore[valid-type]
 
 
 class SchemeStatus(StrEnum):

@@ -21,10 +21,6 @@ class PreauthorizationNotFound(NotFound):
     code, title = "PREAUTHORIZATION_NOT_FOUND", "Pre-authorisation not found"
 
 
-class PatientNotFound(NotFound):
-    code, title = "PATIENT_NOT_FOUND", "Patient not found"
-
-
 class NoPremiumRate(NotFound):
     code, title = "NO_PREMIUM_RATE", "No premium rate covers this age"
 

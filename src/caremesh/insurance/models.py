@@ -7,12 +7,13 @@ from decimal import Decimal
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from caremesh.insurance.domain import Category, CoverageStatus, SchemeStatus
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id
 from caremesh.platform.money import cents_sql as cents
 
-CATEGORIES = ("consultation", "lab", "pharmacy", "procedure")
-SCHEME_STATUSES = ("active", "suspended")
-COVERAGE_STATUSES = ("active", "inactive")
+CATEGORIES = tuple(c.value for c in Category)
+SCHEME_STATUSES = tuple(s.value for s in SchemeStatus)
+COVERAGE_STATUSES = tuple(s.value for s in CoverageStatus)
 
 # Names the errors of these constraints carry (see `platform.db.violates`); SQLite names the columns.
 PAYER_CODE = ("uq_insurance_payers_code", "insurance_payers.code")

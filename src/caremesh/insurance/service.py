@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,18 +23,13 @@ from caremesh.insurance import domain
 from caremesh.insurance.domain import CoverageStatus, SchemeStatus
 from caremesh.insurance.errors import (
     BenefitExists,
-    CoverageNotFound,
     InvalidStatusTransition,
     MemberIdExists,
     NoPremiumRate,
-    PatientNotFound,
     PayerBinPcnExists,
     PayerCodeExists,
-    PayerNotFound,
-    PreauthorizationNotFound,
     PremiumRateOverlap,
     SchemeCodeExists,
-    SchemeNotFound,
 )
 from caremesh.insurance.events import CoverageCreated, SchemeActivated, SchemeSuspended
 from caremesh.insurance.models import (
@@ -50,6 +45,7 @@ from caremesh.insurance.models import (
     PremiumRate,
     Scheme,
 )
+from caremesh.insurance.repository import COVERAGES, PAYERS, PREAUTHORIZATIONS, SCHEMES
 from caremesh.insurance.schemas import (
     BenefitCreate,
     CoverageCreate,
@@ -59,8 +55,8 @@ from caremesh.insurance.schemas import (
     SchemeCreate,
 )
 from caremesh.patients import contract as patients
-from caremesh.platform.db import one_or_raise, violates, where_given
-from caremesh.platform.errors import check_version, invalid_field
+from caremesh.platform.db import violates, where_given
+from caremesh.platform.errors import DomainError, check_version, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
@@ -68,19 +64,17 @@ from caremesh.platform.uow import UnitOfWork
 # --- helpers -------------------------------------------------------------------------------------------
 
 
-def _violates_any(error: IntegrityError, names: Iterable[str]) -> bool:
-    return any(violates(error, name) for name in names)
-
-
-def _currency(uow: UnitOfWork) -> str:
-    return uow.settings.app.currency
-
-
-def _visible_coverages(uow: UnitOfWork, query: Select[Any]) -> Select[Any]:
-    """A patient-role principal sees only their own coverages; others do not exist for them."""
-    if uow.actor is not None and uow.actor.is_patient_only:
-        return query.where(Coverage.patient_id == uow.actor.patient_id)
-    return query
+async def _insert(uow: UnitOfWork, row: object, *unique: tuple[Iterable[str], type[DomainError]]) -> None:
+    """Add and flush `row`; a lost race for one of its unique constraints (the names its errors carry) surfaces as
+    that constraint's 409, the same as the check before it."""
+    uow.session.add(row)
+    try:
+        await uow.session.flush()
+    except IntegrityError as error:
+        for names, conflict in unique:
+            if any(violates(error, name) for name in names):
+                raise conflict() from error
+        raise
 
 
 # --- payers --------------------------------------------------------------------------------------------
@@ -92,15 +86,7 @@ async def create_payer(uow: UnitOfWork, data: PayerCreate) -> Payer:
     if data.bin is not None and await _payer_by_bin_pcn(uow.session, data.bin, data.pcn) is not None:
         raise PayerBinPcnExists()
     payer = Payer(code=data.code, name=data.name, bin=data.bin, pcn=data.pcn, created_at=uow.now())
-    uow.session.add(payer)
-    try:
-        await uow.session.flush()
-    except IntegrityError as error:
-        if _violates_any(error, PAYER_CODE):
-            raise PayerCodeExists() from error
-        if _violates_any(error, PAYER_BIN_PCN):
-            raise PayerBinPcnExists() from error
-        raise
+    await _insert(uow, payer, (PAYER_CODE, PayerCodeExists), (PAYER_BIN_PCN, PayerBinPcnExists))
     audit.record(uow, "payer.create", "payer", payer.id)
     return payer
 
@@ -123,10 +109,7 @@ async def resolve_payer(session: AsyncSession, bin_: str | None, pcn: str | None
 
 
 async def get_payer(uow: UnitOfWork, payer_id: uuid.UUID) -> Payer:
-    payer = await uow.session.get(Payer, payer_id)
-    if payer is None:
-        raise PayerNotFound()
-    return payer
+    return await PAYERS.load(uow, payer_id)
 
 
 async def list_payers(
@@ -157,25 +140,13 @@ async def create_scheme(uow: UnitOfWork, data: SchemeCreate) -> Scheme:
     scheme = Scheme(
         payer_id=data.payer_id, code=data.code, name=data.name, status=data.status, created_at=now, updated_at=now
     )
-    uow.session.add(scheme)
-    try:
-        await uow.session.flush()
-    except IntegrityError as error:
-        if _violates_any(error, SCHEME_CODE):
-            raise SchemeCodeExists() from error
-        raise
+    await _insert(uow, scheme, (SCHEME_CODE, SchemeCodeExists))
     audit.record(uow, "scheme.create", "scheme", scheme.id)
     return scheme
 
 
-async def _load_scheme(uow: UnitOfWork, scheme_id: uuid.UUID, *, for_update: bool = False) -> Scheme:
-    query = select(Scheme).where(Scheme.id == scheme_id)
-    scheme: Scheme = await one_or_raise(uow.session, query, SchemeNotFound, for_update=for_update)
-    return scheme
-
-
 async def get_scheme(uow: UnitOfWork, scheme_id: uuid.UUID) -> Scheme:
-    return await _load_scheme(uow, scheme_id)
+    return await SCHEMES.load(uow, scheme_id)
 
 
 async def list_schemes(
@@ -188,7 +159,7 @@ async def list_schemes(
 async def set_scheme_status(
     uow: UnitOfWork, scheme_id: uuid.UUID, target: SchemeStatus, expected_version: int | None
 ) -> Scheme:
-    scheme = await _load_scheme(uow, scheme_id, for_update=True)
+    scheme = await SCHEMES.load(uow, scheme_id, for_update=True)
     check_version(scheme.version, expected_version)
     if scheme.status == target:
         raise InvalidStatusTransition(f"The scheme is already {target}.")
@@ -208,26 +179,20 @@ async def set_scheme_status(
 
 
 async def create_benefit(uow: UnitOfWork, scheme_id: uuid.UUID, data: BenefitCreate) -> Benefit:
-    await _load_scheme(uow, scheme_id)
+    await SCHEMES.load(uow, scheme_id)
     taken = await uow.session.scalar(
         select(Benefit.id).where(Benefit.scheme_id == scheme_id, Benefit.category == data.category)
     )
     if taken is not None:
         raise BenefitExists(f"The scheme has a {data.category} benefit.")
     benefit = Benefit(scheme_id=scheme_id, created_at=uow.now(), **data.model_dump())
-    uow.session.add(benefit)
-    try:
-        await uow.session.flush()
-    except IntegrityError as error:
-        if _violates_any(error, BENEFIT_CATEGORY):
-            raise BenefitExists() from error
-        raise
+    await _insert(uow, benefit, (BENEFIT_CATEGORY, BenefitExists))
     audit.record(uow, "benefit.create", "benefit", benefit.id)
     return benefit
 
 
 async def list_benefits(uow: UnitOfWork, scheme_id: uuid.UUID, page: PageParams) -> tuple[list[Benefit], str | None]:
-    await _load_scheme(uow, scheme_id)
+    await SCHEMES.load(uow, scheme_id)
     query = select(Benefit).where(Benefit.scheme_id == scheme_id)
     return await paginate(uow.session, query, order_by=[Benefit.category], params=page)
 
@@ -238,7 +203,7 @@ async def list_benefits(uow: UnitOfWork, scheme_id: uuid.UUID, page: PageParams)
 async def create_premium_rate(uow: UnitOfWork, scheme_id: uuid.UUID, data: PremiumRateCreate) -> PremiumRate:
     """Decided under the scheme's row lock: concurrent creates of one scheme run one after the other, so two
     overlapping bands cannot both pass the check."""
-    await _load_scheme(uow, scheme_id, for_update=True)
+    await SCHEMES.load(uow, scheme_id, for_update=True)
     query = select(PremiumRate).where(
         PremiumRate.scheme_id == scheme_id, or_(PremiumRate.max_age.is_(None), PremiumRate.max_age >= data.min_age)
     )
@@ -252,8 +217,7 @@ async def create_premium_rate(uow: UnitOfWork, scheme_id: uuid.UUID, data: Premi
             extra={"conflicting_rate_id": str(clash.id)},
         )
     rate = PremiumRate(scheme_id=scheme_id, created_at=uow.now(), **data.model_dump())
-    uow.session.add(rate)
-    await uow.session.flush()
+    await _insert(uow, rate)
     audit.record(uow, "premium_rate.create", "premium_rate", rate.id)
     return rate
 
@@ -261,7 +225,7 @@ async def create_premium_rate(uow: UnitOfWork, scheme_id: uuid.UUID, data: Premi
 async def list_premium_rates(
     uow: UnitOfWork, scheme_id: uuid.UUID, page: PageParams
 ) -> tuple[list[PremiumRate], str | None]:
-    await _load_scheme(uow, scheme_id)
+    await SCHEMES.load(uow, scheme_id)
     query = select(PremiumRate).where(PremiumRate.scheme_id == scheme_id)
     return await paginate(uow.session, query, order_by=[PremiumRate.min_age, PremiumRate.id], params=page)
 
@@ -274,7 +238,7 @@ class Quote:
 
 
 async def premium_quote(uow: UnitOfWork, scheme_id: uuid.UUID, date_of_birth: date) -> Quote:
-    await _load_scheme(uow, scheme_id)
+    await SCHEMES.load(uow, scheme_id)
     today = clinic_date(uow.now())
     if date_of_birth > today:
         raise invalid_field("date_of_birth", "must not be in the future")
@@ -308,8 +272,8 @@ def coverage_created(coverage: Coverage) -> CoverageCreated:
 
 async def create_coverage(uow: UnitOfWork, data: CoverageCreate) -> Coverage:
     if await patients.find_patient(uow.session, data.patient_id, lock=True) is None:
-        raise PatientNotFound()
-    scheme = await _load_scheme(uow, data.scheme_id)
+        raise patients.PatientNotFound()
+    scheme = await SCHEMES.load(uow, data.scheme_id)
     taken = await uow.session.scalar(
         select(Coverage.id).where(Coverage.payer_id == scheme.payer_id, Coverage.member_id == data.member_id)
     )
@@ -327,28 +291,14 @@ async def create_coverage(uow: UnitOfWork, data: CoverageCreate) -> Coverage:
         created_at=now,
         updated_at=now,
     )
-    uow.session.add(coverage)
-    try:
-        await uow.session.flush()
-    except IntegrityError as error:
-        if _violates_any(error, MEMBER_ID):
-            raise MemberIdExists() from error
-        raise
+    await _insert(uow, coverage, (MEMBER_ID, MemberIdExists))
     uow.publish(coverage_created(coverage))
     audit.record(uow, "coverage.create", "coverage", coverage.id)
     return coverage
 
 
-async def _load_coverage(uow: UnitOfWork, coverage_id: uuid.UUID, *, for_update: bool = False) -> Coverage:
-    query = _visible_coverages(uow, select(Coverage).where(Coverage.id == coverage_id))
-    coverage: Coverage = await one_or_raise(uow.session, query, CoverageNotFound, for_update=for_update)
-    return coverage
-
-
 async def get_coverage(uow: UnitOfWork, coverage_id: uuid.UUID) -> Coverage:
-    coverage = await _load_coverage(uow, coverage_id)
-    audit.record(uow, "coverage.read", "coverage", coverage.id)
-    return coverage
+    return await COVERAGES.get(uow, coverage_id)
 
 
 async def list_coverages(
@@ -361,21 +311,17 @@ async def list_coverages(
     page: PageParams,
 ) -> tuple[list[Coverage], str | None]:
     query = where_given(
-        _visible_coverages(uow, select(Coverage)),
+        COVERAGES.query(uow),
         (Coverage.patient_id, patient_id),
         (Coverage.scheme_id, scheme_id),
         (Coverage.member_id, member_id),
         (Coverage.status, status),
     )
-    rows, cursor = await paginate(uow.session, query, order_by=[Coverage.created_at, Coverage.id], params=page)
-    audit.record(uow, "coverage.list", "coverage", None)
-    for coverage in rows:
-        audit.record(uow, "coverage.list_read", "coverage", coverage.id)
-    return rows, cursor
+    return await COVERAGES.page(uow, query, order_by=[Coverage.created_at, Coverage.id], params=page)
 
 
 async def deactivate_coverage(uow: UnitOfWork, coverage_id: uuid.UUID, expected_version: int | None) -> Coverage:
-    coverage = await _load_coverage(uow, coverage_id, for_update=True)
+    coverage = await COVERAGES.load(uow, coverage_id, for_update=True)
     check_version(coverage.version, expected_version)
     if coverage.status == CoverageStatus.INACTIVE:
         raise InvalidStatusTransition("The coverage is already inactive.")
@@ -389,7 +335,7 @@ async def deactivate_coverage(uow: UnitOfWork, coverage_id: uuid.UUID, expected_
 async def check_member(uow: UnitOfWork, member_id: str) -> tuple[date, list[Coverage]]:
     """The member's coverages that apply today at the clinic (active, within dates, scheme active)."""
     today = clinic_date(uow.now())
-    query = _visible_coverages(
+    query = COVERAGES.visible(
         uow,
         select(Coverage)
         .join(Scheme, Scheme.id == Coverage.scheme_id)
@@ -413,10 +359,9 @@ def _applies_on(on: date) -> tuple[Any, ...]:
 
 
 async def create_preauthorization(uow: UnitOfWork, data: PreauthorizationCreate) -> Preauthorization:
-    await _load_coverage(uow, data.coverage_id)
+    await COVERAGES.load(uow, data.coverage_id)
     preauth = Preauthorization(status="approved", created_at=uow.now(), **data.model_dump())
-    uow.session.add(preauth)
-    await uow.session.flush()
+    await _insert(uow, preauth)
     audit.record(uow, "preauthorization.create", "preauthorization", preauth.id)
     return preauth
 
@@ -425,24 +370,13 @@ async def list_preauthorizations(
     uow: UnitOfWork, *, coverage_id: uuid.UUID | None, category: str | None, page: PageParams
 ) -> tuple[list[Preauthorization], str | None]:
     query = where_given(
-        _visible_coverages(uow, select(Preauthorization).join(Coverage, Coverage.id == Preauthorization.coverage_id)),
+        PREAUTHORIZATIONS.query(uow),
         (Preauthorization.coverage_id, coverage_id),
         (Preauthorization.category, category),
     )
-    rows, cursor = await paginate(
-        uow.session, query, order_by=[Preauthorization.created_at, Preauthorization.id], params=page
-    )
-    audit.record(uow, "preauthorization.list", "preauthorization", None)
-    return rows, cursor
+    order_by = [Preauthorization.created_at, Preauthorization.id]
+    return await PREAUTHORIZATIONS.page(uow, query, order_by=order_by, params=page, record_each=False)
 
 
 async def get_preauthorization(uow: UnitOfWork, preauth_id: uuid.UUID) -> Preauthorization:
-    query = _visible_coverages(
-        uow,
-        select(Preauthorization)
-        .join(Coverage, Coverage.id == Preauthorization.coverage_id)
-        .where(Preauthorization.id == preauth_id),
-    )
-    preauth: Preauthorization = await one_or_raise(uow.session, query, PreauthorizationNotFound)
-    audit.record(uow, "preauthorization.read", "preauthorization", preauth.id)
-    return preauth
+    return await PREAUTHORIZATIONS.get(uow, preauth_id)

@@ -13,18 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.audit import contract as audit
 from caremesh.insurance import domain
-from caremesh.insurance.domain import ZERO
-from caremesh.insurance.errors import CoverageNotFound, PatientNotFound
+from caremesh.insurance.domain import ZERO, Category
 from caremesh.insurance.models import Accumulator, Benefit, Coverage, Preauthorization, Scheme
+from caremesh.insurance.repository import ANY_COVERAGE
 from caremesh.patients import contract as patients
-from caremesh.platform.db import one_or_raise
 from caremesh.platform.errors import invalid_field
 from caremesh.platform.money import money
 from caremesh.platform.uow import UnitOfWork
-
-
-def _may_see(uow: UnitOfWork, patient_id: uuid.UUID) -> bool:
-    return uow.actor is None or uow.actor.may_see_patient(patient_id)
 
 
 def _amount(field: str, value: Decimal) -> Decimal:
@@ -38,6 +33,36 @@ class Assessment:
     coverage_id: uuid.UUID | None
     split: domain.Split
     requires_preauth: bool
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What a coverage pays of a service's amount, as POST /coverage/verify answers it (and the contract's `verify`)."""
+
+    eligible: bool
+    coverage_id: uuid.UUID | None
+    payer_amount: Decimal
+    patient_amount: Decimal  # amount - payer_amount
+    deductible_applied: Decimal
+    remaining_annual_limit: Decimal | None  # before this service; None: no limit (or no benefit)
+    reasons: tuple[str, ...]  # Reason codes; empty when eligible
+    copay_applied: Decimal
+    requires_preauth: bool
+
+    @classmethod
+    def of(cls, assessment: Assessment) -> Verification:
+        split = assessment.split
+        return cls(
+            eligible=split.eligible,
+            coverage_id=assessment.coverage_id,
+            payer_amount=split.payer_amount,
+            patient_amount=split.patient_amount,
+            deductible_applied=split.deductible_applied,
+            remaining_annual_limit=split.remaining_annual_limit,
+            reasons=tuple(str(r) for r in split.reasons),
+            copay_applied=split.copay_applied,
+            requires_preauth=assessment.requires_preauth,
+        )
 
 
 async def _coverage_facts(session: AsyncSession, patient_id: uuid.UUID) -> list[tuple[domain.CoverageFacts, Coverage]]:
@@ -119,36 +144,69 @@ async def assess(
 
 
 @dataclass(frozen=True)
-class LinesAssessment:
+class LineDecision:
+    eligible: bool
+    payer_amount: Decimal
+    patient_amount: Decimal  # charge - payer_amount
+    deductible_applied: Decimal
+    copay_applied: Decimal
+    limit_reduction: Decimal  # what the annual limit took off the payer's share
+    reasons: tuple[str, ...]  # Reason codes; empty when eligible
+
+    @classmethod
+    def of(cls, split: domain.Split, limit_reduction: Decimal = ZERO) -> LineDecision:
+        return cls(
+            eligible=split.eligible,
+            payer_amount=split.payer_amount,
+            patient_amount=split.patient_amount,
+            deductible_applied=split.deductible_applied,
+            copay_applied=split.copay_applied,
+            limit_reduction=limit_reduction,
+            reasons=tuple(str(r) for r in split.reasons),
+        )
+
+
+@dataclass(frozen=True)
+class LinesDecision:
     coverage_id: uuid.UUID | None
     requires_preauth: bool
-    lines: tuple[domain.Split, ...]
-    limit_reductions: tuple[Decimal, ...]  # per line: what the annual limit took off the payer's share
+    lines: tuple[LineDecision, ...]
+
+    @property
+    def deductible_applied(self) -> Decimal:
+        return sum((line.deductible_applied for line in self.lines), Decimal("0.00"))
+
+    @property
+    def payer_amount(self) -> Decimal:
+        return sum((line.payer_amount for line in self.lines), Decimal("0.00"))
 
 
-async def assess_lines(
+async def adjudicate_lines(
     uow: UnitOfWork,
     coverage_id: uuid.UUID,
     category: str,
     service_date: date,
     charges: Sequence[Decimal],
     caps: Sequence[Decimal],
-) -> LinesAssessment:
-    """Adjudicate a claim's lines against its coverage, in order, each line's deductible and payer amount counting
-    against the next; the payer never pays more than the line's cap. The coverage stays row-locked until the
-    caller's transaction ends, so claims of one coverage are adjudicated one after the other."""
-    query = select(Coverage).where(Coverage.id == coverage_id)
-    coverage: Coverage = await one_or_raise(uow.session, query, CoverageNotFound, for_update=True)
-    nothing = tuple(ZERO for _ in charges)
+) -> LinesDecision:
+    """Split each of a claim's line charges between payer and patient under the coverage, in order, each line's
+    deductible and payer amount counting against the next; a line's payer amount never exceeds its cap (what the
+    claim asks). The coverage's validity, its scheme's status, the benefit and any pre-authorisation (for the lines'
+    total) decide eligibility. Reads the accumulators under the coverage's row lock, held to the end of the caller's
+    transaction: call `record_approved_claim` in the same transaction with what you accept.
+    Raises 404 COVERAGE_NOT_FOUND."""
+    category = Category(category)
+    coverage = await ANY_COVERAGE.load(uow, coverage_id, for_update=True)
     scheme_status = await uow.session.scalar(select(Scheme.status).where(Scheme.id == coverage.scheme_id))
     facts = domain.CoverageFacts(coverage.id, coverage.status, coverage.valid_from, coverage.valid_to, scheme_status)
     problems = domain.coverage_problems(facts, service_date)
     if problems:
-        return LinesAssessment(coverage.id, False, tuple(domain.not_eligible(c, problems) for c in charges), nothing)
+        refused = tuple(LineDecision.of(domain.not_eligible(c, problems)) for c in charges)
+        return LinesDecision(coverage.id, False, refused)
     benefit = await _benefit(uow.session, coverage.scheme_id, category)
     if benefit is None:
-        refused = tuple(domain.not_eligible(c, (domain.Reason.NOT_COVERED,)) for c in charges)
-        return LinesAssessment(coverage.id, False, refused, nothing)
+        refused = tuple(LineDecision.of(domain.not_eligible(c, (domain.Reason.NOT_COVERED,))) for c in charges)
+        return LinesDecision(coverage.id, False, refused)
     row = await uow.session.scalar(
         _accumulator_query(coverage.id, category, domain.benefit_year(service_date)).execution_options(
             populate_existing=True
@@ -160,32 +218,46 @@ async def assess_lines(
         uow.session, coverage.id, category, service_date, total
     )
     terms = _terms(benefit)
-    splits: list[domain.Split] = []
-    reductions: list[Decimal] = []
+    decisions: list[LineDecision] = []
     for charge, cap in zip(charges, caps, strict=True):
         split = domain.split(charge, terms, usage, preauthorised=preauthorised)
         unlimited = money(
             (money(charge) - split.deductible_applied - split.copay_applied) * terms.coverage_percent / 100
         )
-        reductions.append(max(ZERO, unlimited - split.payer_amount) if split.eligible else ZERO)
+        reduction = max(ZERO, unlimited - split.payer_amount) if split.eligible else ZERO
         payer = min(split.payer_amount, money(cap))
         split = replace(
             split, payer_amount=payer, patient_amount=money(split.patient_amount + split.payer_amount - payer)
         )
         usage = domain.Usage(money(usage.deductible_met + split.deductible_applied), money(usage.limit_used + payer))
-        splits.append(split)
-    return LinesAssessment(coverage.id, benefit.requires_preauth, tuple(splits), tuple(reductions))
+        decisions.append(LineDecision.of(split, reduction))
+    return LinesDecision(coverage.id, benefit.requires_preauth, tuple(decisions))
 
 
-async def verify(uow: UnitOfWork, patient_id: uuid.UUID, category: str, amount: Decimal, on: date) -> Assessment:
-    if not _may_see(uow, patient_id) or await patients.find_patient(uow.session, patient_id) is None:
-        raise PatientNotFound()
+async def verify_coverage(
+    uow: UnitOfWork, patient_id: uuid.UUID, category: str, amount: Decimal, on: date
+) -> Verification:
+    """POST /coverage/verify: the patient must exist and be visible to the principal."""
+    may_see = uow.actor is None or uow.actor.may_see_patient(patient_id)
+    if not may_see or await patients.find_patient(uow.session, patient_id) is None:
+        raise patients.PatientNotFound()
     assessment = await assess(uow.session, patient_id, category, _amount("amount", amount), on)
     audit.record(uow, "coverage.verify", "patient", patient_id)
-    return assessment
+    return Verification.of(assessment)
+
+
+async def verify(
+    session: AsyncSession, patient_id: uuid.UUID, category: str, amount: Decimal, service_date: date
+) -> Verification:
+    """The payer's and patient's shares of `amount` for a service, as POST /coverage/verify computes them. Reads
+    only; `amount` must not be negative (ValueError)."""
+    return Verification.of(await assess(session, patient_id, Category(category), amount, service_date))
 
 
 async def coverage_percent(session: AsyncSession, patient_id: uuid.UUID, category: str, on: date) -> Decimal | None:
+    """The coverage percent (0-100) of the patient's coverage that applies on `on` (active, within its dates, scheme
+    active) for `category`: Decimal("0.00") when that coverage has no benefit for it, or when the patient is enrolled
+    but no coverage applies on that date; None when the patient has no coverage at all (billing's default decides)."""
     facts = await _coverage_facts(session, patient_id)
     if not facts:
         return None
