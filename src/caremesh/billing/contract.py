@@ -36,10 +36,10 @@ from caremesh.billing.events import (
     InvoiceIssued,
     InvoicePaid,
     InvoiceVoided,
-    from_attributes,
 )
 from caremesh.billing.models import Invoice
 from caremesh.billing.order_invoices import ChargeLine, OrderCharge
+from caremesh.platform.mapping import from_attributes
 from caremesh.platform.uow import UnitOfWork
 
 __all__ = [

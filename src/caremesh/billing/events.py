@@ -3,12 +3,11 @@ instants RFC 3339 UTC (see platform/messaging/events.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar
 
 from caremesh.platform.messaging.events import IntegrationEvent
 
@@ -63,14 +62,3 @@ class InvoiceVoided(_InvoiceEvent):
 INVOICE_ISSUED = InvoiceIssued.event_type
 INVOICE_PAID = InvoicePaid.event_type
 INVOICE_VOIDED = InvoiceVoided.event_type
-
-
-T = TypeVar("T")
-
-
-def from_attributes(cls: type[T], row: object, **given: Any) -> T:
-    """The dataclass `cls` (an event, a contract's summary) with every field not `given` read from the attribute of
-    `row` of the same name: the dataclasses' counterpart of `model_validate(row, from_attributes=True)`."""
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    read = {field.name: getattr(row, field.name) for field in fields if field.name not in given}
-    return cls(**read, **given)

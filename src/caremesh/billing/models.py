@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -12,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from caremesh.billing.domain import InvoiceStatus, Kind
-from caremesh.platform.db import Base, Money, UTCDateTime, new_id
+from caremesh.platform.db import Base, Money, UTCDateTime, new_id, quoted_list
 from caremesh.platform.money import cents_sql
 
 BASIS_POINT = Decimal("0.0001")
@@ -62,17 +61,13 @@ ONE_INVOICE_PER_ORDER = "uq_invoices_order_id"
 ONE_CONSULTATION_TARIFF_PER_SPECIALTY = "uq_tariffs_consultation_specialty"
 
 
-def _quoted(values: Iterable[str]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
-
 class Tariff(Base):
     """A price list entry. `pricing` is one of the shapes in `domain` (flat, experience bands, hourly)
     as JSON with amounts as strings; `tax_rate` None means the configured default."""
 
     __tablename__ = "tariffs"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_quoted(Kind)})", name="kind_known"),
+        CheckConstraint(f"kind IN ({quoted_list(Kind)})", name="kind_known"),
         CheckConstraint("tax_rate_bp BETWEEN 0 AND 10000", name="tax_rate_range"),
         # At most one consultation tariff names a specialty, so a visit's price is never ambiguous.
         Index(
@@ -100,8 +95,8 @@ class Tariff(Base):
 def _invoice_checks() -> tuple[CheckConstraint, ...]:
     paid, pending, patient = cents("amount_paid"), cents("amount_pending"), cents("patient_amount")
     return (
-        CheckConstraint(f"status IN ({_quoted(InvoiceStatus)})", name="status_known"),
-        CheckConstraint(f"kind IN ({_quoted(Kind)})", name="kind_known"),
+        CheckConstraint(f"status IN ({quoted_list(InvoiceStatus)})", name="status_known"),
+        CheckConstraint(f"kind IN ({quoted_list(Kind)})", name="kind_known"),
         CheckConstraint(" AND ".join(f"{cents(m)} >= 0" for m in INVOICE_MONEY), name="amounts_not_negative"),
         CheckConstraint(f"{paid} >= 0", name="amount_paid_not_negative"),
         CheckConstraint(f"{pending} >= 0", name="amount_pending_not_negative"),

@@ -29,13 +29,14 @@ from caremesh.billing.errors import (
     InvoiceNotVoidable,
     NoApplicableTariff,
 )
-from caremesh.billing.events import InvoiceIssued, InvoicePaid, InvoiceVoided, from_attributes
+from caremesh.billing.events import InvoiceIssued, InvoicePaid, InvoiceVoided
 from caremesh.billing.models import ONE_INVOICE_PER_APPOINTMENT, ONE_INVOICE_PER_ORDER, Invoice, InvoiceLine
 from caremesh.billing.tariffs import _pricing, _tax_rate, consultation_tariff
 from caremesh.billing.tariffs import bootstrap as bootstrap  # app.py runs each context's service.bootstrap at start-up
 from caremesh.patients import contract as patients
 from caremesh.platform.db import violates, where_given
 from caremesh.platform.errors import Conflict, check_version
+from caremesh.platform.mapping import from_attributes
 from caremesh.platform.numbering import next_gapless_number
 from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository

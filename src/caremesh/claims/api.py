@@ -3,11 +3,11 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from caremesh.claims import errors, reconciliation, remittances, service, x12_documents
 from caremesh.claims.domain import ClaimStatus
@@ -24,34 +24,16 @@ from caremesh.claims.schemas import (
     RemittanceIn,
     RemittanceRead,
 )
-from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, require
 from caremesh.platform.errors import MalformedJson, Unprocessable, UnsupportedMediaType
+from caremesh.platform.mapping import WithAttributes
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
-from caremesh.platform.uow import UnitOfWork
 
 router = APIRouter(tags=["claims"], route_class=TransactionalRoute)
 
 READ, WRITE = require("claims:read"), require("claims:write")
 RECONCILE_READ, RECONCILE_WRITE = require("reconciliation:read"), require("reconciliation:write")
-ReadT = TypeVar("ReadT", bound=BaseModel)
-
-
-def _read(schema: type[ReadT], row: Any, response: Response | None = None) -> ReadT:
-    """The row as its read model; with `response`, its version as the ETag."""
-    if response is not None:
-        set_etag(response, row.version)
-    return schema.model_validate(row, from_attributes=True)
-
-
-class _InClinicCurrency:
-    """A row whose amounts are in the clinic's currency, which the row does not store."""
-
-    def __init__(self, row: object, uow: UnitOfWork) -> None:
-        self._row, self.currency = row, uow.settings.app.currency
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._row, name)
 
 
 # --- claims -----------------------------------------------------------------------------------------------
@@ -67,7 +49,7 @@ async def create_claim(body: ClaimCreate, uow: Uow, response: Response) -> Claim
     """A draft claim for the invoice's insurance share, with one line per invoice line."""
     claim = await service.create_claim(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/claims/{claim.id}"
-    return _read(ClaimRead, claim, response)
+    return read_model(ClaimRead, claim, response)
 
 
 @router.get("/claims", dependencies=[READ])
@@ -82,12 +64,12 @@ async def list_claims(
     rows, cursor = await service.list_claims(
         uow, status=status, patient_id=patient_id, invoice_id=invoice_id, payer_id=payer_id, page=page
     )
-    return Page(items=[_read(ClaimRead, c) for c in rows], next_cursor=cursor)
+    return Page(items=[read_model(ClaimRead, c) for c in rows], next_cursor=cursor)
 
 
 @router.get("/claims/{claim_id}", dependencies=[READ], responses=problems(errors.ClaimNotFound))
 async def get_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
-    return _read(ClaimRead, await service.get_claim(uow, claim_id), response)
+    return read_model(ClaimRead, await service.get_claim(uow, claim_id), response)
 
 
 @router.post(
@@ -102,7 +84,7 @@ async def get_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimR
     ),
 )
 async def submit_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
-    return _read(ClaimRead, await service.submit(uow, claim_id), response)
+    return read_model(ClaimRead, await service.submit(uow, claim_id), response)
 
 
 @router.post(
@@ -112,7 +94,7 @@ async def submit_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> Cla
 )
 async def process_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
     """Adjudicate automatically against the patient's scheme, with X12 reason codes per line."""
-    return _read(ClaimRead, await service.process(uow, claim_id), response)
+    return read_model(ClaimRead, await service.process(uow, claim_id), response)
 
 
 @router.post(
@@ -126,7 +108,7 @@ async def process_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> Cl
     ),
 )
 async def approve_claim(claim_id: uuid.UUID, body: ApproveRequest, uow: Uow, response: Response) -> ClaimRead:
-    return _read(ClaimRead, await service.approve(uow, claim_id, body.approved_amount), response)
+    return read_model(ClaimRead, await service.approve(uow, claim_id, body.approved_amount), response)
 
 
 @router.post(
@@ -135,14 +117,14 @@ async def approve_claim(claim_id: uuid.UUID, body: ApproveRequest, uow: Uow, res
     responses=problems(errors.ClaimNotFound, errors.InvalidStatusTransition),
 )
 async def reject_claim(claim_id: uuid.UUID, body: RejectRequest, uow: Uow, response: Response) -> ClaimRead:
-    return _read(ClaimRead, await service.reject(uow, claim_id, body.reason_code, body.reason), response)
+    return read_model(ClaimRead, await service.reject(uow, claim_id, body.reason_code, body.reason), response)
 
 
 @router.get("/claims/{claim_id}/history", dependencies=[READ], responses=problems(errors.ClaimNotFound))
 async def claim_history(claim_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[HistoryEntryRead]:
     """The claim's transitions, oldest first."""
     rows, cursor = await service.history(uow, claim_id, page)
-    return Page(items=[_read(HistoryEntryRead, e) for e in rows], next_cursor=cursor)
+    return Page(items=[read_model(HistoryEntryRead, e) for e in rows], next_cursor=cursor)
 
 
 @router.get(
@@ -170,7 +152,7 @@ async def claim_x12(claim_id: uuid.UUID, uow: Uow) -> PlainTextResponse:
 async def open_dispute(body: DisputeCreate, uow: Uow, response: Response) -> DisputeRead:
     dispute = await service.open_dispute(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/disputes/{dispute.id}"
-    return _read(DisputeRead, dispute, response)
+    return read_model(DisputeRead, dispute, response)
 
 
 @router.post(
@@ -190,7 +172,7 @@ async def resolve_dispute(
     dispute_id: uuid.UUID, body: DisputeResolve, uow: Uow, if_match: IfMatch, response: Response
 ) -> DisputeRead:
     """`overturned` approves the claim for `approved_amount` (default: the claimed amount); `upheld` leaves it."""
-    return _read(DisputeRead, await service.resolve_dispute(uow, dispute_id, body, if_match), response)
+    return read_model(DisputeRead, await service.resolve_dispute(uow, dispute_id, body, if_match), response)
 
 
 @router.get("/disputes", dependencies=[READ])
@@ -201,12 +183,12 @@ async def list_disputes(
     status: Literal["open", "resolved"] | None = None,
 ) -> Page[DisputeRead]:
     rows, cursor = await service.list_disputes(uow, claim_id=claim_id, status=status, page=page)
-    return Page(items=[_read(DisputeRead, d) for d in rows], next_cursor=cursor)
+    return Page(items=[read_model(DisputeRead, d) for d in rows], next_cursor=cursor)
 
 
 @router.get("/disputes/{dispute_id}", dependencies=[READ], responses=problems(errors.DisputeNotFound))
 async def get_dispute(dispute_id: uuid.UUID, uow: Uow, response: Response) -> DisputeRead:
-    return _read(DisputeRead, await service.get_dispute(uow, dispute_id), response)
+    return read_model(DisputeRead, await service.get_dispute(uow, dispute_id), response)
 
 
 # --- reconciliation ---------------------------------------------------------------------------------------
@@ -259,7 +241,9 @@ async def process_remittance(request: Request, uow: Uow) -> JSONResponse:
     remittance again answers 200 with the first answer and `Idempotent-Replayed: true`."""
     data, format_ = await _remittance_body(request)
     remittance, replayed = await remittances.process_remittance(uow, data, format_)
-    body = _read(RemittanceRead, _InClinicCurrency(remittance, uow)).model_dump(mode="json")
+    body = read_model(RemittanceRead, WithAttributes(remittance, currency=uow.settings.app.currency)).model_dump(
+        mode="json"
+    )
     if replayed:
         return JSONResponse(body, status_code=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
     return JSONResponse(body, status_code=status.HTTP_201_CREATED)
@@ -273,4 +257,4 @@ async def reconciliation_report(
 ) -> ReconciliationReport:
     """Remittances received from `from` to `to` (clinic dates, inclusive): what was posted, what was not and why,
     totals by payer; and the approved claims still waiting for payment."""
-    return _read(ReconciliationReport, await reconciliation.report(uow, from_, to))
+    return read_model(ReconciliationReport, await reconciliation.report(uow, from_, to))

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caremesh.insurance.contract import Category
-from caremesh.platform.db import Base, Money, UTCDateTime, new_id
+from caremesh.platform.db import Base, Money, UTCDateTime, new_id, quoted_list
 from caremesh.platform.money import cents_sql as cents
 
 CLAIM_STATUSES = ("draft", "submitted", "approved", "partially_approved", "rejected", "paid")
@@ -23,18 +23,14 @@ ONE_OPEN_DISPUTE_PER_CLAIM = ("uq_claim_disputes_open_claim", "claim_disputes.cl
 ONE_REMITTANCE = ("uq_remittances_payer_code_remittance_id", "remittances.payer_code, remittances.remittance_id")
 
 
-def _quoted(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
-
 class Claim(Base):
     """What the clinic asks a payer to pay for one invoice. Patient, invoice, practitioner, payer and coverage are
     other contexts' ids, never foreign keys. `recorded_*` is what this claim moved on insurance's accumulators."""
 
     __tablename__ = "claims"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_quoted(CLAIM_STATUSES)})", name="status_known"),
-        CheckConstraint(f"category IN ({_quoted(CATEGORIES)})", name="category_known"),
+        CheckConstraint(f"status IN ({quoted_list(CLAIM_STATUSES)})", name="status_known"),
+        CheckConstraint(f"category IN ({quoted_list(CATEGORIES)})", name="category_known"),
         CheckConstraint(f"{cents('claimed_amount')} > 0", name="claimed_positive"),
         CheckConstraint(f"{cents('claimed_amount')} <= {cents('total_charge')}", name="claimed_within_charge"),
         CheckConstraint(
@@ -151,8 +147,8 @@ class ClaimHistory(Base):
 class Dispute(Base):
     __tablename__ = "claim_disputes"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_quoted(DISPUTE_STATUSES)})", name="status_known"),
-        CheckConstraint(f"outcome IS NULL OR outcome IN ({_quoted(DISPUTE_OUTCOMES)})", name="outcome_known"),
+        CheckConstraint(f"status IN ({quoted_list(DISPUTE_STATUSES)})", name="status_known"),
+        CheckConstraint(f"outcome IS NULL OR outcome IN ({quoted_list(DISPUTE_OUTCOMES)})", name="outcome_known"),
         CheckConstraint("(status = 'resolved') = (outcome IS NOT NULL)", name="resolved_has_outcome"),
         Index(
             "uq_claim_disputes_open_claim",

@@ -2,10 +2,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import BaseModel
 
 from caremesh.insurance import errors, service, verification
 from caremesh.insurance.domain import Category, CoverageStatus, SchemeStatus
@@ -28,34 +26,16 @@ from caremesh.insurance.schemas import (
     VerifyRequest,
 )
 from caremesh.patients.contract import PatientNotFound
-from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, require
+from caremesh.platform.mapping import WithAttributes
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
-from caremesh.platform.uow import UnitOfWork
 
 router = APIRouter(tags=["insurance"], route_class=TransactionalRoute)
 
 READ, WRITE, VERIFY = require("insurance:read"), require("insurance:write"), require("coverage:verify")
 BinQuery = Query(None, pattern=r"^[0-9]{6}$")
 PcnQuery = Query(None, pattern=r"^[A-Za-z0-9]{1,10}$")
-ReadT = TypeVar("ReadT", bound=BaseModel)
-
-
-def _read(schema: type[ReadT], row: Any, response: Response | None = None) -> ReadT:
-    """The row as its read model; with `response`, its version as the ETag."""
-    if response is not None:
-        set_etag(response, row.version)
-    return schema.model_validate(row, from_attributes=True)
-
-
-class _InClinicCurrency:
-    """A row whose amounts are in the clinic's currency, which the row does not store."""
-
-    def __init__(self, row: object, uow: UnitOfWork) -> None:
-        self._row, self.currency = row, uow.settings.app.currency
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._row, name)
 
 
 # --- payers ---------------------------------------------------------------------------------------------
@@ -70,7 +50,7 @@ class _InClinicCurrency:
 async def create_payer(body: PayerCreate, uow: Uow, response: Response) -> PayerRead:
     payer = await service.create_payer(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/payers/{payer.id}"
-    return _read(PayerRead, payer)
+    return read_model(PayerRead, payer)
 
 
 @router.get("/payers", dependencies=[READ])
@@ -83,12 +63,12 @@ async def list_payers(
 ) -> Page[PayerRead]:
     """With `bin` and `pcn`: the payer that card resolves to (exact BIN/PCN, else the BIN's payer without PCN)."""
     rows, cursor = await service.list_payers(uow, code=code, bin_=bin, pcn=pcn, page=page)
-    return Page(items=[_read(PayerRead, p) for p in rows], next_cursor=cursor)
+    return Page(items=[read_model(PayerRead, p) for p in rows], next_cursor=cursor)
 
 
 @router.get("/payers/{payer_id}", dependencies=[READ], responses=problems(errors.PayerNotFound))
 async def get_payer(payer_id: uuid.UUID, uow: Uow) -> PayerRead:
-    return _read(PayerRead, await service.get_payer(uow, payer_id))
+    return read_model(PayerRead, await service.get_payer(uow, payer_id))
 
 
 # --- schemes --------------------------------------------------------------------------------------------
@@ -103,7 +83,7 @@ async def get_payer(payer_id: uuid.UUID, uow: Uow) -> PayerRead:
 async def create_scheme(body: SchemeCreate, uow: Uow, response: Response) -> SchemeRead:
     scheme = await service.create_scheme(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/schemes/{scheme.id}"
-    return _read(SchemeRead, scheme, response)
+    return read_model(SchemeRead, scheme, response)
 
 
 @router.get("/schemes", dependencies=[READ])
@@ -111,12 +91,12 @@ async def list_schemes(
     uow: Uow, page: PageParams = Depends(), payer_id: uuid.UUID | None = None, status: SchemeStatus | None = None
 ) -> Page[SchemeRead]:
     rows, cursor = await service.list_schemes(uow, payer_id=payer_id, status=status, page=page)
-    return Page(items=[_read(SchemeRead, s) for s in rows], next_cursor=cursor)
+    return Page(items=[read_model(SchemeRead, s) for s in rows], next_cursor=cursor)
 
 
 @router.get("/schemes/{scheme_id}", dependencies=[READ], responses=problems(errors.SchemeNotFound))
 async def get_scheme(scheme_id: uuid.UUID, uow: Uow, response: Response) -> SchemeRead:
-    return _read(SchemeRead, await service.get_scheme(uow, scheme_id), response)
+    return read_model(SchemeRead, await service.get_scheme(uow, scheme_id), response)
 
 
 @router.post(
@@ -125,7 +105,7 @@ async def get_scheme(scheme_id: uuid.UUID, uow: Uow, response: Response) -> Sche
     responses=problems(errors.SchemeNotFound, errors.InvalidStatusTransition),
 )
 async def suspend_scheme(scheme_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> SchemeRead:
-    return _read(
+    return read_model(
         SchemeRead, await service.set_scheme_status(uow, scheme_id, SchemeStatus.SUSPENDED, if_match), response
     )
 
@@ -136,7 +116,9 @@ async def suspend_scheme(scheme_id: uuid.UUID, uow: Uow, if_match: IfMatch, resp
     responses=problems(errors.SchemeNotFound, errors.InvalidStatusTransition),
 )
 async def activate_scheme(scheme_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> SchemeRead:
-    return _read(SchemeRead, await service.set_scheme_status(uow, scheme_id, SchemeStatus.ACTIVE, if_match), response)
+    return read_model(
+        SchemeRead, await service.set_scheme_status(uow, scheme_id, SchemeStatus.ACTIVE, if_match), response
+    )
 
 
 # --- benefits and premium rates -------------------------------------------------------------------------
@@ -149,13 +131,19 @@ async def activate_scheme(scheme_id: uuid.UUID, uow: Uow, if_match: IfMatch, res
     responses=problems(errors.SchemeNotFound, errors.BenefitExists),
 )
 async def create_benefit(scheme_id: uuid.UUID, body: BenefitCreate, uow: Uow) -> BenefitRead:
-    return _read(BenefitRead, _InClinicCurrency(await service.create_benefit(uow, scheme_id, body), uow))
+    return read_model(
+        BenefitRead,
+        WithAttributes(await service.create_benefit(uow, scheme_id, body), currency=uow.settings.app.currency),
+    )
 
 
 @router.get("/schemes/{scheme_id}/benefits", dependencies=[READ], responses=problems(errors.SchemeNotFound))
 async def list_benefits(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[BenefitRead]:
     rows, cursor = await service.list_benefits(uow, scheme_id, page)
-    return Page(items=[_read(BenefitRead, _InClinicCurrency(b, uow)) for b in rows], next_cursor=cursor)
+    return Page(
+        items=[read_model(BenefitRead, WithAttributes(b, currency=uow.settings.app.currency)) for b in rows],
+        next_cursor=cursor,
+    )
 
 
 @router.post(
@@ -165,13 +153,19 @@ async def list_benefits(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depen
     responses=problems(errors.SchemeNotFound, errors.PremiumRateOverlap),
 )
 async def create_premium_rate(scheme_id: uuid.UUID, body: PremiumRateCreate, uow: Uow) -> PremiumRateRead:
-    return _read(PremiumRateRead, _InClinicCurrency(await service.create_premium_rate(uow, scheme_id, body), uow))
+    return read_model(
+        PremiumRateRead,
+        WithAttributes(await service.create_premium_rate(uow, scheme_id, body), currency=uow.settings.app.currency),
+    )
 
 
 @router.get("/schemes/{scheme_id}/premium-rates", dependencies=[READ], responses=problems(errors.SchemeNotFound))
 async def list_premium_rates(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[PremiumRateRead]:
     rows, cursor = await service.list_premium_rates(uow, scheme_id, page)
-    return Page(items=[_read(PremiumRateRead, _InClinicCurrency(r, uow)) for r in rows], next_cursor=cursor)
+    return Page(
+        items=[read_model(PremiumRateRead, WithAttributes(r, currency=uow.settings.app.currency)) for r in rows],
+        next_cursor=cursor,
+    )
 
 
 @router.get(
@@ -206,7 +200,7 @@ async def premium_quote(scheme_id: uuid.UUID, uow: Uow, date_of_birth: date) -> 
 async def create_coverage(body: CoverageCreate, uow: Uow, response: Response) -> CoverageRead:
     coverage = await service.create_coverage(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/coverages/{coverage.id}"
-    return _read(CoverageRead, coverage, response)
+    return read_model(CoverageRead, coverage, response)
 
 
 @router.get("/coverages", dependencies=[READ])
@@ -221,12 +215,12 @@ async def list_coverages(
     rows, cursor = await service.list_coverages(
         uow, patient_id=patient_id, scheme_id=scheme_id, member_id=member_id, status=status, page=page
     )
-    return Page(items=[_read(CoverageRead, c) for c in rows], next_cursor=cursor)
+    return Page(items=[read_model(CoverageRead, c) for c in rows], next_cursor=cursor)
 
 
 @router.get("/coverages/{coverage_id}", dependencies=[READ], responses=problems(errors.CoverageNotFound))
 async def get_coverage(coverage_id: uuid.UUID, uow: Uow, response: Response) -> CoverageRead:
-    return _read(CoverageRead, await service.get_coverage(uow, coverage_id), response)
+    return read_model(CoverageRead, await service.get_coverage(uow, coverage_id), response)
 
 
 @router.post(
@@ -235,7 +229,7 @@ async def get_coverage(coverage_id: uuid.UUID, uow: Uow, response: Response) -> 
     responses=problems(errors.CoverageNotFound, errors.InvalidStatusTransition),
 )
 async def deactivate_coverage(coverage_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response) -> CoverageRead:
-    return _read(CoverageRead, await service.deactivate_coverage(uow, coverage_id, if_match), response)
+    return read_model(CoverageRead, await service.deactivate_coverage(uow, coverage_id, if_match), response)
 
 
 # --- pre-authorisations ---------------------------------------------------------------------------------
@@ -250,7 +244,7 @@ async def deactivate_coverage(coverage_id: uuid.UUID, uow: Uow, if_match: IfMatc
 async def create_preauthorization(body: PreauthorizationCreate, uow: Uow, response: Response) -> PreauthorizationRead:
     preauth = await service.create_preauthorization(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/preauthorizations/{preauth.id}"
-    return _read(PreauthorizationRead, preauth)
+    return read_model(PreauthorizationRead, preauth)
 
 
 @router.get("/preauthorizations", dependencies=[READ])
@@ -258,12 +252,12 @@ async def list_preauthorizations(
     uow: Uow, page: PageParams = Depends(), coverage_id: uuid.UUID | None = None, category: Category | None = None
 ) -> Page[PreauthorizationRead]:
     rows, cursor = await service.list_preauthorizations(uow, coverage_id=coverage_id, category=category, page=page)
-    return Page(items=[_read(PreauthorizationRead, p) for p in rows], next_cursor=cursor)
+    return Page(items=[read_model(PreauthorizationRead, p) for p in rows], next_cursor=cursor)
 
 
 @router.get("/preauthorizations/{preauth_id}", dependencies=[READ], responses=problems(errors.PreauthorizationNotFound))
 async def get_preauthorization(preauth_id: uuid.UUID, uow: Uow) -> PreauthorizationRead:
-    return _read(PreauthorizationRead, await service.get_preauthorization(uow, preauth_id))
+    return read_model(PreauthorizationRead, await service.get_preauthorization(uow, preauth_id))
 
 
 # --- verification ---------------------------------------------------------------------------------------
@@ -273,11 +267,11 @@ async def get_preauthorization(preauth_id: uuid.UUID, uow: Uow) -> Preauthorizat
 async def verify_coverage(body: VerifyRequest, uow: Uow) -> VerificationRead:
     """What the payer and the patient would pay for a service on `service_date`. Never moves accumulators."""
     found = await verification.verify_coverage(uow, body.patient_id, body.category, body.amount, body.service_date)
-    return _read(VerificationRead, _InClinicCurrency(found, uow))
+    return read_model(VerificationRead, WithAttributes(found, currency=uow.settings.app.currency))
 
 
 @router.get("/coverage/check/{member_id}", dependencies=[VERIFY])
 async def check_member(member_id: str, uow: Uow) -> CoverageCheckRead:
     """The member's coverages that apply today at the clinic (active, within their dates, scheme active)."""
     on, rows = await service.check_member(uow, member_id)
-    return CoverageCheckRead(member_id=member_id, on=on, coverages=[_read(CoverageRead, c) for c in rows])
+    return CoverageCheckRead(member_id=member_id, on=on, coverages=[read_model(CoverageRead, c) for c in rows])

@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Intege
 from sqlalchemy.orm import Mapped, mapped_column
 
 from caremesh.insurance.domain import Category, CoverageStatus, SchemeStatus
-from caremesh.platform.db import Base, Money, UTCDateTime, new_id
+from caremesh.platform.db import Base, Money, UTCDateTime, new_id, quoted_list
 from caremesh.platform.money import cents_sql as cents
 
 CATEGORIES = tuple(c.value for c in Category)
@@ -29,10 +29,6 @@ BENEFIT_CATEGORY = (
     "insurance_benefits.scheme_id, insurance_benefits.category",
 )
 MEMBER_ID = ("uq_insurance_coverages_payer_id_member_id", "insurance_coverages.payer_id, insurance_coverages.member_id")
-
-
-def _quoted(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
 
 
 class Payer(Base):
@@ -63,7 +59,7 @@ class Payer(Base):
 class Scheme(Base):
     __tablename__ = "insurance_schemes"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_quoted(SCHEME_STATUSES)})", name="status_known"),
+        CheckConstraint(f"status IN ({quoted_list(SCHEME_STATUSES)})", name="status_known"),
         UniqueConstraint("payer_id", "code"),
     )
 
@@ -84,7 +80,7 @@ class Benefit(Base):
 
     __tablename__ = "insurance_benefits"
     __table_args__ = (
-        CheckConstraint(f"category IN ({_quoted(CATEGORIES)})", name="category_known"),
+        CheckConstraint(f"category IN ({quoted_list(CATEGORIES)})", name="category_known"),
         CheckConstraint(f"{cents('coverage_percent')} BETWEEN 0 AND 10000", name="coverage_percent_range"),
         CheckConstraint(
             f"{cents('copay_amount')} >= 0 AND {cents('deductible')} >= 0"
@@ -133,7 +129,7 @@ class Coverage(Base):
 
     __tablename__ = "insurance_coverages"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_quoted(COVERAGE_STATUSES)})", name="status_known"),
+        CheckConstraint(f"status IN ({quoted_list(COVERAGE_STATUSES)})", name="status_known"),
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="valid_range"),
         UniqueConstraint("payer_id", "member_id"),
         Index("ix_insurance_coverages_patient_id", "patient_id"),
@@ -160,7 +156,7 @@ class Preauthorization(Base):
 
     __tablename__ = "insurance_preauthorizations"
     __table_args__ = (
-        CheckConstraint(f"category IN ({_quoted(CATEGORIES)})", name="category_known"),
+        CheckConstraint(f"category IN ({quoted_list(CATEGORIES)})", name="category_known"),
         CheckConstraint("valid_to >= valid_from", name="valid_range"),
         CheckConstraint(f"max_amount IS NULL OR {cents('max_amount')} >= 0", name="max_amount_not_negative"),
         CheckConstraint("status IN ('approved')", name="status_known"),
@@ -184,7 +180,7 @@ class Accumulator(Base):
 
     __tablename__ = "insurance_accumulators"
     __table_args__ = (
-        CheckConstraint(f"category IN ({_quoted(CATEGORIES)})", name="category_known"),
+        CheckConstraint(f"category IN ({quoted_list(CATEGORIES)})", name="category_known"),
         CheckConstraint(
             f"{cents('deductible_met')} >= 0 AND {cents('deductible_met')} <= {cents('deductible')}",
             name="deductible_met_within",

@@ -8,11 +8,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, SmallI
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caremesh.orders.domain import OrderStatus, OrderType, Step, StepKind
-from caremesh.platform.db import Base, UTCDateTime, new_id
-
-
-def _quoted(values: type[Any]) -> str:
-    return ", ".join(f"'{v.value}'" for v in values)
+from caremesh.platform.db import Base, UTCDateTime, new_id, quoted_list
 
 
 class Order(Base):
@@ -21,8 +17,8 @@ class Order(Base):
 
     __tablename__ = "orders"
     __table_args__ = (
-        CheckConstraint(f"type IN ({_quoted(OrderType)})", name="type_known"),
-        CheckConstraint(f"status IN ({_quoted(OrderStatus)})", name="status_known"),
+        CheckConstraint(f"type IN ({quoted_list(OrderType)})", name="type_known"),
+        CheckConstraint(f"status IN ({quoted_list(OrderStatus)})", name="status_known"),
         CheckConstraint("(status = 'failed') = (failure_reason IS NOT NULL)", name="failure_reason_iff_failed"),
         CheckConstraint(
             "status NOT IN ('confirmed', 'completed') OR invoice_id IS NOT NULL", name="confirmed_invoiced"
@@ -81,8 +77,8 @@ class OrderEvent(Base):
 
     __tablename__ = "order_events"
     __table_args__ = (
-        CheckConstraint(f"step IN ({_quoted(Step)})", name="step_known"),
-        CheckConstraint(f"kind IN ({_quoted(StepKind)})", name="kind_known"),
+        CheckConstraint(f"step IN ({quoted_list(Step)})", name="step_known"),
+        CheckConstraint(f"kind IN ({quoted_list(StepKind)})", name="kind_known"),
         CheckConstraint("seq >= 1", name="seq_positive"),
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -21,6 +21,7 @@ from caremesh.patients.events import (
     PatientUpdated,
 )
 from caremesh.patients.models import Patient
+from caremesh.platform.mapping import from_attributes
 
 __all__ = [
     "PATIENT_DELETED",
@@ -73,4 +74,4 @@ async def find_patient(session: AsyncSession, patient_id: uuid.UUID, *, lock: bo
     patient = await session.scalar(query, {"patient_id": patient_id})
     if patient is None:
         return None
-    return PatientSummary(**{field.name: getattr(patient, field.name) for field in fields(PatientSummary)})
+    return from_attributes(PatientSummary, patient)

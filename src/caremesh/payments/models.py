@@ -7,7 +7,6 @@ cents (`cents`), because Money is text on SQLite.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -15,14 +14,10 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from caremesh.payments.domain import Method, PaymentStatus, RefundStatus
-from caremesh.platform.db import Base, Money, UTCDateTime, new_id
+from caremesh.platform.db import Base, Money, UTCDateTime, new_id, quoted_list
 from caremesh.platform.money import cents_sql
 
 cents = cents_sql
-
-
-def _quoted(values: Iterable[str]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
 
 
 class Payment(Base):
@@ -34,8 +29,8 @@ class Payment(Base):
         Index("ix_payments_invoice_created", "invoice_id", "created_at", "id"),
         Index("ix_payments_patient_created", "patient_id", "created_at", "id"),
         Index("ix_payments_created", "created_at", "id"),
-        CheckConstraint(f"status IN ({_quoted(PaymentStatus)})", name="status_known"),
-        CheckConstraint(f"method IN ({_quoted(Method)})", name="method_known"),
+        CheckConstraint(f"status IN ({quoted_list(PaymentStatus)})", name="status_known"),
+        CheckConstraint(f"method IN ({quoted_list(Method)})", name="method_known"),
         CheckConstraint(f"{cents('amount')} > 0", name="amount_positive"),
         CheckConstraint(
             f"{cents('refunded_amount')} >= 0 AND {cents('refunded_amount')} <= {cents('amount')}",
@@ -67,7 +62,7 @@ class Refund(Base):
 
     __tablename__ = "refunds"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_quoted(RefundStatus)})", name="status_known"),
+        CheckConstraint(f"status IN ({quoted_list(RefundStatus)})", name="status_known"),
         CheckConstraint(f"{cents('amount')} > 0", name="amount_positive"),
         CheckConstraint("(status = 'pending') = (reference IS NULL)", name="reference_when_final"),
     )

@@ -16,16 +16,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caremesh.orders.contract import CLOSING_EVENTS
 from caremesh.pharmacy.domain import FailureReason, ReservationStatus
-from caremesh.platform.db import Base, Money, UTCDateTime, new_id
+from caremesh.platform.db import Base, Money, UTCDateTime, new_id, quoted_list
 from caremesh.platform.fulfilment import ParticipantOrder
 from caremesh.platform.money import cents_sql as cents
 
 MEDICATION_CODE_UNIQUE = "uq_medications_code"
 ONE_RESERVATION_PER_ITEM = "uq_medication_reservations_order_id_position"
-
-
-def _quoted(values: tuple[str, ...] | type[ReservationStatus] | type[FailureReason]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
 
 
 class Medication(Base):
@@ -65,7 +61,7 @@ class PharmacyOrder(ParticipantOrder, Base):
 
     __tablename__ = "pharmacy_orders"
     __table_args__ = (
-        CheckConstraint(f"closed_by IN ({_quoted(CLOSING_EVENTS)})", name="closed_by_known"),
+        CheckConstraint(f"closed_by IN ({quoted_list(CLOSING_EVENTS)})", name="closed_by_known"),
         CheckConstraint("(closed_at IS NULL) = (closed_by IS NULL)", name="closed_with_cause"),
     )
 
@@ -81,11 +77,11 @@ class Reservation(Base):
     __tablename__ = "medication_reservations"
     __table_args__ = (
         UniqueConstraint("order_id", "position"),
-        CheckConstraint(f"status IN ({_quoted(ReservationStatus)})", name="status_known"),
+        CheckConstraint(f"status IN ({quoted_list(ReservationStatus)})", name="status_known"),
         CheckConstraint("quantity >= 1", name="quantity_positive"),
         CheckConstraint("position >= 1", name="position_positive"),
         CheckConstraint("(status = 'failed') = (failure_reason IS NOT NULL)", name="failure_reason_iff_failed"),
-        CheckConstraint(f"failure_reason IN ({_quoted(FailureReason)})", name="failure_reason_known"),
+        CheckConstraint(f"failure_reason IN ({quoted_list(FailureReason)})", name="failure_reason_known"),
         CheckConstraint("(status = 'dispensed') = (dispensed_at IS NOT NULL)", name="dispensed_at_iff_dispensed"),
         CheckConstraint("(status = 'released') = (released_at IS NOT NULL)", name="released_at_iff_released"),
         Index("ix_medication_reservations_created", "created_at", "order_id", "position"),

@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar, TypeVar, get_args, get_type_hints
 from fastapi import Depends, Header, Request, Response, params
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.platform import permissions
@@ -36,6 +37,7 @@ API_PREFIX = "/api/v1"
 
 PrincipalLoader = Callable[[AsyncSession, uuid.UUID, uuid.UUID], Awaitable[Principal | None]]
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+ReadT = TypeVar("ReadT", bound=BaseModel)
 
 _JSON = re.compile(r"^application/([\w.-]+\+)?json$")
 
@@ -276,3 +278,10 @@ IfMatch = Annotated[int | None, Depends(expected_version)]
 
 def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
+
+
+def read_model(schema: type[ReadT], row: Any, response: Response | None = None) -> ReadT:
+    """The row as its read model; with `response`, its version as the ETag."""
+    if response is not None:
+        set_etag(response, row.version)
+    return schema.model_validate(row, from_attributes=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -274,6 +274,11 @@ async def one_or_raise(
     if row is None:
         raise missing()
     return row
+
+
+def quoted_list(values: Iterable[Any]) -> str:
+    """`'a', 'b'` for the IN list of a CHECK constraint (enum members by their value)."""
+    return ", ".join(f"'{getattr(value, 'value', value)}'" for value in values)
 
 
 def where_given(query: Select[Any], *filters: tuple[Any, Any]) -> Select[Any]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, time
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from caremesh.platform.mapping import from_attributes
 from caremesh.platform.timeutil import years_between
 from caremesh.practitioners.errors import PractitionerNotFound
 from caremesh.practitioners.events import (
@@ -73,6 +74,5 @@ async def find_practitioner(
     practitioner = await session.scalar(query, {"practitioner_id": practitioner_id})
     if practitioner is None:
         return None
-    columns = {field.name: getattr(practitioner, field.name) for field in fields(PractitionerSummary)}
-    columns["working_hours"] = tuple((w.weekday, w.start_time, w.end_time) for w in practitioner.working_hours)
-    return PractitionerSummary(**columns)
+    hours = tuple((w.weekday, w.start_time, w.end_time) for w in practitioner.working_hours)
+    return from_attributes(PractitionerSummary, practitioner, working_hours=hours)

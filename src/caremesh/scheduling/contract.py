@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from caremesh.platform.mapping import from_attributes
 from caremesh.platform.timeutil import clinic_timezone
 from caremesh.scheduling import domain
 from caremesh.scheduling.domain import (
@@ -95,7 +96,7 @@ async def find_appointment(
     appointment = await session.scalar(query.execution_options(populate_existing=True))
     if appointment is None:
         return None
-    return AppointmentSummary(**{field.name: getattr(appointment, field.name) for field in fields(AppointmentSummary)})
+    return from_attributes(AppointmentSummary, appointment)
 
 
 async def _count(session: AsyncSession, *conditions: object) -> int:
