@@ -35,7 +35,7 @@ from caremesh.billing.tariffs import _pricing, _tax_rate, consultation_tariff
 from caremesh.billing.tariffs import bootstrap as bootstrap  # app.py runs each context's service.bootstrap at start-up
 from caremesh.patients import contract as patients
 from caremesh.platform.db import violates, where_given
-from caremesh.platform.errors import Conflict, check_version
+from caremesh.platform.errors import Conflict
 from caremesh.platform.mapping import from_attributes
 from caremesh.platform.numbering import next_gapless_number
 from caremesh.platform.pagination import PageParams
@@ -362,8 +362,7 @@ def _void_problem(invoice: Invoice) -> Conflict | None:
 async def void_invoice(
     uow: UnitOfWork, invoice_id: uuid.UUID, reason: str | None, expected_version: int | None
 ) -> Invoice:
-    invoice = await INVOICES.load(uow, invoice_id, for_update=True)
-    check_version(invoice.version, expected_version)
+    invoice = await INVOICES.load_version(uow, invoice_id, expected_version)
     if problem := _void_problem(invoice):
         raise problem
     return await _void(uow, invoice, reason)

@@ -43,7 +43,7 @@ from caremesh.claims.schemas import ClaimCreate, DisputeCreate, DisputeResolve
 from caremesh.insurance import contract as insurance
 from caremesh.patients import contract as patients
 from caremesh.platform.db import violates, where_given
-from caremesh.platform.errors import check_version, invalid_field
+from caremesh.platform.errors import invalid_field
 from caremesh.platform.money import money
 from caremesh.platform.numbering import next_number
 from caremesh.platform.pagination import PageParams, paginate
@@ -430,8 +430,7 @@ async def resolve_dispute(
 ) -> Dispute:
     dispute = await DISPUTES.load(uow, dispute_id)
     claim = await CLAIMS.load(uow, dispute.claim_id, for_update=True)
-    dispute = await DISPUTES.load(uow, dispute_id, for_update=True)
-    check_version(dispute.version, expected_version)
+    dispute = await DISPUTES.load_version(uow, dispute_id, expected_version)
     if dispute.status != "open":
         raise DisputeResolved()
     if data.outcome == "upheld" and data.approved_amount is not None:

@@ -56,7 +56,7 @@ from caremesh.insurance.schemas import (
 )
 from caremesh.patients import contract as patients
 from caremesh.platform.db import violates, where_given
-from caremesh.platform.errors import DomainError, check_version, invalid_field
+from caremesh.platform.errors import DomainError, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
@@ -159,8 +159,7 @@ async def list_schemes(
 async def set_scheme_status(
     uow: UnitOfWork, scheme_id: uuid.UUID, target: SchemeStatus, expected_version: int | None
 ) -> Scheme:
-    scheme = await SCHEMES.load(uow, scheme_id, for_update=True)
-    check_version(scheme.version, expected_version)
+    scheme = await SCHEMES.load_version(uow, scheme_id, expected_version)
     if scheme.status == target:
         raise InvalidStatusTransition(f"The scheme is already {target}.")
     now = uow.now()
@@ -321,8 +320,7 @@ async def list_coverages(
 
 
 async def deactivate_coverage(uow: UnitOfWork, coverage_id: uuid.UUID, expected_version: int | None) -> Coverage:
-    coverage = await COVERAGES.load(uow, coverage_id, for_update=True)
-    check_version(coverage.version, expected_version)
+    coverage = await COVERAGES.load_version(uow, coverage_id, expected_version)
     if coverage.status == CoverageStatus.INACTIVE:
         raise InvalidStatusTransition("The coverage is already inactive.")
     coverage.status = CoverageStatus.INACTIVE

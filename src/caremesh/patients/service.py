@@ -11,7 +11,7 @@ from caremesh.patients.errors import PatientNotFound
 from caremesh.patients.events import PatientDeleted, PatientRegistered, PatientUpdated
 from caremesh.patients.models import Patient
 from caremesh.patients.schemas import PatientCreate, PatientUpdate
-from caremesh.platform.errors import Conflict, Forbidden, check_version, invalid_field
+from caremesh.platform.errors import Conflict, Forbidden, invalid_field
 from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
 from caremesh.platform.search import matches_every_word
@@ -100,8 +100,7 @@ async def list_patients(
 async def update_patient(
     uow: UnitOfWork, patient_id: uuid.UUID, data: PatientUpdate, expected_version: int | None
 ) -> Patient:
-    patient = await PATIENTS.load(uow, patient_id, for_update=True)
-    check_version(patient.version, expected_version)
+    patient = await PATIENTS.load_version(uow, patient_id, expected_version)
     changes = data.model_dump(exclude_unset=True)
     for field in REQUIRED_ON_PATCH:
         if field in changes and changes[field] is None:
@@ -119,8 +118,7 @@ async def update_patient(
 
 
 async def delete_patient(uow: UnitOfWork, patient_id: uuid.UUID, expected_version: int | None) -> None:
-    patient = await PATIENTS.load(uow, patient_id, for_update=True)
-    check_version(patient.version, expected_version)
+    patient = await PATIENTS.load_version(uow, patient_id, expected_version)
     if await scheduling.count_open_appointments(uow.session, patient_id=patient.id):
         raise PatientHasAppointments("Cancel or complete the patient's open appointments first.")
     patient.deleted_at = uow.now()

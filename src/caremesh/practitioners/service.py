@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.audit import contract as audit
 from caremesh.platform.db import violates
-from caremesh.platform.errors import Conflict, check_version, invalid_field
+from caremesh.platform.errors import Conflict, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.repository import Repository
 from caremesh.platform.search import matches_every_word
@@ -135,8 +135,7 @@ async def update_practitioner(
     for field in IMMUTABLE_FIELDS:
         if field in data.model_fields_set:
             raise invalid_field(field, "cannot be changed after registration", code="FIELD_NOT_EDITABLE")
-    practitioner = await PRACTITIONERS.load(uow, practitioner_id, for_update=True)
-    check_version(practitioner.version, expected_version)
+    practitioner = await PRACTITIONERS.load_version(uow, practitioner_id, expected_version)
     changes = data.model_dump(exclude_unset=True)
     for field in REQUIRED_ON_PATCH:
         if field in changes and changes[field] is None:
@@ -158,8 +157,7 @@ async def update_practitioner(
 
 
 async def delete_practitioner(uow: UnitOfWork, practitioner_id: uuid.UUID, expected_version: int | None) -> None:
-    practitioner = await PRACTITIONERS.load(uow, practitioner_id, for_update=True)
-    check_version(practitioner.version, expected_version)
+    practitioner = await PRACTITIONERS.load_version(uow, practitioner_id, expected_version)
     if await scheduling.count_active_appointments(uow.session, practitioner_id=practitioner.id):
         raise PractitionerHasAppointments("Only a practitioner whose appointments are all cancelled can be removed.")
     practitioner.deleted_at = uow.now()

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from caremesh.audit import contract as audit
 from caremesh.patients import contract as patients
 from caremesh.platform.db import violates, where_given
-from caremesh.platform.errors import Conflict, check_version, invalid_field
+from caremesh.platform.errors import Conflict, invalid_field
 from caremesh.platform.numbering import next_number
 from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
@@ -229,8 +229,7 @@ async def list_appointments(
 async def _begin_transition(
     uow: UnitOfWork, appointment_id: uuid.UUID, target: Status, expected_version: int | None
 ) -> Appointment:
-    appointment = await APPOINTMENTS.load(uow, appointment_id, for_update=True)
-    check_version(appointment.version, expected_version)
+    appointment = await APPOINTMENTS.load_version(uow, appointment_id, expected_version)
     problem = domain.transition_problem(
         Status(appointment.status), target, start_at=appointment.start_at, now=uow.now()
     )
@@ -312,8 +311,7 @@ async def reschedule(
     uow: UnitOfWork, appointment_id: uuid.UUID, data: AppointmentReschedule, expected_version: int | None
 ) -> Appointment:
     """Move a scheduled appointment; the booking rules apply again, as if it were not booked."""
-    appointment = await APPOINTMENTS.load(uow, appointment_id, for_update=True)
-    check_version(appointment.version, expected_version)
+    appointment = await APPOINTMENTS.load_version(uow, appointment_id, expected_version)
     if Status(appointment.status) not in domain.RESCHEDULABLE:
         raise InvalidStatusTransition(
             f"Only a scheduled appointment can be rescheduled, not a {appointment.status} one."
