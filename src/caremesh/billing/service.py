@@ -76,10 +76,6 @@ def _paid_event(invoice: Invoice) -> InvoicePaid:
     return from_attributes(InvoicePaid, invoice, invoice_id=invoice.id)
 
 
-def _may_see(uow: UnitOfWork, patient_id: uuid.UUID) -> bool:
-    return uow.actor is None or uow.actor.may_see_patient(patient_id)
-
-
 async def _already_issued(uow: UnitOfWork, appointment_id: uuid.UUID) -> Invoice | None:
     """The cheap check before pricing; the unique constraint decides the races it cannot see."""
     return await BY_APPOINTMENT.find(uow, appointment_id)
@@ -280,13 +276,13 @@ async def issue_for_appointment(
     """
     existing = await _already_issued(uow, appointment_id)
     if existing is not None:
-        if not _may_see(uow, existing.patient_id):
+        if not INVOICES.may_see(uow, existing.patient_id):
             raise scheduling.AppointmentNotFound()
         return existing, False
     # Share-locked: a cancellation waits until this invoice is committed, so its consumer finds and
     # voids it; and a visit already cancelled is seen as such here.
     appointment = await scheduling.find_appointment(uow.session, appointment_id, lock=True)
-    if appointment is None or not _may_see(uow, appointment.patient_id):
+    if appointment is None or not INVOICES.may_see(uow, appointment.patient_id):
         raise scheduling.AppointmentNotFound()
     _check_billable(uow, appointment)
     quote = await quote_visit(uow, appointment)

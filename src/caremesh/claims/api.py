@@ -26,7 +26,7 @@ from caremesh.claims.schemas import (
 )
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, require
 from caremesh.platform.errors import MalformedJson, Unprocessable, UnsupportedMediaType
-from caremesh.platform.mapping import WithAttributes
+from caremesh.platform.mapping import InClinicCurrency
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
@@ -241,9 +241,7 @@ async def process_remittance(request: Request, uow: Uow) -> JSONResponse:
     remittance again answers 200 with the first answer and `Idempotent-Replayed: true`."""
     data, format_ = await _remittance_body(request)
     remittance, replayed = await remittances.process_remittance(uow, data, format_)
-    body = read_model(RemittanceRead, WithAttributes(remittance, currency=uow.settings.app.currency)).model_dump(
-        mode="json"
-    )
+    body = read_model(RemittanceRead, InClinicCurrency(remittance, uow)).model_dump(mode="json")
     if replayed:
         return JSONResponse(body, status_code=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
     return JSONResponse(body, status_code=status.HTTP_201_CREATED)

@@ -27,7 +27,7 @@ from caremesh.insurance.schemas import (
 )
 from caremesh.patients.contract import PatientNotFound
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, require
-from caremesh.platform.mapping import WithAttributes
+from caremesh.platform.mapping import InClinicCurrency
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
@@ -133,7 +133,7 @@ async def activate_scheme(scheme_id: uuid.UUID, uow: Uow, if_match: IfMatch, res
 async def create_benefit(scheme_id: uuid.UUID, body: BenefitCreate, uow: Uow) -> BenefitRead:
     return read_model(
         BenefitRead,
-        WithAttributes(await service.create_benefit(uow, scheme_id, body), currency=uow.settings.app.currency),
+        InClinicCurrency(await service.create_benefit(uow, scheme_id, body), uow),
     )
 
 
@@ -141,7 +141,7 @@ async def create_benefit(scheme_id: uuid.UUID, body: BenefitCreate, uow: Uow) ->
 async def list_benefits(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[BenefitRead]:
     rows, cursor = await service.list_benefits(uow, scheme_id, page)
     return Page(
-        items=[read_model(BenefitRead, WithAttributes(b, currency=uow.settings.app.currency)) for b in rows],
+        items=[read_model(BenefitRead, InClinicCurrency(b, uow)) for b in rows],
         next_cursor=cursor,
     )
 
@@ -155,7 +155,7 @@ async def list_benefits(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depen
 async def create_premium_rate(scheme_id: uuid.UUID, body: PremiumRateCreate, uow: Uow) -> PremiumRateRead:
     return read_model(
         PremiumRateRead,
-        WithAttributes(await service.create_premium_rate(uow, scheme_id, body), currency=uow.settings.app.currency),
+        InClinicCurrency(await service.create_premium_rate(uow, scheme_id, body), uow),
     )
 
 
@@ -163,7 +163,7 @@ async def create_premium_rate(scheme_id: uuid.UUID, body: PremiumRateCreate, uow
 async def list_premium_rates(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[PremiumRateRead]:
     rows, cursor = await service.list_premium_rates(uow, scheme_id, page)
     return Page(
-        items=[read_model(PremiumRateRead, WithAttributes(r, currency=uow.settings.app.currency)) for r in rows],
+        items=[read_model(PremiumRateRead, InClinicCurrency(r, uow)) for r in rows],
         next_cursor=cursor,
     )
 
@@ -267,7 +267,7 @@ async def get_preauthorization(preauth_id: uuid.UUID, uow: Uow) -> Preauthorizat
 async def verify_coverage(body: VerifyRequest, uow: Uow) -> VerificationRead:
     """What the payer and the patient would pay for a service on `service_date`. Never moves accumulators."""
     found = await verification.verify_coverage(uow, body.patient_id, body.category, body.amount, body.service_date)
-    return read_model(VerificationRead, WithAttributes(found, currency=uow.settings.app.currency))
+    return read_model(VerificationRead, InClinicCurrency(found, uow))
 
 
 @router.get("/coverage/check/{member_id}", dependencies=[VERIFY])

@@ -17,8 +17,6 @@ from typing import Any, TypeVar
 import structlog
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.audit import contract as audit
@@ -31,7 +29,7 @@ from caremesh.notifications.rendering import TemplateProblem
 from caremesh.notifications.schemas import NotificationSend, NotificationTemplateUpdate
 from caremesh.notifications.triggers import PASSWORD_RESET, PATIENT_EVENTS, PatientEvent
 from caremesh.patients.contract import PatientNotFound, find_patient
-from caremesh.platform.db import where_given
+from caremesh.platform.db import dialect_insert, where_given
 from caremesh.platform.errors import check_version, invalid_field
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.pagination import PageParams, paginate
@@ -57,22 +55,21 @@ _PHONE = TypeAdapter(Phone)
 NOTIFICATIONS: Repository[Notification] = Repository(
     Notification, NotificationNotFound, entity="notification", owner=Notification.recipient_id, record=audit.record
 )
+
+
+def _no_template(code: str) -> str:
+    return f"There is no template {code!r}."
+
+
 # Templates are for staff who may manage them (no owner); reading one is not audited.
 TEMPLATES: Repository[NotificationTemplate] = Repository(
     NotificationTemplate,
     TemplateNotFound,
     entity="notification_template",
     key=NotificationTemplate.code,
+    detail=_no_template,
     record=audit.record,
 )
-
-
-def _no_template(code: str) -> TemplateNotFound:
-    return TemplateNotFound(f"There is no template {code!r}.")
-
-
-def _insert(uow: UnitOfWork) -> Any:
-    return pg_insert if uow.session.bind.dialect.name == "postgresql" else sqlite_insert
 
 
 async def bootstrap(uow: UnitOfWork) -> None:
@@ -90,7 +87,9 @@ async def bootstrap(uow: UnitOfWork) -> None:
         }
         for code, channel, subject, body in domain.default_templates()
     ]
-    statement = _insert(uow)(NotificationTemplate).values(rows).on_conflict_do_nothing(index_elements=["code"])
+    statement = (
+        dialect_insert(uow.session)(NotificationTemplate).values(rows).on_conflict_do_nothing(index_elements=["code"])
+    )
     await uow.session.execute(statement)
 
 
@@ -182,7 +181,7 @@ def _queued(
 async def _queue(uow: UnitOfWork, row: dict[str, Any]) -> uuid.UUID | None:
     """Insert one message made from an event; None when the event already made it (a redelivery)."""
     statement = (
-        _insert(uow)(Notification)
+        dialect_insert(uow.session)(Notification)
         .values(row)
         .on_conflict_do_nothing(index_elements=["source_event_id", "channel"])
         .returning(Notification.id)
@@ -294,9 +293,7 @@ async def send_notification(uow: UnitOfWork, data: NotificationSend) -> Notifica
     template: NotificationTemplate | None = None
     channel = data.channel
     if data.template is not None:
-        template = await TEMPLATES.find(uow, data.template)
-        if template is None:
-            raise _no_template(data.template)
+        template = await TEMPLATES.load(uow, data.template)
         if channel is not None and channel.value != template.channel:
             raise invalid_field("channel", f"the template {template.code} is for {template.channel}")
         parsed = domain.parse_code(template.code)
@@ -383,10 +380,10 @@ async def _template(
 ) -> tuple[NotificationTemplate, domain.EventKind, Channel]:
     """The template with this code, and the kind and channel the code names; a template whose code names no
     kind of message is not found either."""
-    template = await TEMPLATES.find(uow, code, for_update=for_update)
+    template = await TEMPLATES.load(uow, code, for_update=for_update)
     parsed = domain.parse_code(code)
-    if template is None or parsed is None:
-        raise _no_template(code)
+    if parsed is None:
+        raise TemplateNotFound(_no_template(code))
     return template, *parsed
 
 

@@ -1,10 +1,13 @@
-"""Rows to values: the dataclass counterpart of `model_validate(row, from_attributes=True)`, and a row seen with
-attributes it does not store."""
+"""Rows to values: the dataclass counterpart of `model_validate(row, from_attributes=True)`, and a row seen in the
+clinic's currency."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from caremesh.platform.uow import UnitOfWork
 
 T = TypeVar("T")
 
@@ -17,13 +20,12 @@ def from_attributes(cls: type[T], row: object, **given: Any) -> T:
     return cls(**read, **given)
 
 
-class WithAttributes:
-    """`row` with some attributes added or replaced (e.g. the clinic's currency for a row that does not store one),
-    for `model_validate(..., from_attributes=True)`."""
+class InClinicCurrency:
+    """A row whose amounts are in the clinic's currency, which the row does not store, for
+    `model_validate(..., from_attributes=True)`."""
 
-    def __init__(self, row: object, **attributes: Any) -> None:
-        self._row = row
-        self.__dict__.update(attributes)
+    def __init__(self, row: object, uow: UnitOfWork) -> None:
+        self._row, self.currency = row, uow.settings.app.currency
 
-    def __getattr__(self, name: str) -> Any:  # only for names not set above
+    def __getattr__(self, name: str) -> Any:  # everything but the currency comes from the row
         return getattr(self._row, name)

@@ -16,8 +16,6 @@ import re
 import weakref
 
 from sqlalchemy import Integer, Select, Sequence, String, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
@@ -25,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateSequence
 
-from caremesh.platform.db import PLATFORM_SCHEMA, Base
+from caremesh.platform.db import PLATFORM_SCHEMA, Base, dialect_insert
 
 _PREFIX = re.compile(r"^[A-Z]{2,10}$")
 SEQUENCE_NAME_PREFIX = "number_"  # `number_apt_2026`, in the platform's schema
@@ -71,7 +69,7 @@ async def next_number(session: AsyncSession, prefix: str, year: int) -> str:
 
 
 async def _take_from_table(session: AsyncSession, prefix: str, year: int) -> int:
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     statement = insert(NumberSequence).values(prefix=prefix, year=year, last_value=1)
     return await session.scalar(  # type: ignore[no-any-return]
         statement.on_conflict_do_update(

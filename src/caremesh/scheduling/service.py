@@ -84,10 +84,6 @@ def _facts(appointment: Appointment) -> dict[str, Any]:
     }
 
 
-def _may_act_for(uow: UnitOfWork, patient_id: uuid.UUID) -> bool:
-    return uow.actor is None or uow.actor.may_see_patient(patient_id)
-
-
 def _busy_query(*, excluding: bool) -> Select[tuple[bool, bool]]:
     overlapping: list[ColumnElement[bool]] = [
         Appointment.status != Status.CANCELLED,
@@ -168,7 +164,7 @@ async def _practitioner(uow: UnitOfWork, practitioner_id: uuid.UUID) -> practiti
 async def book_appointment(uow: UnitOfWork, data: AppointmentCreate) -> Appointment:
     session = uow.session
     if (
-        not _may_act_for(uow, data.patient_id)
+        not APPOINTMENTS.may_see(uow, data.patient_id)
         or await patients.find_patient(session, data.patient_id, lock=True) is None
     ):
         raise patients.PatientNotFound()

@@ -19,10 +19,9 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from caremesh.platform.db import dialect_insert
 from caremesh.platform.errors import Conflict, DomainError, Unprocessable
 from caremesh.platform.idempotency.models import IdempotencyKey
 from caremesh.platform.uow import UnitOfWork
@@ -114,7 +113,7 @@ async def claim(
     """Claim `key` for this request. `abandoned_after`: how old an unfinished attempt must be before it is
     taken over; None when attempts never outlive their transaction (then no other request sees one)."""
     session, now, principal_id = uow.session, uow.now(), _principal(uow)
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     inserted = await session.scalar(
         insert(IdempotencyKey)
         .values(
