@@ -1,17 +1,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, status
 from fastapi.responses import JSONResponse
 
 from caremesh.billing import contract as billing
 from caremesh.payments import attempts, errors, service
-from caremesh.payments.domain import PaymentStatus
 from caremesh.payments.gateway import PaymentGateway, gateway_for
-from caremesh.payments.schemas import PaymentCreate, PaymentRead, RefundCreate, RefundRead
-from caremesh.platform.api import TransactionalRoute, UnitsOfWork, UnitsRoute, Uow, require
+from caremesh.payments.schemas import PaymentCreate, PaymentFilters, PaymentRead, RefundCreate, RefundRead
+from caremesh.platform.api import TransactionalRoute, UnitsOfWork, UnitsRoute, Uow, read_page, require
 from caremesh.platform.errors import PROBLEM_JSON
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
@@ -112,20 +111,9 @@ async def create_refund(
 
 @reading.get("", dependencies=[require("payments:read")])
 async def list_payments(
-    uow: Uow,
-    page: PageParams = Depends(),
-    invoice_id: uuid.UUID | None = None,
-    patient_id: uuid.UUID | None = None,
-    status: Literal["completed", "failed"] | None = None,
+    uow: Uow, filters: Annotated[PaymentFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[PaymentRead]:
-    rows, cursor = await service.list_payments(
-        uow,
-        invoice_id=invoice_id,
-        patient_id=patient_id,
-        status=PaymentStatus(status) if status else None,
-        page=page,
-    )
-    return Page(items=[PaymentRead.model_validate(p, from_attributes=True) for p in rows], next_cursor=cursor)
+    return read_page(PaymentRead, await service.list_payments(uow, filters, page))
 
 
 @reading.get("/{payment_id}", dependencies=[require("payments:read")], responses=problems(errors.PaymentNotFound))

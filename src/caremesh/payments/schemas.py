@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -15,6 +16,7 @@ from pydantic import (
 
 from caremesh.payments.domain import MAX_AMOUNT, Method, PaymentStatus
 from caremesh.platform.money import MoneyOut, money
+from caremesh.platform.repository import ListFilters
 from caremesh.platform.schemas import Strict
 from caremesh.platform.timeutil import OutDateTime
 
@@ -24,6 +26,15 @@ Amount = Annotated[
     Field(gt=0, le=MAX_AMOUNT, decimal_places=2, description='Two decimals at most, e.g. "1680.00"'),
     AfterValidator(money),
 ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentFilters(ListFilters):
+    invoice_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+    status: Literal["completed", "failed"] | None = None
+
+
 CardToken = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 

@@ -44,8 +44,8 @@ from caremesh.payments.errors import (
 from caremesh.payments.events import PaymentCompleted, PaymentFailed, PaymentRefunded
 from caremesh.payments.gateway import GatewayResult, PaymentGateway
 from caremesh.payments.models import Payment, Refund
-from caremesh.payments.schemas import PaymentCreate, PaymentRead, RefundCreate, RefundRead
-from caremesh.platform.db import violates, where_given
+from caremesh.payments.schemas import PaymentCreate, PaymentFilters, PaymentRead, RefundCreate, RefundRead
+from caremesh.platform.db import violates
 from caremesh.platform.errors import problem
 from caremesh.platform.idempotency import keys as idempotency
 from caremesh.platform.idempotency.keys import IdempotencyKeyInvalid, State
@@ -78,6 +78,7 @@ PAYMENTS: Repository[Payment] = Repository(
     owner=Payment.patient_id,
     where=[Payment.status != PaymentStatus.PENDING],
     record=audit.record,
+    order_by=[Payment.created_at, Payment.id],  # the order they were made
 )
 
 
@@ -404,19 +405,5 @@ async def get_payment(uow: UnitOfWork, payment_id: uuid.UUID) -> Payment:
     return await PAYMENTS.get(uow, payment_id)
 
 
-async def list_payments(
-    uow: UnitOfWork,
-    *,
-    invoice_id: uuid.UUID | None,
-    patient_id: uuid.UUID | None,
-    status: PaymentStatus | None,
-    page: PageParams,
-) -> tuple[list[Payment], str | None]:
-    """Payments in the order they were made."""
-    query = where_given(
-        PAYMENTS.query(uow),
-        (Payment.invoice_id, invoice_id),
-        (Payment.patient_id, patient_id),
-        (Payment.status, status),
-    )
-    return await PAYMENTS.page(uow, query, order_by=[Payment.created_at, Payment.id], params=page)
+async def list_payments(uow: UnitOfWork, filters: PaymentFilters, page: PageParams) -> tuple[list[Payment], str | None]:
+    return await PAYMENTS.list(uow, filters, page)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any, ClassVar, TypeVar, get_args, get_type_hints
 
@@ -28,6 +28,7 @@ from caremesh.platform.errors import (
     VersionConflict,
 )
 from caremesh.platform.idempotency import keys, requests
+from caremesh.platform.pagination import Page
 from caremesh.platform.ratelimit import hit
 from caremesh.platform.security import Principal
 from caremesh.platform.settings import parse_rate
@@ -278,6 +279,13 @@ IfMatch = Annotated[int | None, Depends(expected_version)]
 
 def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
+
+
+def read_page(schema: type[ReadT], listed: tuple[Sequence[Any], str | None], **validation: Any) -> Page[ReadT]:
+    """A page of rows (what a repository's `list` or `page` answers) as a page of read models."""
+    rows, cursor = listed
+    items = [schema.model_validate(row, from_attributes=True, **validation) for row in rows]
+    return Page[schema](items=items, next_cursor=cursor)  # type: ignore[valid-type]
 
 
 def read_model(schema: type[ReadT], row: Any, response: Response | None = None) -> ReadT:

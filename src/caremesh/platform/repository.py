@@ -15,13 +15,18 @@ load-or-404 / visible-to-this-principal / list-and-audit code again:
 - **Audited**: `get` records `<entity>.read`; `page` records `<entity>.list` and, unless told otherwise,
   `<entity>.list_read` for every row it returns. The recorder is passed in (`audit.record`): the platform knows
   no context.
+- **Listed** with `list(uow, filters, params)`: `filters` is the list endpoint's query parameters as one frozen
+  dataclass (a FastAPI dependency, see `ListFilters`); every field that is not None narrows the list by
+  `model.<field> == value`, or by the repository's own `criteria[<field>](value)` where the field is not a plain
+  column (a range, a search, a renamed parameter). The order is the repository's `order_by`.
 - The by-id statements are built once, with bound parameters (no per-call statement building).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, bindparam, select
@@ -40,6 +45,20 @@ class Recorder(Protocol):
     ) -> None: ...
 
 
+class ListFilters:
+    """Base of a list endpoint's query parameters: subclass it as a frozen, keyword-only dataclass whose fields
+    default to None (or to `Query(None, alias=..., description=...)`), and take it as `Annotated[F, Depends()]`
+    beside `PageParams`. FastAPI documents and validates each field as a query parameter."""
+
+    def given(self) -> dict[str, Any]:
+        """The filters the client gave: every field that is not None."""
+        values = ((f.name, getattr(self, f.name)) for f in dataclasses.fields(self))  # type: ignore[arg-type]
+        return {name: value for name, value in values if value is not None}
+
+
+Criterion = Callable[[Any], ColumnElement[bool]]
+
+
 class Repository(Generic[RowT]):
     def __init__(
         self,
@@ -52,8 +71,12 @@ class Repository(Generic[RowT]):
         where: Sequence[ColumnElement[bool]] = (),
         key: InstrumentedAttribute[Any] | None = None,
         detail: Callable[[Any], str] | None = None,
+        order_by: Sequence[InstrumentedAttribute[Any]] = (),
+        criteria: Mapping[str, Criterion] | None = None,
     ) -> None:
         self.model = model
+        self.order_by = tuple(order_by)
+        self.criteria = dict(criteria or {})
         self.not_found = not_found
         self.detail = detail
         self.entity = entity
@@ -136,6 +159,21 @@ class Repository(Generic[RowT]):
             for row in rows:
                 self.record(uow, f"{self.entity}.list_read", self.entity, _id_of(row))
         return rows, cursor
+
+    def matching(self, uow: UnitOfWork, filters: ListFilters) -> Select[tuple[RowT]]:
+        """The visible rows that match every filter given."""
+        query = self.query(uow)
+        for name, value in filters.given().items():
+            criterion = self.criteria.get(name)
+            query = query.where(criterion(value) if criterion else getattr(self.model, name) == value)
+        return query
+
+    async def list(
+        self, uow: UnitOfWork, filters: ListFilters, params: PageParams, *, record_each: bool = True
+    ) -> tuple[list[RowT], str | None]:
+        """One page of the visible rows matching `filters`, in `order_by`, audited as `page` is."""
+        query = self.matching(uow, filters)
+        return await self.page(uow, query, order_by=self.order_by, params=params, record_each=record_each)
 
 
 def _id_of(row: Any) -> Any:
