@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
-from caremesh.platform.messaging.events import IntegrationEvent
+from caremesh.platform.messaging.events import IntegrationEvent, integration_event
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("test.happened")
 class Happened(IntegrationEvent):
-    event_type: ClassVar[str] = "test.happened"
-
     n: int
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("test.followed")
 class Followed(IntegrationEvent):
-    event_type: ClassVar[str] = "test.followed"
-
     n: int

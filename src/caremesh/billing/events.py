@@ -7,9 +7,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar
 
-from caremesh.platform.messaging.events import IntegrationEvent
+from caremesh.platform.messaging.events import IntegrationEvent, integration_event
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,10 +20,8 @@ class _InvoiceEvent(IntegrationEvent):
     patient_id: uuid.UUID
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("invoice.issued")
 class InvoiceIssued(_InvoiceEvent):
-    event_type: ClassVar[str] = "invoice.issued"
-
     appointment_id: uuid.UUID | None
     order_id: uuid.UUID | None
     subtotal: Decimal
@@ -38,10 +35,8 @@ class InvoiceIssued(_InvoiceEvent):
     issued_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("invoice.paid")
 class InvoicePaid(_InvoiceEvent):
-    event_type: ClassVar[str] = "invoice.paid"
-
     total: Decimal
     patient_amount: Decimal
     amount_paid: Decimal
@@ -49,10 +44,8 @@ class InvoicePaid(_InvoiceEvent):
     paid_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("invoice.voided")
 class InvoiceVoided(_InvoiceEvent):
-    event_type: ClassVar[str] = "invoice.voided"
-
     appointment_id: uuid.UUID | None
     order_id: uuid.UUID | None
     reason: str | None

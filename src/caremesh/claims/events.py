@@ -7,9 +7,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar
 
-from caremesh.platform.messaging.events import IntegrationEvent
+from caremesh.platform.messaging.events import IntegrationEvent, integration_event
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -20,20 +19,16 @@ class _ClaimEvent(IntegrationEvent):
     patient_id: uuid.UUID
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("claim.submitted")
 class ClaimSubmitted(_ClaimEvent):
-    event_type: ClassVar[str] = "claim.submitted"
-
     payer_id: uuid.UUID
     claimed_amount: Decimal
     currency: str
     submitted_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("claim.adjudicated")
 class ClaimAdjudicated(_ClaimEvent):
-    event_type: ClassVar[str] = "claim.adjudicated"
-
     status: str
     approved_amount: Decimal
     claimed_amount: Decimal
@@ -41,10 +36,8 @@ class ClaimAdjudicated(_ClaimEvent):
     adjudicated_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("claim.paid")
 class ClaimPaid(_ClaimEvent):
-    event_type: ClassVar[str] = "claim.paid"
-
     paid_amount: Decimal
     remittance_id: str
     paid_at: datetime

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
-from typing import ClassVar
 
-from caremesh.platform.messaging.events import IntegrationEvent
+from caremesh.platform.messaging.events import IntegrationEvent, integration_event
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("user.password_reset_requested")
 class PasswordResetRequested(IntegrationEvent):
     """Carries the one-time reset token for the notifications context to deliver; never logged."""
-
-    event_type: ClassVar[str] = "user.password_reset_requested"
 
     user_id: uuid.UUID
     email: str

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import ClassVar
 
-from caremesh.platform.messaging.events import IntegrationEvent
+from caremesh.platform.messaging.events import IntegrationEvent, integration_event
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("coverage.created")
 class CoverageCreated(IntegrationEvent):
-    event_type: ClassVar[str] = "coverage.created"
-
     coverage_id: uuid.UUID
     patient_id: uuid.UUID
     scheme_id: uuid.UUID
@@ -23,19 +19,15 @@ class CoverageCreated(IntegrationEvent):
     created_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("scheme.suspended")
 class SchemeSuspended(IntegrationEvent):
-    event_type: ClassVar[str] = "scheme.suspended"
-
     scheme_id: uuid.UUID
     payer_id: uuid.UUID
     suspended_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("scheme.activated")
 class SchemeActivated(IntegrationEvent):
-    event_type: ClassVar[str] = "scheme.activated"
-
     scheme_id: uuid.UUID
     payer_id: uuid.UUID
     activated_at: datetime

@@ -12,11 +12,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import Literal
 
 from caremesh.orders.contract import ClosingEvent
 from caremesh.platform.fulfilment import OrderAnswer
-from caremesh.platform.messaging.events import IntegrationEvent
+from caremesh.platform.messaging.events import IntegrationEvent, integration_event
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,37 +37,29 @@ class BookedLabOrder:
     scheduled_date: date
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("lab.scheduled")
 class LabScheduled(OrderAnswer):
-    event_type: ClassVar[str] = "lab.scheduled"
-
     lab_orders: tuple[ScheduledLabOrder, ...]
     scheduled_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("lab.scheduling_failed")
 class LabSchedulingFailed(OrderAnswer):
-    event_type: ClassVar[str] = "lab.scheduling_failed"
-
     failure_reason: Literal["NO_LAB_CAPACITY", "LAB_TEST_NOT_FOUND"]  # domain.SchedulingFailure
     lab_test_id: uuid.UUID
     cancelled: tuple[BookedLabOrder, ...]
     failed_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("lab.cancelled")
 class LabCancelled(OrderAnswer):
-    event_type: ClassVar[str] = "lab.cancelled"
-
     lab_orders: tuple[BookedLabOrder, ...]
     reason: ClosingEvent
     cancelled_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("lab.result_ready")
 class LabResultReady(IntegrationEvent):
-    event_type: ClassVar[str] = "lab.result_ready"
-
     lab_order_id: uuid.UUID
     order_id: uuid.UUID
     patient_id: uuid.UUID

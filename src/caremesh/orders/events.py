@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Literal, get_args
+from typing import Literal, get_args
 
-from caremesh.platform.messaging.events import IntegrationEvent
+from caremesh.platform.messaging.events import IntegrationEvent, integration_event
 
 OrderType = Literal["prescription", "lab"]
 # The events that close an order before it completes: pharmacy and lab give back what they hold for it and say
@@ -41,43 +41,33 @@ class _OrderEvent(IntegrationEvent):
     type: OrderType
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("order.placed")
 class OrderPlaced(_OrderEvent):
-    event_type: ClassVar[str] = "order.placed"
-
     practitioner_id: uuid.UUID
     items: tuple[PrescriptionItem, ...] | tuple[LabItem, ...]  # as the order's `type` says
     placed_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("order.confirmed")
 class OrderConfirmed(_OrderEvent):
-    event_type: ClassVar[str] = "order.confirmed"
-
     invoice_id: uuid.UUID
     confirmed_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("order.failed")
 class OrderFailed(_OrderEvent):
-    event_type: ClassVar[str] = "order.failed"
-
     failure_reason: str | None  # orders always sets it; notifications words a message without one
     failed_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("order.cancelled")
 class OrderCancelled(_OrderEvent):
-    event_type: ClassVar[str] = "order.cancelled"
-
     reason: str | None
     cancelled_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("order.completed")
 class OrderCompleted(_OrderEvent):
-    event_type: ClassVar[str] = "order.completed"
-
     completed_at: datetime
 
 

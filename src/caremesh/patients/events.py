@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import ClassVar
 
-from caremesh.platform.messaging.events import IntegrationEvent
+from caremesh.platform.messaging.events import IntegrationEvent, integration_event
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,22 +18,18 @@ class _PatientContact(IntegrationEvent):
     has_insurance: bool
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("patient.registered")
 class PatientRegistered(_PatientContact):
-    event_type: ClassVar[str] = "patient.registered"
+    pass
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("patient.updated")
 class PatientUpdated(_PatientContact):
-    event_type: ClassVar[str] = "patient.updated"
-
     changed_fields: tuple[str, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("patient.deleted")
 class PatientDeleted(IntegrationEvent):
-    event_type: ClassVar[str] = "patient.deleted"
-
     patient_id: uuid.UUID
 
 

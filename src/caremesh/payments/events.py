@@ -10,9 +10,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar
 
-from caremesh.platform.messaging.events import IntegrationEvent
+from caremesh.platform.messaging.events import IntegrationEvent, integration_event
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,26 +26,20 @@ class _PaymentEvent(IntegrationEvent):
     currency: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("payment.completed")
 class PaymentCompleted(_PaymentEvent):
-    event_type: ClassVar[str] = "payment.completed"
-
     balance_due: Decimal
     created_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("payment.failed")
 class PaymentFailed(_PaymentEvent):
-    event_type: ClassVar[str] = "payment.failed"
-
     failure_reason: str | None
     created_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("payment.refunded")
 class PaymentRefunded(IntegrationEvent):
-    event_type: ClassVar[str] = "payment.refunded"
-
     refund_id: uuid.UUID
     reference: str
     payment_id: uuid.UUID

@@ -12,10 +12,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import Literal
 
 from caremesh.orders.contract import ClosingEvent
 from caremesh.platform.fulfilment import OrderAnswer
+from caremesh.platform.messaging.events import integration_event
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,18 +38,14 @@ class ReleasedLine:
     quantity: int
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("medication.reserved")
 class MedicationReserved(OrderAnswer):
-    event_type: ClassVar[str] = "medication.reserved"
-
     reservations: tuple[ReservedLine, ...]
     reserved_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("medication.reservation_failed")
 class MedicationReservationFailed(OrderAnswer):
-    event_type: ClassVar[str] = "medication.reservation_failed"
-
     failure_reason: Literal["INSUFFICIENT_STOCK", "MEDICATION_NOT_FOUND"]  # domain.FailureReason
     medication_id: uuid.UUID
     requested: int
@@ -57,19 +54,15 @@ class MedicationReservationFailed(OrderAnswer):
     failed_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("medication.released")
 class MedicationReleased(OrderAnswer):
-    event_type: ClassVar[str] = "medication.released"
-
     reservations: tuple[ReleasedLine, ...]
     reason: ClosingEvent
     released_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("medication.dispensed")
 class MedicationDispensed(OrderAnswer):
-    event_type: ClassVar[str] = "medication.dispensed"
-
     reservation_id: uuid.UUID
     medication_id: uuid.UUID
     quantity: int

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import ClassVar
 
-from caremesh.platform.messaging.events import IntegrationEvent
+from caremesh.platform.messaging.events import IntegrationEvent, integration_event
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -17,22 +16,18 @@ class _PractitionerFacts(IntegrationEvent):
     specialty: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("practitioner.registered")
 class PractitionerRegistered(_PractitionerFacts):
-    event_type: ClassVar[str] = "practitioner.registered"
+    pass
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("practitioner.updated")
 class PractitionerUpdated(_PractitionerFacts):
-    event_type: ClassVar[str] = "practitioner.updated"
-
     changed_fields: tuple[str, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("practitioner.deleted")
 class PractitionerDeleted(IntegrationEvent):
-    event_type: ClassVar[str] = "practitioner.deleted"
-
     practitioner_id: uuid.UUID
 
 

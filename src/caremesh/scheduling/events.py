@@ -6,9 +6,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
 
-from caremesh.platform.messaging.events import IntegrationEvent
+from caremesh.platform.messaging.events import IntegrationEvent, integration_event
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,45 +23,37 @@ class _AppointmentEvent(IntegrationEvent):
     status: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("appointment.booked")
 class AppointmentBooked(_AppointmentEvent):
-    event_type: ClassVar[str] = "appointment.booked"
+    pass
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("appointment.rescheduled")
 class AppointmentRescheduled(_AppointmentEvent):
-    event_type: ClassVar[str] = "appointment.rescheduled"
-
     previous_start: datetime
     previous_end: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("appointment.checked_in")
 class AppointmentCheckedIn(_AppointmentEvent):
-    event_type: ClassVar[str] = "appointment.checked_in"
-
     checked_in_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("appointment.completed")
 class AppointmentCompleted(_AppointmentEvent):
-    event_type: ClassVar[str] = "appointment.completed"
-
     started_at: datetime
     ended_at: datetime
     completed_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("appointment.cancelled")
 class AppointmentCancelled(_AppointmentEvent):
-    event_type: ClassVar[str] = "appointment.cancelled"
-
     reason: str | None
 
 
-@dataclass(frozen=True, kw_only=True)
+@integration_event("appointment.no_show")
 class AppointmentNoShow(_AppointmentEvent):
-    event_type: ClassVar[str] = "appointment.no_show"
+    pass
 
 
 APPOINTMENT_BOOKED = AppointmentBooked.event_type

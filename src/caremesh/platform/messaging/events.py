@@ -2,9 +2,8 @@
 
 A context declares its events in its own events.py (re-exported by its contract.py):
 
-    @dataclass(frozen=True, kw_only=True)
+    @integration_event("invoice.paid")
     class InvoicePaid(IntegrationEvent):
-        event_type: ClassVar[str] = "invoice.paid"
         invoice_id: uuid.UUID
         total: Decimal
         ...
@@ -17,9 +16,9 @@ carries one of the wrong type. Fields a payload carries beyond the class are ign
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar, dataclass_transform
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -37,7 +36,8 @@ class EventPayloadInvalid(ValueError):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class IntegrationEvent:
-    """The base of every integration event. Subclasses set `event_type` (and `event_version` when it changes)."""
+    """The base of every integration event. Subclasses are declared with `@integration_event(...)`, which names
+    them; a base that only shares fields among events is a plain frozen, keyword-only dataclass."""
 
     event_type: ClassVar[str]
     event_version: ClassVar[int] = 1
@@ -51,6 +51,21 @@ class IntegrationEvent:
             return _adapter(cls).validate_python(payload)
         except ValidationError as error:
             raise EventPayloadInvalid(cls.event_type, [_problem(e) for e in error.errors()]) from None
+
+
+EventT = TypeVar("EventT", bound=IntegrationEvent)
+
+
+@dataclass_transform(frozen_default=True, kw_only_default=True)
+def integration_event(event_type: str, *, version: int = 1) -> Callable[[type[EventT]], type[EventT]]:
+    """Declare an event class: a frozen, keyword-only dataclass carrying `event_type` (and `event_version`)."""
+
+    def declare(cls: type[EventT]) -> type[EventT]:
+        cls.event_type = event_type
+        cls.event_version = version
+        return dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+
+    return declare
 
 
 @cache
