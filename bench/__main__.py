@@ -6,7 +6,7 @@ import shlex
 import subprocess
 import sys
 
-from bench import billing, booking, claims, distributed, orders, reads
+from bench import billing, booking, budget, ceiling, claims, distributed, orders, reads
 
 FLOWS = {
     "booking": booking.main,
@@ -15,6 +15,8 @@ FLOWS = {
     "orders": orders.main,
     "claims": claims.main,
     "distributed": distributed.main,
+    "ceiling": ceiling.main,
+    "budget": budget.main,
 }
 
 
