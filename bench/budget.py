@@ -252,6 +252,7 @@ async def main() -> None:
         )
     print(
         "server: the caremesh process, its consumers, relay and audit sealer included; database: every PostgreSQL\n"
-        "process; client: this load generator (httpx). bound: cores * 1000 / total, the rate at which the machine's\n"
-        "cores would all be busy with this operation alone. A goal above its bound needs less CPU per operation."
+        "process; client: this load generator (bench/lean.py, or httpx with BENCH_CLIENT=httpx).\n"
+        "bound: cores * 1000 / total, the rate at which the machine's cores would all be busy with this operation\n"
+        "alone. A goal above its bound needs less CPU per operation."
     )

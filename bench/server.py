@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import lean
 from caremesh.platform.migrate import upgrade
 from caremesh.platform.settings import DatabaseSettings
 
@@ -140,8 +141,7 @@ async def running_server(db: DatabaseSettings, settings: dict[str, str] | None =
 @asynccontextmanager
 async def admin_session(server: Server, clients: int) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
     """An HTTP client with `clients` connections to the server, and the bench admin's headers."""
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60) as client:
+    async with lean.client(server.base_url, clients) as client:
         login = await client.post("/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": server.admin_password})
         login.raise_for_status()
         yield client, {"Authorization": f"Bearer {login.json()['access_token']}"}
