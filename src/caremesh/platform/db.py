@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Numeric, Select, String, event, text
+from sqlalchemy import DateTime, Index, MetaData, Numeric, Select, String, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -274,6 +274,12 @@ async def one_or_raise(
     if row is None:
         raise missing()
     return row
+
+
+def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:
+    """An index of the rows matching `where` (an SQL condition), the same on SQLite and PostgreSQL."""
+    condition = text(where)
+    return Index(name, *columns, unique=unique, sqlite_where=condition, postgresql_where=condition)
 
 
 def quoted_list(values: Iterable[Any]) -> str:

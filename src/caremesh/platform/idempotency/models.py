@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, Text, UniqueConstraint, Uuid, text
+from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from caremesh.platform.db import Base, UTCDateTime, new_id
+from caremesh.platform.db import Base, UTCDateTime, new_id, partial_index
 
 
 class IdempotencyKey(Base):
@@ -31,13 +31,7 @@ class IdempotencyKey(Base):
         CheckConstraint("attempt >= 1", name="attempt_positive"),
         # The resolver of abandoned payment attempts polls unfinished keys: a partial index keeps that cheap
         # however many finished keys accumulate.
-        Index(
-            "ix_idempotency_keys_in_progress",
-            "scope",
-            "claimed_at",
-            sqlite_where=text("state = 'in_progress'"),
-            postgresql_where=text("state = 'in_progress'"),
-        ),
+        partial_index("ix_idempotency_keys_in_progress", "scope", "claimed_at", where="state = 'in_progress'"),
         Index("ix_idempotency_keys_created_at", "created_at"),  # retention
     )
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, Uuid, text
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from caremesh.platform.db import PLATFORM_SCHEMA, Base, UTCDateTime, schema_of_module
+from caremesh.platform.db import PLATFORM_SCHEMA, Base, UTCDateTime, partial_index, schema_of_module
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -71,8 +71,7 @@ class DeadLetterColumns:
 
 def _indexes(table: str) -> tuple[Any, ...]:
     if table == "outbox_events":
-        where = text("published_at IS NULL")
-        return (Index("ix_outbox_events_unpublished", "seq", sqlite_where=where, postgresql_where=where),)
+        return (partial_index("ix_outbox_events_unpublished", "seq", where="published_at IS NULL"),)
     if table == "event_deliveries":
         return (Index("ix_event_deliveries_due", "next_attempt_at"),)
     if table == "dead_letters":
