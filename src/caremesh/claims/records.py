@@ -15,9 +15,11 @@ from caremesh.claims.models import Claim, ClaimHistory, Dispute
 from caremesh.platform.repository import Repository
 from caremesh.platform.uow import UnitOfWork
 
-CLAIMS = Repository(Claim, ClaimNotFound, entity="claim", record=audit.record)
+CLAIMS = Repository(Claim, ClaimNotFound, entity="claim", record=audit.record, order_by=[Claim.created_at, Claim.id])
 CLAIMS_BY_NUMBER = Repository(Claim, ClaimNotFound, entity="claim", record=audit.record, key=Claim.number)
-DISPUTES = Repository(Dispute, DisputeNotFound, entity="dispute", record=audit.record)
+DISPUTES = Repository(
+    Dispute, DisputeNotFound, entity="dispute", record=audit.record, order_by=[Dispute.created_at, Dispute.id]
+)
 
 
 async def _record(
