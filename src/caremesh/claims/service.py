@@ -38,7 +38,7 @@ from caremesh.claims.models import (
     ClaimLine,
     Dispute,
 )
-from caremesh.claims.records import CLAIMS, DISPUTES, _cents, _ids, _record
+from caremesh.claims.records import CLAIMS, DISPUTES, _cents, _event, _record
 from caremesh.claims.schemas import ClaimCreate, ClaimFilters, DisputeCreate, DisputeFilters, DisputeResolve
 from caremesh.insurance import contract as insurance
 from caremesh.patients import contract as patients
@@ -249,15 +249,7 @@ async def submit(uow: UnitOfWork, claim_id: uuid.UUID) -> Claim:
     claim.updated_at = now
     await uow.session.flush()
     await _record(uow, claim, previous, Action.SUBMITTED)
-    uow.publish(
-        ClaimSubmitted(
-            **_ids(claim),
-            payer_id=claim.payer_id,
-            claimed_amount=_cents(claim.claimed_amount),
-            currency=claim.currency,
-            submitted_at=now,
-        )
-    )
+    uow.publish(_event(ClaimSubmitted, claim, claimed_amount=_cents(claim.claimed_amount), submitted_at=now))
     return claim
 
 
@@ -308,9 +300,9 @@ async def _decide(
     await uow.session.flush()
     await _record(uow, claim, previous, action, note=note, approved_amount=total)
     uow.publish(
-        ClaimAdjudicated(
-            **_ids(claim),
-            status=claim.status,
+        _event(
+            ClaimAdjudicated,
+            claim,
             approved_amount=_cents(total),
             claimed_amount=_cents(claim.claimed_amount),
             manual=action != Action.ADJUDICATED,
