@@ -13,9 +13,23 @@ from caremesh.insurance.errors import CoverageNotFound, PayerNotFound, Preauthor
 from caremesh.insurance.models import Coverage, Payer, Preauthorization, Scheme
 from caremesh.platform.repository import Repository
 
-PAYERS = Repository(Payer, PayerNotFound, entity="payer", record=audit.record)
-SCHEMES = Repository(Scheme, SchemeNotFound, entity="scheme", record=audit.record)
-COVERAGES = Repository(Coverage, CoverageNotFound, entity="coverage", owner=Coverage.patient_id, record=audit.record)
+PAYERS = Repository(
+    Payer,
+    PayerNotFound,
+    entity="payer",
+    record=audit.record,
+    order_by=[Payer.code],
+    criteria={"code": lambda code: Payer.code == code.strip().upper()},
+)
+SCHEMES = Repository(Scheme, SchemeNotFound, entity="scheme", record=audit.record, order_by=[Scheme.code, Scheme.id])
+COVERAGES = Repository(
+    Coverage,
+    CoverageNotFound,
+    entity="coverage",
+    owner=Coverage.patient_id,
+    record=audit.record,
+    order_by=[Coverage.created_at, Coverage.id],
+)
 ANY_COVERAGE = Repository(Coverage, CoverageNotFound, entity="coverage", record=audit.record)
 
 # A pre-authorisation belongs to its coverage's patient.
@@ -31,4 +45,5 @@ PREAUTHORIZATIONS = Repository(
     entity="preauthorization",
     owner=_PREAUTHORIZATION_PATIENT,  # type: ignore[arg-type]
     record=audit.record,
+    order_by=[Preauthorization.created_at, Preauthorization.id],
 )
