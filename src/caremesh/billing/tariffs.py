@@ -14,8 +14,8 @@ from caremesh.billing import domain
 from caremesh.billing.domain import Kind
 from caremesh.billing.errors import ConsultationTariffExists, NoApplicableTariff, TariffExists, TariffNotFound
 from caremesh.billing.models import ONE_CONSULTATION_TARIFF_PER_SPECIALTY, Tariff
-from caremesh.billing.schemas import Pricing, TariffCreate, TariffUpdate
-from caremesh.platform.db import dialect_insert, violates, where_given
+from caremesh.billing.schemas import Pricing, TariffCreate, TariffFilters, TariffUpdate
+from caremesh.platform.db import dialect_insert, violates
 from caremesh.platform.errors import check_version, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.repository import Repository
@@ -80,7 +80,9 @@ DEFAULT_TARIFFS: tuple[dict[str, Any], ...] = (
 )
 
 
-TARIFFS: Repository[Tariff] = Repository(Tariff, TariffNotFound, entity="tariff", key=Tariff.code, record=audit.record)
+TARIFFS: Repository[Tariff] = Repository(
+    Tariff, TariffNotFound, entity="tariff", key=Tariff.code, record=audit.record, order_by=[Tariff.code]
+)
 
 
 def _tax_rate(uow: UnitOfWork, tariff: Tariff) -> Decimal:
@@ -164,12 +166,9 @@ async def get_tariff(uow: UnitOfWork, code: str) -> Tariff:
     return await TARIFFS.load(uow, code.upper())
 
 
-async def list_tariffs(
-    uow: UnitOfWork, *, kind: Kind | None, specialty: str | None, page: PageParams
-) -> tuple[list[Tariff], str | None]:
+async def list_tariffs(uow: UnitOfWork, filters: TariffFilters, page: PageParams) -> tuple[list[Tariff], str | None]:
     """Tariffs in order of code; reference data, so not audited."""
-    query = where_given(TARIFFS.query(uow), (Tariff.kind, kind), (Tariff.specialty, specialty))
-    return await paginate(uow.session, query, order_by=[Tariff.code], params=page)
+    return await paginate(uow.session, TARIFFS.matching(uow, filters), order_by=TARIFFS.order_by, params=page)
 
 
 async def update_tariff(uow: UnitOfWork, code: str, data: TariffUpdate, expected_version: int | None) -> Tariff:
