@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from caremesh.billing import errors, receivables, service, tariffs
-from caremesh.billing.models import Invoice, Tariff
+from caremesh.billing.models import Tariff
 from caremesh.billing.schemas import (
     AccountsReceivableRead,
     InvoiceCreate,
@@ -20,7 +20,7 @@ from caremesh.billing.schemas import (
     TariffUpdate,
 )
 from caremesh.patients.contract import PatientNotFound
-from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_page, require, set_etag
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, read_page, require, set_etag
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.uow import UnitOfWork
@@ -85,11 +85,6 @@ async def update_tariff(code: str, body: TariffUpdate, uow: Uow, if_match: IfMat
 # --- invoices -------------------------------------------------------------------------
 
 
-def _invoice(invoice: Invoice, response: Response) -> InvoiceRead:
-    set_etag(response, invoice.version)
-    return InvoiceRead.model_validate(invoice, from_attributes=True)
-
-
 @router.post(
     "/invoices",
     status_code=status.HTTP_201_CREATED,
@@ -112,7 +107,7 @@ async def create_invoice(body: InvoiceCreate, uow: Uow, response: Response) -> I
     if not issued:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"{API_PREFIX}/invoices/{invoice.id}"
-    return _invoice(invoice, response)
+    return read_model(InvoiceRead, invoice, response)
 
 
 @router.get("/invoices", dependencies=[require("invoices:read")])
@@ -126,7 +121,7 @@ async def list_invoices(
     "/invoices/{invoice_id}", dependencies=[require("invoices:read")], responses=problems(errors.InvoiceNotFound)
 )
 async def get_invoice(invoice_id: uuid.UUID, uow: Uow, response: Response) -> InvoiceRead:
-    return _invoice(await service.get_invoice(uow, invoice_id), response)
+    return read_model(InvoiceRead, await service.get_invoice(uow, invoice_id), response)
 
 
 @router.post(
@@ -138,7 +133,7 @@ async def void_invoice(
     invoice_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response, body: InvoiceVoid | None = None
 ) -> InvoiceRead:
     reason = body.reason if body else None
-    return _invoice(await service.void_invoice(uow, invoice_id, reason, if_match), response)
+    return read_model(InvoiceRead, await service.void_invoice(uow, invoice_id, reason, if_match), response)
 
 
 # --- accounts receivable --------------------------------------------------------------
