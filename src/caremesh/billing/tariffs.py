@@ -16,7 +16,7 @@ from caremesh.billing.errors import ConsultationTariffExists, NoApplicableTariff
 from caremesh.billing.models import ONE_CONSULTATION_TARIFF_PER_SPECIALTY, Tariff
 from caremesh.billing.schemas import Pricing, TariffCreate, TariffFilters, TariffUpdate
 from caremesh.platform.db import dialect_insert, violates
-from caremesh.platform.errors import check_version, invalid_field
+from caremesh.platform.errors import invalid_field
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.repository import Repository
 from caremesh.platform.uow import UnitOfWork
@@ -27,34 +27,33 @@ ORDER_TARIFFS = {Kind.MEDICATION: "ORDER-MEDICATION", Kind.LAB: "ORDER-LAB"}
 
 _PRICING = TypeAdapter(Pricing)
 
+# The years of experience API.md's default consultation tariffs price in bands: 0-19, 20-30, 31 and more.
+DEFAULT_BANDS = ((0, 19), (20, 30), (31, None))
+
+
+def _by_experience(*amounts: str) -> dict[str, Any]:
+    """Pricing by the practitioner's experience in the default bands, one amount per band."""
+    bands = [
+        {"min_years": low, "max_years": high, "amount": amount}
+        for (low, high), amount in zip(DEFAULT_BANDS, amounts, strict=True)
+    ]
+    return {"type": "experience_bands", "bands": bands}
+
+
 DEFAULT_TARIFFS: tuple[dict[str, Any], ...] = (
     {
         "code": "CONSULT-ORTHOPEDICS",
         "description": "Orthopedics consultation",
         "kind": Kind.CONSULTATION,
         "specialty": "orthopedics",
-        "pricing": {
-            "type": "experience_bands",
-            "bands": [
-                {"min_years": 0, "max_years": 19, "amount": "800.00"},
-                {"min_years": 20, "max_years": 30, "amount": "1000.00"},
-                {"min_years": 31, "max_years": None, "amount": "1500.00"},
-            ],
-        },
+        "pricing": _by_experience("800.00", "1000.00", "1500.00"),
     },
     {
         "code": "CONSULT-CARDIOLOGY",
         "description": "Cardiology consultation",
         "kind": Kind.CONSULTATION,
         "specialty": "cardiology",
-        "pricing": {
-            "type": "experience_bands",
-            "bands": [
-                {"min_years": 0, "max_years": 19, "amount": "1000.00"},
-                {"min_years": 20, "max_years": 30, "amount": "1500.00"},
-                {"min_years": 31, "max_years": None, "amount": "2000.00"},
-            ],
-        },
+        "pricing": _by_experience("1000.00", "1500.00", "2000.00"),
     },
     {
         "code": GENERAL_CONSULTATION,
@@ -173,8 +172,7 @@ async def list_tariffs(uow: UnitOfWork, filters: TariffFilters, page: PageParams
 
 async def update_tariff(uow: UnitOfWork, code: str, data: TariffUpdate, expected_version: int | None) -> Tariff:
     """Change what the body names. Invoices already issued keep the prices they were issued with."""
-    tariff = await TARIFFS.load(uow, code.upper(), for_update=True)
-    check_version(tariff.version, expected_version)
+    tariff = await TARIFFS.load_version(uow, code.upper(), expected_version)
     changes = data.model_dump(exclude_unset=True)
     for field in ("description", "pricing"):
         if field in changes and changes[field] is None:
