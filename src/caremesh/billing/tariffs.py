@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -96,25 +97,23 @@ def _pricing(tariff: Tariff) -> domain.Pricing:
     return _PRICING.validate_python(tariff.pricing).to_domain()
 
 
+def _new_tariff(data: TariffCreate, now: datetime) -> dict[str, Any]:
+    """The columns of a new tariff: what `data` gives (a create body, or a default), its pricing as JSON."""
+    return {
+        **data.model_dump(exclude={"pricing"}),
+        "pricing": _pricing_json(data.pricing),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 async def bootstrap(uow: UnitOfWork) -> None:
     """Create the default tariffs that are missing; existing ones (maybe edited) are left alone, and so is a
     default whose specialty another consultation tariff took. One statement that skips whatever conflicts on a
     unique key, so processes starting at once on one database each run it safely."""
     now = uow.now()
-    rows = [
-        {
-            "code": default["code"],
-            "description": default["description"],
-            "kind": str(default["kind"]),
-            "specialty": default["specialty"],
-            "pricing": _pricing_json(_PRICING.validate_python(default["pricing"])),
-            "tax_rate": None,
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for default in DEFAULT_TARIFFS
-    ]
+    # The defaults are read as the create body is, and carry the version the ORM would set.
+    rows = [{**_new_tariff(TariffCreate.model_validate(default), now), "version": 1} for default in DEFAULT_TARIFFS]
     await uow.session.execute(dialect_insert(uow.session)(Tariff).values(rows).on_conflict_do_nothing())
 
 
@@ -145,16 +144,7 @@ async def create_tariff(uow: UnitOfWork, data: TariffCreate) -> Tariff:
         raise TariffExists(f"A tariff with code {data.code} exists.")
     await _check_specialty_free(uow, data.kind, data.specialty, data.code)
     now = uow.now()
-    tariff = Tariff(
-        code=data.code,
-        description=data.description,
-        kind=data.kind,
-        specialty=data.specialty,
-        pricing=_pricing_json(data.pricing),
-        tax_rate=data.tax_rate,
-        created_at=now,
-        updated_at=now,
-    )
+    tariff = Tariff(**_new_tariff(data, now))
     uow.session.add(tariff)
     await _flush_tariff(uow)
     audit.record(uow, "tariff.create", "tariff", tariff.code)
