@@ -26,10 +26,10 @@ from caremesh.notifications.domain import Channel, Status
 from caremesh.notifications.errors import NotificationNotFound, TemplateNotFound
 from caremesh.notifications.models import Notification, NotificationTemplate
 from caremesh.notifications.rendering import TemplateProblem
-from caremesh.notifications.schemas import NotificationSend, NotificationTemplateUpdate
+from caremesh.notifications.schemas import NotificationFilters, NotificationSend, NotificationTemplateUpdate
 from caremesh.notifications.triggers import PASSWORD_RESET, PATIENT_EVENTS, PatientEvent
 from caremesh.patients.contract import PatientNotFound, find_patient
-from caremesh.platform.db import dialect_insert, where_given
+from caremesh.platform.db import dialect_insert
 from caremesh.platform.errors import check_version, invalid_field
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.pagination import PageParams, paginate
@@ -53,7 +53,12 @@ _PHONE = TypeAdapter(Phone)
 # A patient-role principal sees only the messages to themselves; the others (also those sent to bare addresses,
 # with no recipient_id) do not exist for them.
 NOTIFICATIONS: Repository[Notification] = Repository(
-    Notification, NotificationNotFound, entity="notification", owner=Notification.recipient_id, record=audit.record
+    Notification,
+    NotificationNotFound,
+    entity="notification",
+    owner=Notification.recipient_id,
+    record=audit.record,
+    order_by=[Notification.created_at, Notification.id],  # oldest first
 )
 
 
@@ -69,6 +74,7 @@ TEMPLATES: Repository[NotificationTemplate] = Repository(
     key=NotificationTemplate.code,
     detail=_no_template,
     record=audit.record,
+    order_by=[NotificationTemplate.code],
 )
 
 
@@ -348,23 +354,9 @@ async def get_notification(uow: UnitOfWork, notification_id: uuid.UUID) -> Notif
 
 
 async def list_notifications(
-    uow: UnitOfWork,
-    *,
-    recipient_id: uuid.UUID | None,
-    status: Status | None,
-    channel: Channel | None,
-    source_event_id: uuid.UUID | None,
-    page: PageParams,
+    uow: UnitOfWork, filters: NotificationFilters, page: PageParams
 ) -> tuple[list[Notification], str | None]:
-    """Messages, oldest first."""
-    query = where_given(
-        NOTIFICATIONS.query(uow),
-        (Notification.recipient_id, recipient_id),
-        (Notification.status, status),
-        (Notification.channel, channel),
-        (Notification.source_event_id, source_event_id),
-    )
-    return await NOTIFICATIONS.page(uow, query, order_by=[Notification.created_at, Notification.id], params=page)
+    return await NOTIFICATIONS.list(uow, filters, page)
 
 
 # --- templates -----------------------------------------------------------------------------------
@@ -372,7 +364,7 @@ async def list_notifications(
 
 async def list_templates(uow: UnitOfWork, page: PageParams) -> tuple[list[NotificationTemplate], str | None]:
     """Templates in order of code; not audited."""
-    return await paginate(uow.session, TEMPLATES.query(uow), order_by=[NotificationTemplate.code], params=page)
+    return await paginate(uow.session, TEMPLATES.query(uow), order_by=TEMPLATES.order_by, params=page)
 
 
 async def _template(
