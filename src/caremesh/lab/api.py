@@ -1,15 +1,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from caremesh.lab import service
-from caremesh.lab.domain import LabOrderStatus
 from caremesh.lab.models import LabOrder, LabTest
-from caremesh.lab.schemas import LabOrderRead, LabResultCreate, LabTestCreate, LabTestRead, LabTestUpdate
-from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.lab.schemas import (
+    LabOrderFilters,
+    LabOrderRead,
+    LabResultCreate,
+    LabTestCreate,
+    LabTestFilters,
+    LabTestRead,
+    LabTestUpdate,
+)
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_page, require, set_etag
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
@@ -38,13 +45,9 @@ async def create_lab_test(body: LabTestCreate, uow: Uow, response: Response) -> 
 
 @router.get("/lab-tests", dependencies=[require("lab_tests:read")])
 async def list_lab_tests(
-    uow: Uow,
-    page: PageParams = Depends(),
-    code: str | None = Query(None, max_length=40),
-    q: str | None = Query(None, max_length=200, description="Every word appears in the code or the name"),
+    uow: Uow, filters: Annotated[LabTestFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[LabTestRead]:
-    rows, cursor = await service.list_lab_tests(uow, code=code, q=q, page=page)
-    return Page(items=[LabTestRead.model_validate(t, from_attributes=True) for t in rows], next_cursor=cursor)
+    return read_page(LabTestRead, await service.list_lab_tests(uow, filters, page))
 
 
 @router.get(
@@ -72,24 +75,9 @@ def _lab_order(lab_order: LabOrder) -> LabOrderRead:
 
 @router.get("/lab-orders", dependencies=[require("lab_orders:read")])
 async def list_lab_orders(
-    uow: Uow,
-    page: PageParams = Depends(),
-    order_id: uuid.UUID | None = None,
-    patient_id: uuid.UUID | None = None,
-    lab_test_id: uuid.UUID | None = None,
-    status: LabOrderStatus | None = None,
-    scheduled_date: date | None = None,
+    uow: Uow, filters: Annotated[LabOrderFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[LabOrderRead]:
-    rows, cursor = await service.list_lab_orders(
-        uow,
-        order_id=order_id,
-        patient_id=patient_id,
-        lab_test_id=lab_test_id,
-        status=status,
-        scheduled_date=scheduled_date,
-        page=page,
-    )
-    return Page(items=[_lab_order(o) for o in rows], next_cursor=cursor)
+    return read_page(LabOrderRead, await service.list_lab_orders(uow, filters, page))
 
 
 @router.get(

@@ -31,12 +31,14 @@ from caremesh.lab.events import (
 )
 from caremesh.lab.models import ONE_LAB_TEST_PER_CODE, LabKnownOrder, LabOrder, LabTest, LabTestDay
 from caremesh.lab.schemas import (
+    LabOrderFilters,
     LabResultCreate,
     LabTestCreate,
+    LabTestFilters,
     LabTestUpdate,
 )
 from caremesh.platform import fulfilment
-from caremesh.platform.db import dialect_insert, violates, where_given
+from caremesh.platform.db import dialect_insert, violates
 from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.repository import Repository
@@ -62,7 +64,17 @@ class LabOrderNotResultable(Conflict):
 # --- lab tests ------------------------------------------------------------------------------------
 
 
-LAB_TESTS: Repository[LabTest] = Repository(LabTest, LabTestNotFound, entity="lab_test", record=audit.record)
+LAB_TESTS: Repository[LabTest] = Repository(
+    LabTest,
+    LabTestNotFound,
+    entity="lab_test",
+    record=audit.record,
+    order_by=[LabTest.code],
+    criteria={
+        "code": lambda code: LabTest.code == code.strip().upper(),
+        "q": lambda q: matches_every_word(q, LabTest.code, LabTest.name),
+    },
+)
 
 
 async def _flush_test(uow: UnitOfWork) -> None:
@@ -100,12 +112,10 @@ async def get_lab_test(uow: UnitOfWork, test_id: uuid.UUID, *, for_update: bool 
 
 
 async def list_lab_tests(
-    uow: UnitOfWork, *, code: str | None, q: str | None, page: PageParams
+    uow: UnitOfWork, filters: LabTestFilters, page: PageParams
 ) -> tuple[list[LabTest], str | None]:
-    query = select(LabTest).where(matches_every_word(q, LabTest.code, LabTest.name))
-    if code is not None:
-        query = query.where(LabTest.code == code.strip().upper())
-    return await paginate(uow.session, query, order_by=[LabTest.code], params=page)
+    """The catalogue by code; not audited (it names no patient)."""
+    return await paginate(uow.session, LAB_TESTS.matching(uow, filters), order_by=LAB_TESTS.order_by, params=page)
 
 
 async def update_lab_test(
@@ -175,7 +185,13 @@ async def _book(uow: UnitOfWork, test: LabTest, window: Sequence[date]) -> date 
 
 # A patient-role principal sees only their own lab orders; others do not exist for them.
 LAB_ORDERS: Repository[LabOrder] = Repository(
-    LabOrder, LabOrderNotFound, entity="lab_order", owner=LabOrder.patient_id, record=audit.record
+    LabOrder,
+    LabOrderNotFound,
+    entity="lab_order",
+    owner=LabOrder.patient_id,
+    record=audit.record,
+    # as they were booked: by time, then by order and the item's place in it
+    order_by=[LabOrder.created_at, LabOrder.order_id, LabOrder.position],
 )
 
 
@@ -184,26 +200,9 @@ async def get_lab_order(uow: UnitOfWork, lab_order_id: uuid.UUID) -> LabOrder:
 
 
 async def list_lab_orders(
-    uow: UnitOfWork,
-    *,
-    order_id: uuid.UUID | None,
-    patient_id: uuid.UUID | None,
-    lab_test_id: uuid.UUID | None,
-    status: LabOrderStatus | None,
-    scheduled_date: date | None,
-    page: PageParams,
+    uow: UnitOfWork, filters: LabOrderFilters, page: PageParams
 ) -> tuple[list[LabOrder], str | None]:
-    """Lab orders as they were booked: by time, then by order and the item's place in it."""
-    query = where_given(
-        LAB_ORDERS.query(uow),
-        (LabOrder.order_id, order_id),
-        (LabOrder.patient_id, patient_id),
-        (LabOrder.lab_test_id, lab_test_id),
-        (LabOrder.status, status),
-        (LabOrder.scheduled_date, scheduled_date),
-    )
-    order_by = [LabOrder.created_at, LabOrder.order_id, LabOrder.position]
-    return await LAB_ORDERS.page(uow, query, order_by=order_by, params=page)
+    return await LAB_ORDERS.list(uow, filters, page)
 
 
 # --- the order's lock -------------------------------------------------------------------------------

@@ -1,17 +1,17 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
 from caremesh.lab import contract as lab
 from caremesh.orders import service
-from caremesh.orders.domain import OrderStatus, OrderType
 from caremesh.orders.models import Order
-from caremesh.orders.schemas import OrderCancel, OrderCreate, OrderEventRead, OrderRead
+from caremesh.orders.schemas import OrderCancel, OrderCreate, OrderEventRead, OrderFilters, OrderRead
 from caremesh.patients import contract as patients
 from caremesh.pharmacy import contract as pharmacy
-from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_page, require, set_etag
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.practitioners import contract as practitioners
@@ -42,17 +42,9 @@ async def place_order(body: OrderCreate, uow: Uow, response: Response) -> OrderR
 
 @router.get("", dependencies=[require("orders:read")])
 async def list_orders(
-    uow: Uow,
-    page: PageParams = Depends(),
-    patient_id: uuid.UUID | None = None,
-    practitioner_id: uuid.UUID | None = None,
-    status: OrderStatus | None = None,
-    type: OrderType | None = None,
+    uow: Uow, filters: Annotated[OrderFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[OrderRead]:
-    rows, cursor = await service.list_orders(
-        uow, patient_id=patient_id, practitioner_id=practitioner_id, status=status, type_=type, page=page
-    )
-    return Page(items=[OrderRead.model_validate(o, from_attributes=True) for o in rows], next_cursor=cursor)
+    return read_page(OrderRead, await service.list_orders(uow, filters, page))
 
 
 @router.get("/{order_id}", dependencies=[require("orders:read")], responses=problems(service.OrderNotFound))

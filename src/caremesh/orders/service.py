@@ -46,10 +46,9 @@ from caremesh.orders.events import (
     PrescriptionItem,
 )
 from caremesh.orders.models import Order, OrderEvent, OrderItem
-from caremesh.orders.schemas import OrderCreate
+from caremesh.orders.schemas import OrderCreate, OrderFilters
 from caremesh.patients import contract as patients
 from caremesh.pharmacy import contract as pharmacy
-from caremesh.platform.db import where_given
 from caremesh.platform.errors import Conflict, DomainError, NotFound, check_version
 from caremesh.platform.messaging.consumer import TooEarly
 from caremesh.platform.messaging.envelope import Envelope
@@ -84,7 +83,12 @@ class OrderNotCancellable(Conflict):
 
 
 ORDER_REPOSITORY: Repository[Order] = Repository(
-    Order, OrderNotFound, entity="order", owner=Order.patient_id, record=audit.record
+    Order,
+    OrderNotFound,
+    entity="order",
+    owner=Order.patient_id,
+    record=audit.record,
+    order_by=[Order.number],  # the order they were placed
 )
 
 
@@ -96,24 +100,8 @@ async def get_order(uow: UnitOfWork, order_id: uuid.UUID) -> Order:
     return await ORDER_REPOSITORY.get(uow, order_id)
 
 
-async def list_orders(
-    uow: UnitOfWork,
-    *,
-    patient_id: uuid.UUID | None,
-    practitioner_id: uuid.UUID | None,
-    status: OrderStatus | None,
-    type_: OrderType | None,
-    page: PageParams,
-) -> tuple[list[Order], str | None]:
-    """Orders in order of number (the order they were placed)."""
-    query = where_given(
-        ORDER_REPOSITORY.query(uow),
-        (Order.patient_id, patient_id),
-        (Order.practitioner_id, practitioner_id),
-        (Order.status, status),
-        (Order.type, type_),
-    )
-    return await ORDER_REPOSITORY.page(uow, query, order_by=[Order.number], params=page)
+async def list_orders(uow: UnitOfWork, filters: OrderFilters, page: PageParams) -> tuple[list[Order], str | None]:
+    return await ORDER_REPOSITORY.list(uow, filters, page)
 
 
 async def list_order_events(

@@ -1,14 +1,21 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from caremesh.pharmacy import service
-from caremesh.pharmacy.domain import ReservationStatus
 from caremesh.pharmacy.models import Medication, Reservation
-from caremesh.pharmacy.schemas import MedicationCreate, MedicationRead, ReservationRead, Restock
-from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.pharmacy.schemas import (
+    MedicationCreate,
+    MedicationFilters,
+    MedicationRead,
+    ReservationFilters,
+    ReservationRead,
+    Restock,
+)
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_page, require, set_etag
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
@@ -38,14 +45,10 @@ async def create_medication(body: MedicationCreate, uow: Uow, response: Response
 
 @router.get("/medications", dependencies=[require("medications:read")])
 async def list_medications(
-    uow: Uow,
-    page: PageParams = Depends(),
-    code: str | None = Query(None, max_length=40),
-    q: str | None = Query(None, max_length=200, description="Every word appears in the name"),
+    uow: Uow, filters: Annotated[MedicationFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[MedicationRead]:
     """Medications by name."""
-    rows, cursor = await service.list_medications(uow, code=code, q=q, page=page)
-    return Page(items=[MedicationRead.model_validate(m, from_attributes=True) for m in rows], next_cursor=cursor)
+    return read_page(MedicationRead, await service.list_medications(uow, filters, page))
 
 
 @router.get(
@@ -78,17 +81,10 @@ def _reservation(reservation: Reservation) -> ReservationRead:
 
 @router.get("/pharmacy/reservations", dependencies=[require("reservations:read")])
 async def list_reservations(
-    uow: Uow,
-    page: PageParams = Depends(),
-    order_id: uuid.UUID | None = None,
-    medication_id: uuid.UUID | None = None,
-    status: ReservationStatus | None = None,
+    uow: Uow, filters: Annotated[ReservationFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[ReservationRead]:
     """Reservations, oldest first; an order's in its items' order."""
-    rows, cursor = await service.list_reservations(
-        uow, order_id=order_id, medication_id=medication_id, status=status, page=page
-    )
-    return Page(items=[_reservation(r) for r in rows], next_cursor=cursor)
+    return read_page(ReservationRead, await service.list_reservations(uow, filters, page))
 
 
 @router.get(

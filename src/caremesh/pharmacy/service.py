@@ -44,9 +44,9 @@ from caremesh.pharmacy.events import (
     ReservedLine,
 )
 from caremesh.pharmacy.models import MEDICATION_CODE_UNIQUE, Medication, PharmacyOrder, Reservation
-from caremesh.pharmacy.schemas import MedicationCreate
+from caremesh.pharmacy.schemas import MedicationCreate, MedicationFilters, ReservationFilters
 from caremesh.platform import fulfilment
-from caremesh.platform.db import violates, where_given
+from caremesh.platform.db import violates
 from caremesh.platform.errors import Conflict, NotFound, VersionConflict
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.pagination import PageParams, paginate
@@ -73,11 +73,24 @@ class ReservationNotDispensable(Conflict):
 
 
 MEDICATIONS: Repository[Medication] = Repository(
-    Medication, MedicationNotFound, entity="medication", record=audit.record
+    Medication,
+    MedicationNotFound,
+    entity="medication",
+    record=audit.record,
+    order_by=[Medication.name, Medication.id],
+    criteria={
+        "code": lambda code: Medication.code == code.strip().upper(),
+        "q": lambda q: matches_every_word(q, Medication.name),
+    },
 )
 # Staff read reservations (patients hold no `reservations:read`): no owner column confines them.
+# A reservation names a patient's medication: reads are traceable per record, as for other patient data.
 RESERVATIONS: Repository[Reservation] = Repository(
-    Reservation, ReservationNotFound, entity="reservation", record=audit.record
+    Reservation,
+    ReservationNotFound,
+    entity="reservation",
+    record=audit.record,
+    order_by=[Reservation.created_at, Reservation.order_id, Reservation.position],
 )
 
 
@@ -115,12 +128,10 @@ async def get_medication(uow: UnitOfWork, medication_id: uuid.UUID) -> Medicatio
 
 
 async def list_medications(
-    uow: UnitOfWork, *, code: str | None, q: str | None, page: PageParams
+    uow: UnitOfWork, filters: MedicationFilters, page: PageParams
 ) -> tuple[list[Medication], str | None]:
-    query = select(Medication).where(matches_every_word(q, Medication.name))
-    if code is not None:
-        query = query.where(Medication.code == code.strip().upper())
-    return await paginate(uow.session, query, order_by=[Medication.name, Medication.id], params=page)
+    """The catalogue by name; not audited (it names no patient)."""
+    return await paginate(uow.session, MEDICATIONS.matching(uow, filters), order_by=MEDICATIONS.order_by, params=page)
 
 
 async def restock(uow: UnitOfWork, medication_id: uuid.UUID, quantity: int, expected_version: int | None) -> Medication:
@@ -210,22 +221,9 @@ async def get_reservation(uow: UnitOfWork, reservation_id: uuid.UUID) -> Reserva
 
 
 async def list_reservations(
-    uow: UnitOfWork,
-    *,
-    order_id: uuid.UUID | None,
-    medication_id: uuid.UUID | None,
-    status: ReservationStatus | None,
-    page: PageParams,
+    uow: UnitOfWork, filters: ReservationFilters, page: PageParams
 ) -> tuple[list[Reservation], str | None]:
-    query = where_given(
-        RESERVATIONS.query(uow),
-        (Reservation.order_id, order_id),
-        (Reservation.medication_id, medication_id),
-        (Reservation.status, status),
-    )
-    # A reservation names a patient's medication: reads are traceable per record, as for other patient data.
-    order_by = [Reservation.created_at, Reservation.order_id, Reservation.position]
-    return await RESERVATIONS.page(uow, query, order_by=order_by, params=page)
+    return await RESERVATIONS.list(uow, filters, page)
 
 
 async def _order_reservations(uow: UnitOfWork, order_id: uuid.UUID, *, for_update: bool = False) -> list[Reservation]:
