@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 
 from caremesh.lab import service
-from caremesh.lab.models import LabOrder, LabTest
 from caremesh.lab.schemas import (
     LabOrderFilters,
     LabOrderRead,
@@ -16,7 +15,7 @@ from caremesh.lab.schemas import (
     LabTestRead,
     LabTestUpdate,
 )
-from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_page, require, set_etag
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, read_page, require
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
@@ -24,11 +23,6 @@ router = APIRouter(tags=["lab"], route_class=TransactionalRoute)
 
 
 # --- lab tests ------------------------------------------------------------------------------------
-
-
-def _test(test: LabTest, response: Response) -> LabTestRead:
-    set_etag(response, test.version)
-    return LabTestRead.model_validate(test, from_attributes=True)
 
 
 @router.post(
@@ -40,7 +34,7 @@ def _test(test: LabTest, response: Response) -> LabTestRead:
 async def create_lab_test(body: LabTestCreate, uow: Uow, response: Response) -> LabTestRead:
     test = await service.create_lab_test(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/lab-tests/{test.id}"
-    return _test(test, response)
+    return read_model(LabTestRead, test, response)
 
 
 @router.get("/lab-tests", dependencies=[require("lab_tests:read")])
@@ -54,7 +48,7 @@ async def list_lab_tests(
     "/lab-tests/{test_id}", dependencies=[require("lab_tests:read")], responses=problems(service.LabTestNotFound)
 )
 async def get_lab_test(test_id: uuid.UUID, uow: Uow, response: Response) -> LabTestRead:
-    return _test(await service.get_lab_test(uow, test_id), response)
+    return read_model(LabTestRead, await service.get_lab_test(uow, test_id), response)
 
 
 @router.patch(
@@ -63,14 +57,10 @@ async def get_lab_test(test_id: uuid.UUID, uow: Uow, response: Response) -> LabT
 async def update_lab_test(
     test_id: uuid.UUID, body: LabTestUpdate, uow: Uow, if_match: IfMatch, response: Response
 ) -> LabTestRead:
-    return _test(await service.update_lab_test(uow, test_id, body, if_match), response)
+    return read_model(LabTestRead, await service.update_lab_test(uow, test_id, body, if_match), response)
 
 
 # --- lab orders -----------------------------------------------------------------------------------
-
-
-def _lab_order(lab_order: LabOrder) -> LabOrderRead:
-    return LabOrderRead.model_validate(lab_order, from_attributes=True)
 
 
 @router.get("/lab-orders", dependencies=[require("lab_orders:read")])
@@ -86,7 +76,7 @@ async def list_lab_orders(
     responses=problems(service.LabOrderNotFound),
 )
 async def get_lab_order(lab_order_id: uuid.UUID, uow: Uow) -> LabOrderRead:
-    return _lab_order(await service.get_lab_order(uow, lab_order_id))
+    return read_model(LabOrderRead, await service.get_lab_order(uow, lab_order_id))
 
 
 @router.post(
@@ -97,4 +87,4 @@ async def get_lab_order(lab_order_id: uuid.UUID, uow: Uow) -> LabOrderRead:
 async def record_result(lab_order_id: uuid.UUID, body: LabResultCreate, uow: Uow) -> LabOrderRead:
     """Record a scheduled lab order's results, once, after its order is confirmed. The patient is told
     the results are ready; the values never leave the lab in events or messages."""
-    return _lab_order(await service.record_result(uow, lab_order_id, body))
+    return read_model(LabOrderRead, await service.record_result(uow, lab_order_id, body))
