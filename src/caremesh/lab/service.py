@@ -15,7 +15,6 @@ from datetime import date
 
 import structlog
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from caremesh.audit import contract as audit
 from caremesh.lab import domain
@@ -38,7 +37,7 @@ from caremesh.lab.schemas import (
     LabTestUpdate,
 )
 from caremesh.platform import fulfilment
-from caremesh.platform.db import dialect_insert, violates
+from caremesh.platform.db import dialect_insert
 from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.repository import Repository
@@ -77,34 +76,26 @@ LAB_TESTS: Repository[LabTest] = Repository(
 )
 
 
-async def _flush_test(uow: UnitOfWork) -> None:
-    try:
-        await uow.session.flush()
-    except IntegrityError as error:
-        # PostgreSQL names the constraint, SQLite the column.
-        if violates(error, ONE_LAB_TEST_PER_CODE) or violates(error, "lab_tests.code"):
-            raise LabTestCodeExists() from error
-        raise
+# The race's loser gets the title alone, as it always did.
+CATALOGUE: fulfilment.Catalogue[LabTest] = fulfilment.Catalogue(
+    model=LabTest,
+    entity="lab_test",
+    record=audit.record,
+    code_taken=lambda code: LabTestCodeExists(f"A lab test with code {code} exists."),
+    unique=(ONE_LAB_TEST_PER_CODE, "lab_tests.code"),  # PostgreSQL names the constraint, SQLite the column
+    code_raced=lambda code: LabTestCodeExists(),
+)
 
 
 async def create_lab_test(uow: UnitOfWork, data: LabTestCreate) -> LabTest:
-    if await uow.session.scalar(select(LabTest.id).where(LabTest.code == data.code)) is not None:
-        raise LabTestCodeExists(f"A lab test with code {data.code} exists.")
-    now = uow.now()
-    test = LabTest(
+    return await CATALOGUE.add(
+        uow,
         code=data.code,
         name=data.name,
         loinc=data.loinc,
         price=data.price,
-        currency=uow.settings.app.currency,
         daily_capacity=data.daily_capacity,
-        created_at=now,
-        updated_at=now,
     )
-    uow.session.add(test)
-    await _flush_test(uow)
-    audit.record(uow, "lab_test.create", "lab_test", test.id)
-    return test
 
 
 async def get_lab_test(uow: UnitOfWork, test_id: uuid.UUID, *, for_update: bool = False) -> LabTest:

@@ -28,7 +28,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from caremesh.audit import contract as audit
 from caremesh.orders import contract as orders
@@ -46,7 +45,6 @@ from caremesh.pharmacy.events import (
 from caremesh.pharmacy.models import MEDICATION_CODE_UNIQUE, Medication, PharmacyOrder, Reservation
 from caremesh.pharmacy.schemas import MedicationCreate, MedicationFilters, ReservationFilters
 from caremesh.platform import fulfilment
-from caremesh.platform.db import violates
 from caremesh.platform.errors import Conflict, NotFound, VersionConflict
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.pagination import PageParams, paginate
@@ -97,30 +95,26 @@ RESERVATIONS: Repository[Reservation] = Repository(
 # --- medications ---------------------------------------------------------------------
 
 
+CATALOGUE: fulfilment.Catalogue[Medication] = fulfilment.Catalogue(
+    model=Medication,
+    entity="medication",
+    record=audit.record,
+    code_taken=lambda code: MedicationCodeExists(f"A medication with code {code} exists."),
+    unique=(MEDICATION_CODE_UNIQUE, "medications.code"),  # PostgreSQL names the constraint, SQLite the column
+)
+
+
 async def create_medication(uow: UnitOfWork, data: MedicationCreate) -> Medication:
-    if await uow.session.scalar(select(Medication.id).where(Medication.code == data.code)) is not None:
-        raise MedicationCodeExists(f"A medication with code {data.code} exists.")
-    now = uow.now()
-    medication = Medication(
+    """A new medication with its opening stock, nothing reserved."""
+    return await CATALOGUE.add(
+        uow,
         code=data.code,
         name=data.name,
         unit=data.unit,
         unit_price=data.unit_price,
-        currency=uow.settings.app.currency,
         stock_quantity=data.stock_quantity,
         reserved_quantity=0,
-        created_at=now,
-        updated_at=now,
     )
-    uow.session.add(medication)
-    try:
-        await uow.session.flush()
-    except IntegrityError as error:  # a concurrent create of the same code won the race
-        if violates(error, MEDICATION_CODE_UNIQUE) or violates(error, "medications.code"):
-            raise MedicationCodeExists(f"A medication with code {data.code} exists.") from error
-        raise
-    audit.record(uow, "medication.create", "medication", medication.id)
-    return medication
 
 
 async def get_medication(uow: UnitOfWork, medication_id: uuid.UUID) -> Medication:

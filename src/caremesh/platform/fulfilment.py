@@ -14,6 +14,10 @@ the order (`ParticipantOrder`, locked first by every step):
 It answers with events keyed by the order id (`OrderAnswer`), which orders' saga consumes. `Participant` wires the
 three steps to the saga's events for the one order type it serves; the events and the order type come from orders'
 contract, which the platform does not know.
+
+What an order's items name is the participant's catalogue (medications, lab tests): rows with a unique code, priced
+in the clinic's currency. `Catalogue.add` writes one entry the same way for each (what else the entry holds is the
+participant's).
 """
 
 from __future__ import annotations
@@ -22,17 +26,19 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Uuid, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from caremesh.platform.db import UTCDateTime, dialect_insert
+from caremesh.platform.db import UTCDateTime, dialect_insert, violates
 from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.events import IntegrationEvent
 
 if TYPE_CHECKING:
+    from caremesh.platform.repository import Recorder
     from caremesh.platform.uow import UnitOfWork
 
 
@@ -128,3 +134,40 @@ class Participant:
 
         handle.__name__ = handle.__qualname__ = getattr(step, "__name__", "step")
         return handle
+
+
+# --- the catalogue ----------------------------------------------------------------------------------
+
+EntryT = TypeVar("EntryT")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Catalogue(Generic[EntryT]):
+    """A participant's catalogue: `model` has a unique `code`, a `currency` and `created_at` / `updated_at`.
+    `code_taken(code)` is the participant's 409 for a code in use; `unique` how the database names a taken code
+    (the constraint on PostgreSQL, the column on SQLite); `code_raced(code)` the error when a concurrent create of
+    the same code won the race (by default `code_taken`)."""
+
+    model: type[EntryT]
+    entity: str
+    record: Recorder
+    code_taken: Callable[[str], Exception]
+    unique: tuple[str, ...]
+    code_raced: Callable[[str], Exception] | None = None
+
+    async def add(self, uow: UnitOfWork, *, code: str, **fields: Any) -> EntryT:
+        """A new entry with `code` and `fields`, in the clinic's currency, recorded as `<entity>.create`."""
+        model: Any = self.model
+        if await uow.session.scalar(select(model.id).where(model.code == code)) is not None:
+            raise self.code_taken(code)
+        now = uow.now()
+        entry = model(code=code, **fields, currency=uow.settings.app.currency, created_at=now, updated_at=now)
+        uow.session.add(entry)
+        try:
+            await uow.session.flush()
+        except IntegrityError as error:  # a concurrent create of the same code won the race
+            if any(violates(error, name) for name in self.unique):
+                raise (self.code_raced or self.code_taken)(code) from error
+            raise
+        self.record(uow, f"{self.entity}.create", self.entity, entry.id)
+        return entry  # type: ignore[no-any-return]
