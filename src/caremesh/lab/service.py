@@ -39,9 +39,8 @@ from caremesh.lab.schemas import (
 from caremesh.platform import fulfilment
 from caremesh.platform.db import dialect_insert
 from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
-from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
-from caremesh.platform.search import matches_every_word
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
 
@@ -63,24 +62,14 @@ class LabOrderNotResultable(Conflict):
 # --- lab tests ------------------------------------------------------------------------------------
 
 
-LAB_TESTS: Repository[LabTest] = Repository(
+# The race's loser gets the title alone, as it always did.
+CATALOGUE: fulfilment.Catalogue[LabTest] = fulfilment.Catalogue(
     LabTest,
     LabTestNotFound,
     entity="lab_test",
     record=audit.record,
     order_by=[LabTest.code],
-    criteria={
-        "code": lambda code: LabTest.code == code.strip().upper(),
-        "q": lambda q: matches_every_word(q, LabTest.code, LabTest.name),
-    },
-)
-
-
-# The race's loser gets the title alone, as it always did.
-CATALOGUE: fulfilment.Catalogue[LabTest] = fulfilment.Catalogue(
-    model=LabTest,
-    entity="lab_test",
-    record=audit.record,
+    search=[LabTest.code, LabTest.name],
     code_taken=lambda code: LabTestCodeExists(f"A lab test with code {code} exists."),
     unique=(ONE_LAB_TEST_PER_CODE, "lab_tests.code"),  # PostgreSQL names the constraint, SQLite the column
     code_raced=lambda code: LabTestCodeExists(),
@@ -99,14 +88,13 @@ async def create_lab_test(uow: UnitOfWork, data: LabTestCreate) -> LabTest:
 
 
 async def get_lab_test(uow: UnitOfWork, test_id: uuid.UUID, *, for_update: bool = False) -> LabTest:
-    return await LAB_TESTS.load(uow, test_id, for_update=for_update)
+    return await CATALOGUE.entries.load(uow, test_id, for_update=for_update)
 
 
 async def list_lab_tests(
     uow: UnitOfWork, filters: LabTestFilters, page: PageParams
 ) -> tuple[list[LabTest], str | None]:
-    """The catalogue by code; not audited (it names no patient)."""
-    return await paginate(uow.session, LAB_TESTS.matching(uow, filters), order_by=LAB_TESTS.order_by, params=page)
+    return await CATALOGUE.list(uow, filters, page)
 
 
 async def update_lab_test(

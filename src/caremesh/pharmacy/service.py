@@ -47,9 +47,8 @@ from caremesh.pharmacy.schemas import MedicationCreate, MedicationFilters, Reser
 from caremesh.platform import fulfilment
 from caremesh.platform.errors import Conflict, NotFound, VersionConflict
 from caremesh.platform.messaging.envelope import Envelope
-from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
-from caremesh.platform.search import matches_every_word
 from caremesh.platform.uow import UnitOfWork
 
 log = structlog.get_logger("caremesh.pharmacy")
@@ -70,17 +69,17 @@ class ReservationNotDispensable(Conflict):
     code, title = "RESERVATION_NOT_DISPENSABLE", "The reservation cannot be dispensed"
 
 
-MEDICATIONS: Repository[Medication] = Repository(
+CATALOGUE: fulfilment.Catalogue[Medication] = fulfilment.Catalogue(
     Medication,
     MedicationNotFound,
     entity="medication",
     record=audit.record,
     order_by=[Medication.name, Medication.id],
-    criteria={
-        "code": lambda code: Medication.code == code.strip().upper(),
-        "q": lambda q: matches_every_word(q, Medication.name),
-    },
+    search=[Medication.name],
+    code_taken=lambda code: MedicationCodeExists(f"A medication with code {code} exists."),
+    unique=(MEDICATION_CODE_UNIQUE, "medications.code"),  # PostgreSQL names the constraint, SQLite the column
 )
+
 # Staff read reservations (patients hold no `reservations:read`): no owner column confines them.
 # A reservation names a patient's medication: reads are traceable per record, as for other patient data.
 RESERVATIONS: Repository[Reservation] = Repository(
@@ -93,15 +92,6 @@ RESERVATIONS: Repository[Reservation] = Repository(
 
 
 # --- medications ---------------------------------------------------------------------
-
-
-CATALOGUE: fulfilment.Catalogue[Medication] = fulfilment.Catalogue(
-    model=Medication,
-    entity="medication",
-    record=audit.record,
-    code_taken=lambda code: MedicationCodeExists(f"A medication with code {code} exists."),
-    unique=(MEDICATION_CODE_UNIQUE, "medications.code"),  # PostgreSQL names the constraint, SQLite the column
-)
 
 
 async def create_medication(uow: UnitOfWork, data: MedicationCreate) -> Medication:
@@ -118,14 +108,13 @@ async def create_medication(uow: UnitOfWork, data: MedicationCreate) -> Medicati
 
 
 async def get_medication(uow: UnitOfWork, medication_id: uuid.UUID) -> Medication:
-    return await MEDICATIONS.load(uow, medication_id)
+    return await CATALOGUE.entries.load(uow, medication_id)
 
 
 async def list_medications(
     uow: UnitOfWork, filters: MedicationFilters, page: PageParams
 ) -> tuple[list[Medication], str | None]:
-    """The catalogue by name; not audited (it names no patient)."""
-    return await paginate(uow.session, MEDICATIONS.matching(uow, filters), order_by=MEDICATIONS.order_by, params=page)
+    return await CATALOGUE.list(uow, filters, page)
 
 
 async def restock(uow: UnitOfWork, medication_id: uuid.UUID, quantity: int, expected_version: int | None) -> Medication:
@@ -142,7 +131,7 @@ async def restock(uow: UnitOfWork, medication_id: uuid.UUID, quantity: int, expe
             updated_at=uow.now(),
         ),
     )
-    medication = await MEDICATIONS.load(uow, medication_id, for_update=True)  # re-read after the UPDATE
+    medication = await CATALOGUE.entries.load(uow, medication_id, for_update=True)  # re-read after the UPDATE
     if not changed:
         raise VersionConflict(f"The medication is at version {medication.version}, not {expected_version}.")
     audit.record(uow, "medication.restock", "medication", medication.id)

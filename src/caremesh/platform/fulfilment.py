@@ -16,26 +16,29 @@ three steps to the saga's events for the one order type it serves; the events an
 contract, which the platform does not know.
 
 What an order's items name is the participant's catalogue (medications, lab tests): rows with a unique code, priced
-in the clinic's currency. `Catalogue.add` writes one entry the same way for each (what else the entry holds is the
-participant's).
+in the clinic's currency, read and listed without audit. `Catalogue` adds, loads and lists them the same way for
+each; what else an entry holds, and how it changes, is the participant's.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Uuid, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
 from caremesh.platform.db import UTCDateTime, dialect_insert, violates
 from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.events import IntegrationEvent
+from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.repository import ListFilters, Repository
+from caremesh.platform.search import matches_every_word
 
 if TYPE_CHECKING:
     from caremesh.platform.repository import Recorder
@@ -141,23 +144,51 @@ class Participant:
 EntryT = TypeVar("EntryT")
 
 
-@dataclass(frozen=True, kw_only=True)
 class Catalogue(Generic[EntryT]):
-    """A participant's catalogue: `model` has a unique `code`, a `currency` and `created_at` / `updated_at`.
-    `code_taken(code)` is the participant's 409 for a code in use; `unique` how the database names a taken code
-    (the constraint on PostgreSQL, the column on SQLite); `code_raced(code)` the error when a concurrent create of
-    the same code won the race (by default `code_taken`)."""
+    """A participant's catalogue: `model` has a unique `code` (stored upper-case), a `currency` and `created_at` /
+    `updated_at`. Entries are loaded through `entries` (404 with `not_found`) and listed in `order_by`, by `code`
+    and by a `q` whose every word appears in one of the `search` columns; the catalogue names no patient, so
+    its reads are not audited. `code_taken(code)` is the participant's 409 for a code in use, `unique` how the
+    database names a taken code (the constraint on PostgreSQL, the column on SQLite), `code_raced(code)` the error
+    when a concurrent create of the same code won the race (by default `code_taken`)."""
 
-    model: type[EntryT]
-    entity: str
-    record: Recorder
-    code_taken: Callable[[str], Exception]
-    unique: tuple[str, ...]
-    code_raced: Callable[[str], Exception] | None = None
+    def __init__(
+        self,
+        model: type[EntryT],
+        not_found: Callable[..., Exception],
+        *,
+        entity: str,
+        record: Recorder,
+        order_by: Sequence[InstrumentedAttribute[Any]],
+        search: Sequence[InstrumentedAttribute[Any]],
+        code_taken: Callable[[str], Exception],
+        unique: tuple[str, ...],
+        code_raced: Callable[[str], Exception] | None = None,
+    ) -> None:
+        code_column: Any = model.code  # type: ignore[attr-defined]
+        self.entries: Repository[EntryT] = Repository(
+            model,
+            not_found,
+            entity=entity,
+            record=record,
+            order_by=order_by,
+            criteria={
+                "code": lambda code: code_column == code.strip().upper(),
+                "q": lambda q: matches_every_word(q, *search),
+            },
+        )
+        self.code_taken = code_taken
+        self.code_raced = code_raced or code_taken
+        self.unique = unique
+
+    async def list(self, uow: UnitOfWork, filters: ListFilters, page: PageParams) -> tuple[list[EntryT], str | None]:
+        """One page of the entries matching `filters` (`code`, `q`), in the catalogue's order; not audited."""
+        entries = self.entries
+        return await paginate(uow.session, entries.matching(uow, filters), order_by=entries.order_by, params=page)
 
     async def add(self, uow: UnitOfWork, *, code: str, **fields: Any) -> EntryT:
         """A new entry with `code` and `fields`, in the clinic's currency, recorded as `<entity>.create`."""
-        model: Any = self.model
+        model: Any = self.entries.model
         if await uow.session.scalar(select(model.id).where(model.code == code)) is not None:
             raise self.code_taken(code)
         now = uow.now()
@@ -167,7 +198,8 @@ class Catalogue(Generic[EntryT]):
             await uow.session.flush()
         except IntegrityError as error:  # a concurrent create of the same code won the race
             if any(violates(error, name) for name in self.unique):
-                raise (self.code_raced or self.code_taken)(code) from error
+                raise self.code_raced(code) from error
             raise
-        self.record(uow, f"{self.entity}.create", self.entity, entry.id)
+        entity = self.entries.entity
+        self.entries.record(uow, f"{entity}.create", entity, entry.id)
         return entry  # type: ignore[no-any-return]
