@@ -77,14 +77,7 @@ CATALOGUE: fulfilment.Catalogue[LabTest] = fulfilment.Catalogue(
 
 
 async def create_lab_test(uow: UnitOfWork, data: LabTestCreate) -> LabTest:
-    return await CATALOGUE.add(
-        uow,
-        code=data.code,
-        name=data.name,
-        loinc=data.loinc,
-        price=data.price,
-        daily_capacity=data.daily_capacity,
-    )
+    return await CATALOGUE.add(uow, **data.model_dump())
 
 
 async def get_lab_test(uow: UnitOfWork, test_id: uuid.UUID, *, for_update: bool = False) -> LabTest:

@@ -96,15 +96,7 @@ RESERVATIONS: Repository[Reservation] = Repository(
 
 async def create_medication(uow: UnitOfWork, data: MedicationCreate) -> Medication:
     """A new medication with its opening stock, nothing reserved."""
-    return await CATALOGUE.add(
-        uow,
-        code=data.code,
-        name=data.name,
-        unit=data.unit,
-        unit_price=data.unit_price,
-        stock_quantity=data.stock_quantity,
-        reserved_quantity=0,
-    )
+    return await CATALOGUE.add(uow, **data.model_dump(), reserved_quantity=0)
 
 
 async def get_medication(uow: UnitOfWork, medication_id: uuid.UUID) -> Medication:
