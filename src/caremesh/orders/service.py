@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -263,12 +263,22 @@ async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str | None,
 # --- the saga's steps (consumers of pharmacy's and lab's answers) -----------------------------------
 
 
-async def _lock_for_saga(uow: UnitOfWork, order_id: uuid.UUID, envelope: Envelope) -> Order | None:
-    """The order an answer is about, locked: one step at a time per order, and none racing a cancellation."""
-    order = await ORDER_REPOSITORY.find(uow, order_id, for_update=True)
-    if order is None:  # answers only ever follow our order.placed; anything else is not ours to act on
-        log.warning("saga_answer_for_unknown_order", event_type=envelope.type, order_id=str(order_id))
-    return order
+AnswerStep = Callable[[UnitOfWork, Order, Any, Envelope], Awaitable[None]]
+
+
+def _answer(step: AnswerStep) -> Callable[[UnitOfWork, Any, Envelope], Awaitable[None]]:
+    """A consumer of pharmacy's or lab's answers: `step` runs with the order the answer is about, locked (one step
+    at a time per order, and none racing a cancellation)."""
+
+    async def consume(uow: UnitOfWork, event: Any, envelope: Envelope) -> None:
+        order = await ORDER_REPOSITORY.find(uow, event.order_id, for_update=True)
+        if order is None:  # answers only ever follow our order.placed; anything else is not ours to act on
+            log.warning("saga_answer_for_unknown_order", event_type=envelope.type, order_id=str(event.order_id))
+            return
+        await step(uow, order, event, envelope)
+
+    consume.__name__, consume.__qualname__, consume.__doc__ = step.__name__, step.__qualname__, step.__doc__
+    return consume
 
 
 async def _fail(uow: UnitOfWork, order: Order, reason: FailureReason | str, source: Envelope | None) -> None:
@@ -326,7 +336,7 @@ def _lines(lines: Iterable[Any]) -> list[dict[str, Any]]:
 
 async def _first_step_taken(
     uow: UnitOfWork,
-    order_id: uuid.UUID,
+    order: Order,
     envelope: Envelope,
     step: Step,
     detail: dict[str, Any],
@@ -335,15 +345,13 @@ async def _first_step_taken(
 ) -> None:
     """medication.reserved or lab.scheduled: recorded; a pending order is then invoiced and confirmed. A closed one
     only records it: pharmacy releases, lab cancels what it holds when it hears of the failure or cancellation."""
-    order = await _lock_for_saga(uow, order_id, envelope)
-    if order is None:
-        return
     await _record(uow, order, step, detail, envelope)
     if domain.awaits_first_step(OrderStatus(order.status)):
         await _invoice_and_confirm(uow, order, _charge(order, kind, lines), envelope)
 
 
-async def stock_reserved(uow: UnitOfWork, event: pharmacy.MedicationReserved, envelope: Envelope) -> None:
+@_answer
+async def stock_reserved(uow: UnitOfWork, order: Order, event: pharmacy.MedicationReserved, envelope: Envelope) -> None:
     reservations = event.reservations
     held = [
         {"reservation_id": r.reservation_id, "medication_id": r.medication_id, "quantity": r.quantity}
@@ -351,29 +359,29 @@ async def stock_reserved(uow: UnitOfWork, event: pharmacy.MedicationReserved, en
     ]
     lines = [billing.ChargeLine(r.code, f"{r.name} ({r.unit})", r.quantity, r.unit_price) for r in reservations]
     await _first_step_taken(
-        uow, event.order_id, envelope, Step.STOCK_RESERVED, {"reservations": held}, billing.Kind.MEDICATION, lines
+        uow, order, envelope, Step.STOCK_RESERVED, {"reservations": held}, billing.Kind.MEDICATION, lines
     )
 
 
-async def lab_scheduled(uow: UnitOfWork, event: lab.LabScheduled, envelope: Envelope) -> None:
+@_answer
+async def lab_scheduled(uow: UnitOfWork, order: Order, event: lab.LabScheduled, envelope: Envelope) -> None:
     lab_orders = event.lab_orders
     booked = [
         {"lab_order_id": o.lab_order_id, "lab_test_id": o.lab_test_id, "scheduled_date": o.scheduled_date}
         for o in lab_orders
     ]
     lines = [billing.ChargeLine(o.code, o.name, 1, o.price) for o in lab_orders]
-    await _first_step_taken(
-        uow, event.order_id, envelope, Step.LAB_SCHEDULED, {"lab_orders": booked}, billing.Kind.LAB, lines
-    )
+    await _first_step_taken(uow, order, envelope, Step.LAB_SCHEDULED, {"lab_orders": booked}, billing.Kind.LAB, lines)
 
 
+@_answer
 async def first_step_refused(
-    uow: UnitOfWork, event: pharmacy.MedicationReservationFailed | lab.LabSchedulingFailed, envelope: Envelope
+    uow: UnitOfWork,
+    order: Order,
+    event: pharmacy.MedicationReservationFailed | lab.LabSchedulingFailed,
+    envelope: Envelope,
 ) -> None:
     """medication.reservation_failed or lab.scheduling_failed: what was taken was already given back."""
-    order = await _lock_for_saga(uow, event.order_id, envelope)
-    if order is None:
-        return
     reason = str(event.failure_reason)
     detail: dict[str, Any]
     if isinstance(event, pharmacy.MedicationReservationFailed):
@@ -396,15 +404,13 @@ async def first_step_refused(
         await _fail(uow, order, reason, envelope)
 
 
+@_answer
 async def compensated(
-    uow: UnitOfWork, event: pharmacy.MedicationReleased | lab.LabCancelled, envelope: Envelope
+    uow: UnitOfWork, order: Order, event: pharmacy.MedicationReleased | lab.LabCancelled, envelope: Envelope
 ) -> None:
     """medication.released or lab.cancelled after a failure or cancellation: recorded. They give back what
     medication.reserved / lab.scheduled announced, so until that answer is recorded this one is too early:
     the saga log then reads in the order things happened, whatever order the broker delivered them in."""
-    order = await _lock_for_saga(uow, event.order_id, envelope)
-    if order is None:
-        return
     if isinstance(event, pharmacy.MedicationReleased):
         step, detail = Step.RESERVATIONS_RELEASED, {"reservations": _lines(event.reservations)}
     else:
@@ -414,13 +420,11 @@ async def compensated(
     await _record(uow, order, step, detail, envelope)
 
 
+@_answer
 async def item_done(
-    uow: UnitOfWork, event: pharmacy.MedicationDispensed | lab.LabResultReady, envelope: Envelope
+    uow: UnitOfWork, order: Order, event: pharmacy.MedicationDispensed | lab.LabResultReady, envelope: Envelope
 ) -> None:
     """medication.dispensed or lab.result_ready: recorded; the last one completes a confirmed order."""
-    order = await _lock_for_saga(uow, event.order_id, envelope)
-    if order is None:
-        return
     detail: dict[str, Any]
     if isinstance(event, pharmacy.MedicationDispensed):
         step, all_done = Step.DISPENSED, event.order_fully_dispensed
