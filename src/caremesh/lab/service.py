@@ -186,13 +186,7 @@ async def _known_order(uow: UnitOfWork, order_id: uuid.UUID) -> LabKnownOrder:
 
 
 async def _orders_of(uow: UnitOfWork, order_id: uuid.UUID) -> list[LabOrder]:
-    rows = await uow.session.scalars(
-        select(LabOrder)
-        .where(LabOrder.order_id == order_id)
-        .order_by(LabOrder.position)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows)
+    return await fulfilment.items_of(uow, LabOrder, order_id)
 
 
 # --- the saga's steps (consumers of order.*) ---------------------------------------------------------
@@ -320,10 +314,8 @@ async def confirm_order(uow: UnitOfWork, order_id: uuid.UUID) -> None:
 async def close_order(uow: UnitOfWork, order_id: uuid.UUID, patient_id: uuid.UUID, reason: str) -> None:
     """The order failed or was cancelled: cancel its scheduled lab orders (resulted ones stay), free their
     slots, publish lab.cancelled when something was cancelled, and remember the order is closed."""
-    known = await _known_order(uow, order_id)
     now = uow.now()
-    if known.closed_at is None:
-        known.closed_at, known.close_reason = now, reason
+    await fulfilment.close_order(uow, LabKnownOrder, order_id, now, close_reason=reason)
     cancelled = await _cancel(uow, await _orders_of(uow, order_id), reason)
     await uow.session.flush()
     if not cancelled:

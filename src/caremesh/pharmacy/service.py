@@ -202,10 +202,7 @@ async def list_reservations(
 
 
 async def _order_reservations(uow: UnitOfWork, order_id: uuid.UUID, *, for_update: bool = False) -> list[Reservation]:
-    query = select(Reservation).where(Reservation.order_id == order_id).order_by(Reservation.position)
-    if for_update:
-        query = query.with_for_update()
-    return list((await uow.session.scalars(query.execution_options(populate_existing=True))).all())
+    return await fulfilment.items_of(uow, Reservation, order_id, for_update=for_update)
 
 
 async def dispense(uow: UnitOfWork, reservation_id: uuid.UUID) -> Reservation:
@@ -417,11 +414,15 @@ async def release_for_order(
 ) -> None:
     """order.failed / order.cancelled (prescriptions): give back what the order still holds, and remember it is
     closed, so an order.placed delivered after this reserves nothing."""
-    order = await _lock_or_create_order(uow, event.order_id, event.patient_id)
     now = uow.now()
-    if order.closed_at is None:
-        order.closed_at, order.closed_by = now, event.event_type
-        await uow.session.flush()
+    order = await fulfilment.close_order(
+        uow,
+        PharmacyOrder,
+        event.order_id,
+        now,
+        new={"patient_id": event.patient_id, "created_at": now},
+        closed_by=event.event_type,
+    )
     held = [
         r
         for r in await _order_reservations(uow, order.order_id, for_update=True)

@@ -23,7 +23,7 @@ each; what else an entry holds, and how it changes, is the participant's.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -93,6 +93,47 @@ async def find_locked_order(uow: UnitOfWork, model: type[OrderRowT], order_id: u
         select(model).where(model.order_id == order_id).with_for_update().execution_options(populate_existing=True)
     )
     return row
+
+
+async def close_order(
+    uow: UnitOfWork,
+    model: type[OrderRowT],
+    order_id: uuid.UUID,
+    now: datetime,
+    *,
+    new: Mapping[str, Any] | None = None,
+    **why: Any,
+) -> OrderRowT:
+    """The participant's row for the order, locked (created with `new` if it is the first the participant hears of
+    it), and closed at `now` with `why` (the participant's own columns) unless it was closed before: from then on
+    an order.placed delivered late holds nothing."""
+    row = await lock_order(uow, model, order_id, **(new or {}))
+    if row.closed_at is None:
+        row.closed_at = now
+        for column, value in why.items():
+            setattr(row, column, value)
+        await uow.session.flush()
+    return row
+
+
+class OrderItemRow(Protocol):
+    """What a participant holds for one item of an order (a reservation, a lab order): columns of its model."""
+
+    order_id: Mapped[uuid.UUID]
+    position: Mapped[int]
+
+
+ItemRowT = TypeVar("ItemRowT", bound=OrderItemRow)
+
+
+async def items_of(
+    uow: UnitOfWork, model: type[ItemRowT], order_id: uuid.UUID, *, for_update: bool = False
+) -> list[ItemRowT]:
+    """What the participant holds for the order's items, in the items' order, read afresh; `for_update` locks it."""
+    query = select(model).where(model.order_id == order_id).order_by(model.position)
+    if for_update:
+        query = query.with_for_update()
+    return list(await uow.session.scalars(query.execution_options(populate_existing=True)))
 
 
 # --- the three steps, wired to the saga's events ----------------------------------------------------
