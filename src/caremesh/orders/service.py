@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -334,44 +334,54 @@ def _lines(lines: Iterable[Any]) -> list[dict[str, Any]]:
     return [dataclasses.asdict(line) for line in lines]
 
 
-async def _first_step_taken(
-    uow: UnitOfWork,
-    order: Order,
-    envelope: Envelope,
-    step: Step,
-    detail: dict[str, Any],
-    kind: billing.Kind,
-    lines: Iterable[billing.ChargeLine],
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Taken:
+    """How orders reads one participant's first-step answer: the step it is recorded as, the list of what it holds
+    (`held`, each one `noted` in the step's detail under `holds`), and each one's charge line."""
+
+    step: Step
+    kind: billing.Kind
+    holds: str
+    held: Callable[[Any], Sequence[Any]]
+    noted: Callable[[Any], dict[str, Any]]
+    line: Callable[[Any], billing.ChargeLine]
+
+
+_TAKEN: dict[type, _Taken] = {
+    pharmacy.MedicationReserved: _Taken(
+        step=Step.STOCK_RESERVED,
+        kind=billing.Kind.MEDICATION,
+        holds="reservations",
+        held=lambda event: event.reservations,
+        noted=lambda r: {"reservation_id": r.reservation_id, "medication_id": r.medication_id, "quantity": r.quantity},
+        line=lambda r: billing.ChargeLine(r.code, f"{r.name} ({r.unit})", r.quantity, r.unit_price),
+    ),
+    lab.LabScheduled: _Taken(
+        step=Step.LAB_SCHEDULED,
+        kind=billing.Kind.LAB,
+        holds="lab_orders",
+        held=lambda event: event.lab_orders,
+        noted=lambda o: {
+            "lab_order_id": o.lab_order_id,
+            "lab_test_id": o.lab_test_id,
+            "scheduled_date": o.scheduled_date,
+        },
+        line=lambda o: billing.ChargeLine(o.code, o.name, 1, o.price),
+    ),
+}
+
+
+@_answer
+async def first_step_taken(
+    uow: UnitOfWork, order: Order, event: pharmacy.MedicationReserved | lab.LabScheduled, envelope: Envelope
 ) -> None:
     """medication.reserved or lab.scheduled: recorded; a pending order is then invoiced and confirmed. A closed one
     only records it: pharmacy releases, lab cancels what it holds when it hears of the failure or cancellation."""
-    await _record(uow, order, step, detail, envelope)
+    taken = _TAKEN[type(event)]
+    held = taken.held(event)
+    await _record(uow, order, taken.step, {taken.holds: [taken.noted(h) for h in held]}, envelope)
     if domain.awaits_first_step(OrderStatus(order.status)):
-        await _invoice_and_confirm(uow, order, _charge(order, kind, lines), envelope)
-
-
-@_answer
-async def stock_reserved(uow: UnitOfWork, order: Order, event: pharmacy.MedicationReserved, envelope: Envelope) -> None:
-    reservations = event.reservations
-    held = [
-        {"reservation_id": r.reservation_id, "medication_id": r.medication_id, "quantity": r.quantity}
-        for r in reservations
-    ]
-    lines = [billing.ChargeLine(r.code, f"{r.name} ({r.unit})", r.quantity, r.unit_price) for r in reservations]
-    await _first_step_taken(
-        uow, order, envelope, Step.STOCK_RESERVED, {"reservations": held}, billing.Kind.MEDICATION, lines
-    )
-
-
-@_answer
-async def lab_scheduled(uow: UnitOfWork, order: Order, event: lab.LabScheduled, envelope: Envelope) -> None:
-    lab_orders = event.lab_orders
-    booked = [
-        {"lab_order_id": o.lab_order_id, "lab_test_id": o.lab_test_id, "scheduled_date": o.scheduled_date}
-        for o in lab_orders
-    ]
-    lines = [billing.ChargeLine(o.code, o.name, 1, o.price) for o in lab_orders]
-    await _first_step_taken(uow, order, envelope, Step.LAB_SCHEDULED, {"lab_orders": booked}, billing.Kind.LAB, lines)
+        await _invoice_and_confirm(uow, order, _charge(order, taken.kind, map(taken.line, held)), envelope)
 
 
 @_answer
