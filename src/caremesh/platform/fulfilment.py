@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import Uuid, select
+from sqlalchemy import Integer, String, Uuid, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, declared_attr, mapped_column
 
-from caremesh.platform.db import UTCDateTime, dialect_insert, violates
+from caremesh.platform.db import UTCDateTime, dialect_insert, new_id, violates
 from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.events import IntegrationEvent
@@ -182,7 +182,26 @@ class Participant:
 
 # --- the catalogue ----------------------------------------------------------------------------------
 
-EntryT = TypeVar("EntryT")
+
+class CatalogueEntry:
+    """Columns every catalogue entry has (a mixin of the participant's model): a unique code, a name, the currency
+    it is priced in (the clinic's when created), its version (optimistic locking) and when it was created and last
+    changed. What it costs and what else it holds are the participant's columns."""
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+EntryT = TypeVar("EntryT", bound=CatalogueEntry)
 
 
 class Catalogue(Generic[EntryT]):
@@ -206,7 +225,7 @@ class Catalogue(Generic[EntryT]):
         unique: tuple[str, ...],
         code_raced: Callable[[str], Exception] | None = None,
     ) -> None:
-        code_column: Any = model.code  # type: ignore[attr-defined]
+        code_column = model.code
         self.entries: Repository[EntryT] = Repository(
             model,
             not_found,
@@ -229,7 +248,7 @@ class Catalogue(Generic[EntryT]):
 
     async def add(self, uow: UnitOfWork, *, code: str, **fields: Any) -> EntryT:
         """A new entry with `code` and `fields`, in the clinic's currency, recorded as `<entity>.create`."""
-        model: Any = self.entries.model
+        model = self.entries.model
         if await uow.session.scalar(select(model.id).where(model.code == code)) is not None:
             raise self.code_taken(code)
         now = uow.now()
@@ -243,4 +262,4 @@ class Catalogue(Generic[EntryT]):
             raise
         entity = self.entries.entity
         self.entries.record(uow, f"{entity}.create", entity, entry.id)
-        return entry  # type: ignore[no-any-return]
+        return entry
