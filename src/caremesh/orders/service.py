@@ -179,25 +179,14 @@ async def place_order(uow: UnitOfWork, data: OrderCreate) -> Order:
         raise practitioners.PractitionerNotFound()
     await _check_catalogue(session, data)
     now = uow.now()
+    # The body's fields are the order's and its items' columns.
     order = Order(
         id=uuid.uuid4(),
-        patient_id=data.patient_id,
-        practitioner_id=data.practitioner_id,
-        type=data.type,
+        **data.model_dump(exclude={"items"}),
         status=OrderStatus.PENDING,
-        notes=data.notes,
         created_at=now,
         updated_at=now,
-        items=[
-            OrderItem(
-                position=n,
-                medication_id=item.medication_id,
-                quantity=item.quantity,
-                dosage=item.dosage,
-                lab_test_id=item.lab_test_id,
-            )
-            for n, item in enumerate(data.items, start=1)
-        ],
+        items=[OrderItem(position=n, **item.model_dump()) for n, item in enumerate(data.items, start=1)],
     )
     order.number = await next_number(session, NUMBER_PREFIX, clinic_date(now).year)
     session.add(order)
