@@ -18,7 +18,7 @@ from caremesh.billing.models import ONE_CONSULTATION_TARIFF_PER_SPECIALTY, Tarif
 from caremesh.billing.schemas import Pricing, TariffCreate, TariffFilters, TariffUpdate
 from caremesh.platform.db import dialect_insert, violates
 from caremesh.platform.errors import invalid_field
-from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
 from caremesh.platform.uow import UnitOfWork
 
@@ -80,8 +80,15 @@ DEFAULT_TARIFFS: tuple[dict[str, Any], ...] = (
 )
 
 
+# Reference data: its lists are not audited.
 TARIFFS: Repository[Tariff] = Repository(
-    Tariff, TariffNotFound, entity="tariff", key=Tariff.code, record=audit.record, order_by=[Tariff.code]
+    Tariff,
+    TariffNotFound,
+    entity="tariff",
+    key=Tariff.code,
+    record=audit.record,
+    audit_lists=False,
+    order_by=[Tariff.code],
 )
 
 
@@ -157,7 +164,7 @@ async def get_tariff(uow: UnitOfWork, code: str) -> Tariff:
 
 async def list_tariffs(uow: UnitOfWork, filters: TariffFilters, page: PageParams) -> tuple[list[Tariff], str | None]:
     """Tariffs in order of code; reference data, so not audited."""
-    return await paginate(uow.session, TARIFFS.matching(uow, filters), order_by=TARIFFS.order_by, params=page)
+    return await TARIFFS.list(uow, filters, page)
 
 
 async def update_tariff(uow: UnitOfWork, code: str, data: TariffUpdate, expected_version: int | None) -> Tariff:

@@ -18,10 +18,13 @@ PAYERS = Repository(
     PayerNotFound,
     entity="payer",
     record=audit.record,
+    audit_lists=False,
     order_by=[Payer.code],
     criteria={"code": lambda code: Payer.code == code.strip().upper()},
 )
-SCHEMES = Repository(Scheme, SchemeNotFound, entity="scheme", record=audit.record, order_by=[Scheme.code, Scheme.id])
+SCHEMES = Repository(
+    Scheme, SchemeNotFound, entity="scheme", record=audit.record, audit_lists=False, order_by=[Scheme.code, Scheme.id]
+)
 COVERAGES = Repository(
     Coverage,
     CoverageNotFound,

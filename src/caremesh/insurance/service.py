@@ -133,7 +133,7 @@ async def list_payers(uow: UnitOfWork, filters: PayerFilters, page: PageParams) 
     if filters.bin is not None and filters.pcn is not None:
         payer = await resolve_payer(uow.session, filters.bin, filters.pcn)
         return ([payer] if payer is not None and filters.code in (None, payer.code) else []), None
-    return await paginate(uow.session, PAYERS.matching(uow, filters), order_by=PAYERS.order_by, params=page)
+    return await PAYERS.list(uow, filters, page)
 
 
 # --- schemes -------------------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ async def get_scheme(uow: UnitOfWork, scheme_id: uuid.UUID) -> Scheme:
 
 
 async def list_schemes(uow: UnitOfWork, filters: SchemeFilters, page: PageParams) -> tuple[list[Scheme], str | None]:
-    return await paginate(uow.session, SCHEMES.matching(uow, filters), order_by=SCHEMES.order_by, params=page)
+    return await SCHEMES.list(uow, filters, page)
 
 
 async def set_scheme_status(

@@ -32,7 +32,7 @@ from caremesh.patients.contract import PatientNotFound, find_patient
 from caremesh.platform.db import dialect_insert
 from caremesh.platform.errors import check_version, invalid_field
 from caremesh.platform.messaging.envelope import Envelope
-from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
 from caremesh.platform.schemas import Email, Phone
 from caremesh.platform.timeutil import clinic_timezone
@@ -74,6 +74,7 @@ TEMPLATES: Repository[NotificationTemplate] = Repository(
     key=NotificationTemplate.code,
     detail=_no_template,
     record=audit.record,
+    audit_lists=False,
     order_by=[NotificationTemplate.code],
 )
 
@@ -364,7 +365,7 @@ async def list_notifications(
 
 async def list_templates(uow: UnitOfWork, page: PageParams) -> tuple[list[NotificationTemplate], str | None]:
     """Templates in order of code; not audited."""
-    return await paginate(uow.session, TEMPLATES.query(uow), order_by=TEMPLATES.order_by, params=page)
+    return await TEMPLATES.list(uow, None, page)
 
 
 async def _template(

@@ -36,7 +36,7 @@ from caremesh.platform.db import UTCDateTime, dialect_insert, new_id, violates
 from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.events import IntegrationEvent
-from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import ListFilters, Repository
 from caremesh.platform.search import matches_every_word
 
@@ -231,6 +231,7 @@ class Catalogue(Generic[EntryT]):
             not_found,
             entity=entity,
             record=record,
+            audit_lists=False,
             order_by=order_by,
             criteria={
                 "code": lambda code: code_column == code.strip().upper(),
@@ -243,8 +244,7 @@ class Catalogue(Generic[EntryT]):
 
     async def list(self, uow: UnitOfWork, filters: ListFilters, page: PageParams) -> tuple[list[EntryT], str | None]:
         """One page of the entries matching `filters` (`code`, `q`), in the catalogue's order; not audited."""
-        entries = self.entries
-        return await paginate(uow.session, entries.matching(uow, filters), order_by=entries.order_by, params=page)
+        return await self.entries.list(uow, filters, page)
 
     async def add(self, uow: UnitOfWork, *, code: str, **fields: Any) -> EntryT:
         """A new entry with `code` and `fields`, in the clinic's currency, recorded as `<entity>.create`."""

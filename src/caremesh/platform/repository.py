@@ -13,8 +13,9 @@ load-or-404 / visible-to-this-principal / list-and-audit code again:
   the database (an object already in the session is refreshed), so what the caller checks is what is locked.
   `load_version` adds the If-Match check every edit starts with.
 - **Audited**: `get` records `<entity>.read`; `page` records `<entity>.list` and, unless told otherwise,
-  `<entity>.list_read` for every row it returns. The recorder is passed in (`audit.record`): the platform knows
-  no context.
+  `<entity>.list_read` for every row it returns; a repository of reference data (tariffs, catalogues, payers)
+  is declared with `audit_lists=False` and its lists record nothing. The recorder is passed in (`audit.record`):
+  the platform knows no context.
 - **Listed** with `list(uow, filters, params)`: `filters` is the list endpoint's query parameters as one frozen
   dataclass (a FastAPI dependency, see `ListFilters`); every field that is not None narrows the list by
   `model.<field> == value`, or by the repository's own `criteria[<field>](value)` where the field is not a plain
@@ -73,8 +74,10 @@ class Repository(Generic[RowT]):
         detail: Callable[[Any], str] | None = None,
         order_by: Sequence[InstrumentedAttribute[Any]] = (),
         criteria: Mapping[str, Criterion] | None = None,
+        audit_lists: bool = True,
     ) -> None:
         self.model = model
+        self.audit_lists = audit_lists
         self.order_by = tuple(order_by)
         self.criteria = dict(criteria or {})
         self.not_found = not_found
@@ -154,22 +157,24 @@ class Repository(Generic[RowT]):
         """One page of `query` (start it from `query(uow)`), recorded as `<entity>.list` and, with `record_each`,
         `<entity>.list_read` per row returned."""
         rows, cursor = await paginate(uow.session, query, order_by=order_by, params=params)
+        if not self.audit_lists:
+            return rows, cursor
         self.record(uow, f"{self.entity}.list", self.entity, None)
         if record_each:
             for row in rows:
                 self.record(uow, f"{self.entity}.list_read", self.entity, _id_of(row))
         return rows, cursor
 
-    def matching(self, uow: UnitOfWork, filters: ListFilters) -> Select[tuple[RowT]]:
+    def matching(self, uow: UnitOfWork, filters: ListFilters | None) -> Select[tuple[RowT]]:
         """The visible rows that match every filter given."""
         query = self.query(uow)
-        for name, value in filters.given().items():
+        for name, value in (filters.given() if filters else {}).items():
             criterion = self.criteria.get(name)
             query = query.where(criterion(value) if criterion else getattr(self.model, name) == value)
         return query
 
     async def list(
-        self, uow: UnitOfWork, filters: ListFilters, params: PageParams, *, record_each: bool = True
+        self, uow: UnitOfWork, filters: ListFilters | None, params: PageParams, *, record_each: bool = True
     ) -> tuple[list[RowT], str | None]:
         """One page of the visible rows matching `filters`, in `order_by`, audited as `page` is."""
         query = self.matching(uow, filters)
