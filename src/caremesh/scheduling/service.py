@@ -8,7 +8,7 @@ constraint decides the races those checks cannot see.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from prometheus_client import Counter
@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.audit import contract as audit
 from caremesh.patients import contract as patients
-from caremesh.platform.db import violates, where_given
+from caremesh.platform.db import violates
 from caremesh.platform.errors import Conflict, invalid_field
 from caremesh.platform.numbering import next_number
 from caremesh.platform.pagination import PageParams
@@ -43,6 +43,7 @@ from caremesh.scheduling.schemas import (
     AppointmentCancel,
     AppointmentComplete,
     AppointmentCreate,
+    AppointmentFilters,
     AppointmentReschedule,
 )
 
@@ -65,7 +66,16 @@ class InvalidStatusTransition(Conflict):
 
 # A patient-role principal sees only their own appointments; others do not exist for them.
 APPOINTMENTS: Repository[Appointment] = Repository(
-    Appointment, AppointmentNotFound, entity="appointment", owner=Appointment.patient_id, record=audit.record
+    Appointment,
+    AppointmentNotFound,
+    entity="appointment",
+    owner=Appointment.patient_id,
+    record=audit.record,
+    order_by=[Appointment.start_at, Appointment.id],  # in order of start
+    criteria={
+        "start_from": lambda start: Appointment.start_at >= start,  # inclusive
+        "start_to": lambda end: Appointment.start_at < end,  # exclusive
+    },
 )
 
 
@@ -199,27 +209,9 @@ async def get_appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> Appoint
 
 
 async def list_appointments(
-    uow: UnitOfWork,
-    *,
-    patient_id: uuid.UUID | None,
-    practitioner_id: uuid.UUID | None,
-    status: Status | None,
-    start_from: datetime | None,
-    start_to: datetime | None,
-    page: PageParams,
+    uow: UnitOfWork, filters: AppointmentFilters, page: PageParams
 ) -> tuple[list[Appointment], str | None]:
-    """Appointments in order of start; `start_from` inclusive, `start_to` exclusive."""
-    query = where_given(
-        APPOINTMENTS.query(uow),
-        (Appointment.patient_id, patient_id),
-        (Appointment.practitioner_id, practitioner_id),
-        (Appointment.status, status),
-    )
-    if start_from is not None:
-        query = query.where(Appointment.start_at >= start_from)
-    if start_to is not None:
-        query = query.where(Appointment.start_at < start_to)
-    return await APPOINTMENTS.page(uow, query, order_by=[Appointment.start_at, Appointment.id], params=page)
+    return await APPOINTMENTS.list(uow, filters, page)
 
 
 async def _begin_transition(
