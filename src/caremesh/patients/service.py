@@ -10,7 +10,7 @@ from caremesh.audit import contract as audit
 from caremesh.patients.errors import PatientNotFound
 from caremesh.patients.events import PatientDeleted, PatientRegistered, PatientUpdated
 from caremesh.patients.models import Patient
-from caremesh.patients.schemas import PatientCreate, PatientUpdate
+from caremesh.patients.schemas import PatientCreate, PatientFilters, PatientUpdate
 from caremesh.platform.errors import Conflict, Forbidden, invalid_field
 from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
@@ -34,6 +34,8 @@ PATIENTS: Repository[Patient] = Repository(
     owner=Patient.id,
     where=[Patient.deleted_at.is_(None)],
     record=audit.record,
+    order_by=[Patient.created_at, Patient.id],
+    criteria={"q": lambda q: matches_every_word(q, Patient.first_name, Patient.last_name)},
 )
 
 
@@ -87,14 +89,9 @@ async def get_patient(uow: UnitOfWork, patient_id: uuid.UUID) -> Patient:
     return await PATIENTS.get(uow, patient_id)
 
 
-async def list_patients(
-    uow: UnitOfWork, *, q: str | None, date_of_birth: date | None, page: PageParams
-) -> tuple[list[Patient], str | None]:
-    query = PATIENTS.query(uow).where(matches_every_word(q, Patient.first_name, Patient.last_name))
-    if date_of_birth:
-        query = query.where(Patient.date_of_birth == date_of_birth)
+async def list_patients(uow: UnitOfWork, filters: PatientFilters, page: PageParams) -> tuple[list[Patient], str | None]:
     # Every record a list shows is traceable in that patient's trail (patient.list_read).
-    return await PATIENTS.page(uow, query, order_by=[Patient.created_at, Patient.id], params=page)
+    return await PATIENTS.list(uow, filters, page)
 
 
 async def update_patient(

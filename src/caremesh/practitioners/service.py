@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -26,6 +26,7 @@ from caremesh.practitioners.models import Practitioner, Specialty, WorkingHours
 from caremesh.practitioners.schemas import (
     Availability,
     PractitionerCreate,
+    PractitionerFilters,
     PractitionerUpdate,
     Slot,
 )
@@ -51,6 +52,12 @@ PRACTITIONERS: Repository[Practitioner] = Repository(
     entity="practitioner",
     where=[Practitioner.deleted_at.is_(None)],
     record=audit.record,
+    order_by=[Practitioner.created_at, Practitioner.id],
+    criteria={
+        # An empty `specialty` filters nothing, as a missing one.
+        "specialty": lambda code: Practitioner.specialty == code if code else true(),
+        "q": lambda q: matches_every_word(q, Practitioner.first_name, Practitioner.last_name),
+    },
 )
 
 
@@ -120,13 +127,11 @@ async def get_practitioner(uow: UnitOfWork, practitioner_id: uuid.UUID) -> Pract
 
 
 async def list_practitioners(
-    uow: UnitOfWork, *, specialty: str | None, q: str | None, page: PageParams
+    uow: UnitOfWork, filters: PractitionerFilters, page: PageParams
 ) -> tuple[list[Practitioner], str | None]:
-    query = PRACTITIONERS.query(uow)
-    if specialty:
-        query = query.where(Practitioner.specialty == specialty)
-    query = query.where(matches_every_word(q, Practitioner.first_name, Practitioner.last_name))
-    return await paginate(uow.session, query, order_by=[Practitioner.created_at, Practitioner.id], params=page)
+    # Not audited (no PRACTITIONERS.list): practitioners are no patient data.
+    query = PRACTITIONERS.matching(uow, filters)
+    return await paginate(uow.session, query, order_by=PRACTITIONERS.order_by, params=page)
 
 
 async def update_practitioner(
