@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from caremesh.audit import contract as audit
 from caremesh.patients.errors import PatientNotFound
@@ -12,6 +12,8 @@ from caremesh.patients.events import PatientDeleted, PatientRegistered, PatientU
 from caremesh.patients.models import Patient
 from caremesh.patients.schemas import PatientCreate, PatientFilters, PatientUpdate
 from caremesh.platform.errors import Conflict, Forbidden, invalid_field
+from caremesh.platform.mapping import from_attributes
+from caremesh.platform.messaging.events import IntegrationEvent
 from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
 from caremesh.platform.search import matches_every_word
@@ -20,6 +22,8 @@ from caremesh.platform.uow import UnitOfWork
 from caremesh.scheduling import contract as scheduling
 
 REQUIRED_ON_PATCH = ("first_name", "last_name", "date_of_birth", "gender")
+
+EventT = TypeVar("EventT", bound=IntegrationEvent)
 
 
 class PatientHasAppointments(Conflict):
@@ -43,21 +47,14 @@ def today(uow: UnitOfWork) -> date:
     return clinic_date(uow.now())
 
 
+def _event(event: type[EventT], patient: Patient, **given: Any) -> EventT:
+    """`event` about the patient: every field not `given` is the patient's attribute of the same name."""
+    return from_attributes(event, patient, patient_id=patient.id, **given)
+
+
 def _check_birth_date(uow: UnitOfWork, born: date) -> None:
     if born > today(uow):
         raise invalid_field("date_of_birth", "must not be in the future")
-
-
-def _contact(patient: Patient) -> dict[str, Any]:
-    """The contact fields patient.registered and patient.updated carry."""
-    return {
-        "patient_id": patient.id,
-        "first_name": patient.first_name,
-        "last_name": patient.last_name,
-        "email": patient.email,
-        "phone": patient.phone,
-        "has_insurance": patient.insurance_bin is not None,
-    }
 
 
 async def register_patient(uow: UnitOfWork, data: PatientCreate) -> Patient:
@@ -65,22 +62,10 @@ async def register_patient(uow: UnitOfWork, data: PatientCreate) -> Patient:
         raise Forbidden("Patients cannot register other patients.")
     _check_birth_date(uow, data.date_of_birth)
     now = uow.now()
-    patient = Patient(
-        id=uuid.uuid4(),
-        first_name=data.first_name,
-        last_name=data.last_name,
-        date_of_birth=data.date_of_birth,
-        gender=data.gender,
-        phone=data.phone,
-        email=str(data.email) if data.email else None,
-        address=data.address.model_dump() if data.address else None,
-        insurance=data.insurance.model_dump() if data.insurance else None,
-        created_at=now,
-        updated_at=now,
-    )
+    patient = Patient(id=uuid.uuid4(), **data.model_dump(), created_at=now, updated_at=now)
     uow.session.add(patient)
     await uow.session.flush()
-    uow.publish(PatientRegistered(**_contact(patient)))
+    uow.publish(_event(PatientRegistered, patient))
     audit.record(uow, "patient.create", "patient", patient.id)
     return patient
 
@@ -105,11 +90,11 @@ async def update_patient(
     if changes.get("date_of_birth"):
         _check_birth_date(uow, changes["date_of_birth"])
     for field, value in changes.items():
-        setattr(patient, field, str(value) if field == "email" and value else value)
+        setattr(patient, field, value)
     if changes:
         patient.updated_at = uow.now()
         await uow.session.flush()
-        uow.publish(PatientUpdated(**_contact(patient), changed_fields=tuple(sorted(changes))))
+        uow.publish(_event(PatientUpdated, patient, changed_fields=tuple(sorted(changes))))
     audit.record(uow, "patient.update", "patient", patient.id)
     return patient
 
@@ -121,5 +106,5 @@ async def delete_patient(uow: UnitOfWork, patient_id: uuid.UUID, expected_versio
     patient.deleted_at = uow.now()
     patient.updated_at = patient.deleted_at
     await uow.session.flush()
-    uow.publish(PatientDeleted(patient_id=patient.id))
+    uow.publish(_event(PatientDeleted, patient))
     audit.record(uow, "patient.delete", "patient", patient.id)
