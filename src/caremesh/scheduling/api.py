@@ -74,9 +74,8 @@ async def complete(
     response: Response,
     body: AppointmentComplete | None = None,
 ) -> AppointmentRead:
-    return read_model(
-        AppointmentRead, await service.complete(uow, appointment_id, body or AppointmentComplete(), if_match), response
-    )
+    appointment = await service.complete(uow, appointment_id, body or AppointmentComplete(), if_match)
+    return read_model(AppointmentRead, appointment, response)
 
 
 @router.post(
@@ -91,9 +90,8 @@ async def cancel(
     response: Response,
     body: AppointmentCancel | None = None,
 ) -> AppointmentRead:
-    return read_model(
-        AppointmentRead, await service.cancel(uow, appointment_id, body or AppointmentCancel(), if_match), response
-    )
+    appointment = await service.cancel(uow, appointment_id, body or AppointmentCancel(), if_match)
+    return read_model(AppointmentRead, appointment, response)
 
 
 @router.post(
