@@ -54,23 +54,20 @@ NUMBER_PREFIX = "INV"
 # --- invoices -------------------------------------------------------------------------------
 
 # What a principal asks for: a patient-role principal sees only their own invoices; others do not exist for them.
-INVOICES: Repository[Invoice] = Repository(
+INVOICES: Repository[Invoice] = audit.repository(
     Invoice,
     InvoiceNotFound,
     entity="invoice",
     owner=Invoice.patient_id,
-    record=audit.record,
     order_by=[Invoice.number],  # the order they were issued
 )
 # What follows a payment or an order that was already allowed (settlements, refunds, compensations, consumers).
-ANY_INVOICE: Repository[Invoice] = Repository(Invoice, InvoiceNotFound, entity="invoice", record=audit.record)
+ANY_INVOICE: Repository[Invoice] = audit.repository(Invoice, InvoiceNotFound, entity="invoice")
 # The invoice of a visit, of an order (at most one each: unique constraints), for whoever is already allowed.
-BY_APPOINTMENT: Repository[Invoice] = Repository(
-    Invoice, InvoiceNotFound, entity="invoice", key=Invoice.appointment_id, record=audit.record
+BY_APPOINTMENT: Repository[Invoice] = audit.repository(
+    Invoice, InvoiceNotFound, entity="invoice", key=Invoice.appointment_id
 )
-BY_ORDER: Repository[Invoice] = Repository(
-    Invoice, InvoiceNotFound, entity="invoice", key=Invoice.order_id, record=audit.record
-)
+BY_ORDER: Repository[Invoice] = audit.repository(Invoice, InvoiceNotFound, entity="invoice", key=Invoice.order_id)
 
 
 def _issued_event(invoice: Invoice) -> InvoiceIssued:

@@ -81,12 +81,11 @@ DEFAULT_TARIFFS: tuple[dict[str, Any], ...] = (
 
 
 # Reference data: its lists are not audited.
-TARIFFS: Repository[Tariff] = Repository(
+TARIFFS: Repository[Tariff] = audit.repository(
     Tariff,
     TariffNotFound,
     entity="tariff",
     key=Tariff.code,
-    record=audit.record,
     audit_lists=False,
     order_by=[Tariff.code],
 )

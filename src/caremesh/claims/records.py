@@ -14,16 +14,13 @@ from caremesh.claims.errors import ClaimNotFound, DisputeNotFound
 from caremesh.claims.models import Claim, ClaimHistory, Dispute
 from caremesh.platform.mapping import from_attributes
 from caremesh.platform.messaging.events import IntegrationEvent
-from caremesh.platform.repository import Repository
 from caremesh.platform.uow import UnitOfWork
 
 EventT = TypeVar("EventT", bound=IntegrationEvent)
 
-CLAIMS = Repository(Claim, ClaimNotFound, entity="claim", record=audit.record, order_by=[Claim.created_at, Claim.id])
-CLAIMS_BY_NUMBER = Repository(Claim, ClaimNotFound, entity="claim", record=audit.record, key=Claim.number)
-DISPUTES = Repository(
-    Dispute, DisputeNotFound, entity="dispute", record=audit.record, order_by=[Dispute.created_at, Dispute.id]
-)
+CLAIMS = audit.repository(Claim, ClaimNotFound, entity="claim", order_by=[Claim.created_at, Claim.id])
+CLAIMS_BY_NUMBER = audit.repository(Claim, ClaimNotFound, entity="claim", key=Claim.number)
+DISPUTES = audit.repository(Dispute, DisputeNotFound, entity="dispute", order_by=[Dispute.created_at, Dispute.id])
 
 
 async def _record(

@@ -367,7 +367,7 @@ async def _void_reset_tokens(uow: UnitOfWork, user_id: uuid.UUID) -> None:
 
 
 # Users are not owned by a patient; only admins reach them (users:manage).
-USERS: Repository[User] = Repository(User, UserNotFound, entity="user", record=audit.record)
+USERS: Repository[User] = audit.repository(User, UserNotFound, entity="user")
 
 
 async def get_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:

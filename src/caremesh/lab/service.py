@@ -67,7 +67,6 @@ CATALOGUE: fulfilment.Catalogue[LabTest] = fulfilment.Catalogue(
     LabTest,
     LabTestNotFound,
     entity="lab_test",
-    record=audit.record,
     order_by=[LabTest.code],
     search=[LabTest.code, LabTest.name],
     code_taken=lambda code: LabTestCodeExists(f"A lab test with code {code} exists."),
@@ -156,12 +155,11 @@ async def _book(uow: UnitOfWork, test: LabTest, window: Sequence[date]) -> date 
 
 
 # A patient-role principal sees only their own lab orders; others do not exist for them.
-LAB_ORDERS: Repository[LabOrder] = Repository(
+LAB_ORDERS: Repository[LabOrder] = audit.repository(
     LabOrder,
     LabOrderNotFound,
     entity="lab_order",
     owner=LabOrder.patient_id,
-    record=audit.record,
     # as they were booked: by time, then by order and the item's place in it
     order_by=[LabOrder.created_at, LabOrder.order_id, LabOrder.position],
 )

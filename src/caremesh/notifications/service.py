@@ -52,12 +52,11 @@ _PHONE = TypeAdapter(Phone)
 
 # A patient-role principal sees only the messages to themselves; the others (also those sent to bare addresses,
 # with no recipient_id) do not exist for them.
-NOTIFICATIONS: Repository[Notification] = Repository(
+NOTIFICATIONS: Repository[Notification] = audit.repository(
     Notification,
     NotificationNotFound,
     entity="notification",
     owner=Notification.recipient_id,
-    record=audit.record,
     order_by=[Notification.created_at, Notification.id],  # oldest first
 )
 
@@ -67,13 +66,12 @@ def _no_template(code: str) -> str:
 
 
 # Templates are for staff who may manage them (no owner); reading one is not audited.
-TEMPLATES: Repository[NotificationTemplate] = Repository(
+TEMPLATES: Repository[NotificationTemplate] = audit.repository(
     NotificationTemplate,
     TemplateNotFound,
     entity="notification_template",
     key=NotificationTemplate.code,
     detail=_no_template,
-    record=audit.record,
     audit_lists=False,
     order_by=[NotificationTemplate.code],
 )

@@ -82,12 +82,11 @@ class OrderNotCancellable(Conflict):
 # --- reads ----------------------------------------------------------------------------------------
 
 
-ORDER_REPOSITORY: Repository[Order] = Repository(
+ORDER_REPOSITORY: Repository[Order] = audit.repository(
     Order,
     OrderNotFound,
     entity="order",
     owner=Order.patient_id,
-    record=audit.record,
     order_by=[Order.number],  # the order they were placed
 )
 

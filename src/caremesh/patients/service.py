@@ -31,13 +31,12 @@ class PatientHasAppointments(Conflict):
 
 
 # A patient-role principal sees only their own record; a deleted patient is gone for everyone.
-PATIENTS: Repository[Patient] = Repository(
+PATIENTS: Repository[Patient] = audit.repository(
     Patient,
     PatientNotFound,
     entity="patient",
     owner=Patient.id,
     where=[Patient.deleted_at.is_(None)],
-    record=audit.record,
     order_by=[Patient.created_at, Patient.id],
     criteria={"q": lambda q: matches_every_word(q, Patient.first_name, Patient.last_name)},
 )

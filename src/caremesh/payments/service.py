@@ -73,13 +73,12 @@ E = TypeVar("E", PaymentCompleted, PaymentFailed)
 
 
 # Pending payments are not shown to anyone; a patient-role principal sees only their own.
-PAYMENTS: Repository[Payment] = Repository(
+PAYMENTS: Repository[Payment] = audit.repository(
     Payment,
     PaymentNotFound,
     entity="payment",
     owner=Payment.patient_id,
     where=[Payment.status != PaymentStatus.PENDING],
-    record=audit.record,
     order_by=[Payment.created_at, Payment.id],  # the order they were made
 )
 

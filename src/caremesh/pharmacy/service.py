@@ -73,7 +73,6 @@ CATALOGUE: fulfilment.Catalogue[Medication] = fulfilment.Catalogue(
     Medication,
     MedicationNotFound,
     entity="medication",
-    record=audit.record,
     order_by=[Medication.name, Medication.id],
     search=[Medication.name],
     code_taken=lambda code: MedicationCodeExists(f"A medication with code {code} exists."),
@@ -82,11 +81,10 @@ CATALOGUE: fulfilment.Catalogue[Medication] = fulfilment.Catalogue(
 
 # Staff read reservations (patients hold no `reservations:read`): no owner column confines them.
 # A reservation names a patient's medication: reads are traceable per record, as for other patient data.
-RESERVATIONS: Repository[Reservation] = Repository(
+RESERVATIONS: Repository[Reservation] = audit.repository(
     Reservation,
     ReservationNotFound,
     entity="reservation",
-    record=audit.record,
     order_by=[Reservation.created_at, Reservation.order_id, Reservation.position],
 )
 

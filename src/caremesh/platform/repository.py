@@ -6,6 +6,8 @@ load-or-404 / visible-to-this-principal / list-and-audit code again:
 
     ORDERS = Repository(Order, OrderNotFound, entity="order", owner=Order.patient_id, record=audit.record)
 
+(contexts declare theirs through `audit.repository(...)`, which passes the audit trail's `record`)
+
 - **Visible**: a patient-role principal sees only the rows whose `owner` column is their patient id; every other
   row does not exist for them (404, not 403: existence is not disclosed). `where` criteria apply to everyone
   (a soft-deleted patient, a pending payment).

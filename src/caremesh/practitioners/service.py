@@ -50,12 +50,11 @@ class PractitionerHasAppointments(Conflict):
 
 
 # Everyone sees every practitioner still on the staff (no owner); a removed one is gone.
-PRACTITIONERS: Repository[Practitioner] = Repository(
+PRACTITIONERS: Repository[Practitioner] = audit.repository(
     Practitioner,
     PractitionerNotFound,
     entity="practitioner",
     where=[Practitioner.deleted_at.is_(None)],
-    record=audit.record,
     order_by=[Practitioner.created_at, Practitioner.id],
     criteria={
         # An empty `specialty` filters nothing, as a missing one.

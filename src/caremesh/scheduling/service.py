@@ -68,12 +68,11 @@ class InvalidStatusTransition(Conflict):
 
 
 # A patient-role principal sees only their own appointments; others do not exist for them.
-APPOINTMENTS: Repository[Appointment] = Repository(
+APPOINTMENTS: Repository[Appointment] = audit.repository(
     Appointment,
     AppointmentNotFound,
     entity="appointment",
     owner=Appointment.patient_id,
-    record=audit.record,
     order_by=[Appointment.start_at, Appointment.id],  # in order of start
     criteria={
         "start_from": lambda start: Appointment.start_at >= start,  # inclusive
