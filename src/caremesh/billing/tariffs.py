@@ -20,6 +20,7 @@ from caremesh.platform.db import dialect_insert, violates
 from caremesh.platform.errors import invalid_field
 from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
+from caremesh.platform.schemas import changes_of
 from caremesh.platform.uow import UnitOfWork
 
 GENERAL_CONSULTATION = "CONSULT-GENERAL"
@@ -169,10 +170,7 @@ async def list_tariffs(uow: UnitOfWork, filters: TariffFilters, page: PageParams
 async def update_tariff(uow: UnitOfWork, code: str, data: TariffUpdate, expected_version: int | None) -> Tariff:
     """Change what the body names. Invoices already issued keep the prices they were issued with."""
     tariff = await TARIFFS.load_version(uow, code.upper(), expected_version)
-    changes = data.model_dump(exclude_unset=True)
-    for field in ("description", "pricing"):
-        if field in changes and changes[field] is None:
-            raise invalid_field(field, "cannot be cleared")
+    changes = changes_of(data)
     if "specialty" in changes:
         await _check_specialty_free(uow, tariff.kind, data.specialty, tariff.code)
         tariff.specialty = data.specialty

@@ -38,9 +38,10 @@ from caremesh.lab.schemas import (
 )
 from caremesh.platform import fulfilment
 from caremesh.platform.db import dialect_insert
-from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
+from caremesh.platform.errors import Conflict, NotFound, check_version
 from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
+from caremesh.platform.schemas import changes_of
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
 
@@ -67,6 +68,7 @@ CATALOGUE: fulfilment.Catalogue[LabTest] = fulfilment.Catalogue(
     LabTest,
     LabTestNotFound,
     entity="lab_test",
+    record=audit.record,
     order_by=[LabTest.code],
     search=[LabTest.code, LabTest.name],
     code_taken=lambda code: LabTestCodeExists(f"A lab test with code {code} exists."),
@@ -95,16 +97,10 @@ async def update_lab_test(
     """Change what the body names. Lowering the capacity keeps the bookings already taken."""
     test = await get_lab_test(uow, test_id, for_update=True)
     check_version(test.version, expected_version)
-    changes = data.model_dump(exclude_unset=True)
-    for field in ("name", "price", "daily_capacity"):
-        if field in changes and changes[field] is None:
-            raise invalid_field(field, "cannot be cleared")
+    changes = changes_of(data)
     for field, value in changes.items():
         setattr(test, field, value)
-    if changes:
-        test.updated_at = uow.now()
-        await uow.session.flush()
-    audit.record(uow, "lab_test.update", "lab_test", test.id)
+    await CATALOGUE.entries.updated(uow, test, changes)
     return test
 
 

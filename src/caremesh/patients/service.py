@@ -16,12 +16,11 @@ from caremesh.platform.mapping import from_attributes
 from caremesh.platform.messaging.events import IntegrationEvent
 from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
+from caremesh.platform.schemas import changes_of
 from caremesh.platform.search import matches_every_word
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
 from caremesh.scheduling import contract as scheduling
-
-REQUIRED_ON_PATCH = ("first_name", "last_name", "date_of_birth", "gender")
 
 EventT = TypeVar("EventT", bound=IntegrationEvent)
 
@@ -82,19 +81,13 @@ async def update_patient(
     uow: UnitOfWork, patient_id: uuid.UUID, data: PatientUpdate, expected_version: int | None
 ) -> Patient:
     patient = await PATIENTS.load_version(uow, patient_id, expected_version)
-    changes = data.model_dump(exclude_unset=True)
-    for field in REQUIRED_ON_PATCH:
-        if field in changes and changes[field] is None:
-            raise invalid_field(field, "cannot be cleared")
+    changes = changes_of(data)
     if changes.get("date_of_birth"):
         _check_birth_date(uow, changes["date_of_birth"])
     for field, value in changes.items():
         setattr(patient, field, value)
-    if changes:
-        patient.updated_at = uow.now()
-        await uow.session.flush()
-        uow.publish(_event(PatientUpdated, patient, changed_fields=tuple(sorted(changes))))
-    audit.record(uow, "patient.update", "patient", patient.id)
+    if changed := await PATIENTS.updated(uow, patient, changes):
+        uow.publish(_event(PatientUpdated, patient, changed_fields=changed))
     return patient
 
 
@@ -102,8 +95,5 @@ async def delete_patient(uow: UnitOfWork, patient_id: uuid.UUID, expected_versio
     patient = await PATIENTS.load_version(uow, patient_id, expected_version)
     if await scheduling.count_open_appointments(uow.session, patient_id=patient.id):
         raise PatientHasAppointments("Cancel or complete the patient's open appointments first.")
-    patient.deleted_at = uow.now()
-    patient.updated_at = patient.deleted_at
-    await uow.session.flush()
+    await PATIENTS.soft_delete(uow, patient)
     uow.publish(_event(PatientDeleted, patient))
-    audit.record(uow, "patient.delete", "patient", patient.id)

@@ -73,6 +73,7 @@ CATALOGUE: fulfilment.Catalogue[Medication] = fulfilment.Catalogue(
     Medication,
     MedicationNotFound,
     entity="medication",
+    record=audit.record,
     order_by=[Medication.name, Medication.id],
     search=[Medication.name],
     code_taken=lambda code: MedicationCodeExists(f"A medication with code {code} exists."),

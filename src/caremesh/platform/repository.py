@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.platform.errors import check_version
 from caremesh.platform.pagination import PageParams, paginate
@@ -166,6 +167,24 @@ class Repository(Generic[RowT]):
             for row in rows:
                 self.record(uow, f"{self.entity}.list_read", self.entity, _id_of(row))
         return rows, cursor
+
+    async def updated(self, uow: UnitOfWork, row: RowT, changes: Iterable[str]) -> tuple[str, ...]:
+        """After an edit of `row`: when anything changed, its `updated_at` and a flush (a new version, also when
+        only child rows changed); recorded as `<entity>.update` either way. The changed names, sorted."""
+        changed = tuple(sorted(changes))
+        if changed:
+            row.updated_at = uow.now()  # type: ignore[attr-defined]
+            flag_modified(row, "updated_at")
+            await uow.session.flush()
+        self.record(uow, f"{self.entity}.update", self.entity, _id_of(row))
+        return changed
+
+    async def soft_delete(self, uow: UnitOfWork, row: RowT) -> None:
+        """Mark the row deleted now (it stays, hidden by the repository's `where`), recorded as `<entity>.delete`."""
+        row.deleted_at = uow.now()  # type: ignore[attr-defined]
+        row.updated_at = row.deleted_at  # type: ignore[attr-defined]
+        await uow.session.flush()
+        self.record(uow, f"{self.entity}.delete", self.entity, _id_of(row))
 
     def matching(self, uow: UnitOfWork, filters: ListFilters | None) -> Select[tuple[RowT]]:
         """The visible rows that match every filter given."""

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import exists, select, true
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.audit import contract as audit
 from caremesh.platform.db import violates
@@ -18,6 +17,7 @@ from caremesh.platform.mapping import from_attributes
 from caremesh.platform.messaging.events import IntegrationEvent
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.repository import Repository
+from caremesh.platform.schemas import changes_of
 from caremesh.platform.search import matches_every_word
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
@@ -35,7 +35,6 @@ from caremesh.practitioners.schemas import (
 from caremesh.scheduling import contract as scheduling
 
 IMMUTABLE_FIELDS = ("npi", "specialty", "practice_start_date")
-REQUIRED_ON_PATCH = ("first_name", "last_name", "working_hours")
 NPI_UNIQUE = "uq_practitioners_npi"
 
 EventT = TypeVar("EventT", bound=IntegrationEvent)
@@ -133,22 +132,15 @@ async def update_practitioner(
         if field in data.model_fields_set:
             raise invalid_field(field, "cannot be changed after registration", code="FIELD_NOT_EDITABLE")
     practitioner = await PRACTITIONERS.load_version(uow, practitioner_id, expected_version)
-    changes = data.model_dump(exclude_unset=True)
-    for field in REQUIRED_ON_PATCH:
-        if field in changes and changes[field] is None:
-            raise invalid_field(field, "cannot be cleared")
+    changes = changes_of(data)
     if "working_hours" in changes:
         windows = [entry.to_window() for entry in data.working_hours or ()]
         practitioner.working_hours = _rows(windows)
     for field in ("first_name", "last_name", "phone", "email"):
         if field in changes:
             setattr(practitioner, field, changes[field])
-    if changes:
-        practitioner.updated_at = uow.now()
-        flag_modified(practitioner, "updated_at")  # a new version even when only child rows changed
-        await uow.session.flush()
-        uow.publish(_event(PractitionerUpdated, practitioner, changed_fields=tuple(sorted(changes))))
-    audit.record(uow, "practitioner.update", "practitioner", practitioner.id)
+    if changed := await PRACTITIONERS.updated(uow, practitioner, changes):
+        uow.publish(_event(PractitionerUpdated, practitioner, changed_fields=changed))
     return practitioner
 
 
@@ -156,11 +148,8 @@ async def delete_practitioner(uow: UnitOfWork, practitioner_id: uuid.UUID, expec
     practitioner = await PRACTITIONERS.load_version(uow, practitioner_id, expected_version)
     if await scheduling.count_active_appointments(uow.session, practitioner_id=practitioner.id):
         raise PractitionerHasAppointments("Only a practitioner whose appointments are all cancelled can be removed.")
-    practitioner.deleted_at = uow.now()
-    practitioner.updated_at = practitioner.deleted_at
-    await uow.session.flush()
+    await PRACTITIONERS.soft_delete(uow, practitioner)
     uow.publish(_event(PractitionerDeleted, practitioner))
-    audit.record(uow, "practitioner.delete", "practitioner", practitioner.id)
 
 
 async def get_availability(
