@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from caremesh.audit import service
-from caremesh.audit.schemas import AuditEventRead, ChainVerification
-from caremesh.platform.api import TransactionalRoute, Uow, require
+from caremesh.audit.schemas import AuditEventFilters, AuditEventRead, ChainVerification
+from caremesh.platform.api import TransactionalRoute, Uow, read_page, require
 from caremesh.platform.pagination import Page, PageParams
 
 router = APIRouter(
@@ -16,17 +16,10 @@ router = APIRouter(
 
 @router.get("")
 async def list_audit_events(
-    uow: Uow,
-    page: PageParams = Depends(),
-    entity_type: str | None = Query(None, max_length=64),
-    entity_id: str | None = Query(None, max_length=64),
-    actor_id: uuid.UUID | None = None,
+    uow: Uow, filters: Annotated[AuditEventFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[AuditEventRead]:
     """In chain order (`seq`); events not sealed yet come last, with a null `seq`, `prev_hash` and `hash`."""
-    rows, cursor = await service.list_events(
-        uow, entity_type=entity_type, entity_id=entity_id, actor_id=actor_id, page=page
-    )
-    return Page(items=[AuditEventRead.model_validate(r, from_attributes=True) for r in rows], next_cursor=cursor)
+    return read_page(AuditEventRead, await service.list_events(uow, filters, page))
 
 
 @router.get("/verify")

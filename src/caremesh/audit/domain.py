@@ -12,6 +12,9 @@ from caremesh.platform.timeutil import format_utc
 
 GENESIS_HASH = "0" * 64
 
+# What the chain covers of an event besides its seq: `event_digest`'s fields, the attributes of `Recorded`.
+RECORDED = ("id", "at", "actor_id", "action", "entity_type", "entity_id", "request_id", "ip")
+
 
 def event_digest(
     prev_hash: str,
@@ -59,15 +62,4 @@ class Recorded(Protocol):
 
 def chained_digest(event: Recorded, seq: int, prev_hash: str) -> str:
     """The hash of `event` sealed at `seq` after `prev_hash`."""
-    return event_digest(
-        prev_hash,
-        seq=seq,
-        id=event.id,
-        at=event.at,
-        actor_id=event.actor_id,
-        action=event.action,
-        entity_type=event.entity_type,
-        entity_id=event.entity_id,
-        request_id=event.request_id,
-        ip=event.ip,
-    )
+    return event_digest(prev_hash, seq=seq, **{name: getattr(event, name) for name in RECORDED})

@@ -1,12 +1,23 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from typing import Annotated
 
+from fastapi import Query
 from pydantic import BaseModel, Field
 
+from caremesh.platform.repository import ListFilters
 from caremesh.platform.timeutil import OutDateTime
 
 _UNSEALED = "Null until the sealer chains the event (milliseconds after its transaction commits)."
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditEventFilters(ListFilters):
+    entity_type: Annotated[str | None, Query(max_length=64)] = None
+    entity_id: Annotated[str | None, Query(max_length=64)] = None
+    actor_id: uuid.UUID | None = None
 
 
 class AuditEventRead(BaseModel):

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from caremesh.audit.domain import chained_digest
+from caremesh.audit.domain import RECORDED, chained_digest
 from caremesh.audit.models import AuditChainHead, AuditEvent
 from caremesh.platform.jobs import PollingJob
 from caremesh.platform.uow import UnitOfWorkFactory
@@ -107,14 +107,5 @@ class Sealer(PollingJob):
         )
 
 
-_RECORDED = (
-    AuditEvent.position,
-    AuditEvent.id,
-    AuditEvent.at,
-    AuditEvent.actor_id,
-    AuditEvent.action,
-    AuditEvent.entity_type,
-    AuditEvent.entity_id,
-    AuditEvent.request_id,
-    AuditEvent.ip,
-)
+# Where an unsealed event stands, and what its hash covers.
+_RECORDED = (AuditEvent.position, *(getattr(AuditEvent, name) for name in RECORDED))

@@ -12,6 +12,7 @@ from sqlalchemy import Select, func, insert, select
 
 from caremesh.audit.domain import GENESIS_HASH, chained_digest, event_digest
 from caremesh.audit.models import AuditChainHead, AuditEvent
+from caremesh.audit.schemas import AuditEventFilters
 from caremesh.audit.sealer import HEAD_ID, wake_sealers
 from caremesh.platform.pagination import PageParams, decode_cursor, encode_cursor
 from caremesh.platform.uow import UnitOfWork
@@ -63,19 +64,16 @@ async def append_staged(uow: UnitOfWork) -> None:
 
 
 async def list_events(
-    uow: UnitOfWork, *, entity_type: str | None, entity_id: str | None, actor_id: uuid.UUID | None, page: PageParams
+    uow: UnitOfWork, filters: AuditEventFilters, page: PageParams
 ) -> tuple[list[AuditEvent], str | None]:
     """One page in chain order, the unsealed events last (by insertion position).
 
     The cursor is [the last seq shown, the last unsealed position shown or null]: events sealed while a client
     pages come after the seqs it has seen, and events it saw unsealed are not shown again once sealed."""
-    query = select(AuditEvent)
-    if entity_type:
-        query = query.where(AuditEvent.entity_type == entity_type)
-    if entity_id:
-        query = query.where(AuditEvent.entity_id == entity_id)
-    if actor_id:
-        query = query.where(AuditEvent.actor_id == actor_id)
+    # Each filter is a column of the same name; an empty one filters nothing.
+    query = select(AuditEvent).where(
+        *(getattr(AuditEvent, name) == value for name, value in filters.given().items() if value)
+    )
     after_seq, after_position = 0, None
     if page.cursor:
         after_seq, after_position = decode_cursor(page.cursor, [AuditEvent.seq, AuditEvent.position])

@@ -2,23 +2,25 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from caremesh.billing import errors, receivables, service, tariffs
-from caremesh.billing.domain import InvoiceStatus, Kind
-from caremesh.billing.models import Invoice, Tariff
+from caremesh.billing.models import Tariff
 from caremesh.billing.schemas import (
     AccountsReceivableRead,
     InvoiceCreate,
+    InvoiceFilters,
     InvoiceRead,
     InvoiceVoid,
     TariffCreate,
+    TariffFilters,
     TariffRead,
     TariffUpdate,
 )
 from caremesh.patients.contract import PatientNotFound
-from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, read_page, require, set_etag
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.uow import UnitOfWork
@@ -33,10 +35,13 @@ LAST_AGING_DAY = date(9999, 12, 30)  # aging looks at the day after `as_of`
 # --- tariffs --------------------------------------------------------------------------
 
 
+def _tariff_context(uow: UnitOfWork) -> dict[str, Any]:
+    """What TariffRead is validated with: the default tax rate `effective_tax_rate` falls back to."""
+    return {"default_tax_rate": uow.settings.billing.tax_rate}
+
+
 def _tariff_read(uow: UnitOfWork, tariff: Tariff) -> TariffRead:
-    return TariffRead.model_validate(
-        tariff, from_attributes=True, context={"default_tax_rate": uow.settings.billing.tax_rate}
-    )
+    return TariffRead.model_validate(tariff, from_attributes=True, context=_tariff_context(uow))
 
 
 def _tariff(uow: UnitOfWork, tariff: Tariff, response: Response) -> TariffRead:
@@ -46,10 +51,9 @@ def _tariff(uow: UnitOfWork, tariff: Tariff, response: Response) -> TariffRead:
 
 @router.get("/tariffs", dependencies=[require("tariffs:read")])
 async def list_tariffs(
-    uow: Uow, page: PageParams = Depends(), kind: Kind | None = None, specialty: str | None = Query(None, max_length=50)
+    uow: Uow, filters: Annotated[TariffFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[TariffRead]:
-    rows, cursor = await tariffs.list_tariffs(uow, kind=kind, specialty=specialty, page=page)
-    return Page(items=[_tariff_read(uow, t) for t in rows], next_cursor=cursor)
+    return read_page(TariffRead, await tariffs.list_tariffs(uow, filters, page), context=_tariff_context(uow))
 
 
 @router.post(
@@ -81,11 +85,6 @@ async def update_tariff(code: str, body: TariffUpdate, uow: Uow, if_match: IfMat
 # --- invoices -------------------------------------------------------------------------
 
 
-def _invoice(invoice: Invoice, response: Response) -> InvoiceRead:
-    set_etag(response, invoice.version)
-    return InvoiceRead.model_validate(invoice, from_attributes=True)
-
-
 @router.post(
     "/invoices",
     status_code=status.HTTP_201_CREATED,
@@ -108,29 +107,21 @@ async def create_invoice(body: InvoiceCreate, uow: Uow, response: Response) -> I
     if not issued:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"{API_PREFIX}/invoices/{invoice.id}"
-    return _invoice(invoice, response)
+    return read_model(InvoiceRead, invoice, response)
 
 
 @router.get("/invoices", dependencies=[require("invoices:read")])
 async def list_invoices(
-    uow: Uow,
-    page: PageParams = Depends(),
-    patient_id: uuid.UUID | None = None,
-    status: InvoiceStatus | None = None,
-    appointment_id: uuid.UUID | None = None,
-    order_id: uuid.UUID | None = None,
+    uow: Uow, filters: Annotated[InvoiceFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[InvoiceRead]:
-    rows, cursor = await service.list_invoices(
-        uow, patient_id=patient_id, status=status, appointment_id=appointment_id, order_id=order_id, page=page
-    )
-    return Page(items=[InvoiceRead.model_validate(i, from_attributes=True) for i in rows], next_cursor=cursor)
+    return read_page(InvoiceRead, await service.list_invoices(uow, filters, page))
 
 
 @router.get(
     "/invoices/{invoice_id}", dependencies=[require("invoices:read")], responses=problems(errors.InvoiceNotFound)
 )
 async def get_invoice(invoice_id: uuid.UUID, uow: Uow, response: Response) -> InvoiceRead:
-    return _invoice(await service.get_invoice(uow, invoice_id), response)
+    return read_model(InvoiceRead, await service.get_invoice(uow, invoice_id), response)
 
 
 @router.post(
@@ -142,7 +133,7 @@ async def void_invoice(
     invoice_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response, body: InvoiceVoid | None = None
 ) -> InvoiceRead:
     reason = body.reason if body else None
-    return _invoice(await service.void_invoice(uow, invoice_id, reason, if_match), response)
+    return read_model(InvoiceRead, await service.void_invoice(uow, invoice_id, reason, if_match), response)
 
 
 # --- accounts receivable --------------------------------------------------------------

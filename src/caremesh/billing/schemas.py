@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
+from fastapi import Query
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -21,6 +23,7 @@ from pydantic import (
 from caremesh.billing import domain
 from caremesh.billing.domain import InvoiceStatus, Kind
 from caremesh.platform.money import MoneyOut
+from caremesh.platform.repository import ListFilters
 from caremesh.platform.schemas import Strict, not_clearable
 from caremesh.platform.timeutil import OutDateTime
 
@@ -129,6 +132,12 @@ class TariffUpdate(Strict):
     tax_rate: RateIn | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class TariffFilters(ListFilters):
+    kind: Kind | None = None
+    specialty: str | None = Query(None, max_length=50)
+
+
 # Read from a tariff row with `context={"default_tax_rate": ...}`: the setting `effective_tax_rate` falls back to.
 class TariffRead(BaseModel):
     code: str
@@ -155,6 +164,14 @@ class TariffRead(BaseModel):
 
 class InvoiceCreate(Strict):
     appointment_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceFilters(ListFilters):
+    patient_id: uuid.UUID | None = None
+    status: InvoiceStatus | None = None
+    appointment_id: uuid.UUID | None = None
+    order_id: uuid.UUID | None = None
 
 
 class InvoiceVoid(Strict):

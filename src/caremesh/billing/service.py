@@ -31,10 +31,11 @@ from caremesh.billing.errors import (
 )
 from caremesh.billing.events import InvoiceIssued, InvoicePaid, InvoiceVoided
 from caremesh.billing.models import ONE_INVOICE_PER_APPOINTMENT, ONE_INVOICE_PER_ORDER, Invoice, InvoiceLine
+from caremesh.billing.schemas import InvoiceFilters
 from caremesh.billing.tariffs import _pricing, _tax_rate, consultation_tariff
 from caremesh.billing.tariffs import bootstrap as bootstrap  # app.py runs each context's service.bootstrap at start-up
 from caremesh.patients import contract as patients
-from caremesh.platform.db import violates, where_given
+from caremesh.platform.db import violates
 from caremesh.platform.errors import Conflict
 from caremesh.platform.mapping import from_attributes
 from caremesh.platform.numbering import next_gapless_number
@@ -53,18 +54,20 @@ NUMBER_PREFIX = "INV"
 # --- invoices -------------------------------------------------------------------------------
 
 # What a principal asks for: a patient-role principal sees only their own invoices; others do not exist for them.
-INVOICES: Repository[Invoice] = Repository(
-    Invoice, InvoiceNotFound, entity="invoice", owner=Invoice.patient_id, record=audit.record
+INVOICES: Repository[Invoice] = audit.repository(
+    Invoice,
+    InvoiceNotFound,
+    entity="invoice",
+    owner=Invoice.patient_id,
+    order_by=[Invoice.number],  # the order they were issued
 )
 # What follows a payment or an order that was already allowed (settlements, refunds, compensations, consumers).
-ANY_INVOICE: Repository[Invoice] = Repository(Invoice, InvoiceNotFound, entity="invoice", record=audit.record)
+ANY_INVOICE: Repository[Invoice] = audit.repository(Invoice, InvoiceNotFound, entity="invoice")
 # The invoice of a visit, of an order (at most one each: unique constraints), for whoever is already allowed.
-BY_APPOINTMENT: Repository[Invoice] = Repository(
-    Invoice, InvoiceNotFound, entity="invoice", key=Invoice.appointment_id, record=audit.record
+BY_APPOINTMENT: Repository[Invoice] = audit.repository(
+    Invoice, InvoiceNotFound, entity="invoice", key=Invoice.appointment_id
 )
-BY_ORDER: Repository[Invoice] = Repository(
-    Invoice, InvoiceNotFound, entity="invoice", key=Invoice.order_id, record=audit.record
-)
+BY_ORDER: Repository[Invoice] = audit.repository(Invoice, InvoiceNotFound, entity="invoice", key=Invoice.order_id)
 
 
 def _issued_event(invoice: Invoice) -> InvoiceIssued:
@@ -311,24 +314,8 @@ async def get_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> Invoice:
     return await INVOICES.get(uow, invoice_id)
 
 
-async def list_invoices(
-    uow: UnitOfWork,
-    *,
-    patient_id: uuid.UUID | None,
-    status: InvoiceStatus | None,
-    appointment_id: uuid.UUID | None,
-    order_id: uuid.UUID | None = None,
-    page: PageParams,
-) -> tuple[list[Invoice], str | None]:
-    """Invoices in order of number (the order they were issued)."""
-    query = where_given(
-        INVOICES.query(uow),
-        (Invoice.patient_id, patient_id),
-        (Invoice.status, status),
-        (Invoice.appointment_id, appointment_id),
-        (Invoice.order_id, order_id),
-    )
-    return await INVOICES.page(uow, query, order_by=[Invoice.number], params=page)
+async def list_invoices(uow: UnitOfWork, filters: InvoiceFilters, page: PageParams) -> tuple[list[Invoice], str | None]:
+    return await INVOICES.list(uow, filters, page)
 
 
 async def _void(uow: UnitOfWork, invoice: Invoice, reason: str | None) -> Invoice:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,11 +15,12 @@ from caremesh.billing import domain
 from caremesh.billing.domain import Kind
 from caremesh.billing.errors import ConsultationTariffExists, NoApplicableTariff, TariffExists, TariffNotFound
 from caremesh.billing.models import ONE_CONSULTATION_TARIFF_PER_SPECIALTY, Tariff
-from caremesh.billing.schemas import Pricing, TariffCreate, TariffUpdate
-from caremesh.platform.db import dialect_insert, violates, where_given
-from caremesh.platform.errors import check_version, invalid_field
-from caremesh.platform.pagination import PageParams, paginate
+from caremesh.billing.schemas import Pricing, TariffCreate, TariffFilters, TariffUpdate
+from caremesh.platform.db import dialect_insert, violates
+from caremesh.platform.errors import invalid_field
+from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
+from caremesh.platform.schemas import changes_of
 from caremesh.platform.uow import UnitOfWork
 
 GENERAL_CONSULTATION = "CONSULT-GENERAL"
@@ -27,34 +29,33 @@ ORDER_TARIFFS = {Kind.MEDICATION: "ORDER-MEDICATION", Kind.LAB: "ORDER-LAB"}
 
 _PRICING = TypeAdapter(Pricing)
 
+# The years of experience API.md's default consultation tariffs price in bands: 0-19, 20-30, 31 and more.
+DEFAULT_BANDS = ((0, 19), (20, 30), (31, None))
+
+
+def _by_experience(*amounts: str) -> dict[str, Any]:
+    """Pricing by the practitioner's experience in the default bands, one amount per band."""
+    bands = [
+        {"min_years": low, "max_years": high, "amount": amount}
+        for (low, high), amount in zip(DEFAULT_BANDS, amounts, strict=True)
+    ]
+    return {"type": "experience_bands", "bands": bands}
+
+
 DEFAULT_TARIFFS: tuple[dict[str, Any], ...] = (
     {
         "code": "CONSULT-ORTHOPEDICS",
         "description": "Orthopedics consultation",
         "kind": Kind.CONSULTATION,
         "specialty": "orthopedics",
-        "pricing": {
-            "type": "experience_bands",
-            "bands": [
-                {"min_years": 0, "max_years": 19, "amount": "800.00"},
-                {"min_years": 20, "max_years": 30, "amount": "1000.00"},
-                {"min_years": 31, "max_years": None, "amount": "1500.00"},
-            ],
-        },
+        "pricing": _by_experience("800.00", "1000.00", "1500.00"),
     },
     {
         "code": "CONSULT-CARDIOLOGY",
         "description": "Cardiology consultation",
         "kind": Kind.CONSULTATION,
         "specialty": "cardiology",
-        "pricing": {
-            "type": "experience_bands",
-            "bands": [
-                {"min_years": 0, "max_years": 19, "amount": "1000.00"},
-                {"min_years": 20, "max_years": 30, "amount": "1500.00"},
-                {"min_years": 31, "max_years": None, "amount": "2000.00"},
-            ],
-        },
+        "pricing": _by_experience("1000.00", "1500.00", "2000.00"),
     },
     {
         "code": GENERAL_CONSULTATION,
@@ -80,7 +81,15 @@ DEFAULT_TARIFFS: tuple[dict[str, Any], ...] = (
 )
 
 
-TARIFFS: Repository[Tariff] = Repository(Tariff, TariffNotFound, entity="tariff", key=Tariff.code, record=audit.record)
+# Reference data: its lists are not audited.
+TARIFFS: Repository[Tariff] = audit.repository(
+    Tariff,
+    TariffNotFound,
+    entity="tariff",
+    key=Tariff.code,
+    audit_lists=False,
+    order_by=[Tariff.code],
+)
 
 
 def _tax_rate(uow: UnitOfWork, tariff: Tariff) -> Decimal:
@@ -95,25 +104,23 @@ def _pricing(tariff: Tariff) -> domain.Pricing:
     return _PRICING.validate_python(tariff.pricing).to_domain()
 
 
+def _new_tariff(data: TariffCreate, now: datetime) -> dict[str, Any]:
+    """The columns of a new tariff: what `data` gives (a create body, or a default), its pricing as JSON."""
+    return {
+        **data.model_dump(exclude={"pricing"}),
+        "pricing": _pricing_json(data.pricing),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 async def bootstrap(uow: UnitOfWork) -> None:
     """Create the default tariffs that are missing; existing ones (maybe edited) are left alone, and so is a
     default whose specialty another consultation tariff took. One statement that skips whatever conflicts on a
     unique key, so processes starting at once on one database each run it safely."""
     now = uow.now()
-    rows = [
-        {
-            "code": default["code"],
-            "description": default["description"],
-            "kind": str(default["kind"]),
-            "specialty": default["specialty"],
-            "pricing": _pricing_json(_PRICING.validate_python(default["pricing"])),
-            "tax_rate": None,
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for default in DEFAULT_TARIFFS
-    ]
+    # The defaults are read as the create body is, and carry the version the ORM would set.
+    rows = [{**_new_tariff(TariffCreate.model_validate(default), now), "version": 1} for default in DEFAULT_TARIFFS]
     await uow.session.execute(dialect_insert(uow.session)(Tariff).values(rows).on_conflict_do_nothing())
 
 
@@ -144,16 +151,7 @@ async def create_tariff(uow: UnitOfWork, data: TariffCreate) -> Tariff:
         raise TariffExists(f"A tariff with code {data.code} exists.")
     await _check_specialty_free(uow, data.kind, data.specialty, data.code)
     now = uow.now()
-    tariff = Tariff(
-        code=data.code,
-        description=data.description,
-        kind=data.kind,
-        specialty=data.specialty,
-        pricing=_pricing_json(data.pricing),
-        tax_rate=data.tax_rate,
-        created_at=now,
-        updated_at=now,
-    )
+    tariff = Tariff(**_new_tariff(data, now))
     uow.session.add(tariff)
     await _flush_tariff(uow)
     audit.record(uow, "tariff.create", "tariff", tariff.code)
@@ -164,22 +162,15 @@ async def get_tariff(uow: UnitOfWork, code: str) -> Tariff:
     return await TARIFFS.load(uow, code.upper())
 
 
-async def list_tariffs(
-    uow: UnitOfWork, *, kind: Kind | None, specialty: str | None, page: PageParams
-) -> tuple[list[Tariff], str | None]:
+async def list_tariffs(uow: UnitOfWork, filters: TariffFilters, page: PageParams) -> tuple[list[Tariff], str | None]:
     """Tariffs in order of code; reference data, so not audited."""
-    query = where_given(TARIFFS.query(uow), (Tariff.kind, kind), (Tariff.specialty, specialty))
-    return await paginate(uow.session, query, order_by=[Tariff.code], params=page)
+    return await TARIFFS.list(uow, filters, page)
 
 
 async def update_tariff(uow: UnitOfWork, code: str, data: TariffUpdate, expected_version: int | None) -> Tariff:
     """Change what the body names. Invoices already issued keep the prices they were issued with."""
-    tariff = await TARIFFS.load(uow, code.upper(), for_update=True)
-    check_version(tariff.version, expected_version)
-    changes = data.model_dump(exclude_unset=True)
-    for field in ("description", "pricing"):
-        if field in changes and changes[field] is None:
-            raise invalid_field(field, "cannot be cleared")
+    tariff = await TARIFFS.load_version(uow, code.upper(), expected_version)
+    changes = changes_of(data)
     if "specialty" in changes:
         await _check_specialty_free(uow, tariff.kind, data.specialty, tariff.code)
         tariff.specialty = data.specialty

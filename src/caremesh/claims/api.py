@@ -3,19 +3,20 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date
-from typing import Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 
 from caremesh.claims import errors, reconciliation, remittances, service, x12_documents
-from caremesh.claims.domain import ClaimStatus
 from caremesh.claims.schemas import (
     ApproveRequest,
     ClaimCreate,
+    ClaimFilters,
     ClaimRead,
     DisputeCreate,
+    DisputeFilters,
     DisputeRead,
     DisputeResolve,
     HistoryEntryRead,
@@ -24,7 +25,7 @@ from caremesh.claims.schemas import (
     RemittanceIn,
     RemittanceRead,
 )
-from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, require
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, read_page, require
 from caremesh.platform.errors import MalformedJson, Unprocessable, UnsupportedMediaType
 from caremesh.platform.mapping import InClinicCurrency
 from caremesh.platform.openapi import problems
@@ -54,17 +55,9 @@ async def create_claim(body: ClaimCreate, uow: Uow, response: Response) -> Claim
 
 @router.get("/claims", dependencies=[READ])
 async def list_claims(
-    uow: Uow,
-    page: PageParams = Depends(),
-    status: ClaimStatus | None = None,
-    patient_id: uuid.UUID | None = None,
-    invoice_id: uuid.UUID | None = None,
-    payer_id: uuid.UUID | None = None,
+    uow: Uow, filters: Annotated[ClaimFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[ClaimRead]:
-    rows, cursor = await service.list_claims(
-        uow, status=status, patient_id=patient_id, invoice_id=invoice_id, payer_id=payer_id, page=page
-    )
-    return Page(items=[read_model(ClaimRead, c) for c in rows], next_cursor=cursor)
+    return read_page(ClaimRead, await service.list_claims(uow, filters, page))
 
 
 @router.get("/claims/{claim_id}", dependencies=[READ], responses=problems(errors.ClaimNotFound))
@@ -177,13 +170,9 @@ async def resolve_dispute(
 
 @router.get("/disputes", dependencies=[READ])
 async def list_disputes(
-    uow: Uow,
-    page: PageParams = Depends(),
-    claim_id: uuid.UUID | None = None,
-    status: Literal["open", "resolved"] | None = None,
+    uow: Uow, filters: Annotated[DisputeFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[DisputeRead]:
-    rows, cursor = await service.list_disputes(uow, claim_id=claim_id, status=status, page=page)
-    return Page(items=[read_model(DisputeRead, d) for d in rows], next_cursor=cursor)
+    return read_page(DisputeRead, await service.list_disputes(uow, filters, page))
 
 
 @router.get("/disputes/{dispute_id}", dependencies=[READ], responses=problems(errors.DisputeNotFound))

@@ -23,6 +23,11 @@ ONE_OPEN_DISPUTE_PER_CLAIM = ("uq_claim_disputes_open_claim", "claim_disputes.cl
 ONE_REMITTANCE = ("uq_remittances_payer_code_remittance_id", "remittances.payer_code, remittances.remittance_id")
 
 
+def _unique_where(name: str, column: str, where: str) -> Index:
+    """A unique index over the rows matching `where` only (a partial index, the same on SQLite and PostgreSQL)."""
+    return Index(name, column, unique=True, sqlite_where=text(where), postgresql_where=text(where))
+
+
 class Claim(Base):
     """What the clinic asks a payer to pay for one invoice. Patient, invoice, practitioner, payer and coverage are
     other contexts' ids, never foreign keys. `recorded_*` is what this claim moved on insurance's accumulators."""
@@ -50,13 +55,7 @@ class Claim(Base):
             "(status IN ('draft', 'submitted')) = (approved_amount IS NULL)", name="approved_amount_once_decided"
         ),
         # One open claim per invoice: a rejected claim may be followed by a corrected one.
-        Index(
-            "uq_claims_open_invoice",
-            "invoice_id",
-            unique=True,
-            sqlite_where=text("status <> 'rejected'"),
-            postgresql_where=text("status <> 'rejected'"),
-        ),
+        _unique_where("uq_claims_open_invoice", "invoice_id", "status <> 'rejected'"),
         Index("ix_claims_duplicates", "member_id", "service_date"),
         Index("ix_claims_patient_id", "patient_id"),
         Index("ix_claims_status_created_at", "status", "created_at"),
@@ -150,13 +149,7 @@ class Dispute(Base):
         CheckConstraint(f"status IN ({quoted_list(DISPUTE_STATUSES)})", name="status_known"),
         CheckConstraint(f"outcome IS NULL OR outcome IN ({quoted_list(DISPUTE_OUTCOMES)})", name="outcome_known"),
         CheckConstraint("(status = 'resolved') = (outcome IS NOT NULL)", name="resolved_has_outcome"),
-        Index(
-            "uq_claim_disputes_open_claim",
-            "claim_id",
-            unique=True,
-            sqlite_where=text("status = 'open'"),
-            postgresql_where=text("status = 'open'"),
-        ),
+        _unique_where("uq_claim_disputes_open_claim", "claim_id", "status = 'open'"),
         Index("ix_claim_disputes_claim_id_created_at", "claim_id", "created_at"),
     )
 

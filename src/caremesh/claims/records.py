@@ -1,10 +1,10 @@
-"""Helpers the claims use cases share: loading claims and disputes, recording a claim's transitions, the fields of
-its events. Claims and disputes are the clinic's (no patient-role principal reads them)."""
+"""Helpers the claims use cases share: loading claims and disputes, recording a claim's transitions, building its
+events. Claims and disputes are the clinic's (no patient-role principal reads them)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
@@ -12,12 +12,15 @@ from caremesh.audit import contract as audit
 from caremesh.claims.domain import Action
 from caremesh.claims.errors import ClaimNotFound, DisputeNotFound
 from caremesh.claims.models import Claim, ClaimHistory, Dispute
-from caremesh.platform.repository import Repository
+from caremesh.platform.mapping import from_attributes
+from caremesh.platform.messaging.events import IntegrationEvent
 from caremesh.platform.uow import UnitOfWork
 
-CLAIMS = Repository(Claim, ClaimNotFound, entity="claim", record=audit.record)
-CLAIMS_BY_NUMBER = Repository(Claim, ClaimNotFound, entity="claim", record=audit.record, key=Claim.number)
-DISPUTES = Repository(Dispute, DisputeNotFound, entity="dispute", record=audit.record)
+EventT = TypeVar("EventT", bound=IntegrationEvent)
+
+CLAIMS = audit.repository(Claim, ClaimNotFound, entity="claim", order_by=[Claim.created_at, Claim.id])
+CLAIMS_BY_NUMBER = audit.repository(Claim, ClaimNotFound, entity="claim", key=Claim.number)
+DISPUTES = audit.repository(Dispute, DisputeNotFound, entity="dispute", order_by=[Dispute.created_at, Dispute.id])
 
 
 async def _record(
@@ -51,14 +54,10 @@ async def _record(
     audit.record(uow, f"claim.{action}", "claim", claim.id)
 
 
-def _ids(claim: Claim) -> dict[str, Any]:
-    """The fields every claim event starts with."""
-    return {
-        "claim_id": claim.id,
-        "number": claim.number,
-        "invoice_id": claim.invoice_id,
-        "patient_id": claim.patient_id,
-    }
+def _event(cls: type[EventT], claim: Claim, **given: Any) -> EventT:
+    """The claim event `cls`: the claim's id, and every field not `given` read from the claim's column of the same
+    name (number, invoice, patient, payer, currency, status)."""
+    return from_attributes(cls, claim, claim_id=claim.id, **given)
 
 
 def _cents(amount: Decimal) -> Decimal:

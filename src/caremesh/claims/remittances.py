@@ -17,7 +17,7 @@ from caremesh.claims.domain import Action, ClaimStatus
 from caremesh.claims.errors import RemittanceConflict
 from caremesh.claims.events import ClaimPaid
 from caremesh.claims.models import ONE_REMITTANCE, Remittance, RemittanceItem
-from caremesh.claims.records import CLAIMS_BY_NUMBER, _cents, _ids, _record
+from caremesh.claims.records import CLAIMS_BY_NUMBER, _cents, _event, _record
 from caremesh.claims.schemas import RemittanceIn
 from caremesh.platform.db import violates
 from caremesh.platform.errors import DomainError
@@ -171,6 +171,6 @@ async def _post(uow: UnitOfWork, data: RemittanceIn, item: Any) -> tuple[uuid.UU
         approved_amount=claim.approved_amount,
     )
     uow.publish(
-        ClaimPaid(**_ids(claim), paid_amount=_cents(item.paid_amount), remittance_id=data.remittance_id, paid_at=now)
+        _event(ClaimPaid, claim, paid_amount=_cents(item.paid_amount), remittance_id=data.remittance_id, paid_at=now)
     )
     return claim.id, None

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -10,6 +11,7 @@ from pydantic import AfterValidator, AliasPath, BaseModel, BeforeValidator, Fiel
 from caremesh.claims.domain import Action, ClaimStatus
 from caremesh.insurance.contract import CategoryName
 from caremesh.platform.money import MoneyOut, money
+from caremesh.platform.repository import ListFilters
 from caremesh.platform.schemas import Strict
 from caremesh.platform.timeutil import OutDateTime
 
@@ -71,6 +73,14 @@ class ClaimLineRead(BaseModel):
     adjustments: list[AdjustmentRead]
 
 
+@dataclass(frozen=True, kw_only=True)
+class ClaimFilters(ListFilters):
+    status: ClaimStatus | None = None
+    patient_id: uuid.UUID | None = None
+    invoice_id: uuid.UUID | None = None
+    payer_id: uuid.UUID | None = None
+
+
 class ClaimRead(BaseModel):
     id: uuid.UUID
     number: str
@@ -124,6 +134,12 @@ class DisputeResolve(Strict):
     outcome: Literal["upheld", "overturned"]
     approved_amount: PositiveMoney | None = Field(None, description="Overturned only; default the claimed amount")
     note: LongText | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisputeFilters(ListFilters):
+    claim_id: uuid.UUID | None = None
+    status: Literal["open", "resolved"] | None = None
 
 
 class DisputeRead(BaseModel):

@@ -38,11 +38,11 @@ from caremesh.claims.models import (
     ClaimLine,
     Dispute,
 )
-from caremesh.claims.records import CLAIMS, DISPUTES, _cents, _ids, _record
-from caremesh.claims.schemas import ClaimCreate, DisputeCreate, DisputeResolve
+from caremesh.claims.records import CLAIMS, DISPUTES, _cents, _event, _record
+from caremesh.claims.schemas import ClaimCreate, ClaimFilters, DisputeCreate, DisputeFilters, DisputeResolve
 from caremesh.insurance import contract as insurance
 from caremesh.patients import contract as patients
-from caremesh.platform.db import violates, where_given
+from caremesh.platform.db import violates
 from caremesh.platform.errors import invalid_field
 from caremesh.platform.money import money
 from caremesh.platform.numbering import next_number
@@ -69,23 +69,8 @@ async def get_claim(uow: UnitOfWork, claim_id: uuid.UUID) -> Claim:
     return await CLAIMS.get(uow, claim_id)
 
 
-async def list_claims(
-    uow: UnitOfWork,
-    *,
-    status: ClaimStatus | None,
-    patient_id: uuid.UUID | None,
-    invoice_id: uuid.UUID | None,
-    payer_id: uuid.UUID | None,
-    page: PageParams,
-) -> tuple[list[Claim], str | None]:
-    query = where_given(
-        CLAIMS.query(uow),
-        (Claim.status, status),
-        (Claim.patient_id, patient_id),
-        (Claim.invoice_id, invoice_id),
-        (Claim.payer_id, payer_id),
-    )
-    return await CLAIMS.page(uow, query, order_by=[Claim.created_at, Claim.id], params=page, record_each=False)
+async def list_claims(uow: UnitOfWork, filters: ClaimFilters, page: PageParams) -> tuple[list[Claim], str | None]:
+    return await CLAIMS.list(uow, filters, page, record_each=False)
 
 
 async def history(uow: UnitOfWork, claim_id: uuid.UUID, page: PageParams) -> tuple[list[ClaimHistory], str | None]:
@@ -264,15 +249,7 @@ async def submit(uow: UnitOfWork, claim_id: uuid.UUID) -> Claim:
     claim.updated_at = now
     await uow.session.flush()
     await _record(uow, claim, previous, Action.SUBMITTED)
-    uow.publish(
-        ClaimSubmitted(
-            **_ids(claim),
-            payer_id=claim.payer_id,
-            claimed_amount=_cents(claim.claimed_amount),
-            currency=claim.currency,
-            submitted_at=now,
-        )
-    )
+    uow.publish(_event(ClaimSubmitted, claim, claimed_amount=_cents(claim.claimed_amount), submitted_at=now))
     return claim
 
 
@@ -323,9 +300,9 @@ async def _decide(
     await uow.session.flush()
     await _record(uow, claim, previous, action, note=note, approved_amount=total)
     uow.publish(
-        ClaimAdjudicated(
-            **_ids(claim),
-            status=claim.status,
+        _event(
+            ClaimAdjudicated,
+            claim,
             approved_amount=_cents(total),
             claimed_amount=_cents(claim.claimed_amount),
             manual=action != Action.ADJUDICATED,
@@ -461,9 +438,5 @@ async def get_dispute(uow: UnitOfWork, dispute_id: uuid.UUID) -> Dispute:
     return await DISPUTES.get(uow, dispute_id)
 
 
-async def list_disputes(
-    uow: UnitOfWork, *, claim_id: uuid.UUID | None, status: str | None, page: PageParams
-) -> tuple[list[Dispute], str | None]:
-    query = where_given(DISPUTES.query(uow), (Dispute.claim_id, claim_id), (Dispute.status, status))
-    order_by = [Dispute.created_at, Dispute.id]
-    return await DISPUTES.page(uow, query, order_by=order_by, params=page, record_each=False)
+async def list_disputes(uow: UnitOfWork, filters: DisputeFilters, page: PageParams) -> tuple[list[Dispute], str | None]:
+    return await DISPUTES.list(uow, filters, page, record_each=False)

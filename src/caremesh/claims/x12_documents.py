@@ -11,6 +11,7 @@ from caremesh.claims.records import CLAIMS
 from caremesh.claims.schemas import RemittanceIn
 from caremesh.insurance import contract as insurance
 from caremesh.patients import contract as patients
+from caremesh.platform.mapping import from_attributes
 from caremesh.platform.uow import UnitOfWork
 
 # --- X12 837P ---------------------------------------------------------------------------------------------
@@ -42,14 +43,7 @@ async def x12_837p(uow: UnitOfWork, claim_id: uuid.UUID) -> str:
     if patient.address:
         a = patient.address
         address = x12.Address(a["line1"], a.get("line2"), a["city"], a["state"], a["postal_code"], a["country"])
-    subscriber = x12.Subscriber(
-        member_id=claim.member_id,
-        first_name=patient.first_name,
-        last_name=patient.last_name,
-        date_of_birth=patient.date_of_birth,
-        gender=patient.gender,
-        address=address,
-    )
+    subscriber = from_attributes(x12.Subscriber, patient, member_id=claim.member_id, address=address)
     document = x12.Claim837(
         claim_number=claim.number,
         total_charge=claim.total_charge,

@@ -27,8 +27,9 @@ from caremesh.platform.api import (
     IfMatch,
     TransactionalRoute,
     Uow,
+    read_model,
+    read_page,
     require,
-    set_etag,
 )
 from caremesh.platform.errors import RateLimited
 from caremesh.platform.openapi import problems
@@ -106,7 +107,7 @@ async def logout(principal: CurrentPrincipal, uow: Uow, authn: Auth) -> Response
 
 @auth.get("/me")
 async def me(principal: CurrentPrincipal, uow: Uow) -> UserRead:
-    return UserRead.model_validate(await service.get_user(uow, principal.user_id), from_attributes=True)
+    return read_model(UserRead, await service.get_user(uow, principal.user_id))
 
 
 @auth.post(
@@ -145,31 +146,24 @@ async def confirm_password_reset(body: PasswordResetConfirm, uow: Uow, authn: Au
     responses=problems(service.EmailTaken, patients.PatientNotFound, practitioners.PractitionerNotFound),
 )
 async def create_user(body: UserCreate, uow: Uow, authn: Auth, response: Response) -> UserRead:
-    user = await authn.create_user(uow, body)
-    set_etag(response, user.version)
-    return UserRead.model_validate(user, from_attributes=True)
+    return read_model(UserRead, await authn.create_user(uow, body), response)
 
 
 @users.get("")
-async def list_users(uow: Uow, page: PageParams = Depends()) -> Page[UserRead]:
-    rows, cursor = await service.list_users(uow, page)
-    return Page(items=[UserRead.model_validate(u, from_attributes=True) for u in rows], next_cursor=cursor)
+async def list_users(uow: Uow, page: Annotated[PageParams, Depends()]) -> Page[UserRead]:
+    return read_page(UserRead, await service.list_users(uow, page))
 
 
 @users.get("/{user_id}", responses=problems(service.UserNotFound))
 async def get_user(user_id: uuid.UUID, uow: Uow, response: Response) -> UserRead:
-    user = await service.get_user(uow, user_id)
-    set_etag(response, user.version)
-    return UserRead.model_validate(user, from_attributes=True)
+    return read_model(UserRead, await service.get_user(uow, user_id), response)
 
 
 @users.patch("/{user_id}", responses=problems(service.UserNotFound, service.LastAdmin))
 async def update_user(
     user_id: uuid.UUID, body: UserUpdate, uow: Uow, if_match: IfMatch, response: Response
 ) -> UserRead:
-    user = await service.update_user(uow, user_id, body, if_match)
-    set_etag(response, user.version)
-    return UserRead.model_validate(user, from_attributes=True)
+    return read_model(UserRead, await service.update_user(uow, user_id, body, if_match), response)
 
 
 router.include_router(auth)

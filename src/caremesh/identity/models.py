@@ -46,25 +46,27 @@ class AuthSession(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
 
 
-class RefreshToken(Base):
-    """Only the SHA-256 of a token is stored. A token is good once: `used_at` marks it dead."""
+class _SingleUseToken:
+    """A secret handed out once: only its SHA-256 is stored; it is good until `expires_at`, and `used_at` marks it
+    dead."""
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RefreshToken(_SingleUseToken, Base):
+    """One of a session's refresh tokens."""
 
     __tablename__ = "refresh_tokens"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("identity.auth_sessions.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class PasswordResetToken(Base):
+class PasswordResetToken(_SingleUseToken, Base):
     __tablename__ = "password_reset_tokens"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("identity.users.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

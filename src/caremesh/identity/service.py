@@ -31,7 +31,6 @@ from caremesh.platform.errors import (
     DomainError,
     NotFound,
     Unauthenticated,
-    check_version,
     invalid_field,
 )
 from caremesh.platform.pagination import PageParams, paginate
@@ -368,11 +367,11 @@ async def _void_reset_tokens(uow: UnitOfWork, user_id: uuid.UUID) -> None:
 
 
 # Users are not owned by a patient; only admins reach them (users:manage).
-USERS: Repository[User] = Repository(User, UserNotFound, entity="user", record=audit.record)
+USERS: Repository[User] = audit.repository(User, UserNotFound, entity="user")
 
 
-async def get_user(uow: UnitOfWork, user_id: uuid.UUID, *, for_update: bool = False) -> User:
-    return await USERS.load(uow, user_id, for_update=for_update)  # not audited, as before
+async def get_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
+    return await USERS.load(uow, user_id)  # not audited, as before
 
 
 async def list_users(uow: UnitOfWork, page: PageParams) -> tuple[list[User], str | None]:
@@ -384,8 +383,7 @@ async def update_user(uow: UnitOfWork, user_id: uuid.UUID, data: UserUpdate, exp
         # Lock every active user, in id order, before the last-admin check: two admins demoting each
         # other at once must not both see the other still in place (and cannot deadlock).
         await uow.session.execute(select(User.id).where(User.is_active.is_(True)).order_by(User.id).with_for_update())
-    user = await get_user(uow, user_id, for_update=True)
-    check_version(user.version, expected_version)
+    user = await USERS.load_version(uow, user_id, expected_version)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     roles = changes.get("roles", user.roles)
     active = changes.get("active", user.is_active)

@@ -1,41 +1,54 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
+from pydantic import BaseModel
 
 from caremesh.insurance import errors, service, verification
-from caremesh.insurance.domain import Category, CoverageStatus, SchemeStatus
+from caremesh.insurance.domain import SchemeStatus
 from caremesh.insurance.schemas import (
     BenefitCreate,
     BenefitRead,
     CoverageCheckRead,
     CoverageCreate,
+    CoverageFilters,
     CoverageRead,
     PayerCreate,
+    PayerFilters,
     PayerRead,
     PreauthorizationCreate,
+    PreauthorizationFilters,
     PreauthorizationRead,
     PremiumQuoteRead,
     PremiumRateCreate,
     PremiumRateRead,
     SchemeCreate,
+    SchemeFilters,
     SchemeRead,
     VerificationRead,
     VerifyRequest,
 )
 from caremesh.patients.contract import PatientNotFound
-from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, require
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, read_page, require
 from caremesh.platform.mapping import InClinicCurrency
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
+ReadT = TypeVar("ReadT", bound=BaseModel)
+
 router = APIRouter(tags=["insurance"], route_class=TransactionalRoute)
 
 READ, WRITE, VERIFY = require("insurance:read"), require("insurance:write"), require("coverage:verify")
-BinQuery = Query(None, pattern=r"^[0-9]{6}$")
-PcnQuery = Query(None, pattern=r"^[A-Za-z0-9]{1,10}$")
+
+
+def _in_clinic_currency(schema: type[ReadT], uow: Uow, listed: tuple[Sequence[Any], str | None]) -> Page[ReadT]:
+    """A page of benefits or premium rates: their amounts are in the clinic's currency, which the rows do not store."""
+    rows, cursor = listed
+    return read_page(schema, ([InClinicCurrency(row, uow) for row in rows], cursor))
 
 
 # --- payers ---------------------------------------------------------------------------------------------
@@ -55,15 +68,10 @@ async def create_payer(body: PayerCreate, uow: Uow, response: Response) -> Payer
 
 @router.get("/payers", dependencies=[READ])
 async def list_payers(
-    uow: Uow,
-    page: PageParams = Depends(),
-    code: str | None = Query(None, max_length=40),
-    bin: str | None = BinQuery,
-    pcn: str | None = PcnQuery,
+    uow: Uow, filters: Annotated[PayerFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[PayerRead]:
     """With `bin` and `pcn`: the payer that card resolves to (exact BIN/PCN, else the BIN's payer without PCN)."""
-    rows, cursor = await service.list_payers(uow, code=code, bin_=bin, pcn=pcn, page=page)
-    return Page(items=[read_model(PayerRead, p) for p in rows], next_cursor=cursor)
+    return read_page(PayerRead, await service.list_payers(uow, filters, page))
 
 
 @router.get("/payers/{payer_id}", dependencies=[READ], responses=problems(errors.PayerNotFound))
@@ -88,10 +96,9 @@ async def create_scheme(body: SchemeCreate, uow: Uow, response: Response) -> Sch
 
 @router.get("/schemes", dependencies=[READ])
 async def list_schemes(
-    uow: Uow, page: PageParams = Depends(), payer_id: uuid.UUID | None = None, status: SchemeStatus | None = None
+    uow: Uow, filters: Annotated[SchemeFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[SchemeRead]:
-    rows, cursor = await service.list_schemes(uow, payer_id=payer_id, status=status, page=page)
-    return Page(items=[read_model(SchemeRead, s) for s in rows], next_cursor=cursor)
+    return read_page(SchemeRead, await service.list_schemes(uow, filters, page))
 
 
 @router.get("/schemes/{scheme_id}", dependencies=[READ], responses=problems(errors.SchemeNotFound))
@@ -139,11 +146,7 @@ async def create_benefit(scheme_id: uuid.UUID, body: BenefitCreate, uow: Uow) ->
 
 @router.get("/schemes/{scheme_id}/benefits", dependencies=[READ], responses=problems(errors.SchemeNotFound))
 async def list_benefits(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[BenefitRead]:
-    rows, cursor = await service.list_benefits(uow, scheme_id, page)
-    return Page(
-        items=[read_model(BenefitRead, InClinicCurrency(b, uow)) for b in rows],
-        next_cursor=cursor,
-    )
+    return _in_clinic_currency(BenefitRead, uow, await service.list_benefits(uow, scheme_id, page))
 
 
 @router.post(
@@ -161,11 +164,7 @@ async def create_premium_rate(scheme_id: uuid.UUID, body: PremiumRateCreate, uow
 
 @router.get("/schemes/{scheme_id}/premium-rates", dependencies=[READ], responses=problems(errors.SchemeNotFound))
 async def list_premium_rates(scheme_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[PremiumRateRead]:
-    rows, cursor = await service.list_premium_rates(uow, scheme_id, page)
-    return Page(
-        items=[read_model(PremiumRateRead, InClinicCurrency(r, uow)) for r in rows],
-        next_cursor=cursor,
-    )
+    return _in_clinic_currency(PremiumRateRead, uow, await service.list_premium_rates(uow, scheme_id, page))
 
 
 @router.get(
@@ -205,17 +204,9 @@ async def create_coverage(body: CoverageCreate, uow: Uow, response: Response) ->
 
 @router.get("/coverages", dependencies=[READ])
 async def list_coverages(
-    uow: Uow,
-    page: PageParams = Depends(),
-    patient_id: uuid.UUID | None = None,
-    scheme_id: uuid.UUID | None = None,
-    member_id: str | None = Query(None, max_length=20),
-    status: CoverageStatus | None = None,
+    uow: Uow, filters: Annotated[CoverageFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[CoverageRead]:
-    rows, cursor = await service.list_coverages(
-        uow, patient_id=patient_id, scheme_id=scheme_id, member_id=member_id, status=status, page=page
-    )
-    return Page(items=[read_model(CoverageRead, c) for c in rows], next_cursor=cursor)
+    return read_page(CoverageRead, await service.list_coverages(uow, filters, page))
 
 
 @router.get("/coverages/{coverage_id}", dependencies=[READ], responses=problems(errors.CoverageNotFound))
@@ -249,10 +240,9 @@ async def create_preauthorization(body: PreauthorizationCreate, uow: Uow, respon
 
 @router.get("/preauthorizations", dependencies=[READ])
 async def list_preauthorizations(
-    uow: Uow, page: PageParams = Depends(), coverage_id: uuid.UUID | None = None, category: Category | None = None
+    uow: Uow, filters: Annotated[PreauthorizationFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[PreauthorizationRead]:
-    rows, cursor = await service.list_preauthorizations(uow, coverage_id=coverage_id, category=category, page=page)
-    return Page(items=[read_model(PreauthorizationRead, p) for p in rows], next_cursor=cursor)
+    return read_page(PreauthorizationRead, await service.list_preauthorizations(uow, filters, page))
 
 
 @router.get("/preauthorizations/{preauth_id}", dependencies=[READ], responses=problems(errors.PreauthorizationNotFound))

@@ -3,9 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from caremesh.insurance.domain import Category, CoverageStatus, SchemeStatus
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id, quoted_list
@@ -29,6 +30,19 @@ BENEFIT_CATEGORY = (
     "insurance_benefits.scheme_id, insurance_benefits.category",
 )
 MEMBER_ID = ("uq_insurance_coverages_payer_id_member_id", "insurance_coverages.payer_id, insurance_coverages.member_id")
+
+
+class Versioned:
+    """A row edited under If-Match: `version` is SQLAlchemy's version counter (the ETag), and the row keeps when it
+    was created and last changed. Its columns come after the table's own."""
+
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.version}
 
 
 class Payer(Base):
@@ -56,7 +70,7 @@ class Payer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Scheme(Base):
+class Scheme(Versioned, Base):
     __tablename__ = "insurance_schemes"
     __table_args__ = (
         CheckConstraint(f"status IN ({quoted_list(SCHEME_STATUSES)})", name="status_known"),
@@ -68,11 +82,6 @@ class Scheme(Base):
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
-    version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-    __mapper_args__ = {"version_id_col": version}
 
 
 class Benefit(Base):
@@ -123,7 +132,7 @@ class PremiumRate(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Coverage(Base):
+class Coverage(Versioned, Base):
     """A patient's membership in a scheme. `payer_id` is the scheme's, kept here so a member id is unique per payer.
     The patient is another context's id, never a foreign key."""
 
@@ -144,11 +153,6 @@ class Coverage(Base):
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
-    version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-    __mapper_args__ = {"version_id_col": version}
 
 
 class Preauthorization(Base):

@@ -11,12 +11,26 @@ from sqlalchemy import select
 from caremesh.audit import contract as audit
 from caremesh.insurance.errors import CoverageNotFound, PayerNotFound, PreauthorizationNotFound, SchemeNotFound
 from caremesh.insurance.models import Coverage, Payer, Preauthorization, Scheme
-from caremesh.platform.repository import Repository
 
-PAYERS = Repository(Payer, PayerNotFound, entity="payer", record=audit.record)
-SCHEMES = Repository(Scheme, SchemeNotFound, entity="scheme", record=audit.record)
-COVERAGES = Repository(Coverage, CoverageNotFound, entity="coverage", owner=Coverage.patient_id, record=audit.record)
-ANY_COVERAGE = Repository(Coverage, CoverageNotFound, entity="coverage", record=audit.record)
+PAYERS = audit.repository(
+    Payer,
+    PayerNotFound,
+    entity="payer",
+    audit_lists=False,
+    order_by=[Payer.code],
+    criteria={"code": lambda code: Payer.code == code.strip().upper()},
+)
+SCHEMES = audit.repository(
+    Scheme, SchemeNotFound, entity="scheme", audit_lists=False, order_by=[Scheme.code, Scheme.id]
+)
+COVERAGES = audit.repository(
+    Coverage,
+    CoverageNotFound,
+    entity="coverage",
+    owner=Coverage.patient_id,
+    order_by=[Coverage.created_at, Coverage.id],
+)
+ANY_COVERAGE = audit.repository(Coverage, CoverageNotFound, entity="coverage")
 
 # A pre-authorisation belongs to its coverage's patient.
 _PREAUTHORIZATION_PATIENT = (
@@ -25,10 +39,10 @@ _PREAUTHORIZATION_PATIENT = (
     .correlate(Preauthorization)
     .scalar_subquery()
 )
-PREAUTHORIZATIONS = Repository(
+PREAUTHORIZATIONS = audit.repository(
     Preauthorization,
     PreauthorizationNotFound,
     entity="preauthorization",
     owner=_PREAUTHORIZATION_PATIENT,  # type: ignore[arg-type]
-    record=audit.record,
+    order_by=[Preauthorization.created_at, Preauthorization.id],
 )

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
+from fastapi import Query
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, model_validator
 
 from caremesh.insurance.domain import Category, CoverageStatus, SchemeStatus
 from caremesh.platform.money import MoneyOut, money
+from caremesh.platform.repository import ListFilters
 from caremesh.platform.schemas import Strict
 from caremesh.platform.timeutil import OutDateTime
 
@@ -47,6 +50,14 @@ class PayerCreate(Strict):
         return self
 
 
+# With `bin` and `pcn` both given, the list is the payer that card resolves to (see `service.list_payers`).
+@dataclass(frozen=True, kw_only=True)
+class PayerFilters(ListFilters):
+    code: str | None = Query(None, max_length=40)
+    bin: str | None = Query(None, pattern=r"^[0-9]{6}$")
+    pcn: str | None = Query(None, pattern=r"^[A-Za-z0-9]{1,10}$")
+
+
 class PayerRead(BaseModel):
     id: uuid.UUID
     code: str
@@ -61,6 +72,12 @@ class SchemeCreate(Strict):
     code: Code
     name: Name
     status: SchemeStatus = SchemeStatus.ACTIVE
+
+
+@dataclass(frozen=True, kw_only=True)
+class SchemeFilters(ListFilters):
+    payer_id: uuid.UUID | None = None
+    status: SchemeStatus | None = None
 
 
 class SchemeRead(BaseModel):
@@ -151,6 +168,14 @@ class CoverageCreate(Strict):
         return self
 
 
+@dataclass(frozen=True, kw_only=True)
+class CoverageFilters(ListFilters):
+    patient_id: uuid.UUID | None = None
+    scheme_id: uuid.UUID | None = None
+    member_id: str | None = Query(None, max_length=20)
+    status: CoverageStatus | None = None
+
+
 class CoverageRead(BaseModel):
     id: uuid.UUID
     patient_id: uuid.UUID
@@ -184,6 +209,12 @@ class PreauthorizationCreate(Strict):
         if self.valid_to < self.valid_from:
             raise ValueError("valid_to must not be before valid_from")
         return self
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreauthorizationFilters(ListFilters):
+    coverage_id: uuid.UUID | None = None
+    category: Category | None = None
 
 
 class PreauthorizationRead(BaseModel):

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -49,17 +49,24 @@ from caremesh.insurance.repository import COVERAGES, PAYERS, PREAUTHORIZATIONS, 
 from caremesh.insurance.schemas import (
     BenefitCreate,
     CoverageCreate,
+    CoverageFilters,
     PayerCreate,
+    PayerFilters,
     PreauthorizationCreate,
+    PreauthorizationFilters,
     PremiumRateCreate,
     SchemeCreate,
+    SchemeFilters,
 )
 from caremesh.patients import contract as patients
-from caremesh.platform.db import violates, where_given
+from caremesh.platform.db import violates
 from caremesh.platform.errors import DomainError, invalid_field
+from caremesh.platform.mapping import from_attributes
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
+
+RowT = TypeVar("RowT", Benefit, PremiumRate)
 
 # --- helpers -------------------------------------------------------------------------------------------
 
@@ -75,6 +82,15 @@ async def _insert(uow: UnitOfWork, row: object, *unique: tuple[Iterable[str], ty
             if any(violates(error, name) for name in names):
                 raise conflict() from error
         raise
+
+
+async def _of_scheme(
+    uow: UnitOfWork, scheme_id: uuid.UUID, model: type[RowT], order_by: list[Any], page: PageParams
+) -> tuple[list[RowT], str | None]:
+    """One page of the scheme's benefits or premium rates; an unknown scheme is a 404."""
+    await SCHEMES.load(uow, scheme_id)
+    query = select(model).where(model.scheme_id == scheme_id)  # type: ignore[attr-defined]
+    return await paginate(uow.session, query, order_by=order_by, params=page)
 
 
 # --- payers --------------------------------------------------------------------------------------------
@@ -112,18 +128,12 @@ async def get_payer(uow: UnitOfWork, payer_id: uuid.UUID) -> Payer:
     return await PAYERS.load(uow, payer_id)
 
 
-async def list_payers(
-    uow: UnitOfWork, *, code: str | None, bin_: str | None, pcn: str | None, page: PageParams
-) -> tuple[list[Payer], str | None]:
+async def list_payers(uow: UnitOfWork, filters: PayerFilters, page: PageParams) -> tuple[list[Payer], str | None]:
     """`bin` with `pcn` resolves like a patient's card (see `resolve_payer`); otherwise plain filters."""
-    if bin_ is not None and pcn is not None:
-        payer = await resolve_payer(uow.session, bin_, pcn)
-        return ([payer] if payer is not None and code in (None, payer.code) else []), None
-    query = select(Payer)
-    if code is not None:
-        query = query.where(Payer.code == code.strip().upper())
-    query = where_given(query, (Payer.bin, bin_), (Payer.pcn, pcn))
-    return await paginate(uow.session, query, order_by=[Payer.code], params=page)
+    if filters.bin is not None and filters.pcn is not None:
+        payer = await resolve_payer(uow.session, filters.bin, filters.pcn)
+        return ([payer] if payer is not None and filters.code in (None, payer.code) else []), None
+    return await PAYERS.list(uow, filters, page)
 
 
 # --- schemes -------------------------------------------------------------------------------------------
@@ -149,11 +159,8 @@ async def get_scheme(uow: UnitOfWork, scheme_id: uuid.UUID) -> Scheme:
     return await SCHEMES.load(uow, scheme_id)
 
 
-async def list_schemes(
-    uow: UnitOfWork, *, payer_id: uuid.UUID | None, status: SchemeStatus | None, page: PageParams
-) -> tuple[list[Scheme], str | None]:
-    query = where_given(select(Scheme), (Scheme.payer_id, payer_id), (Scheme.status, status))
-    return await paginate(uow.session, query, order_by=[Scheme.code, Scheme.id], params=page)
+async def list_schemes(uow: UnitOfWork, filters: SchemeFilters, page: PageParams) -> tuple[list[Scheme], str | None]:
+    return await SCHEMES.list(uow, filters, page)
 
 
 async def set_scheme_status(
@@ -191,9 +198,7 @@ async def create_benefit(uow: UnitOfWork, scheme_id: uuid.UUID, data: BenefitCre
 
 
 async def list_benefits(uow: UnitOfWork, scheme_id: uuid.UUID, page: PageParams) -> tuple[list[Benefit], str | None]:
-    await SCHEMES.load(uow, scheme_id)
-    query = select(Benefit).where(Benefit.scheme_id == scheme_id)
-    return await paginate(uow.session, query, order_by=[Benefit.category], params=page)
+    return await _of_scheme(uow, scheme_id, Benefit, [Benefit.category], page)
 
 
 # --- premium rates -------------------------------------------------------------------------------------
@@ -224,9 +229,7 @@ async def create_premium_rate(uow: UnitOfWork, scheme_id: uuid.UUID, data: Premi
 async def list_premium_rates(
     uow: UnitOfWork, scheme_id: uuid.UUID, page: PageParams
 ) -> tuple[list[PremiumRate], str | None]:
-    await SCHEMES.load(uow, scheme_id)
-    query = select(PremiumRate).where(PremiumRate.scheme_id == scheme_id)
-    return await paginate(uow.session, query, order_by=[PremiumRate.min_age, PremiumRate.id], params=page)
+    return await _of_scheme(uow, scheme_id, PremiumRate, [PremiumRate.min_age, PremiumRate.id], page)
 
 
 @dataclass(frozen=True)
@@ -258,15 +261,7 @@ async def premium_quote(uow: UnitOfWork, scheme_id: uuid.UUID, date_of_birth: da
 
 
 def coverage_created(coverage: Coverage) -> CoverageCreated:
-    return CoverageCreated(
-        coverage_id=coverage.id,
-        patient_id=coverage.patient_id,
-        scheme_id=coverage.scheme_id,
-        payer_id=coverage.payer_id,
-        valid_from=coverage.valid_from,
-        valid_to=coverage.valid_to,
-        created_at=coverage.created_at,
-    )
+    return from_attributes(CoverageCreated, coverage, coverage_id=coverage.id)
 
 
 async def create_coverage(uow: UnitOfWork, data: CoverageCreate) -> Coverage:
@@ -279,17 +274,7 @@ async def create_coverage(uow: UnitOfWork, data: CoverageCreate) -> Coverage:
     if taken is not None:
         raise MemberIdExists(f"The payer has a coverage with member id {data.member_id}.")
     now = uow.now()
-    coverage = Coverage(
-        patient_id=data.patient_id,
-        scheme_id=scheme.id,
-        payer_id=scheme.payer_id,
-        member_id=data.member_id,
-        valid_from=data.valid_from,
-        valid_to=data.valid_to,
-        status=data.status,
-        created_at=now,
-        updated_at=now,
-    )
+    coverage = Coverage(payer_id=scheme.payer_id, created_at=now, updated_at=now, **data.model_dump())
     await _insert(uow, coverage, (MEMBER_ID, MemberIdExists))
     uow.publish(coverage_created(coverage))
     audit.record(uow, "coverage.create", "coverage", coverage.id)
@@ -301,22 +286,9 @@ async def get_coverage(uow: UnitOfWork, coverage_id: uuid.UUID) -> Coverage:
 
 
 async def list_coverages(
-    uow: UnitOfWork,
-    *,
-    patient_id: uuid.UUID | None,
-    scheme_id: uuid.UUID | None,
-    member_id: str | None,
-    status: CoverageStatus | None,
-    page: PageParams,
+    uow: UnitOfWork, filters: CoverageFilters, page: PageParams
 ) -> tuple[list[Coverage], str | None]:
-    query = where_given(
-        COVERAGES.query(uow),
-        (Coverage.patient_id, patient_id),
-        (Coverage.scheme_id, scheme_id),
-        (Coverage.member_id, member_id),
-        (Coverage.status, status),
-    )
-    return await COVERAGES.page(uow, query, order_by=[Coverage.created_at, Coverage.id], params=page)
+    return await COVERAGES.list(uow, filters, page)
 
 
 async def deactivate_coverage(uow: UnitOfWork, coverage_id: uuid.UUID, expected_version: int | None) -> Coverage:
@@ -365,15 +337,9 @@ async def create_preauthorization(uow: UnitOfWork, data: PreauthorizationCreate)
 
 
 async def list_preauthorizations(
-    uow: UnitOfWork, *, coverage_id: uuid.UUID | None, category: str | None, page: PageParams
+    uow: UnitOfWork, filters: PreauthorizationFilters, page: PageParams
 ) -> tuple[list[Preauthorization], str | None]:
-    query = where_given(
-        PREAUTHORIZATIONS.query(uow),
-        (Preauthorization.coverage_id, coverage_id),
-        (Preauthorization.category, category),
-    )
-    order_by = [Preauthorization.created_at, Preauthorization.id]
-    return await PREAUTHORIZATIONS.page(uow, query, order_by=order_by, params=page, record_each=False)
+    return await PREAUTHORIZATIONS.list(uow, filters, page, record_each=False)
 
 
 async def get_preauthorization(uow: UnitOfWork, preauth_id: uuid.UUID) -> Preauthorization:

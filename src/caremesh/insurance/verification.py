@@ -18,6 +18,7 @@ from caremesh.insurance.models import Accumulator, Benefit, Coverage, Preauthori
 from caremesh.insurance.repository import ANY_COVERAGE
 from caremesh.patients import contract as patients
 from caremesh.platform.errors import invalid_field
+from caremesh.platform.mapping import from_attributes
 from caremesh.platform.money import money
 from caremesh.platform.uow import UnitOfWork
 
@@ -26,6 +27,10 @@ def _amount(field: str, value: Decimal) -> Decimal:
     if value < 0 or money(value) != value:
         raise invalid_field(field, "must be an amount of at least 0 with at most two decimals")
     return value
+
+
+def _codes(split: domain.Split) -> tuple[str, ...]:
+    return tuple(str(r) for r in split.reasons)
 
 
 @dataclass(frozen=True)
@@ -51,16 +56,13 @@ class Verification:
 
     @classmethod
     def of(cls, assessment: Assessment) -> Verification:
+        """The assessment's split (its reasons as codes), with the coverage and the benefit's pre-authorisation."""
         split = assessment.split
-        return cls(
-            eligible=split.eligible,
+        return from_attributes(
+            cls,
+            split,
             coverage_id=assessment.coverage_id,
-            payer_amount=split.payer_amount,
-            patient_amount=split.patient_amount,
-            deductible_applied=split.deductible_applied,
-            remaining_annual_limit=split.remaining_annual_limit,
-            reasons=tuple(str(r) for r in split.reasons),
-            copay_applied=split.copay_applied,
+            reasons=_codes(split),
             requires_preauth=assessment.requires_preauth,
         )
 
@@ -155,15 +157,8 @@ class LineDecision:
 
     @classmethod
     def of(cls, split: domain.Split, limit_reduction: Decimal = ZERO) -> LineDecision:
-        return cls(
-            eligible=split.eligible,
-            payer_amount=split.payer_amount,
-            patient_amount=split.patient_amount,
-            deductible_applied=split.deductible_applied,
-            copay_applied=split.copay_applied,
-            limit_reduction=limit_reduction,
-            reasons=tuple(str(r) for r in split.reasons),
-        )
+        """The line's split (its reasons as codes), with what the annual limit took off."""
+        return from_attributes(cls, split, limit_reduction=limit_reduction, reasons=_codes(split))
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from caremesh.lab import service
-from caremesh.lab.domain import LabOrderStatus
-from caremesh.lab.models import LabOrder, LabTest
-from caremesh.lab.schemas import LabOrderRead, LabResultCreate, LabTestCreate, LabTestRead, LabTestUpdate
-from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.lab.schemas import (
+    LabOrderFilters,
+    LabOrderRead,
+    LabResultCreate,
+    LabTestCreate,
+    LabTestFilters,
+    LabTestRead,
+    LabTestUpdate,
+)
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, read_page, require
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
@@ -17,11 +23,6 @@ router = APIRouter(tags=["lab"], route_class=TransactionalRoute)
 
 
 # --- lab tests ------------------------------------------------------------------------------------
-
-
-def _test(test: LabTest, response: Response) -> LabTestRead:
-    set_etag(response, test.version)
-    return LabTestRead.model_validate(test, from_attributes=True)
 
 
 @router.post(
@@ -33,25 +34,21 @@ def _test(test: LabTest, response: Response) -> LabTestRead:
 async def create_lab_test(body: LabTestCreate, uow: Uow, response: Response) -> LabTestRead:
     test = await service.create_lab_test(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/lab-tests/{test.id}"
-    return _test(test, response)
+    return read_model(LabTestRead, test, response)
 
 
 @router.get("/lab-tests", dependencies=[require("lab_tests:read")])
 async def list_lab_tests(
-    uow: Uow,
-    page: PageParams = Depends(),
-    code: str | None = Query(None, max_length=40),
-    q: str | None = Query(None, max_length=200, description="Every word appears in the code or the name"),
+    uow: Uow, filters: Annotated[LabTestFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[LabTestRead]:
-    rows, cursor = await service.list_lab_tests(uow, code=code, q=q, page=page)
-    return Page(items=[LabTestRead.model_validate(t, from_attributes=True) for t in rows], next_cursor=cursor)
+    return read_page(LabTestRead, await service.list_lab_tests(uow, filters, page))
 
 
 @router.get(
     "/lab-tests/{test_id}", dependencies=[require("lab_tests:read")], responses=problems(service.LabTestNotFound)
 )
 async def get_lab_test(test_id: uuid.UUID, uow: Uow, response: Response) -> LabTestRead:
-    return _test(await service.get_lab_test(uow, test_id), response)
+    return read_model(LabTestRead, await service.get_lab_test(uow, test_id), response)
 
 
 @router.patch(
@@ -60,36 +57,17 @@ async def get_lab_test(test_id: uuid.UUID, uow: Uow, response: Response) -> LabT
 async def update_lab_test(
     test_id: uuid.UUID, body: LabTestUpdate, uow: Uow, if_match: IfMatch, response: Response
 ) -> LabTestRead:
-    return _test(await service.update_lab_test(uow, test_id, body, if_match), response)
+    return read_model(LabTestRead, await service.update_lab_test(uow, test_id, body, if_match), response)
 
 
 # --- lab orders -----------------------------------------------------------------------------------
 
 
-def _lab_order(lab_order: LabOrder) -> LabOrderRead:
-    return LabOrderRead.model_validate(lab_order, from_attributes=True)
-
-
 @router.get("/lab-orders", dependencies=[require("lab_orders:read")])
 async def list_lab_orders(
-    uow: Uow,
-    page: PageParams = Depends(),
-    order_id: uuid.UUID | None = None,
-    patient_id: uuid.UUID | None = None,
-    lab_test_id: uuid.UUID | None = None,
-    status: LabOrderStatus | None = None,
-    scheduled_date: date | None = None,
+    uow: Uow, filters: Annotated[LabOrderFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[LabOrderRead]:
-    rows, cursor = await service.list_lab_orders(
-        uow,
-        order_id=order_id,
-        patient_id=patient_id,
-        lab_test_id=lab_test_id,
-        status=status,
-        scheduled_date=scheduled_date,
-        page=page,
-    )
-    return Page(items=[_lab_order(o) for o in rows], next_cursor=cursor)
+    return read_page(LabOrderRead, await service.list_lab_orders(uow, filters, page))
 
 
 @router.get(
@@ -98,7 +76,7 @@ async def list_lab_orders(
     responses=problems(service.LabOrderNotFound),
 )
 async def get_lab_order(lab_order_id: uuid.UUID, uow: Uow) -> LabOrderRead:
-    return _lab_order(await service.get_lab_order(uow, lab_order_id))
+    return read_model(LabOrderRead, await service.get_lab_order(uow, lab_order_id))
 
 
 @router.post(
@@ -109,4 +87,4 @@ async def get_lab_order(lab_order_id: uuid.UUID, uow: Uow) -> LabOrderRead:
 async def record_result(lab_order_id: uuid.UUID, body: LabResultCreate, uow: Uow) -> LabOrderRead:
     """Record a scheduled lab order's results, once, after its order is confirmed. The patient is told
     the results are ready; the values never leave the lab in events or messages."""
-    return _lab_order(await service.record_result(uow, lab_order_id, body))
+    return read_model(LabOrderRead, await service.record_result(uow, lab_order_id, body))

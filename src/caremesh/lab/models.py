@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from caremesh.lab.domain import LabOrderStatus
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id
-from caremesh.platform.fulfilment import ParticipantOrder
+from caremesh.platform.fulfilment import CatalogueEntry, ParticipantOrder
 from caremesh.platform.money import cents_sql
 
 # Names the errors of these constraints carry (see `platform.db.violates`).
@@ -31,7 +31,7 @@ ONE_LAB_ORDER_PER_ITEM = "uq_lab_orders_order_id_position"
 WITHIN_CAPACITY = "ck_lab_test_days_within_capacity"
 
 
-class LabTest(Base):
+class LabTest(CatalogueEntry, Base):
     """A test of the catalogue: its price (in `currency`, the clinic's when created) and how many may be
     booked per day."""
 
@@ -41,18 +41,9 @@ class LabTest(Base):
         CheckConstraint("daily_capacity >= 0", name="daily_capacity_not_negative"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
     loinc: Mapped[str | None] = mapped_column(String(10))
     price: Mapped[Decimal] = mapped_column(Money)
-    currency: Mapped[str] = mapped_column(String(3))
     daily_capacity: Mapped[int] = mapped_column(Integer)
-    version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-    __mapper_args__ = {"version_id_col": version}
 
 
 class LabTestDay(Base):

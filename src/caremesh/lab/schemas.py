@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
+from fastapi import Query
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from caremesh.lab import domain
 from caremesh.lab.domain import LabOrderStatus
 from caremesh.platform.money import MoneyOut, money
+from caremesh.platform.repository import ListFilters
 from caremesh.platform.schemas import Strict, not_clearable
 from caremesh.platform.timeutil import OutDateTime
 
@@ -57,6 +60,12 @@ class LabTestUpdate(Strict):
     daily_capacity: Capacity | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class LabTestFilters(ListFilters):
+    code: str | None = Query(None, max_length=40)
+    q: str | None = Query(None, max_length=200, description="Every word appears in the code or the name")
+
+
 class LabTestRead(BaseModel):
     id: uuid.UUID
     code: str
@@ -88,6 +97,15 @@ class ResultValueRead(BaseModel):
     value: str
     unit: str | None
     reference_range: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabOrderFilters(ListFilters):
+    order_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+    lab_test_id: uuid.UUID | None = None
+    status: LabOrderStatus | None = None
+    scheduled_date: date | None = None
 
 
 class LabOrderRead(BaseModel):

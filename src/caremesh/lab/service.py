@@ -15,7 +15,6 @@ from datetime import date
 
 import structlog
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from caremesh.audit import contract as audit
 from caremesh.lab import domain
@@ -31,16 +30,18 @@ from caremesh.lab.events import (
 )
 from caremesh.lab.models import ONE_LAB_TEST_PER_CODE, LabKnownOrder, LabOrder, LabTest, LabTestDay
 from caremesh.lab.schemas import (
+    LabOrderFilters,
     LabResultCreate,
     LabTestCreate,
+    LabTestFilters,
     LabTestUpdate,
 )
 from caremesh.platform import fulfilment
-from caremesh.platform.db import dialect_insert, violates, where_given
-from caremesh.platform.errors import Conflict, NotFound, check_version, invalid_field
-from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.db import dialect_insert
+from caremesh.platform.errors import Conflict, NotFound, check_version
+from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
-from caremesh.platform.search import matches_every_word
+from caremesh.platform.schemas import changes_of
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
 
@@ -62,50 +63,32 @@ class LabOrderNotResultable(Conflict):
 # --- lab tests ------------------------------------------------------------------------------------
 
 
-LAB_TESTS: Repository[LabTest] = Repository(LabTest, LabTestNotFound, entity="lab_test", record=audit.record)
-
-
-async def _flush_test(uow: UnitOfWork) -> None:
-    try:
-        await uow.session.flush()
-    except IntegrityError as error:
-        # PostgreSQL names the constraint, SQLite the column.
-        if violates(error, ONE_LAB_TEST_PER_CODE) or violates(error, "lab_tests.code"):
-            raise LabTestCodeExists() from error
-        raise
+# The race's loser gets the title alone, as it always did.
+CATALOGUE: fulfilment.Catalogue[LabTest] = fulfilment.Catalogue(
+    LabTest,
+    LabTestNotFound,
+    entity="lab_test",
+    record=audit.record,
+    order_by=[LabTest.code],
+    search=[LabTest.code, LabTest.name],
+    code_taken=lambda code: LabTestCodeExists(f"A lab test with code {code} exists."),
+    unique=(ONE_LAB_TEST_PER_CODE, "lab_tests.code"),  # PostgreSQL names the constraint, SQLite the column
+    code_raced=lambda code: LabTestCodeExists(),
+)
 
 
 async def create_lab_test(uow: UnitOfWork, data: LabTestCreate) -> LabTest:
-    if await uow.session.scalar(select(LabTest.id).where(LabTest.code == data.code)) is not None:
-        raise LabTestCodeExists(f"A lab test with code {data.code} exists.")
-    now = uow.now()
-    test = LabTest(
-        code=data.code,
-        name=data.name,
-        loinc=data.loinc,
-        price=data.price,
-        currency=uow.settings.app.currency,
-        daily_capacity=data.daily_capacity,
-        created_at=now,
-        updated_at=now,
-    )
-    uow.session.add(test)
-    await _flush_test(uow)
-    audit.record(uow, "lab_test.create", "lab_test", test.id)
-    return test
+    return await CATALOGUE.add(uow, **data.model_dump())
 
 
 async def get_lab_test(uow: UnitOfWork, test_id: uuid.UUID, *, for_update: bool = False) -> LabTest:
-    return await LAB_TESTS.load(uow, test_id, for_update=for_update)
+    return await CATALOGUE.entries.load(uow, test_id, for_update=for_update)
 
 
 async def list_lab_tests(
-    uow: UnitOfWork, *, code: str | None, q: str | None, page: PageParams
+    uow: UnitOfWork, filters: LabTestFilters, page: PageParams
 ) -> tuple[list[LabTest], str | None]:
-    query = select(LabTest).where(matches_every_word(q, LabTest.code, LabTest.name))
-    if code is not None:
-        query = query.where(LabTest.code == code.strip().upper())
-    return await paginate(uow.session, query, order_by=[LabTest.code], params=page)
+    return await CATALOGUE.list(uow, filters, page)
 
 
 async def update_lab_test(
@@ -114,16 +97,10 @@ async def update_lab_test(
     """Change what the body names. Lowering the capacity keeps the bookings already taken."""
     test = await get_lab_test(uow, test_id, for_update=True)
     check_version(test.version, expected_version)
-    changes = data.model_dump(exclude_unset=True)
-    for field in ("name", "price", "daily_capacity"):
-        if field in changes and changes[field] is None:
-            raise invalid_field(field, "cannot be cleared")
+    changes = changes_of(data)
     for field, value in changes.items():
         setattr(test, field, value)
-    if changes:
-        test.updated_at = uow.now()
-        await uow.session.flush()
-    audit.record(uow, "lab_test.update", "lab_test", test.id)
+    await CATALOGUE.entries.updated(uow, test, changes)
     return test
 
 
@@ -174,8 +151,13 @@ async def _book(uow: UnitOfWork, test: LabTest, window: Sequence[date]) -> date 
 
 
 # A patient-role principal sees only their own lab orders; others do not exist for them.
-LAB_ORDERS: Repository[LabOrder] = Repository(
-    LabOrder, LabOrderNotFound, entity="lab_order", owner=LabOrder.patient_id, record=audit.record
+LAB_ORDERS: Repository[LabOrder] = audit.repository(
+    LabOrder,
+    LabOrderNotFound,
+    entity="lab_order",
+    owner=LabOrder.patient_id,
+    # as they were booked: by time, then by order and the item's place in it
+    order_by=[LabOrder.created_at, LabOrder.order_id, LabOrder.position],
 )
 
 
@@ -184,26 +166,9 @@ async def get_lab_order(uow: UnitOfWork, lab_order_id: uuid.UUID) -> LabOrder:
 
 
 async def list_lab_orders(
-    uow: UnitOfWork,
-    *,
-    order_id: uuid.UUID | None,
-    patient_id: uuid.UUID | None,
-    lab_test_id: uuid.UUID | None,
-    status: LabOrderStatus | None,
-    scheduled_date: date | None,
-    page: PageParams,
+    uow: UnitOfWork, filters: LabOrderFilters, page: PageParams
 ) -> tuple[list[LabOrder], str | None]:
-    """Lab orders as they were booked: by time, then by order and the item's place in it."""
-    query = where_given(
-        LAB_ORDERS.query(uow),
-        (LabOrder.order_id, order_id),
-        (LabOrder.patient_id, patient_id),
-        (LabOrder.lab_test_id, lab_test_id),
-        (LabOrder.status, status),
-        (LabOrder.scheduled_date, scheduled_date),
-    )
-    order_by = [LabOrder.created_at, LabOrder.order_id, LabOrder.position]
-    return await LAB_ORDERS.page(uow, query, order_by=order_by, params=page)
+    return await LAB_ORDERS.list(uow, filters, page)
 
 
 # --- the order's lock -------------------------------------------------------------------------------
@@ -215,13 +180,7 @@ async def _known_order(uow: UnitOfWork, order_id: uuid.UUID) -> LabKnownOrder:
 
 
 async def _orders_of(uow: UnitOfWork, order_id: uuid.UUID) -> list[LabOrder]:
-    rows = await uow.session.scalars(
-        select(LabOrder)
-        .where(LabOrder.order_id == order_id)
-        .order_by(LabOrder.position)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows)
+    return await fulfilment.items_of(uow, LabOrder, order_id)
 
 
 # --- the saga's steps (consumers of order.*) ---------------------------------------------------------
@@ -349,10 +308,8 @@ async def confirm_order(uow: UnitOfWork, order_id: uuid.UUID) -> None:
 async def close_order(uow: UnitOfWork, order_id: uuid.UUID, patient_id: uuid.UUID, reason: str) -> None:
     """The order failed or was cancelled: cancel its scheduled lab orders (resulted ones stay), free their
     slots, publish lab.cancelled when something was cancelled, and remember the order is closed."""
-    known = await _known_order(uow, order_id)
     now = uow.now()
-    if known.closed_at is None:
-        known.closed_at, known.close_reason = now, reason
+    await fulfilment.close_order(uow, LabKnownOrder, order_id, now, close_reason=reason)
     cancelled = await _cancel(uow, await _orders_of(uow, order_id), reason)
     await uow.session.flush()
     if not cancelled:

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, model_validator
 
 from caremesh.notifications import domain, triggers
 from caremesh.notifications.domain import Channel, Status
+from caremesh.platform.repository import ListFilters
 from caremesh.platform.schemas import Strict
 from caremesh.platform.timeutil import OutDateTime
 
@@ -62,6 +64,14 @@ class NotificationSend(Strict):
         if self.channel is Channel.SMS and self.subject is not None:
             raise ValueError("an SMS has no subject")
         return self
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationFilters(ListFilters):
+    recipient_id: uuid.UUID | None = None
+    status: Status | None = None
+    channel: Channel | None = None
+    source_event_id: uuid.UUID | None = None
 
 
 class NotificationRead(BaseModel):

@@ -26,13 +26,13 @@ from caremesh.notifications.domain import Channel, Status
 from caremesh.notifications.errors import NotificationNotFound, TemplateNotFound
 from caremesh.notifications.models import Notification, NotificationTemplate
 from caremesh.notifications.rendering import TemplateProblem
-from caremesh.notifications.schemas import NotificationSend, NotificationTemplateUpdate
+from caremesh.notifications.schemas import NotificationFilters, NotificationSend, NotificationTemplateUpdate
 from caremesh.notifications.triggers import PASSWORD_RESET, PATIENT_EVENTS, PatientEvent
 from caremesh.patients.contract import PatientNotFound, find_patient
-from caremesh.platform.db import dialect_insert, where_given
+from caremesh.platform.db import dialect_insert
 from caremesh.platform.errors import check_version, invalid_field
 from caremesh.platform.messaging.envelope import Envelope
-from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
 from caremesh.platform.schemas import Email, Phone
 from caremesh.platform.timeutil import clinic_timezone
@@ -52,8 +52,12 @@ _PHONE = TypeAdapter(Phone)
 
 # A patient-role principal sees only the messages to themselves; the others (also those sent to bare addresses,
 # with no recipient_id) do not exist for them.
-NOTIFICATIONS: Repository[Notification] = Repository(
-    Notification, NotificationNotFound, entity="notification", owner=Notification.recipient_id, record=audit.record
+NOTIFICATIONS: Repository[Notification] = audit.repository(
+    Notification,
+    NotificationNotFound,
+    entity="notification",
+    owner=Notification.recipient_id,
+    order_by=[Notification.created_at, Notification.id],  # oldest first
 )
 
 
@@ -62,13 +66,14 @@ def _no_template(code: str) -> str:
 
 
 # Templates are for staff who may manage them (no owner); reading one is not audited.
-TEMPLATES: Repository[NotificationTemplate] = Repository(
+TEMPLATES: Repository[NotificationTemplate] = audit.repository(
     NotificationTemplate,
     TemplateNotFound,
     entity="notification_template",
     key=NotificationTemplate.code,
     detail=_no_template,
-    record=audit.record,
+    audit_lists=False,
+    order_by=[NotificationTemplate.code],
 )
 
 
@@ -348,23 +353,9 @@ async def get_notification(uow: UnitOfWork, notification_id: uuid.UUID) -> Notif
 
 
 async def list_notifications(
-    uow: UnitOfWork,
-    *,
-    recipient_id: uuid.UUID | None,
-    status: Status | None,
-    channel: Channel | None,
-    source_event_id: uuid.UUID | None,
-    page: PageParams,
+    uow: UnitOfWork, filters: NotificationFilters, page: PageParams
 ) -> tuple[list[Notification], str | None]:
-    """Messages, oldest first."""
-    query = where_given(
-        NOTIFICATIONS.query(uow),
-        (Notification.recipient_id, recipient_id),
-        (Notification.status, status),
-        (Notification.channel, channel),
-        (Notification.source_event_id, source_event_id),
-    )
-    return await NOTIFICATIONS.page(uow, query, order_by=[Notification.created_at, Notification.id], params=page)
+    return await NOTIFICATIONS.list(uow, filters, page)
 
 
 # --- templates -----------------------------------------------------------------------------------
@@ -372,7 +363,7 @@ async def list_notifications(
 
 async def list_templates(uow: UnitOfWork, page: PageParams) -> tuple[list[NotificationTemplate], str | None]:
     """Templates in order of code; not audited."""
-    return await paginate(uow.session, TEMPLATES.query(uow), order_by=[NotificationTemplate.code], params=page)
+    return await TEMPLATES.list(uow, None, page)
 
 
 async def _template(

@@ -1,27 +1,21 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
 from caremesh.lab import contract as lab
 from caremesh.orders import service
-from caremesh.orders.domain import OrderStatus, OrderType
-from caremesh.orders.models import Order
-from caremesh.orders.schemas import OrderCancel, OrderCreate, OrderEventRead, OrderRead
+from caremesh.orders.schemas import OrderCancel, OrderCreate, OrderEventRead, OrderFilters, OrderRead
 from caremesh.patients import contract as patients
 from caremesh.pharmacy import contract as pharmacy
-from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, read_page, require
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.practitioners import contract as practitioners
 
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=TransactionalRoute)
-
-
-def _order(order: Order, response: Response) -> OrderRead:
-    set_etag(response, order.version)
-    return OrderRead.model_validate(order, from_attributes=True)
 
 
 @router.post(
@@ -37,27 +31,19 @@ async def place_order(body: OrderCreate, uow: Uow, response: Response) -> OrderR
     Follow it with `GET /orders/{id}` or its steps with `GET /orders/{id}/events`."""
     order = await service.place_order(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/orders/{order.id}"
-    return _order(order, response)
+    return read_model(OrderRead, order, response)
 
 
 @router.get("", dependencies=[require("orders:read")])
 async def list_orders(
-    uow: Uow,
-    page: PageParams = Depends(),
-    patient_id: uuid.UUID | None = None,
-    practitioner_id: uuid.UUID | None = None,
-    status: OrderStatus | None = None,
-    type: OrderType | None = None,
+    uow: Uow, filters: Annotated[OrderFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[OrderRead]:
-    rows, cursor = await service.list_orders(
-        uow, patient_id=patient_id, practitioner_id=practitioner_id, status=status, type_=type, page=page
-    )
-    return Page(items=[OrderRead.model_validate(o, from_attributes=True) for o in rows], next_cursor=cursor)
+    return read_page(OrderRead, await service.list_orders(uow, filters, page))
 
 
 @router.get("/{order_id}", dependencies=[require("orders:read")], responses=problems(service.OrderNotFound))
 async def get_order(order_id: uuid.UUID, uow: Uow, response: Response) -> OrderRead:
-    return _order(await service.get_order(uow, order_id), response)
+    return read_model(OrderRead, await service.get_order(uow, order_id), response)
 
 
 @router.get("/{order_id}/events", dependencies=[require("orders:read")], responses=problems(service.OrderNotFound))
@@ -78,4 +64,4 @@ async def cancel_order(
     """Cancel a pending or confirmed order: its invoice is voided now, its reservations and lab bookings are
     given back right after."""
     reason = body.reason if body else None
-    return _order(await service.cancel_order(uow, order_id, reason, if_match), response)
+    return read_model(OrderRead, await service.cancel_order(uow, order_id, reason, if_match), response)

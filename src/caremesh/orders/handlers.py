@@ -15,11 +15,11 @@ CONSUMER = "orders"
 log = structlog.get_logger("caremesh.orders")
 
 SUBSCRIPTIONS: list[Subscription[Any]] = [
-    Subscription(CONSUMER, pharmacy.MedicationReserved, service.stock_reserved),
+    Subscription(CONSUMER, pharmacy.MedicationReserved, service.first_step_taken),
     Subscription(CONSUMER, pharmacy.MedicationReservationFailed, service.first_step_refused),
     Subscription(CONSUMER, pharmacy.MedicationReleased, service.compensated),
     Subscription(CONSUMER, pharmacy.MedicationDispensed, service.item_done),
-    Subscription(CONSUMER, lab.LabScheduled, service.lab_scheduled),
+    Subscription(CONSUMER, lab.LabScheduled, service.first_step_taken),
     Subscription(CONSUMER, lab.LabSchedulingFailed, service.first_step_refused),
     Subscription(CONSUMER, lab.LabCancelled, service.compensated),
     Subscription(CONSUMER, lab.LabResultReady, service.item_done),

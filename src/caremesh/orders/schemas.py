@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from caremesh.orders.domain import OrderStatus, OrderType, Step, StepKind
+from caremesh.platform.repository import ListFilters
 from caremesh.platform.schemas import Strict
 from caremesh.platform.timeutil import OutDateTime
 
@@ -53,6 +55,14 @@ class OrderItemRead(BaseModel):
     quantity: int | None = None
     dosage: str | None = None
     lab_test_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderFilters(ListFilters):
+    patient_id: uuid.UUID | None = None
+    practitioner_id: uuid.UUID | None = None
+    status: OrderStatus | None = None
+    type: OrderType | None = None
 
 
 class OrderRead(BaseModel):

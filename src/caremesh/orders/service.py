@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -46,10 +46,9 @@ from caremesh.orders.events import (
     PrescriptionItem,
 )
 from caremesh.orders.models import Order, OrderEvent, OrderItem
-from caremesh.orders.schemas import OrderCreate
+from caremesh.orders.schemas import OrderCreate, OrderFilters
 from caremesh.patients import contract as patients
 from caremesh.pharmacy import contract as pharmacy
-from caremesh.platform.db import where_given
 from caremesh.platform.errors import Conflict, DomainError, NotFound, check_version
 from caremesh.platform.messaging.consumer import TooEarly
 from caremesh.platform.messaging.envelope import Envelope
@@ -83,8 +82,12 @@ class OrderNotCancellable(Conflict):
 # --- reads ----------------------------------------------------------------------------------------
 
 
-ORDER_REPOSITORY: Repository[Order] = Repository(
-    Order, OrderNotFound, entity="order", owner=Order.patient_id, record=audit.record
+ORDER_REPOSITORY: Repository[Order] = audit.repository(
+    Order,
+    OrderNotFound,
+    entity="order",
+    owner=Order.patient_id,
+    order_by=[Order.number],  # the order they were placed
 )
 
 
@@ -96,24 +99,8 @@ async def get_order(uow: UnitOfWork, order_id: uuid.UUID) -> Order:
     return await ORDER_REPOSITORY.get(uow, order_id)
 
 
-async def list_orders(
-    uow: UnitOfWork,
-    *,
-    patient_id: uuid.UUID | None,
-    practitioner_id: uuid.UUID | None,
-    status: OrderStatus | None,
-    type_: OrderType | None,
-    page: PageParams,
-) -> tuple[list[Order], str | None]:
-    """Orders in order of number (the order they were placed)."""
-    query = where_given(
-        ORDER_REPOSITORY.query(uow),
-        (Order.patient_id, patient_id),
-        (Order.practitioner_id, practitioner_id),
-        (Order.status, status),
-        (Order.type, type_),
-    )
-    return await ORDER_REPOSITORY.page(uow, query, order_by=[Order.number], params=page)
+async def list_orders(uow: UnitOfWork, filters: OrderFilters, page: PageParams) -> tuple[list[Order], str | None]:
+    return await ORDER_REPOSITORY.list(uow, filters, page)
 
 
 async def list_order_events(
@@ -191,25 +178,14 @@ async def place_order(uow: UnitOfWork, data: OrderCreate) -> Order:
         raise practitioners.PractitionerNotFound()
     await _check_catalogue(session, data)
     now = uow.now()
+    # The body's fields are the order's and its items' columns.
     order = Order(
         id=uuid.uuid4(),
-        patient_id=data.patient_id,
-        practitioner_id=data.practitioner_id,
-        type=data.type,
+        **data.model_dump(exclude={"items"}),
         status=OrderStatus.PENDING,
-        notes=data.notes,
         created_at=now,
         updated_at=now,
-        items=[
-            OrderItem(
-                position=n,
-                medication_id=item.medication_id,
-                quantity=item.quantity,
-                dosage=item.dosage,
-                lab_test_id=item.lab_test_id,
-            )
-            for n, item in enumerate(data.items, start=1)
-        ],
+        items=[OrderItem(position=n, **item.model_dump()) for n, item in enumerate(data.items, start=1)],
     )
     order.number = await next_number(session, NUMBER_PREFIX, clinic_date(now).year)
     session.add(order)
@@ -275,12 +251,22 @@ async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str | None,
 # --- the saga's steps (consumers of pharmacy's and lab's answers) -----------------------------------
 
 
-async def _lock_for_saga(uow: UnitOfWork, order_id: uuid.UUID, envelope: Envelope) -> Order | None:
-    """The order an answer is about, locked: one step at a time per order, and none racing a cancellation."""
-    order = await ORDER_REPOSITORY.find(uow, order_id, for_update=True)
-    if order is None:  # answers only ever follow our order.placed; anything else is not ours to act on
-        log.warning("saga_answer_for_unknown_order", event_type=envelope.type, order_id=str(order_id))
-    return order
+AnswerStep = Callable[[UnitOfWork, Order, Any, Envelope], Awaitable[None]]
+
+
+def _answer(step: AnswerStep) -> Callable[[UnitOfWork, Any, Envelope], Awaitable[None]]:
+    """A consumer of pharmacy's or lab's answers: `step` runs with the order the answer is about, locked (one step
+    at a time per order, and none racing a cancellation)."""
+
+    async def consume(uow: UnitOfWork, event: Any, envelope: Envelope) -> None:
+        order = await ORDER_REPOSITORY.find(uow, event.order_id, for_update=True)
+        if order is None:  # answers only ever follow our order.placed; anything else is not ours to act on
+            log.warning("saga_answer_for_unknown_order", event_type=envelope.type, order_id=str(event.order_id))
+            return
+        await step(uow, order, event, envelope)
+
+    consume.__name__, consume.__qualname__, consume.__doc__ = step.__name__, step.__qualname__, step.__doc__
+    return consume
 
 
 async def _fail(uow: UnitOfWork, order: Order, reason: FailureReason | str, source: Envelope | None) -> None:
@@ -336,56 +322,64 @@ def _lines(lines: Iterable[Any]) -> list[dict[str, Any]]:
     return [dataclasses.asdict(line) for line in lines]
 
 
-async def _first_step_taken(
-    uow: UnitOfWork,
-    order_id: uuid.UUID,
-    envelope: Envelope,
-    step: Step,
-    detail: dict[str, Any],
-    kind: billing.Kind,
-    lines: Iterable[billing.ChargeLine],
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Taken:
+    """How orders reads one participant's first-step answer: the step it is recorded as, the list of what it holds
+    (`held`, each one `noted` in the step's detail under `holds`), and each one's charge line."""
+
+    step: Step
+    kind: billing.Kind
+    holds: str
+    held: Callable[[Any], Sequence[Any]]
+    noted: Callable[[Any], dict[str, Any]]
+    line: Callable[[Any], billing.ChargeLine]
+
+
+_TAKEN: dict[type, _Taken] = {
+    pharmacy.MedicationReserved: _Taken(
+        step=Step.STOCK_RESERVED,
+        kind=billing.Kind.MEDICATION,
+        holds="reservations",
+        held=lambda event: event.reservations,
+        noted=lambda r: {"reservation_id": r.reservation_id, "medication_id": r.medication_id, "quantity": r.quantity},
+        line=lambda r: billing.ChargeLine(r.code, f"{r.name} ({r.unit})", r.quantity, r.unit_price),
+    ),
+    lab.LabScheduled: _Taken(
+        step=Step.LAB_SCHEDULED,
+        kind=billing.Kind.LAB,
+        holds="lab_orders",
+        held=lambda event: event.lab_orders,
+        noted=lambda o: {
+            "lab_order_id": o.lab_order_id,
+            "lab_test_id": o.lab_test_id,
+            "scheduled_date": o.scheduled_date,
+        },
+        line=lambda o: billing.ChargeLine(o.code, o.name, 1, o.price),
+    ),
+}
+
+
+@_answer
+async def first_step_taken(
+    uow: UnitOfWork, order: Order, event: pharmacy.MedicationReserved | lab.LabScheduled, envelope: Envelope
 ) -> None:
     """medication.reserved or lab.scheduled: recorded; a pending order is then invoiced and confirmed. A closed one
     only records it: pharmacy releases, lab cancels what it holds when it hears of the failure or cancellation."""
-    order = await _lock_for_saga(uow, order_id, envelope)
-    if order is None:
-        return
-    await _record(uow, order, step, detail, envelope)
+    taken = _TAKEN[type(event)]
+    held = taken.held(event)
+    await _record(uow, order, taken.step, {taken.holds: [taken.noted(h) for h in held]}, envelope)
     if domain.awaits_first_step(OrderStatus(order.status)):
-        await _invoice_and_confirm(uow, order, _charge(order, kind, lines), envelope)
+        await _invoice_and_confirm(uow, order, _charge(order, taken.kind, map(taken.line, held)), envelope)
 
 
-async def stock_reserved(uow: UnitOfWork, event: pharmacy.MedicationReserved, envelope: Envelope) -> None:
-    reservations = event.reservations
-    held = [
-        {"reservation_id": r.reservation_id, "medication_id": r.medication_id, "quantity": r.quantity}
-        for r in reservations
-    ]
-    lines = [billing.ChargeLine(r.code, f"{r.name} ({r.unit})", r.quantity, r.unit_price) for r in reservations]
-    await _first_step_taken(
-        uow, event.order_id, envelope, Step.STOCK_RESERVED, {"reservations": held}, billing.Kind.MEDICATION, lines
-    )
-
-
-async def lab_scheduled(uow: UnitOfWork, event: lab.LabScheduled, envelope: Envelope) -> None:
-    lab_orders = event.lab_orders
-    booked = [
-        {"lab_order_id": o.lab_order_id, "lab_test_id": o.lab_test_id, "scheduled_date": o.scheduled_date}
-        for o in lab_orders
-    ]
-    lines = [billing.ChargeLine(o.code, o.name, 1, o.price) for o in lab_orders]
-    await _first_step_taken(
-        uow, event.order_id, envelope, Step.LAB_SCHEDULED, {"lab_orders": booked}, billing.Kind.LAB, lines
-    )
-
-
+@_answer
 async def first_step_refused(
-    uow: UnitOfWork, event: pharmacy.MedicationReservationFailed | lab.LabSchedulingFailed, envelope: Envelope
+    uow: UnitOfWork,
+    order: Order,
+    event: pharmacy.MedicationReservationFailed | lab.LabSchedulingFailed,
+    envelope: Envelope,
 ) -> None:
     """medication.reservation_failed or lab.scheduling_failed: what was taken was already given back."""
-    order = await _lock_for_saga(uow, event.order_id, envelope)
-    if order is None:
-        return
     reason = str(event.failure_reason)
     detail: dict[str, Any]
     if isinstance(event, pharmacy.MedicationReservationFailed):
@@ -408,15 +402,13 @@ async def first_step_refused(
         await _fail(uow, order, reason, envelope)
 
 
+@_answer
 async def compensated(
-    uow: UnitOfWork, event: pharmacy.MedicationReleased | lab.LabCancelled, envelope: Envelope
+    uow: UnitOfWork, order: Order, event: pharmacy.MedicationReleased | lab.LabCancelled, envelope: Envelope
 ) -> None:
     """medication.released or lab.cancelled after a failure or cancellation: recorded. They give back what
     medication.reserved / lab.scheduled announced, so until that answer is recorded this one is too early:
     the saga log then reads in the order things happened, whatever order the broker delivered them in."""
-    order = await _lock_for_saga(uow, event.order_id, envelope)
-    if order is None:
-        return
     if isinstance(event, pharmacy.MedicationReleased):
         step, detail = Step.RESERVATIONS_RELEASED, {"reservations": _lines(event.reservations)}
     else:
@@ -426,13 +418,11 @@ async def compensated(
     await _record(uow, order, step, detail, envelope)
 
 
+@_answer
 async def item_done(
-    uow: UnitOfWork, event: pharmacy.MedicationDispensed | lab.LabResultReady, envelope: Envelope
+    uow: UnitOfWork, order: Order, event: pharmacy.MedicationDispensed | lab.LabResultReady, envelope: Envelope
 ) -> None:
     """medication.dispensed or lab.result_ready: recorded; the last one completes a confirmed order."""
-    order = await _lock_for_saga(uow, event.order_id, envelope)
-    if order is None:
-        return
     detail: dict[str, Any]
     if isinstance(event, pharmacy.MedicationDispensed):
         step, all_done = Step.DISPENSED, event.order_fully_dispensed

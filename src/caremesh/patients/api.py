@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from caremesh.patients import service
 from caremesh.patients.errors import PatientNotFound
 from caremesh.patients.models import Patient
-from caremesh.patients.schemas import PatientCreate, PatientRead, PatientUpdate
-from caremesh.platform.api import IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.patients.schemas import PatientCreate, PatientFilters, PatientRead, PatientUpdate
+from caremesh.platform.api import IfMatch, TransactionalRoute, Uow, read_page, require, set_etag
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.uow import UnitOfWork
@@ -32,16 +32,10 @@ async def register_patient(body: PatientCreate, uow: Uow, response: Response) ->
 
 @router.get("", dependencies=[require("patients:read")])
 async def list_patients(
-    uow: Uow,
-    page: PageParams = Depends(),
-    q: str | None = Query(None, max_length=100, description="Matches first and last names"),
-    date_of_birth: date | None = None,
+    uow: Uow, filters: Annotated[PatientFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[PatientRead]:
-    rows, cursor = await service.list_patients(uow, q=q, date_of_birth=date_of_birth, page=page)
-    context = {"today": service.today(uow)}
-    return Page(
-        items=[PatientRead.model_validate(p, from_attributes=True, context=context) for p in rows], next_cursor=cursor
-    )
+    listed = await service.list_patients(uow, filters, page)
+    return read_page(PatientRead, listed, context={"today": service.today(uow)})
 
 
 @router.get("/{patient_id}", dependencies=[require("patients:read")], responses=problems(PatientNotFound))

@@ -37,6 +37,10 @@ class Patient(Base):
     __mapper_args__ = {"version_id_col": version}
 
     @property
+    def has_insurance(self) -> bool:
+        return self.insurance_bin is not None
+
+    @property
     def insurance(self) -> dict[str, str] | None:
         """The insurance identifiers as one value (`bin`, `pcn`, `member_id`), or None when the patient has none."""
         if self.insurance_bin is None:

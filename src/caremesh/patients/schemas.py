@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from caremesh.platform.repository import ListFilters
 from caremesh.platform.schemas import Email, Phone, Strict, not_clearable
 from caremesh.platform.timeutil import OutDateTime, years_between
 
@@ -28,6 +31,12 @@ class InsuranceIdentifiers(Strict):
     bin: Annotated[str, Field(pattern=r"^[0-9]{6}$", description="6-digit bank identification number")]
     pcn: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,10}$", description="processor control number")]
     member_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientFilters(ListFilters):
+    q: Annotated[str | None, Query(max_length=100, description="Matches first and last names")] = None
+    date_of_birth: date | None = None
 
 
 class PatientCreate(Strict):

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from caremesh.audit import contract as audit
 from caremesh.patients.errors import PatientNotFound
 from caremesh.patients.events import PatientDeleted, PatientRegistered, PatientUpdated
 from caremesh.patients.models import Patient
-from caremesh.patients.schemas import PatientCreate, PatientUpdate
+from caremesh.patients.schemas import PatientCreate, PatientFilters, PatientUpdate
 from caremesh.platform.errors import Conflict, Forbidden, invalid_field
+from caremesh.platform.mapping import from_attributes
+from caremesh.platform.messaging.events import IntegrationEvent
 from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
+from caremesh.platform.schemas import changes_of
 from caremesh.platform.search import matches_every_word
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
 from caremesh.scheduling import contract as scheduling
 
-REQUIRED_ON_PATCH = ("first_name", "last_name", "date_of_birth", "gender")
+EventT = TypeVar("EventT", bound=IntegrationEvent)
 
 
 class PatientHasAppointments(Conflict):
@@ -27,13 +30,14 @@ class PatientHasAppointments(Conflict):
 
 
 # A patient-role principal sees only their own record; a deleted patient is gone for everyone.
-PATIENTS: Repository[Patient] = Repository(
+PATIENTS: Repository[Patient] = audit.repository(
     Patient,
     PatientNotFound,
     entity="patient",
     owner=Patient.id,
     where=[Patient.deleted_at.is_(None)],
-    record=audit.record,
+    order_by=[Patient.created_at, Patient.id],
+    criteria={"q": lambda q: matches_every_word(q, Patient.first_name, Patient.last_name)},
 )
 
 
@@ -41,21 +45,14 @@ def today(uow: UnitOfWork) -> date:
     return clinic_date(uow.now())
 
 
+def _event(event: type[EventT], patient: Patient, **given: Any) -> EventT:
+    """`event` about the patient: every field not `given` is the patient's attribute of the same name."""
+    return from_attributes(event, patient, patient_id=patient.id, **given)
+
+
 def _check_birth_date(uow: UnitOfWork, born: date) -> None:
     if born > today(uow):
         raise invalid_field("date_of_birth", "must not be in the future")
-
-
-def _contact(patient: Patient) -> dict[str, Any]:
-    """The contact fields patient.registered and patient.updated carry."""
-    return {
-        "patient_id": patient.id,
-        "first_name": patient.first_name,
-        "last_name": patient.last_name,
-        "email": patient.email,
-        "phone": patient.phone,
-        "has_insurance": patient.insurance_bin is not None,
-    }
 
 
 async def register_patient(uow: UnitOfWork, data: PatientCreate) -> Patient:
@@ -63,22 +60,10 @@ async def register_patient(uow: UnitOfWork, data: PatientCreate) -> Patient:
         raise Forbidden("Patients cannot register other patients.")
     _check_birth_date(uow, data.date_of_birth)
     now = uow.now()
-    patient = Patient(
-        id=uuid.uuid4(),
-        first_name=data.first_name,
-        last_name=data.last_name,
-        date_of_birth=data.date_of_birth,
-        gender=data.gender,
-        phone=data.phone,
-        email=str(data.email) if data.email else None,
-        address=data.address.model_dump() if data.address else None,
-        insurance=data.insurance.model_dump() if data.insurance else None,
-        created_at=now,
-        updated_at=now,
-    )
+    patient = Patient(id=uuid.uuid4(), **data.model_dump(), created_at=now, updated_at=now)
     uow.session.add(patient)
     await uow.session.flush()
-    uow.publish(PatientRegistered(**_contact(patient)))
+    uow.publish(_event(PatientRegistered, patient))
     audit.record(uow, "patient.create", "patient", patient.id)
     return patient
 
@@ -87,33 +72,22 @@ async def get_patient(uow: UnitOfWork, patient_id: uuid.UUID) -> Patient:
     return await PATIENTS.get(uow, patient_id)
 
 
-async def list_patients(
-    uow: UnitOfWork, *, q: str | None, date_of_birth: date | None, page: PageParams
-) -> tuple[list[Patient], str | None]:
-    query = PATIENTS.query(uow).where(matches_every_word(q, Patient.first_name, Patient.last_name))
-    if date_of_birth:
-        query = query.where(Patient.date_of_birth == date_of_birth)
+async def list_patients(uow: UnitOfWork, filters: PatientFilters, page: PageParams) -> tuple[list[Patient], str | None]:
     # Every record a list shows is traceable in that patient's trail (patient.list_read).
-    return await PATIENTS.page(uow, query, order_by=[Patient.created_at, Patient.id], params=page)
+    return await PATIENTS.list(uow, filters, page)
 
 
 async def update_patient(
     uow: UnitOfWork, patient_id: uuid.UUID, data: PatientUpdate, expected_version: int | None
 ) -> Patient:
     patient = await PATIENTS.load_version(uow, patient_id, expected_version)
-    changes = data.model_dump(exclude_unset=True)
-    for field in REQUIRED_ON_PATCH:
-        if field in changes and changes[field] is None:
-            raise invalid_field(field, "cannot be cleared")
+    changes = changes_of(data)
     if changes.get("date_of_birth"):
         _check_birth_date(uow, changes["date_of_birth"])
     for field, value in changes.items():
-        setattr(patient, field, str(value) if field == "email" and value else value)
-    if changes:
-        patient.updated_at = uow.now()
-        await uow.session.flush()
-        uow.publish(PatientUpdated(**_contact(patient), changed_fields=tuple(sorted(changes))))
-    audit.record(uow, "patient.update", "patient", patient.id)
+        setattr(patient, field, value)
+    if changed := await PATIENTS.updated(uow, patient, changes):
+        uow.publish(_event(PatientUpdated, patient, changed_fields=changed))
     return patient
 
 
@@ -121,8 +95,5 @@ async def delete_patient(uow: UnitOfWork, patient_id: uuid.UUID, expected_versio
     patient = await PATIENTS.load_version(uow, patient_id, expected_version)
     if await scheduling.count_open_appointments(uow.session, patient_id=patient.id):
         raise PatientHasAppointments("Cancel or complete the patient's open appointments first.")
-    patient.deleted_at = uow.now()
-    patient.updated_at = patient.deleted_at
-    await uow.session.flush()
-    uow.publish(PatientDeleted(patient_id=patient.id))
-    audit.record(uow, "patient.delete", "patient", patient.id)
+    await PATIENTS.soft_delete(uow, patient)
+    uow.publish(_event(PatientDeleted, patient))

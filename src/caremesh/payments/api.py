@@ -10,7 +10,7 @@ from caremesh.billing import contract as billing
 from caremesh.payments import attempts, errors, service
 from caremesh.payments.gateway import PaymentGateway, gateway_for
 from caremesh.payments.schemas import PaymentCreate, PaymentFilters, PaymentRead, RefundCreate, RefundRead
-from caremesh.platform.api import TransactionalRoute, UnitsOfWork, UnitsRoute, Uow, read_page, require
+from caremesh.platform.api import TransactionalRoute, UnitsOfWork, UnitsRoute, Uow, read_model, read_page, require
 from caremesh.platform.errors import PROBLEM_JSON
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
@@ -118,7 +118,7 @@ async def list_payments(
 
 @reading.get("/{payment_id}", dependencies=[require("payments:read")], responses=problems(errors.PaymentNotFound))
 async def get_payment(payment_id: uuid.UUID, uow: Uow) -> PaymentRead:
-    return PaymentRead.model_validate(await service.get_payment(uow, payment_id), from_attributes=True)
+    return read_model(PaymentRead, await service.get_payment(uow, payment_id))
 
 
 router = APIRouter(tags=["payments"])

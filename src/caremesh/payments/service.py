@@ -50,6 +50,7 @@ from caremesh.platform.errors import problem
 from caremesh.platform.idempotency import keys as idempotency
 from caremesh.platform.idempotency.keys import IdempotencyKeyInvalid, State
 from caremesh.platform.idempotency.models import IdempotencyKey
+from caremesh.platform.mapping import from_attributes
 from caremesh.platform.numbering import next_number
 from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
@@ -68,16 +69,16 @@ PAYMENTS_FAILED = Counter(
 PAYMENT_DECLINED = (402, "PAYMENT_DECLINED", "The payment was declined")
 
 T = TypeVar("T", Payment, Refund)
+E = TypeVar("E", PaymentCompleted, PaymentFailed)
 
 
 # Pending payments are not shown to anyone; a patient-role principal sees only their own.
-PAYMENTS: Repository[Payment] = Repository(
+PAYMENTS: Repository[Payment] = audit.repository(
     Payment,
     PaymentNotFound,
     entity="payment",
     owner=Payment.patient_id,
     where=[Payment.status != PaymentStatus.PENDING],
-    record=audit.record,
     order_by=[Payment.created_at, Payment.id],  # the order they were made
 )
 
@@ -103,19 +104,18 @@ async def _locked(uow: UnitOfWork, model: type[T], row_id: uuid.UUID) -> T:
     return row
 
 
-def _payment_facts(payment: Payment, invoice: billing.InvoiceSummary) -> dict[str, Any]:
-    """The fields payment.completed and payment.failed carry."""
-    return {
-        "payment_id": payment.id,
-        "reference": payment.reference,
-        "invoice_id": payment.invoice_id,
-        "invoice_number": invoice.number,
-        "patient_id": payment.patient_id,
-        "amount": payment.amount,
-        "method": payment.method,
-        "currency": payment.currency,
-        "created_at": payment.created_at,
-    }
+def _payment_event(cls: type[E], payment: Payment, invoice: billing.InvoiceSummary, **given: Any) -> E:
+    """payment.completed or payment.failed: the payment's fields, with its invoice's number."""
+    return from_attributes(cls, payment, payment_id=payment.id, invoice_number=invoice.number, **given)
+
+
+async def _finalise(uow: UnitOfWork, record: Payment | Refund, prefix: str, result: GatewayResult) -> None:
+    """Step 3 for a payment or a refund the gateway answered: numbered now that its outcome is known (a pending
+    record that is given up takes no number), with the gateway's reference."""
+    now = uow.now()
+    record.reference = await next_number(uow.session, prefix, clinic_date(now).year)
+    record.gateway_reference = result.reference
+    record.updated_at = now
 
 
 class _PaymentKind(_Kind):
@@ -136,22 +136,19 @@ class _PaymentKind(_Kind):
 
     async def record(self, uow: UnitOfWork, row: IdempotencyKey, payment: Payment, result: GatewayResult) -> Outcome:
         invoice = await billing.settle_payment(uow, payment.invoice_id, payment.amount, succeeded=result.approved)
-        now = uow.now()
-        payment.reference = await next_number(uow.session, PAYMENT_PREFIX, clinic_date(now).year)
-        payment.gateway_reference = result.reference
-        payment.updated_at = now
+        await _finalise(uow, payment, PAYMENT_PREFIX, result)
         method = payment.method
         if result.approved:
             payment.status = PaymentStatus.COMPLETED
             await uow.session.flush()
-            uow.publish(PaymentCompleted(**_payment_facts(payment, invoice), balance_due=invoice.balance_due))
+            uow.publish(_payment_event(PaymentCompleted, payment, invoice, balance_due=invoice.balance_due))
             uow.after_commit(PAYMENTS_SUCCEEDED.labels(method=method).inc)
             status, body = 201, PaymentRead.model_validate(payment, from_attributes=True).model_dump(mode="json")
         else:
             payment.status = PaymentStatus.FAILED
             payment.failure_reason = result.decline_reason or "declined"
             await uow.session.flush()
-            uow.publish(PaymentFailed(**_payment_facts(payment, invoice), failure_reason=payment.failure_reason))
+            uow.publish(_payment_event(PaymentFailed, payment, invoice))
             uow.after_commit(PAYMENTS_FAILED.labels(method=method, reason="declined").inc)
             status, body = PAYMENT_DECLINED[0], _declined_body(payment)
         idempotency.complete(uow, row, status, body)
@@ -235,28 +232,21 @@ class _RefundKind(_Kind):
         self, uow: UnitOfWork, row: IdempotencyKey, refund: Refund, payment: Payment, result: GatewayResult
     ) -> Outcome:
         invoice = await billing.record_refund(uow, payment.invoice_id, refund.amount)
-        now = uow.now()
-        refund.reference = await next_number(uow.session, REFUND_PREFIX, clinic_date(now).year)
+        await _finalise(uow, refund, REFUND_PREFIX, result)
         refund.status = RefundStatus.COMPLETED
-        refund.gateway_reference = result.reference
-        refund.updated_at = now
         await uow.session.flush()
-        uow.publish(
-            PaymentRefunded(
-                refund_id=refund.id,
-                reference=refund.reference,
-                payment_id=payment.id,
-                payment_reference=payment.reference,
-                invoice_id=payment.invoice_id,
-                invoice_number=invoice.number,
-                patient_id=payment.patient_id,
-                amount=refund.amount,
-                currency=refund.currency,
-                reason=refund.reason,
-                balance_due=invoice.balance_due,
-                created_at=refund.created_at,
-            )
+        refunded = from_attributes(
+            PaymentRefunded,
+            refund,  # its reference, amount, currency, reason and created_at
+            refund_id=refund.id,
+            payment_id=payment.id,
+            payment_reference=payment.reference,
+            invoice_id=payment.invoice_id,
+            invoice_number=invoice.number,
+            patient_id=payment.patient_id,
+            balance_due=invoice.balance_due,
         )
+        uow.publish(refunded)
         body = RefundRead.model_validate(refund, from_attributes=True).model_dump(mode="json")
         idempotency.complete(uow, row, 201, body)
         audit.record(uow, "payment.refund", "refund", refund.id)

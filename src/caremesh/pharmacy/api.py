@@ -1,14 +1,20 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from caremesh.pharmacy import service
-from caremesh.pharmacy.domain import ReservationStatus
-from caremesh.pharmacy.models import Medication, Reservation
-from caremesh.pharmacy.schemas import MedicationCreate, MedicationRead, ReservationRead, Restock
-from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.pharmacy.schemas import (
+    MedicationCreate,
+    MedicationFilters,
+    MedicationRead,
+    ReservationFilters,
+    ReservationRead,
+    Restock,
+)
+from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, read_page, require
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
@@ -16,11 +22,6 @@ router = APIRouter(tags=["pharmacy"], route_class=TransactionalRoute)
 
 
 # --- medications ---------------------------------------------------------------------
-
-
-def _medication(medication: Medication, response: Response) -> MedicationRead:
-    set_etag(response, medication.version)
-    return MedicationRead.model_validate(medication, from_attributes=True)
 
 
 @router.post(
@@ -33,19 +34,15 @@ async def create_medication(body: MedicationCreate, uow: Uow, response: Response
     """Add a medication to the catalogue with its opening stock; 409 MEDICATION_CODE_EXISTS for a taken code."""
     medication = await service.create_medication(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/medications/{medication.id}"
-    return _medication(medication, response)
+    return read_model(MedicationRead, medication, response)
 
 
 @router.get("/medications", dependencies=[require("medications:read")])
 async def list_medications(
-    uow: Uow,
-    page: PageParams = Depends(),
-    code: str | None = Query(None, max_length=40),
-    q: str | None = Query(None, max_length=200, description="Every word appears in the name"),
+    uow: Uow, filters: Annotated[MedicationFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[MedicationRead]:
     """Medications by name."""
-    rows, cursor = await service.list_medications(uow, code=code, q=q, page=page)
-    return Page(items=[MedicationRead.model_validate(m, from_attributes=True) for m in rows], next_cursor=cursor)
+    return read_page(MedicationRead, await service.list_medications(uow, filters, page))
 
 
 @router.get(
@@ -54,7 +51,7 @@ async def list_medications(
     responses=problems(service.MedicationNotFound),
 )
 async def get_medication(medication_id: uuid.UUID, uow: Uow, response: Response) -> MedicationRead:
-    return _medication(await service.get_medication(uow, medication_id), response)
+    return read_model(MedicationRead, await service.get_medication(uow, medication_id), response)
 
 
 @router.post(
@@ -66,29 +63,18 @@ async def restock(
     medication_id: uuid.UUID, body: Restock, uow: Uow, if_match: IfMatch, response: Response
 ) -> MedicationRead:
     """Add to the stock. `If-Match` is optional: restocks add up, so concurrent ones need none."""
-    return _medication(await service.restock(uow, medication_id, body.quantity, if_match), response)
+    return read_model(MedicationRead, await service.restock(uow, medication_id, body.quantity, if_match), response)
 
 
 # --- reservations --------------------------------------------------------------------
 
 
-def _reservation(reservation: Reservation) -> ReservationRead:
-    return ReservationRead.model_validate(reservation, from_attributes=True)
-
-
 @router.get("/pharmacy/reservations", dependencies=[require("reservations:read")])
 async def list_reservations(
-    uow: Uow,
-    page: PageParams = Depends(),
-    order_id: uuid.UUID | None = None,
-    medication_id: uuid.UUID | None = None,
-    status: ReservationStatus | None = None,
+    uow: Uow, filters: Annotated[ReservationFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[ReservationRead]:
     """Reservations, oldest first; an order's in its items' order."""
-    rows, cursor = await service.list_reservations(
-        uow, order_id=order_id, medication_id=medication_id, status=status, page=page
-    )
-    return Page(items=[_reservation(r) for r in rows], next_cursor=cursor)
+    return read_page(ReservationRead, await service.list_reservations(uow, filters, page))
 
 
 @router.get(
@@ -97,7 +83,7 @@ async def list_reservations(
     responses=problems(service.ReservationNotFound),
 )
 async def get_reservation(reservation_id: uuid.UUID, uow: Uow) -> ReservationRead:
-    return _reservation(await service.get_reservation(uow, reservation_id))
+    return read_model(ReservationRead, await service.get_reservation(uow, reservation_id))
 
 
 @router.post(
@@ -108,4 +94,4 @@ async def get_reservation(reservation_id: uuid.UUID, uow: Uow) -> ReservationRea
 async def dispense(reservation_id: uuid.UUID, uow: Uow) -> ReservationRead:
     """Hand the reserved quantity out (it leaves the stock). Only a `reserved` reservation of a confirmed order:
     409 RESERVATION_NOT_DISPENSABLE otherwise, its detail saying why."""
-    return _reservation(await service.dispense(uow, reservation_id))
+    return read_model(ReservationRead, await service.dispense(uow, reservation_id))

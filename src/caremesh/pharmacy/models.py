@@ -17,14 +17,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from caremesh.orders.contract import CLOSING_EVENTS
 from caremesh.pharmacy.domain import FailureReason, ReservationStatus
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id, quoted_list
-from caremesh.platform.fulfilment import ParticipantOrder
+from caremesh.platform.fulfilment import CatalogueEntry, ParticipantOrder
 from caremesh.platform.money import cents_sql as cents
 
 MEDICATION_CODE_UNIQUE = "uq_medications_code"
 ONE_RESERVATION_PER_ITEM = "uq_medication_reservations_order_id_position"
 
 
-class Medication(Base):
+class Medication(CatalogueEntry, Base):
     """A stocked medication. `reserved_quantity` is held for orders not yet dispensed; available is the rest."""
 
     __tablename__ = "medications"
@@ -35,19 +35,10 @@ class Medication(Base):
         Index("ix_medications_name_id", "name", "id"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(40))
     unit_price: Mapped[Decimal] = mapped_column(Money)
-    currency: Mapped[str] = mapped_column(String(3))
     stock_quantity: Mapped[int] = mapped_column(Integer)
     reserved_quantity: Mapped[int] = mapped_column(Integer)
-    version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-    __mapper_args__ = {"version_id_col": version}
 
     @property
     def available_quantity(self) -> int:

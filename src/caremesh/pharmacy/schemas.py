@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated
 
+from fastapi import Query
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
 from caremesh.pharmacy.domain import FailureReason, ReservationStatus
 from caremesh.platform.money import MoneyOut, money
+from caremesh.platform.repository import ListFilters
 from caremesh.platform.schemas import Strict
 from caremesh.platform.timeutil import OutDateTime
 
@@ -43,6 +46,12 @@ class Restock(Strict):
     quantity: PositiveQuantity
 
 
+@dataclass(frozen=True, kw_only=True)
+class MedicationFilters(ListFilters):
+    code: str | None = Query(None, max_length=40)
+    q: str | None = Query(None, max_length=200, description="Every word appears in the name")
+
+
 class MedicationRead(BaseModel):
     id: uuid.UUID
     code: str
@@ -56,6 +65,13 @@ class MedicationRead(BaseModel):
     version: int
     created_at: OutDateTime
     updated_at: OutDateTime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReservationFilters(ListFilters):
+    order_id: uuid.UUID | None = None
+    medication_id: uuid.UUID | None = None
+    status: ReservationStatus | None = None
 
 
 class ReservationRead(BaseModel):

@@ -28,7 +28,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from caremesh.audit import contract as audit
 from caremesh.orders import contract as orders
@@ -44,14 +43,12 @@ from caremesh.pharmacy.events import (
     ReservedLine,
 )
 from caremesh.pharmacy.models import MEDICATION_CODE_UNIQUE, Medication, PharmacyOrder, Reservation
-from caremesh.pharmacy.schemas import MedicationCreate
+from caremesh.pharmacy.schemas import MedicationCreate, MedicationFilters, ReservationFilters
 from caremesh.platform import fulfilment
-from caremesh.platform.db import violates, where_given
 from caremesh.platform.errors import Conflict, NotFound, VersionConflict
 from caremesh.platform.messaging.envelope import Envelope
-from caremesh.platform.pagination import PageParams, paginate
+from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
-from caremesh.platform.search import matches_every_word
 from caremesh.platform.uow import UnitOfWork
 
 log = structlog.get_logger("caremesh.pharmacy")
@@ -72,12 +69,24 @@ class ReservationNotDispensable(Conflict):
     code, title = "RESERVATION_NOT_DISPENSABLE", "The reservation cannot be dispensed"
 
 
-MEDICATIONS: Repository[Medication] = Repository(
-    Medication, MedicationNotFound, entity="medication", record=audit.record
+CATALOGUE: fulfilment.Catalogue[Medication] = fulfilment.Catalogue(
+    Medication,
+    MedicationNotFound,
+    entity="medication",
+    record=audit.record,
+    order_by=[Medication.name, Medication.id],
+    search=[Medication.name],
+    code_taken=lambda code: MedicationCodeExists(f"A medication with code {code} exists."),
+    unique=(MEDICATION_CODE_UNIQUE, "medications.code"),  # PostgreSQL names the constraint, SQLite the column
 )
+
 # Staff read reservations (patients hold no `reservations:read`): no owner column confines them.
-RESERVATIONS: Repository[Reservation] = Repository(
-    Reservation, ReservationNotFound, entity="reservation", record=audit.record
+# A reservation names a patient's medication: reads are traceable per record, as for other patient data.
+RESERVATIONS: Repository[Reservation] = audit.repository(
+    Reservation,
+    ReservationNotFound,
+    entity="reservation",
+    order_by=[Reservation.created_at, Reservation.order_id, Reservation.position],
 )
 
 
@@ -85,42 +94,18 @@ RESERVATIONS: Repository[Reservation] = Repository(
 
 
 async def create_medication(uow: UnitOfWork, data: MedicationCreate) -> Medication:
-    if await uow.session.scalar(select(Medication.id).where(Medication.code == data.code)) is not None:
-        raise MedicationCodeExists(f"A medication with code {data.code} exists.")
-    now = uow.now()
-    medication = Medication(
-        code=data.code,
-        name=data.name,
-        unit=data.unit,
-        unit_price=data.unit_price,
-        currency=uow.settings.app.currency,
-        stock_quantity=data.stock_quantity,
-        reserved_quantity=0,
-        created_at=now,
-        updated_at=now,
-    )
-    uow.session.add(medication)
-    try:
-        await uow.session.flush()
-    except IntegrityError as error:  # a concurrent create of the same code won the race
-        if violates(error, MEDICATION_CODE_UNIQUE) or violates(error, "medications.code"):
-            raise MedicationCodeExists(f"A medication with code {data.code} exists.") from error
-        raise
-    audit.record(uow, "medication.create", "medication", medication.id)
-    return medication
+    """A new medication with its opening stock, nothing reserved."""
+    return await CATALOGUE.add(uow, **data.model_dump(), reserved_quantity=0)
 
 
 async def get_medication(uow: UnitOfWork, medication_id: uuid.UUID) -> Medication:
-    return await MEDICATIONS.load(uow, medication_id)
+    return await CATALOGUE.entries.load(uow, medication_id)
 
 
 async def list_medications(
-    uow: UnitOfWork, *, code: str | None, q: str | None, page: PageParams
+    uow: UnitOfWork, filters: MedicationFilters, page: PageParams
 ) -> tuple[list[Medication], str | None]:
-    query = select(Medication).where(matches_every_word(q, Medication.name))
-    if code is not None:
-        query = query.where(Medication.code == code.strip().upper())
-    return await paginate(uow.session, query, order_by=[Medication.name, Medication.id], params=page)
+    return await CATALOGUE.list(uow, filters, page)
 
 
 async def restock(uow: UnitOfWork, medication_id: uuid.UUID, quantity: int, expected_version: int | None) -> Medication:
@@ -137,7 +122,7 @@ async def restock(uow: UnitOfWork, medication_id: uuid.UUID, quantity: int, expe
             updated_at=uow.now(),
         ),
     )
-    medication = await MEDICATIONS.load(uow, medication_id, for_update=True)  # re-read after the UPDATE
+    medication = await CATALOGUE.entries.load(uow, medication_id, for_update=True)  # re-read after the UPDATE
     if not changed:
         raise VersionConflict(f"The medication is at version {medication.version}, not {expected_version}.")
     audit.record(uow, "medication.restock", "medication", medication.id)
@@ -210,29 +195,13 @@ async def get_reservation(uow: UnitOfWork, reservation_id: uuid.UUID) -> Reserva
 
 
 async def list_reservations(
-    uow: UnitOfWork,
-    *,
-    order_id: uuid.UUID | None,
-    medication_id: uuid.UUID | None,
-    status: ReservationStatus | None,
-    page: PageParams,
+    uow: UnitOfWork, filters: ReservationFilters, page: PageParams
 ) -> tuple[list[Reservation], str | None]:
-    query = where_given(
-        RESERVATIONS.query(uow),
-        (Reservation.order_id, order_id),
-        (Reservation.medication_id, medication_id),
-        (Reservation.status, status),
-    )
-    # A reservation names a patient's medication: reads are traceable per record, as for other patient data.
-    order_by = [Reservation.created_at, Reservation.order_id, Reservation.position]
-    return await RESERVATIONS.page(uow, query, order_by=order_by, params=page)
+    return await RESERVATIONS.list(uow, filters, page)
 
 
 async def _order_reservations(uow: UnitOfWork, order_id: uuid.UUID, *, for_update: bool = False) -> list[Reservation]:
-    query = select(Reservation).where(Reservation.order_id == order_id).order_by(Reservation.position)
-    if for_update:
-        query = query.with_for_update()
-    return list((await uow.session.scalars(query.execution_options(populate_existing=True))).all())
+    return await fulfilment.items_of(uow, Reservation, order_id, for_update=for_update)
 
 
 async def dispense(uow: UnitOfWork, reservation_id: uuid.UUID) -> Reservation:
@@ -444,11 +413,15 @@ async def release_for_order(
 ) -> None:
     """order.failed / order.cancelled (prescriptions): give back what the order still holds, and remember it is
     closed, so an order.placed delivered after this reserves nothing."""
-    order = await _lock_or_create_order(uow, event.order_id, event.patient_id)
     now = uow.now()
-    if order.closed_at is None:
-        order.closed_at, order.closed_by = now, event.event_type
-        await uow.session.flush()
+    order = await fulfilment.close_order(
+        uow,
+        PharmacyOrder,
+        event.order_id,
+        now,
+        new={"patient_id": event.patient_id, "created_at": now},
+        closed_by=event.event_type,
+    )
     held = [
         r
         for r in await _order_reservations(uow, order.order_id, for_update=True)

@@ -288,8 +288,9 @@ def read_page(schema: type[ReadT], listed: tuple[Sequence[Any], str | None], **v
     return Page[schema](items=items, next_cursor=cursor)  # type: ignore[valid-type]
 
 
-def read_model(schema: type[ReadT], row: Any, response: Response | None = None) -> ReadT:
-    """The row as its read model; with `response`, its version as the ETag."""
+def read_model(schema: type[ReadT], row: Any, response: Response | None = None, **validation: Any) -> ReadT:
+    """The row as its read model (`validation`: more arguments of `model_validate`, e.g. its `context`); with
+    `response`, its version as the ETag."""
     if response is not None:
         set_etag(response, row.version)
-    return schema.model_validate(row, from_attributes=True)
+    return schema.model_validate(row, from_attributes=True, **validation)

@@ -14,25 +14,34 @@ the order (`ParticipantOrder`, locked first by every step):
 It answers with events keyed by the order id (`OrderAnswer`), which orders' saga consumes. `Participant` wires the
 three steps to the saga's events for the one order type it serves; the events and the order type come from orders'
 contract, which the platform does not know.
+
+What an order's items name is the participant's catalogue (medications, lab tests): rows with a unique code, priced
+in the clinic's currency, read and listed without audit. `Catalogue` adds, loads and lists them the same way for
+each; what else an entry holds, and how it changes, is the participant's.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import Uuid, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Integer, String, Uuid, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, declared_attr, mapped_column
 
-from caremesh.platform.db import UTCDateTime, dialect_insert
+from caremesh.platform.db import UTCDateTime, dialect_insert, new_id, violates
 from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.events import IntegrationEvent
+from caremesh.platform.pagination import PageParams
+from caremesh.platform.repository import ListFilters, Repository
+from caremesh.platform.search import matches_every_word
 
 if TYPE_CHECKING:
+    from caremesh.platform.repository import Recorder
     from caremesh.platform.uow import UnitOfWork
 
 
@@ -86,6 +95,47 @@ async def find_locked_order(uow: UnitOfWork, model: type[OrderRowT], order_id: u
     return row
 
 
+async def close_order(
+    uow: UnitOfWork,
+    model: type[OrderRowT],
+    order_id: uuid.UUID,
+    now: datetime,
+    *,
+    new: Mapping[str, Any] | None = None,
+    **why: Any,
+) -> OrderRowT:
+    """The participant's row for the order, locked (created with `new` if it is the first the participant hears of
+    it), and closed at `now` with `why` (the participant's own columns) unless it was closed before: from then on
+    an order.placed delivered late holds nothing."""
+    row = await lock_order(uow, model, order_id, **(new or {}))
+    if row.closed_at is None:
+        row.closed_at = now
+        for column, value in why.items():
+            setattr(row, column, value)
+        await uow.session.flush()
+    return row
+
+
+class OrderItemRow(Protocol):
+    """What a participant holds for one item of an order (a reservation, a lab order): columns of its model."""
+
+    order_id: Mapped[uuid.UUID]
+    position: Mapped[int]
+
+
+ItemRowT = TypeVar("ItemRowT", bound=OrderItemRow)
+
+
+async def items_of(
+    uow: UnitOfWork, model: type[ItemRowT], order_id: uuid.UUID, *, for_update: bool = False
+) -> list[ItemRowT]:
+    """What the participant holds for the order's items, in the items' order, read afresh; `for_update` locks it."""
+    query = select(model).where(model.order_id == order_id).order_by(model.position)
+    if for_update:
+        query = query.with_for_update()
+    return list(await uow.session.scalars(query.execution_options(populate_existing=True)))
+
+
 # --- the three steps, wired to the saga's events ----------------------------------------------------
 
 
@@ -128,3 +178,88 @@ class Participant:
 
         handle.__name__ = handle.__qualname__ = getattr(step, "__name__", "step")
         return handle
+
+
+# --- the catalogue ----------------------------------------------------------------------------------
+
+
+class CatalogueEntry:
+    """Columns every catalogue entry has (a mixin of the participant's model): a unique code, a name, the currency
+    it is priced in (the clinic's when created), its version (optimistic locking) and when it was created and last
+    changed. What it costs and what else it holds are the participant's columns."""
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+EntryT = TypeVar("EntryT", bound=CatalogueEntry)
+
+
+class Catalogue(Generic[EntryT]):
+    """A participant's catalogue: `model` has a unique `code` (stored upper-case), a `currency` and `created_at` /
+    `updated_at`. Entries are loaded through `entries` (404 with `not_found`) and listed in `order_by`, by `code`
+    and by a `q` whose every word appears in one of the `search` columns; the catalogue names no patient, so
+    its reads are not audited. `code_taken(code)` is the participant's 409 for a code in use, `unique` how the
+    database names a taken code (the constraint on PostgreSQL, the column on SQLite), `code_raced(code)` the error
+    when a concurrent create of the same code won the race (by default `code_taken`)."""
+
+    def __init__(
+        self,
+        model: type[EntryT],
+        not_found: Callable[..., Exception],
+        *,
+        entity: str,
+        record: Recorder,
+        order_by: Sequence[InstrumentedAttribute[Any]],
+        search: Sequence[InstrumentedAttribute[Any]],
+        code_taken: Callable[[str], Exception],
+        unique: tuple[str, ...],
+        code_raced: Callable[[str], Exception] | None = None,
+    ) -> None:
+        code_column = model.code
+        self.entries: Repository[EntryT] = Repository(
+            model,
+            not_found,
+            entity=entity,
+            record=record,
+            audit_lists=False,
+            order_by=order_by,
+            criteria={
+                "code": lambda code: code_column == code.strip().upper(),
+                "q": lambda q: matches_every_word(q, *search),
+            },
+        )
+        self.code_taken = code_taken
+        self.code_raced = code_raced or code_taken
+        self.unique = unique
+
+    async def list(self, uow: UnitOfWork, filters: ListFilters, page: PageParams) -> tuple[list[EntryT], str | None]:
+        """One page of the entries matching `filters` (`code`, `q`), in the catalogue's order; not audited."""
+        return await self.entries.list(uow, filters, page)
+
+    async def add(self, uow: UnitOfWork, *, code: str, **fields: Any) -> EntryT:
+        """A new entry with `code` and `fields`, in the clinic's currency, recorded as `<entity>.create`."""
+        model = self.entries.model
+        if await uow.session.scalar(select(model.id).where(model.code == code)) is not None:
+            raise self.code_taken(code)
+        now = uow.now()
+        entry = model(code=code, **fields, currency=uow.settings.app.currency, created_at=now, updated_at=now)
+        uow.session.add(entry)
+        try:
+            await uow.session.flush()
+        except IntegrityError as error:  # a concurrent create of the same code won the race
+            if any(violates(error, name) for name in self.unique):
+                raise self.code_raced(code) from error
+            raise
+        entity = self.entries.entity
+        self.entries.record(uow, f"{entity}.create", entity, entry.id)
+        return entry

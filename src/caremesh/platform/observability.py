@@ -80,7 +80,9 @@ def configure_logging(settings: AppSettings) -> None:
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level if isinstance(level, int) else logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(),  # whatever sys.stdout is when a line is written
+        # Whatever sys.stdout is when a logger is made; one write per line (message and newline together), so the
+        # lines of `serve --workers N`, which share stdout, never run into each other.
+        logger_factory=structlog.WriteLoggerFactory(),
         cache_logger_on_first_use=False,
     )
     # Library loggers (uvicorn, sqlalchemy) go through the same JSON pipeline; access logs stay off

@@ -6,6 +6,8 @@ load-or-404 / visible-to-this-principal / list-and-audit code again:
 
     ORDERS = Repository(Order, OrderNotFound, entity="order", owner=Order.patient_id, record=audit.record)
 
+(contexts declare theirs through `audit.repository(...)`, which passes the audit trail's `record`)
+
 - **Visible**: a patient-role principal sees only the rows whose `owner` column is their patient id; every other
   row does not exist for them (404, not 403: existence is not disclosed). `where` criteria apply to everyone
   (a soft-deleted patient, a pending payment).
@@ -13,8 +15,9 @@ load-or-404 / visible-to-this-principal / list-and-audit code again:
   the database (an object already in the session is refreshed), so what the caller checks is what is locked.
   `load_version` adds the If-Match check every edit starts with.
 - **Audited**: `get` records `<entity>.read`; `page` records `<entity>.list` and, unless told otherwise,
-  `<entity>.list_read` for every row it returns. The recorder is passed in (`audit.record`): the platform knows
-  no context.
+  `<entity>.list_read` for every row it returns; a repository of reference data (tariffs, catalogues, payers)
+  is declared with `audit_lists=False` and its lists record nothing. The recorder is passed in (`audit.record`):
+  the platform knows no context.
 - **Listed** with `list(uow, filters, params)`: `filters` is the list endpoint's query parameters as one frozen
   dataclass (a FastAPI dependency, see `ListFilters`); every field that is not None narrows the list by
   `model.<field> == value`, or by the repository's own `criteria[<field>](value)` where the field is not a plain
@@ -26,11 +29,12 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.platform.errors import check_version
 from caremesh.platform.pagination import PageParams, paginate
@@ -73,8 +77,10 @@ class Repository(Generic[RowT]):
         detail: Callable[[Any], str] | None = None,
         order_by: Sequence[InstrumentedAttribute[Any]] = (),
         criteria: Mapping[str, Criterion] | None = None,
+        audit_lists: bool = True,
     ) -> None:
         self.model = model
+        self.audit_lists = audit_lists
         self.order_by = tuple(order_by)
         self.criteria = dict(criteria or {})
         self.not_found = not_found
@@ -154,22 +160,42 @@ class Repository(Generic[RowT]):
         """One page of `query` (start it from `query(uow)`), recorded as `<entity>.list` and, with `record_each`,
         `<entity>.list_read` per row returned."""
         rows, cursor = await paginate(uow.session, query, order_by=order_by, params=params)
+        if not self.audit_lists:
+            return rows, cursor
         self.record(uow, f"{self.entity}.list", self.entity, None)
         if record_each:
             for row in rows:
                 self.record(uow, f"{self.entity}.list_read", self.entity, _id_of(row))
         return rows, cursor
 
-    def matching(self, uow: UnitOfWork, filters: ListFilters) -> Select[tuple[RowT]]:
+    async def updated(self, uow: UnitOfWork, row: RowT, changes: Iterable[str]) -> tuple[str, ...]:
+        """After an edit of `row`: when anything changed, its `updated_at` and a flush (a new version, also when
+        only child rows changed); recorded as `<entity>.update` either way. The changed names, sorted."""
+        changed = tuple(sorted(changes))
+        if changed:
+            row.updated_at = uow.now()  # type: ignore[attr-defined]
+            flag_modified(row, "updated_at")
+            await uow.session.flush()
+        self.record(uow, f"{self.entity}.update", self.entity, _id_of(row))
+        return changed
+
+    async def soft_delete(self, uow: UnitOfWork, row: RowT) -> None:
+        """Mark the row deleted now (it stays, hidden by the repository's `where`), recorded as `<entity>.delete`."""
+        row.deleted_at = uow.now()  # type: ignore[attr-defined]
+        row.updated_at = row.deleted_at  # type: ignore[attr-defined]
+        await uow.session.flush()
+        self.record(uow, f"{self.entity}.delete", self.entity, _id_of(row))
+
+    def matching(self, uow: UnitOfWork, filters: ListFilters | None) -> Select[tuple[RowT]]:
         """The visible rows that match every filter given."""
         query = self.query(uow)
-        for name, value in filters.given().items():
+        for name, value in (filters.given() if filters else {}).items():
             criterion = self.criteria.get(name)
             query = query.where(criterion(value) if criterion else getattr(self.model, name) == value)
         return query
 
     async def list(
-        self, uow: UnitOfWork, filters: ListFilters, params: PageParams, *, record_each: bool = True
+        self, uow: UnitOfWork, filters: ListFilters | None, params: PageParams, *, record_each: bool = True
     ) -> tuple[list[RowT], str | None]:
         """One page of the visible rows matching `filters`, in `order_by`, audited as `page` is."""
         query = self.matching(uow, filters)

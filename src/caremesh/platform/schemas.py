@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.networks import validate_email
+
+from caremesh.platform.errors import invalid_field
 
 
 class Strict(BaseModel):
@@ -24,12 +25,15 @@ class Strict(BaseModel):
         return value
 
 
-def not_clearable(*fields: str) -> Callable[[dict[str, Any]], None]:
-    """`json_schema_extra` of a PATCH model: these fields may be left out but not sent as `null`, which the
-    service refuses ("cannot be cleared"); the published schema says so too."""
+class NotClearable:
+    """`json_schema_extra` of a PATCH model (`not_clearable(...)`): these fields may be left out but not sent as
+    `null`, which `changes_of` refuses ("cannot be cleared"); the published schema says so too."""
 
-    def strip_null(schema: dict[str, Any]) -> None:
-        for name in fields:
+    def __init__(self, *fields: str) -> None:
+        self.fields = fields
+
+    def __call__(self, schema: dict[str, Any]) -> None:
+        for name in self.fields:
             prop = schema.get("properties", {}).get(name, {})
             kept = [option for option in prop.get("anyOf", ()) if option.get("type") != "null"]
             if len(kept) == 1:
@@ -40,7 +44,18 @@ def not_clearable(*fields: str) -> Callable[[dict[str, Any]], None]:
             if prop.get("default", ...) is None:
                 del prop["default"]
 
-    return strip_null
+
+not_clearable = NotClearable
+
+
+def changes_of(patch: BaseModel) -> dict[str, Any]:
+    """What a PATCH body sets, field by field; a 422 for a field its model declares `not_clearable` sent as null."""
+    changes = patch.model_dump(exclude_unset=True)
+    declared = patch.model_config.get("json_schema_extra")
+    for field in declared.fields if isinstance(declared, NotClearable) else ():
+        if field in changes and changes[field] is None:
+            raise invalid_field(field, "cannot be cleared")
+    return changes
 
 
 _PHONE_SEPARATORS = re.compile(r"[\s().-]")

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from caremesh.platform.api import IfMatch, TransactionalRoute, Uow, require, set_etag
+from caremesh.platform.api import IfMatch, TransactionalRoute, Uow, read_page, require, set_etag
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.uow import UnitOfWork
@@ -15,6 +16,7 @@ from caremesh.practitioners.models import Practitioner
 from caremesh.practitioners.schemas import (
     Availability,
     PractitionerCreate,
+    PractitionerFilters,
     PractitionerRead,
     PractitionerUpdate,
     SpecialtyRead,
@@ -30,10 +32,9 @@ def _read(practitioner: Practitioner, response: Response, uow: UnitOfWork) -> Pr
 
 
 @router.get("/specialties", dependencies=[require("practitioners:read")])
-async def list_specialties(uow: Uow, page: PageParams = Depends()) -> Page[SpecialtyRead]:
+async def list_specialties(uow: Uow, page: Annotated[PageParams, Depends()]) -> Page[SpecialtyRead]:
     """The catalogue, by name."""
-    rows, cursor = await service.list_specialties(uow, page)
-    return Page(items=[SpecialtyRead.model_validate(s, from_attributes=True) for s in rows], next_cursor=cursor)
+    return read_page(SpecialtyRead, await service.list_specialties(uow, page))
 
 
 @router.post(
@@ -51,17 +52,10 @@ async def register_practitioner(body: PractitionerCreate, uow: Uow, response: Re
 
 @router.get("/practitioners", dependencies=[require("practitioners:read")])
 async def list_practitioners(
-    uow: Uow,
-    page: PageParams = Depends(),
-    specialty: str | None = Query(None, max_length=50),
-    q: str | None = Query(None, max_length=100, description="Matches first and last names"),
+    uow: Uow, filters: Annotated[PractitionerFilters, Depends()], page: Annotated[PageParams, Depends()]
 ) -> Page[PractitionerRead]:
-    rows, cursor = await service.list_practitioners(uow, specialty=specialty, q=q, page=page)
-    context = {"today": service.today(uow)}
-    return Page(
-        items=[PractitionerRead.model_validate(p, from_attributes=True, context=context) for p in rows],
-        next_cursor=cursor,
-    )
+    listed = await service.list_practitioners(uow, filters, page)
+    return read_page(PractitionerRead, listed, context={"today": service.today(uow)})
 
 
 @router.get(

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import date, time
 from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -18,6 +20,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from caremesh.platform.repository import ListFilters
 from caremesh.platform.schemas import Email, Phone, Strict, not_clearable
 from caremesh.platform.timeutil import OutDateTime, years_between
 from caremesh.practitioners.domain import WorkingWindow, working_hours_problem
@@ -64,6 +67,12 @@ WorkingHoursList = Annotated[
     Field(max_length=7 * 24, description="Clinic-local weekly windows; those of one weekday must not overlap"),
     AfterValidator(_check_working_hours),
 ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PractitionerFilters(ListFilters):
+    specialty: Annotated[str | None, Query(max_length=50)] = None
+    q: Annotated[str | None, Query(max_length=100, description="Matches first and last names")] = None
 
 
 class PractitionerCreate(Strict):

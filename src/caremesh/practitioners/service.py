@@ -5,17 +5,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, true
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.audit import contract as audit
 from caremesh.platform.db import violates
 from caremesh.platform.errors import Conflict, invalid_field
+from caremesh.platform.mapping import from_attributes
+from caremesh.platform.messaging.events import IntegrationEvent
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.repository import Repository
+from caremesh.platform.schemas import changes_of
 from caremesh.platform.search import matches_every_word
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
@@ -26,14 +28,16 @@ from caremesh.practitioners.models import Practitioner, Specialty, WorkingHours
 from caremesh.practitioners.schemas import (
     Availability,
     PractitionerCreate,
+    PractitionerFilters,
     PractitionerUpdate,
     Slot,
 )
 from caremesh.scheduling import contract as scheduling
 
 IMMUTABLE_FIELDS = ("npi", "specialty", "practice_start_date")
-REQUIRED_ON_PATCH = ("first_name", "last_name", "working_hours")
 NPI_UNIQUE = "uq_practitioners_npi"
+
+EventT = TypeVar("EventT", bound=IntegrationEvent)
 
 
 class DuplicateNpi(Conflict):
@@ -45,12 +49,17 @@ class PractitionerHasAppointments(Conflict):
 
 
 # Everyone sees every practitioner still on the staff (no owner); a removed one is gone.
-PRACTITIONERS: Repository[Practitioner] = Repository(
+PRACTITIONERS: Repository[Practitioner] = audit.repository(
     Practitioner,
     PractitionerNotFound,
     entity="practitioner",
     where=[Practitioner.deleted_at.is_(None)],
-    record=audit.record,
+    order_by=[Practitioner.created_at, Practitioner.id],
+    criteria={
+        # An empty `specialty` filters nothing, as a missing one.
+        "specialty": lambda code: Practitioner.specialty == code if code else true(),
+        "q": lambda q: matches_every_word(q, Practitioner.first_name, Practitioner.last_name),
+    },
 )
 
 
@@ -58,18 +67,13 @@ def today(uow: UnitOfWork) -> date:
     return clinic_date(uow.now())
 
 
+def _event(event: type[EventT], practitioner: Practitioner, **given: Any) -> EventT:
+    """`event` about the practitioner: every field not `given` is the practitioner's column of the same name."""
+    return from_attributes(event, practitioner, practitioner_id=practitioner.id, **given)
+
+
 def _rows(windows: Iterable[WorkingWindow]) -> list[WorkingHours]:
     return [WorkingHours(weekday=w.weekday, start_time=w.start, end_time=w.end) for w in windows]
-
-
-def _facts(practitioner: Practitioner) -> dict[str, Any]:
-    """The fields practitioner.registered and practitioner.updated carry."""
-    return {
-        "practitioner_id": practitioner.id,
-        "first_name": practitioner.first_name,
-        "last_name": practitioner.last_name,
-        "specialty": practitioner.specialty,
-    }
 
 
 async def list_specialties(uow: UnitOfWork, page: PageParams) -> tuple[list[Specialty], str | None]:
@@ -92,13 +96,7 @@ async def register_practitioner(uow: UnitOfWork, data: PractitionerCreate) -> Pr
     now = uow.now()
     practitioner = Practitioner(
         id=uuid.uuid4(),
-        first_name=data.first_name,
-        last_name=data.last_name,
-        npi=data.npi,
-        specialty=data.specialty,
-        practice_start_date=data.practice_start_date,
-        phone=data.phone,
-        email=str(data.email) if data.email else None,
+        **data.model_dump(exclude={"working_hours"}),
         working_hours=_rows(windows),
         created_at=now,
         updated_at=now,
@@ -110,7 +108,7 @@ async def register_practitioner(uow: UnitOfWork, data: PractitionerCreate) -> Pr
         if violates(error, NPI_UNIQUE) or violates(error, "practitioners.npi"):
             raise DuplicateNpi() from error
         raise
-    uow.publish(PractitionerRegistered(**_facts(practitioner)))
+    uow.publish(_event(PractitionerRegistered, practitioner))
     audit.record(uow, "practitioner.create", "practitioner", practitioner.id)
     return practitioner
 
@@ -120,13 +118,11 @@ async def get_practitioner(uow: UnitOfWork, practitioner_id: uuid.UUID) -> Pract
 
 
 async def list_practitioners(
-    uow: UnitOfWork, *, specialty: str | None, q: str | None, page: PageParams
+    uow: UnitOfWork, filters: PractitionerFilters, page: PageParams
 ) -> tuple[list[Practitioner], str | None]:
-    query = PRACTITIONERS.query(uow)
-    if specialty:
-        query = query.where(Practitioner.specialty == specialty)
-    query = query.where(matches_every_word(q, Practitioner.first_name, Practitioner.last_name))
-    return await paginate(uow.session, query, order_by=[Practitioner.created_at, Practitioner.id], params=page)
+    # Not audited (no PRACTITIONERS.list): practitioners are no patient data.
+    query = PRACTITIONERS.matching(uow, filters)
+    return await paginate(uow.session, query, order_by=PRACTITIONERS.order_by, params=page)
 
 
 async def update_practitioner(
@@ -136,23 +132,15 @@ async def update_practitioner(
         if field in data.model_fields_set:
             raise invalid_field(field, "cannot be changed after registration", code="FIELD_NOT_EDITABLE")
     practitioner = await PRACTITIONERS.load_version(uow, practitioner_id, expected_version)
-    changes = data.model_dump(exclude_unset=True)
-    for field in REQUIRED_ON_PATCH:
-        if field in changes and changes[field] is None:
-            raise invalid_field(field, "cannot be cleared")
+    changes = changes_of(data)
     if "working_hours" in changes:
         windows = [entry.to_window() for entry in data.working_hours or ()]
         practitioner.working_hours = _rows(windows)
     for field in ("first_name", "last_name", "phone", "email"):
         if field in changes:
-            value = changes[field]
-            setattr(practitioner, field, str(value) if field == "email" and value else value)
-    if changes:
-        practitioner.updated_at = uow.now()
-        flag_modified(practitioner, "updated_at")  # a new version even when only child rows changed
-        await uow.session.flush()
-        uow.publish(PractitionerUpdated(**_facts(practitioner), changed_fields=tuple(sorted(changes))))
-    audit.record(uow, "practitioner.update", "practitioner", practitioner.id)
+            setattr(practitioner, field, changes[field])
+    if changed := await PRACTITIONERS.updated(uow, practitioner, changes):
+        uow.publish(_event(PractitionerUpdated, practitioner, changed_fields=changed))
     return practitioner
 
 
@@ -160,11 +148,8 @@ async def delete_practitioner(uow: UnitOfWork, practitioner_id: uuid.UUID, expec
     practitioner = await PRACTITIONERS.load_version(uow, practitioner_id, expected_version)
     if await scheduling.count_active_appointments(uow.session, practitioner_id=practitioner.id):
         raise PractitionerHasAppointments("Only a practitioner whose appointments are all cancelled can be removed.")
-    practitioner.deleted_at = uow.now()
-    practitioner.updated_at = practitioner.deleted_at
-    await uow.session.flush()
-    uow.publish(PractitionerDeleted(practitioner_id=practitioner.id))
-    audit.record(uow, "practitioner.delete", "practitioner", practitioner.id)
+    await PRACTITIONERS.soft_delete(uow, practitioner)
+    uow.publish(_event(PractitionerDeleted, practitioner))
 
 
 async def get_availability(

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
+from fastapi import Query
 from pydantic import BaseModel, Field, StringConstraints
 
+from caremesh.platform.repository import ListFilters
 from caremesh.platform.schemas import Strict
 from caremesh.platform.timeutil import InDateTime, OutDateTime
 from caremesh.scheduling.domain import (
@@ -16,6 +19,15 @@ from caremesh.scheduling.domain import (
 
 DurationMinutes = Annotated[int, Field(ge=MIN_DURATION_MINUTES, le=MAX_DURATION_MINUTES)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppointmentFilters(ListFilters):
+    patient_id: uuid.UUID | None = None
+    practitioner_id: uuid.UUID | None = None
+    status: Status | None = None
+    start_from: Annotated[InDateTime | None, Query(alias="from", description="Starts at or after (inclusive)")] = None
+    start_to: Annotated[InDateTime | None, Query(alias="to", description="Starts before (exclusive)")] = None
 
 
 class AppointmentCreate(Strict):

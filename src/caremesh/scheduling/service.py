@@ -8,8 +8,8 @@ constraint decides the races those checks cannot see.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, TypeVar
 
 from prometheus_client import Counter
 from sqlalchemy import ColumnElement, Select, bindparam, exists, select
@@ -18,8 +18,9 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.audit import contract as audit
 from caremesh.patients import contract as patients
-from caremesh.platform.db import violates, where_given
+from caremesh.platform.db import violates
 from caremesh.platform.errors import Conflict, invalid_field
+from caremesh.platform.mapping import from_attributes
 from caremesh.platform.numbering import next_number
 from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
@@ -43,10 +44,13 @@ from caremesh.scheduling.schemas import (
     AppointmentCancel,
     AppointmentComplete,
     AppointmentCreate,
+    AppointmentFilters,
     AppointmentReschedule,
 )
 
 NUMBER_PREFIX = "APT"
+
+EventT = TypeVar("EventT", bound=_AppointmentEvent)
 
 APPOINTMENTS_BOOKED = Counter("appointments_booked_total", "Appointments booked", ["specialty"])
 
@@ -64,24 +68,24 @@ class InvalidStatusTransition(Conflict):
 
 
 # A patient-role principal sees only their own appointments; others do not exist for them.
-APPOINTMENTS: Repository[Appointment] = Repository(
-    Appointment, AppointmentNotFound, entity="appointment", owner=Appointment.patient_id, record=audit.record
+APPOINTMENTS: Repository[Appointment] = audit.repository(
+    Appointment,
+    AppointmentNotFound,
+    entity="appointment",
+    owner=Appointment.patient_id,
+    order_by=[Appointment.start_at, Appointment.id],  # in order of start
+    criteria={
+        "start_from": lambda start: Appointment.start_at >= start,  # inclusive
+        "start_to": lambda end: Appointment.start_at < end,  # exclusive
+    },
 )
 
 
-def _facts(appointment: Appointment) -> dict[str, Any]:
-    """The fields every appointment event starts with."""
-    return {
-        "appointment_id": appointment.id,
-        "number": appointment.number,
-        "patient_id": appointment.patient_id,
-        "practitioner_id": appointment.practitioner_id,
-        "specialty": appointment.specialty,
-        "start": appointment.start_at,
-        "end": appointment.end_at,
-        "duration_minutes": appointment.duration_minutes,
-        "status": appointment.status,
-    }
+def _event(event: type[EventT], appointment: Appointment, **given: Any) -> EventT:
+    """`event` about the appointment: every field not `given` is the appointment's column of the same name."""
+    return from_attributes(
+        event, appointment, appointment_id=appointment.id, start=appointment.start_at, end=appointment.end_at, **given
+    )
 
 
 def _busy_query(*, excluding: bool) -> Select[tuple[bool, bool]]:
@@ -189,7 +193,7 @@ async def book_appointment(uow: UnitOfWork, data: AppointmentCreate) -> Appointm
     session.add(appointment)
     await _flush_refusing_overlaps(uow)
     uow.after_commit(APPOINTMENTS_BOOKED.labels(specialty=appointment.specialty).inc)
-    uow.publish(AppointmentBooked(**_facts(appointment)))
+    uow.publish(_event(AppointmentBooked, appointment))
     audit.record(uow, "appointment.book", "appointment", appointment.id)
     return appointment
 
@@ -199,27 +203,9 @@ async def get_appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> Appoint
 
 
 async def list_appointments(
-    uow: UnitOfWork,
-    *,
-    patient_id: uuid.UUID | None,
-    practitioner_id: uuid.UUID | None,
-    status: Status | None,
-    start_from: datetime | None,
-    start_to: datetime | None,
-    page: PageParams,
+    uow: UnitOfWork, filters: AppointmentFilters, page: PageParams
 ) -> tuple[list[Appointment], str | None]:
-    """Appointments in order of start; `start_from` inclusive, `start_to` exclusive."""
-    query = where_given(
-        APPOINTMENTS.query(uow),
-        (Appointment.patient_id, patient_id),
-        (Appointment.practitioner_id, practitioner_id),
-        (Appointment.status, status),
-    )
-    if start_from is not None:
-        query = query.where(Appointment.start_at >= start_from)
-    if start_to is not None:
-        query = query.where(Appointment.start_at < start_to)
-    return await APPOINTMENTS.page(uow, query, order_by=[Appointment.start_at, Appointment.id], params=page)
+    return await APPOINTMENTS.list(uow, filters, page)
 
 
 async def _begin_transition(
@@ -240,12 +226,13 @@ async def _finish_transition(
     target: Status,
     event: type[_AppointmentEvent],
     action: str,
-    **extra: Any,
+    **given: Any,
 ) -> Appointment:
+    """The appointment in `target`, published as `event` (the appointment's columns, but what is `given`)."""
     appointment.status = target
     appointment.updated_at = uow.now()
     await uow.session.flush()
-    uow.publish(event(**_facts(appointment), **extra))
+    uow.publish(_event(event, appointment, **given))
     audit.record(uow, f"appointment.{action}", "appointment", appointment.id)
     return appointment
 
@@ -253,9 +240,7 @@ async def _finish_transition(
 async def check_in(uow: UnitOfWork, appointment_id: uuid.UUID, expected_version: int | None) -> Appointment:
     appointment = await _begin_transition(uow, appointment_id, Status.CHECKED_IN, expected_version)
     appointment.checked_in_at = uow.now()
-    return await _finish_transition(
-        uow, appointment, Status.CHECKED_IN, AppointmentCheckedIn, "check_in", checked_in_at=appointment.checked_in_at
-    )
+    return await _finish_transition(uow, appointment, Status.CHECKED_IN, AppointmentCheckedIn, "check_in")
 
 
 async def complete(
@@ -275,16 +260,7 @@ async def complete(
     except domain.VisitTimesError as error:
         raise invalid_field(error.field, error.message, code="INVALID_VISIT_TIMES") from error
     appointment.started_at, appointment.ended_at, appointment.completed_at = started_at, ended_at, now
-    return await _finish_transition(
-        uow,
-        appointment,
-        Status.COMPLETED,
-        AppointmentCompleted,
-        "complete",
-        started_at=started_at,
-        ended_at=ended_at,
-        completed_at=now,
-    )
+    return await _finish_transition(uow, appointment, Status.COMPLETED, AppointmentCompleted, "complete")
 
 
 async def cancel(
@@ -321,6 +297,6 @@ async def reschedule(
     appointment.updated_at = uow.now()
     flag_modified(appointment, "updated_at")  # a new version even if moved to where it was
     await _flush_refusing_overlaps(uow)
-    uow.publish(AppointmentRescheduled(**_facts(appointment), previous_start=previous_start, previous_end=previous_end))
+    uow.publish(_event(AppointmentRescheduled, appointment, previous_start=previous_start, previous_end=previous_end))
     audit.record(uow, "appointment.reschedule", "appointment", appointment.id)
     return appointment
