@@ -3,16 +3,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Uuid, text
+from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from caremesh.audit.domain import GENESIS_HASH
-from caremesh.platform.db import Base, UTCDateTime
+from caremesh.platform.db import Base, UTCDateTime, partial_index
 
 __all__ = ["GENESIS_HASH", "AuditChainHead", "AuditEvent"]
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
-UNSEALED = text("seq IS NULL")
 
 
 class AuditEvent(Base):
@@ -24,7 +23,7 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_events_entity", "entity_type", "entity_id"),
         Index("ix_audit_events_actor", "actor_id"),
-        Index("ix_audit_events_unsealed", "position", sqlite_where=UNSEALED, postgresql_where=UNSEALED),
+        partial_index("ix_audit_events_unsealed", "position", where="seq IS NULL"),
         CheckConstraint(
             "(seq IS NULL) = (prev_hash IS NULL) AND (seq IS NULL) = (hash IS NULL)", name="sealed_together"
         ),

@@ -5,13 +5,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String, Uuid, text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String, Uuid
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from caremesh.billing.domain import InvoiceStatus, Kind
-from caremesh.platform.db import Base, Money, UTCDateTime, new_id, quoted_list
+from caremesh.platform.db import Base, Money, UTCDateTime, new_id, partial_index, quoted_list
 from caremesh.platform.money import cents_sql
 
 BASIS_POINT = Decimal("0.0001")
@@ -70,13 +70,7 @@ class Tariff(Base):
         CheckConstraint(f"kind IN ({quoted_list(Kind)})", name="kind_known"),
         CheckConstraint("tax_rate_bp BETWEEN 0 AND 10000", name="tax_rate_range"),
         # At most one consultation tariff names a specialty, so a visit's price is never ambiguous.
-        Index(
-            ONE_CONSULTATION_TARIFF_PER_SPECIALTY,
-            "specialty",
-            unique=True,
-            sqlite_where=text("kind = 'consultation'"),
-            postgresql_where=text("kind = 'consultation'"),
-        ),
+        partial_index(ONE_CONSULTATION_TARIFF_PER_SPECIALTY, "specialty", unique=True, where="kind = 'consultation'"),
     )
 
     code: Mapped[str] = mapped_column(String(40), primary_key=True)

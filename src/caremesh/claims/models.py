@@ -5,11 +5,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String, Uuid, text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caremesh.insurance.contract import Category
-from caremesh.platform.db import Base, Money, UTCDateTime, new_id, quoted_list
+from caremesh.platform.db import Base, Money, UTCDateTime, new_id, partial_index, quoted_list
 from caremesh.platform.money import cents_sql as cents
 
 CLAIM_STATUSES = ("draft", "submitted", "approved", "partially_approved", "rejected", "paid")
@@ -21,11 +21,6 @@ DISPUTE_OUTCOMES = ("upheld", "overturned")
 ONE_OPEN_CLAIM_PER_INVOICE = ("uq_claims_open_invoice", "claims.invoice_id")
 ONE_OPEN_DISPUTE_PER_CLAIM = ("uq_claim_disputes_open_claim", "claim_disputes.claim_id")
 ONE_REMITTANCE = ("uq_remittances_payer_code_remittance_id", "remittances.payer_code, remittances.remittance_id")
-
-
-def _unique_where(name: str, column: str, where: str) -> Index:
-    """A unique index over the rows matching `where` only (a partial index, the same on SQLite and PostgreSQL)."""
-    return Index(name, column, unique=True, sqlite_where=text(where), postgresql_where=text(where))
 
 
 class Claim(Base):
@@ -55,7 +50,7 @@ class Claim(Base):
             "(status IN ('draft', 'submitted')) = (approved_amount IS NULL)", name="approved_amount_once_decided"
         ),
         # One open claim per invoice: a rejected claim may be followed by a corrected one.
-        _unique_where("uq_claims_open_invoice", "invoice_id", "status <> 'rejected'"),
+        partial_index("uq_claims_open_invoice", "invoice_id", unique=True, where="status <> 'rejected'"),
         Index("ix_claims_duplicates", "member_id", "service_date"),
         Index("ix_claims_patient_id", "patient_id"),
         Index("ix_claims_status_created_at", "status", "created_at"),
@@ -149,7 +144,7 @@ class Dispute(Base):
         CheckConstraint(f"status IN ({quoted_list(DISPUTE_STATUSES)})", name="status_known"),
         CheckConstraint(f"outcome IS NULL OR outcome IN ({quoted_list(DISPUTE_OUTCOMES)})", name="outcome_known"),
         CheckConstraint("(status = 'resolved') = (outcome IS NOT NULL)", name="resolved_has_outcome"),
-        _unique_where("uq_claim_disputes_open_claim", "claim_id", "status = 'open'"),
+        partial_index("uq_claim_disputes_open_claim", "claim_id", unique=True, where="status = 'open'"),
         Index("ix_claim_disputes_claim_id_created_at", "claim_id", "created_at"),
     )
 

@@ -5,11 +5,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid, text
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from caremesh.insurance.domain import Category, CoverageStatus, SchemeStatus
-from caremesh.platform.db import Base, Money, UTCDateTime, new_id, quoted_list
+from caremesh.platform.db import Base, Money, UTCDateTime, new_id, partial_index, quoted_list
 from caremesh.platform.money import cents_sql as cents
 
 CATEGORIES = tuple(c.value for c in Category)
@@ -53,13 +53,7 @@ class Payer(Base):
         CheckConstraint("pcn IS NULL OR bin IS NOT NULL", name="pcn_needs_bin"),
         UniqueConstraint("bin", "pcn", name="uq_insurance_payers_bin_pcn"),
         # (bin, NULL) rows are not equal to each other for UNIQUE: one payer per bare BIN.
-        Index(
-            "uq_insurance_payers_bin_without_pcn",
-            "bin",
-            unique=True,
-            sqlite_where=text("pcn IS NULL"),
-            postgresql_where=text("pcn IS NULL"),
-        ),
+        partial_index("uq_insurance_payers_bin_without_pcn", "bin", unique=True, where="pcn IS NULL"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
