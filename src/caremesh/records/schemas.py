@@ -24,7 +24,7 @@ Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 Text500 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 DiagnosisCode = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=3, max_length=8),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=8),
     Field(description="An ICD-10-CM billable code of the bundled code set, with or without its dot (`E11.9`)"),
 ]
 ProcedureCode = Annotated[

@@ -153,10 +153,27 @@ def downgrade() -> None:
     op.drop_index("ix_medical_records_patient_created", "medical_records", schema=schema)
     op.drop_table("medical_records", schema=schema)
     if schema is not None:
+        _move_messaging_rows(schema, schema.removesuffix("records") + "platform")
         for table in ("dead_letters", "inbox", "event_deliveries", "outbox_events"):
             op.drop_table(table, schema=schema)
         op.execute(f'DROP FUNCTION "{schema}".medical_record_versions_written_once()')
         op.execute(f'DROP SCHEMA "{schema}"')  # empty now; refuses (and rolls back) if anything else is in it
+
+
+OUTBOX = "id, type, version, occurred_at, correlation_id, causation_id, payload, published_at"
+MESSAGING = {
+    "outbox_events": OUTBOX,
+    "event_deliveries": "consumer, event_id, event_type, envelope, attempts, next_attempt_at, last_error",
+    "inbox": "consumer, event_id, event_type, processed_at",
+    "dead_letters": "id, consumer, event_id, event_type, envelope, attempts, error, failed_at, replayed_at",
+}
+
+
+def _move_messaging_rows(source: str, target: str) -> None:
+    """The context's events and deliveries into the platform's tables (as 0019's downgrade does): none is lost."""
+    for table, columns in MESSAGING.items():
+        order = " ORDER BY seq" if table == "outbox_events" else ""
+        op.execute(f'INSERT INTO "{target}".{table} ({columns}) SELECT {columns} FROM "{source}".{table}{order}')
 
 
 def _written_once(schema: str | None) -> None:
