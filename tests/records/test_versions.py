@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.builders.records import RECORDS, allergy, diagnosis, make_encounter, make_record, note, snapshot
@@ -121,3 +123,13 @@ async def test_history_pages_oldest_first(env):
     rest = (await env.client.get(url, params={"limit": 3, "cursor": first["next_cursor"]}, headers=env.admin)).json()
     assert [v["text"] for v in rest["items"]] == ["v4"]
     assert rest["next_cursor"] is None
+
+
+async def test_concurrent_amendments_of_one_version_make_exactly_one_new_version(env, record):
+    await env.warm_pool(6)
+    answers = await asyncio.gather(
+        *(amend(env, record["id"], diagnosis(code="E11.9", description=f"take {n}"), 1) for n in range(6))
+    )
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200] + [412] * 5, [a.text for a in answers]
+    assert await env.count("medical_record_versions") == 2
