@@ -132,3 +132,26 @@ async def test_who_reads_a_chart(env):
         headers = await env.user([role])
         response = await env.client.get(f"/api/v1/patients/{mine['patient']['id']}/chart", headers=headers)
         assert response.status_code == status, role
+
+
+async def test_the_contract_gives_an_encounters_codes_in_the_order_recorded(env):
+    from caremesh.records.contract import coded_entries
+
+    visit = await make_encounter(env)
+    patient_id, appointment = visit["patient"]["id"], visit["appointment"]["id"]
+    first = await make_record(env, patient_id, diagnosis(code="E11.9"), appointment_id=appointment)
+    env.clock.advance(minutes=1)
+    billed = await make_record(env, patient_id, procedure(quantity=2), appointment_id=appointment)
+    env.clock.advance(minutes=1)
+    second = await make_record(env, patient_id, diagnosis(code="I10"), appointment_id=appointment)
+    wrong = await make_record(env, patient_id, diagnosis(code="J45.909"), appointment_id=appointment)
+    await env.client.post(f"{RECORDS}/{wrong['id']}/retract", json={"reason": "duplicate"}, headers=env.admin)
+    await make_record(env, patient_id, note(), appointment_id=appointment)
+    await make_record(env, patient_id, diagnosis(code="K21.9"))  # not of this encounter
+    async with env.uow() as uow:
+        found = await coded_entries(uow.session, uuid.UUID(appointment))
+    assert [(str(e.id), e.type, e.code, e.quantity) for e in found] == [
+        (first["id"], "diagnosis", "E11.9", None),
+        (billed["id"], "procedure", "99213", 2),
+        (second["id"], "diagnosis", "I10", None),
+    ]
