@@ -23,7 +23,7 @@ def allergy(**overrides: Any) -> dict[str, Any]:
 def vital_signs(**overrides: Any) -> dict[str, Any]:
     body = {
         "type": "vital_signs",
-        "measured_at": at(9, 5),
+        "measured_at": "2030-01-07T05:30:00Z",  # before the test clock's 06:00
         "heart_rate": 72,
         "systolic_bp": 120,
         "diastolic_bp": 80,

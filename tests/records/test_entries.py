@@ -102,7 +102,7 @@ async def test_the_bounds_themselves_are_accepted(env, visit, edge):
     if edge == "high":
         values["diastolic_bp"] = 200  # below systolic's 300
     body = await make_record(
-        env, visit["patient"]["id"], {"type": "vital_signs", "measured_at": "2030-01-07T09:00:00Z", **values}
+        env, visit["patient"]["id"], {"type": "vital_signs", "measured_at": "2030-01-07T05:00:00Z", **values}
     )
     assert body["heart_rate"] == values["heart_rate"]
 
@@ -110,7 +110,7 @@ async def test_the_bounds_themselves_are_accepted(env, visit, edge):
 @pytest.mark.parametrize(
     ("body", "why"),
     [
-        ({"type": "vital_signs", "measured_at": "2030-01-07T09:00:00Z"}, "no measure"),
+        ({"type": "vital_signs", "measured_at": "2030-01-07T05:00:00Z"}, "no measure"),
         (vital_signs(systolic_bp=90, diastolic_bp=90), "diastolic not below systolic"),
         (vital_signs(measured_at=None), "no measured_at"),
         (vital_signs(heart_rate=72.5), "a fractional heart rate"),
@@ -135,6 +135,17 @@ async def test_malformed_entries_are_refused_and_nothing_is_written(env, visit, 
     response = await post_record(env, visit["patient"]["id"], body)
     assert_problem(response, 422, "VALIDATION_ERROR")
     assert await snapshot(env) == before, why
+
+
+async def test_a_measure_or_an_onset_from_the_future_is_refused(env, visit):
+    before = await snapshot(env)
+    ahead = await post_record(env, visit["patient"]["id"], vital_signs(measured_at="2030-01-07T06:06:00Z"))
+    assert_problem(ahead, 422, "VALIDATION_ERROR")  # the test clock stands at 06:00 UTC
+    onset = await post_record(env, visit["patient"]["id"], diagnosis(onset_date="2030-01-08"))
+    assert_problem(onset, 422, "VALIDATION_ERROR")
+    assert await snapshot(env) == before
+    skewed = await make_record(env, visit["patient"]["id"], vital_signs(measured_at="2030-01-07T06:04:00Z"))
+    assert skewed["measured_at"] == "2030-01-07T06:04:00Z"
 
 
 async def test_a_note_of_twenty_thousand_characters_is_kept_whole(env, visit):

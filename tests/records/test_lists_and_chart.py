@@ -90,9 +90,9 @@ async def test_the_chart_gathers_the_patients_record(env):
     penicillin = await make_record(env, patient_id, allergy())
     env.clock.advance(minutes=1)
     latex = await make_record(env, patient_id, allergy(substance="Latex", severity="mild"))
-    await make_record(env, patient_id, vital_signs(measured_at=at(9, 30), heart_rate=80))
-    latest = await make_record(env, patient_id, vital_signs(measured_at=at(10), heart_rate=90))
-    await make_record(env, patient_id, vital_signs(measured_at=at(8), heart_rate=70))  # recorded last, measured first
+    await make_record(env, patient_id, vital_signs(measured_at=at(5, 30), heart_rate=80))
+    latest = await make_record(env, patient_id, vital_signs(measured_at=at(5, 45), heart_rate=90))
+    await make_record(env, patient_id, vital_signs(measured_at=at(4), heart_rate=70))  # recorded last, measured first
     await make_record(env, patient_id, note())
     medication = await stock_medication(env)
     under_way = await place_order(env, prescription(visit["patient"], visit["practitioner"], (medication, 1)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select, tuple_
@@ -23,6 +24,7 @@ from caremesh.platform import permissions
 from caremesh.platform.errors import Conflict, Forbidden, Unprocessable, invalid_field
 from caremesh.platform.pagination import PageParams, decode_cursor, encode_cursor, paginate
 from caremesh.platform.repository import Repository
+from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
 from caremesh.records import domain
 from caremesh.records.domain import ClinicalStatus, RecordStatus, RecordType
@@ -33,6 +35,7 @@ from caremesh.records.schemas import MedicalRecordFilters
 from caremesh.scheduling import contract as scheduling
 
 RECENT_ENCOUNTERS = 10
+CLOCK_SKEW = timedelta(minutes=5)  # a device's clock a little ahead of ours is not a measure from the future
 CHART_ALLERGIES = 100
 CHART_DIAGNOSES = 100
 
@@ -91,9 +94,14 @@ def _visible(uow: UnitOfWork, query: Select[Any]) -> Select[Any]:
 # --- content ------------------------------------------------------------------------------------------------------
 
 
-def _content(data: Any) -> dict[str, Any]:
+def _content(uow: UnitOfWork, data: Any) -> dict[str, Any]:
     """The entry's columns from a request body (its type's fields; every other content column null)."""
     given = data.model_dump(exclude={"type", "patient_id", "appointment_id"})
+    now = uow.now()
+    if given.get("measured_at") and given["measured_at"] > now + CLOCK_SKEW:
+        raise invalid_field("measured_at", "must not be in the future")
+    if given.get("onset_date") and given["onset_date"] > clinic_date(now):
+        raise invalid_field("onset_date", "must not be in the future")
     content = dict.fromkeys(CONTENT)
     content.update({name: value for name, value in given.items() if name in content})
     if data.type == RecordType.DIAGNOSIS:
@@ -155,7 +163,7 @@ async def create_record(uow: UnitOfWork, data: Any) -> MedicalRecord:
     _check_write(uow, kind)
     if _patient_only(uow):
         raise Forbidden("Patients do not write medical records.")
-    content = _content(data)
+    content = _content(uow, data)
     await _check_encounter(uow, data.patient_id, data.appointment_id)
     now = uow.now()
     author = uow.actor.user_id if uow.actor else None
@@ -209,7 +217,7 @@ async def amend_record(uow: UnitOfWork, record_id: uuid.UUID, data: Any, expecte
     entry = await _load_for_change(uow, record_id, expected_version)
     if data.type != entry.type:
         raise invalid_field("type", f"must stay {entry.type}: an entry does not change its type")
-    for name, value in _content(data).items():
+    for name, value in _content(uow, data).items():
         setattr(entry, name, value)
     _new_version(uow, entry, RecordStatus.AMENDED)
     await uow.session.flush()
