@@ -97,6 +97,11 @@ def _icd10cm() -> Any:
     return simple_icd_10_cm
 
 
+def load_code_sets() -> None:
+    """Read the ICD-10-CM code set now (about two seconds, once per process) rather than in a request."""
+    _icd10cm()
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     code: str  # with its dot, as the code set writes it (`E11.9`)

@@ -10,6 +10,7 @@ entries (the repository's owner) and never a retracted one (it may be another pa
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -57,6 +58,12 @@ RECORDS: Repository[MedicalRecord] = Repository(
     order_by=[MedicalRecord.created_at, MedicalRecord.id],
 )
 NEWEST_FIRST = (MedicalRecord.created_at, MedicalRecord.id)
+
+
+async def bootstrap(uow: UnitOfWork) -> None:
+    """At start-up, off the event loop: the code set is read before the first diagnosis, not during its request
+    (whose transaction would wait on it). No statement runs, so no transaction is taken."""
+    await asyncio.to_thread(domain.load_code_sets)
 
 
 # --- who may do what --------------------------------------------------------------------------------------------
