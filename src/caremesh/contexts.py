@@ -9,6 +9,7 @@ CONTEXTS: tuple[str, ...] = (
     "patients",
     "practitioners",
     "scheduling",
+    "records",
     "billing",
     "payments",
     "insurance",

@@ -24,9 +24,10 @@ from caremesh.contexts import select as select_contexts
 from caremesh.gateway import Limits, Route, render
 from caremesh.platform.settings import MessagingSettings, Settings
 
-# The people-facing contexts in one process; money and clinical orders, where the load is, in two replicas.
+# The people-facing contexts (and the medical record) in one process; money and clinical orders, where the load is,
+# in two replicas.
 DEFAULT_PROCESSES = (
-    "identity,audit,patients,practitioners,scheduling",
+    "identity,audit,patients,practitioners,scheduling,records",
     "billing,payments,insurance,pharmacy,lab,orders,claims,notifications*2",
 )
 

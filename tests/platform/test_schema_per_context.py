@@ -5,6 +5,7 @@ the downgrade puts everything back. SQLite keeps one file: the same journey must
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import subprocess
 import sys
@@ -60,6 +61,13 @@ async def tables_by_schema(prefix: str) -> dict[str, set[str]]:
     return found
 
 
+def tables_at_0018() -> set[str]:
+    """The tables 0019 found (fixed in that migration): the layout its downgrade puts back. Today's models may have
+    more, created by later migrations that their own downgrades remove."""
+    moved = importlib.import_module("caremesh.migrations.versions.0019_schema_per_context").TABLES
+    return set().union(*moved.values())
+
+
 def expected_tables(prefix: str) -> dict[str, set[str]]:
     expected: dict[str, set[str]] = {prefix: {"alembic_version"}}
     for table in metadata.tables.values():
@@ -101,7 +109,7 @@ async def test_an_installation_upgrades_in_place_and_back_with_its_data(installa
     await migrate_down(installation)
     if POSTGRES_URL:  # 0018's layout: everything back in the installation's schema, no schema per context
         prefix = installation.database_schema
-        assert await tables_by_schema(prefix) == {prefix: set().union(*expected_tables(prefix).values())}
+        assert await tables_by_schema(prefix) == {prefix: {"alembic_version", *tables_at_0018()}}
         connection = await asyncpg.connect(_asyncpg_dsn())
         try:
             pending = await connection.fetchval(

@@ -23,6 +23,11 @@ CLINICAL_READ = {"orders:read", "medications:read", "lab_tests:read", "lab_order
 BILLING_READ = {"tariffs:read", "invoices:read", "payments:read"}
 INSURANCE_READ = {"insurance:read", "coverage:verify"}
 CLAIMS_READ = {"claims:read", "reconciliation:read"}
+# Medical records: a permission per type of entry (issue 15). Notes and vital signs are for the clinical staff and
+# the patient only; diagnoses and procedures also for billing and claims (they go on invoices and claims).
+RECORDS_READ = {"diagnoses:read", "allergies:read", "vital_signs:read", "clinical_notes:read", "procedures:read"}
+RECORDS_CODED_READ = {"diagnoses:read", "procedures:read"}
+NURSE_WRITE = {"vital_signs:write", "allergies:write", "clinical_notes:write"}
 
 MATRIX: dict[str, set[str]] = {
     "admin": {"*"},
@@ -44,9 +49,17 @@ MATRIX: dict[str, set[str]] = {
     },
     "doctor": STAFF_READ
     | CLINICAL_READ
+    | RECORDS_READ
+    | NURSE_WRITE
+    | {"diagnoses:write", "procedures:write", "charts:read"}
     | {"appointments:check_in", "appointments:complete", "appointments:no_show", "orders:create", "orders:cancel"},
-    "nurse": STAFF_READ | CLINICAL_READ | {"patients:write", "appointments:check_in"},
+    "nurse": STAFF_READ
+    | CLINICAL_READ
+    | RECORDS_READ
+    | NURSE_WRITE
+    | {"charts:read", "patients:write", "appointments:check_in"},
     "pharmacist": STAFF_READ
+    | {"allergies:read"}
     | {"orders:read", "medications:read", "medications:write", "reservations:read", "reservations:dispense"},
     "lab_technician": STAFF_READ
     | {"orders:read", "lab_tests:read", "lab_tests:write", "lab_orders:read", "lab_orders:result"},
@@ -54,11 +67,13 @@ MATRIX: dict[str, set[str]] = {
     | BILLING_READ
     | INSURANCE_READ
     | CLAIMS_READ
+    | RECORDS_CODED_READ
     | {"invoices:write", "payments:create", "payments:refund", "accounts_receivable:read"},
     "claims_officer": STAFF_READ
     | BILLING_READ
     | INSURANCE_READ
     | CLAIMS_READ
+    | RECORDS_CODED_READ
     | {"accounts_receivable:read", "insurance:write", "claims:write", "reconciliation:write"},
     # Scoped to their own patient record by the use cases.
     "patient": {
@@ -75,7 +90,9 @@ MATRIX: dict[str, set[str]] = {
         "orders:read",
         "lab_orders:read",
         "insurance:read",
-    },
+    }
+    | RECORDS_READ
+    | {"charts:read"},
 }
 
 ADMIN_ONLY = {

@@ -170,3 +170,17 @@ async def free_slots(
     )
     slots = domain.free_slots(windows, timedelta(minutes=duration_minutes), busy, not_before=now)
     return [(slot.start, slot.end) for slot in slots]
+
+
+async def recent_appointments(session: AsyncSession, patient_id: uuid.UUID, *, limit: int) -> list[AppointmentSummary]:
+    """The patient's latest appointments that were not cancelled (a patient's recent encounters), newest first."""
+    rows = await session.scalars(
+        select(Appointment)
+        .where(Appointment.patient_id == patient_id, Appointment.status != Status.CANCELLED)
+        .order_by(Appointment.start_at.desc(), Appointment.id.desc())
+        .limit(limit)
+    )
+    return [from_attributes(AppointmentSummary, row) for row in rows]
+
+
+__all__ += ["recent_appointments"]

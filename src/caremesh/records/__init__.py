@@ -1,0 +1,1 @@
+"""Medical records: diagnoses, allergies, vital signs, notes and procedures, amended as versions, never overwritten."""
