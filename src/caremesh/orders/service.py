@@ -36,6 +36,7 @@ from caremesh.billing import contract as billing
 from caremesh.lab import contract as lab
 from caremesh.orders import domain
 from caremesh.orders.domain import FailureReason, OrderStatus, OrderType, Step
+from caremesh.orders.errors import OrderNotCancellable, OrderNotFound
 from caremesh.orders.events import (
     LabItem,
     OrderCancelled,
@@ -49,7 +50,7 @@ from caremesh.orders.models import Order, OrderEvent, OrderItem
 from caremesh.orders.schemas import OrderCreate, OrderFilters
 from caremesh.patients import contract as patients
 from caremesh.pharmacy import contract as pharmacy
-from caremesh.platform.errors import Conflict, DomainError, NotFound, check_version
+from caremesh.platform.errors import DomainError, check_version
 from caremesh.platform.messaging.consumer import TooEarly
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.numbering import next_number
@@ -69,14 +70,6 @@ ORDERS = Counter("orders_total", "Orders by type and saga outcome", ["type", "ou
 
 def _count(uow: UnitOfWork, order: Order, outcome: str, reason: str = "") -> None:
     uow.after_commit(ORDERS.labels(type=order.type, outcome=outcome, reason=reason).inc)
-
-
-class OrderNotFound(NotFound):
-    code, title = "ORDER_NOT_FOUND", "Order not found"
-
-
-class OrderNotCancellable(Conflict):
-    code, title = "ORDER_NOT_CANCELLABLE", "The order can no longer be cancelled"
 
 
 # --- reads ----------------------------------------------------------------------------------------

@@ -7,11 +7,11 @@ from datetime import date
 from typing import Any, TypeVar
 
 from caremesh.audit import contract as audit
-from caremesh.patients.errors import PatientNotFound
+from caremesh.patients.errors import PatientHasAppointments, PatientNotFound
 from caremesh.patients.events import PatientDeleted, PatientRegistered, PatientUpdated
 from caremesh.patients.models import Patient
 from caremesh.patients.schemas import PatientCreate, PatientFilters, PatientUpdate
-from caremesh.platform.errors import Conflict, Forbidden, invalid_field
+from caremesh.platform.errors import Forbidden, invalid_field
 from caremesh.platform.mapping import from_attributes
 from caremesh.platform.messaging.events import IntegrationEvent
 from caremesh.platform.pagination import PageParams
@@ -23,10 +23,6 @@ from caremesh.platform.uow import UnitOfWork
 from caremesh.scheduling import contract as scheduling
 
 EventT = TypeVar("EventT", bound=IntegrationEvent)
-
-
-class PatientHasAppointments(Conflict):
-    code, title = "PATIENT_HAS_APPOINTMENTS", "The patient has scheduled or checked-in appointments"
 
 
 # A patient-role principal sees only their own record; a deleted patient is gone for everyone.

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from caremesh.audit import contract as audit
 from caremesh.platform.db import violates
-from caremesh.platform.errors import Conflict, invalid_field
+from caremesh.platform.errors import invalid_field
 from caremesh.platform.mapping import from_attributes
 from caremesh.platform.messaging.events import IntegrationEvent
 from caremesh.platform.pagination import PageParams, paginate
@@ -22,7 +22,7 @@ from caremesh.platform.search import matches_every_word
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
 from caremesh.practitioners.domain import DEFAULT_WORKING_HOURS, WorkingWindow, is_valid_npi
-from caremesh.practitioners.errors import PractitionerNotFound
+from caremesh.practitioners.errors import DuplicateNpi, PractitionerHasAppointments, PractitionerNotFound
 from caremesh.practitioners.events import PractitionerDeleted, PractitionerRegistered, PractitionerUpdated
 from caremesh.practitioners.models import Practitioner, Specialty, WorkingHours
 from caremesh.practitioners.schemas import (
@@ -38,14 +38,6 @@ IMMUTABLE_FIELDS = ("npi", "specialty", "practice_start_date")
 NPI_UNIQUE = "uq_practitioners_npi"
 
 EventT = TypeVar("EventT", bound=IntegrationEvent)
-
-
-class DuplicateNpi(Conflict):
-    code, title = "DUPLICATE_NPI", "A practitioner with this NPI is already registered"
-
-
-class PractitionerHasAppointments(Conflict):
-    code, title = "PRACTITIONER_HAS_APPOINTMENTS", "The practitioner has appointments"
 
 
 # Everyone sees every practitioner still on the staff (no owner); a removed one is gone.

@@ -11,7 +11,7 @@ from caremesh.platform.messaging.events import IntegrationEvent, integration_eve
 
 
 @dataclass(frozen=True, kw_only=True)
-class _MedicalRecordChanged(IntegrationEvent):
+class MedicalRecordChanged(IntegrationEvent):
     record_id: uuid.UUID
     patient_id: uuid.UUID
     appointment_id: uuid.UUID | None
@@ -22,17 +22,17 @@ class _MedicalRecordChanged(IntegrationEvent):
 
 
 @integration_event("medical_record.created")
-class MedicalRecordCreated(_MedicalRecordChanged):
+class MedicalRecordCreated(MedicalRecordChanged):
     pass
 
 
 @integration_event("medical_record.amended")
-class MedicalRecordAmended(_MedicalRecordChanged):
+class MedicalRecordAmended(MedicalRecordChanged):
     pass
 
 
 @integration_event("medical_record.retracted")
-class MedicalRecordRetracted(_MedicalRecordChanged):
+class MedicalRecordRetracted(MedicalRecordChanged):
     pass
 
 

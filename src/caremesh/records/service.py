@@ -22,15 +22,21 @@ from caremesh.audit import contract as audit
 from caremesh.orders import contract as orders
 from caremesh.patients import contract as patients
 from caremesh.platform import permissions
-from caremesh.platform.errors import Conflict, Forbidden, Unprocessable, invalid_field
+from caremesh.platform.errors import Forbidden, invalid_field
+from caremesh.platform.mapping import from_attributes
 from caremesh.platform.pagination import PageParams, decode_cursor, encode_cursor, paginate
 from caremesh.platform.repository import Repository
 from caremesh.platform.timeutil import clinic_date
 from caremesh.platform.uow import UnitOfWork
 from caremesh.records import domain
 from caremesh.records.domain import ClinicalStatus, RecordStatus, RecordType
-from caremesh.records.errors import MedicalRecordNotFound
-from caremesh.records.events import MedicalRecordAmended, MedicalRecordCreated, MedicalRecordRetracted
+from caremesh.records.errors import AppointmentOfAnotherPatient, MedicalRecordIsRetracted, MedicalRecordNotFound
+from caremesh.records.events import (
+    MedicalRecordAmended,
+    MedicalRecordChanged,
+    MedicalRecordCreated,
+    MedicalRecordRetracted,
+)
 from caremesh.records.models import CONTENT, MedicalRecord, MedicalRecordVersion
 from caremesh.records.schemas import MedicalRecordFilters
 from caremesh.scheduling import contract as scheduling
@@ -41,20 +47,11 @@ CHART_ALLERGIES = 100
 CHART_DIAGNOSES = 100
 
 
-class MedicalRecordIsRetracted(Conflict):
-    code, title = "MEDICAL_RECORD_RETRACTED", "The entry was retracted (entered in error)"
-
-
-class AppointmentOfAnotherPatient(Unprocessable):
-    code, title = "APPOINTMENT_OF_ANOTHER_PATIENT", "The appointment is another patient's"
-
-
-RECORDS: Repository[MedicalRecord] = Repository(
+RECORDS: Repository[MedicalRecord] = audit.repository(
     MedicalRecord,
     MedicalRecordNotFound,
     entity="medical_record",
     owner=MedicalRecord.patient_id,
-    record=audit.record,
     order_by=[MedicalRecord.created_at, MedicalRecord.id],
 )
 NEWEST_FIRST = (MedicalRecord.created_at, MedicalRecord.id)
@@ -122,31 +119,31 @@ def _content(uow: UnitOfWork, data: Any) -> dict[str, Any]:
     return content
 
 
-def _version_row(entry: MedicalRecord) -> MedicalRecordVersion:
-    return MedicalRecordVersion(
-        record_id=entry.id,
-        version=entry.version,
-        patient_id=entry.patient_id,
-        appointment_id=entry.appointment_id,
-        type=entry.type,
-        status=entry.status,
-        author_id=entry.author_id,
-        recorded_at=entry.recorded_at,
-        retraction_reason=entry.retraction_reason,
-        **entry.content(),
-    )
+# What a version keeps of its entry besides the content columns.
+VERSIONED = (
+    "version",
+    "patient_id",
+    "appointment_id",
+    "type",
+    "status",
+    "author_id",
+    "recorded_at",
+    "retraction_reason",
+)
 
 
-def _event_fields(entry: MedicalRecord) -> dict[str, Any]:
-    return {
-        "record_id": entry.id,
-        "patient_id": entry.patient_id,
-        "appointment_id": entry.appointment_id,
-        "type": entry.type,
-        "version": entry.version,
-        "author_id": entry.author_id,
-        "recorded_at": entry.recorded_at,
-    }
+async def _keep_version(
+    uow: UnitOfWork, entry: MedicalRecord, event: type[MedicalRecordChanged], action: str
+) -> MedicalRecord:
+    """Flush the entry (its version number moves on), write that version to the history, publish `event` and
+    record `medical_record.<action>`: the end of every create, amend and retract."""
+    await uow.session.flush()
+    kept = {name: getattr(entry, name) for name in VERSIONED}
+    uow.session.add(MedicalRecordVersion(record_id=entry.id, **kept, **entry.content()))
+    await uow.session.flush()
+    uow.publish(from_attributes(event, entry, record_id=entry.id))
+    audit.record(uow, f"medical_record.{action}", "medical_record", entry.id)
+    return entry
 
 
 async def _check_encounter(uow: UnitOfWork, patient_id: uuid.UUID, appointment_id: uuid.UUID | None) -> None:
@@ -187,12 +184,7 @@ async def create_record(uow: UnitOfWork, data: Any) -> MedicalRecord:
         **content,
     )
     uow.session.add(entry)
-    await uow.session.flush()
-    uow.session.add(_version_row(entry))
-    await uow.session.flush()
-    uow.publish(MedicalRecordCreated(**_event_fields(entry)))
-    audit.record(uow, "medical_record.create", "medical_record", entry.id)
-    return entry
+    return await _keep_version(uow, entry, MedicalRecordCreated, "create")
 
 
 async def _load_visible(uow: UnitOfWork, record_id: uuid.UUID, *, for_update: bool = False) -> MedicalRecord:
@@ -227,12 +219,7 @@ async def amend_record(uow: UnitOfWork, record_id: uuid.UUID, data: Any, expecte
     for name, value in _content(uow, data).items():
         setattr(entry, name, value)
     _new_version(uow, entry, RecordStatus.AMENDED)
-    await uow.session.flush()
-    uow.session.add(_version_row(entry))
-    await uow.session.flush()
-    uow.publish(MedicalRecordAmended(**_event_fields(entry)))
-    audit.record(uow, "medical_record.amend", "medical_record", entry.id)
-    return entry
+    return await _keep_version(uow, entry, MedicalRecordAmended, "amend")
 
 
 async def retract_record(
@@ -243,12 +230,7 @@ async def retract_record(
     entry.retraction_reason = reason
     entry.retracted_at = uow.now()
     _new_version(uow, entry, RecordStatus.ENTERED_IN_ERROR)
-    await uow.session.flush()
-    uow.session.add(_version_row(entry))
-    await uow.session.flush()
-    uow.publish(MedicalRecordRetracted(**_event_fields(entry)))
-    audit.record(uow, "medical_record.retract", "medical_record", entry.id)
-    return entry
+    return await _keep_version(uow, entry, MedicalRecordRetracted, "retract")
 
 
 def _new_version(uow: UnitOfWork, entry: MedicalRecord, status: RecordStatus) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from caremesh.audit import contract as audit
 from caremesh.patients import contract as patients
 from caremesh.platform.db import violates
-from caremesh.platform.errors import Conflict, invalid_field
+from caremesh.platform.errors import invalid_field
 from caremesh.platform.mapping import from_attributes
 from caremesh.platform.numbering import next_number
 from caremesh.platform.pagination import PageParams
@@ -29,7 +29,12 @@ from caremesh.platform.uow import UnitOfWork
 from caremesh.practitioners import contract as practitioners
 from caremesh.scheduling import domain
 from caremesh.scheduling.domain import Interval, Status
-from caremesh.scheduling.errors import AppointmentNotFound
+from caremesh.scheduling.errors import (
+    AppointmentConflict,
+    AppointmentNotFound,
+    InvalidStatusTransition,
+    PatientDoubleBooked,
+)
 from caremesh.scheduling.events import (
     AppointmentBooked,
     AppointmentCancelled,
@@ -53,18 +58,6 @@ NUMBER_PREFIX = "APT"
 EventT = TypeVar("EventT", bound=_AppointmentEvent)
 
 APPOINTMENTS_BOOKED = Counter("appointments_booked_total", "Appointments booked", ["specialty"])
-
-
-class AppointmentConflict(Conflict):
-    code, title = "APPOINTMENT_CONFLICT", "The practitioner already has an appointment at that time"
-
-
-class PatientDoubleBooked(Conflict):
-    code, title = "PATIENT_DOUBLE_BOOKED", "The patient already has an appointment at that time"
-
-
-class InvalidStatusTransition(Conflict):
-    code, title = "INVALID_STATUS_TRANSITION", "The appointment's status does not allow this"
 
 
 # A patient-role principal sees only their own appointments; others do not exist for them.
