@@ -46,7 +46,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 NATS_URL = os.environ.get("CAREMESH_BENCH_NATS_URL", "nats://127.0.0.1:4222")
 INVOICE_WAIT_SECONDS = 180
 TOPOLOGY = (
-    "identity,audit,patients,practitioners,scheduling",
+    "identity,audit,patients,practitioners,scheduling,records",
     "billing*2",
     "payments,insurance,pharmacy,lab,orders,claims,notifications",
 )
