@@ -24,9 +24,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.booking import plan, run_concurrently, setup
+from bench.booking import drop_schema, plan, run_concurrently, setup
 from bench.claims import insure
-from bench.server import Server, admin_session, backends, process_tree_cpu_seconds, running_server
+from bench.server import Server, admin_session, backends, own_schema, process_tree_cpu_seconds, running_server
 
 OPS = int(os.environ.get("BENCH_BUDGET_OPS", "100"))
 CLIENTS = 4
@@ -219,7 +219,7 @@ async def main() -> None:
         f"\nCPU budget (PostgreSQL): {ROUNDS} rounds of {OPS} of each operation, {CLIENTS} concurrent clients, "
         f"{cores} CPUs; ms of CPU per operation, medians over rounds"
     )
-    backend = next(b for b in backends(Path(tempfile.mkdtemp())) if b.name == "postgres")
+    backend = own_schema(next(b for b in backends(Path(tempfile.mkdtemp())) if b.name == "postgres"), "budget")
     settings = {"CAREMESH_CLAIM_DUPLICATE_WINDOW_HOURS": "0"}
     results: dict[str, list[tuple[float, float, float]]] = {}
     async with running_server(backend.db, settings) as server, admin_session(server, CLIENTS) as (client, headers):
@@ -241,6 +241,7 @@ async def main() -> None:
                 results.setdefault(name, []).append(await meter.per_operation(jobs()))
             results.setdefault("order (saga)", []).append(await meter.per_operation(operations.order()))
             await operations.check_orders()
+    await drop_schema(backend)
     print(f"{'operation':<20} {'server':>8} {'database':>9} {'client':>8} {'total':>8} {'bound/s':>9} {'goal/s':>7}")
     for name, rounds in results.items():
         server, database, client = (statistics.median(r[i] for r in rounds) for i in range(3))

@@ -27,9 +27,9 @@ import asyncpg
 import httpx
 
 from bench import lean
-from bench.booking import percentile, run_concurrently, spread
+from bench.booking import drop_schema, percentile, run_concurrently, spread
 from bench.reads import register
-from bench.server import POSTGRES_URL, _free_port, admin_session, process_tree_cpu_seconds, running_server
+from bench.server import POSTGRES_URL, _free_port, admin_session, own_schema, process_tree_cpu_seconds, running_server
 from bench.server import backends as bench_backends
 
 READS = int(os.environ.get("BENCH_READS", "2000"))
@@ -108,26 +108,15 @@ async def _caremesh() -> str:
     import tempfile
     from pathlib import Path
 
-    backend = next(b for b in bench_backends(Path(tempfile.mkdtemp())) if b.name == "postgres")
+    backend = own_schema(next(b for b in bench_backends(Path(tempfile.mkdtemp())) if b.name == "postgres"), "ceiling")
     async with running_server(backend.db) as server, admin_session(server, CLIENTS) as (client, headers):
         patients = await register(client, headers)
         results = []
         for _round in range(ROUNDS):
             paths = [f"/api/v1/patients/{random.choice(patients)}" for _ in range(READS)]
             results.append(await _load(client, paths, headers, server.pid or 0))
-    await _drop_schema(backend.db.database_schema)
+    await drop_schema(backend)
     return _row("caremesh (auth + audit)", results)
-
-
-async def _drop_schema(schema: str | None) -> None:
-    if not schema:
-        return
-    connection = await asyncpg.connect(_dsn())
-    try:
-        for (name,) in await connection.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", f"{schema}%"):
-            await connection.execute(f'DROP SCHEMA "{name}" CASCADE')
-    finally:
-        await connection.close()
 
 
 async def _driver(table: str, ids: list[uuid.UUID]) -> str:

@@ -42,6 +42,15 @@ def backends(workdir: Path) -> list[Backend]:
     return [backend for backend in found if backend.name in wanted]
 
 
+def own_schema(backend: Backend, flow: str) -> Backend:
+    """`backend` on a schema of its own for `flow`, so flows run one after another in one process never meet."""
+    if not backend.db.database_schema:
+        return backend
+    return Backend(
+        backend.name, backend.db.model_copy(update={"database_schema": f"{backend.db.database_schema}_{flow}"})
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
