@@ -80,7 +80,9 @@ def up(
     listen: Annotated[str, typer.Option(help="Where nginx listens, HOST:PORT")] = "127.0.0.1:8080",
     process: Annotated[
         list[str] | None,
-        typer.Option(help="CTX,CTX[*REPLICAS] per process group (default: people-facing, then money and orders *2)"),
+        typer.Option(
+            help="CTX,CTX[*REPLICAS][@NICE] per process group (default: people-facing @10, then money and orders *2)"
+        ),
     ] = None,
     first_port: Annotated[int, typer.Option(help="The processes listen on consecutive ports from here")] = 8101,
     workdir: Annotated[str, typer.Option(help="Where nginx keeps its configuration, pid and temporary files")] = (
@@ -176,9 +178,21 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="Worker processes on the one port (PostgreSQL only; SQLite has one writer)")
     ] = 1,
+    nice: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=19,
+            help="Lower this process's CPU priority by N: on a shared machine, let the processes whose consumers "
+            "finish this one's work (invoices, the saga) run first",
+        ),
+    ] = 0,
 ) -> None:
     """Run the HTTP API with the in-process event relay (the embedded mode)."""
     import os
+
+    if nice:
+        os.nice(nice)  # its workers inherit it
 
     import uvicorn
 

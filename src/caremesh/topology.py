@@ -25,9 +25,10 @@ from caremesh.gateway import Limits, Route, render
 from caremesh.platform.settings import MessagingSettings, Settings
 
 # The people-facing contexts (and the medical record) in one process; money and clinical orders, where the load is,
-# in two replicas.
+# in two replicas. On one machine the front process yields the CPU to the others (@10, `serve --nice 10`): what it
+# takes in waits a little, and the consumers that finish its work (invoices, the saga) never fall behind it.
 DEFAULT_PROCESSES = (
-    "identity,audit,patients,practitioners,scheduling,records",
+    "identity,audit,patients,practitioners,scheduling,records@10",
     "billing,payments,insurance,pharmacy,lab,orders,claims,notifications*2",
 )
 
@@ -41,13 +42,23 @@ class Process:
     name: str
     contexts: tuple[str, ...]
     port: int
+    nice: int = 0  # how much lower its CPU priority is (`serve --nice`)
+
+    def serve_arguments(self) -> tuple[str, ...]:
+        """`caremesh serve ...` for this process (migrations are the caller's)."""
+        serve = ("serve", "--no-migrate", "--contexts", ",".join(self.contexts), "--port", str(self.port))
+        return (*serve, "--nice", str(self.nice)) if self.nice else serve
 
 
 def plan(specs: Sequence[str], first_port: int) -> list[Process]:
-    """`CTX,CTX[*REPLICAS]` per process group → the processes, on consecutive ports; every context once."""
+    """`CTX,CTX[*REPLICAS][@NICE]` per process group → the processes, on consecutive ports; every context once.
+    `@NICE` (1-19) starts the group's processes with that much lower CPU priority."""
     processes: list[Process] = []
     seen: set[str] = set()
-    for group, spec in enumerate(specs, start=1):
+    for group, full_spec in enumerate(specs, start=1):
+        spec, _, nice = full_spec.partition("@")
+        if nice and not (nice.strip().isdigit() and 1 <= int(nice) <= 19):
+            raise TopologyProblem(f"@NICE is a number from 1 to 19: {full_spec!r}")
         names, _, replicas = spec.partition("*")
         try:
             contexts = select_contexts(names)
@@ -59,7 +70,7 @@ def plan(specs: Sequence[str], first_port: int) -> list[Process]:
             raise TopologyProblem(f"{', '.join(sorted(twice))} named in two groups; use *N for replicas")
         seen |= set(contexts)
         for replica in range(1, int(replicas or 1) + 1):
-            processes.append(Process(f"group{group}-{replica}", contexts, first_port + len(processes)))
+            processes.append(Process(f"group{group}-{replica}", contexts, first_port + len(processes), int(nice or 0)))
     if missing := [name for name in CONTEXTS if name not in seen]:
         raise TopologyProblem(f"no process serves: {', '.join(missing)}")
     return processes
@@ -145,7 +156,7 @@ def up(
     try:
         for process in processes:
             say(f"starting {process.name} ({','.join(process.contexts)}) on 127.0.0.1:{process.port}")
-            serve = ("serve", "--no-migrate", "--contexts", ",".join(process.contexts), "--port", str(process.port))
+            serve = process.serve_arguments()
             children[process.name] = subprocess.Popen(_caremesh(*serve), env=os.environ | (environment or {}))  # noqa: S603
         for process in processes:
             _wait_for(process.port, children[process.name], process.name)

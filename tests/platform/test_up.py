@@ -21,7 +21,7 @@ from caremesh.platform.settings import DatabaseSettings, Settings
 from caremesh.topology import DEFAULT_PROCESSES, TopologyProblem, broker_environment, plan
 from tests.builders.patients import patient_body
 from tests.builders.pharmacy import medication_body
-from tests.harness import POSTGRES_URL, delete_streams, drop_schemas, process_env
+from tests.harness import POSTGRES_URL, delete_streams, drop_schemas, free_port, process_env
 
 NATS_URL = os.environ.get("CAREMESH_TEST_NATS_URL")
 
@@ -34,6 +34,9 @@ def test_the_default_plan_serves_every_context_once_with_replicas_for_the_busy_o
     assert sorted({c for p in processes for c in p.contexts}) == sorted(CONTEXTS)
     assert processes[1].contexts == processes[2].contexts  # two replicas
     assert "billing" in processes[1].contexts
+    assert [p.nice for p in processes] == [10, 0, 0]  # the front yields the CPU to the consumers
+    assert processes[0].serve_arguments()[-2:] == ("--nice", "10")
+    assert "--nice" not in processes[1].serve_arguments()
 
 
 @pytest.mark.parametrize(
@@ -43,6 +46,8 @@ def test_the_default_plan_serves_every_context_once_with_replicas_for_the_busy_o
         ([*DEFAULT_PROCESSES, "billing"], "billing named in two groups"),
         (["identity,nope"], "unknown context(s): nope"),
         ([",".join(CONTEXTS) + "*x"], "replicas are a number"),
+        ([",".join(CONTEXTS) + "*2@x"], "@NICE is a number from 1 to 19"),
+        ([",".join(CONTEXTS) + "@20"], "@NICE is a number from 1 to 19"),
     ],
 )
 def test_a_bad_plan_is_refused_clearly(specs, says):
@@ -152,3 +157,30 @@ async def _stream_messages(namespace: str) -> int:
         return (await client.jetstream().stream_info(namespace.upper())).state.messages
     finally:
         await client.close()
+
+
+def _niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the niceness from Linux's /proc")
+def test_serve_nice_lowers_the_process_cpu_priority(tmp_path: Path):
+    port = free_port()
+    env = process_env(
+        ADMIN["email"], ADMIN["password"], {"CAREMESH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'nice.db'}"}
+    )
+    command = [str(Path(sys.executable).parent / "caremesh"), "serve", "--nice", "7", "--port", str(port)]
+    serve = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and serve.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert serve.poll() is None, "serve exited"
+        assert _niceness(serve.pid) == min(_niceness(os.getpid()) + 7, 19)
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
