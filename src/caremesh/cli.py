@@ -81,7 +81,7 @@ def up(
     process: Annotated[
         list[str] | None,
         typer.Option(
-            help="CTX,CTX[*REPLICAS][@NICE] per process group (default: people-facing @10, then money and orders *2)"
+            help="CTX,CTX[*REPLICAS][@NICE] per process group (default: people-facing, then money and orders *2)"
         ),
     ] = None,
     first_port: Annotated[int, typer.Option(help="The processes listen on consecutive ports from here")] = 8101,

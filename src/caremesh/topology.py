@@ -25,10 +25,10 @@ from caremesh.gateway import Limits, Route, render
 from caremesh.platform.settings import MessagingSettings, Settings
 
 # The people-facing contexts (and the medical record) in one process; money and clinical orders, where the load is,
-# in two replicas. On one machine the front process yields the CPU to the others (@10, `serve --nice 10`): what it
-# takes in waits a little, and the consumers that finish its work (invoices, the saga) never fall behind it.
+# in two replicas. Under a sustained burst on one machine, give the front `@10` (`serve --nice 10`) so that the
+# consumers finishing its work (invoices, the saga) never fall behind it (README, Performance).
 DEFAULT_PROCESSES = (
-    "identity,audit,patients,practitioners,scheduling,records@10",
+    "identity,audit,patients,practitioners,scheduling,records",
     "billing,payments,insurance,pharmacy,lab,orders,claims,notifications*2",
 )
 
