@@ -8,8 +8,8 @@ import shutil
 import socket
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager, closing
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -260,6 +260,20 @@ def worker_schemas(prefix: str) -> list[str]:
     version table), the platform's (first: a messaging table named alone is the platform's) and the contexts'."""
     logical = sorted(SCHEMAS, key=lambda name: name != PLATFORM_SCHEMA)
     return [prefix, *(physical_schema(name, prefix) for name in logical)]
+
+
+@contextmanager
+def throwaway_installation(tmp_path: Path, tag: str) -> Iterator[DatabaseSettings]:
+    """An empty database of its own for a migration test: a SQLite file in `tmp_path`, or on PostgreSQL the
+    schemas prefixed `cm_<tag>_<random>`, dropped afterwards."""
+    if not POSTGRES_URL:
+        yield DatabaseSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'installation.db'}")
+        return
+    prefix = f"cm_{tag}_{uuid.uuid4().hex[:8]}"
+    try:
+        yield DatabaseSettings(database_url=POSTGRES_URL, database_schema=prefix)
+    finally:
+        drop_schemas(prefix)
 
 
 def drop_schemas(*schemas: str) -> None:

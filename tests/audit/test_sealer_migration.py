@@ -18,7 +18,7 @@ from caremesh.platform.db import Database, UTCDateTime, physical_schema
 from caremesh.platform.migrate import alembic_config, upgrade
 from caremesh.platform.settings import DatabaseSettings
 from tests.builders.patients import make_patient
-from tests.harness import POSTGRES_URL, T0, drop_schemas, running_env, settings_for_tests
+from tests.harness import T0, running_env, settings_for_tests, throwaway_installation
 
 BEFORE = "0019_schema_per_context"
 RECORDED = ("id", "at", "actor_id", "action", "entity_type", "entity_id", "request_id", "ip")
@@ -26,14 +26,8 @@ RECORDED = ("id", "at", "actor_id", "action", "entity_type", "entity_id", "reque
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[DatabaseSettings]:
-    if not POSTGRES_URL:
-        yield DatabaseSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
-        return
-    prefix = f"cm_seal_{uuid.uuid4().hex[:8]}"
-    try:
-        yield DatabaseSettings(database_url=POSTGRES_URL, database_schema=prefix)
-    finally:
-        drop_schemas(prefix)
+    with throwaway_installation(tmp_path, "seal") as settings:
+        yield settings
 
 
 def old_tables(settings: DatabaseSettings) -> tuple[table, table]:

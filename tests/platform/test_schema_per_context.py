@@ -9,7 +9,6 @@ import importlib
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,21 +26,23 @@ from caremesh.platform.migrate import alembic_config, upgrade
 from caremesh.platform.settings import DatabaseSettings
 from tests.builders.billing import completed_visit, invoice_of
 from tests.builders.patients import make_patient
-from tests.harness import POSTGRES_URL, T0, _asyncpg_dsn, dead_letter, drop_schemas, running_env, settings_for_tests
+from tests.harness import (
+    POSTGRES_URL,
+    T0,
+    _asyncpg_dsn,
+    dead_letter,
+    running_env,
+    settings_for_tests,
+    throwaway_installation,
+)
 
 BEFORE = "0018_open_premium_bands"
 
 
 @pytest.fixture
 def installation(tmp_path: Path) -> Iterator[DatabaseSettings]:
-    if not POSTGRES_URL:
-        yield DatabaseSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'caremesh.db'}")
-        return
-    prefix = f"cm_pc_{uuid.uuid4().hex[:8]}"
-    try:
-        yield DatabaseSettings(database_url=POSTGRES_URL, database_schema=prefix)
-    finally:
-        drop_schemas(prefix)
+    with throwaway_installation(tmp_path, "pc") as settings:
+        yield settings
 
 
 async def tables_by_schema(prefix: str) -> dict[str, set[str]]:

@@ -4,7 +4,6 @@ context's events."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from caremesh.platform.db import Database, physical_schema
 from caremesh.platform.migrate import alembic_config, upgrade
 from caremesh.platform.settings import DatabaseSettings
 from tests.builders.records import make_encounter, make_record, note
-from tests.harness import POSTGRES_URL, drop_schemas, running_env, settings_for_tests
+from tests.harness import running_env, settings_for_tests, throwaway_installation
 
 BEFORE = "0020_audit_sealer"
 TABLES = {"medical_records", "medical_record_versions"}
@@ -24,14 +23,8 @@ TABLES = {"medical_records", "medical_record_versions"}
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[DatabaseSettings]:
-    if not POSTGRES_URL:
-        yield DatabaseSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
-        return
-    prefix = f"cm_rec_{uuid.uuid4().hex[:8]}"
-    try:
-        yield DatabaseSettings(database_url=POSTGRES_URL, database_schema=prefix)
-    finally:
-        drop_schemas(prefix)
+    with throwaway_installation(tmp_path, "rec") as settings:
+        yield settings
 
 
 async def _tables(settings: DatabaseSettings) -> set[str]:

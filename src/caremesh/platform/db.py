@@ -285,11 +285,3 @@ def partial_index(name: str, *columns: str, where: str, unique: bool = False) ->
 def quoted_list(values: Iterable[Any]) -> str:
     """`'a', 'b'` for the IN list of a CHECK constraint (enum members by their value)."""
     return ", ".join(f"'{getattr(value, 'value', value)}'" for value in values)
-
-
-def where_given(query: Select[Any], *filters: tuple[Any, Any]) -> Select[Any]:
-    """`query` narrowed by `column == value` for every (column, value) whose value is not None."""
-    for column, value in filters:
-        if value is not None:
-            query = query.where(column == value)
-    return query
