@@ -26,7 +26,7 @@ import httpx
 
 from bench.booking import drop_schema, plan, run_concurrently, setup
 from bench.claims import insure
-from bench.server import Server, admin_session, backends, own_schema, process_tree_cpu_seconds, running_server
+from bench.server import Server, admin_session, backends, own_schema, running_server
 
 OPS = int(os.environ.get("BENCH_BUDGET_OPS", "100"))
 CLIENTS = 4
@@ -61,7 +61,7 @@ class Meter:
         self.idle_server = self.idle_database = 0.0
 
     def _read(self) -> tuple[float, float, float, float]:
-        return server_cpu(self.server), database_cpu_seconds(), time.process_time(), time.monotonic()
+        return self.server.cpu_seconds(), database_cpu_seconds(), time.process_time(), time.monotonic()
 
     async def calibrate(self) -> None:
         before = self._read()
@@ -81,10 +81,6 @@ class Meter:
         database = after[1] - before[1] - self.idle_database * seconds
         client = after[2] - before[2]
         return tuple(max(value, 0.0) * 1000 / len(jobs) for value in (server, database, client))  # type: ignore[return-value]
-
-
-def server_cpu(server: Server) -> float:
-    return process_tree_cpu_seconds(server.pid) if server.pid else 0.0
 
 
 class Operations:
