@@ -48,7 +48,7 @@ NATS_URL = os.environ.get("CAREMESH_BENCH_NATS_URL", "nats://127.0.0.1:4222")
 INVOICE_WAIT_SECONDS = 180
 # The request-taking processes yield the CPU to billing's replicas (@10: `serve --nice 10`), as `caremesh up` does.
 TOPOLOGY = (
-    "identity,audit,patients,practitioners,scheduling,records@10",
+    "identity,audit,patients,facilities,practitioners,scheduling,records@10",
     "billing*2",
     "payments,insurance,pharmacy,lab,orders,claims,notifications@10",
 )

@@ -7,6 +7,7 @@ CONTEXTS: tuple[str, ...] = (
     "identity",
     "audit",
     "patients",
+    "facilities",
     "practitioners",
     "scheduling",
     "records",

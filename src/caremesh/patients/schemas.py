@@ -9,22 +9,11 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from caremesh.platform.repository import ListFilters
-from caremesh.platform.schemas import Email, Phone, Strict, not_clearable
+from caremesh.platform.schemas import Address, Email, Phone, Strict, not_clearable
 from caremesh.platform.timeutil import OutDateTime, years_between
 
 Gender = Literal["male", "female", "other", "unknown"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-
-
-class Address(Strict):
-    line1: Text200
-    line2: Text200 | None = None
-    city: Text100
-    state: Text100
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
-    country: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=56)]
 
 
 class InsuranceIdentifiers(Strict):

@@ -18,7 +18,8 @@ ROLES = (
     "patient",
 )
 
-STAFF_READ = {"patients:read", "practitioners:read", "appointments:read"}
+# Facilities, departments and personnel (issue 15) are read by every staff role and written by the admin.
+STAFF_READ = {"patients:read", "practitioners:read", "appointments:read", "facilities:read", "personnel:read"}
 CLINICAL_READ = {"orders:read", "medications:read", "lab_tests:read", "lab_orders:read"}
 BILLING_READ = {"tariffs:read", "invoices:read", "payments:read"}
 INSURANCE_READ = {"insurance:read", "coverage:verify"}
@@ -99,6 +100,8 @@ ADMIN_ONLY = {
     "users:manage": "create, list and change users",
     "audit:read": "read and verify the audit trail",
     "practitioners:write": "register, change and remove practitioners",
+    "facilities:write": "create and change facilities and departments",
+    "personnel:write": "register and change personnel",
     "tariffs:write": "create and change tariffs",
     "notifications:manage": "edit notification templates and send messages by hand",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.networks import validate_email
 
 from caremesh.platform.errors import invalid_field
@@ -96,3 +96,18 @@ Email = Annotated[
     Field(max_length=254, json_schema_extra={"format": "email"}),
     AfterValidator(_validate_email),
 ]
+
+
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class Address(Strict):
+    """A postal address: a patient's, a facility's."""
+
+    line1: Text200
+    line2: Text200 | None = None
+    city: Text100
+    state: Text100
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    country: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=56)]

@@ -233,6 +233,7 @@ class ClinicSettings(BaseSettings):
     city: str = "SPRINGFIELD"
     state: str = "IL"
     postal_code: str = "627011234"  # ZIP+4, nine digits, as 837P asks of a billing provider
+    country: str = Field(default="US", min_length=2, max_length=56)  # of the facility the first start creates
     contact_name: str = "BILLING OFFICE"
     phone: str = "2175550100"
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from caremesh.facilities import contract as facilities
 from caremesh.platform.api import IfMatch, TransactionalRoute, Uow, read_page, require, set_etag
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
@@ -41,7 +42,7 @@ async def list_specialties(uow: Uow, page: Annotated[PageParams, Depends()]) -> 
     "/practitioners",
     status_code=status.HTTP_201_CREATED,
     dependencies=[require("practitioners:write")],
-    responses=problems(service.DuplicateNpi),
+    responses=problems(service.DuplicateNpi, facilities.DepartmentNotFound),
 )
 async def register_practitioner(body: PractitionerCreate, uow: Uow, response: Response) -> PractitionerRead:
     practitioner = await service.register_practitioner(uow, body)
@@ -70,7 +71,7 @@ async def get_practitioner(practitioner_id: uuid.UUID, uow: Uow, response: Respo
 @router.patch(
     "/practitioners/{practitioner_id}",
     dependencies=[require("practitioners:write")],
-    responses=problems(PractitionerNotFound),
+    responses=problems(PractitionerNotFound, facilities.DepartmentNotFound),
 )
 async def update_practitioner(
     practitioner_id: uuid.UUID, body: PractitionerUpdate, uow: Uow, if_match: IfMatch, response: Response

@@ -32,6 +32,8 @@ class Practitioner(Base):
     npi: Mapped[str] = mapped_column(String(10), unique=True)
     specialty: Mapped[str] = mapped_column(String(50), ForeignKey("practitioners.specialties.code"), index=True)
     practice_start_date: Mapped[date] = mapped_column(Date)
+    # A department of facilities (another context: by id, no foreign key).
+    department_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     phone: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(254))
     version: Mapped[int] = mapped_column(Integer)

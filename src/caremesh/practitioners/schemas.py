@@ -73,6 +73,10 @@ WorkingHoursList = Annotated[
 class PractitionerFilters(ListFilters):
     specialty: Annotated[str | None, Query(max_length=50)] = None
     q: Annotated[str | None, Query(max_length=100, description="Matches first and last names")] = None
+    department_id: uuid.UUID | None = None
+    facility_id: Annotated[uuid.UUID | None, Query(description="Practitioners of any department of this facility")] = (
+        None
+    )
 
 
 class PractitionerCreate(Strict):
@@ -93,10 +97,11 @@ class PractitionerCreate(Strict):
     working_hours: WorkingHoursList | None = Field(
         None, description="Default: Monday to Friday 08:00-18:00 clinic time"
     )
+    department_id: uuid.UUID | None = Field(None, description="A department of GET /departments (else 404)")
 
 
 class PractitionerUpdate(Strict):
-    """Only the fields sent change; `null` clears phone or email.
+    """Only the fields sent change; `null` clears phone, email or department.
 
     `npi`, `specialty` and `practice_start_date` are accepted only to answer FIELD_NOT_EDITABLE.
     """
@@ -108,6 +113,7 @@ class PractitionerUpdate(Strict):
     phone: Phone | None = None
     email: Email | None = None
     working_hours: WorkingHoursList | None = None
+    department_id: uuid.UUID | None = None
     npi: SkipJsonSchema[Any] = None
     specialty: SkipJsonSchema[Any] = None
     practice_start_date: SkipJsonSchema[Any] = None
@@ -122,6 +128,7 @@ class PractitionerRead(BaseModel):
     npi: str
     specialty: str
     practice_start_date: date
+    department_id: uuid.UUID | None
     phone: str | None
     email: str | None
     working_hours: list[WorkingHoursEntry]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable
 from datetime import date
@@ -11,6 +12,7 @@ from sqlalchemy import exists, select, true
 from sqlalchemy.exc import IntegrityError
 
 from caremesh.audit import contract as audit
+from caremesh.facilities import contract as facilities
 from caremesh.platform.db import violates
 from caremesh.platform.errors import invalid_field
 from caremesh.platform.mapping import from_attributes
@@ -68,6 +70,11 @@ def _rows(windows: Iterable[WorkingWindow]) -> list[WorkingHours]:
     return [WorkingHours(weekday=w.weekday, start_time=w.start, end_time=w.end) for w in windows]
 
 
+async def _check_department(uow: UnitOfWork, department_id: uuid.UUID | None) -> None:
+    if department_id is not None and await facilities.find_department(uow.session, department_id) is None:
+        raise facilities.DepartmentNotFound(f"There is no department {department_id}.")
+
+
 async def list_specialties(uow: UnitOfWork, page: PageParams) -> tuple[list[Specialty], str | None]:
     return await paginate(uow.session, select(Specialty), order_by=[Specialty.name, Specialty.code], params=page)
 
@@ -82,6 +89,7 @@ async def register_practitioner(uow: UnitOfWork, data: PractitionerCreate) -> Pr
         raise invalid_field("specialty", f"{data.specialty!r} is not in GET /specialties", code="UNKNOWN_SPECIALTY")
     if await session.scalar(select(exists().where(Practitioner.npi == data.npi))):
         raise DuplicateNpi()
+    await _check_department(uow, data.department_id)
     windows = (
         DEFAULT_WORKING_HOURS if data.working_hours is None else [entry.to_window() for entry in data.working_hours]
     )
@@ -113,7 +121,10 @@ async def list_practitioners(
     uow: UnitOfWork, filters: PractitionerFilters, page: PageParams
 ) -> tuple[list[Practitioner], str | None]:
     # Not audited (no PRACTITIONERS.list): practitioners are no patient data.
-    query = PRACTITIONERS.matching(uow, filters)
+    query = PRACTITIONERS.matching(uow, dataclasses.replace(filters, facility_id=None))
+    if filters.facility_id is not None:  # asked of facilities first: no statement joins two contexts' tables
+        departments = await facilities.department_ids_of(uow.session, filters.facility_id)
+        query = query.where(Practitioner.department_id.in_(departments))
     return await paginate(uow.session, query, order_by=PRACTITIONERS.order_by, params=page)
 
 
@@ -125,10 +136,12 @@ async def update_practitioner(
             raise invalid_field(field, "cannot be changed after registration", code="FIELD_NOT_EDITABLE")
     practitioner = await PRACTITIONERS.load_version(uow, practitioner_id, expected_version)
     changes = changes_of(data)
+    if changes.get("department_id") not in (None, practitioner.department_id):
+        await _check_department(uow, changes["department_id"])
     if "working_hours" in changes:
         windows = [entry.to_window() for entry in data.working_hours or ()]
         practitioner.working_hours = _rows(windows)
-    for field in ("first_name", "last_name", "phone", "email"):
+    for field in ("first_name", "last_name", "phone", "email", "department_id"):
         if field in changes:
             setattr(practitioner, field, changes[field])
     if changed := await PRACTITIONERS.updated(uow, practitioner, changes):

@@ -1,0 +1,1 @@
+"""Facilities, their departments and the personnel who are not practitioners (nurses, pharmacists, clerks, ...)."""

@@ -1,0 +1,249 @@
+"""Use cases of facilities, departments and personnel. They flush; the entrypoint commits.
+
+Facilities and departments are reference data (lists not audited); personnel are staff, not patients: their
+writes are audited, their reads are not (as practitioners', who carry the same kind of data).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import exists, select, true
+from sqlalchemy.exc import IntegrityError
+
+from caremesh.audit import contract as audit
+from caremesh.facilities.domain import FIRST_FACILITY_CODE
+from caremesh.facilities.errors import (
+    DepartmentCodeTaken,
+    DepartmentNotFound,
+    FacilityCodeTaken,
+    FacilityNotFound,
+    PersonnelNotFound,
+    PersonnelUserTaken,
+)
+from caremesh.facilities.events import (
+    DepartmentCreated,
+    FacilityCreated,
+    FacilityUpdated,
+    PersonnelRegistered,
+    PersonnelUpdated,
+)
+from caremesh.facilities.models import Department, Facility, Personnel
+from caremesh.facilities.schemas import (
+    DepartmentCreate,
+    DepartmentFilters,
+    FacilityCreate,
+    FacilityFilters,
+    FacilityUpdate,
+    PersonnelCreate,
+    PersonnelFilters,
+    PersonnelUpdate,
+)
+from caremesh.platform.db import serialise, violates
+from caremesh.platform.mapping import from_attributes
+from caremesh.platform.messaging.events import IntegrationEvent
+from caremesh.platform.pagination import PageParams
+from caremesh.platform.repository import Repository
+from caremesh.platform.schemas import Address, changes_of
+from caremesh.platform.uow import UnitOfWork
+
+EventT = TypeVar("EventT", bound=IntegrationEvent)
+
+# Unique constraints, by PostgreSQL's name and SQLite's column list.
+FACILITY_CODE_UNIQUE = ("uq_facilities_code", "facilities.code")
+DEPARTMENT_CODE_UNIQUE = ("uq_departments_facility_id_code", "departments.facility_id, departments.code")
+PERSONNEL_USER_UNIQUE = ("uq_personnel_user_id", "personnel.user_id")
+
+FACILITIES: Repository[Facility] = audit.repository(
+    Facility, FacilityNotFound, entity="facility", audit_lists=False, order_by=[Facility.created_at, Facility.id]
+)
+DEPARTMENTS: Repository[Department] = audit.repository(
+    Department,
+    DepartmentNotFound,
+    entity="department",
+    audit_lists=False,
+    order_by=[Department.created_at, Department.id],
+)
+PERSONNEL: Repository[Personnel] = audit.repository(
+    Personnel,
+    PersonnelNotFound,
+    entity="personnel",
+    audit_lists=False,
+    order_by=[Personnel.created_at, Personnel.id],
+)
+
+
+def _event(event: type[EventT], row: Any, **given: Any) -> EventT:
+    """`event` about `row`: every field not `given` is the row's column of the same name."""
+    return from_attributes(event, row, **given)
+
+
+@contextmanager
+def _unique(constraint: tuple[str, ...], conflict: type[Exception]) -> Iterator[None]:
+    """A flush inside that breaks `constraint` (a concurrent writer got there first) raises `conflict`, not a 500."""
+    try:
+        yield
+    except IntegrityError as error:
+        if any(violates(error, name) for name in constraint):
+            raise conflict() from error
+        raise
+
+
+def _other_than(column: Any, row_id: uuid.UUID | None) -> Any:
+    return column != row_id if row_id is not None else true()
+
+
+# --- facilities ---------------------------------------------------------------------------------------------------
+
+
+async def _check_facility_code_free(uow: UnitOfWork, code: str, facility_id: uuid.UUID | None = None) -> None:
+    taken = select(exists().where(Facility.code == code, _other_than(Facility.id, facility_id)))
+    if await uow.session.scalar(taken):
+        raise FacilityCodeTaken(f"A facility with code {code} exists.")
+
+
+async def _add_facility(uow: UnitOfWork, fields: dict[str, Any]) -> Facility:
+    now = uow.now()
+    facility = Facility(id=uuid.uuid4(), **fields, created_at=now, updated_at=now)
+    uow.session.add(facility)
+    with _unique(FACILITY_CODE_UNIQUE, FacilityCodeTaken):
+        await uow.session.flush()
+    return facility
+
+
+async def create_facility(uow: UnitOfWork, data: FacilityCreate) -> Facility:
+    await _check_facility_code_free(uow, data.code)
+    facility = await _add_facility(uow, data.model_dump())
+    uow.publish(_event(FacilityCreated, facility, facility_id=facility.id))
+    audit.record(uow, "facility.create", "facility", facility.id)
+    return facility
+
+
+async def bootstrap(uow: UnitOfWork) -> None:
+    """First start: while no facility exists, create one from the CAREMESH_CLINIC_* settings (the clinic every
+    installation had before facilities), so existing installations keep working. Processes starting at once take
+    turns here, so exactly one creates it; after that (even if it is renamed) no start creates another.
+
+    Neither `facility.created` nor an audit event: this is the clinic the installation always had, now a row (as
+    the default tariffs, which publish and record nothing either), not a facility someone opened."""
+    await serialise(uow.session, "facilities.bootstrap")
+    if await uow.session.scalar(select(Facility.id).limit(1)) is not None:
+        return
+    clinic = uow.settings.clinic
+    address = Address(
+        line1=clinic.address_line,
+        city=clinic.city,
+        state=clinic.state,
+        postal_code=clinic.postal_code,
+        country=clinic.country,
+    )
+    # The clinic's timezone is the installation's (CAREMESH_TIMEZONE, checked when the settings were read).
+    fields = {"code": FIRST_FACILITY_CODE, "name": clinic.name, "timezone": uow.settings.app.timezone}
+    await _add_facility(uow, {**fields, "address": address.model_dump()})
+
+
+async def get_facility(uow: UnitOfWork, facility_id: uuid.UUID) -> Facility:
+    return await FACILITIES.load(uow, facility_id)
+
+
+async def list_facilities(
+    uow: UnitOfWork, filters: FacilityFilters, page: PageParams
+) -> tuple[list[Facility], str | None]:
+    return await FACILITIES.list(uow, filters, page)
+
+
+async def update_facility(
+    uow: UnitOfWork, facility_id: uuid.UUID, data: FacilityUpdate, expected_version: int | None
+) -> Facility:
+    facility = await FACILITIES.load_version(uow, facility_id, expected_version)
+    changes = {name: value for name, value in changes_of(data).items() if getattr(facility, name) != value}
+    if "code" in changes:
+        await _check_facility_code_free(uow, changes["code"], facility.id)
+    for name, value in changes.items():
+        setattr(facility, name, value)
+    with _unique(FACILITY_CODE_UNIQUE, FacilityCodeTaken):
+        changed = await FACILITIES.updated(uow, facility, changes)
+    if changed:
+        uow.publish(_event(FacilityUpdated, facility, facility_id=facility.id, changed_fields=changed))
+    return facility
+
+
+# --- departments --------------------------------------------------------------------------------------------------
+
+
+async def create_department(uow: UnitOfWork, data: DepartmentCreate) -> Department:
+    await FACILITIES.load(uow, data.facility_id)  # facilities are never removed: no lock needed
+    taken = exists().where(Department.facility_id == data.facility_id, Department.code == data.code)
+    if await uow.session.scalar(select(taken)):
+        raise DepartmentCodeTaken(f"The facility has a department with code {data.code}.")
+    department = Department(id=uuid.uuid4(), **data.model_dump(), created_at=uow.now())
+    uow.session.add(department)
+    with _unique(DEPARTMENT_CODE_UNIQUE, DepartmentCodeTaken):
+        await uow.session.flush()
+    uow.publish(_event(DepartmentCreated, department, department_id=department.id))
+    audit.record(uow, "department.create", "department", department.id)
+    return department
+
+
+async def get_department(uow: UnitOfWork, department_id: uuid.UUID) -> Department:
+    return await DEPARTMENTS.load(uow, department_id)
+
+
+async def list_departments(
+    uow: UnitOfWork, filters: DepartmentFilters, page: PageParams
+) -> tuple[list[Department], str | None]:
+    return await DEPARTMENTS.list(uow, filters, page)
+
+
+# --- personnel ----------------------------------------------------------------------------------------------------
+
+
+async def _check_references(uow: UnitOfWork, changes: dict[str, Any], personnel_id: uuid.UUID | None = None) -> None:
+    """The department named exists; the user named is no other member's."""
+    if changes.get("department_id") is not None:
+        await DEPARTMENTS.load(uow, changes["department_id"])
+    if (user_id := changes.get("user_id")) is not None:
+        others = exists().where(Personnel.user_id == user_id, _other_than(Personnel.id, personnel_id))
+        if await uow.session.scalar(select(others)):
+            raise PersonnelUserTaken("Another personnel member logs in with this user account.")
+
+
+async def register_personnel(uow: UnitOfWork, data: PersonnelCreate) -> Personnel:
+    given = data.model_dump()
+    await _check_references(uow, given)
+    now = uow.now()
+    member = Personnel(id=uuid.uuid4(), **given, created_at=now, updated_at=now)
+    uow.session.add(member)
+    with _unique(PERSONNEL_USER_UNIQUE, PersonnelUserTaken):
+        await uow.session.flush()
+    uow.publish(_event(PersonnelRegistered, member, personnel_id=member.id))
+    audit.record(uow, "personnel.create", "personnel", member.id)
+    return member
+
+
+async def get_personnel(uow: UnitOfWork, personnel_id: uuid.UUID) -> Personnel:
+    return await PERSONNEL.load(uow, personnel_id)
+
+
+async def list_personnel(
+    uow: UnitOfWork, filters: PersonnelFilters, page: PageParams
+) -> tuple[list[Personnel], str | None]:
+    return await PERSONNEL.list(uow, filters, page)
+
+
+async def update_personnel(
+    uow: UnitOfWork, personnel_id: uuid.UUID, data: PersonnelUpdate, expected_version: int | None
+) -> Personnel:
+    member = await PERSONNEL.load_version(uow, personnel_id, expected_version)
+    changes = {name: value for name, value in changes_of(data).items() if getattr(member, name) != value}
+    await _check_references(uow, changes, member.id)
+    for name, value in changes.items():
+        setattr(member, name, value)
+    with _unique(PERSONNEL_USER_UNIQUE, PersonnelUserTaken):
+        changed = await PERSONNEL.updated(uow, member, changes)
+    if changed:
+        uow.publish(_event(PersonnelUpdated, member, personnel_id=member.id, changed_fields=changed))
+    return member
