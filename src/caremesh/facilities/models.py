@@ -16,7 +16,6 @@ from caremesh.platform.db import Base, UTCDateTime, new_id, quoted_list
 
 class Facility(Base):
     __tablename__ = "facilities"
-    __table_args__ = (Index("ix_facilities_created", "created_at", "id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     code: Mapped[str] = mapped_column(String(20), unique=True)
@@ -33,9 +32,8 @@ class Facility(Base):
 class Department(Base):
     __tablename__ = "departments"
     __table_args__ = (
-        # Codes are unique within a facility: two hospitals may each have their CARDIO.
+        # Codes are unique within a facility (two hospitals may each have their CARDIO); lists are in this order.
         UniqueConstraint("facility_id", "code"),
-        Index("ix_departments_created", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

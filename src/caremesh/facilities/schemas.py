@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from caremesh.facilities.domain import CODE, PersonnelKind, is_iana_timezone
 from caremesh.platform.repository import ListFilters
@@ -14,8 +14,9 @@ from caremesh.platform.timeutil import OutDateTime
 
 Code = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_upper=True, pattern=CODE.pattern),
-    Field(description="1-20 letters, digits, `-` or `_`; upper-cased"),
+    BeforeValidator(lambda value: value.strip().upper() if isinstance(value, str) else value),
+    StringConstraints(pattern=CODE.pattern),
+    Field(description="1-20 letters, digits, `-` or `_`; stored upper-cased"),
 ]
 LicenseNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 

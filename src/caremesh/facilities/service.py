@@ -58,14 +58,14 @@ DEPARTMENT_CODE_UNIQUE = ("uq_departments_facility_id_code", "departments.facili
 PERSONNEL_USER_UNIQUE = ("uq_personnel_user_id", "personnel.user_id")
 
 FACILITIES: Repository[Facility] = audit.repository(
-    Facility, FacilityNotFound, entity="facility", audit_lists=False, order_by=[Facility.created_at, Facility.id]
+    Facility, FacilityNotFound, entity="facility", audit_lists=False, order_by=[Facility.code]
 )
 DEPARTMENTS: Repository[Department] = audit.repository(
     Department,
     DepartmentNotFound,
     entity="department",
     audit_lists=False,
-    order_by=[Department.created_at, Department.id],
+    order_by=[Department.facility_id, Department.code],
 )
 PERSONNEL: Repository[Personnel] = audit.repository(
     Personnel,

@@ -55,7 +55,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name="uq_facilities_code"),
         schema=schema,
     )
-    op.create_index("ix_facilities_created", "facilities", ["created_at", "id"], schema=schema)
     op.create_table(
         "departments",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -70,7 +69,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("facility_id", "code", name="uq_departments_facility_id_code"),
         schema=schema,
     )
-    op.create_index("ix_departments_created", "departments", ["created_at", "id"], schema=schema)
     kinds = ", ".join(f"'{kind}'" for kind in KINDS)
     op.create_table(
         "personnel",
@@ -110,8 +108,8 @@ def downgrade() -> None:
     schema = physical_schema("facilities")
     for table, indexes in (
         ("personnel", ("ix_personnel_created", "ix_personnel_department_id")),
-        ("departments", ("ix_departments_created",)),
-        ("facilities", ("ix_facilities_created",)),
+        ("departments", ()),
+        ("facilities", ()),
     ):
         for index in indexes:
             op.drop_index(index, table, schema=schema)
