@@ -38,7 +38,7 @@ from tests.harness import (
 # Context sets as an operator might split them; two name billing and notifications in opposite orders.
 CONTEXT_SETS: tuple[tuple[str, ...] | None, ...] = (
     None,  # all
-    ("identity", "audit", "patients", "practitioners"),
+    ("identity", "audit", "patients", "facilities", "practitioners"),
     ("notifications", "scheduling", "billing"),
     ("billing", "payments", "insurance", "claims", "notifications"),
     ("pharmacy", "lab", "orders"),
@@ -264,7 +264,7 @@ async def test_caremesh_serve_processes_started_at_once_on_an_empty_database(
     try:
         async with users_table_held(db):
             for contexts in (
-                ("identity", "audit", "patients", "practitioners", "scheduling"),
+                ("identity", "audit", "patients", "facilities", "practitioners", "scheduling"),
                 ("billing", "payments", "insurance", "claims"),
                 ("notifications", "billing"),
                 ("pharmacy", "lab", "orders", "notifications"),
