@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import exists, select, true
 from sqlalchemy.exc import IntegrityError
@@ -44,13 +44,10 @@ from caremesh.facilities.schemas import (
 )
 from caremesh.platform.db import serialise, violates
 from caremesh.platform.mapping import from_attributes
-from caremesh.platform.messaging.events import IntegrationEvent
 from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
 from caremesh.platform.schemas import Address, changes_of
 from caremesh.platform.uow import UnitOfWork
-
-EventT = TypeVar("EventT", bound=IntegrationEvent)
 
 # Unique constraints, by PostgreSQL's name and SQLite's column list.
 FACILITY_CODE_UNIQUE = ("uq_facilities_code", "facilities.code")
@@ -74,11 +71,6 @@ PERSONNEL: Repository[Personnel] = audit.repository(
     audit_lists=False,
     order_by=[Personnel.created_at, Personnel.id],
 )
-
-
-def _event(event: type[EventT], row: Any, **given: Any) -> EventT:
-    """`event` about `row`: every field not `given` is the row's column of the same name."""
-    return from_attributes(event, row, **given)
 
 
 @contextmanager
@@ -117,7 +109,7 @@ async def _add_facility(uow: UnitOfWork, fields: dict[str, Any]) -> Facility:
 async def create_facility(uow: UnitOfWork, data: FacilityCreate) -> Facility:
     await _check_facility_code_free(uow, data.code)
     facility = await _add_facility(uow, data.model_dump())
-    uow.publish(_event(FacilityCreated, facility, facility_id=facility.id))
+    uow.publish(from_attributes(FacilityCreated, facility, facility_id=facility.id))
     audit.record(uow, "facility.create", "facility", facility.id)
     return facility
 
@@ -167,7 +159,7 @@ async def update_facility(
     with _unique(FACILITY_CODE_UNIQUE, FacilityCodeTaken):
         changed = await FACILITIES.updated(uow, facility, changes)
     if changed:
-        uow.publish(_event(FacilityUpdated, facility, facility_id=facility.id, changed_fields=changed))
+        uow.publish(from_attributes(FacilityUpdated, facility, facility_id=facility.id, changed_fields=changed))
     return facility
 
 
@@ -183,7 +175,7 @@ async def create_department(uow: UnitOfWork, data: DepartmentCreate) -> Departme
     uow.session.add(department)
     with _unique(DEPARTMENT_CODE_UNIQUE, DepartmentCodeTaken):
         await uow.session.flush()
-    uow.publish(_event(DepartmentCreated, department, department_id=department.id))
+    uow.publish(from_attributes(DepartmentCreated, department, department_id=department.id))
     audit.record(uow, "department.create", "department", department.id)
     return department
 
@@ -219,7 +211,7 @@ async def register_personnel(uow: UnitOfWork, data: PersonnelCreate) -> Personne
     uow.session.add(member)
     with _unique(PERSONNEL_USER_UNIQUE, PersonnelUserTaken):
         await uow.session.flush()
-    uow.publish(_event(PersonnelRegistered, member, personnel_id=member.id))
+    uow.publish(from_attributes(PersonnelRegistered, member, personnel_id=member.id))
     audit.record(uow, "personnel.create", "personnel", member.id)
     return member
 
@@ -245,5 +237,5 @@ async def update_personnel(
     with _unique(PERSONNEL_USER_UNIQUE, PersonnelUserTaken):
         changed = await PERSONNEL.updated(uow, member, changes)
     if changed:
-        uow.publish(_event(PersonnelUpdated, member, personnel_id=member.id, changed_fields=changed))
+        uow.publish(from_attributes(PersonnelUpdated, member, personnel_id=member.id, changed_fields=changed))
     return member
