@@ -15,6 +15,7 @@ CONTEXTS: tuple[str, ...] = (
     "insurance",
     "pharmacy",
     "lab",
+    "imaging",
     "orders",
     "claims",
     "notifications",

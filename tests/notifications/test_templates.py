@@ -29,6 +29,7 @@ CODE = "appointment_booked.email"
 KINDS = [
     "appointment_booked",
     "appointment_cancelled",
+    "imaging_reported",
     "invoice_issued",
     "lab_result_ready",
     "order_failed",
