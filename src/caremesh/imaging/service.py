@@ -9,7 +9,6 @@ as for lab): what is imaging's own here is its catalogue, its events and what a 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 
 from caremesh.audit import contract as audit
@@ -98,68 +97,7 @@ async def list_imaging_orders(
     return await IMAGING_ORDERS.list(uow, filters, page)
 
 
-# --- the saga's steps (consumers of order.*) -----------------------------------------------------------
-
-
-def _booked_item(imaging_order: ImagingOrder) -> BookedImagingOrder:
-    return BookedImagingOrder(
-        imaging_order_id=imaging_order.id,
-        imaging_study_id=imaging_order.imaging_study_id,
-        scheduled_date=imaging_order.scheduled_date,
-    )
-
-
-def _scheduled(
-    order_id: uuid.UUID, patient_id: uuid.UUID, booked: list[tuple[ImagingOrder, ImagingStudy]], now: datetime
-) -> ImagingScheduled:
-    return ImagingScheduled(
-        order_id=order_id,
-        patient_id=patient_id,
-        imaging_orders=tuple(
-            ScheduledImagingOrder(
-                imaging_order_id=o.id,
-                imaging_study_id=o.imaging_study_id,
-                code=study.code,
-                name=study.name,
-                modality=study.modality,
-                price=study.price,
-                currency=study.currency,
-                scheduled_date=o.scheduled_date,
-            )
-            for o, study in booked
-        ),
-        scheduled_at=now,
-    )
-
-
-def _refused(
-    order_id: uuid.UUID,
-    patient_id: uuid.UUID,
-    failure: str,
-    imaging_study_id: uuid.UUID,
-    cancelled: list[ImagingOrder],
-    now: datetime,
-) -> ImagingSchedulingFailed:
-    return ImagingSchedulingFailed(
-        order_id=order_id,
-        patient_id=patient_id,
-        failure_reason=SchedulingFailure(failure).value,
-        imaging_study_id=imaging_study_id,
-        cancelled=tuple(_booked_item(o) for o in cancelled),
-        failed_at=now,
-    )
-
-
-def _cancelled(
-    order_id: uuid.UUID, patient_id: uuid.UUID, cancelled: list[ImagingOrder], reason: str, now: datetime
-) -> ImagingCancelled:
-    return ImagingCancelled(
-        order_id=order_id,
-        patient_id=patient_id,
-        imaging_orders=tuple(_booked_item(o) for o in cancelled),
-        reason=reason,  # type: ignore[arg-type]  # the closing event's name (handlers pass it)
-        cancelled_at=now,
-    )
+# --- the saga's steps (consumers of order.*, see handlers.py) -----------------------------------------
 
 
 BOOKINGS: CapacityBookings[ImagingStudy, ImagingOrder, ImagingKnownOrder] = CapacityBookings(
@@ -173,27 +111,14 @@ BOOKINGS: CapacityBookings[ImagingStudy, ImagingOrder, ImagingKnownOrder] = Capa
     not_found=SchedulingFailure.IMAGING_STUDY_NOT_FOUND,
     entity="imaging_order",
     record=audit.record,
-    announce=Announcements(scheduled=_scheduled, refused=_refused, cancelled=_cancelled),
+    announce=Announcements(
+        scheduled=ImagingScheduled,
+        refused=ImagingSchedulingFailed,
+        cancelled=ImagingCancelled,
+        booked_item=BookedImagingOrder,
+        scheduled_item=ScheduledImagingOrder,
+    ),
 )
-
-
-async def schedule_order(
-    uow: UnitOfWork, order_id: uuid.UUID, patient_id: uuid.UUID, study_ids: Sequence[uuid.UUID]
-) -> None:
-    """Book every study of the order within the booking window, all or nothing: imaging.scheduled, or
-    imaging.scheduling_failed after giving back what was booked."""
-    await BOOKINGS.schedule(uow, order_id, patient_id, study_ids)
-
-
-async def confirm_order(uow: UnitOfWork, order_id: uuid.UUID) -> None:
-    """The order is confirmed: its imaging orders may be reported."""
-    await BOOKINGS.confirm(uow, order_id)
-
-
-async def close_order(uow: UnitOfWork, order_id: uuid.UUID, patient_id: uuid.UUID, reason: str) -> None:
-    """The order failed or was cancelled: cancel its scheduled imaging orders (reported ones stay), free their
-    slots, publish imaging.cancelled when something was cancelled."""
-    await BOOKINGS.close(uow, order_id, patient_id, reason)
 
 
 # --- reports -------------------------------------------------------------------------------------------

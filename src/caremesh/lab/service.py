@@ -8,7 +8,6 @@ is lab's own here is its catalogue, its events and what a result records.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 
 from caremesh.audit import contract as audit
@@ -120,65 +119,7 @@ async def list_lab_orders(
     return await LAB_ORDERS.list(uow, filters, page)
 
 
-# --- the saga's steps (consumers of order.*) ---------------------------------------------------------
-
-
-def _booked_item(lab_order: LabOrder) -> BookedLabOrder:
-    return BookedLabOrder(
-        lab_order_id=lab_order.id, lab_test_id=lab_order.lab_test_id, scheduled_date=lab_order.scheduled_date
-    )
-
-
-def _scheduled(
-    order_id: uuid.UUID, patient_id: uuid.UUID, booked: list[tuple[LabOrder, LabTest]], now: datetime
-) -> LabScheduled:
-    return LabScheduled(
-        order_id=order_id,
-        patient_id=patient_id,
-        lab_orders=tuple(
-            ScheduledLabOrder(
-                lab_order_id=o.id,
-                lab_test_id=o.lab_test_id,
-                code=test.code,
-                name=test.name,
-                price=test.price,
-                currency=test.currency,
-                scheduled_date=o.scheduled_date,
-            )
-            for o, test in booked
-        ),
-        scheduled_at=now,
-    )
-
-
-def _refused(
-    order_id: uuid.UUID,
-    patient_id: uuid.UUID,
-    failure: str,
-    lab_test_id: uuid.UUID,
-    cancelled: list[LabOrder],
-    now: datetime,
-) -> LabSchedulingFailed:
-    return LabSchedulingFailed(
-        order_id=order_id,
-        patient_id=patient_id,
-        failure_reason=SchedulingFailure(failure).value,
-        lab_test_id=lab_test_id,
-        cancelled=tuple(_booked_item(o) for o in cancelled),
-        failed_at=now,
-    )
-
-
-def _cancelled(
-    order_id: uuid.UUID, patient_id: uuid.UUID, cancelled: list[LabOrder], reason: str, now: datetime
-) -> LabCancelled:
-    return LabCancelled(
-        order_id=order_id,
-        patient_id=patient_id,
-        lab_orders=tuple(_booked_item(o) for o in cancelled),
-        reason=reason,  # type: ignore[arg-type]  # the closing event's name (handlers pass it)
-        cancelled_at=now,
-    )
+# --- the saga's steps (consumers of order.*, see handlers.py) -----------------------------------------
 
 
 BOOKINGS: CapacityBookings[LabTest, LabOrder, LabKnownOrder] = CapacityBookings(
@@ -192,27 +133,14 @@ BOOKINGS: CapacityBookings[LabTest, LabOrder, LabKnownOrder] = CapacityBookings(
     not_found=SchedulingFailure.LAB_TEST_NOT_FOUND,
     entity="lab_order",
     record=audit.record,
-    announce=Announcements(scheduled=_scheduled, refused=_refused, cancelled=_cancelled),
+    announce=Announcements(
+        scheduled=LabScheduled,
+        refused=LabSchedulingFailed,
+        cancelled=LabCancelled,
+        booked_item=BookedLabOrder,
+        scheduled_item=ScheduledLabOrder,
+    ),
 )
-
-
-async def schedule_order(
-    uow: UnitOfWork, order_id: uuid.UUID, patient_id: uuid.UUID, lab_test_ids: Sequence[uuid.UUID]
-) -> None:
-    """Book every test of the order within the booking window, all or nothing: lab.scheduled, or
-    lab.scheduling_failed after giving back what was booked."""
-    await BOOKINGS.schedule(uow, order_id, patient_id, lab_test_ids)
-
-
-async def confirm_order(uow: UnitOfWork, order_id: uuid.UUID) -> None:
-    """The order is confirmed: its lab orders may be resulted."""
-    await BOOKINGS.confirm(uow, order_id)
-
-
-async def close_order(uow: UnitOfWork, order_id: uuid.UUID, patient_id: uuid.UUID, reason: str) -> None:
-    """The order failed or was cancelled: cancel its scheduled lab orders (resulted ones stay), free their
-    slots, publish lab.cancelled when something was cancelled."""
-    await BOOKINGS.close(uow, order_id, patient_id, reason)
 
 
 # --- results ----------------------------------------------------------------------------------------

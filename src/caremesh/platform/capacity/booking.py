@@ -12,15 +12,15 @@
 
 An entry's bookings per day never exceed its capacity: each slot is taken by one conditional upsert of the (entry,
 day) counter row, whose CHECK refuses any count above the capacity it was taken under. The steps of one order are
-serialised by the lock on the participant's row for the order (`BookedOrder`). The participant says how it answers
-(`Announcements`: its own events) and what finishing records.
+serialised by the lock on the participant's row for the order (`BookedOrder`). The participant names its events
+(`Announcements`), which are built here, and says what finishing records.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -102,15 +102,23 @@ class DayCapacity:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Announcements(Generic[EntryT, BookingT]):
-    """How a participant answers the saga, as its own events:
-    `scheduled(order_id, patient_id, [(booking, entry)...], now)`, every item booked;
-    `refused(order_id, patient_id, failure_reason, entry_id, given_back, now)`, nothing stays booked;
-    `cancelled(order_id, patient_id, cancelled, reason, now)`, the order closed and these were cancelled."""
+class Announcements:
+    """How a participant answers the saga: its own event classes, whose fields are named after its bookings
+    (`<entity>_id`, and `<entity>s` for a list of them) and its entries (`<entry_column>`):
 
-    scheduled: Callable[[uuid.UUID, uuid.UUID, list[tuple[BookingT, EntryT]], datetime], IntegrationEvent]
-    refused: Callable[[uuid.UUID, uuid.UUID, str, uuid.UUID, list[BookingT], datetime], IntegrationEvent]
-    cancelled: Callable[[uuid.UUID, uuid.UUID, list[BookingT], str, datetime], IntegrationEvent]
+    - `scheduled`: order_id, patient_id, `<entity>s` (a `scheduled_item` per booking), scheduled_at;
+    - `refused`: order_id, patient_id, failure_reason, `<entry_column>` (the entry refused), cancelled (a
+      `booked_item` per booking given back), failed_at;
+    - `cancelled`: order_id, patient_id, `<entity>s` (a `booked_item` per booking cancelled), reason, cancelled_at;
+    - `booked_item`: `<entity>_id`, `<entry_column>`, scheduled_date;
+    - `scheduled_item`: the same, and the booked entry's columns of its other fields' names (code, name, price...).
+    """
+
+    scheduled: type[IntegrationEvent]
+    refused: type[IntegrationEvent]
+    cancelled: type[IntegrationEvent]
+    booked_item: type[Any]
+    scheduled_item: type[Any]
 
 
 class CapacityBookings(Generic[EntryT, BookingT, KnownT]):
@@ -131,7 +139,7 @@ class CapacityBookings(Generic[EntryT, BookingT, KnownT]):
         not_found: str,
         entity: str,
         record: Recorder,
-        announce: Announcements[EntryT, BookingT],
+        announce: Announcements,
     ) -> None:
         self.catalogue, self.bookings, self.known = catalogue, bookings, known
         self.capacity = DayCapacity(days, entry_column)
@@ -142,6 +150,43 @@ class CapacityBookings(Generic[EntryT, BookingT, KnownT]):
     def entry_of(self, booking: BookingT) -> uuid.UUID:
         entry_id: uuid.UUID = getattr(booking, self.entry_column)
         return entry_id
+
+    def participant(self, *, consumer: str, order_type: str) -> fulfilment.Participant:
+        """The participant's part in the order saga for `order_type`, its consumer named `consumer`: each item of
+        an order.placed names an entry by `<entry_column>`; order.failed and order.cancelled close the order with
+        the event's name as the reason."""
+        entry_column = self.entry_column
+
+        async def take(uow: UnitOfWork, event: Any, envelope: Any) -> None:
+            entries = [getattr(item, entry_column) for item in event.items]
+            await self.schedule(uow, event.order_id, event.patient_id, entries)
+
+        async def confirm(uow: UnitOfWork, event: Any, envelope: Any) -> None:
+            await self.confirm(uow, event.order_id)
+
+        async def give_back(uow: UnitOfWork, event: Any, envelope: Any) -> None:
+            await self.close(uow, event.order_id, event.patient_id, event.event_type)
+
+        return fulfilment.Participant(
+            consumer=consumer, order_type=order_type, take=take, confirm=confirm, give_back=give_back
+        )
+
+    # --- the answers ---------------------------------------------------------------------------------------
+
+    def _booked(self, booking: BookingT) -> dict[str, Any]:
+        return {
+            f"{self.entity}_id": booking.id,
+            self.entry_column: self.entry_of(booking),
+            "scheduled_date": booking.scheduled_date,
+        }
+
+    def _booked_items(self, bookings: Sequence[BookingT]) -> tuple[Any, ...]:
+        return tuple(self.announce.booked_item(**self._booked(b)) for b in bookings)
+
+    def _scheduled_item(self, booking: BookingT, entry: EntryT) -> Any:
+        own = self._booked(booking)
+        item = self.announce.scheduled_item
+        return item(**own, **{f.name: getattr(entry, f.name) for f in fields(item) if f.name not in own})
 
     async def lock(self, uow: UnitOfWork, order_id: uuid.UUID) -> KnownT:
         """The order's row, created if new, locked until the transaction ends."""
@@ -191,7 +236,14 @@ class CapacityBookings(Generic[EntryT, BookingT, KnownT]):
             uow.session.add(booking)
             booked.append((booking, entry))
         await uow.session.flush()
-        uow.publish(self.announce.scheduled(order_id, patient_id, booked, now))
+        uow.publish(
+            self.announce.scheduled(
+                order_id=order_id,
+                patient_id=patient_id,
+                **{f"{self.entity}s": tuple(self._scheduled_item(b, e) for b, e in booked)},
+                scheduled_at=now,
+            )
+        )
         for booking, _ in booked:
             self.record(uow, f"{self.entity}.schedule", self.entity, booking.id)
 
@@ -210,7 +262,16 @@ class CapacityBookings(Generic[EntryT, BookingT, KnownT]):
         now = uow.now()
         known.closed_at, known.close_reason = now, failure
         await uow.session.flush()
-        uow.publish(self.announce.refused(known.order_id, patient_id, failure, entry_id, cancelled, now))
+        uow.publish(
+            self.announce.refused(
+                order_id=known.order_id,
+                patient_id=patient_id,
+                failure_reason=failure,
+                **{self.entry_column: entry_id},
+                cancelled=self._booked_items(cancelled),
+                failed_at=now,
+            )
+        )
         log.info("scheduling_failed", entity=self.entity, order_id=str(known.order_id), failure_reason=failure)
 
     async def _cancel(self, uow: UnitOfWork, bookings: Sequence[BookingT], reason: str) -> list[BookingT]:
@@ -245,7 +306,15 @@ class CapacityBookings(Generic[EntryT, BookingT, KnownT]):
         await uow.session.flush()
         if not cancelled:
             return
-        uow.publish(self.announce.cancelled(order_id, patient_id, cancelled, reason, now))
+        uow.publish(
+            self.announce.cancelled(
+                order_id=order_id,
+                patient_id=patient_id,
+                **{f"{self.entity}s": self._booked_items(cancelled)},
+                reason=reason,
+                cancelled_at=now,
+            )
+        )
         for booking in cancelled:
             self.record(uow, f"{self.entity}.cancel", self.entity, booking.id)
 
