@@ -50,7 +50,7 @@ INVOICE_WAIT_SECONDS = 180
 TOPOLOGY = (
     "identity,audit,patients,facilities,practitioners,scheduling,records@10",
     "billing*2",
-    "payments,insurance,pharmacy,lab,orders,claims,notifications@10",
+    "payments,insurance,pharmacy,lab,imaging,orders,claims,notifications@10",
 )
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 

@@ -16,6 +16,7 @@ CONTEXTS: tuple[str, ...] = (
     "insurance",
     "pharmacy",
     "lab",
+    "imaging",
     "orders",
     "claims",
     "notifications",

@@ -135,6 +135,11 @@ LAB_TESTS = (
     ("CBC", "Complete blood count", "58410-2", "350.00", 40),
     ("HBA1C", "Haemoglobin A1c", "4548-4", "520.00", 20),
 )
+IMAGING_STUDY_FIELDS = ("code", "name", "modality", "price", "daily_capacity")
+IMAGING_STUDIES = (
+    ("XR-CHEST-PA", "Chest X-ray, PA view", "XR", "650.00", 30),
+    ("US-ABDOMEN", "Ultrasound, abdomen", "US", "1400.00", 12),
+)
 
 
 async def _call(client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
@@ -286,4 +291,11 @@ async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool
         ],
     }
     await _call(client, "POST", "/orders", admin, json=order)
+    # A radiology department, and a chest X-ray ordered for the same patient.
+    studies = [
+        await _call(client, "POST", "/imaging-studies", admin, json=dict(zip(IMAGING_STUDY_FIELDS, row, strict=True)))
+        for row in IMAGING_STUDIES
+    ]
+    imaging = {**order, "type": "imaging", "items": [{"imaging_study_id": studies[0]["id"]}]}
+    await _call(client, "POST", "/orders", admin, json=imaging)
     return True

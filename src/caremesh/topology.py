@@ -29,7 +29,7 @@ from caremesh.platform.settings import MessagingSettings, Settings
 # consumers finishing its work (invoices, the saga) never fall behind it (README, Performance).
 DEFAULT_PROCESSES = (
     "identity,audit,patients,facilities,practitioners,scheduling,records",
-    "billing,payments,insurance,pharmacy,lab,orders,claims,notifications*2",
+    "billing,payments,insurance,pharmacy,lab,imaging,orders,claims,notifications*2",
 )
 
 

@@ -12,7 +12,8 @@ async def test_a_crash_after_the_first_item_leaves_nothing_booked_and_the_retry_
     first, second = await make_lab_test(env, daily_capacity=1), await make_lab_test(env, daily_capacity=1)
     patient = await make_patient(env)
     order = placed(patient["id"], first, second)
-    take_slot, calls = service._take_slot, []
+    capacity = service.BOOKINGS.capacity
+    take_slot, calls = capacity.take, []
 
     async def crash_on_the_second(uow, test, day):
         calls.append(test.id)
@@ -20,7 +21,7 @@ async def test_a_crash_after_the_first_item_leaves_nothing_booked_and_the_retry_
             raise ConnectionError("database went away")
         return await take_slot(uow, test, day)
 
-    monkeypatch.setattr(service, "_take_slot", crash_on_the_second)
+    monkeypatch.setattr(capacity, "take", crash_on_the_second)
     await place(env, order)
 
     assert len(calls) == 2  # the first item was booked in the transaction that then failed
@@ -30,7 +31,7 @@ async def test_a_crash_after_the_first_item_leaves_nothing_booked_and_the_retry_
     assert await env.count("event_deliveries", "consumer = 'lab' AND attempts = 1") == 1
     assert await outbox_payloads(env, "lab.scheduled") == []
 
-    monkeypatch.setattr(service, "_take_slot", take_slot)
+    monkeypatch.setattr(capacity, "take", take_slot)
     env.clock.advance(seconds=5)  # past the retry's backoff
     await env.drain()
 

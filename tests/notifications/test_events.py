@@ -206,5 +206,6 @@ def test_the_consumer_subscribes_to_every_event_it_turns_into_messages():
         "payment.failed",
         "order.failed",
         "lab.result_ready",
+        "imaging.reported",
     }
     assert {s.consumer for s in SUBSCRIPTIONS} == {"notifications"}

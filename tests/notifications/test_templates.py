@@ -29,6 +29,7 @@ CODE = "appointment_booked.email"
 KINDS = [
     "appointment_booked",
     "appointment_cancelled",
+    "imaging_reported",
     "invoice_issued",
     "lab_result_ready",
     "order_failed",
@@ -81,7 +82,7 @@ async def test_templates_page_by_code(env):
     first = (await env.client.get(TEMPLATES, params={"limit": 5}, headers=env.admin)).json()
     rest = (await env.client.get(TEMPLATES, params={"cursor": first["next_cursor"]}, headers=env.admin)).json()
     codes = [t["code"] for t in first["items"] + rest["items"]]
-    assert len(codes) == len(CODES) == 15
+    assert len(codes) == len(CODES) == 17
     assert codes == sorted(codes)
 
 
@@ -226,7 +227,7 @@ async def test_start_up_adds_missing_templates_and_keeps_edited_ones(env):
     assert (edited["subject"], edited["body"], edited["version"]) == ("Edited", "Edited {{ number }}", 2)
     restored = await template(env, "order_failed.sms")
     assert (restored["body"], restored["version"]) == (domain.KINDS["order_failed"].sms, 1)
-    assert await env.count("notification_templates") == 15
+    assert await env.count("notification_templates") == 17
 
 
 async def test_a_missing_template_falls_back_to_the_default(env):

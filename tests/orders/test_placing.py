@@ -46,6 +46,7 @@ async def test_an_order_is_accepted_pending_with_its_items(env):
             "quantity": 3,
             "dosage": "1 capsule three times a day",
             "lab_test_id": None,
+            "imaging_study_id": None,
         }
     ]
     [event] = await outbox_payloads(env, "order.placed")

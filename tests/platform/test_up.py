@@ -28,7 +28,7 @@ NATS_URL = os.environ.get("CAREMESH_TEST_NATS_URL")
 ADMIN = {"email": "up-admin@example.org", "password": "up-admin-password-123"}
 
 
-_REST = "payments,insurance,pharmacy,lab,orders,claims,notifications"
+_REST = "payments,insurance,pharmacy,lab,imaging,orders,claims,notifications"
 
 
 def test_the_default_plan_serves_every_context_once_with_replicas_for_the_busy_ones():

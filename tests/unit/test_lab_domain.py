@@ -1,9 +1,6 @@
-"""Pure lab rules: LOINC check digits, the 14-day booking window, free days, when results may be recorded."""
+"""Pure lab rules: LOINC check digits, when results may be recorded."""
 
 from __future__ import annotations
-
-import itertools
-from datetime import date, timedelta
 
 import pytest
 from hypothesis import given
@@ -48,33 +45,6 @@ def test_a_single_digit_typo_is_caught(number, where):
         typo = digits[:where] + replacement + digits[where + 1 :]
         if typo != digits and not typo.startswith("0"):
             assert not domain.is_valid_loinc(f"{typo}-{good[-1]}")
-
-
-def test_the_window_is_today_and_the_next_13_days():
-    window = domain.booking_window(date(2030, 12, 25))
-    assert len(window) == 14
-    assert (window[0], window[-1]) == (date(2030, 12, 25), date(2031, 1, 7))
-    assert all(b - a == timedelta(days=1) for a, b in itertools.pairwise(window))
-
-
-@given(
-    st.lists(st.integers(min_value=0, max_value=6), min_size=14, max_size=14),
-    st.integers(min_value=0, max_value=5),
-)
-def test_free_days_are_those_below_capacity_in_window_order(counts, capacity):
-    window = domain.booking_window(date(2030, 1, 7))
-    booked = dict(zip(window, counts, strict=True))
-    free = domain.free_days(window, booked, capacity)
-    assert free == [d for d, n in zip(window, counts, strict=True) if n < capacity]
-    assert free == sorted(free)
-
-
-def test_a_day_never_booked_is_free_unless_capacity_is_zero():
-    window = domain.booking_window(date(2030, 1, 7), days=2)
-    assert domain.free_days(window, {}, 1) == window
-    assert domain.free_days(window, {}, 0) == []
-    # Capacity lowered below the bookings: the day stays full.
-    assert domain.free_days(window, {window[0]: 5}, 2) == [window[1]]
 
 
 def test_only_a_scheduled_lab_order_of_a_confirmed_order_may_be_resulted():

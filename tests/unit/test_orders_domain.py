@@ -34,4 +34,9 @@ def test_only_a_confirmed_order_with_every_item_done_completes(status):
 
 def test_compensations_are_told_apart_from_steps():
     compensations = {step for step in Step if domain.step_kind(step) is StepKind.COMPENSATION}
-    assert compensations == {Step.RESERVATIONS_RELEASED, Step.LAB_ORDERS_CANCELLED, Step.INVOICE_VOIDED}
+    assert compensations == {
+        Step.RESERVATIONS_RELEASED,
+        Step.LAB_ORDERS_CANCELLED,
+        Step.IMAGING_ORDERS_CANCELLED,
+        Step.INVOICE_VOIDED,
+    }

@@ -1,21 +1,22 @@
-"""Pure lab rules: LOINC codes, the booking window, lab order states."""
+"""Pure lab rules: LOINC codes, lab order states (the booking window and free days are capacity's rules)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from collections.abc import Iterable
 from enum import StrEnum
 
-BOOKING_WINDOW_DAYS = 14
+from caremesh.platform.capacity import rules
+from caremesh.platform.capacity.rules import Refusal
+
 # A LOINC code: its number (no leading zero; up to 7 digits leaves room for growth), a dash, a mod-10 check digit.
 _LOINC = re.compile(r"^([1-9][0-9]{0,6})-([0-9])$")
 
 
 class LabOrderStatus(StrEnum):
-    SCHEDULED = "scheduled"
+    SCHEDULED = rules.SCHEDULED
     RESULTED = "resulted"
-    CANCELLED = "cancelled"
+    CANCELLED = rules.CANCELLED
 
 
 class SchedulingFailure(StrEnum):
@@ -40,29 +41,19 @@ def is_valid_loinc(code: str) -> bool:
     return match is not None and mod10_check_digit(match[1]) == int(match[2])
 
 
-def booking_window(today: date, days: int = BOOKING_WINDOW_DAYS) -> list[date]:
-    """The days a test may be booked on: today and the next `days - 1`, in order."""
-    return [today + timedelta(days=n) for n in range(days)]
-
-
-def free_days(window: Iterable[date], booked: Mapping[date, int], capacity: int) -> list[date]:
-    """The days of `window` (in its order) with a free slot: fewer than `capacity` booked. A day booked beyond
-    a capacity lowered since has none."""
-    return [day for day in window if booked.get(day, 0) < capacity]
+NOT_RESULTABLE = {
+    Refusal.ALREADY_DONE: "The lab order already has results.",
+    Refusal.CANCELLED: "The lab order is cancelled.",
+    Refusal.NOT_CONFIRMED: "The order is not confirmed yet.",
+}
 
 
 def not_resultable_reason(status: LabOrderStatus, *, order_confirmed: bool) -> str | None:
     """Why a lab order may not be resulted now, or None when it may."""
-    if status is LabOrderStatus.RESULTED:
-        return "The lab order already has results."
-    if status is LabOrderStatus.CANCELLED:
-        return "The lab order is cancelled."
-    if not order_confirmed:
-        return "The order is not confirmed yet."
-    return None
+    why = rules.refusal(status, done=LabOrderStatus.RESULTED, order_confirmed=order_confirmed)
+    return None if why is None else NOT_RESULTABLE[why]
 
 
 def fully_resulted(statuses: Iterable[LabOrderStatus]) -> bool:
     """True when every lab order of an order still standing (not cancelled) is resulted, and one is."""
-    standing = [s for s in statuses if s is not LabOrderStatus.CANCELLED]
-    return bool(standing) and all(s is LabOrderStatus.RESULTED for s in standing)
+    return rules.all_done(statuses, done=LabOrderStatus.RESULTED)

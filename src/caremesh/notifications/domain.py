@@ -49,6 +49,7 @@ CENT = Decimal("0.01")
 REASONS = {
     "INSUFFICIENT_STOCK": "a medication is out of stock",
     "NO_LAB_CAPACITY": "no laboratory slot is free in the next 14 days",
+    "NO_IMAGING_CAPACITY": "no imaging slot is free in the next 14 days",
 }
 
 
@@ -245,6 +246,21 @@ KINDS: dict[str, EventKind] = {
             subject="Your lab results are ready",
             email=_letter("your lab results are ready. Please sign in to caremesh or ask your care team to see them."),
             sms="caremesh: {{ first_name }}, your lab results are ready. Sign in or ask your care team.",
+        ),
+        EventKind(
+            key="imaging_reported",
+            fields=("imaging_order_id", "order_id"),
+            sample={
+                "imaging_order_id": "5e4d3c2b-1a0f-4e9d-8c7b-a6f5e4d3c2b1",
+                "order_id": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
+            },
+            optional=frozenset({"order_id"}),
+            # A report is clinical data: messages say only that it is ready.
+            subject="Your imaging report is ready",
+            email=_letter(
+                "the report on your imaging study is ready. Please sign in to caremesh or ask your care team to see it."
+            ),
+            sms="caremesh: {{ first_name }}, your imaging report is ready. Sign in or ask your care team.",
         ),
         EventKind(
             # To a user (staff or patient) by email only, never an SMS: whoever reads the phone's lock

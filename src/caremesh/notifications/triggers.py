@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from caremesh.billing import contract as billing
 from caremesh.identity import contract as identity
+from caremesh.imaging import contract as imaging
 from caremesh.lab import contract as lab
 from caremesh.orders import contract as orders
 from caremesh.payments import contract as payments
@@ -19,6 +20,7 @@ PatientEvent = (
     | payments.PaymentFailed
     | orders.OrderFailed
     | lab.LabResultReady
+    | imaging.ImagingReported
 )
 # Each event the patient hears about, and the kind of message it makes (domain.KINDS).
 PATIENT_EVENTS: dict[type[PatientEvent], str] = {
@@ -29,6 +31,7 @@ PATIENT_EVENTS: dict[type[PatientEvent], str] = {
     payments.PaymentFailed: "payment_failed",
     orders.OrderFailed: "order_failed",
     lab.LabResultReady: "lab_result_ready",
+    imaging.ImagingReported: "imaging_reported",
 }
 EVENT_KINDS: dict[str, str] = {event.event_type: kind for event, kind in PATIENT_EVENTS.items()}
 # A password reset goes to a user's email address (a user, not a patient), with the token kept out of our tables.

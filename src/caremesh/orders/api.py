@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
+from caremesh.imaging import contract as imaging
 from caremesh.lab import contract as lab
 from caremesh.orders import service
 from caremesh.orders.schemas import OrderCancel, OrderCreate, OrderEventRead, OrderFilters, OrderRead
@@ -23,11 +24,15 @@ router = APIRouter(prefix="/orders", tags=["orders"], route_class=TransactionalR
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[require("orders:create")],
     responses=problems(
-        lab.LabTestNotFound, pharmacy.MedicationNotFound, patients.PatientNotFound, practitioners.PractitionerNotFound
+        lab.LabTestNotFound,
+        imaging.ImagingStudyNotFound,
+        pharmacy.MedicationNotFound,
+        patients.PatientNotFound,
+        practitioners.PractitionerNotFound,
     ),
 )
 async def place_order(body: OrderCreate, uow: Uow, response: Response) -> OrderRead:
-    """Accept an order (`pending`); pharmacy or lab, then billing, take it on asynchronously.
+    """Accept an order (`pending`); pharmacy, lab or imaging, then billing, take it on asynchronously.
     Follow it with `GET /orders/{id}` or its steps with `GET /orders/{id}/events`."""
     order = await service.place_order(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/orders/{order.id}"

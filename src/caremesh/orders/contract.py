@@ -1,6 +1,6 @@
 """What other contexts may use of orders: the saga's event names (payloads in events.py) and its vocabulary (the
-order types, the events that close an order). Pharmacy and lab take their steps when they hear `order.placed` and
-compensate on `order.failed` / `order.cancelled`."""
+order types, the events that close an order). Pharmacy, lab and imaging take their steps when they hear
+`order.placed` and compensate on `order.failed` / `order.cancelled`."""
 
 import uuid
 from dataclasses import dataclass
@@ -18,6 +18,7 @@ from caremesh.orders.events import (
     ORDER_FAILED,
     ORDER_PLACED,
     ClosingEvent,
+    ImagingItem,
     LabItem,
     OrderCancelled,
     OrderCompleted,
@@ -37,6 +38,7 @@ __all__ = [
     "ORDER_FAILED",
     "ORDER_PLACED",
     "ClosingEvent",
+    "ImagingItem",
     "LabItem",
     "OrderCancelled",
     "OrderCompleted",

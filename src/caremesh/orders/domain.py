@@ -14,6 +14,7 @@ from enum import StrEnum
 class OrderType(StrEnum):
     PRESCRIPTION = "prescription"
     LAB = "lab"
+    IMAGING = "imaging"
 
 
 class OrderStatus(StrEnum):
@@ -37,6 +38,8 @@ class Step(StrEnum):
     STOCK_RESERVATION_FAILED = "stock_reservation_failed"
     LAB_SCHEDULED = "lab_scheduled"
     LAB_SCHEDULING_FAILED = "lab_scheduling_failed"
+    IMAGING_SCHEDULED = "imaging_scheduled"
+    IMAGING_SCHEDULING_FAILED = "imaging_scheduling_failed"
     INVOICED = "invoiced"
     INVOICING_FAILED = "invoicing_failed"
     CONFIRMED = "confirmed"
@@ -45,24 +48,32 @@ class Step(StrEnum):
     CANCELLED = "cancelled"
     DISPENSED = "dispensed"
     RESULTED = "resulted"
+    REPORTED = "reported"
     COMPLETED = "completed"
     # Compensations: what a failure or a cancellation gave back.
     RESERVATIONS_RELEASED = "reservations_released"
     LAB_ORDERS_CANCELLED = "lab_orders_cancelled"
+    IMAGING_ORDERS_CANCELLED = "imaging_orders_cancelled"
     INVOICE_VOIDED = "invoice_voided"
 
 
-COMPENSATIONS = frozenset({Step.RESERVATIONS_RELEASED, Step.LAB_ORDERS_CANCELLED, Step.INVOICE_VOIDED})
+COMPENSATIONS = frozenset(
+    {Step.RESERVATIONS_RELEASED, Step.LAB_ORDERS_CANCELLED, Step.IMAGING_ORDERS_CANCELLED, Step.INVOICE_VOIDED}
+)
 # What a compensation answer gives back: the step that took it, which is always recorded before it.
-GIVES_BACK = {Step.RESERVATIONS_RELEASED: Step.STOCK_RESERVED, Step.LAB_ORDERS_CANCELLED: Step.LAB_SCHEDULED}
+GIVES_BACK = {
+    Step.RESERVATIONS_RELEASED: Step.STOCK_RESERVED,
+    Step.LAB_ORDERS_CANCELLED: Step.LAB_SCHEDULED,
+    Step.IMAGING_ORDERS_CANCELLED: Step.IMAGING_SCHEDULED,
+}
 # Work done on an order's items: once any happened, the order can no longer be cancelled.
-ITEM_WORK = frozenset({Step.DISPENSED, Step.RESULTED})
+ITEM_WORK = frozenset({Step.DISPENSED, Step.RESULTED, Step.REPORTED})
 
 
 class FailureReason(StrEnum):
     """Why orders itself failed an order. An order whose first step was refused fails with the refusal's own
-    reason, which is the participant's vocabulary (pharmacy's `FailureReason`, lab's `SchedulingFailure`, both
-    exported by their contracts)."""
+    reason, which is the participant's vocabulary (pharmacy's `FailureReason`, lab's and imaging's
+    `SchedulingFailure`, exported by their contracts)."""
 
     BILLING_FAILED = "BILLING_FAILED"
     SAGA_TIMEOUT = "SAGA_TIMEOUT"
@@ -78,7 +89,7 @@ class CancelRefusal(StrEnum):
 
 
 def cancel_refusal(status: OrderStatus, *, work_started: bool) -> CancelRefusal | None:
-    """Pending and confirmed orders may be cancelled, unless an item was already dispensed or resulted."""
+    """Pending and confirmed orders may be cancelled, unless an item was already dispensed, resulted or reported."""
     if status not in (OrderStatus.PENDING, OrderStatus.CONFIRMED):
         return CancelRefusal.CLOSED
     if work_started:
@@ -87,10 +98,10 @@ def cancel_refusal(status: OrderStatus, *, work_started: bool) -> CancelRefusal 
 
 
 def awaits_first_step(status: OrderStatus) -> bool:
-    """Only a pending order moves on when pharmacy or lab answers; a closed one only records the answer."""
+    """Only a pending order moves on when its participant answers; a closed one only records the answer."""
     return status == OrderStatus.PENDING
 
 
 def completes(status: OrderStatus, *, all_items_done: bool) -> bool:
-    """A confirmed order is completed once every item is dispensed or resulted."""
+    """A confirmed order is completed once every item is dispensed, resulted or reported."""
     return status == OrderStatus.CONFIRMED and all_items_done

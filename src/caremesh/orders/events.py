@@ -1,8 +1,8 @@
 """Integration events of orders. On the wire ids are UUID strings, instants RFC 3339 UTC.
 
-The saga of an order (see service.py): `OrderPlaced` asks pharmacy (prescriptions) or lab (lab orders) to take
-the first step; their answers come back as their events; billing is called through its contract.
-`OrderFailed` and `OrderCancelled` ask pharmacy and lab to compensate: release what the order holds.
+The saga of an order (see service.py): `OrderPlaced` asks pharmacy (prescriptions), lab (lab orders) or imaging
+(imaging orders) to take the first step; their answers come back as their events; billing is called through its
+contract. `OrderFailed` and `OrderCancelled` ask them to compensate: release what the order holds.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Literal, get_args
 
 from caremesh.platform.messaging.events import IntegrationEvent, integration_event
 
-OrderType = Literal["prescription", "lab"]
+OrderType = Literal["prescription", "lab", "imaging"]
 # The events that close an order before it completes: pharmacy and lab give back what they hold for it and say
 # which of the two it was.
 ClosingEvent = Literal["order.failed", "order.cancelled"]
@@ -34,6 +34,11 @@ class LabItem:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ImagingItem:
+    imaging_study_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True)
 class _OrderEvent(IntegrationEvent):
     order_id: uuid.UUID
     number: str
@@ -44,7 +49,7 @@ class _OrderEvent(IntegrationEvent):
 @integration_event("order.placed")
 class OrderPlaced(_OrderEvent):
     practitioner_id: uuid.UUID
-    items: tuple[PrescriptionItem, ...] | tuple[LabItem, ...]  # as the order's `type` says
+    items: tuple[PrescriptionItem, ...] | tuple[LabItem, ...] | tuple[ImagingItem, ...]  # as the order's `type` says
     placed_at: datetime
 
 

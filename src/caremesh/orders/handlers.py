@@ -1,4 +1,4 @@
-"""Consumers of pharmacy's and lab's answers (the saga's steps)."""
+"""Consumers of pharmacy's, lab's and imaging's answers (the saga's steps)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 import structlog
 
+from caremesh.imaging import contract as imaging
 from caremesh.lab import contract as lab
 from caremesh.orders import service
 from caremesh.pharmacy import contract as pharmacy
@@ -23,4 +24,8 @@ SUBSCRIPTIONS: list[Subscription[Any]] = [
     Subscription(CONSUMER, lab.LabSchedulingFailed, service.first_step_refused),
     Subscription(CONSUMER, lab.LabCancelled, service.compensated),
     Subscription(CONSUMER, lab.LabResultReady, service.item_done),
+    Subscription(CONSUMER, imaging.ImagingScheduled, service.first_step_taken),
+    Subscription(CONSUMER, imaging.ImagingSchedulingFailed, service.first_step_refused),
+    Subscription(CONSUMER, imaging.ImagingCancelled, service.compensated),
+    Subscription(CONSUMER, imaging.ImagingReported, service.item_done),
 ]

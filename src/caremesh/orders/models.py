@@ -12,8 +12,8 @@ from caremesh.platform.db import Base, UTCDateTime, new_id, quoted_list
 
 
 class Order(Base):
-    """A prescription or lab order and where its saga stands. Patient, practitioner, invoice, medications and
-    lab tests belong to other contexts: ids only, no foreign keys."""
+    """A prescription, lab or imaging order and where its saga stands. Patient, practitioner, invoice, medications,
+    lab tests and imaging studies belong to other contexts: ids only, no foreign keys."""
 
     __tablename__ = "orders"
     __table_args__ = (
@@ -50,14 +50,24 @@ class Order(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+# An item names exactly one of a medication (with its quantity), a lab test or an imaging study.
+ORDER_ITEM_KINDS = (
+    "(medication_id IS NOT NULL AND quantity >= 1 AND lab_test_id IS NULL AND imaging_study_id IS NULL)"
+    " OR (lab_test_id IS NOT NULL AND medication_id IS NULL AND quantity IS NULL AND dosage IS NULL"
+    " AND imaging_study_id IS NULL)"
+    " OR (imaging_study_id IS NOT NULL AND medication_id IS NULL AND quantity IS NULL AND dosage IS NULL"
+    " AND lab_test_id IS NULL)"
+)
+
+
 class OrderItem(Base):
-    """A medication with its quantity (prescriptions) or a lab test (lab orders)."""
+    """A medication with its quantity (prescriptions), a lab test (lab orders) or an imaging study (imaging
+    orders)."""
 
     __tablename__ = "order_items"
     __table_args__ = (
         CheckConstraint(
-            "(medication_id IS NOT NULL AND quantity >= 1 AND lab_test_id IS NULL)"
-            " OR (lab_test_id IS NOT NULL AND medication_id IS NULL AND quantity IS NULL AND dosage IS NULL)",
+            ORDER_ITEM_KINDS,
             name="medication_or_lab_test",
         ),
     )
@@ -70,6 +80,7 @@ class OrderItem(Base):
     quantity: Mapped[int | None] = mapped_column(Integer)
     dosage: Mapped[str | None] = mapped_column(String(200))
     lab_test_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    imaging_study_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
 class OrderEvent(Base):

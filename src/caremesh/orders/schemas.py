@@ -20,12 +20,14 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 
 
 class OrderItemIn(Strict):
-    """A prescription item names `medication_id` and `quantity` (and maybe `dosage`); a lab item only `lab_test_id`."""
+    """A prescription item names `medication_id` and `quantity` (and maybe `dosage`); a lab item only `lab_test_id`;
+    an imaging item only `imaging_study_id`."""
 
     medication_id: uuid.UUID | None = None
     quantity: int | None = Field(None, ge=1, le=MAX_QUANTITY)
     dosage: Dosage | None = None
     lab_test_id: uuid.UUID | None = None
+    imaging_study_id: uuid.UUID | None = None
 
 
 class OrderCreate(Strict):
@@ -38,11 +40,17 @@ class OrderCreate(Strict):
     @model_validator(mode="after")
     def _items_match_type(self) -> OrderCreate:
         for n, item in enumerate(self.items):
+            named = {field for field, value in item.model_dump().items() if value is not None}
             if self.type == OrderType.PRESCRIPTION:
-                if item.medication_id is None or item.quantity is None or item.lab_test_id is not None:
-                    raise ValueError(f"items[{n}]: a prescription item has medication_id and quantity, no lab_test_id")
-            elif item.lab_test_id is None or (item.medication_id, item.quantity, item.dosage) != (None, None, None):
+                if not {"medication_id", "quantity"} <= named <= {"medication_id", "quantity", "dosage"}:
+                    raise ValueError(
+                        f"items[{n}]: a prescription item has medication_id and quantity, no lab_test_id"
+                        " or imaging_study_id"
+                    )
+            elif self.type == OrderType.LAB and named != {"lab_test_id"}:
                 raise ValueError(f"items[{n}]: a lab item has lab_test_id only")
+            elif self.type == OrderType.IMAGING and named != {"imaging_study_id"}:
+                raise ValueError(f"items[{n}]: an imaging item has imaging_study_id only")
         return self
 
 
@@ -55,6 +63,7 @@ class OrderItemRead(BaseModel):
     quantity: int | None = None
     dosage: str | None = None
     lab_test_id: uuid.UUID | None = None
+    imaging_study_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

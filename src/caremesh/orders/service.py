@@ -6,11 +6,13 @@ from the durable deliveries on its next start and no step runs twice (every cons
 
   order.placed ─► pharmacy reserves every item (all or nothing)  ─► medication.reserved
                └► lab books every test within 14 days            ─► lab.scheduled
-  either answer ─► orders: billing invoices the items (its contract, same transaction) ─► confirmed
-  a refusal (medication.reservation_failed, lab.scheduling_failed) or an invoicing error ─► failed
-  failed / cancelled ─► pharmacy releases, lab cancels (they answer medication.released, lab.cancelled);
-                        a cancellation voids the invoice in its own transaction
-  medication.dispensed / lab.result_ready for the last item ─► completed
+               └► imaging books every study within 14 days       ─► imaging.scheduled
+  that answer ─► orders: billing invoices the items (its contract, same transaction) ─► confirmed
+  a refusal (medication.reservation_failed, lab.scheduling_failed, imaging.scheduling_failed) or an invoicing
+  error ─► failed
+  failed / cancelled ─► pharmacy releases, lab and imaging cancel (they answer medication.released, lab.cancelled,
+                        imaging.cancelled); a cancellation voids the invoice in its own transaction
+  medication.dispensed / lab.result_ready / imaging.reported for the last item ─► completed
 
 Every step and compensation is recorded in `order_events` in the transaction that makes it. An order still
 pending after `CAREMESH_ORDER_SAGA_TIMEOUT_SECONDS` (a step's consumer kept failing) is failed by a background
@@ -33,11 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.audit import contract as audit
 from caremesh.billing import contract as billing
+from caremesh.imaging import contract as imaging
 from caremesh.lab import contract as lab
 from caremesh.orders import domain
 from caremesh.orders.domain import FailureReason, OrderStatus, OrderType, Step
 from caremesh.orders.errors import OrderNotCancellable, OrderNotFound
 from caremesh.orders.events import (
+    ImagingItem,
     LabItem,
     OrderCancelled,
     OrderCompleted,
@@ -156,11 +160,16 @@ async def _check_catalogue(session: AsyncSession, data: OrderCreate) -> None:
         missing = wanted - set(await pharmacy.find_medications(session, wanted))
         if missing:
             raise pharmacy.MedicationNotFound(f"No medication {', '.join(sorted(map(str, missing)))}.")
-    else:
+    elif data.type == OrderType.LAB:
         wanted = {item.lab_test_id for item in data.items if item.lab_test_id is not None}
         missing = wanted - set(await lab.find_lab_tests(session, wanted))
         if missing:
             raise lab.LabTestNotFound(f"No lab test {', '.join(sorted(map(str, missing)))}.")
+    else:
+        wanted = {item.imaging_study_id for item in data.items if item.imaging_study_id is not None}
+        missing = wanted - set(await imaging.find_imaging_studies(session, wanted))
+        if missing:
+            raise imaging.ImagingStudyNotFound(f"No imaging study {', '.join(sorted(map(str, missing)))}.")
 
 
 async def place_order(uow: UnitOfWork, data: OrderCreate) -> Order:
@@ -190,12 +199,14 @@ async def place_order(uow: UnitOfWork, data: OrderCreate) -> Order:
     return order
 
 
-def _items(order: Order) -> tuple[PrescriptionItem, ...] | tuple[LabItem, ...]:
+def _items(order: Order) -> tuple[PrescriptionItem, ...] | tuple[LabItem, ...] | tuple[ImagingItem, ...]:
     if order.type == OrderType.PRESCRIPTION:
         return tuple(
             PrescriptionItem(medication_id=i.medication_id, quantity=i.quantity, dosage=i.dosage) for i in order.items
         )
-    return tuple(LabItem(lab_test_id=i.lab_test_id) for i in order.items)
+    if order.type == OrderType.LAB:
+        return tuple(LabItem(lab_test_id=i.lab_test_id) for i in order.items)
+    return tuple(ImagingItem(imaging_study_id=i.imaging_study_id) for i in order.items)
 
 
 async def _recorded(uow: UnitOfWork, order: Order, steps: Iterable[Step]) -> bool:
@@ -217,14 +228,14 @@ async def _work_started(uow: UnitOfWork, order: Order) -> bool:
 
 async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str | None, expected_version: int | None) -> Order:
     """Cancel a pending or confirmed order: void its invoice now (409 INVOICE_HAS_PAYMENTS if money moved on it,
-    and then nothing changes), and let pharmacy and lab give back what they hold when they hear of it."""
+    and then nothing changes), and let pharmacy, lab or imaging give back what they hold when they hear of it."""
     order = await _load(uow, order_id, for_update=True)
     check_version(order.version, expected_version)
     refusal = domain.cancel_refusal(OrderStatus(order.status), work_started=await _work_started(uow, order))
     if refusal is domain.CancelRefusal.CLOSED:
         raise OrderNotCancellable(f"The order is {order.status}; only pending and confirmed orders are cancelled.")
     if refusal is domain.CancelRefusal.WORK_STARTED:
-        raise OrderNotCancellable("Items of the order were already dispensed or resulted.")
+        raise OrderNotCancellable("Items of the order were already dispensed, resulted or reported.")
     now = uow.now()
     if order.invoice_id is not None:
         voided = await billing.void_for_order(uow, order.id, "order cancelled")
@@ -349,15 +360,33 @@ _TAKEN: dict[type, _Taken] = {
         },
         line=lambda o: billing.ChargeLine(o.code, o.name, 1, o.price),
     ),
+    # Imaging is diagnostics as lab is: invoiced as a lab charge (billing's ORDER-LAB tariff and insurance's lab
+    # category), each study one line at its catalogue price.
+    imaging.ImagingScheduled: _Taken(
+        step=Step.IMAGING_SCHEDULED,
+        kind=billing.Kind.LAB,
+        holds="imaging_orders",
+        held=lambda event: event.imaging_orders,
+        noted=lambda o: {
+            "imaging_order_id": o.imaging_order_id,
+            "imaging_study_id": o.imaging_study_id,
+            "scheduled_date": o.scheduled_date,
+        },
+        line=lambda o: billing.ChargeLine(o.code, f"{o.name} ({o.modality})", 1, o.price),
+    ),
 }
 
 
 @_answer
 async def first_step_taken(
-    uow: UnitOfWork, order: Order, event: pharmacy.MedicationReserved | lab.LabScheduled, envelope: Envelope
+    uow: UnitOfWork,
+    order: Order,
+    event: pharmacy.MedicationReserved | lab.LabScheduled | imaging.ImagingScheduled,
+    envelope: Envelope,
 ) -> None:
-    """medication.reserved or lab.scheduled: recorded; a pending order is then invoiced and confirmed. A closed one
-    only records it: pharmacy releases, lab cancels what it holds when it hears of the failure or cancellation."""
+    """medication.reserved, lab.scheduled or imaging.scheduled: recorded; a pending order is then invoiced and
+    confirmed. A closed one only records it: the participant gives back what it holds when it hears of the failure
+    or cancellation."""
     taken = _TAKEN[type(event)]
     held = taken.held(event)
     await _record(uow, order, taken.step, {taken.holds: [taken.noted(h) for h in held]}, envelope)
@@ -369,10 +398,11 @@ async def first_step_taken(
 async def first_step_refused(
     uow: UnitOfWork,
     order: Order,
-    event: pharmacy.MedicationReservationFailed | lab.LabSchedulingFailed,
+    event: pharmacy.MedicationReservationFailed | lab.LabSchedulingFailed | imaging.ImagingSchedulingFailed,
     envelope: Envelope,
 ) -> None:
-    """medication.reservation_failed or lab.scheduling_failed: what was taken was already given back."""
+    """medication.reservation_failed, lab.scheduling_failed or imaging.scheduling_failed: what was taken was already
+    given back."""
     reason = str(event.failure_reason)
     detail: dict[str, Any]
     if isinstance(event, pharmacy.MedicationReservationFailed):
@@ -384,9 +414,17 @@ async def first_step_refused(
             "available": event.available,
         }
         returned = _lines(event.released)
-    else:
+    elif isinstance(event, lab.LabSchedulingFailed):
         refused, compensation, given_back = Step.LAB_SCHEDULING_FAILED, Step.LAB_ORDERS_CANCELLED, "cancelled"
         detail = {"failure_reason": reason, "lab_test_id": event.lab_test_id}
+        returned = _lines(event.cancelled)
+    else:
+        refused, compensation, given_back = (
+            Step.IMAGING_SCHEDULING_FAILED,
+            Step.IMAGING_ORDERS_CANCELLED,
+            "cancelled",
+        )
+        detail = {"failure_reason": reason, "imaging_study_id": event.imaging_study_id}
         returned = _lines(event.cancelled)
     await _record(uow, order, refused, detail, envelope)
     if returned:
@@ -397,15 +435,21 @@ async def first_step_refused(
 
 @_answer
 async def compensated(
-    uow: UnitOfWork, order: Order, event: pharmacy.MedicationReleased | lab.LabCancelled, envelope: Envelope
+    uow: UnitOfWork,
+    order: Order,
+    event: pharmacy.MedicationReleased | lab.LabCancelled | imaging.ImagingCancelled,
+    envelope: Envelope,
 ) -> None:
-    """medication.released or lab.cancelled after a failure or cancellation: recorded. They give back what
-    medication.reserved / lab.scheduled announced, so until that answer is recorded this one is too early:
-    the saga log then reads in the order things happened, whatever order the broker delivered them in."""
+    """medication.released, lab.cancelled or imaging.cancelled after a failure or cancellation: recorded. They give
+    back what medication.reserved / lab.scheduled / imaging.scheduled announced, so until that answer is recorded
+    this one is too early: the saga log then reads in the order things happened, whatever order the broker
+    delivered them in."""
     if isinstance(event, pharmacy.MedicationReleased):
         step, detail = Step.RESERVATIONS_RELEASED, {"reservations": _lines(event.reservations)}
-    else:
+    elif isinstance(event, lab.LabCancelled):
         step, detail = Step.LAB_ORDERS_CANCELLED, {"lab_orders": _lines(event.lab_orders)}
+    else:
+        step, detail = Step.IMAGING_ORDERS_CANCELLED, {"imaging_orders": _lines(event.imaging_orders)}
     if not await _recorded(uow, order, [domain.GIVES_BACK[step]]):
         raise TooEarly(f"{envelope.type} for order {order.id} before its {domain.GIVES_BACK[step]}")
     await _record(uow, order, step, detail, envelope)
@@ -413,9 +457,13 @@ async def compensated(
 
 @_answer
 async def item_done(
-    uow: UnitOfWork, order: Order, event: pharmacy.MedicationDispensed | lab.LabResultReady, envelope: Envelope
+    uow: UnitOfWork,
+    order: Order,
+    event: pharmacy.MedicationDispensed | lab.LabResultReady | imaging.ImagingReported,
+    envelope: Envelope,
 ) -> None:
-    """medication.dispensed or lab.result_ready: recorded; the last one completes a confirmed order."""
+    """medication.dispensed, lab.result_ready or imaging.reported: recorded; the last one completes a confirmed
+    order."""
     detail: dict[str, Any]
     if isinstance(event, pharmacy.MedicationDispensed):
         step, all_done = Step.DISPENSED, event.order_fully_dispensed
@@ -424,11 +472,14 @@ async def item_done(
             "medication_id": event.medication_id,
             "quantity": event.quantity,
         }
-    else:
+    elif isinstance(event, lab.LabResultReady):
         step, all_done = Step.RESULTED, event.order_fully_resulted
         detail = {"lab_order_id": event.lab_order_id, "lab_test_id": event.lab_test_id}
+    else:
+        step, all_done = Step.REPORTED, event.order_fully_reported
+        detail = {"imaging_order_id": event.imaging_order_id, "imaging_study_id": event.imaging_study_id}
     if domain.awaits_first_step(OrderStatus(order.status)):
-        # Items are dispensed or resulted only for confirmed orders: the answer that confirms it comes first.
+        # Items are dispensed, resulted or reported only for confirmed orders: the answer that confirms it comes first.
         raise TooEarly(f"{envelope.type} for order {order.id}, still {order.status}")
     completes = domain.completes(OrderStatus(order.status), all_items_done=all_done)
     if completes and await _count_recorded(uow, order, step) + 1 < len(order.items):

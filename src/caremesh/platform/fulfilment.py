@@ -1,6 +1,7 @@
 """What the participants of the order saga share: the contexts that fulfil an order's items (pharmacy holds stock
-for a prescription, lab holds capacity for lab tests; imaging would hold rooms). No business rule lives here, and
-no context: what to hold, how and why it is refused stay in each participant's own package.
+for a prescription; lab and imaging hold capacity per day for lab tests and imaging studies, `platform.capacity`).
+No business rule lives here, and no context: what to hold, how and why it is refused stay in each participant's
+own package.
 
 Every participant takes the same three steps, one transaction per event, serialised per order by its own row for
 the order (`ParticipantOrder`, locked first by every step):

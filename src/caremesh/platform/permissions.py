@@ -13,6 +13,7 @@ ROLES = (
     "nurse",
     "pharmacist",
     "lab_technician",
+    "radiologist",
     "billing_clerk",
     "claims_officer",
     "patient",
@@ -20,7 +21,14 @@ ROLES = (
 
 # Facilities, departments and personnel (issue 15) are read by every staff role and written by the admin.
 STAFF_READ = {"patients:read", "practitioners:read", "appointments:read", "facilities:read", "personnel:read"}
-CLINICAL_READ = {"orders:read", "medications:read", "lab_tests:read", "lab_orders:read"}
+CLINICAL_READ = {
+    "orders:read",
+    "medications:read",
+    "lab_tests:read",
+    "lab_orders:read",
+    "imaging_studies:read",
+    "imaging_orders:read",
+}
 BILLING_READ = {"tariffs:read", "invoices:read", "payments:read"}
 INSURANCE_READ = {"insurance:read", "coverage:verify"}
 CLAIMS_READ = {"claims:read", "reconciliation:read"}
@@ -53,7 +61,8 @@ MATRIX: dict[str, set[str]] = {
     | RECORDS_READ
     | NURSE_WRITE
     | {"diagnoses:write", "procedures:write", "charts:read"}
-    | {"appointments:check_in", "appointments:complete", "appointments:no_show", "orders:create", "orders:cancel"},
+    | {"appointments:check_in", "appointments:complete", "appointments:no_show", "orders:create", "orders:cancel"}
+    | {"imaging_orders:report"},
     "nurse": STAFF_READ
     | CLINICAL_READ
     | RECORDS_READ
@@ -64,6 +73,9 @@ MATRIX: dict[str, set[str]] = {
     | {"orders:read", "medications:read", "medications:write", "reservations:read", "reservations:dispense"},
     "lab_technician": STAFF_READ
     | {"orders:read", "lab_tests:read", "lab_tests:write", "lab_orders:read", "lab_orders:result"},
+    # What a lab technician reads and does, for radiology.
+    "radiologist": STAFF_READ
+    | {"orders:read", "imaging_studies:read", "imaging_studies:write", "imaging_orders:read", "imaging_orders:report"},
     "billing_clerk": STAFF_READ
     | BILLING_READ
     | INSURANCE_READ
@@ -90,6 +102,7 @@ MATRIX: dict[str, set[str]] = {
         "notifications:read",
         "orders:read",
         "lab_orders:read",
+        "imaging_orders:read",
         "insurance:read",
     }
     | RECORDS_READ

@@ -17,7 +17,7 @@ from alembic import op
 from caremesh.migrations.context_schemas import create_context_schema, drop_context_schema, physical_schema
 
 revision: str = "0024_facilities"
-down_revision: str | None = "0021_medical_records"
+down_revision: str | None = "0023_imaging"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,153 @@
+"""Imaging use cases: the study catalogue, imaging orders booked within capacity, reports, and the order saga's
+steps.
+
+Every use case takes the unit of work and flushes; the entrypoint (a route or a consumer) commits. Booking within
+each study's daily capacity, the saga's steps and finishing an imaging order are capacity's (`platform.capacity`,
+as for lab): what is imaging's own here is its catalogue, its events and what a report records.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from caremesh.audit import contract as audit
+from caremesh.imaging.domain import NOT_REPORTABLE, ImagingOrderStatus, SchedulingFailure
+from caremesh.imaging.errors import ImagingStudyNotFound
+from caremesh.imaging.events import (
+    BookedImagingOrder,
+    ImagingCancelled,
+    ImagingReported,
+    ImagingScheduled,
+    ImagingSchedulingFailed,
+    ScheduledImagingOrder,
+)
+from caremesh.imaging.models import ONE_STUDY_PER_CODE, ImagingKnownOrder, ImagingOrder, ImagingStudy, ImagingStudyDay
+from caremesh.imaging.schemas import ImagingOrderFilters, ImagingReportCreate, ImagingStudyCreate, ImagingStudyFilters
+from caremesh.platform import fulfilment
+from caremesh.platform.capacity.booking import Announcements, CapacityBookings
+from caremesh.platform.errors import Conflict, NotFound
+from caremesh.platform.pagination import PageParams
+from caremesh.platform.repository import Repository
+from caremesh.platform.uow import UnitOfWork
+
+
+class ImagingStudyCodeExists(Conflict):
+    code, title = "IMAGING_STUDY_CODE_EXISTS", "An imaging study with this code exists"
+
+
+class ImagingOrderNotFound(NotFound):
+    code, title = "IMAGING_ORDER_NOT_FOUND", "Imaging order not found"
+
+
+class ImagingOrderNotReportable(Conflict):
+    code, title = "IMAGING_ORDER_NOT_REPORTABLE", "The imaging order cannot be reported"
+
+
+# --- imaging studies --------------------------------------------------------------------------------
+
+
+CATALOGUE: fulfilment.Catalogue[ImagingStudy] = fulfilment.Catalogue(
+    ImagingStudy,
+    ImagingStudyNotFound,
+    entity="imaging_study",
+    record=audit.record,
+    order_by=[ImagingStudy.code],
+    search=[ImagingStudy.code, ImagingStudy.name],
+    code_taken=lambda code: ImagingStudyCodeExists(f"An imaging study with code {code} exists."),
+    unique=(ONE_STUDY_PER_CODE, "imaging_studies.code"),  # PostgreSQL names the constraint, SQLite the column
+)
+
+
+async def create_imaging_study(uow: UnitOfWork, data: ImagingStudyCreate) -> ImagingStudy:
+    return await CATALOGUE.add(uow, **data.model_dump())
+
+
+async def get_imaging_study(uow: UnitOfWork, study_id: uuid.UUID) -> ImagingStudy:
+    return await CATALOGUE.entries.load(uow, study_id)
+
+
+async def list_imaging_studies(
+    uow: UnitOfWork, filters: ImagingStudyFilters, page: PageParams
+) -> tuple[list[ImagingStudy], str | None]:
+    return await CATALOGUE.list(uow, filters, page)
+
+
+# --- imaging orders: reads ----------------------------------------------------------------------------
+
+
+# A patient-role principal sees only their own imaging orders; others do not exist for them.
+IMAGING_ORDERS: Repository[ImagingOrder] = audit.repository(
+    ImagingOrder,
+    ImagingOrderNotFound,
+    entity="imaging_order",
+    owner=ImagingOrder.patient_id,
+    # as they were booked: by time, then by order and the item's place in it
+    order_by=[ImagingOrder.created_at, ImagingOrder.order_id, ImagingOrder.position],
+)
+
+
+async def get_imaging_order(uow: UnitOfWork, imaging_order_id: uuid.UUID) -> ImagingOrder:
+    return await IMAGING_ORDERS.get(uow, imaging_order_id)
+
+
+async def list_imaging_orders(
+    uow: UnitOfWork, filters: ImagingOrderFilters, page: PageParams
+) -> tuple[list[ImagingOrder], str | None]:
+    return await IMAGING_ORDERS.list(uow, filters, page)
+
+
+# --- the saga's steps (consumers of order.*, see handlers.py) -----------------------------------------
+
+
+BOOKINGS: CapacityBookings[ImagingStudy, ImagingOrder, ImagingKnownOrder] = CapacityBookings(
+    catalogue=ImagingStudy,
+    days=ImagingStudyDay,
+    bookings=ImagingOrder,
+    known=ImagingKnownOrder,
+    entry_column="imaging_study_id",
+    done=ImagingOrderStatus.REPORTED,
+    no_capacity=SchedulingFailure.NO_IMAGING_CAPACITY,
+    not_found=SchedulingFailure.IMAGING_STUDY_NOT_FOUND,
+    entity="imaging_order",
+    record=audit.record,
+    announce=Announcements(
+        scheduled=ImagingScheduled,
+        refused=ImagingSchedulingFailed,
+        cancelled=ImagingCancelled,
+        booked_item=BookedImagingOrder,
+        scheduled_item=ScheduledImagingOrder,
+    ),
+)
+
+
+# --- reports -------------------------------------------------------------------------------------------
+
+
+async def report(uow: UnitOfWork, imaging_order_id: uuid.UUID, data: ImagingReportCreate) -> ImagingOrder:
+    """Report a scheduled imaging order of a confirmed order, once. Publishes imaging.reported (without the report)
+    with `order_fully_reported` when no imaging order of the order is left to report."""
+
+    def with_report(imaging_order: ImagingOrder, now: datetime) -> None:
+        imaging_order.findings, imaging_order.impression = data.findings, data.impression
+        imaging_order.reported_at = now
+        imaging_order.reported_by = None if uow.actor is None else uow.actor.user_id
+
+    imaging_order, fully_reported = await BOOKINGS.finish(
+        uow,
+        await IMAGING_ORDERS.load(uow, imaging_order_id),
+        lambda why: ImagingOrderNotReportable(NOT_REPORTABLE[why]),
+        with_report,
+    )
+    uow.publish(
+        ImagingReported(
+            imaging_order_id=imaging_order.id,
+            order_id=imaging_order.order_id,
+            patient_id=imaging_order.patient_id,
+            imaging_study_id=imaging_order.imaging_study_id,
+            order_fully_reported=fully_reported,
+            reported_at=imaging_order.updated_at,
+        )
+    )
+    audit.record(uow, "imaging_order.report", "imaging_order", imaging_order.id)
+    return imaging_order
