@@ -17,6 +17,7 @@ from caremesh.records.events import (
     MEDICAL_RECORD_CREATED,
     MEDICAL_RECORD_RETRACTED,
     MedicalRecordAmended,
+    MedicalRecordChanged,
     MedicalRecordCreated,
     MedicalRecordRetracted,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "ClinicalStatus",
     "CodedEntry",
     "MedicalRecordAmended",
+    "MedicalRecordChanged",
     "MedicalRecordCreated",
     "MedicalRecordNotFound",
     "MedicalRecordRetracted",
