@@ -10,6 +10,7 @@ Revision ID: 0022_procedure_billing
 Revises: 0021_medical_records
 """
 
+import re
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -98,8 +99,9 @@ def _rebuild_sqlite_invoices(edit) -> None:  # type: ignore[no-untyped-def]
     ).scalars()
     index_sql = list(indexes)
     edited = edit(created)
-    new_table = edited.replace("CREATE TABLE invoices", "CREATE TABLE invoices_rebuilt", 1)
-    if new_table == edited:
+    # A renamed table's definition names it in quotes.
+    new_table, found = re.subn(r'^CREATE TABLE "?invoices"? ', "CREATE TABLE invoices_rebuilt ", edited, count=1)
+    if not found:
         raise RuntimeError("invoices: unexpected table definition")
     op.execute("CREATE TEMPORARY TABLE invoice_lines_kept AS SELECT * FROM invoice_lines")
     op.execute(new_table)
