@@ -99,3 +99,14 @@ async def snapshot(env: Any) -> dict[str, Any]:
         "versions": await env.count("medical_record_versions"),
         "outbox": [t for t in await env.outbox_types() if t.startswith("medical_record.")],
     }
+
+
+async def record_procedure(
+    env: Any, invoice_or_visit: dict[str, Any], code: str = "99213", quantity: int = 1, **kwargs: Any
+) -> dict[str, Any]:
+    """A procedure of the visit (an appointment, or the invoice of one) recorded through the API, its tariff made
+    if missing (tests.builders.billing.procedure_tariff: 450.00 unless made otherwise before)."""
+    visit = invoice_or_visit.get("appointment_id") or invoice_or_visit["id"]
+    return await make_record(
+        env, invoice_or_visit["patient_id"], procedure(code=code, quantity=quantity), appointment_id=visit, **kwargs
+    )
