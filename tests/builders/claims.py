@@ -118,7 +118,9 @@ async def visit_invoice(
 
 
 async def diagnose(env: Any, invoice: dict[str, Any], code: str = VISIT_DIAGNOSIS) -> dict[str, Any]:
-    """Record an active diagnosis through the API: on the invoice's visit, or (an order's invoice) the patient's."""
+    """Record an active diagnosis through the API: on the invoice's visit, or (an order's invoice) the patient's.
+    A second of the test clock passes first (it stands still otherwise), so entries are ordered as recorded."""
+    env.clock.advance(seconds=1)
     return await make_record(
         env, invoice["patient_id"], diagnosis(code=code), appointment_id=invoice.get("appointment_id")
     )
