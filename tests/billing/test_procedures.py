@@ -62,7 +62,9 @@ async def amend(env, record: dict, **content) -> dict:
 
 async def retract(env, record: dict) -> None:
     headers = {**env.admin, "If-Match": f'"{record["version"]}"'}
-    response = await env.client.post(f"{RECORDS}/{record['id']}/retract", json={"reason": "wrong visit"}, headers=headers)
+    response = await env.client.post(
+        f"{RECORDS}/{record['id']}/retract", json={"reason": "wrong visit"}, headers=headers
+    )
     assert response.status_code == 200, response.text
 
 
@@ -116,7 +118,7 @@ async def test_a_procedure_before_any_payment_is_a_line_of_the_visit_invoice_rep
     await env.drain()
 
     invoice = await invoice_of(env, bill["appointment_id"])
-    assert invoice["id"] == bill["id"] and invoice["number"] == bill["number"]
+    assert (invoice["id"], invoice["number"]) == (bill["id"], bill["number"])
     assert billed(invoice) == [
         ("CONSULT-CARDIOLOGY", 1, "1500.00", "1500.00", None),
         ("99213", 2, "450.00", "900.00", record["id"]),
@@ -157,7 +159,7 @@ async def test_a_procedure_after_a_payment_makes_a_supplementary_invoice_and_the
 
     consultation, supplementary = await visit_invoices(env, bill["appointment_id"])
     assert consultation["id"] == bill["id"]
-    assert amounts(consultation) == amounts(bill) and len(consultation["lines"]) == 1
+    assert (amounts(consultation), len(consultation["lines"])) == (amounts(bill), 1)
     assert consultation["amount_paid"] == "100.00"
     assert (supplementary["kind"], supplementary["appointment_id"], supplementary["status"]) == (
         "procedure",
@@ -200,7 +202,7 @@ async def test_after_a_payment_an_amendment_or_retraction_changes_no_invoice(env
     await env.drain()
 
     after = await invoice_of(env, bill["appointment_id"])  # still the only invoice of the visit
-    assert billed(after) == billed(before) and amounts(after) == amounts(before)
+    assert (billed(after), amounts(after)) == (billed(before), amounts(before))
 
 
 async def test_a_supplementary_invoice_whose_procedure_is_retracted_before_payment_is_voided(env):
@@ -213,7 +215,7 @@ async def test_a_supplementary_invoice_whose_procedure_is_retracted_before_payme
     await env.drain()
 
     consultation, supplementary = await visit_invoices(env, bill["appointment_id"])
-    assert supplementary["status"] == "void" and supplementary["lines"] == []
+    assert (supplementary["status"], supplementary["lines"]) == ("void", [])
     assert consultation["amount_paid"] == "100.00"
     assert [e.payload["invoice_id"] for e in await published(env, "invoice.voided")] == [supplementary["id"]]
 

@@ -127,7 +127,9 @@ async def _check_priced(uow: UnitOfWork, content: dict[str, Any], *, unless: str
     if code is None or code == unless:
         return
     if not await billing.has_procedure_tariff(uow.session, code):
-        raise invalid_field("code", f"No procedure tariff prices {code}: add one before recording it.", code="NO_TARIFF")
+        raise invalid_field(
+            "code", f"No procedure tariff prices {code}: add one before recording it.", code="NO_TARIFF"
+        )
 
 
 # What a version keeps of its entry besides the content columns.
