@@ -67,8 +67,10 @@ def downgrade() -> None:
     else:
         op.create_unique_constraint("uq_invoices_appointment_id", "invoices", ["appointment_id"], schema=schema)
     op.drop_index(ONE_LINE_PER_RECORD, "invoice_lines", schema=schema)
-    with op.batch_alter_table("invoice_lines", schema=schema) as batch:
-        batch.drop_column("source_record_id")
+    if schema is None:  # SQLite (3.35+) drops a column in place, its CHECK constraints untouched
+        op.execute("ALTER TABLE invoice_lines DROP COLUMN source_record_id")
+    else:
+        op.drop_column("invoice_lines", "source_record_id", schema=schema)
 
 
 def _without_unique(sql: str) -> str:
