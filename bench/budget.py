@@ -200,7 +200,7 @@ class Operations:
     def claim(self) -> list[Job]:
         def claim(invoice: str) -> Job:
             async def run() -> None:
-                created = await self._post("/claims", {"invoice_id": invoice})
+                created = await self._post("/claims", {"invoice_id": invoice, "diagnosis_codes": ["I10"]})
                 for step in ("submit", "process"):
                     await self._post(f"/claims/{created['id']}/{step}")
 

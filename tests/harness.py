@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import httpx
+from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 from pydantic_settings import BaseSettings
 from sqlalchemy import event, select, text
@@ -31,7 +32,7 @@ from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.consumer import tables_of
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.messaging.models import every_messaging_set
-from caremesh.platform.migrate import upgrade
+from caremesh.platform.migrate import alembic_config, upgrade
 from caremesh.platform.numbering import SEQUENCE_NAME_PREFIX
 from caremesh.platform.settings import (
     AppSettings,
@@ -260,6 +261,13 @@ def worker_schemas(prefix: str) -> list[str]:
     version table), the platform's (first: a messaging table named alone is the platform's) and the contexts'."""
     logical = sorted(SCHEMAS, key=lambda name: name != PLATFORM_SCHEMA)
     return [prefix, *(physical_schema(name, prefix) for name in logical)]
+
+
+def revision_before(revision: str) -> str:
+    """The migration `revision` follows (its down revision), as the chain stands: a migration test downgrades to it."""
+    before = ScriptDirectory.from_config(alembic_config()).get_revision(revision).down_revision
+    assert isinstance(before, str), revision
+    return before
 
 
 @contextmanager

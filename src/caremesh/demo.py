@@ -1,5 +1,6 @@
 """Demo data for `make run`: practitioners of several specialties, patients, users, appointments, and
-one visit already completed, invoiced, partly paid and claimed from the first patient's insurer.
+one visit already recorded (a diagnosis, vital signs, an ECG), completed, invoiced, partly paid and claimed from
+the first patient's insurer.
 
 Seeded through the public HTTP API (in process), so it obeys every rule a client would. The demo
 logins are generated on first seed, kept in a local file that git ignores, and printed at start.
@@ -11,7 +12,7 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,29 @@ IMAGING_STUDIES = (
 )
 
 
+# The demo visit's procedure: a 12-lead ECG, priced by a `procedure` tariff of its CPT code.
+ECG = {"code": "93000", "description": "Electrocardiogram, 12-lead, with report", "kind": "procedure"}
+ECG_PRICE = {"type": "flat", "amount": "350.00"}
+
+
+async def _record_visit(client: httpx.AsyncClient, admin: dict[str, str], visit: dict[str, Any]) -> None:
+    """What the doctor records in the demo visit: a diagnosis, vital signs and a procedure (its tariff first);
+    its invoice then bills the procedure and its claim carries the diagnosis and the procedure."""
+    await _call(client, "POST", "/tariffs", admin, json={**ECG, "pricing": ECG_PRICE})
+    encounter = {"patient_id": visit["patient_id"], "appointment_id": visit["id"]}
+    diagnosis = {"type": "diagnosis", "code": "I10", "clinical_status": "active"}
+    vitals = {
+        "type": "vital_signs",
+        "measured_at": datetime.now(UTC).isoformat(),
+        "heart_rate": 78,
+        "systolic_bp": 148,
+        "diastolic_bp": 94,
+        "spo2": 98,
+    }
+    for entry in (diagnosis, vitals, {"type": "procedure", "code": ECG["code"], "quantity": 1}):
+        await _call(client, "POST", "/medical-records", admin, json={**encounter, **entry})
+
+
 async def _call(client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
     response = await client.request(method, API + path, headers=headers, **kw)
     if response.status_code >= 400:
@@ -258,6 +282,7 @@ async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool
     # The first visit seen early: completed, invoiced (201, or 200 if billing's consumer was first), partly paid,
     # and claimed from the insurer: submitted and adjudicated, waiting for the payer's remittance.
     visit = booked[0]
+    await _record_visit(client, admin, visit)
     await _call(client, "POST", f"/appointments/{visit['id']}/complete", admin)
     invoice = await _call(client, "POST", "/invoices", admin, json={"appointment_id": visit["id"]})
     if invoice["status"] in {"issued", "partially_paid"}:

@@ -76,7 +76,8 @@ async def test_consistent_changes_are_accepted(env, invoice):
     await accepts(env, invoice["id"], insurance_paid=D("1512.00"))
 
 
-async def test_one_invoice_per_appointment(env, invoice):
+async def _copy_of(env, invoice, **changes) -> None:
+    """Insert a copy of the invoice (another id and number) with `changes`."""
     async with env.db.sessionmaker() as session:
         original = await session.get(Invoice, uuid.UUID(invoice["id"]))
         copy = Invoice(
@@ -86,12 +87,24 @@ async def test_one_invoice_per_appointment(env, invoice):
                 if c.key not in ("id", "number")
             },
         )
-        copy.id, copy.number = uuid.uuid4(), "INV-2030-999999"
+        copy.id, copy.number = uuid.uuid4(), f"INV-2030-{uuid.uuid4().int % 999999:06d}"
+        for name, value in changes.items():
+            setattr(copy, name, value)
         session.add(copy)
-        with pytest.raises(IntegrityError) as raised:
-            await session.flush()
+        await session.flush()
+        await session.commit()
+
+
+async def test_one_consultation_invoice_per_appointment(env, invoice):
+    with pytest.raises(IntegrityError) as raised:
+        await _copy_of(env, invoice)
     message = str(raised.value.orig)
-    assert "uq_invoices_appointment_id" in message or "invoices.appointment_id" in message, message
+    assert "uq_invoices_consultation_appointment" in message or "invoices.appointment_id" in message, message
+
+    # Supplementary invoices (kind procedure) of the visit are not its consultation invoice.
+    await _copy_of(env, invoice, kind="procedure")
+    await _copy_of(env, invoice, kind="procedure")
+    assert await env.count("invoices", "kind = 'procedure'") == 2
 
 
 async def test_a_line_amount_is_its_quantity_times_its_price(env, invoice):

@@ -60,6 +60,7 @@ async def test_api_worked_example_end_to_end(env):
             "quantity": 1,
             "unit_price": "1500.00",
             "amount": "1500.00",
+            "medical_record_id": None,
         }
     ]
     assert (invoice["insurance_bin"], invoice["insurance_pcn"], invoice["insurance_paid"]) == (

@@ -26,14 +26,19 @@ def billing_events(settings: Settings) -> set[str]:
     return {s.event_type for s in Subscriptions(SUBSCRIPTIONS, settings=settings)}
 
 
+# Whatever it bills on, billing follows the visits' procedures (medical records).
+RECORDS = {"medical_record.created", "medical_record.amended", "medical_record.retracted"}
+
+
 def test_billing_on_completion_takes_completions_only():
-    assert billing_events(Settings(billing=BillingSettings(bill_on="completed"))) == {"appointment.completed"}
+    assert billing_events(Settings(billing=BillingSettings(bill_on="completed"))) == {"appointment.completed", *RECORDS}
 
 
 def test_billing_on_booking_takes_bookings_and_cancellations_only():
     assert billing_events(Settings(billing=BillingSettings(bill_on="booked"))) == {
         "appointment.booked",
         "appointment.cancelled",
+        *RECORDS,
     }
 
 

@@ -135,3 +135,12 @@ async def make_tariff(env: Any, headers: dict[str, str] | None = None, **overrid
     response = await env.client.post(TARIFFS, json=tariff_body(**overrides), headers=headers or env.admin)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+async def procedure_tariff(env: Any, code: str = "99213", amount: str = "450.00", **overrides: Any) -> dict[str, Any]:
+    """The `procedure` tariff of CPT/HCPCS `code` (flat `amount`), made unless it exists."""
+    found = await env.client.get(f"{TARIFFS}/{code}", headers=env.admin)
+    if found.status_code == 200:
+        return found.json()
+    body = {"code": code, "description": f"Procedure {code}", "kind": "procedure"}
+    return await make_tariff(env, **{**body, "pricing": {"type": "flat", "amount": amount}, **overrides})

@@ -19,6 +19,7 @@ from tests.builders.billing import INSURANCE, completed_visit_invoice, next_work
 from tests.builders.insurance import add_benefit, make_coverage, make_payer, make_scheme, verify
 from tests.builders.patients import make_patient
 from tests.builders.practitioners import make_practitioner
+from tests.builders.records import diagnosis, make_record
 from tests.builders.scheduling import travel
 
 API = "/api/v1"
@@ -27,6 +28,8 @@ DISPUTES = f"{API}/disputes"
 RECONCILE = f"{API}/reconciliation/process"
 REPORT = f"{API}/reconciliation/report"
 INVOICES = f"{API}/invoices"
+VISIT_DIAGNOSIS = "I10"  # essential (primary) hypertension; I10 in the 837P
+PATIENT_DIAGNOSIS = "E11.9"  # type 2 diabetes without complications; E119 in the 837P
 US_ADDRESS = {"line1": "12 Elm Street", "city": "Springfield", "state": "IL", "postal_code": "62701", "country": "US"}
 
 _serial = itertools.count(1)
@@ -72,14 +75,18 @@ async def insured(
     benefit: dict[str, Any] | None = None,
     coverage: bool = True,
     payer: dict[str, Any] | None = None,
+    diagnosed: bool = True,
     **patient: Any,
 ) -> Insured:
     """A payer, a scheme with one benefit (default consultation 80 %, no deductible / limit) and a patient covered
-    by it from 2030-01-01 (`patient` overrides the patient's fields)."""
+    by it from 2030-01-01 (`patient` overrides the patient's fields), `diagnosed` with an active PATIENT_DIAGNOSIS
+    (outside any visit: what the claim of an order's invoice carries)."""
     payer = payer or await make_payer(env)
     scheme = await make_scheme(env, payer)
     added = await add_benefit(env, scheme, **(benefit or {})) if benefit != {} else None
     person = await make_patient(env, **patient)
+    if diagnosed:
+        await make_record(env, person["id"], diagnosis(code=PATIENT_DIAGNOSIS))
     cover = await make_coverage(env, patient=person, scheme=scheme) if coverage else None
     return Insured(person, payer, scheme, cover, added)
 
@@ -94,11 +101,29 @@ async def general_practitioner(env: Any) -> dict[str, Any]:
 
 
 async def visit_invoice(
-    env: Any, patient: dict[str, Any], practitioner: dict[str, Any] | None = None, **visit: Any
+    env: Any,
+    patient: dict[str, Any],
+    practitioner: dict[str, Any] | None = None,
+    *,
+    diagnoses: tuple[str, ...] = (VISIT_DIAGNOSIS,),
+    **visit: Any,
 ) -> dict[str, Any]:
-    """A completed (and billed) visit of `patient` on the next working day; its invoice. The first visit of a
-    patient with the default cardiologist: total 1680.00."""
-    return await completed_visit_invoice(env, patient=patient, practitioner=practitioner, **visit)
+    """A completed (and billed) visit of `patient` on the next working day, its `diagnoses` recorded by its
+    doctor (a claim is submitted with them); its invoice. The first visit of a patient with the default
+    cardiologist: total 1680.00."""
+    bill = await completed_visit_invoice(env, patient=patient, practitioner=practitioner, **visit)
+    for code in diagnoses:
+        await diagnose(env, bill, code)
+    return bill
+
+
+async def diagnose(env: Any, invoice: dict[str, Any], code: str = VISIT_DIAGNOSIS) -> dict[str, Any]:
+    """Record an active diagnosis through the API: on the invoice's visit, or (an order's invoice) the patient's.
+    A second of the test clock passes first (it stands still otherwise), so entries are ordered as recorded."""
+    env.clock.advance(seconds=1)
+    return await make_record(
+        env, invoice["patient_id"], diagnosis(code=code), appointment_id=invoice.get("appointment_id")
+    )
 
 
 async def insured_invoice(env: Any, **options: Any) -> tuple[Insured, dict[str, Any]]:

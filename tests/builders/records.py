@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from tests.builders.billing import procedure_tariff
 from tests.builders.patients import make_patient
 from tests.builders.practitioners import make_practitioner
 from tests.builders.scheduling import at, make_appointment
 
 RECORDS = "/api/v1/medical-records"
+PROCEDURE_CODE = re.compile(r"[0-9]{5}|[0-9]{4}[FTU]|[A-V][0-9]{4}")
 TYPES = ("diagnosis", "allergy", "vital_signs", "note", "procedure")
 
 
@@ -65,8 +68,18 @@ async def make_encounter(env: Any, *, start: str | None = None) -> dict[str, Any
 
 
 async def post_record(
-    env: Any, patient_id: str, body: dict[str, Any], *, appointment_id: str | None = None, headers: Any = None
+    env: Any,
+    patient_id: str,
+    body: dict[str, Any],
+    *,
+    appointment_id: str | None = None,
+    headers: Any = None,
+    priced: bool = True,
 ) -> Any:
+    """POST the entry; a procedure is `priced` first by a `procedure` tariff of its code (billing refuses one it
+    cannot bill: NO_TARIFF) when its code is one a tariff may have."""
+    if priced and body.get("type") == "procedure" and PROCEDURE_CODE.fullmatch(str(body.get("code", ""))):
+        await procedure_tariff(env, body["code"])
     payload = {"patient_id": str(patient_id), **body}
     if appointment_id is not None:
         payload["appointment_id"] = str(appointment_id)
@@ -86,3 +99,14 @@ async def snapshot(env: Any) -> dict[str, Any]:
         "versions": await env.count("medical_record_versions"),
         "outbox": [t for t in await env.outbox_types() if t.startswith("medical_record.")],
     }
+
+
+async def record_procedure(
+    env: Any, invoice_or_visit: dict[str, Any], code: str = "99213", quantity: int = 1, **kwargs: Any
+) -> dict[str, Any]:
+    """A procedure of the visit (an appointment, or the invoice of one) recorded through the API, its tariff made
+    if missing (tests.builders.billing.procedure_tariff: 450.00 unless made otherwise before)."""
+    visit = invoice_or_visit.get("appointment_id") or invoice_or_visit["id"]
+    return await make_record(
+        env, invoice_or_visit["patient_id"], procedure(code=code, quantity=quantity), appointment_id=visit, **kwargs
+    )

@@ -86,7 +86,7 @@ async def test_a_claim_is_created_as_a_draft_from_the_invoice_and_the_coverage(e
         None,
         "0.00",
     )
-    assert claim["diagnosis_codes"] == ["Z0000"]
+    assert claim["diagnosis_codes"] == ["I10"]  # the visit's, as its doctor recorded it
     [line] = claim["lines"]
     assert (line["position"], line["quantity"], line["charge_amount"], line["claimed_amount"]) == (
         1,
@@ -126,8 +126,8 @@ async def test_the_lines_of_a_multi_item_order_add_up_to_the_invoice(env):
 
 async def test_explicit_diagnosis_codes_are_kept_in_order(env):
     _, bill = await insured_invoice(env)
-    claim = await make_claim(env, bill, diagnosis_codes=["J069", "R05", "E119"])
-    assert claim["diagnosis_codes"] == ["J069", "R05", "E119"]
+    claim = await make_claim(env, bill, diagnosis_codes=["J069", "R059", "E119"])
+    assert claim["diagnosis_codes"] == ["J069", "R059", "E119"]
 
 
 BAD_DIAGNOSES = {

@@ -11,17 +11,16 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from caremesh.platform.db import Database, physical_schema
 from caremesh.platform.migrate import alembic_config, upgrade
 from caremesh.platform.settings import DatabaseSettings
 from tests.builders.facilities import FACILITIES, make_department
-from tests.harness import every_page, running_env, settings_for_tests, throwaway_installation
+from tests.harness import every_page, revision_before, running_env, settings_for_tests, throwaway_installation
 
 REVISION = "0024_facilities"
-BEFORE = ScriptDirectory.from_config(alembic_config()).get_revision(REVISION).down_revision
+BEFORE = revision_before(REVISION)
 TABLES = {"facilities", "departments", "personnel"}
 
 

@@ -16,9 +16,9 @@ from caremesh.platform.migrate import alembic_config, upgrade
 from caremesh.platform.settings import DatabaseSettings
 from tests.builders.imaging import imaging_order, make_study
 from tests.builders.orders import lab_order, make_lab_test, order, parties, place_order, steps
-from tests.harness import running_env, settings_for_tests, throwaway_installation
+from tests.harness import revision_before, running_env, settings_for_tests, throwaway_installation
 
-BEFORE = "0021_medical_records"
+BEFORE = revision_before("0023_imaging")
 TABLES = {"imaging_studies", "imaging_study_days", "imaging_orders", "imaging_known_orders"}
 
 

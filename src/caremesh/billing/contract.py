@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.billing import invoice_payments, order_invoices
@@ -37,7 +38,7 @@ from caremesh.billing.events import (
     InvoicePaid,
     InvoiceVoided,
 )
-from caremesh.billing.models import Invoice
+from caremesh.billing.models import Invoice, Tariff
 from caremesh.billing.order_invoices import ChargeLine, OrderCharge
 from caremesh.platform.mapping import from_attributes
 from caremesh.platform.uow import UnitOfWork
@@ -63,6 +64,7 @@ __all__ = [
     "OrderCharge",
     "RefundExceedsAmountPaid",
     "find_invoice",
+    "has_procedure_tariff",
     "issue_for_order",
     "record_insurance_payment",
     "record_refund",
@@ -121,6 +123,13 @@ async def find_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> InvoiceS
     """The invoice, or None when unknown."""
     invoice = await session.get(Invoice, invoice_id, populate_existing=True)
     return None if invoice is None else _summary(invoice)
+
+
+async def has_procedure_tariff(session: AsyncSession, code: str) -> bool:
+    """Whether a `procedure` tariff prices CPT/HCPCS `code` (tariff codes are upper case): records refuses a
+    procedure billing could not price."""
+    found = await session.scalar(select(Tariff.code).where(Tariff.code == code.upper(), Tariff.kind == Kind.PROCEDURE))
+    return found is not None
 
 
 async def reserve_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal) -> InvoiceSummary:

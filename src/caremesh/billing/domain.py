@@ -156,10 +156,14 @@ def invoice_amounts(subtotal: Decimal, *, prior_visits: int, tax_rate: Decimal, 
 
     `tax_rate` is a fraction (0.12); `coverage_percent` a percentage (90).
     """
-    if subtotal < 0 or tax_rate < 0 or not 0 <= coverage_percent <= HUNDRED:
-        raise ValueError("subtotal and tax rate must not be negative; coverage lies in 0-100 %")
+    return amounts_at(subtotal, discount_percent(prior_visits), tax_rate=tax_rate, coverage_percent=coverage_percent)
+
+
+def amounts_at(subtotal: Decimal, percent: int, *, tax_rate: Decimal, coverage_percent: Decimal) -> Amounts:
+    """The amounts of a subtotal at a discount percent already known (an invoice re-priced as its lines change)."""
+    if subtotal < 0 or tax_rate < 0 or not 0 <= coverage_percent <= HUNDRED or not 0 <= percent <= HUNDRED:
+        raise ValueError("subtotal and tax rate must not be negative; coverage and discount lie in 0-100 %")
     subtotal = money(subtotal)
-    percent = discount_percent(prior_visits)
     discount = money(subtotal * percent / HUNDRED)
     tax = money((subtotal - discount) * tax_rate)
     total = money(subtotal - discount + tax)

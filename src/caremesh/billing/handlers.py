@@ -1,4 +1,5 @@
-"""Consumers of other contexts' events: consultation invoices follow the appointment's lifecycle.
+"""Consumers of other contexts' events: consultation invoices follow the appointment's lifecycle, and a visit's
+billing follows its procedures (medical records).
 
 `CAREMESH_BILL_ON=completed` (default) invoices a visit when it is completed; `booked` invoices it
 when booked and voids the invoice when the appointment is cancelled. Billing subscribes only to the events
@@ -12,11 +13,18 @@ from typing import Any
 
 import structlog
 
-from caremesh.billing import errors, service
+from caremesh.billing import errors, procedures, service
 from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.settings import Settings
 from caremesh.platform.uow import UnitOfWork
+from caremesh.records.contract import (
+    MedicalRecordAmended,
+    MedicalRecordChanged,
+    MedicalRecordCreated,
+    MedicalRecordRetracted,
+    RecordType,
+)
 from caremesh.scheduling.contract import AppointmentBooked, AppointmentCancelled, AppointmentCompleted
 
 CONSUMER = "billing"
@@ -43,6 +51,12 @@ async def void_cancelled_visit(uow: UnitOfWork, event: AppointmentCancelled, env
         await service.void_for_cancelled_appointment(uow, event.appointment_id)
 
 
+async def follow_procedure(uow: UnitOfWork, event: MedicalRecordChanged, envelope: Envelope) -> None:
+    """A visit's procedure recorded, amended or retracted: its billing follows the record as it stands now."""
+    if event.type == RecordType.PROCEDURE and event.appointment_id is not None:
+        await procedures.follow_procedure(uow, event.appointment_id, event.record_id)
+
+
 def bills_on_completion(settings: Settings) -> bool:
     return settings.billing.bill_on == "completed"
 
@@ -55,4 +69,7 @@ SUBSCRIPTIONS: list[Subscription[Any]] = [
     Subscription(CONSUMER, AppointmentCompleted, invoice_completed_visit, wanted=bills_on_completion),
     Subscription(CONSUMER, AppointmentBooked, invoice_booked_visit, wanted=bills_on_booking),
     Subscription(CONSUMER, AppointmentCancelled, void_cancelled_visit, wanted=bills_on_booking),
+    Subscription(CONSUMER, MedicalRecordCreated, follow_procedure),
+    Subscription(CONSUMER, MedicalRecordAmended, follow_procedure),
+    Subscription(CONSUMER, MedicalRecordRetracted, follow_procedure),
 ]

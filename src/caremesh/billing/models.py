@@ -56,7 +56,10 @@ INVOICE_MONEY = (
 )
 
 # Names the errors of these constraints carry (see `platform.db.violates`).
-ONE_INVOICE_PER_APPOINTMENT = "uq_invoices_appointment_id"
+# One consultation invoice per visit; supplementary (procedure) invoices of the visit share its appointment_id.
+ONE_INVOICE_PER_APPOINTMENT = "uq_invoices_consultation_appointment"
+# A medical record (a procedure) is billed on one invoice line at most, however its events are delivered.
+ONE_LINE_PER_RECORD = "uq_invoice_lines_source_record_id"
 ONE_INVOICE_PER_ORDER = "uq_invoices_order_id"
 ONE_CONSULTATION_TARIFF_PER_SPECIALTY = "uq_tariffs_consultation_specialty"
 
@@ -129,12 +132,14 @@ class Invoice(Base):
         *_invoice_checks(),
         Index("ix_invoices_patient_number", "patient_id", "number"),
         Index("ix_invoices_issued_at", "issued_at"),
+        partial_index(ONE_INVOICE_PER_APPOINTMENT, "appointment_id", unique=True, where="kind = 'consultation'"),
+        Index("ix_invoices_appointment_id", "appointment_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    appointment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
+    appointment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
     practitioner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     # What was charged (a Kind) and on which day it was done: the claim's category and service date.
@@ -182,6 +187,7 @@ class InvoiceLine(Base):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint(f"{cents('unit_price')} >= 0", name="unit_price_not_negative"),
         CheckConstraint(f"{cents('amount')} = quantity * {cents('unit_price')}", name="amount_is_quantity_times_price"),
+        Index(ONE_LINE_PER_RECORD, "source_record_id", unique=True),
     )
 
     invoice_id: Mapped[uuid.UUID] = mapped_column(
@@ -193,3 +199,5 @@ class InvoiceLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(Money)
     amount: Mapped[Decimal] = mapped_column(Money)
+    # The medical record (a procedure) this line bills, if any: unique, so it is never billed twice.
+    source_record_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

@@ -184,6 +184,9 @@ class InvoiceLineRead(BaseModel):
     quantity: int
     unit_price: MoneyOut
     amount: MoneyOut
+    medical_record_id: uuid.UUID | None = Field(
+        validation_alias="source_record_id", description="The procedure (medical record) this line bills, if any"
+    )
 
 
 class InvoiceRead(BaseModel):

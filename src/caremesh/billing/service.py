@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from caremesh.audit import contract as audit
-from caremesh.billing import domain
+from caremesh.billing import domain, procedure_lines
 from caremesh.billing.coverage import coverage_percent
 from caremesh.billing.domain import InvoiceStatus, Kind
 from caremesh.billing.errors import (
@@ -63,9 +63,14 @@ INVOICES: Repository[Invoice] = audit.repository(
 )
 # What follows a payment or an order that was already allowed (settlements, refunds, compensations, consumers).
 ANY_INVOICE: Repository[Invoice] = audit.repository(Invoice, InvoiceNotFound, entity="invoice")
-# The invoice of a visit, of an order (at most one each: unique constraints), for whoever is already allowed.
+# The consultation invoice of a visit, the invoice of an order (at most one each: unique constraints), for
+# whoever is already allowed. A visit's supplementary invoices (kind procedure) are not its consultation invoice.
 BY_APPOINTMENT: Repository[Invoice] = audit.repository(
-    Invoice, InvoiceNotFound, entity="invoice", key=Invoice.appointment_id
+    Invoice,
+    InvoiceNotFound,
+    entity="invoice",
+    key=Invoice.appointment_id,
+    where=[Invoice.kind == Kind.CONSULTATION],
 )
 BY_ORDER: Repository[Invoice] = audit.repository(Invoice, InvoiceNotFound, entity="invoice", key=Invoice.order_id)
 
@@ -297,11 +302,22 @@ async def issue_for_appointment(
         unit_price=quote.charge.unit_price,
         amount=quote.charge.amount,
     )
+    # The procedures recorded before the invoice go on it (those recorded after: procedures.py).
+    await procedure_lines.serialise_visit(uow, appointment.id)
+    lines = [line] + await procedure_lines.lines_for_visit(
+        uow, appointment.id, appointment.practitioner_id, quote.service_date, first=2
+    )
+    amounts = quote.amounts
+    if len(lines) > 1:
+        subtotal = sum((each.amount for each in lines), domain.ZERO)
+        amounts = domain.amounts_at(
+            subtotal, amounts.discount_percent, tax_rate=amounts.tax_rate, coverage_percent=amounts.coverage_percent
+        )
     invoice = _new_invoice(
         uow,
         quote.patient,
-        quote.amounts,
-        [line],
+        amounts,
+        lines,
         kind=Kind.CONSULTATION,
         service_date=quote.service_date,
         practitioner_id=appointment.practitioner_id,

@@ -44,10 +44,13 @@ RECONCILE_READ, RECONCILE_WRITE = require("reconciliation:read"), require("recon
     "/claims",
     status_code=status.HTTP_201_CREATED,
     dependencies=[WRITE],
-    responses=problems(errors.ClaimExists, errors.NotClaimable, (404, "INVOICE_NOT_FOUND")),
+    responses=problems(
+        errors.ClaimExists, errors.NotClaimable, (404, "INVOICE_NOT_FOUND"), (422, "UNKNOWN_DIAGNOSIS_CODE")
+    ),
 )
 async def create_claim(body: ClaimCreate, uow: Uow, response: Response) -> ClaimRead:
-    """A draft claim for the invoice's insurance share, with one line per invoice line."""
+    """A draft claim for the invoice's insurance share, with one line per invoice line (a visit's procedures are
+    lines of their own). Its diagnoses: those given, else the visit's as recorded (see `diagnosis_codes`)."""
     claim = await service.create_claim(uow, body)
     response.headers["Location"] = f"{API_PREFIX}/claims/{claim.id}"
     return read_model(ClaimRead, claim, response)
@@ -74,9 +77,12 @@ async def get_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimR
         errors.InvalidStatusTransition,
         errors.NotClaimable,
         errors.ClaimWindowExpired,
+        errors.DiagnosisRequired,
     ),
 )
 async def submit_claim(claim_id: uuid.UUID, uow: Uow, response: Response) -> ClaimRead:
+    """Send the claim to the payer. A claim without diagnoses takes the record's now; none there: 422
+    DIAGNOSIS_REQUIRED."""
     return read_model(ClaimRead, await service.submit(uow, claim_id), response)
 
 

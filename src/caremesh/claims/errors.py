@@ -47,3 +47,7 @@ class RemittanceConflict(Conflict):
 
 class InvalidX12(Unprocessable):
     code, title = "INVALID_X12", "The body is not a readable X12 835 remittance"
+
+
+class DiagnosisRequired(Unprocessable):
+    code, title = "DIAGNOSIS_REQUIRED", "The claim has no diagnosis"

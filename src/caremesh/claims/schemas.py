@@ -22,7 +22,7 @@ PositiveMoney = Annotated[
 DiagnosisCode = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z][0-9][0-9A-Z]{1,5}$"),
-    Field(description="ICD-10-CM without the dot, e.g. Z0000 or J069"),
+    Field(description="ICD-10-CM without the dot, e.g. I10 or J069 (a billable code of the bundled code set)"),
 ]
 ReasonCode = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9]{1,5}$"), Field(description="CARC")
@@ -37,7 +37,8 @@ class ClaimCreate(Strict):
         None,
         min_length=1,
         max_length=12,
-        description="First is principal; default CAREMESH_CLAIM_DEFAULT_DIAGNOSIS_CODE",
+        description="ICD-10-CM billable codes, the first principal; default: the visit's diagnoses in the order "
+        "recorded (an order's invoice: the patient's active diagnoses)",
     )
 
 

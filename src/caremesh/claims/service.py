@@ -18,11 +18,12 @@ from sqlalchemy.exc import IntegrityError
 
 from caremesh.audit import contract as audit
 from caremesh.billing import contract as billing
-from caremesh.claims import domain
+from caremesh.claims import diagnoses, domain
 from caremesh.claims.domain import Action, Adjustment, ClaimStatus, LineOutcome
 from caremesh.claims.errors import (
     ClaimExists,
     ClaimWindowExpired,
+    DiagnosisRequired,
     DisputeExists,
     DisputeResolved,
     DuplicateClaim,
@@ -109,6 +110,7 @@ async def _payer_of(uow: UnitOfWork, patient: patients.PatientSummary, on: date)
 
 async def create_claim(uow: UnitOfWork, data: ClaimCreate) -> Claim:
     session = uow.session
+    explicit = diagnoses.checked(data.diagnosis_codes) if data.diagnosis_codes else None
     invoice = await billing.find_invoice(session, data.invoice_id)
     if invoice is None:
         raise billing.InvoiceNotFound()
@@ -147,7 +149,7 @@ async def create_claim(uow: UnitOfWork, data: ClaimCreate) -> Claim:
         paid_amount=ZERO,
         recorded_deductible=ZERO,
         recorded_payer_amount=ZERO,
-        diagnosis_codes=data.diagnosis_codes or [uow.settings.claims.claim_default_diagnosis_code],
+        diagnosis_codes=explicit if explicit is not None else await diagnoses.recorded(session, invoice),
         created_at=now,
         updated_at=now,
         lines=[
@@ -241,6 +243,10 @@ async def submit(uow: UnitOfWork, claim_id: uuid.UUID) -> Claim:
     invoice = await billing.find_invoice(uow.session, claim.invoice_id)
     if invoice is None or invoice.status == "void":
         raise NotClaimable("The invoice is void.")
+    if not claim.diagnosis_codes:  # a draft made before the doctor recorded them takes them now
+        claim.diagnosis_codes = await diagnoses.recorded(uow.session, invoice)
+    if not claim.diagnosis_codes:
+        raise DiagnosisRequired("Record the visit's diagnosis (or the patient's) before submitting the claim.")
     await _serialise_member(uow, claim.member_id)
     await _refuse_duplicate(uow, claim, now)
     previous = claim.status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from caremesh.audit import contract as audit
@@ -21,9 +22,14 @@ from caremesh.platform.uow import UnitOfWork
 DEFAULT_PROCEDURE = {"consultation": "99213", "lab": "84999", "pharmacy": "J3490", "procedure": "99199"}
 
 
+# CPT (five digits, or four and F/T/U for category II, III and PLA codes) or HCPCS level II (a letter and four digits).
+_CPT_OR_HCPCS = re.compile(r"[0-9]{5}|[0-9]{4}[FTU]|[A-V][0-9]{4}")
+
+
 def _procedure_code(code: str, category: str) -> str:
-    is_hcpcs = len(code) == 5 and (code.isdigit() or (code[0].isalpha() and code[1:].isdigit()))
-    return code.upper() if is_hcpcs else DEFAULT_PROCEDURE[category]
+    """A line's own code when it is a CPT/HCPCS code (a procedure tariff's), else the category's default."""
+    upper = code.upper()
+    return upper if _CPT_OR_HCPCS.fullmatch(upper) else DEFAULT_PROCEDURE[category]
 
 
 def control_number(claim_number: str) -> int:

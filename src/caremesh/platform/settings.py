@@ -279,8 +279,6 @@ class ClaimSettings(BaseSettings):
     claim_window_days: int = 30
     # A submitted claim with the same member, provider, amount and service date within this many hours is a duplicate.
     claim_duplicate_window_hours: int = 72
-    # ICD-10-CM diagnosis for claims created without one (Z00.00: general adult examination, no abnormal findings).
-    claim_default_diagnosis_code: str = "Z0000"
 
 
 class Settings:

@@ -40,6 +40,7 @@ router = APIRouter(tags=["medical records"], route_class=TransactionalRoute)
 
 VALIDATION = (422, "VALIDATION_ERROR")
 UNKNOWN_CODE = (422, "UNKNOWN_DIAGNOSIS_CODE")
+NO_TARIFF = (422, "NO_TARIFF")
 
 
 def require_any(permissions_needed: set[str], described: str) -> Any:
@@ -64,7 +65,11 @@ WRITE_ANY = require_any(set(domain.WRITE_PERMISSION.values()), "writing medical 
     status_code=status.HTTP_201_CREATED,
     dependencies=[WRITE_ANY],
     responses=problems(
-        patients.PatientNotFound, scheduling.AppointmentNotFound, service.AppointmentOfAnotherPatient, UNKNOWN_CODE
+        patients.PatientNotFound,
+        scheduling.AppointmentNotFound,
+        service.AppointmentOfAnotherPatient,
+        UNKNOWN_CODE,
+        NO_TARIFF,
     ),
 )
 async def create_medical_record(
@@ -94,7 +99,7 @@ async def get_medical_record(record_id: uuid.UUID, uow: Uow, response: Response)
 @router.put(
     "/medical-records/{record_id}",
     dependencies=[WRITE_ANY],
-    responses=problems(MedicalRecordNotFound, service.MedicalRecordIsRetracted, UNKNOWN_CODE),
+    responses=problems(MedicalRecordNotFound, service.MedicalRecordIsRetracted, UNKNOWN_CODE, NO_TARIFF),
 )
 async def amend_medical_record(
     record_id: uuid.UUID, body: Annotated[MedicalRecordUpdate, Body()], uow: Uow, if_match: IfMatch, response: Response

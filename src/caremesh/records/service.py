@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select, tuple_
 
 from caremesh.audit import contract as audit
+from caremesh.billing import contract as billing
 from caremesh.orders import contract as orders
 from caremesh.patients import contract as patients
 from caremesh.platform import permissions
@@ -119,6 +120,18 @@ def _content(uow: UnitOfWork, data: Any) -> dict[str, Any]:
     return content
 
 
+async def _check_priced(uow: UnitOfWork, content: dict[str, Any], *, unless: str | None = None) -> None:
+    """A procedure is billed by the `procedure` tariff of its code (billing's contract): none is 422 NO_TARIFF.
+    `unless`: the code the entry has already (an amendment keeping it is not refused for a tariff gone since)."""
+    code = content.get("code")
+    if code is None or code == unless:
+        return
+    if not await billing.has_procedure_tariff(uow.session, code):
+        raise invalid_field(
+            "code", f"No procedure tariff prices {code}: add one before recording it.", code="NO_TARIFF"
+        )
+
+
 # What a version keeps of its entry besides the content columns.
 VERSIONED = (
     "version",
@@ -168,6 +181,8 @@ async def create_record(uow: UnitOfWork, data: Any) -> MedicalRecord:
     if _patient_only(uow):
         raise Forbidden("Patients do not write medical records.")
     content = _content(uow, data)
+    if kind == RecordType.PROCEDURE:
+        await _check_priced(uow, content)
     await _check_encounter(uow, data.patient_id, data.appointment_id)
     now = uow.now()
     author = uow.actor.user_id if uow.actor else None
@@ -216,7 +231,10 @@ async def amend_record(uow: UnitOfWork, record_id: uuid.UUID, data: Any, expecte
     entry = await _load_for_change(uow, record_id, expected_version)
     if data.type != entry.type:
         raise invalid_field("type", f"must stay {entry.type}: an entry does not change its type")
-    for name, value in _content(uow, data).items():
+    content = _content(uow, data)
+    if entry.type == RecordType.PROCEDURE:
+        await _check_priced(uow, content, unless=entry.code)
+    for name, value in content.items():
         setattr(entry, name, value)
     _new_version(uow, entry, RecordStatus.AMENDED)
     return await _keep_version(uow, entry, MedicalRecordAmended, "amend")

@@ -27,7 +27,7 @@ from alembic import op
 from caremesh.platform.db import Money
 
 revision: str = "0023_imaging"
-down_revision: str | None = "0021_medical_records"
+down_revision: str | None = "0022_procedure_billing"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
