@@ -35,6 +35,13 @@ PRACTITIONERS = [
     ("Vikram", "Singh", "dermatology", 20),
     ("Leela", "Raman", "neurology", 15),
 ]
+# The departments of the facility the first start created, and which specialties each holds.
+DEPARTMENTS = (
+    ("CARDIO", "Cardiology", {"cardiology"}),
+    ("ORTHO", "Orthopaedics", {"orthopedics"}),
+    ("OPD", "Outpatients", {"general_practice", "pediatrics", "dermatology", "neurology"}),
+    ("RAD", "Radiology", set()),
+)
 PATIENTS = [
     ("Anil", "Kumar", "1972-03-14", "male", {"bin": "610014", "pcn": "CAREPCN", "member_id": "MBR10001"}),
     ("Priya", "Sharma", "1988-11-02", "female", None),
@@ -47,8 +54,10 @@ ROLES = [
     "admin",
     "receptionist",
     "doctor",
+    "nurse",
     "pharmacist",
     "lab_technician",
+    "radiologist",
     "billing_clerk",
     "claims_officer",
     "patient",
@@ -148,12 +157,13 @@ ECG = {"code": "93000", "description": "Electrocardiogram, 12-lead, with report"
 ECG_PRICE = {"type": "flat", "amount": "350.00"}
 
 
-async def _record_visit(client: httpx.AsyncClient, admin: dict[str, str], visit: dict[str, Any]) -> None:
-    """What the doctor records in the demo visit: a diagnosis, vital signs and a procedure (its tariff first);
-    its invoice then bills the procedure and its claim carries the diagnosis and the procedure."""
+async def _record_visit(
+    client: httpx.AsyncClient, credentials: DemoCredentials, admin: dict[str, str], visit: dict[str, Any]
+) -> None:
+    """What is recorded in the demo visit: the nurse's vital signs, the doctor's diagnosis and procedure (priced by
+    its tariff, which the admin adds first); its invoice then bills the procedure and its claim carries both."""
     await _call(client, "POST", "/tariffs", admin, json={**ECG, "pricing": ECG_PRICE})
     encounter = {"patient_id": visit["patient_id"], "appointment_id": visit["id"]}
-    diagnosis = {"type": "diagnosis", "code": "I10", "clinical_status": "active"}
     vitals = {
         "type": "vital_signs",
         "measured_at": datetime.now(UTC).isoformat(),
@@ -162,8 +172,12 @@ async def _record_visit(client: httpx.AsyncClient, admin: dict[str, str], visit:
         "diastolic_bp": 94,
         "spo2": 98,
     }
-    for entry in (diagnosis, vitals, {"type": "procedure", "code": ECG["code"], "quantity": 1}):
-        await _call(client, "POST", "/medical-records", admin, json={**encounter, **entry})
+    nurse = await _signed_in(client, credentials, "nurse")
+    doctor = await _signed_in(client, credentials, "doctor")
+    diagnosis = {"type": "diagnosis", "code": "I10", "clinical_status": "active"}
+    procedure = {"type": "procedure", "code": ECG["code"], "quantity": 1}
+    for author, entry in ((nurse, vitals), (doctor, diagnosis), (doctor, procedure)):
+        await _call(client, "POST", "/medical-records", author, json={**encounter, **entry})
 
 
 async def _call(client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
@@ -174,7 +188,15 @@ async def _call(client: httpx.AsyncClient, method: str, path: str, headers: dict
 
 
 # Demo users that need no patient or practitioner behind them, added to a database seeded by an older demo.
-UNLINKED_STAFF = ("receptionist", "pharmacist", "lab_technician", "billing_clerk", "claims_officer")
+UNLINKED_STAFF = (
+    "receptionist",
+    "nurse",
+    "pharmacist",
+    "lab_technician",
+    "radiologist",
+    "billing_clerk",
+    "claims_officer",
+)
 
 
 async def _add_missing_staff(client: httpx.AsyncClient, credentials: DemoCredentials, admin: dict[str, str]) -> None:
@@ -184,19 +206,31 @@ async def _add_missing_staff(client: httpx.AsyncClient, credentials: DemoCredent
             raise RuntimeError(f"demo seed: POST /users -> {response.status_code} {response.text}")
 
 
-async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool:
+async def _signed_in(client: httpx.AsyncClient, credentials: DemoCredentials, role: str) -> dict[str, str]:
+    """The headers of the demo user of `role`, logged in."""
     login = await client.post(
-        f"{API}/auth/login", json={"email": credentials.email("admin"), "password": credentials.passwords["admin"]}
+        f"{API}/auth/login", json={"email": credentials.email(role), "password": credentials.passwords[role]}
     )
     if login.status_code != 200:
-        raise RuntimeError("demo seed: the admin cannot log in; is CAREMESH_ADMIN_EMAIL set to another account?")
-    admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        hint = "; is CAREMESH_ADMIN_EMAIL set to another account?" if role == "admin" else ""
+        raise RuntimeError(f"demo seed: the demo {role} cannot log in{hint}")
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool:
+    admin = await _signed_in(client, credentials, "admin")
     existing = await _call(client, "GET", "/practitioners?limit=1", admin)
     if existing["items"]:
         await _add_missing_staff(client, credentials, admin)
         return False
 
     today = datetime.now(clinic_timezone()).date()
+    facility = (await _call(client, "GET", "/facilities?limit=1", admin))["items"][0]
+    department_of = {}
+    for code, name, specialties in DEPARTMENTS:
+        body = {"facility_id": facility["id"], "code": code, "name": name}
+        department = await _call(client, "POST", "/departments", admin, json=body)
+        department_of |= dict.fromkeys(specialties, department["id"])
     practitioners = []
     for index, (first, last, specialty, years) in enumerate(PRACTITIONERS):
         started = date(today.year - years, 1 + index % 12, 1 + index)
@@ -206,6 +240,7 @@ async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool
             "npi": npi_with_check_digit(f"1{index:02d}{secrets.randbelow(10**6):06d}"),
             "specialty": specialty,
             "practice_start_date": started.isoformat(),
+            "department_id": department_of[specialty],
         }
         practitioners.append(await _call(client, "POST", "/practitioners", admin, json=body))
 
@@ -282,7 +317,7 @@ async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool
     # The first visit seen early: completed, invoiced (201, or 200 if billing's consumer was first), partly paid,
     # and claimed from the insurer: submitted and adjudicated, waiting for the payer's remittance.
     visit = booked[0]
-    await _record_visit(client, admin, visit)
+    await _record_visit(client, credentials, admin, visit)
     await _call(client, "POST", f"/appointments/{visit['id']}/complete", admin)
     invoice = await _call(client, "POST", "/invoices", admin, json={"appointment_id": visit["id"]})
     if invoice["status"] in {"issued", "partially_paid"}:

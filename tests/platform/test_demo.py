@@ -42,6 +42,11 @@ async def test_the_demo_seeds_once_and_shows_a_partly_paid_invoice(
             orders = (await connection.execute(text("SELECT type, status FROM orders"))).all()
             medications = (await connection.execute(text("SELECT count(*) FROM medications"))).scalar_one()
             claims = (await connection.execute(text("SELECT status, payer_code FROM claims"))).all()
+            diagnoses = (await connection.execute(text("SELECT diagnosis_codes FROM claims"))).scalar_one()
+            records = (await connection.execute(text("SELECT type FROM medical_records"))).scalars().all()
+            lines = (await connection.execute(text("SELECT code FROM invoice_lines"))).scalars().all()
+            unplaced = "SELECT count(*) FROM practitioners WHERE department_id IS NULL"
+            practitioners_without_department = (await connection.execute(text(unplaced))).scalar_one()
     finally:
         await db.dispose()
     assert [status for status, _ in invoices] == ["partially_paid"]
@@ -50,6 +55,11 @@ async def test_the_demo_seeds_once_and_shows_a_partly_paid_invoice(
     assert sorted(tuple(row) for row in orders) == [("imaging", "pending"), ("prescription", "pending")]
     assert medications == 3
     assert [tuple(row) for row in claims] == [("approved", "CAREPLUS")]  # waiting for the payer's remittance
+    # The visit's record: vital signs, a diagnosis that the claim carries, an ECG billed on the visit's invoice.
+    assert sorted(records) == ["diagnosis", "procedure", "vital_signs"]
+    assert json.loads(diagnoses) == ["I10"]
+    assert "93000" in lines
+    assert practitioners_without_department == 0
 
 
 @asynccontextmanager
