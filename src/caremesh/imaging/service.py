@@ -12,16 +12,9 @@ import uuid
 from datetime import datetime
 
 from caremesh.audit import contract as audit
+from caremesh.imaging import events
 from caremesh.imaging.domain import NOT_REPORTABLE, ImagingOrderStatus, SchedulingFailure
 from caremesh.imaging.errors import ImagingStudyNotFound
-from caremesh.imaging.events import (
-    BookedImagingOrder,
-    ImagingCancelled,
-    ImagingReported,
-    ImagingScheduled,
-    ImagingSchedulingFailed,
-    ScheduledImagingOrder,
-)
 from caremesh.imaging.models import ONE_STUDY_PER_CODE, ImagingKnownOrder, ImagingOrder, ImagingStudy, ImagingStudyDay
 from caremesh.imaging.schemas import ImagingOrderFilters, ImagingReportCreate, ImagingStudyCreate, ImagingStudyFilters
 from caremesh.platform import fulfilment
@@ -112,11 +105,11 @@ BOOKINGS: CapacityBookings[ImagingStudy, ImagingOrder, ImagingKnownOrder] = Capa
     entity="imaging_order",
     record=audit.record,
     announce=Announcements(
-        scheduled=ImagingScheduled,
-        refused=ImagingSchedulingFailed,
-        cancelled=ImagingCancelled,
-        booked_item=BookedImagingOrder,
-        scheduled_item=ScheduledImagingOrder,
+        scheduled=events.ImagingScheduled,
+        refused=events.ImagingSchedulingFailed,
+        cancelled=events.ImagingCancelled,
+        booked_item=events.BookedImagingOrder,
+        scheduled_item=events.ScheduledImagingOrder,
     ),
 )
 
@@ -140,7 +133,7 @@ async def report(uow: UnitOfWork, imaging_order_id: uuid.UUID, data: ImagingRepo
         with_report,
     )
     uow.publish(
-        ImagingReported(
+        events.ImagingReported(
             imaging_order_id=imaging_order.id,
             order_id=imaging_order.order_id,
             patient_id=imaging_order.patient_id,

@@ -11,17 +11,9 @@ import uuid
 from datetime import datetime
 
 from caremesh.audit import contract as audit
-from caremesh.lab import domain
+from caremesh.lab import domain, events
 from caremesh.lab.domain import LabOrderStatus, SchedulingFailure
 from caremesh.lab.errors import LabTestNotFound
-from caremesh.lab.events import (
-    BookedLabOrder,
-    LabCancelled,
-    LabResultReady,
-    LabScheduled,
-    LabSchedulingFailed,
-    ScheduledLabOrder,
-)
 from caremesh.lab.models import ONE_LAB_TEST_PER_CODE, LabKnownOrder, LabOrder, LabTest, LabTestDay
 from caremesh.lab.schemas import (
     LabOrderFilters,
@@ -134,11 +126,11 @@ BOOKINGS: CapacityBookings[LabTest, LabOrder, LabKnownOrder] = CapacityBookings(
     entity="lab_order",
     record=audit.record,
     announce=Announcements(
-        scheduled=LabScheduled,
-        refused=LabSchedulingFailed,
-        cancelled=LabCancelled,
-        booked_item=BookedLabOrder,
-        scheduled_item=ScheduledLabOrder,
+        scheduled=events.LabScheduled,
+        refused=events.LabSchedulingFailed,
+        cancelled=events.LabCancelled,
+        booked_item=events.BookedLabOrder,
+        scheduled_item=events.ScheduledLabOrder,
     ),
 )
 
@@ -162,7 +154,7 @@ async def record_result(uow: UnitOfWork, lab_order_id: uuid.UUID, data: LabResul
         with_results,
     )
     uow.publish(
-        LabResultReady(
+        events.LabResultReady(
             lab_order_id=lab_order.id,
             order_id=lab_order.order_id,
             patient_id=lab_order.patient_id,

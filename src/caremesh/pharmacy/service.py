@@ -31,17 +31,9 @@ from sqlalchemy import select, update
 
 from caremesh.audit import contract as audit
 from caremesh.orders import contract as orders
-from caremesh.pharmacy import domain
+from caremesh.pharmacy import domain, events
 from caremesh.pharmacy.domain import FailureReason, ReservationStatus
 from caremesh.pharmacy.errors import MedicationNotFound
-from caremesh.pharmacy.events import (
-    MedicationDispensed,
-    MedicationReleased,
-    MedicationReservationFailed,
-    MedicationReserved,
-    ReleasedLine,
-    ReservedLine,
-)
 from caremesh.pharmacy.models import MEDICATION_CODE_UNIQUE, Medication, PharmacyOrder, Reservation
 from caremesh.pharmacy.schemas import MedicationCreate, MedicationFilters, ReservationFilters
 from caremesh.platform import fulfilment
@@ -235,7 +227,7 @@ async def dispense(uow: UnitOfWork, reservation_id: uuid.UUID) -> Reservation:
     reservations = await _order_reservations(uow, reservation.order_id)
     reservation = next(r for r in reservations if r.id == reservation.id)
     uow.publish(
-        MedicationDispensed(
+        events.MedicationDispensed(
             order_id=reservation.order_id,
             patient_id=reservation.patient_id,
             reservation_id=reservation.id,
@@ -304,7 +296,7 @@ async def reserve_for_order(uow: UnitOfWork, event: orders.OrderPlaced, envelope
         await uow.session.flush()
         reserved.append(reservation)
     uow.publish(
-        MedicationReserved(
+        events.MedicationReserved(
             order_id=order_id,
             patient_id=patient_id,
             reservations=tuple(_reserved_line(r, medications[r.medication_id]) for r in reserved),
@@ -335,8 +327,8 @@ def _reservation(
     )
 
 
-def _reserved_line(reservation: Reservation, medication: Medication) -> ReservedLine:
-    return ReservedLine(
+def _reserved_line(reservation: Reservation, medication: Medication) -> events.ReservedLine:
+    return events.ReservedLine(
         reservation_id=reservation.id,
         medication_id=reservation.medication_id,
         code=medication.code,
@@ -369,7 +361,7 @@ async def _refuse(
     uow.session.add(_reservation(order, item, ReservationStatus.FAILED, now, reason))
     await uow.session.flush()
     uow.publish(
-        MedicationReservationFailed(
+        events.MedicationReservationFailed(
             order_id=order.order_id,
             patient_id=order.patient_id,
             failure_reason=reason.value,
@@ -391,8 +383,8 @@ async def _release(uow: UnitOfWork, reservation: Reservation, now: datetime) -> 
     await uow.session.flush()
 
 
-def _released_line(reservation: Reservation) -> ReleasedLine:
-    return ReleasedLine(
+def _released_line(reservation: Reservation) -> events.ReleasedLine:
+    return events.ReleasedLine(
         reservation_id=reservation.id, medication_id=reservation.medication_id, quantity=reservation.quantity
     )
 
@@ -433,7 +425,7 @@ async def release_for_order(
     for reservation in held:
         await _release(uow, reservation, now)
     uow.publish(
-        MedicationReleased(
+        events.MedicationReleased(
             order_id=order.order_id,
             patient_id=order.patient_id,
             reservations=tuple(_released_line(r) for r in held),
