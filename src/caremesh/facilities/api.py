@@ -5,7 +5,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from caremesh.facilities import errors, service
+from caremesh.facilities import service
+from caremesh.facilities.errors import (
+    DepartmentCodeTaken,
+    DepartmentNotFound,
+    FacilityCodeTaken,
+    FacilityNotFound,
+    PersonnelNotFound,
+    PersonnelUserTaken,
+)
 from caremesh.facilities.schemas import (
     DepartmentCreate,
     DepartmentFilters,
@@ -35,10 +43,7 @@ WRITE_PERSONNEL = require("personnel:write")
 
 
 @router.post(
-    "/facilities",
-    status_code=status.HTTP_201_CREATED,
-    dependencies=[WRITE],
-    responses=problems(errors.FacilityCodeTaken),
+    "/facilities", status_code=status.HTTP_201_CREATED, dependencies=[WRITE], responses=problems(FacilityCodeTaken)
 )
 async def create_facility(body: FacilityCreate, uow: Uow, response: Response) -> FacilityRead:
     facility = await service.create_facility(uow, body)
@@ -53,15 +58,13 @@ async def list_facilities(
     return read_page(FacilityRead, await service.list_facilities(uow, filters, page))
 
 
-@router.get("/facilities/{facility_id}", dependencies=[READ], responses=problems(errors.FacilityNotFound))
+@router.get("/facilities/{facility_id}", dependencies=[READ], responses=problems(FacilityNotFound))
 async def get_facility(facility_id: uuid.UUID, uow: Uow, response: Response) -> FacilityRead:
     return read_model(FacilityRead, await service.get_facility(uow, facility_id), response)
 
 
 @router.patch(
-    "/facilities/{facility_id}",
-    dependencies=[WRITE],
-    responses=problems(errors.FacilityNotFound, errors.FacilityCodeTaken),
+    "/facilities/{facility_id}", dependencies=[WRITE], responses=problems(FacilityNotFound, FacilityCodeTaken)
 )
 async def update_facility(
     facility_id: uuid.UUID, body: FacilityUpdate, uow: Uow, if_match: IfMatch, response: Response
@@ -76,7 +79,7 @@ async def update_facility(
     "/departments",
     status_code=status.HTTP_201_CREATED,
     dependencies=[WRITE],
-    responses=problems(errors.FacilityNotFound, errors.DepartmentCodeTaken),
+    responses=problems(FacilityNotFound, DepartmentCodeTaken),
 )
 async def create_department(body: DepartmentCreate, uow: Uow, response: Response) -> DepartmentRead:
     department = await service.create_department(uow, body)
@@ -91,7 +94,7 @@ async def list_departments(
     return read_page(DepartmentRead, await service.list_departments(uow, filters, page))
 
 
-@router.get("/departments/{department_id}", dependencies=[READ], responses=problems(errors.DepartmentNotFound))
+@router.get("/departments/{department_id}", dependencies=[READ], responses=problems(DepartmentNotFound))
 async def get_department(department_id: uuid.UUID, uow: Uow) -> DepartmentRead:
     return read_model(DepartmentRead, await service.get_department(uow, department_id))
 
@@ -103,7 +106,7 @@ async def get_department(department_id: uuid.UUID, uow: Uow) -> DepartmentRead:
     "/personnel",
     status_code=status.HTTP_201_CREATED,
     dependencies=[WRITE_PERSONNEL],
-    responses=problems(errors.DepartmentNotFound, errors.PersonnelUserTaken),
+    responses=problems(DepartmentNotFound, PersonnelUserTaken),
 )
 async def register_personnel(body: PersonnelCreate, uow: Uow, response: Response) -> PersonnelRead:
     member = await service.register_personnel(uow, body)
@@ -118,7 +121,7 @@ async def list_personnel(
     return read_page(PersonnelRead, await service.list_personnel(uow, filters, page))
 
 
-@router.get("/personnel/{personnel_id}", dependencies=[READ_PERSONNEL], responses=problems(errors.PersonnelNotFound))
+@router.get("/personnel/{personnel_id}", dependencies=[READ_PERSONNEL], responses=problems(PersonnelNotFound))
 async def get_personnel(personnel_id: uuid.UUID, uow: Uow, response: Response) -> PersonnelRead:
     return read_model(PersonnelRead, await service.get_personnel(uow, personnel_id), response)
 
@@ -126,7 +129,7 @@ async def get_personnel(personnel_id: uuid.UUID, uow: Uow, response: Response) -
 @router.patch(
     "/personnel/{personnel_id}",
     dependencies=[WRITE_PERSONNEL],
-    responses=problems(errors.PersonnelNotFound, errors.DepartmentNotFound, errors.PersonnelUserTaken),
+    responses=problems(PersonnelNotFound, DepartmentNotFound, PersonnelUserTaken),
 )
 async def update_personnel(
     personnel_id: uuid.UUID, body: PersonnelUpdate, uow: Uow, if_match: IfMatch, response: Response
