@@ -12,9 +12,16 @@ import uuid
 from datetime import datetime
 
 from caremesh.audit import contract as audit
-from caremesh.imaging import events
 from caremesh.imaging.domain import NOT_REPORTABLE, ImagingOrderStatus, SchedulingFailure
 from caremesh.imaging.errors import ImagingStudyNotFound
+from caremesh.imaging.events import (
+    BookedImagingOrder,
+    ImagingCancelled,
+    ImagingReported,
+    ImagingScheduled,
+    ImagingSchedulingFailed,
+    ScheduledImagingOrder,
+)
 from caremesh.imaging.models import ONE_STUDY_PER_CODE, ImagingKnownOrder, ImagingOrder, ImagingStudy, ImagingStudyDay
 from caremesh.imaging.schemas import ImagingOrderFilters, ImagingReportCreate, ImagingStudyCreate, ImagingStudyFilters
 from caremesh.platform import fulfilment
@@ -105,11 +112,11 @@ BOOKINGS: CapacityBookings[ImagingStudy, ImagingOrder, ImagingKnownOrder] = Capa
     entity="imaging_order",
     record=audit.record,
     announce=Announcements(
-        scheduled=events.ImagingScheduled,
-        refused=events.ImagingSchedulingFailed,
-        cancelled=events.ImagingCancelled,
-        booked_item=events.BookedImagingOrder,
-        scheduled_item=events.ScheduledImagingOrder,
+        scheduled=ImagingScheduled,
+        refused=ImagingSchedulingFailed,
+        cancelled=ImagingCancelled,
+        booked_item=BookedImagingOrder,
+        scheduled_item=ScheduledImagingOrder,
     ),
 )
 
@@ -126,21 +133,11 @@ async def report(uow: UnitOfWork, imaging_order_id: uuid.UUID, data: ImagingRepo
         imaging_order.reported_at = now
         imaging_order.reported_by = None if uow.actor is None else uow.actor.user_id
 
-    imaging_order, fully_reported = await BOOKINGS.finish(
+    return await BOOKINGS.finish(
         uow,
         await IMAGING_ORDERS.load(uow, imaging_order_id),
         lambda why: ImagingOrderNotReportable(NOT_REPORTABLE[why]),
         with_report,
+        announce=ImagingReported,
+        action="report",
     )
-    uow.publish(
-        events.ImagingReported(
-            imaging_order_id=imaging_order.id,
-            order_id=imaging_order.order_id,
-            patient_id=imaging_order.patient_id,
-            imaging_study_id=imaging_order.imaging_study_id,
-            order_fully_reported=fully_reported,
-            reported_at=imaging_order.updated_at,
-        )
-    )
-    audit.record(uow, "imaging_order.report", "imaging_order", imaging_order.id)
-    return imaging_order

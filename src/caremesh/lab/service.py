@@ -11,9 +11,17 @@ import uuid
 from datetime import datetime
 
 from caremesh.audit import contract as audit
-from caremesh.lab import domain, events
+from caremesh.lab import domain
 from caremesh.lab.domain import LabOrderStatus, SchedulingFailure
 from caremesh.lab.errors import LabTestNotFound
+from caremesh.lab.events import (
+    BookedLabOrder,
+    LabCancelled,
+    LabResultReady,
+    LabScheduled,
+    LabSchedulingFailed,
+    ScheduledLabOrder,
+)
 from caremesh.lab.models import ONE_LAB_TEST_PER_CODE, LabKnownOrder, LabOrder, LabTest, LabTestDay
 from caremesh.lab.schemas import (
     LabOrderFilters,
@@ -126,11 +134,11 @@ BOOKINGS: CapacityBookings[LabTest, LabOrder, LabKnownOrder] = CapacityBookings(
     entity="lab_order",
     record=audit.record,
     announce=Announcements(
-        scheduled=events.LabScheduled,
-        refused=events.LabSchedulingFailed,
-        cancelled=events.LabCancelled,
-        booked_item=events.BookedLabOrder,
-        scheduled_item=events.ScheduledLabOrder,
+        scheduled=LabScheduled,
+        refused=LabSchedulingFailed,
+        cancelled=LabCancelled,
+        booked_item=BookedLabOrder,
+        scheduled_item=ScheduledLabOrder,
     ),
 )
 
@@ -147,21 +155,11 @@ async def record_result(uow: UnitOfWork, lab_order_id: uuid.UUID, data: LabResul
         lab_order.resulted_at = now
         lab_order.resulted_by = None if uow.actor is None else uow.actor.user_id
 
-    lab_order, fully_resulted = await BOOKINGS.finish(
+    return await BOOKINGS.finish(
         uow,
         await LAB_ORDERS.load(uow, lab_order_id),
         lambda why: LabOrderNotResultable(domain.NOT_RESULTABLE[why]),
         with_results,
+        announce=LabResultReady,
+        action="result",
     )
-    uow.publish(
-        events.LabResultReady(
-            lab_order_id=lab_order.id,
-            order_id=lab_order.order_id,
-            patient_id=lab_order.patient_id,
-            lab_test_id=lab_order.lab_test_id,
-            order_fully_resulted=fully_resulted,
-            resulted_at=lab_order.updated_at,
-        )
-    )
-    audit.record(uow, "lab_order.result", "lab_order", lab_order.id)
-    return lab_order
