@@ -14,18 +14,11 @@ from datetime import datetime
 from caremesh.audit import contract as audit
 from caremesh.imaging.domain import NOT_REPORTABLE, ImagingOrderStatus, SchedulingFailure
 from caremesh.imaging.errors import ImagingStudyNotFound
-from caremesh.imaging.events import (
-    BookedImagingOrder,
-    ImagingCancelled,
-    ImagingReported,
-    ImagingScheduled,
-    ImagingSchedulingFailed,
-    ScheduledImagingOrder,
-)
+from caremesh.imaging.events import ANNOUNCEMENTS, ImagingReported
 from caremesh.imaging.models import ONE_STUDY_PER_CODE, ImagingKnownOrder, ImagingOrder, ImagingStudy, ImagingStudyDay
 from caremesh.imaging.schemas import ImagingOrderFilters, ImagingReportCreate, ImagingStudyCreate, ImagingStudyFilters
 from caremesh.platform import fulfilment
-from caremesh.platform.capacity.booking import Announcements, CapacityBookings
+from caremesh.platform.capacity.booking import CapacityBookings
 from caremesh.platform.errors import Conflict, NotFound
 from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
@@ -111,13 +104,7 @@ BOOKINGS: CapacityBookings[ImagingStudy, ImagingOrder, ImagingKnownOrder] = Capa
     not_found=SchedulingFailure.IMAGING_STUDY_NOT_FOUND,
     entity="imaging_order",
     record=audit.record,
-    announce=Announcements(
-        scheduled=ImagingScheduled,
-        refused=ImagingSchedulingFailed,
-        cancelled=ImagingCancelled,
-        booked_item=BookedImagingOrder,
-        scheduled_item=ScheduledImagingOrder,
-    ),
+    announce=ANNOUNCEMENTS,
 )
 
 

@@ -14,14 +14,7 @@ from caremesh.audit import contract as audit
 from caremesh.lab import domain
 from caremesh.lab.domain import LabOrderStatus, SchedulingFailure
 from caremesh.lab.errors import LabTestNotFound
-from caremesh.lab.events import (
-    BookedLabOrder,
-    LabCancelled,
-    LabResultReady,
-    LabScheduled,
-    LabSchedulingFailed,
-    ScheduledLabOrder,
-)
+from caremesh.lab.events import ANNOUNCEMENTS, LabResultReady
 from caremesh.lab.models import ONE_LAB_TEST_PER_CODE, LabKnownOrder, LabOrder, LabTest, LabTestDay
 from caremesh.lab.schemas import (
     LabOrderFilters,
@@ -31,7 +24,7 @@ from caremesh.lab.schemas import (
     LabTestUpdate,
 )
 from caremesh.platform import fulfilment
-from caremesh.platform.capacity.booking import Announcements, CapacityBookings
+from caremesh.platform.capacity.booking import CapacityBookings
 from caremesh.platform.errors import Conflict, NotFound, check_version
 from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
@@ -133,13 +126,7 @@ BOOKINGS: CapacityBookings[LabTest, LabOrder, LabKnownOrder] = CapacityBookings(
     not_found=SchedulingFailure.LAB_TEST_NOT_FOUND,
     entity="lab_order",
     record=audit.record,
-    announce=Announcements(
-        scheduled=LabScheduled,
-        refused=LabSchedulingFailed,
-        cancelled=LabCancelled,
-        booked_item=BookedLabOrder,
-        scheduled_item=ScheduledLabOrder,
-    ),
+    announce=ANNOUNCEMENTS,
 )
 
 
