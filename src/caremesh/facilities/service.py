@@ -28,17 +28,13 @@ from caremesh.facilities.events import (
 from caremesh.facilities.models import Department, Facility, Personnel
 from caremesh.facilities.schemas import (
     DepartmentCreate,
-    DepartmentFilters,
     FacilityCreate,
-    FacilityFilters,
     FacilityUpdate,
     PersonnelCreate,
-    PersonnelFilters,
     PersonnelUpdate,
 )
 from caremesh.platform.db import serialise, violates
 from caremesh.platform.mapping import from_attributes
-from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
 from caremesh.platform.schemas import Address, changes_of
 from caremesh.platform.uow import UnitOfWork
@@ -160,14 +156,9 @@ async def bootstrap(uow: UnitOfWork) -> None:
     await _add_facility(uow, {**fields, "address": address.model_dump()})
 
 
-async def get_facility(uow: UnitOfWork, facility_id: uuid.UUID) -> Facility:
-    return await FACILITIES.load(uow, facility_id)
-
-
-async def list_facilities(
-    uow: UnitOfWork, filters: FacilityFilters, page: PageParams
-) -> tuple[list[Facility], str | None]:
-    return await FACILITIES.list(uow, filters, page)
+# Reads are the repositories' own (`load`: a 404 when missing; `get`: also audited), under the API's names.
+get_facility = FACILITIES.load
+list_facilities = FACILITIES.list
 
 
 async def update_facility(
@@ -196,14 +187,8 @@ async def create_department(uow: UnitOfWork, data: DepartmentCreate) -> Departme
     return department
 
 
-async def get_department(uow: UnitOfWork, department_id: uuid.UUID) -> Department:
-    return await DEPARTMENTS.load(uow, department_id)
-
-
-async def list_departments(
-    uow: UnitOfWork, filters: DepartmentFilters, page: PageParams
-) -> tuple[list[Department], str | None]:
-    return await DEPARTMENTS.list(uow, filters, page)
+get_department = DEPARTMENTS.load
+list_departments = DEPARTMENTS.list
 
 
 # --- personnel ----------------------------------------------------------------------------------------------------
@@ -229,14 +214,8 @@ async def register_personnel(uow: UnitOfWork, data: PersonnelCreate) -> Personne
     return member
 
 
-async def get_personnel(uow: UnitOfWork, personnel_id: uuid.UUID) -> Personnel:
-    return await PERSONNEL.load(uow, personnel_id)
-
-
-async def list_personnel(
-    uow: UnitOfWork, filters: PersonnelFilters, page: PageParams
-) -> tuple[list[Personnel], str | None]:
-    return await PERSONNEL.list(uow, filters, page)
+get_personnel = PERSONNEL.load
+list_personnel = PERSONNEL.list
 
 
 async def update_personnel(

@@ -16,11 +16,10 @@ from caremesh.imaging.domain import NOT_REPORTABLE, ImagingOrderStatus, Scheduli
 from caremesh.imaging.errors import ImagingStudyNotFound
 from caremesh.imaging.events import ANNOUNCEMENTS, ImagingReported
 from caremesh.imaging.models import ONE_STUDY_PER_CODE, ImagingKnownOrder, ImagingOrder, ImagingStudy, ImagingStudyDay
-from caremesh.imaging.schemas import ImagingOrderFilters, ImagingReportCreate, ImagingStudyCreate, ImagingStudyFilters
+from caremesh.imaging.schemas import ImagingReportCreate, ImagingStudyCreate
 from caremesh.platform import fulfilment
 from caremesh.platform.capacity.booking import CapacityBookings
 from caremesh.platform.errors import Conflict, NotFound
-from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
 from caremesh.platform.uow import UnitOfWork
 
@@ -56,14 +55,9 @@ async def create_imaging_study(uow: UnitOfWork, data: ImagingStudyCreate) -> Ima
     return await CATALOGUE.add(uow, **data.model_dump())
 
 
-async def get_imaging_study(uow: UnitOfWork, study_id: uuid.UUID) -> ImagingStudy:
-    return await CATALOGUE.entries.load(uow, study_id)
-
-
-async def list_imaging_studies(
-    uow: UnitOfWork, filters: ImagingStudyFilters, page: PageParams
-) -> tuple[list[ImagingStudy], str | None]:
-    return await CATALOGUE.list(uow, filters, page)
+# Reads are the repositories' own (`load`: a 404 when missing; `get`: also audited), under the API's names.
+get_imaging_study = CATALOGUE.entries.load
+list_imaging_studies = CATALOGUE.list
 
 
 # --- imaging orders: reads ----------------------------------------------------------------------------
@@ -80,14 +74,8 @@ IMAGING_ORDERS: Repository[ImagingOrder] = audit.repository(
 )
 
 
-async def get_imaging_order(uow: UnitOfWork, imaging_order_id: uuid.UUID) -> ImagingOrder:
-    return await IMAGING_ORDERS.get(uow, imaging_order_id)
-
-
-async def list_imaging_orders(
-    uow: UnitOfWork, filters: ImagingOrderFilters, page: PageParams
-) -> tuple[list[ImagingOrder], str | None]:
-    return await IMAGING_ORDERS.list(uow, filters, page)
+get_imaging_order = IMAGING_ORDERS.get
+list_imaging_orders = IMAGING_ORDERS.list
 
 
 # --- the saga's steps (consumers of order.*, see handlers.py) -----------------------------------------

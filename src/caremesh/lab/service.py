@@ -17,16 +17,13 @@ from caremesh.lab.errors import LabTestNotFound
 from caremesh.lab.events import ANNOUNCEMENTS, LabResultReady
 from caremesh.lab.models import ONE_LAB_TEST_PER_CODE, LabKnownOrder, LabOrder, LabTest, LabTestDay
 from caremesh.lab.schemas import (
-    LabOrderFilters,
     LabResultCreate,
     LabTestCreate,
-    LabTestFilters,
     LabTestUpdate,
 )
 from caremesh.platform import fulfilment
 from caremesh.platform.capacity.booking import CapacityBookings
 from caremesh.platform.errors import Conflict, NotFound, check_version
-from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
 from caremesh.platform.schemas import changes_of
 from caremesh.platform.uow import UnitOfWork
@@ -65,14 +62,9 @@ async def create_lab_test(uow: UnitOfWork, data: LabTestCreate) -> LabTest:
     return await CATALOGUE.add(uow, **data.model_dump())
 
 
-async def get_lab_test(uow: UnitOfWork, test_id: uuid.UUID, *, for_update: bool = False) -> LabTest:
-    return await CATALOGUE.entries.load(uow, test_id, for_update=for_update)
-
-
-async def list_lab_tests(
-    uow: UnitOfWork, filters: LabTestFilters, page: PageParams
-) -> tuple[list[LabTest], str | None]:
-    return await CATALOGUE.list(uow, filters, page)
+# Reads are the repositories' own (`load`: a 404 when missing; `get`: also audited), under the API's names.
+get_lab_test = CATALOGUE.entries.load
+list_lab_tests = CATALOGUE.list
 
 
 async def update_lab_test(
@@ -102,14 +94,8 @@ LAB_ORDERS: Repository[LabOrder] = audit.repository(
 )
 
 
-async def get_lab_order(uow: UnitOfWork, lab_order_id: uuid.UUID) -> LabOrder:
-    return await LAB_ORDERS.get(uow, lab_order_id)
-
-
-async def list_lab_orders(
-    uow: UnitOfWork, filters: LabOrderFilters, page: PageParams
-) -> tuple[list[LabOrder], str | None]:
-    return await LAB_ORDERS.list(uow, filters, page)
+get_lab_order = LAB_ORDERS.get
+list_lab_orders = LAB_ORDERS.list
 
 
 # --- the saga's steps (consumers of order.*, see handlers.py) -----------------------------------------

@@ -35,11 +35,10 @@ from caremesh.pharmacy import domain, events
 from caremesh.pharmacy.domain import FailureReason, ReservationStatus
 from caremesh.pharmacy.errors import MedicationNotFound
 from caremesh.pharmacy.models import MEDICATION_CODE_UNIQUE, Medication, PharmacyOrder, Reservation
-from caremesh.pharmacy.schemas import MedicationCreate, MedicationFilters, ReservationFilters
+from caremesh.pharmacy.schemas import MedicationCreate
 from caremesh.platform import fulfilment
 from caremesh.platform.errors import Conflict, NotFound, VersionConflict
 from caremesh.platform.messaging.envelope import Envelope
-from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
 from caremesh.platform.uow import UnitOfWork
 
@@ -90,14 +89,9 @@ async def create_medication(uow: UnitOfWork, data: MedicationCreate) -> Medicati
     return await CATALOGUE.add(uow, **data.model_dump(), reserved_quantity=0)
 
 
-async def get_medication(uow: UnitOfWork, medication_id: uuid.UUID) -> Medication:
-    return await CATALOGUE.entries.load(uow, medication_id)
-
-
-async def list_medications(
-    uow: UnitOfWork, filters: MedicationFilters, page: PageParams
-) -> tuple[list[Medication], str | None]:
-    return await CATALOGUE.list(uow, filters, page)
+# Reads are the repositories' own (`load`: a 404 when missing; `get`: also audited), under the API's names.
+get_medication = CATALOGUE.entries.load
+list_medications = CATALOGUE.list
 
 
 async def restock(uow: UnitOfWork, medication_id: uuid.UUID, quantity: int, expected_version: int | None) -> Medication:
@@ -182,14 +176,8 @@ async def _lock_medications(uow: UnitOfWork, medication_ids: Iterable[uuid.UUID]
 # --- reservations --------------------------------------------------------------------
 
 
-async def get_reservation(uow: UnitOfWork, reservation_id: uuid.UUID) -> Reservation:
-    return await RESERVATIONS.get(uow, reservation_id)
-
-
-async def list_reservations(
-    uow: UnitOfWork, filters: ReservationFilters, page: PageParams
-) -> tuple[list[Reservation], str | None]:
-    return await RESERVATIONS.list(uow, filters, page)
+get_reservation = RESERVATIONS.get
+list_reservations = RESERVATIONS.list
 
 
 async def _order_reservations(uow: UnitOfWork, order_id: uuid.UUID, *, for_update: bool = False) -> list[Reservation]:

@@ -22,7 +22,6 @@ from caremesh.platform.db import serialise, violates
 from caremesh.platform.errors import invalid_field
 from caremesh.platform.mapping import from_attributes
 from caremesh.platform.numbering import next_number
-from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
 from caremesh.platform.timeutil import clinic_date, clinic_timezone
 from caremesh.platform.uow import UnitOfWork
@@ -41,7 +40,6 @@ from caremesh.scheduling.schemas import (
     AppointmentCancel,
     AppointmentComplete,
     AppointmentCreate,
-    AppointmentFilters,
     AppointmentReschedule,
 )
 
@@ -188,14 +186,9 @@ async def book_appointment(uow: UnitOfWork, data: AppointmentCreate) -> Appointm
     return appointment
 
 
-async def get_appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> Appointment:
-    return await APPOINTMENTS.get(uow, appointment_id)
-
-
-async def list_appointments(
-    uow: UnitOfWork, filters: AppointmentFilters, page: PageParams
-) -> tuple[list[Appointment], str | None]:
-    return await APPOINTMENTS.list(uow, filters, page)
+# Reads are the repositories' own (`load`: a 404 when missing; `get`: also audited), under the API's names.
+get_appointment = APPOINTMENTS.get
+list_appointments = APPOINTMENTS.list
 
 
 async def _begin_transition(
