@@ -13,28 +13,19 @@ from datetime import datetime
 
 from caremesh.audit import contract as audit
 from caremesh.imaging.domain import NOT_REPORTABLE, ImagingOrderStatus, SchedulingFailure
-from caremesh.imaging.errors import ImagingStudyNotFound
+from caremesh.imaging.errors import (
+    ImagingOrderNotFound,
+    ImagingOrderNotReportable,
+    ImagingStudyCodeExists,
+    ImagingStudyNotFound,
+)
 from caremesh.imaging.events import ANNOUNCEMENTS, ImagingReported
 from caremesh.imaging.models import ONE_STUDY_PER_CODE, ImagingKnownOrder, ImagingOrder, ImagingStudy, ImagingStudyDay
 from caremesh.imaging.schemas import ImagingReportCreate, ImagingStudyCreate
 from caremesh.platform import fulfilment
 from caremesh.platform.capacity.booking import CapacityBookings
-from caremesh.platform.errors import Conflict, NotFound
 from caremesh.platform.repository import Repository
 from caremesh.platform.uow import UnitOfWork
-
-
-class ImagingStudyCodeExists(Conflict):
-    code, title = "IMAGING_STUDY_CODE_EXISTS", "An imaging study with this code exists"
-
-
-class ImagingOrderNotFound(NotFound):
-    code, title = "IMAGING_ORDER_NOT_FOUND", "Imaging order not found"
-
-
-class ImagingOrderNotReportable(Conflict):
-    code, title = "IMAGING_ORDER_NOT_REPORTABLE", "The imaging order cannot be reported"
-
 
 # --- imaging studies --------------------------------------------------------------------------------
 

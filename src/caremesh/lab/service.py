@@ -13,7 +13,7 @@ from datetime import datetime
 from caremesh.audit import contract as audit
 from caremesh.lab import domain
 from caremesh.lab.domain import LabOrderStatus, SchedulingFailure
-from caremesh.lab.errors import LabTestNotFound
+from caremesh.lab.errors import LabOrderNotFound, LabOrderNotResultable, LabTestCodeExists, LabTestNotFound
 from caremesh.lab.events import ANNOUNCEMENTS, LabResultReady
 from caremesh.lab.models import ONE_LAB_TEST_PER_CODE, LabKnownOrder, LabOrder, LabTest, LabTestDay
 from caremesh.lab.schemas import (
@@ -23,23 +23,10 @@ from caremesh.lab.schemas import (
 )
 from caremesh.platform import fulfilment
 from caremesh.platform.capacity.booking import CapacityBookings
-from caremesh.platform.errors import Conflict, NotFound, check_version
+from caremesh.platform.errors import check_version
 from caremesh.platform.repository import Repository
 from caremesh.platform.schemas import changes_of
 from caremesh.platform.uow import UnitOfWork
-
-
-class LabTestCodeExists(Conflict):
-    code, title = "LAB_TEST_CODE_EXISTS", "A lab test with this code exists"
-
-
-class LabOrderNotFound(NotFound):
-    code, title = "LAB_ORDER_NOT_FOUND", "Lab order not found"
-
-
-class LabOrderNotResultable(Conflict):
-    code, title = "LAB_ORDER_NOT_RESULTABLE", "The lab order cannot be resulted"
-
 
 # --- lab tests ------------------------------------------------------------------------------------
 

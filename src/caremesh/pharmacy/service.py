@@ -33,11 +33,16 @@ from caremesh.audit import contract as audit
 from caremesh.orders import contract as orders
 from caremesh.pharmacy import domain, events
 from caremesh.pharmacy.domain import FailureReason, ReservationStatus
-from caremesh.pharmacy.errors import MedicationNotFound
+from caremesh.pharmacy.errors import (
+    MedicationCodeExists,
+    MedicationNotFound,
+    ReservationNotDispensable,
+    ReservationNotFound,
+)
 from caremesh.pharmacy.models import MEDICATION_CODE_UNIQUE, Medication, PharmacyOrder, Reservation
 from caremesh.pharmacy.schemas import MedicationCreate
 from caremesh.platform import fulfilment
-from caremesh.platform.errors import Conflict, NotFound, VersionConflict
+from caremesh.platform.errors import VersionConflict
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.repository import Repository
 from caremesh.platform.uow import UnitOfWork
@@ -46,18 +51,6 @@ log = structlog.get_logger("caremesh.pharmacy")
 
 
 # --- errors --------------------------------------------------------------------------
-
-
-class MedicationCodeExists(Conflict):
-    code, title = "MEDICATION_CODE_EXISTS", "A medication with this code exists"
-
-
-class ReservationNotFound(NotFound):
-    code, title = "RESERVATION_NOT_FOUND", "Reservation not found"
-
-
-class ReservationNotDispensable(Conflict):
-    code, title = "RESERVATION_NOT_DISPENSABLE", "The reservation cannot be dispensed"
 
 
 CATALOGUE: fulfilment.Catalogue[Medication] = fulfilment.Catalogue(
