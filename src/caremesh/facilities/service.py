@@ -144,13 +144,8 @@ async def bootstrap(uow: UnitOfWork) -> None:
     if await uow.session.scalar(select(Facility.id).limit(1)) is not None:
         return
     clinic = uow.settings.clinic
-    address = Address(
-        line1=clinic.address_line,
-        city=clinic.city,
-        state=clinic.state,
-        postal_code=clinic.postal_code,
-        country=clinic.country,
-    )
+    place = clinic.model_dump(include={"city", "state", "postal_code", "country"})
+    address = Address(line1=clinic.address_line, **place)
     # The clinic's timezone is the installation's (CAREMESH_TIMEZONE, checked when the settings were read).
     fields = {"code": FIRST_FACILITY_CODE, "name": clinic.name, "timezone": uow.settings.app.timezone}
     await _add_facility(uow, {**fields, "address": address.model_dump()})
