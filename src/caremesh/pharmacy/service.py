@@ -43,6 +43,7 @@ from caremesh.pharmacy.models import MEDICATION_CODE_UNIQUE, Medication, Pharmac
 from caremesh.pharmacy.schemas import MedicationCreate
 from caremesh.platform import fulfilment
 from caremesh.platform.errors import VersionConflict
+from caremesh.platform.mapping import from_attributes
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.repository import Repository
 from caremesh.platform.uow import UnitOfWork
@@ -309,15 +310,14 @@ def _reservation(
 
 
 def _reserved_line(reservation: Reservation, medication: Medication) -> events.ReservedLine:
-    return events.ReservedLine(
+    """The medication's code, name, unit and currency, with what the reservation holds at the price to the cent."""
+    return from_attributes(
+        events.ReservedLine,
+        medication,
         reservation_id=reservation.id,
         medication_id=reservation.medication_id,
-        code=medication.code,
-        name=medication.name,
-        unit=medication.unit,
         quantity=reservation.quantity,
         unit_price=Decimal(f"{medication.unit_price:.2f}"),
-        currency=medication.currency,
     )
 
 
