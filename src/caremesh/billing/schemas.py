@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 
 from fastapi import Query
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -22,9 +21,9 @@ from pydantic import (
 
 from caremesh.billing import domain
 from caremesh.billing.domain import InvoiceStatus, Kind
-from caremesh.platform.money import MoneyOut
+from caremesh.platform.money import MoneyIn, MoneyOut
 from caremesh.platform.repository import ListFilters
-from caremesh.platform.schemas import Strict, not_clearable
+from caremesh.platform.schemas import CatalogueCode, Strict, not_clearable
 from caremesh.platform.timeutil import OutDateTime
 
 
@@ -40,22 +39,10 @@ def _percent(fraction: Decimal) -> Decimal:
     return domain.money(fraction * domain.HUNDRED)
 
 
-# Request money: a string or number with at most two decimals, up to 99 999 999.99; kept as given, to the cent.
-MoneyIn = Annotated[
-    Decimal,
-    Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False),
-    AfterValidator(domain.money),
-]
 # A fraction (0.12 is 12 %) with at most four decimals; a string in responses.
 RateIn = Annotated[Decimal, Field(ge=0, le=1, max_digits=5, decimal_places=4, allow_inf_nan=False)]
 RateOut = Annotated[Decimal, PlainSerializer(_rate_text, return_type=str)]
 
-TariffCode = Annotated[
-    str,
-    BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
-    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,39}$"),
-    Field(description="Upper-case letters, digits, `-` and `_`, up to 40 characters"),
-]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Specialty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -113,7 +100,7 @@ Pricing = Annotated[FlatPricing | ExperienceBandsPricing | HourlyPricing, Field(
 
 
 class TariffCreate(Strict):
-    code: TariffCode
+    code: CatalogueCode
     description: Description
     kind: Kind
     specialty: Specialty | None = Field(None, description="For consultations: the specialty this tariff prices")

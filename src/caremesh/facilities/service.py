@@ -11,19 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import exists, select, true
 from sqlalchemy.exc import IntegrityError
 
 from caremesh.audit import contract as audit
+from caremesh.facilities import errors
 from caremesh.facilities.domain import FIRST_FACILITY_CODE
-from caremesh.facilities.errors import (
-    DepartmentCodeTaken,
-    DepartmentNotFound,
-    FacilityCodeTaken,
-    FacilityNotFound,
-    PersonnelNotFound,
-    PersonnelUserTaken,
-)
 from caremesh.facilities.events import (
     DepartmentCreated,
     FacilityCreated,
@@ -34,17 +28,13 @@ from caremesh.facilities.events import (
 from caremesh.facilities.models import Department, Facility, Personnel
 from caremesh.facilities.schemas import (
     DepartmentCreate,
-    DepartmentFilters,
     FacilityCreate,
-    FacilityFilters,
     FacilityUpdate,
     PersonnelCreate,
-    PersonnelFilters,
     PersonnelUpdate,
 )
 from caremesh.platform.db import serialise, violates
 from caremesh.platform.mapping import from_attributes
-from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
 from caremesh.platform.schemas import Address, changes_of
 from caremesh.platform.uow import UnitOfWork
@@ -55,18 +45,18 @@ DEPARTMENT_CODE_UNIQUE = ("uq_departments_facility_id_code", "departments.facili
 PERSONNEL_USER_UNIQUE = ("uq_personnel_user_id", "personnel.user_id")
 
 FACILITIES: Repository[Facility] = audit.repository(
-    Facility, FacilityNotFound, entity="facility", audit_lists=False, order_by=[Facility.code]
+    Facility, errors.FacilityNotFound, entity="facility", audit_lists=False, order_by=[Facility.code]
 )
 DEPARTMENTS: Repository[Department] = audit.repository(
     Department,
-    DepartmentNotFound,
+    errors.DepartmentNotFound,
     entity="department",
     audit_lists=False,
     order_by=[Department.facility_id, Department.code],
 )
 PERSONNEL: Repository[Personnel] = audit.repository(
     Personnel,
-    PersonnelNotFound,
+    errors.PersonnelNotFound,
     entity="personnel",
     audit_lists=False,
     order_by=[Personnel.created_at, Personnel.id],
@@ -84,6 +74,38 @@ def _unique(constraint: tuple[str, ...], conflict: type[Exception]) -> Iterator[
         raise
 
 
+async def _insert(uow: UnitOfWork, row: Any, constraint: tuple[str, ...], conflict: type[Exception]) -> None:
+    uow.session.add(row)
+    with _unique(constraint, conflict):
+        await uow.session.flush()
+
+
+def _created(uow: UnitOfWork, event: type[Any], row: Any, entity: str) -> None:
+    """Publish `event` (`<entity>_id` and the row's fields) and record `<entity>.create`."""
+    uow.publish(from_attributes(event, row, **{f"{entity}_id": row.id}))
+    audit.record(uow, f"{entity}.create", entity, row.id)
+
+
+def _changes(row: Any, data: BaseModel) -> dict[str, Any]:
+    """What a PATCH body sets to something other than the row has."""
+    return {name: value for name, value in changes_of(data).items() if getattr(row, name) != value}
+
+
+async def _update(
+    uow: UnitOfWork,
+    repository: Repository[Any],
+    row: Any,
+    changes: dict[str, Any],
+    constraint: tuple[str, ...],
+    conflict: type[Exception],
+) -> tuple[str, ...]:
+    """Apply `changes` to `row` (a lost race for `constraint` raises `conflict`); the names that changed."""
+    for name, value in changes.items():
+        setattr(row, name, value)
+    with _unique(constraint, conflict):
+        return await repository.updated(uow, row, changes)
+
+
 def _other_than(column: Any, row_id: uuid.UUID | None) -> Any:
     return column != row_id if row_id is not None else true()
 
@@ -94,23 +116,20 @@ def _other_than(column: Any, row_id: uuid.UUID | None) -> Any:
 async def _check_facility_code_free(uow: UnitOfWork, code: str, facility_id: uuid.UUID | None = None) -> None:
     taken = select(exists().where(Facility.code == code, _other_than(Facility.id, facility_id)))
     if await uow.session.scalar(taken):
-        raise FacilityCodeTaken(f"A facility with code {code} exists.")
+        raise errors.FacilityCodeTaken(f"A facility with code {code} exists.")
 
 
 async def _add_facility(uow: UnitOfWork, fields: dict[str, Any]) -> Facility:
     now = uow.now()
     facility = Facility(id=uuid.uuid4(), **fields, created_at=now, updated_at=now)
-    uow.session.add(facility)
-    with _unique(FACILITY_CODE_UNIQUE, FacilityCodeTaken):
-        await uow.session.flush()
+    await _insert(uow, facility, FACILITY_CODE_UNIQUE, errors.FacilityCodeTaken)
     return facility
 
 
 async def create_facility(uow: UnitOfWork, data: FacilityCreate) -> Facility:
     await _check_facility_code_free(uow, data.code)
     facility = await _add_facility(uow, data.model_dump())
-    uow.publish(from_attributes(FacilityCreated, facility, facility_id=facility.id))
-    audit.record(uow, "facility.create", "facility", facility.id)
+    _created(uow, FacilityCreated, facility, "facility")
     return facility
 
 
@@ -125,40 +144,26 @@ async def bootstrap(uow: UnitOfWork) -> None:
     if await uow.session.scalar(select(Facility.id).limit(1)) is not None:
         return
     clinic = uow.settings.clinic
-    address = Address(
-        line1=clinic.address_line,
-        city=clinic.city,
-        state=clinic.state,
-        postal_code=clinic.postal_code,
-        country=clinic.country,
-    )
+    place = clinic.model_dump(include={"city", "state", "postal_code", "country"})
+    address = Address(line1=clinic.address_line, **place)
     # The clinic's timezone is the installation's (CAREMESH_TIMEZONE, checked when the settings were read).
     fields = {"code": FIRST_FACILITY_CODE, "name": clinic.name, "timezone": uow.settings.app.timezone}
     await _add_facility(uow, {**fields, "address": address.model_dump()})
 
 
-async def get_facility(uow: UnitOfWork, facility_id: uuid.UUID) -> Facility:
-    return await FACILITIES.load(uow, facility_id)
-
-
-async def list_facilities(
-    uow: UnitOfWork, filters: FacilityFilters, page: PageParams
-) -> tuple[list[Facility], str | None]:
-    return await FACILITIES.list(uow, filters, page)
+# Reads are the repositories' own (`load`: a 404 when missing; `get`: also audited), under the API's names.
+get_facility = FACILITIES.load
+list_facilities = FACILITIES.list
 
 
 async def update_facility(
     uow: UnitOfWork, facility_id: uuid.UUID, data: FacilityUpdate, expected_version: int | None
 ) -> Facility:
     facility = await FACILITIES.load_version(uow, facility_id, expected_version)
-    changes = {name: value for name, value in changes_of(data).items() if getattr(facility, name) != value}
+    changes = _changes(facility, data)
     if "code" in changes:
         await _check_facility_code_free(uow, changes["code"], facility.id)
-    for name, value in changes.items():
-        setattr(facility, name, value)
-    with _unique(FACILITY_CODE_UNIQUE, FacilityCodeTaken):
-        changed = await FACILITIES.updated(uow, facility, changes)
-    if changed:
+    if changed := await _update(uow, FACILITIES, facility, changes, FACILITY_CODE_UNIQUE, errors.FacilityCodeTaken):
         uow.publish(from_attributes(FacilityUpdated, facility, facility_id=facility.id, changed_fields=changed))
     return facility
 
@@ -170,24 +175,15 @@ async def create_department(uow: UnitOfWork, data: DepartmentCreate) -> Departme
     await FACILITIES.load(uow, data.facility_id)  # facilities are never removed: no lock needed
     taken = exists().where(Department.facility_id == data.facility_id, Department.code == data.code)
     if await uow.session.scalar(select(taken)):
-        raise DepartmentCodeTaken(f"The facility has a department with code {data.code}.")
+        raise errors.DepartmentCodeTaken(f"The facility has a department with code {data.code}.")
     department = Department(id=uuid.uuid4(), **data.model_dump(), created_at=uow.now())
-    uow.session.add(department)
-    with _unique(DEPARTMENT_CODE_UNIQUE, DepartmentCodeTaken):
-        await uow.session.flush()
-    uow.publish(from_attributes(DepartmentCreated, department, department_id=department.id))
-    audit.record(uow, "department.create", "department", department.id)
+    await _insert(uow, department, DEPARTMENT_CODE_UNIQUE, errors.DepartmentCodeTaken)
+    _created(uow, DepartmentCreated, department, "department")
     return department
 
 
-async def get_department(uow: UnitOfWork, department_id: uuid.UUID) -> Department:
-    return await DEPARTMENTS.load(uow, department_id)
-
-
-async def list_departments(
-    uow: UnitOfWork, filters: DepartmentFilters, page: PageParams
-) -> tuple[list[Department], str | None]:
-    return await DEPARTMENTS.list(uow, filters, page)
+get_department = DEPARTMENTS.load
+list_departments = DEPARTMENTS.list
 
 
 # --- personnel ----------------------------------------------------------------------------------------------------
@@ -200,7 +196,7 @@ async def _check_references(uow: UnitOfWork, changes: dict[str, Any], personnel_
     if (user_id := changes.get("user_id")) is not None:
         others = exists().where(Personnel.user_id == user_id, _other_than(Personnel.id, personnel_id))
         if await uow.session.scalar(select(others)):
-            raise PersonnelUserTaken("Another personnel member logs in with this user account.")
+            raise errors.PersonnelUserTaken("Another personnel member logs in with this user account.")
 
 
 async def register_personnel(uow: UnitOfWork, data: PersonnelCreate) -> Personnel:
@@ -208,34 +204,21 @@ async def register_personnel(uow: UnitOfWork, data: PersonnelCreate) -> Personne
     await _check_references(uow, given)
     now = uow.now()
     member = Personnel(id=uuid.uuid4(), **given, created_at=now, updated_at=now)
-    uow.session.add(member)
-    with _unique(PERSONNEL_USER_UNIQUE, PersonnelUserTaken):
-        await uow.session.flush()
-    uow.publish(from_attributes(PersonnelRegistered, member, personnel_id=member.id))
-    audit.record(uow, "personnel.create", "personnel", member.id)
+    await _insert(uow, member, PERSONNEL_USER_UNIQUE, errors.PersonnelUserTaken)
+    _created(uow, PersonnelRegistered, member, "personnel")
     return member
 
 
-async def get_personnel(uow: UnitOfWork, personnel_id: uuid.UUID) -> Personnel:
-    return await PERSONNEL.load(uow, personnel_id)
-
-
-async def list_personnel(
-    uow: UnitOfWork, filters: PersonnelFilters, page: PageParams
-) -> tuple[list[Personnel], str | None]:
-    return await PERSONNEL.list(uow, filters, page)
+get_personnel = PERSONNEL.load
+list_personnel = PERSONNEL.list
 
 
 async def update_personnel(
     uow: UnitOfWork, personnel_id: uuid.UUID, data: PersonnelUpdate, expected_version: int | None
 ) -> Personnel:
     member = await PERSONNEL.load_version(uow, personnel_id, expected_version)
-    changes = {name: value for name, value in changes_of(data).items() if getattr(member, name) != value}
+    changes = _changes(member, data)
     await _check_references(uow, changes, member.id)
-    for name, value in changes.items():
-        setattr(member, name, value)
-    with _unique(PERSONNEL_USER_UNIQUE, PersonnelUserTaken):
-        changed = await PERSONNEL.updated(uow, member, changes)
-    if changed:
+    if changed := await _update(uow, PERSONNEL, member, changes, PERSONNEL_USER_UNIQUE, errors.PersonnelUserTaken):
         uow.publish(from_attributes(PersonnelUpdated, member, personnel_id=member.id, changed_fields=changed))
     return member

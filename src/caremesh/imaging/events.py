@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Literal
 
 from caremesh.orders.contract import ClosingEvent
+from caremesh.platform.capacity.booking import Announcements
 from caremesh.platform.fulfilment import OrderAnswer
 from caremesh.platform.messaging.events import IntegrationEvent, integration_event
 
@@ -67,3 +68,13 @@ class ImagingReported(IntegrationEvent):
     imaging_study_id: uuid.UUID
     order_fully_reported: bool
     reported_at: datetime
+
+
+# How imaging answers the order saga (see `platform.capacity.booking`).
+ANNOUNCEMENTS = Announcements(
+    scheduled=ImagingScheduled,
+    refused=ImagingSchedulingFailed,
+    cancelled=ImagingCancelled,
+    booked_item=BookedImagingOrder,
+    scheduled_item=ScheduledImagingOrder,
+)

@@ -3,35 +3,25 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from caremesh.imaging.domain import ImagingOrderStatus, Modality
-from caremesh.platform.money import MoneyOut, money
+from caremesh.platform.money import MoneyIn, MoneyOut
 from caremesh.platform.repository import ListFilters
-from caremesh.platform.schemas import Strict
+from caremesh.platform.schemas import CatalogueCode, Strict, Text200
 from caremesh.platform.timeutil import OutDateTime
 
-# Request money: at most two decimals, up to 99 999 999.99.
-MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False), AfterValidator(money)]
-StudyCode = Annotated[
-    str,
-    BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
-    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,39}$"),
-    Field(description="Upper-case letters, digits, `-` and `_`, up to 40 characters"),
-]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # A study in the catalogue is booked at least once a day: a study no one may book is left out of the catalogue.
 Capacity = Annotated[int, Field(ge=1, le=10_000, description="Bookings per clinic day, at least 1")]
 ReportText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
 
 
 class ImagingStudyCreate(Strict):
-    code: StudyCode
-    name: Name
+    code: CatalogueCode
+    name: Text200
     modality: Modality
     price: MoneyIn
     daily_capacity: Capacity

@@ -13,36 +13,19 @@ from datetime import datetime
 
 from caremesh.audit import contract as audit
 from caremesh.imaging.domain import NOT_REPORTABLE, ImagingOrderStatus, SchedulingFailure
-from caremesh.imaging.errors import ImagingStudyNotFound
-from caremesh.imaging.events import (
-    BookedImagingOrder,
-    ImagingCancelled,
-    ImagingReported,
-    ImagingScheduled,
-    ImagingSchedulingFailed,
-    ScheduledImagingOrder,
+from caremesh.imaging.errors import (
+    ImagingOrderNotFound,
+    ImagingOrderNotReportable,
+    ImagingStudyCodeExists,
+    ImagingStudyNotFound,
 )
+from caremesh.imaging.events import ANNOUNCEMENTS, ImagingReported
 from caremesh.imaging.models import ONE_STUDY_PER_CODE, ImagingKnownOrder, ImagingOrder, ImagingStudy, ImagingStudyDay
-from caremesh.imaging.schemas import ImagingOrderFilters, ImagingReportCreate, ImagingStudyCreate, ImagingStudyFilters
+from caremesh.imaging.schemas import ImagingReportCreate, ImagingStudyCreate
 from caremesh.platform import fulfilment
-from caremesh.platform.capacity.booking import Announcements, CapacityBookings
-from caremesh.platform.errors import Conflict, NotFound
-from caremesh.platform.pagination import PageParams
+from caremesh.platform.capacity.booking import CapacityBookings
 from caremesh.platform.repository import Repository
 from caremesh.platform.uow import UnitOfWork
-
-
-class ImagingStudyCodeExists(Conflict):
-    code, title = "IMAGING_STUDY_CODE_EXISTS", "An imaging study with this code exists"
-
-
-class ImagingOrderNotFound(NotFound):
-    code, title = "IMAGING_ORDER_NOT_FOUND", "Imaging order not found"
-
-
-class ImagingOrderNotReportable(Conflict):
-    code, title = "IMAGING_ORDER_NOT_REPORTABLE", "The imaging order cannot be reported"
-
 
 # --- imaging studies --------------------------------------------------------------------------------
 
@@ -63,14 +46,9 @@ async def create_imaging_study(uow: UnitOfWork, data: ImagingStudyCreate) -> Ima
     return await CATALOGUE.add(uow, **data.model_dump())
 
 
-async def get_imaging_study(uow: UnitOfWork, study_id: uuid.UUID) -> ImagingStudy:
-    return await CATALOGUE.entries.load(uow, study_id)
-
-
-async def list_imaging_studies(
-    uow: UnitOfWork, filters: ImagingStudyFilters, page: PageParams
-) -> tuple[list[ImagingStudy], str | None]:
-    return await CATALOGUE.list(uow, filters, page)
+# Reads are the repositories' own (`load`: a 404 when missing; `get`: also audited), under the API's names.
+get_imaging_study = CATALOGUE.entries.load
+list_imaging_studies = CATALOGUE.list
 
 
 # --- imaging orders: reads ----------------------------------------------------------------------------
@@ -87,14 +65,8 @@ IMAGING_ORDERS: Repository[ImagingOrder] = audit.repository(
 )
 
 
-async def get_imaging_order(uow: UnitOfWork, imaging_order_id: uuid.UUID) -> ImagingOrder:
-    return await IMAGING_ORDERS.get(uow, imaging_order_id)
-
-
-async def list_imaging_orders(
-    uow: UnitOfWork, filters: ImagingOrderFilters, page: PageParams
-) -> tuple[list[ImagingOrder], str | None]:
-    return await IMAGING_ORDERS.list(uow, filters, page)
+get_imaging_order = IMAGING_ORDERS.get
+list_imaging_orders = IMAGING_ORDERS.list
 
 
 # --- the saga's steps (consumers of order.*, see handlers.py) -----------------------------------------
@@ -111,13 +83,7 @@ BOOKINGS: CapacityBookings[ImagingStudy, ImagingOrder, ImagingKnownOrder] = Capa
     not_found=SchedulingFailure.IMAGING_STUDY_NOT_FOUND,
     entity="imaging_order",
     record=audit.record,
-    announce=Announcements(
-        scheduled=ImagingScheduled,
-        refused=ImagingSchedulingFailed,
-        cancelled=ImagingCancelled,
-        booked_item=BookedImagingOrder,
-        scheduled_item=ScheduledImagingOrder,
-    ),
+    announce=ANNOUNCEMENTS,
 )
 
 
@@ -133,21 +99,11 @@ async def report(uow: UnitOfWork, imaging_order_id: uuid.UUID, data: ImagingRepo
         imaging_order.reported_at = now
         imaging_order.reported_by = None if uow.actor is None else uow.actor.user_id
 
-    imaging_order, fully_reported = await BOOKINGS.finish(
+    return await BOOKINGS.finish(
         uow,
         await IMAGING_ORDERS.load(uow, imaging_order_id),
         lambda why: ImagingOrderNotReportable(NOT_REPORTABLE[why]),
         with_report,
+        announce=ImagingReported,
+        action="report",
     )
-    uow.publish(
-        ImagingReported(
-            imaging_order_id=imaging_order.id,
-            order_id=imaging_order.order_id,
-            patient_id=imaging_order.patient_id,
-            imaging_study_id=imaging_order.imaging_study_id,
-            order_fully_reported=fully_reported,
-            reported_at=imaging_order.updated_at,
-        )
-    )
-    audit.record(uow, "imaging_order.report", "imaging_order", imaging_order.id)
-    return imaging_order

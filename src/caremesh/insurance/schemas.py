@@ -7,26 +7,17 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
 from caremesh.insurance.domain import Category, CoverageStatus, SchemeStatus
-from caremesh.platform.money import MoneyOut, money
+from caremesh.platform.money import MoneyIn, MoneyOut, money
 from caremesh.platform.repository import ListFilters
-from caremesh.platform.schemas import Strict
+from caremesh.platform.schemas import CatalogueCode, Strict, Text200
 from caremesh.platform.timeutil import OutDateTime
 
-# Request money: at most two decimals, not negative, up to 99 999 999.99.
-MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False), AfterValidator(money)]
 Percent = Annotated[
     Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2, allow_inf_nan=False), AfterValidator(money)
 ]
-Code = Annotated[
-    str,
-    BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
-    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,39}$"),
-    Field(description="Upper-case letters, digits, `-` and `_`, up to 40 characters"),
-]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Bin = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$"), Field(description="Exactly 6 digits")]
 Pcn = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,10}$"), Field(description="1-10 alphanumerics")]
 MemberId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
@@ -38,8 +29,8 @@ Age = Annotated[int, Field(ge=0, le=150)]
 
 
 class PayerCreate(Strict):
-    code: Code
-    name: Name
+    code: CatalogueCode
+    name: Text200
     bin: Bin | None = None
     pcn: Pcn | None = None
 
@@ -69,8 +60,8 @@ class PayerRead(BaseModel):
 
 class SchemeCreate(Strict):
     payer_id: uuid.UUID
-    code: Code
-    name: Name
+    code: CatalogueCode
+    name: Text200
     status: SchemeStatus = SchemeStatus.ACTIVE
 
 

@@ -49,14 +49,12 @@ from caremesh.insurance.repository import COVERAGES, PAYERS, PREAUTHORIZATIONS, 
 from caremesh.insurance.schemas import (
     BenefitCreate,
     CoverageCreate,
-    CoverageFilters,
     PayerCreate,
     PayerFilters,
     PreauthorizationCreate,
     PreauthorizationFilters,
     PremiumRateCreate,
     SchemeCreate,
-    SchemeFilters,
 )
 from caremesh.patients import contract as patients
 from caremesh.platform.db import violates
@@ -124,8 +122,8 @@ async def resolve_payer(session: AsyncSession, bin_: str | None, pcn: str | None
     return holders[0] if len(holders) == 1 else None
 
 
-async def get_payer(uow: UnitOfWork, payer_id: uuid.UUID) -> Payer:
-    return await PAYERS.load(uow, payer_id)
+# Reads are the repositories' own (`load`: a 404 when missing; `get`: also audited), under the API's names.
+get_payer = PAYERS.load
 
 
 async def list_payers(uow: UnitOfWork, filters: PayerFilters, page: PageParams) -> tuple[list[Payer], str | None]:
@@ -155,12 +153,8 @@ async def create_scheme(uow: UnitOfWork, data: SchemeCreate) -> Scheme:
     return scheme
 
 
-async def get_scheme(uow: UnitOfWork, scheme_id: uuid.UUID) -> Scheme:
-    return await SCHEMES.load(uow, scheme_id)
-
-
-async def list_schemes(uow: UnitOfWork, filters: SchemeFilters, page: PageParams) -> tuple[list[Scheme], str | None]:
-    return await SCHEMES.list(uow, filters, page)
+get_scheme = SCHEMES.load
+list_schemes = SCHEMES.list
 
 
 async def set_scheme_status(
@@ -281,14 +275,8 @@ async def create_coverage(uow: UnitOfWork, data: CoverageCreate) -> Coverage:
     return coverage
 
 
-async def get_coverage(uow: UnitOfWork, coverage_id: uuid.UUID) -> Coverage:
-    return await COVERAGES.get(uow, coverage_id)
-
-
-async def list_coverages(
-    uow: UnitOfWork, filters: CoverageFilters, page: PageParams
-) -> tuple[list[Coverage], str | None]:
-    return await COVERAGES.list(uow, filters, page)
+get_coverage = COVERAGES.get
+list_coverages = COVERAGES.list
 
 
 async def deactivate_coverage(uow: UnitOfWork, coverage_id: uuid.UUID, expected_version: int | None) -> Coverage:

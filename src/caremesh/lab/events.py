@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Literal
 
 from caremesh.orders.contract import ClosingEvent
+from caremesh.platform.capacity.booking import Announcements
 from caremesh.platform.fulfilment import OrderAnswer
 from caremesh.platform.messaging.events import IntegrationEvent, integration_event
 
@@ -67,6 +68,15 @@ class LabResultReady(IntegrationEvent):
     order_fully_resulted: bool
     resulted_at: datetime
 
+
+# How lab answers the order saga (see `platform.capacity.booking`).
+ANNOUNCEMENTS = Announcements(
+    scheduled=LabScheduled,
+    refused=LabSchedulingFailed,
+    cancelled=LabCancelled,
+    booked_item=BookedLabOrder,
+    scheduled_item=ScheduledLabOrder,
+)
 
 LAB_SCHEDULED = LabScheduled.event_type
 LAB_SCHEDULING_FAILED = LabSchedulingFailed.event_type

@@ -3,17 +3,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from caremesh.lab import domain
 from caremesh.lab.domain import LabOrderStatus
-from caremesh.platform.money import MoneyOut, money
+from caremesh.platform.money import MoneyIn, MoneyOut
 from caremesh.platform.repository import ListFilters
-from caremesh.platform.schemas import Strict, not_clearable
+from caremesh.platform.schemas import CatalogueCode, Strict, Text200, not_clearable
 from caremesh.platform.timeutil import OutDateTime
 
 
@@ -23,15 +22,6 @@ def _loinc(value: str) -> str:
     return value
 
 
-# Request money: at most two decimals, up to 99 999 999.99.
-MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False), AfterValidator(money)]
-LabTestCode = Annotated[
-    str,
-    BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
-    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,39}$"),
-    Field(description="Upper-case letters, digits, `-` and `_`, up to 40 characters"),
-]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Loinc = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=10),
@@ -42,8 +32,8 @@ Capacity = Annotated[int, Field(ge=0, le=10_000, description="Bookings per clini
 
 
 class LabTestCreate(Strict):
-    code: LabTestCode
-    name: Name
+    code: CatalogueCode
+    name: Text200
     loinc: Loinc | None = None
     price: MoneyIn
     daily_capacity: Capacity
@@ -54,7 +44,7 @@ class LabTestUpdate(Strict):
 
     model_config = ConfigDict(json_schema_extra=not_clearable("name", "price", "daily_capacity"))
 
-    name: Name | None = None
+    name: Text200 | None = None
     loinc: Loinc | None = None
     price: MoneyIn | None = None
     daily_capacity: Capacity | None = None

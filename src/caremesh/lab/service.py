@@ -13,43 +13,20 @@ from datetime import datetime
 from caremesh.audit import contract as audit
 from caremesh.lab import domain
 from caremesh.lab.domain import LabOrderStatus, SchedulingFailure
-from caremesh.lab.errors import LabTestNotFound
-from caremesh.lab.events import (
-    BookedLabOrder,
-    LabCancelled,
-    LabResultReady,
-    LabScheduled,
-    LabSchedulingFailed,
-    ScheduledLabOrder,
-)
+from caremesh.lab.errors import LabOrderNotFound, LabOrderNotResultable, LabTestCodeExists, LabTestNotFound
+from caremesh.lab.events import ANNOUNCEMENTS, LabResultReady
 from caremesh.lab.models import ONE_LAB_TEST_PER_CODE, LabKnownOrder, LabOrder, LabTest, LabTestDay
 from caremesh.lab.schemas import (
-    LabOrderFilters,
     LabResultCreate,
     LabTestCreate,
-    LabTestFilters,
     LabTestUpdate,
 )
 from caremesh.platform import fulfilment
-from caremesh.platform.capacity.booking import Announcements, CapacityBookings
-from caremesh.platform.errors import Conflict, NotFound, check_version
-from caremesh.platform.pagination import PageParams
+from caremesh.platform.capacity.booking import CapacityBookings
+from caremesh.platform.errors import check_version
 from caremesh.platform.repository import Repository
 from caremesh.platform.schemas import changes_of
 from caremesh.platform.uow import UnitOfWork
-
-
-class LabTestCodeExists(Conflict):
-    code, title = "LAB_TEST_CODE_EXISTS", "A lab test with this code exists"
-
-
-class LabOrderNotFound(NotFound):
-    code, title = "LAB_ORDER_NOT_FOUND", "Lab order not found"
-
-
-class LabOrderNotResultable(Conflict):
-    code, title = "LAB_ORDER_NOT_RESULTABLE", "The lab order cannot be resulted"
-
 
 # --- lab tests ------------------------------------------------------------------------------------
 
@@ -72,14 +49,9 @@ async def create_lab_test(uow: UnitOfWork, data: LabTestCreate) -> LabTest:
     return await CATALOGUE.add(uow, **data.model_dump())
 
 
-async def get_lab_test(uow: UnitOfWork, test_id: uuid.UUID, *, for_update: bool = False) -> LabTest:
-    return await CATALOGUE.entries.load(uow, test_id, for_update=for_update)
-
-
-async def list_lab_tests(
-    uow: UnitOfWork, filters: LabTestFilters, page: PageParams
-) -> tuple[list[LabTest], str | None]:
-    return await CATALOGUE.list(uow, filters, page)
+# Reads are the repositories' own (`load`: a 404 when missing; `get`: also audited), under the API's names.
+get_lab_test = CATALOGUE.entries.load
+list_lab_tests = CATALOGUE.list
 
 
 async def update_lab_test(
@@ -109,14 +81,8 @@ LAB_ORDERS: Repository[LabOrder] = audit.repository(
 )
 
 
-async def get_lab_order(uow: UnitOfWork, lab_order_id: uuid.UUID) -> LabOrder:
-    return await LAB_ORDERS.get(uow, lab_order_id)
-
-
-async def list_lab_orders(
-    uow: UnitOfWork, filters: LabOrderFilters, page: PageParams
-) -> tuple[list[LabOrder], str | None]:
-    return await LAB_ORDERS.list(uow, filters, page)
+get_lab_order = LAB_ORDERS.get
+list_lab_orders = LAB_ORDERS.list
 
 
 # --- the saga's steps (consumers of order.*, see handlers.py) -----------------------------------------
@@ -133,13 +99,7 @@ BOOKINGS: CapacityBookings[LabTest, LabOrder, LabKnownOrder] = CapacityBookings(
     not_found=SchedulingFailure.LAB_TEST_NOT_FOUND,
     entity="lab_order",
     record=audit.record,
-    announce=Announcements(
-        scheduled=LabScheduled,
-        refused=LabSchedulingFailed,
-        cancelled=LabCancelled,
-        booked_item=BookedLabOrder,
-        scheduled_item=ScheduledLabOrder,
-    ),
+    announce=ANNOUNCEMENTS,
 )
 
 
@@ -155,21 +115,11 @@ async def record_result(uow: UnitOfWork, lab_order_id: uuid.UUID, data: LabResul
         lab_order.resulted_at = now
         lab_order.resulted_by = None if uow.actor is None else uow.actor.user_id
 
-    lab_order, fully_resulted = await BOOKINGS.finish(
+    return await BOOKINGS.finish(
         uow,
         await LAB_ORDERS.load(uow, lab_order_id),
         lambda why: LabOrderNotResultable(domain.NOT_RESULTABLE[why]),
         with_results,
+        announce=LabResultReady,
+        action="result",
     )
-    uow.publish(
-        LabResultReady(
-            lab_order_id=lab_order.id,
-            order_id=lab_order.order_id,
-            patient_id=lab_order.patient_id,
-            lab_test_id=lab_order.lab_test_id,
-            order_fully_resulted=fully_resulted,
-            resulted_at=lab_order.updated_at,
-        )
-    )
-    audit.record(uow, "lab_order.result", "lab_order", lab_order.id)
-    return lab_order

@@ -26,7 +26,7 @@ from caremesh.notifications.domain import Channel, Status
 from caremesh.notifications.errors import NotificationNotFound, TemplateNotFound
 from caremesh.notifications.models import Notification, NotificationTemplate
 from caremesh.notifications.rendering import TemplateProblem
-from caremesh.notifications.schemas import NotificationFilters, NotificationSend, NotificationTemplateUpdate
+from caremesh.notifications.schemas import NotificationSend, NotificationTemplateUpdate
 from caremesh.notifications.triggers import PASSWORD_RESET, PATIENT_EVENTS, PatientEvent
 from caremesh.patients.contract import PatientNotFound, find_patient
 from caremesh.platform.db import dialect_insert
@@ -348,14 +348,9 @@ async def send_notification(uow: UnitOfWork, data: NotificationSend) -> Notifica
 # --- reads ---------------------------------------------------------------------------------------
 
 
-async def get_notification(uow: UnitOfWork, notification_id: uuid.UUID) -> Notification:
-    return await NOTIFICATIONS.get(uow, notification_id)
-
-
-async def list_notifications(
-    uow: UnitOfWork, filters: NotificationFilters, page: PageParams
-) -> tuple[list[Notification], str | None]:
-    return await NOTIFICATIONS.list(uow, filters, page)
+# Reads are the repositories' own (`load`: a 404 when missing; `get`: also audited), under the API's names.
+get_notification = NOTIFICATIONS.get
+list_notifications = NOTIFICATIONS.list
 
 
 # --- templates -----------------------------------------------------------------------------------

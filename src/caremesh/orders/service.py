@@ -37,19 +37,10 @@ from caremesh.audit import contract as audit
 from caremesh.billing import contract as billing
 from caremesh.imaging import contract as imaging
 from caremesh.lab import contract as lab
-from caremesh.orders import domain
+from caremesh.orders import domain, events
 from caremesh.orders.domain import FailureReason, OrderStatus, OrderType, Step
 from caremesh.orders.errors import OrderNotCancellable, OrderNotFound
-from caremesh.orders.events import (
-    ImagingItem,
-    LabItem,
-    OrderCancelled,
-    OrderCompleted,
-    OrderConfirmed,
-    OrderFailed,
-    OrderPlaced,
-    PrescriptionItem,
-)
+from caremesh.orders.events import ImagingItem, LabItem, PrescriptionItem
 from caremesh.orders.models import Order, OrderEvent, OrderItem
 from caremesh.orders.schemas import OrderCreate, OrderFilters
 from caremesh.patients import contract as patients
@@ -193,13 +184,17 @@ async def place_order(uow: UnitOfWork, data: OrderCreate) -> Order:
     session.add(order)
     await session.flush()
     await _record(uow, order, Step.PLACED, {"items": len(order.items)})
-    uow.publish(OrderPlaced(**_ids(order), practitioner_id=order.practitioner_id, items=_items(order), placed_at=now))
+    uow.publish(
+        events.OrderPlaced(**_ids(order), practitioner_id=order.practitioner_id, items=_items(order), placed_at=now)
+    )
     audit.record(uow, "order.place", "order", order.id)
     _count(uow, order, "placed")
     return order
 
 
-def _items(order: Order) -> tuple[PrescriptionItem, ...] | tuple[LabItem, ...] | tuple[ImagingItem, ...]:
+def _items(
+    order: Order,
+) -> tuple[PrescriptionItem, ...] | tuple[LabItem, ...] | tuple[ImagingItem, ...]:
     if order.type == OrderType.PRESCRIPTION:
         return tuple(
             PrescriptionItem(medication_id=i.medication_id, quantity=i.quantity, dosage=i.dosage) for i in order.items
@@ -246,7 +241,7 @@ async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID, reason: str | None,
     order.closed_at = order.updated_at = now
     await uow.session.flush()
     await _record(uow, order, Step.CANCELLED, {"reason": reason})
-    uow.publish(OrderCancelled(**_ids(order), reason=reason, cancelled_at=now))
+    uow.publish(events.OrderCancelled(**_ids(order), reason=reason, cancelled_at=now))
     audit.record(uow, "order.cancel", "order", order.id)
     _count(uow, order, "cancelled")
     return order
@@ -280,7 +275,7 @@ async def _fail(uow: UnitOfWork, order: Order, reason: FailureReason | str, sour
     order.closed_at = order.updated_at = now
     await uow.session.flush()
     await _record(uow, order, Step.FAILED, {"failure_reason": str(reason)}, source)
-    uow.publish(OrderFailed(**_ids(order), failure_reason=str(reason), failed_at=now))
+    uow.publish(events.OrderFailed(**_ids(order), failure_reason=str(reason), failed_at=now))
     audit.record(uow, "order.fail", "order", order.id)
     _count(uow, order, "failed", str(reason))
 
@@ -307,7 +302,7 @@ async def _invoice_and_confirm(uow: UnitOfWork, order: Order, charge: billing.Or
     order.confirmed_at = order.updated_at = now
     await uow.session.flush()
     await _record(uow, order, Step.CONFIRMED, {}, source)
-    uow.publish(OrderConfirmed(**_ids(order), invoice_id=invoice.id, confirmed_at=now))
+    uow.publish(events.OrderConfirmed(**_ids(order), invoice_id=invoice.id, confirmed_at=now))
     audit.record(uow, "order.confirm", "order", order.id)
     _count(uow, order, "confirmed")
 
@@ -493,7 +488,7 @@ async def item_done(
     order.closed_at = order.updated_at = now
     await uow.session.flush()
     await _record(uow, order, Step.COMPLETED, {}, envelope)
-    uow.publish(OrderCompleted(**_ids(order), completed_at=now))
+    uow.publish(events.OrderCompleted(**_ids(order), completed_at=now))
     audit.record(uow, "order.complete", "order", order.id)
     _count(uow, order, "completed")
 

@@ -6,23 +6,19 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from caremesh.pharmacy.domain import FailureReason, ReservationStatus
 from caremesh.platform.money import MoneyOut, money
 from caremesh.platform.repository import ListFilters
-from caremesh.platform.schemas import Strict
+from caremesh.platform.schemas import CatalogueCode, Strict, Text200
 from caremesh.platform.timeutil import OutDateTime
 
 MAX_QUANTITY = 1_000_000_000  # well inside a 32-bit integer, so sums of stock stay exact everywhere
 
 MedicationCode = Annotated[
-    str,
-    BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
-    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,39}$"),
-    Field(description="Upper-case letters, digits, `-` and `_`, up to 40 characters (stored upper-case)"),
+    CatalogueCode, Field(description="Upper-case letters, digits, `-` and `_`, up to 40 characters (stored upper-case)")
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 # A string or number with at most two decimals, kept to the cent.
 UnitPrice = Annotated[
@@ -36,7 +32,7 @@ PositiveQuantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
 
 class MedicationCreate(Strict):
     code: MedicationCode
-    name: Name
+    name: Text200
     unit: Unit = Field(description="What one of `quantity` is: tablet, capsule, ml, …")
     unit_price: UnitPrice
     stock_quantity: Quantity

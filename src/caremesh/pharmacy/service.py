@@ -31,23 +31,20 @@ from sqlalchemy import select, update
 
 from caremesh.audit import contract as audit
 from caremesh.orders import contract as orders
-from caremesh.pharmacy import domain
+from caremesh.pharmacy import domain, events
 from caremesh.pharmacy.domain import FailureReason, ReservationStatus
-from caremesh.pharmacy.errors import MedicationNotFound
-from caremesh.pharmacy.events import (
-    MedicationDispensed,
-    MedicationReleased,
-    MedicationReservationFailed,
-    MedicationReserved,
-    ReleasedLine,
-    ReservedLine,
+from caremesh.pharmacy.errors import (
+    MedicationCodeExists,
+    MedicationNotFound,
+    ReservationNotDispensable,
+    ReservationNotFound,
 )
 from caremesh.pharmacy.models import MEDICATION_CODE_UNIQUE, Medication, PharmacyOrder, Reservation
-from caremesh.pharmacy.schemas import MedicationCreate, MedicationFilters, ReservationFilters
+from caremesh.pharmacy.schemas import MedicationCreate
 from caremesh.platform import fulfilment
-from caremesh.platform.errors import Conflict, NotFound, VersionConflict
+from caremesh.platform.errors import VersionConflict
+from caremesh.platform.mapping import from_attributes
 from caremesh.platform.messaging.envelope import Envelope
-from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
 from caremesh.platform.uow import UnitOfWork
 
@@ -55,18 +52,6 @@ log = structlog.get_logger("caremesh.pharmacy")
 
 
 # --- errors --------------------------------------------------------------------------
-
-
-class MedicationCodeExists(Conflict):
-    code, title = "MEDICATION_CODE_EXISTS", "A medication with this code exists"
-
-
-class ReservationNotFound(NotFound):
-    code, title = "RESERVATION_NOT_FOUND", "Reservation not found"
-
-
-class ReservationNotDispensable(Conflict):
-    code, title = "RESERVATION_NOT_DISPENSABLE", "The reservation cannot be dispensed"
 
 
 CATALOGUE: fulfilment.Catalogue[Medication] = fulfilment.Catalogue(
@@ -98,14 +83,9 @@ async def create_medication(uow: UnitOfWork, data: MedicationCreate) -> Medicati
     return await CATALOGUE.add(uow, **data.model_dump(), reserved_quantity=0)
 
 
-async def get_medication(uow: UnitOfWork, medication_id: uuid.UUID) -> Medication:
-    return await CATALOGUE.entries.load(uow, medication_id)
-
-
-async def list_medications(
-    uow: UnitOfWork, filters: MedicationFilters, page: PageParams
-) -> tuple[list[Medication], str | None]:
-    return await CATALOGUE.list(uow, filters, page)
+# Reads are the repositories' own (`load`: a 404 when missing; `get`: also audited), under the API's names.
+get_medication = CATALOGUE.entries.load
+list_medications = CATALOGUE.list
 
 
 async def restock(uow: UnitOfWork, medication_id: uuid.UUID, quantity: int, expected_version: int | None) -> Medication:
@@ -190,14 +170,8 @@ async def _lock_medications(uow: UnitOfWork, medication_ids: Iterable[uuid.UUID]
 # --- reservations --------------------------------------------------------------------
 
 
-async def get_reservation(uow: UnitOfWork, reservation_id: uuid.UUID) -> Reservation:
-    return await RESERVATIONS.get(uow, reservation_id)
-
-
-async def list_reservations(
-    uow: UnitOfWork, filters: ReservationFilters, page: PageParams
-) -> tuple[list[Reservation], str | None]:
-    return await RESERVATIONS.list(uow, filters, page)
+get_reservation = RESERVATIONS.get
+list_reservations = RESERVATIONS.list
 
 
 async def _order_reservations(uow: UnitOfWork, order_id: uuid.UUID, *, for_update: bool = False) -> list[Reservation]:
@@ -235,7 +209,7 @@ async def dispense(uow: UnitOfWork, reservation_id: uuid.UUID) -> Reservation:
     reservations = await _order_reservations(uow, reservation.order_id)
     reservation = next(r for r in reservations if r.id == reservation.id)
     uow.publish(
-        MedicationDispensed(
+        events.MedicationDispensed(
             order_id=reservation.order_id,
             patient_id=reservation.patient_id,
             reservation_id=reservation.id,
@@ -304,7 +278,7 @@ async def reserve_for_order(uow: UnitOfWork, event: orders.OrderPlaced, envelope
         await uow.session.flush()
         reserved.append(reservation)
     uow.publish(
-        MedicationReserved(
+        events.MedicationReserved(
             order_id=order_id,
             patient_id=patient_id,
             reservations=tuple(_reserved_line(r, medications[r.medication_id]) for r in reserved),
@@ -335,16 +309,15 @@ def _reservation(
     )
 
 
-def _reserved_line(reservation: Reservation, medication: Medication) -> ReservedLine:
-    return ReservedLine(
+def _reserved_line(reservation: Reservation, medication: Medication) -> events.ReservedLine:
+    """The medication's code, name, unit and currency, with what the reservation holds at the price to the cent."""
+    return from_attributes(
+        events.ReservedLine,
+        medication,
         reservation_id=reservation.id,
         medication_id=reservation.medication_id,
-        code=medication.code,
-        name=medication.name,
-        unit=medication.unit,
         quantity=reservation.quantity,
         unit_price=Decimal(f"{medication.unit_price:.2f}"),
-        currency=medication.currency,
     )
 
 
@@ -369,7 +342,7 @@ async def _refuse(
     uow.session.add(_reservation(order, item, ReservationStatus.FAILED, now, reason))
     await uow.session.flush()
     uow.publish(
-        MedicationReservationFailed(
+        events.MedicationReservationFailed(
             order_id=order.order_id,
             patient_id=order.patient_id,
             failure_reason=reason.value,
@@ -391,8 +364,8 @@ async def _release(uow: UnitOfWork, reservation: Reservation, now: datetime) -> 
     await uow.session.flush()
 
 
-def _released_line(reservation: Reservation) -> ReleasedLine:
-    return ReleasedLine(
+def _released_line(reservation: Reservation) -> events.ReleasedLine:
+    return events.ReleasedLine(
         reservation_id=reservation.id, medication_id=reservation.medication_id, quantity=reservation.quantity
     )
 
@@ -433,7 +406,7 @@ async def release_for_order(
     for reservation in held:
         await _release(uow, reservation, now)
     uow.publish(
-        MedicationReleased(
+        events.MedicationReleased(
             order_id=order.order_id,
             patient_id=order.patient_id,
             reservations=tuple(_released_line(r) for r in held),

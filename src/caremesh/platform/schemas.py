@@ -98,6 +98,13 @@ Email = Annotated[
 ]
 
 
+# A catalogue entry's code (a tariff's, a plan's, a lab test's, a study's, a medication's): trimmed, upper-cased.
+CatalogueCode = Annotated[
+    str,
+    BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
+    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,39}$"),
+    Field(description="Upper-case letters, digits, `-` and `_`, up to 40 characters"),
+]
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 

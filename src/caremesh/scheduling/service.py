@@ -22,12 +22,11 @@ from caremesh.platform.db import serialise, violates
 from caremesh.platform.errors import invalid_field
 from caremesh.platform.mapping import from_attributes
 from caremesh.platform.numbering import next_number
-from caremesh.platform.pagination import PageParams
 from caremesh.platform.repository import Repository
 from caremesh.platform.timeutil import clinic_date, clinic_timezone
 from caremesh.platform.uow import UnitOfWork
 from caremesh.practitioners import contract as practitioners
-from caremesh.scheduling import domain
+from caremesh.scheduling import domain, events
 from caremesh.scheduling.domain import Interval, Status
 from caremesh.scheduling.errors import (
     AppointmentConflict,
@@ -35,21 +34,12 @@ from caremesh.scheduling.errors import (
     InvalidStatusTransition,
     PatientDoubleBooked,
 )
-from caremesh.scheduling.events import (
-    AppointmentBooked,
-    AppointmentCancelled,
-    AppointmentCheckedIn,
-    AppointmentCompleted,
-    AppointmentNoShow,
-    AppointmentRescheduled,
-    _AppointmentEvent,
-)
+from caremesh.scheduling.events import _AppointmentEvent
 from caremesh.scheduling.models import PATIENT_OVERLAP, PRACTITIONER_OVERLAP, Appointment
 from caremesh.scheduling.schemas import (
     AppointmentCancel,
     AppointmentComplete,
     AppointmentCreate,
-    AppointmentFilters,
     AppointmentReschedule,
 )
 
@@ -191,19 +181,14 @@ async def book_appointment(uow: UnitOfWork, data: AppointmentCreate) -> Appointm
     session.add(appointment)
     await _flush_refusing_overlaps(uow)
     uow.after_commit(APPOINTMENTS_BOOKED.labels(specialty=appointment.specialty).inc)
-    uow.publish(_event(AppointmentBooked, appointment))
+    uow.publish(_event(events.AppointmentBooked, appointment))
     audit.record(uow, "appointment.book", "appointment", appointment.id)
     return appointment
 
 
-async def get_appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> Appointment:
-    return await APPOINTMENTS.get(uow, appointment_id)
-
-
-async def list_appointments(
-    uow: UnitOfWork, filters: AppointmentFilters, page: PageParams
-) -> tuple[list[Appointment], str | None]:
-    return await APPOINTMENTS.list(uow, filters, page)
+# Reads are the repositories' own (`load`: a 404 when missing; `get`: also audited), under the API's names.
+get_appointment = APPOINTMENTS.get
+list_appointments = APPOINTMENTS.list
 
 
 async def _begin_transition(
@@ -238,7 +223,7 @@ async def _finish_transition(
 async def check_in(uow: UnitOfWork, appointment_id: uuid.UUID, expected_version: int | None) -> Appointment:
     appointment = await _begin_transition(uow, appointment_id, Status.CHECKED_IN, expected_version)
     appointment.checked_in_at = uow.now()
-    return await _finish_transition(uow, appointment, Status.CHECKED_IN, AppointmentCheckedIn, "check_in")
+    return await _finish_transition(uow, appointment, Status.CHECKED_IN, events.AppointmentCheckedIn, "check_in")
 
 
 async def complete(
@@ -258,7 +243,7 @@ async def complete(
     except domain.VisitTimesError as error:
         raise invalid_field(error.field, error.message, code="INVALID_VISIT_TIMES") from error
     appointment.started_at, appointment.ended_at, appointment.completed_at = started_at, ended_at, now
-    return await _finish_transition(uow, appointment, Status.COMPLETED, AppointmentCompleted, "complete")
+    return await _finish_transition(uow, appointment, Status.COMPLETED, events.AppointmentCompleted, "complete")
 
 
 async def cancel(
@@ -268,13 +253,13 @@ async def cancel(
     appointment.cancelled_at = uow.now()
     appointment.cancellation_reason = data.reason
     return await _finish_transition(
-        uow, appointment, Status.CANCELLED, AppointmentCancelled, "cancel", reason=data.reason
+        uow, appointment, Status.CANCELLED, events.AppointmentCancelled, "cancel", reason=data.reason
     )
 
 
 async def mark_no_show(uow: UnitOfWork, appointment_id: uuid.UUID, expected_version: int | None) -> Appointment:
     appointment = await _begin_transition(uow, appointment_id, Status.NO_SHOW, expected_version)
-    return await _finish_transition(uow, appointment, Status.NO_SHOW, AppointmentNoShow, "no_show")
+    return await _finish_transition(uow, appointment, Status.NO_SHOW, events.AppointmentNoShow, "no_show")
 
 
 async def reschedule(
@@ -295,6 +280,8 @@ async def reschedule(
     appointment.updated_at = uow.now()
     flag_modified(appointment, "updated_at")  # a new version even if moved to where it was
     await _flush_refusing_overlaps(uow)
-    uow.publish(_event(AppointmentRescheduled, appointment, previous_start=previous_start, previous_end=previous_end))
+    uow.publish(
+        _event(events.AppointmentRescheduled, appointment, previous_start=previous_start, previous_end=previous_end)
+    )
     audit.record(uow, "appointment.reschedule", "appointment", appointment.id)
     return appointment

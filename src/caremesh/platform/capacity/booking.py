@@ -112,6 +112,8 @@ class Announcements:
     - `cancelled`: order_id, patient_id, `<entity>s` (a `booked_item` per booking cancelled), reason, cancelled_at;
     - `booked_item`: `<entity>_id`, `<entry_column>`, scheduled_date;
     - `scheduled_item`: the same, and the booked entry's columns of its other fields' names (code, name, price...).
+
+    (What finishing a booking announces is named where it is finished: see `CapacityBookings.finish`.)
     """
 
     scheduled: type[IntegrationEvent]
@@ -326,10 +328,14 @@ class CapacityBookings(Generic[EntryT, BookingT, KnownT]):
         booking: BookingT,
         refuse: Callable[[rules.Refusal], Exception],
         record_done: Callable[[BookingT, datetime], None],
-    ) -> tuple[BookingT, bool]:
+        *,
+        announce: type[IntegrationEvent],
+        action: str,
+    ) -> BookingT:
         """Finish a scheduled booking of a confirmed order, once (`refuse(why)` is raised otherwise):
-        `record_done(booking, now)` sets what the participant records. Returns the booking and whether no booking
-        of the order is left to finish."""
+        `record_done(booking, now)` sets what the participant records. Publishes `announce` (`<entity>_id`,
+        order_id, patient_id, `<entry_column>`, `order_fully_<done>`: no booking of the order is left to finish,
+        `<done>_at`) and records `<entity>.<action>`."""
         await self.lock(uow, booking.order_id)  # one step of the order at a time
         siblings = await self.of_order(uow, booking.order_id)
         booking = next(b for b in siblings if b.id == booking.id)
@@ -341,4 +347,14 @@ class CapacityBookings(Generic[EntryT, BookingT, KnownT]):
         booking.status = self.done
         booking.updated_at = now
         await uow.session.flush()
-        return booking, rules.all_done((b.status for b in siblings), done=self.done)
+        finished = {
+            f"{self.entity}_id": booking.id,
+            "order_id": booking.order_id,
+            "patient_id": booking.patient_id,
+            self.entry_column: self.entry_of(booking),
+            f"order_fully_{self.done}": rules.all_done((b.status for b in siblings), done=self.done),
+            f"{self.done}_at": now,
+        }
+        uow.publish(announce(**finished))
+        self.record(uow, f"{self.entity}.{action}", self.entity, booking.id)
+        return booking
