@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from caremesh.platform import permissions
 from caremesh.platform.settings import Settings, npi_check_digit
 from caremesh.platform.timeutil import clinic_timezone
 
@@ -50,18 +51,7 @@ PATIENTS = [
     ("Farah", "Khan", "1960-01-08", "female", {"bin": "610014", "pcn": "CAREPCN", "member_id": "MBR10003"}),
     ("Joseph", "Thomas", "1979-07-17", "male", None),
 ]
-ROLES = [
-    "admin",
-    "receptionist",
-    "doctor",
-    "nurse",
-    "pharmacist",
-    "lab_technician",
-    "radiologist",
-    "billing_clerk",
-    "claims_officer",
-    "patient",
-]
+ROLES = permissions.ROLES  # a demo login for every role
 
 
 def npi_with_check_digit(first_nine: str) -> str:
@@ -188,15 +178,7 @@ async def _call(client: httpx.AsyncClient, method: str, path: str, headers: dict
 
 
 # Demo users that need no patient or practitioner behind them, added to a database seeded by an older demo.
-UNLINKED_STAFF = (
-    "receptionist",
-    "nurse",
-    "pharmacist",
-    "lab_technician",
-    "radiologist",
-    "billing_clerk",
-    "claims_officer",
-)
+UNLINKED_STAFF = tuple(role for role in ROLES if role not in {"admin", "doctor", "patient"})
 
 
 async def _add_missing_staff(client: httpx.AsyncClient, credentials: DemoCredentials, admin: dict[str, str]) -> None:
