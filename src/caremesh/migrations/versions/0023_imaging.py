@@ -5,8 +5,8 @@ findings and an impression) and what imaging knows of each order (`imaging_known
 `imaging`: an item may name an `imaging_study_id`, and the saga's log its steps.
 
 On PostgreSQL the tables live in the `imaging` schema (`<CAREMESH_DATABASE_SCHEMA>_imaging` with a prefix), with
-the context's own outbox, deliveries, inbox and dead letters, made and given back as 0021 does for records (its
-helpers are reused: a migration never changes once released). SQLite has one file, whose messaging tables exist.
+the context's own outbox, deliveries, inbox and dead letters, made and given back by `context_schemas` (as 0024
+for facilities). SQLite has one file, whose messaging tables exist.
 
 SQLite changes a CHECK only by rebuilding the table, and rebuilding `orders` would cascade to its items and saga
 log (foreign keys are on): those rows are kept aside and put back in the same transaction.
@@ -15,23 +15,21 @@ The downgrade deletes imaging orders (the orders of type `imaging`, their items 
 constraints again: without the imaging context nothing could serve them.
 
 Revision ID: 0023_imaging
-Revises: 0021_medical_records
+Revises: 0022_procedure_billing
 """
 
-import importlib
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
+from caremesh.migrations.context_schemas import create_context_schema, drop_context_schema, physical_schema
 from caremesh.platform.db import Money
 
 revision: str = "0023_imaging"
 down_revision: str | None = "0022_procedure_billing"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_records = importlib.import_module("caremesh.migrations.versions.0021_medical_records")
 
 # Fixed here (a migration must not read today's models).
 MODALITIES = ("XR", "CT", "MR", "US", "MG", "NM")
@@ -85,37 +83,21 @@ def _quoted(values: Sequence[str]) -> str:
     return ", ".join(f"'{value}'" for value in values)
 
 
-def _schema(context: str) -> str | None:
-    """A context's physical schema on PostgreSQL (`<context>`, or `<prefix>_<context>`); None on SQLite."""
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return None
-    prefix = getattr(bind.get_execution_options().get("schema_translate_map"), "prefix", None)
-    return f"{prefix}_{context}" if prefix else context
-
-
 def upgrade() -> None:
-    schema = _schema("imaging")
-    if schema is not None:
-        op.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        _records._create_messaging_tables(schema)
+    schema = create_context_schema("imaging")
     _create_tables(schema)
     _orders_checks(types=NEW_TYPES, steps=NEW_STEPS, item=NEW_ITEM, add_column=True)
 
 
 def downgrade() -> None:
-    orders = _schema("orders")
+    orders = physical_schema("orders")
     prefix = "" if orders is None else f'"{orders}".'
     op.execute(f"DELETE FROM {prefix}orders WHERE type = 'imaging'")  # their items and log go with them
     _orders_checks(types=OLD_TYPES, steps=OLD_STEPS, item=OLD_ITEM, add_column=False)
-    schema = _schema("imaging")
+    schema = physical_schema("imaging")
     for table in ("imaging_known_orders", "imaging_orders", "imaging_study_days", "imaging_studies"):
         op.drop_table(table, schema=schema)
-    if schema is not None:
-        _records._move_messaging_rows(schema, schema.removesuffix("imaging") + "platform")
-        for table in ("dead_letters", "inbox", "event_deliveries", "outbox_events"):
-            op.drop_table(table, schema=schema)
-        op.execute(f'DROP SCHEMA "{schema}"')  # empty now; refuses (and rolls back) if anything else is in it
+    drop_context_schema("imaging")
 
 
 def _create_tables(schema: str | None) -> None:
@@ -220,7 +202,7 @@ def _create_tables(schema: str | None) -> None:
 def _orders_checks(*, types: Sequence[str], steps: Sequence[str], item: str, add_column: bool) -> None:
     """Orders' CHECKs for these types, steps and items; with `add_column` the items' `imaging_study_id` is added
     first, without it dropped last."""
-    schema = _schema("orders")
+    schema = physical_schema("orders")
     if schema is not None:
         table = f'"{schema}".'
         column = "ADD COLUMN imaging_study_id UUID, " if add_column else ""
