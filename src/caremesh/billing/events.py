@@ -33,6 +33,8 @@ class InvoiceIssued(_InvoiceEvent):
     balance_due: Decimal
     currency: str | None  # billing always sets it; a consumer falls back to the clinic's when it is missing
     issued_at: datetime
+    kind: str | None = None  # billing.contract.Kind; missing in events published before it was added
+    premium_billing_id: uuid.UUID | None = None  # a premium invoice: insurance's PremiumBilled it answers
 
 
 @integration_event("invoice.paid")
@@ -42,6 +44,8 @@ class InvoicePaid(_InvoiceEvent):
     amount_paid: Decimal
     currency: str
     paid_at: datetime
+    kind: str | None = None  # as on InvoiceIssued
+    premium_billing_id: uuid.UUID | None = None  # as on InvoiceIssued: a paid premium accrues its agent's commission
 
 
 @integration_event("invoice.voided")

@@ -28,9 +28,11 @@ from caremesh.insurance.errors import (
 )
 from caremesh.insurance.events import (
     COVERAGE_CREATED,
+    PREMIUM_BILLED,
     SCHEME_ACTIVATED,
     SCHEME_SUSPENDED,
     CoverageCreated,
+    PremiumBilled,
     SchemeActivated,
     SchemeSuspended,
 )
@@ -46,6 +48,7 @@ from caremesh.insurance.verification import (
 
 __all__ = [
     "COVERAGE_CREATED",
+    "PREMIUM_BILLED",
     "SCHEME_ACTIVATED",
     "SCHEME_SUSPENDED",
     "AnnualLimitExceeded",
@@ -60,6 +63,7 @@ __all__ = [
     "NotCovered",
     "NothingToReverse",
     "PayerSummary",
+    "PremiumBilled",
     "Reason",
     "SchemeActivated",
     "SchemeSuspended",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 
 from caremesh.platform.messaging.events import IntegrationEvent, integration_event
 
@@ -33,6 +34,24 @@ class SchemeActivated(IntegrationEvent):
     activated_at: datetime
 
 
+@integration_event("premium.billed")
+class PremiumBilled(IntegrationEvent):
+    """A coverage's premium for one month is due: billing issues one invoice of kind `premium` per
+    `premium_billing_id` (insurance creates at most one per coverage and period)."""
+
+    premium_billing_id: uuid.UUID
+    coverage_id: uuid.UUID
+    patient_id: uuid.UUID
+    scheme_id: uuid.UUID
+    agent_id: uuid.UUID | None
+    period: str  # YYYY-MM
+    amount: Decimal  # the monthly premium at the member's age on the period's first day
+    currency: str
+    description: str  # e.g. "Premium 2026-12, GOLD (member M-1001)"
+    billed_at: datetime
+
+
 COVERAGE_CREATED = CoverageCreated.event_type
+PREMIUM_BILLED = PremiumBilled.event_type
 SCHEME_SUSPENDED = SchemeSuspended.event_type
 SCHEME_ACTIVATED = SchemeActivated.event_type
