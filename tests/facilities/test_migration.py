@@ -10,14 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
-from sqlalchemy import inspect, text
 
-from caremesh.platform.db import Database, physical_schema
-from caremesh.platform.migrate import alembic_config, upgrade
+from caremesh.platform.migrate import upgrade
 from caremesh.platform.settings import DatabaseSettings
 from tests.builders.facilities import FACILITIES, make_department
 from tests.harness import every_page, revision_before, running_env, settings_for_tests, throwaway_installation
+from tests.migration_steps import columns, context_tables, downgrade, execute, outbox_event_types, table_name
 
 REVISION = "0024_facilities"
 BEFORE = revision_before(REVISION)
@@ -30,57 +28,21 @@ def database(tmp_path: Path) -> Iterator[DatabaseSettings]:
         yield settings
 
 
-def _table(settings: DatabaseSettings, context: str, table: str) -> str:
-    return table if settings.is_sqlite else f'"{physical_schema(context, settings.database_schema)}".{table}'
-
-
 async def _state(settings: DatabaseSettings) -> tuple[set[str], set[str]]:
     """The facilities tables present, and the practitioners' columns."""
-    facilities = None if settings.is_sqlite else physical_schema("facilities", settings.database_schema)
-    practitioners = None if settings.is_sqlite else physical_schema("practitioners", settings.database_schema)
-    db = Database(settings)
-    try:
-        async with db.engine.connect() as connection:
-
-            def look(sync) -> tuple[set[str], set[str]]:
-                inspector = inspect(sync)
-                present = set()
-                if facilities is None or facilities in inspector.get_schema_names():
-                    present = set(inspector.get_table_names(schema=facilities)) & TABLES
-                columns = {c["name"] for c in inspector.get_columns("practitioners", schema=practitioners)}
-                return present, columns
-
-            return await connection.run_sync(look)
-    finally:
-        await db.dispose()
-
-
-async def _execute(settings: DatabaseSettings, sql: str, **params) -> list:
-    db = Database(settings)
-    try:
-        async with db.engine.begin() as connection:
-            result = await connection.execute(text(sql), params)
-            return list(result.all()) if result.returns_rows else []
-    finally:
-        await db.dispose()
-
-
-async def _downgrade(settings: DatabaseSettings) -> None:
-    db = Database(settings)
-    try:
-        async with db.engine.begin() as connection:
-            await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), BEFORE))
-    finally:
-        await db.dispose()
+    return (
+        await context_tables(settings, "facilities", TABLES),
+        await columns(settings, "practitioners", "practitioners"),
+    )
 
 
 async def test_an_existing_installation_upgrades_keeps_working_and_downgrades(database, tmp_path):
     await upgrade(database, BEFORE)
     practitioner_id = uuid.uuid4()
     now = datetime(2029, 12, 1, tzinfo=UTC)
-    await _execute(
+    await execute(
         database,
-        f"INSERT INTO {_table(database, 'practitioners', 'practitioners')}"
+        f"INSERT INTO {table_name(database, 'practitioners', 'practitioners')}"
         " (id, first_name, last_name, npi, specialty, practice_start_date, version, created_at, updated_at)"
         " VALUES (:id, 'Asha', 'Menon', '1234567893', 'cardiology', :start, 1, :now, :now)",
         id=practitioner_id if not database.is_sqlite else practitioner_id.hex,
@@ -105,14 +67,11 @@ async def test_an_existing_installation_upgrades_keeps_working_and_downgrades(da
             str(practitioner_id)
         ]
 
-    await _downgrade(database)
+    await downgrade(database, BEFORE)
     tables, columns = await _state(database)
     assert (tables, "department_id" in columns) == (set(), False)
-    assert len(await _execute(database, f"SELECT id FROM {_table(database, 'practitioners', 'practitioners')}")) == 1
-    outbox = _table(database, "platform", "outbox_events")
-    assert await _execute(database, f"SELECT type FROM {outbox} WHERE type = 'department.created'") == [
-        ("department.created",)
-    ]  # moved to the platform's outbox, not lost
+    assert len(await execute(database, f"SELECT id FROM {table_name(database, 'practitioners', 'practitioners')}")) == 1
+    assert "department.created" in await outbox_event_types(database)  # moved to the platform's outbox, not lost
 
     await upgrade(database)  # and up again, from empty tables: the next start makes the facility again
     async with running_env(settings) as env:

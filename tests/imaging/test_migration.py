@@ -8,15 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
-from sqlalchemy import inspect, text
 
-from caremesh.platform.db import Database, physical_schema
-from caremesh.platform.migrate import alembic_config, upgrade
+from caremesh.platform.migrate import upgrade
 from caremesh.platform.settings import DatabaseSettings
 from tests.builders.imaging import imaging_order, make_study
 from tests.builders.orders import lab_order, make_lab_test, order, parties, place_order, steps
 from tests.harness import revision_before, running_env, settings_for_tests, throwaway_installation
+from tests.migration_steps import context_tables, downgrade, outbox_event_types, scalars, table_name
 
 BEFORE = revision_before("0023_imaging")
 TABLES = {"imaging_studies", "imaging_study_days", "imaging_orders", "imaging_known_orders"}
@@ -28,48 +26,11 @@ def database(tmp_path: Path) -> Iterator[DatabaseSettings]:
         yield settings
 
 
-async def _tables(settings: DatabaseSettings) -> set[str]:
-    schema = None if settings.is_sqlite else physical_schema("imaging", settings.database_schema)
-    db = Database(settings)
-    try:
-        async with db.engine.connect() as connection:
-
-            def names(sync) -> set[str]:
-                inspector = inspect(sync)
-                if schema is not None and schema not in inspector.get_schema_names():
-                    return set()
-                return set(inspector.get_table_names(schema=schema)) & TABLES
-
-            return await connection.run_sync(names)
-    finally:
-        await db.dispose()
-
-
-async def _scalars(settings: DatabaseSettings, context: str, sql: str) -> list:
-    """`sql` with `{schema}` naming the context's schema (nothing on SQLite)."""
-    schema = "" if settings.is_sqlite else f'"{physical_schema(context, settings.database_schema)}".'
-    db = Database(settings)
-    try:
-        async with db.engine.connect() as connection:
-            return list((await connection.execute(text(sql.format(schema=schema)))).scalars())
-    finally:
-        await db.dispose()
-
-
-async def _downgrade(settings: DatabaseSettings) -> None:
-    db = Database(settings)
-    try:
-        async with db.engine.begin() as connection:
-            await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), BEFORE))
-    finally:
-        await db.dispose()
-
-
 async def test_the_upgrade_and_the_downgrade_keep_other_orders_whole(database, tmp_path):
     await upgrade(database, BEFORE)
-    assert await _tables(database) == set()
+    assert await context_tables(database, "imaging", TABLES) == set()
     await upgrade(database)
-    assert await _tables(database) == TABLES
+    assert await context_tables(database, "imaging", TABLES) == TABLES
     settings = settings_for_tests(database, tmp_path)
     async with running_env(settings) as env:
         patient, practitioner = await parties(env)
@@ -79,13 +40,14 @@ async def test_the_upgrade_and_the_downgrade_keep_other_orders_whole(database, t
         assert (await order(env, imaging["id"]))["status"] == "confirmed"
         lab_steps = await steps(env, lab["id"])
 
-    await _downgrade(database)
-    assert await _tables(database) == set()
-    assert await _scalars(database, "orders", "SELECT type FROM {schema}orders") == ["lab"]  # imaging's went
-    assert "imaging.scheduled" in await _scalars(database, "platform", "SELECT type FROM {schema}outbox_events")
+    await downgrade(database, BEFORE)
+    assert await context_tables(database, "imaging", TABLES) == set()
+    orders = table_name(database, "orders", "orders")
+    assert await scalars(database, f"SELECT type FROM {orders}") == ["lab"]  # imaging's went
+    assert "imaging.scheduled" in await outbox_event_types(database)
 
     await upgrade(database)  # and up again: the lab order is whole after both rebuilds
-    assert await _tables(database) == TABLES
+    assert await context_tables(database, "imaging", TABLES) == TABLES
     async with running_env(settings) as env:
         kept = await order(env, lab["id"])
         assert (kept["status"], len(kept["items"])) == ("confirmed", 1)

@@ -76,12 +76,12 @@ BY_ORDER: Repository[Invoice] = audit.repository(Invoice, InvoiceNotFound, entit
 
 
 def _issued_event(invoice: Invoice) -> InvoiceIssued:
-    return from_attributes(InvoiceIssued, invoice, invoice_id=invoice.id)
+    return from_attributes(InvoiceIssued, invoice, invoice_id=invoice.id, premium_billing_id=None)
 
 
 def _paid_event(invoice: Invoice) -> InvoicePaid:
     assert invoice.paid_at is not None
-    return from_attributes(InvoicePaid, invoice, invoice_id=invoice.id)
+    return from_attributes(InvoicePaid, invoice, invoice_id=invoice.id, premium_billing_id=None)
 
 
 async def _already_issued(uow: UnitOfWork, appointment_id: uuid.UUID) -> Invoice | None:
