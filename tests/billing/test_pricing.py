@@ -201,4 +201,6 @@ async def test_invoice_issued_event_carries_the_figures(env):
         "balance_due": "168.00",
         "currency": "INR",
         "issued_at": invoice["issued_at"],
+        "kind": "consultation",
+        "premium_billing_id": None,
     }
