@@ -134,13 +134,13 @@ def _change_checks(schema: str | None, *, forward: bool) -> None:
         _rebuild_sqlite_invoices(lambda sql: _edited(sql, forward=forward))
         return
     for name, before, after in CHANGED:
-        op.drop_constraint(f"ck_invoices_{name}", "invoices", type_="check", schema=schema)
-        op.create_check_constraint(f"ck_invoices_{name}", "invoices", after if forward else before, schema=schema)
+        op.drop_constraint(op.f(f"ck_invoices_{name}"), "invoices", type_="check", schema=schema)
+        op.create_check_constraint(op.f(f"ck_invoices_{name}"), "invoices", after if forward else before, schema=schema)
     for name, condition in ADDED:
         if forward:
-            op.create_check_constraint(f"ck_invoices_{name}", "invoices", condition, schema=schema)
+            op.create_check_constraint(op.f(f"ck_invoices_{name}"), "invoices", condition, schema=schema)
         else:
-            op.drop_constraint(f"ck_invoices_{name}", "invoices", type_="check", schema=schema)
+            op.drop_constraint(op.f(f"ck_invoices_{name}"), "invoices", type_="check", schema=schema)
 
 
 def _edited(sql: str, *, forward: bool) -> str:
