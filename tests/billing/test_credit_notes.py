@@ -205,7 +205,9 @@ async def test_only_billing_staff_issue_credit_notes_and_a_patient_reads_only_th
 
     own = await env.client.get(f"{CREDIT_NOTES}/{mine['id']}", headers=patient)
     assert (own.status_code, own.json()["id"]) == (200, mine["id"])
-    assert_problem(await env.client.get(f"{CREDIT_NOTES}/{theirs['id']}", headers=patient), 404, "CREDIT_NOTE_NOT_FOUND")
+    assert_problem(
+        await env.client.get(f"{CREDIT_NOTES}/{theirs['id']}", headers=patient), 404, "CREDIT_NOTE_NOT_FOUND"
+    )
     listed = await every_page(env, CREDIT_NOTES, headers=patient)
     assert {n["invoice_id"] for n in listed} == {invoice["id"]}
     assert await every_page(env, CREDIT_NOTES, headers=patient, invoice_id=other["id"]) == []
@@ -218,7 +220,10 @@ async def test_a_credit_note_request_replayed_with_its_key_credits_once(env, inv
     assert (first.status_code, again.status_code, again.headers.get("Idempotent-Replayed")) == (201, 201, "true")
     assert again.json() == first.json()
     assert assert_problem(await post_credit_note(env, invoice["id"], "26.00", key=key), 422, "IDEMPOTENCY_KEY_REUSED")
-    assert (await env.count("credit_notes"), (await read_invoice(env, invoice["id"]))["credited_amount"]) == (1, "25.00")
+    assert (await env.count("credit_notes"), (await read_invoice(env, invoice["id"]))["credited_amount"]) == (
+        1,
+        "25.00",
+    )
 
 
 async def test_accounts_receivable_counts_the_credit(env, invoice):

@@ -38,8 +38,10 @@ async def test_free_text_lines_are_taxed_and_split_as_a_procedure(env):
     assert (invoice["kind"], invoice["insurance_category"], invoice["status"]) == ("manual", "procedure", "issued")
     assert (invoice["appointment_id"], invoice["order_id"], invoice["practitioner_id"]) == (None, None, None)
     assert invoice["number"].startswith("INV-2030-")
-    assert [(line["code"], line["description"], line["quantity"], line["unit_price"], line["amount"])
-            for line in invoice["lines"]] == [
+    assert [
+        (line["code"], line["description"], line["quantity"], line["unit_price"], line["amount"])
+        for line in invoice["lines"]
+    ] == [
         ("MANUAL", "Medical certificate", 2, "250.00", "500.00"),
         ("MANUAL", "Copy of the record", 1, "0.50", "0.50"),
     ]
@@ -52,8 +54,9 @@ async def test_free_text_lines_are_taxed_and_split_as_a_procedure(env):
 async def test_tariff_lines_take_the_tariffs_price_tax_rate_and_category(env):
     patient = await make_patient(env)  # uninsured: the patient pays all
     lab = await make_tariff(env, pricing={"type": "flat", "amount": "350.00"}, tax_rate="0.05")
-    invoice = await manual_invoice(env, patient["id"], [{"tariff_code": lab["code"].lower(), "quantity": 2},
-                                                        free_line("100.00")])
+    invoice = await manual_invoice(
+        env, patient["id"], [{"tariff_code": lab["code"].lower(), "quantity": 2}, free_line("100.00")]
+    )
     assert [(line["code"], line["quantity"], line["amount"]) for line in invoice["lines"]] == [
         (lab["code"], 2, "700.00"),
         ("MANUAL", 1, "100.00"),

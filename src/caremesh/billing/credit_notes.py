@@ -40,7 +40,9 @@ CREDIT_NOTES: Repository[CreditNote] = audit.repository(
 def _credit_problem(invoice: Invoice, amount: Decimal) -> Exception | None:
     if invoice.status == InvoiceStatus.VOID:
         return InvoiceNotPayable("The invoice is void; there is nothing to credit.")
-    open_ = domain.creditable(invoice.patient_amount, invoice.credited_amount, invoice.amount_paid, invoice.amount_pending)
+    open_ = domain.creditable(
+        invoice.patient_amount, invoice.credited_amount, invoice.amount_paid, invoice.amount_pending
+    )
     if amount > open_:
         detail = f"At most {open_:.2f} of the patient's share is open to credit"
         if invoice.amount_paid > 0:

@@ -69,7 +69,9 @@ async def _priced_lines(uow: UnitOfWork, data: ManualInvoiceCreate) -> list[_Pri
             continue
         tariff = tariffs.get(given.tariff_code)
         if tariff is None:
-            raise invalid_field(f"{loc}.tariff_code", f"no tariff has the code {given.tariff_code}", code="UNKNOWN_TARIFF")
+            raise invalid_field(
+                f"{loc}.tariff_code", f"no tariff has the code {given.tariff_code}", code="UNKNOWN_TARIFF"
+            )
         price = _tariff_price(tariff, f"{loc}.tariff_code")
         line = _line(position, tariff.code, tariff.description, given.quantity, price)
         priced.append(_Priced(line, Kind(tariff.kind), _tax_rate(uow, tariff)))
@@ -134,7 +136,8 @@ async def issue_manual_invoice(uow: UnitOfWork, data: ManualInvoiceCreate) -> In
 async def issue_premium_invoice(uow: UnitOfWork, premium: PremiumBilled) -> tuple[Invoice, bool]:
     """The premium billing's invoice, issuing it the first time: (invoice, issued now). One line (the premium's
     description, 1 × the amount), no discount, no insurance share (the member pays the insurer), taxed at
-    `CAREMESH_PREMIUM_TAX_RATE`. One per premium billing (a unique index): a redelivered or duplicated event finds it."""
+    `CAREMESH_PREMIUM_TAX_RATE`. One per premium billing (a unique index): a redelivered or duplicated event finds
+    it."""
     existing = await BY_PREMIUM_BILLING.find(uow, premium.premium_billing_id)
     if existing is not None:
         return existing, False
@@ -157,4 +160,3 @@ async def issue_premium_invoice(uow: UnitOfWork, premium: PremiumBilled) -> tupl
     invoice.currency = premium.currency
     invoice.insurance_bin = invoice.insurance_pcn = None  # nothing is claimed from an insurer
     return await _issue(uow, invoice, BY_PREMIUM_BILLING, premium.premium_billing_id, at_commit=True)
-

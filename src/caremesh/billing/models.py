@@ -134,8 +134,8 @@ class Invoice(Base):
 
     Patient, appointment, practitioner and order are other contexts' ids, never foreign keys.
     `amount_paid` is patient payments less refunds; `amount_pending` is held by payments still at the
-    gateway; `credited_amount` is the sum of its credit notes; `insurance_paid` is what claims have posted. The CHECK constraints keep the figures
-    consistent whatever the code does.
+    gateway; `credited_amount` is the sum of its credit notes; `insurance_paid` is what claims have posted.
+    The CHECK constraints keep the figures consistent whatever the code does.
     """
 
     __tablename__ = "invoices"

@@ -36,7 +36,9 @@ def cents(column: str) -> str:
     return f"CAST(ROUND(CAST({column} AS NUMERIC) * 100) AS BIGINT)"
 
 
-PAID, PENDING, PATIENT, CREDITED = (cents(c) for c in ("amount_paid", "amount_pending", "patient_amount", "credited_amount"))
+PAID, PENDING, PATIENT, CREDITED = (
+    cents(c) for c in ("amount_paid", "amount_pending", "patient_amount", "credited_amount")
+)
 
 OLD_KINDS = "kind IN ('consultation', 'lab', 'medication', 'procedure')"
 NEW_KINDS = "kind IN ('consultation', 'lab', 'medication', 'procedure', 'manual', 'premium')"
@@ -153,10 +155,8 @@ def _edited(sql: str, *, forward: bool) -> str:
         raise RuntimeError("invoices: the unique constraint on number is not where 0007 put it")
     for name, condition in ADDED:
         clause = f"CONSTRAINT ck_invoices_{name} CHECK ({condition})"
-        if forward:
-            sql = sql.replace(anchor, f"{clause}, \n\t{anchor}")
-        else:
-            sql = sql.replace(f"{clause}, \n\t", "")
+        added, without = f"{clause}, \n\t{anchor}", anchor
+        sql = sql.replace(without, added) if forward else sql.replace(added, without)
     return sql
 
 
