@@ -155,8 +155,10 @@ def _edited(sql: str, *, forward: bool) -> str:
         raise RuntimeError("invoices: the unique constraint on number is not where 0007 put it")
     for name, condition in ADDED:
         clause = f"CONSTRAINT ck_invoices_{name} CHECK ({condition})"
-        added, without = f"{clause}, \n\t{anchor}", anchor
-        sql = sql.replace(without, added) if forward else sql.replace(added, without)
+        old, new = (anchor, f"{clause}, \n\t{anchor}") if forward else (f"{clause}, \n\t", "")
+        if old not in sql:
+            raise RuntimeError(f"invoices: ck_invoices_{name} is not where 0025 puts it")
+        sql = sql.replace(old, new)
     return sql
 
 
