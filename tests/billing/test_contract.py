@@ -129,6 +129,7 @@ async def test_a_payment_is_reserved_then_settled_and_the_status_follows(env, in
             "paid_at": body["paid_at"],
             "kind": "consultation",
             "premium_billing_id": None,
+            "credited_amount": "0.00",
         }
     ]
 

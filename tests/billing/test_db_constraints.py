@@ -62,6 +62,26 @@ async def accepts(env, invoice_id, **changes) -> None:
         ({"status": "void", "amount_pending": D("10.00")}, {"status_matches_payments"}),
         ({"status": "settled"}, {"status_known"}),
         ({"discount_percent": 101}, {"discount_percent_range"}),
+        # Credit: paid + pending + credited never exceed the patient's share; the status follows credit too.
+        ({"credited_amount": D("-0.01")}, {"credited_amount_not_negative", "status_matches_payments"}),
+        (
+            {"credited_amount": D("168.01"), "status": "paid"},
+            {"payments_within_patient_amount", "status_matches_payments"},
+        ),
+        (
+            {"credited_amount": D("100.00"), "amount_paid": D("68.01"), "status": "paid"},
+            {"payments_within_patient_amount", "status_matches_payments"},
+        ),
+        ({"credited_amount": D("100.00"), "amount_pending": D("68.01")}, {"payments_within_patient_amount"}),
+        ({"credited_amount": D("168.00")}, {"status_matches_payments"}),  # settled by credit, yet "issued"
+        (
+            {"credited_amount": D("68.00"), "amount_paid": D("100.00"), "status": "partially_paid"},
+            {"status_matches_payments"},
+        ),
+        ({"credited_amount": D("1.00"), "status": "void"}, {"status_matches_payments"}),
+        ({"kind": "premium"}, {"premium_names_its_billing"}),
+        ({"premium_billing_id": uuid.uuid4()}, {"premium_names_its_billing"}),
+        ({"kind": "gift"}, {"kind_known"}),
     ],
 )
 async def test_inconsistent_invoices_are_refused(env, invoice, changes, constraints):
@@ -74,6 +94,22 @@ async def test_consistent_changes_are_accepted(env, invoice):
     await accepts(env, invoice["id"], amount_pending=D("0.00"), amount_paid=D("100.00"), status="partially_paid")
     await accepts(env, invoice["id"], amount_paid=D("168.00"), status="paid")
     await accepts(env, invoice["id"], insurance_paid=D("1512.00"))
+
+
+async def test_credit_moves_with_payments_the_way_credit_notes_move_it(env, invoice):
+    await accepts(env, invoice["id"], credited_amount=D("68.00"))
+    await accepts(env, invoice["id"], amount_pending=D("100.00"))
+    await accepts(env, invoice["id"], amount_pending=D("0.00"), amount_paid=D("100.00"), status="paid")
+    await accepts(env, invoice["id"], amount_paid=D("50.00"), status="partially_paid")
+
+
+async def test_one_premium_invoice_per_premium_billing(env, invoice):
+    billing_id = uuid.uuid4()
+    await _copy_of(env, invoice, kind="premium", appointment_id=None, premium_billing_id=billing_id)
+    with pytest.raises(IntegrityError) as raised:
+        await _copy_of(env, invoice, kind="premium", appointment_id=None, premium_billing_id=billing_id)
+    message = str(raised.value.orig)
+    assert "uq_invoices_premium_billing_id" in message or "invoices.premium_billing_id" in message, message
 
 
 async def _copy_of(env, invoice, **changes) -> None:

@@ -43,11 +43,12 @@ def test_a_discount_outside_0_to_100_percent_is_refused(percent):
         ({"amount_paid": Decimal("1.00")}, "partially_paid", True),
         ({"amount_pending": Decimal("1.00")}, "issued", True),
         ({"insurance_paid": Decimal("1.00")}, "issued", True),
+        ({"credited_amount": Decimal("1.00")}, "issued", True),  # a credit note corrects it from then on
         ({}, "paid", True),  # nothing left for the patient to pay: settled
     ],
 )
 def test_an_invoice_has_payments_once_money_moved_or_it_is_settled(moved, status, expected):
     zero = Decimal("0.00")
-    money = {"amount_paid": zero, "amount_pending": zero, "insurance_paid": zero, **moved}
+    money = {"amount_paid": zero, "amount_pending": zero, "insurance_paid": zero, "credited_amount": zero, **moved}
     invoice = Invoice(status=status, **money)
     assert has_payments(invoice) is expected

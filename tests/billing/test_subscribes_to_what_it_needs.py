@@ -26,8 +26,8 @@ def billing_events(settings: Settings) -> set[str]:
     return {s.event_type for s in Subscriptions(SUBSCRIPTIONS, settings=settings)}
 
 
-# Whatever it bills on, billing follows the visits' procedures (medical records).
-RECORDS = {"medical_record.created", "medical_record.amended", "medical_record.retracted"}
+# Whatever it bills on, billing follows the visits' procedures (medical records) and invoices premiums due.
+RECORDS = {"medical_record.created", "medical_record.amended", "medical_record.retracted", "premium.billed"}
 
 
 def test_billing_on_completion_takes_completions_only():

@@ -144,3 +144,53 @@ async def procedure_tariff(env: Any, code: str = "99213", amount: str = "450.00"
         return found.json()
     body = {"code": code, "description": f"Procedure {code}", "kind": "procedure"}
     return await make_tariff(env, **{**body, "pricing": {"type": "flat", "amount": amount}, **overrides})
+
+
+CREDIT_NOTES = "/api/v1/credit-notes"
+
+
+def free_line(unit_price: str = "250.00", quantity: int = 1, description: str = "Medical certificate") -> dict:
+    return {"description": description, "quantity": quantity, "unit_price": unit_price}
+
+
+async def post_manual_invoice(
+    env: Any, patient_id: str, lines: list[dict[str, Any]], *, headers: dict[str, str] | None = None
+) -> Any:
+    """POST /invoices {patient_id, lines}; the raw response."""
+    body = {"patient_id": str(patient_id), "lines": lines}
+    return await env.client.post(INVOICES, json=body, headers=headers or env.admin)
+
+
+async def manual_invoice(env: Any, patient_id: str, lines: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    response = await post_manual_invoice(env, patient_id, lines or [free_line()])
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def post_credit_note(
+    env: Any,
+    invoice_id: str,
+    amount: str,
+    reason: str = "Billing correction",
+    *,
+    headers: dict[str, str] | None = None,
+    key: str | None = None,
+) -> Any:
+    """POST /invoices/{id}/credit-notes (with `key` as Idempotency-Key when given); the raw response."""
+    headers = dict(headers or env.admin)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    body = {"amount": amount, "reason": reason}
+    return await env.client.post(f"{INVOICES}/{invoice_id}/credit-notes", json=body, headers=headers)
+
+
+async def make_credit_note(env: Any, invoice_id: str, amount: str, reason: str = "Billing correction") -> dict:
+    response = await post_credit_note(env, invoice_id, amount, reason)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def read_invoice(env: Any, invoice_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    response = await env.client.get(f"{INVOICES}/{invoice_id}", headers=headers or env.admin)
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -6,14 +6,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from caremesh.billing import errors, receivables, service, tariffs
+from caremesh.billing import credit_notes, errors, manual_invoices, receivables, service, tariffs
 from caremesh.billing.models import Tariff
 from caremesh.billing.schemas import (
     AccountsReceivableRead,
+    CreditNoteCreate,
+    CreditNoteFilters,
+    CreditNoteRead,
     InvoiceCreate,
     InvoiceFilters,
     InvoiceRead,
     InvoiceVoid,
+    ManualInvoiceCreate,
     TariffCreate,
     TariffFilters,
     TariffRead,
@@ -28,6 +32,10 @@ from caremesh.practitioners.contract import PractitionerNotFound
 from caremesh.scheduling.contract import AppointmentNotFound
 
 router = APIRouter(tags=["billing"], route_class=TransactionalRoute)
+
+UNKNOWN_TARIFF = (422, "UNKNOWN_TARIFF")
+TARIFF_NEEDS_PRACTITIONER = (422, "TARIFF_NEEDS_PRACTITIONER")
+MIXED_CHARGES = (422, "MIXED_CHARGES")
 
 LAST_AGING_DAY = date(9999, 12, 30)  # aging looks at the day after `as_of`
 
@@ -98,14 +106,21 @@ async def update_tariff(code: str, body: TariffUpdate, uow: Uow, if_match: IfMat
             errors.AppointmentCancelled,
             errors.AppointmentNotCompleted,
             errors.NoApplicableTariff,
+            UNKNOWN_TARIFF,
+            TARIFF_NEEDS_PRACTITIONER,
+            MIXED_CHARGES,
         ),
     },
 )
-async def create_invoice(body: InvoiceCreate, uow: Uow, response: Response) -> InvoiceRead:
-    """Invoice a visit: 201 the first time, 200 with the same invoice after."""
-    invoice, issued = await service.issue_for_appointment(uow, body.appointment_id)
-    if not issued:
-        response.status_code = status.HTTP_200_OK
+async def create_invoice(body: InvoiceCreate | ManualInvoiceCreate, uow: Uow, response: Response) -> InvoiceRead:
+    """Invoice a visit (`appointment_id`: 201 the first time, 200 with the same invoice after), or lines entered
+    at the desk for a patient (`patient_id`, `lines`: a new invoice of kind `manual`, 201)."""
+    if isinstance(body, ManualInvoiceCreate):
+        invoice = await manual_invoices.issue_manual_invoice(uow, body)
+    else:
+        invoice, issued = await service.issue_for_appointment(uow, body.appointment_id)
+        if not issued:
+            response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"{API_PREFIX}/invoices/{invoice.id}"
     return read_model(InvoiceRead, invoice, response)
 
@@ -127,13 +142,50 @@ async def get_invoice(invoice_id: uuid.UUID, uow: Uow, response: Response) -> In
 @router.post(
     "/invoices/{invoice_id}/void",
     dependencies=[require("invoices:write")],
-    responses=problems(errors.InvoiceNotFound, errors.InvoiceHasPayments, errors.InvoiceNotVoidable),
+    responses=problems(
+        errors.InvoiceNotFound, errors.InvoiceHasPayments, errors.InvoiceHasCreditNotes, errors.InvoiceNotVoidable
+    ),
 )
 async def void_invoice(
     invoice_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response, body: InvoiceVoid | None = None
 ) -> InvoiceRead:
     reason = body.reason if body else None
     return read_model(InvoiceRead, await service.void_invoice(uow, invoice_id, reason, if_match), response)
+
+
+# --- credit notes ---------------------------------------------------------------------
+
+
+@router.post(
+    "/invoices/{invoice_id}/credit-notes",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[require("invoices:write")],
+    responses=problems(errors.InvoiceNotFound, errors.InvoiceNotPayable, errors.CreditExceedsInvoice),
+)
+async def create_credit_note(
+    invoice_id: uuid.UUID, body: CreditNoteCreate, uow: Uow, response: Response
+) -> CreditNoteRead:
+    """Credit part of the invoice's open patient share: a numbered document of its own; the invoice's balance falls
+    (paid when nothing is left). A paid invoice is refunded first, which reopens its balance."""
+    note = await credit_notes.issue_credit_note(uow, invoice_id, body)
+    response.headers["Location"] = f"{API_PREFIX}/credit-notes/{note.id}"
+    return read_model(CreditNoteRead, note)
+
+
+@router.get("/credit-notes", dependencies=[require("invoices:read")])
+async def list_credit_notes(
+    uow: Uow, filters: Annotated[CreditNoteFilters, Depends()], page: Annotated[PageParams, Depends()]
+) -> Page[CreditNoteRead]:
+    return read_page(CreditNoteRead, await credit_notes.list_credit_notes(uow, filters, page))
+
+
+@router.get(
+    "/credit-notes/{credit_note_id}",
+    dependencies=[require("invoices:read")],
+    responses=problems(errors.CreditNoteNotFound),
+)
+async def get_credit_note(credit_note_id: uuid.UUID, uow: Uow) -> CreditNoteRead:
+    return read_model(CreditNoteRead, await credit_notes.get_credit_note(uow, credit_note_id))
 
 
 # --- accounts receivable --------------------------------------------------------------

@@ -31,9 +31,11 @@ from caremesh.billing.errors import (
     RefundExceedsAmountPaid,
 )
 from caremesh.billing.events import (
+    CREDIT_NOTE_ISSUED,
     INVOICE_ISSUED,
     INVOICE_PAID,
     INVOICE_VOIDED,
+    CreditNoteIssued,
     InvoiceIssued,
     InvoicePaid,
     InvoiceVoided,
@@ -44,12 +46,14 @@ from caremesh.platform.mapping import from_attributes
 from caremesh.platform.uow import UnitOfWork
 
 __all__ = [
+    "CREDIT_NOTE_ISSUED",
     "INSURANCE_CATEGORIES",
     "INVOICE_ISSUED",
     "INVOICE_PAID",
     "INVOICE_VOIDED",
     "AmountExceedsBalance",
     "ChargeLine",
+    "CreditNoteIssued",
     "InsuranceShareExceeded",
     "InvoiceHasPayments",
     "InvoiceIssued",
@@ -95,9 +99,9 @@ class InvoiceSummary:
     insurance_amount: Decimal
     amount_paid: Decimal  # patient payments less refunds
     amount_pending: Decimal  # reserved by payments still at the gateway
-    balance_due: Decimal  # patient_amount - amount_paid
+    balance_due: Decimal  # patient_amount - credited_amount - amount_paid
     insurance_paid: Decimal  # posted from payers' remittances
-    kind: str  # consultation | lab | medication | procedure
+    kind: str  # consultation | lab | medication | procedure | manual | premium
     service_date: date  # the visit's day, or the day the order was invoiced
     practitioner_id: uuid.UUID | None
     appointment_id: uuid.UUID | None
@@ -107,6 +111,11 @@ class InvoiceSummary:
     discount_amount: Decimal
     tax_amount: Decimal
     lines: tuple[InvoiceLineSummary, ...]
+    credited_amount: Decimal = Decimal("0.00")  # the sum of its credit notes
+    # What insurance calls the category its split was computed under (a manual invoice's depends on its lines);
+    # None for a premium invoice (no insurance share). Claims adjudicate under it.
+    insurance_category: str | None = None
+    premium_billing_id: uuid.UUID | None = None  # a premium invoice: insurance's premium billing it answers
 
     @property
     def payable_now(self) -> Decimal:

@@ -24,6 +24,17 @@ class Kind(StrEnum):
     LAB = "lab"
     MEDICATION = "medication"
     PROCEDURE = "procedure"
+    MANUAL = "manual"  # lines entered at the billing desk (tariff codes or free text), no visit or order
+    PREMIUM = "premium"  # an insurance premium the member owes the insurer (insurance's premium.billed)
+
+
+class TariffKind(StrEnum):
+    """What a tariff can price: the kinds of charge that come from a catalogue (manual lines and premiums do not)."""
+
+    CONSULTATION = Kind.CONSULTATION.value
+    LAB = Kind.LAB.value
+    MEDICATION = Kind.MEDICATION.value
+    PROCEDURE = Kind.PROCEDURE.value
 
 
 class InvoiceStatus(StrEnum):
@@ -184,13 +195,25 @@ def amounts_at(subtotal: Decimal, percent: int, *, tax_rate: Decimal, coverage_p
 # --- payments ------------------------------------------------------------------------
 
 
-def payment_status(amount_paid: Decimal, patient_amount: Decimal) -> InvoiceStatus:
-    """issued (nothing paid) -> partially_paid -> paid (the patient's share is covered, also when it is 0)."""
-    if amount_paid >= patient_amount:
+def payment_status(amount_paid: Decimal, patient_amount: Decimal, credited: Decimal = ZERO) -> InvoiceStatus:
+    """issued (nothing paid) -> partially_paid -> paid (the patient's share is covered by payments and credit notes,
+    also when it is 0). Credit alone never makes an invoice partially paid: nothing was paid."""
+    if amount_paid + credited >= patient_amount:
         return InvoiceStatus.PAID
     if amount_paid > 0:
         return InvoiceStatus.PARTIALLY_PAID
     return InvoiceStatus.ISSUED
+
+
+def balance_due(patient_amount: Decimal, credited: Decimal, amount_paid: Decimal) -> Decimal:
+    """What the patient still owes: their share less credit notes and payments (net of refunds)."""
+    return patient_amount - credited - amount_paid
+
+
+def creditable(patient_amount: Decimal, credited: Decimal, amount_paid: Decimal, amount_pending: Decimal) -> Decimal:
+    """What a credit note may still take: the balance less what payments in flight hold (a paid invoice is refunded
+    first, which reopens its balance)."""
+    return balance_due(patient_amount, credited, amount_paid) - amount_pending
 
 
 # --- accounts receivable -------------------------------------------------------------

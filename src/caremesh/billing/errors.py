@@ -38,6 +38,18 @@ class InvoiceHasPayments(Conflict):
     code, title = "INVOICE_HAS_PAYMENTS", "The invoice has payments; refund them first"
 
 
+class InvoiceHasCreditNotes(Conflict):
+    code, title = "INVOICE_HAS_CREDIT_NOTES", "The invoice has credit notes; it cannot be voided"
+
+
+class CreditExceedsInvoice(Conflict):
+    code, title = "CREDIT_EXCEEDS_INVOICE", "The credit exceeds what is still open of the invoice's patient share"
+
+
+class CreditNoteNotFound(NotFound):
+    code, title = "CREDIT_NOTE_NOT_FOUND", "Credit note not found"
+
+
 class InvoiceNotVoidable(Conflict):
     code, title = "INVOICE_NOT_VOIDABLE", "The invoice is already void"
 

@@ -46,6 +46,8 @@ class InvoicePaid(_InvoiceEvent):
     paid_at: datetime
     kind: str | None = None  # as on InvoiceIssued
     premium_billing_id: uuid.UUID | None = None  # as on InvoiceIssued: a paid premium accrues its agent's commission
+    # Credit notes that settled part of it (paid means payments plus credit cover the patient's share).
+    credited_amount: Decimal | None = None
 
 
 @integration_event("invoice.voided")
@@ -56,6 +58,24 @@ class InvoiceVoided(_InvoiceEvent):
     voided_at: datetime
 
 
+@integration_event("credit_note.issued")
+class CreditNoteIssued(IntegrationEvent):
+    """A credit note reduced an invoice's patient share by `amount`."""
+
+    credit_note_id: uuid.UUID
+    number: str
+    invoice_id: uuid.UUID
+    invoice_number: str
+    patient_id: uuid.UUID
+    amount: Decimal
+    currency: str
+    reason: str
+    balance_due: Decimal  # the invoice's, after this credit note
+    kind: str  # the invoice's kind
+    issued_at: datetime
+
+
 INVOICE_ISSUED = InvoiceIssued.event_type
 INVOICE_PAID = InvoicePaid.event_type
 INVOICE_VOIDED = InvoiceVoided.event_type
+CREDIT_NOTE_ISSUED = CreditNoteIssued.event_type

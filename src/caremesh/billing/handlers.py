@@ -1,5 +1,5 @@
-"""Consumers of other contexts' events: consultation invoices follow the appointment's lifecycle, and a visit's
-billing follows its procedures (medical records).
+"""Consumers of other contexts' events: consultation invoices follow the appointment's lifecycle, a visit's
+billing follows its procedures (medical records), and insurance's premiums due become premium invoices.
 
 `CAREMESH_BILL_ON=completed` (default) invoices a visit when it is completed; `booked` invoices it
 when booked and voids the invoice when the appointment is cancelled. Billing subscribes only to the events
@@ -13,7 +13,8 @@ from typing import Any
 
 import structlog
 
-from caremesh.billing import errors, procedures, service
+from caremesh.billing import errors, manual_invoices, procedures, service
+from caremesh.insurance.contract import PremiumBilled
 from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.envelope import Envelope
 from caremesh.platform.settings import Settings
@@ -57,6 +58,11 @@ async def follow_procedure(uow: UnitOfWork, event: MedicalRecordChanged, envelop
         await procedures.follow_procedure(uow, event.appointment_id, event.record_id)
 
 
+async def invoice_premium(uow: UnitOfWork, event: PremiumBilled, envelope: Envelope) -> None:
+    """A member's premium is due: one invoice of kind `premium` per premium billing."""
+    await manual_invoices.issue_premium_invoice(uow, event)
+
+
 def bills_on_completion(settings: Settings) -> bool:
     return settings.billing.bill_on == "completed"
 
@@ -72,4 +78,5 @@ SUBSCRIPTIONS: list[Subscription[Any]] = [
     Subscription(CONSUMER, MedicalRecordCreated, follow_procedure),
     Subscription(CONSUMER, MedicalRecordAmended, follow_procedure),
     Subscription(CONSUMER, MedicalRecordRetracted, follow_procedure),
+    Subscription(CONSUMER, PremiumBilled, invoice_premium),
 ]

@@ -21,10 +21,10 @@ from caremesh.platform.errors import invalid_field
 from caremesh.platform.uow import UnitOfWork
 
 
-def _refresh_status(uow: UnitOfWork, invoice: Invoice) -> None:
-    """Derive the status from the payments; publish invoice.paid when the balance reaches zero."""
+def refresh_status(uow: UnitOfWork, invoice: Invoice) -> None:
+    """Derive the status from payments and credit; publish invoice.paid when the balance reaches zero."""
     before = invoice.status
-    after = domain.payment_status(invoice.amount_paid, invoice.patient_amount)
+    after = domain.payment_status(invoice.amount_paid, invoice.patient_amount, invoice.credited_amount)
     invoice.status = after
     invoice.updated_at = uow.now()
     if after == InvoiceStatus.PAID and before != InvoiceStatus.PAID:
@@ -63,7 +63,7 @@ async def settle_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal
     invoice.amount_pending -= amount
     if succeeded:
         invoice.amount_paid += amount
-    _refresh_status(uow, invoice)
+    refresh_status(uow, invoice)
     await uow.session.flush()
     audit.record(uow, "invoice.payment_settle" if succeeded else "invoice.payment_release", "invoice", invoice.id)
     return invoice
@@ -75,7 +75,7 @@ async def record_refund(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Decimal)
     if amount > invoice.amount_paid:
         raise RefundExceedsAmountPaid(f"Only {invoice.amount_paid:.2f} is paid on the invoice.")
     invoice.amount_paid -= amount
-    _refresh_status(uow, invoice)
+    refresh_status(uow, invoice)
     await uow.session.flush()
     audit.record(uow, "invoice.refund", "invoice", invoice.id)
     return invoice

@@ -10,7 +10,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from caremesh.billing.domain import InvoiceStatus, Kind
+from caremesh.billing import domain
+from caremesh.billing.domain import InvoiceStatus, Kind, TariffKind
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id, partial_index, quoted_list
 from caremesh.platform.money import cents_sql
 
@@ -62,6 +63,8 @@ ONE_INVOICE_PER_APPOINTMENT = "uq_invoices_consultation_appointment"
 ONE_LINE_PER_RECORD = "uq_invoice_lines_source_record_id"
 ONE_INVOICE_PER_ORDER = "uq_invoices_order_id"
 ONE_CONSULTATION_TARIFF_PER_SPECIALTY = "uq_tariffs_consultation_specialty"
+# One premium invoice per premium billing of insurance's, however often premium.billed is delivered.
+ONE_INVOICE_PER_PREMIUM_BILLING = "uq_invoices_premium_billing_id"
 
 
 class Tariff(Base):
@@ -70,7 +73,7 @@ class Tariff(Base):
 
     __tablename__ = "tariffs"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({quoted_list(Kind)})", name="kind_known"),
+        CheckConstraint(f"kind IN ({quoted_list(TariffKind)})", name="kind_known"),
         CheckConstraint("tax_rate_bp BETWEEN 0 AND 10000", name="tax_rate_range"),
         # At most one consultation tariff names a specialty, so a visit's price is never ambiguous.
         partial_index(ONE_CONSULTATION_TARIFF_PER_SPECIALTY, "specialty", unique=True, where="kind = 'consultation'"),
@@ -91,13 +94,17 @@ class Tariff(Base):
 
 def _invoice_checks() -> tuple[CheckConstraint, ...]:
     paid, pending, patient = cents("amount_paid"), cents("amount_pending"), cents("patient_amount")
+    credited = cents("credited_amount")
     return (
         CheckConstraint(f"status IN ({quoted_list(InvoiceStatus)})", name="status_known"),
         CheckConstraint(f"kind IN ({quoted_list(Kind)})", name="kind_known"),
         CheckConstraint(" AND ".join(f"{cents(m)} >= 0" for m in INVOICE_MONEY), name="amounts_not_negative"),
         CheckConstraint(f"{paid} >= 0", name="amount_paid_not_negative"),
         CheckConstraint(f"{pending} >= 0", name="amount_pending_not_negative"),
-        CheckConstraint(f"{paid} + {pending} <= {patient}", name="payments_within_patient_amount"),
+        CheckConstraint(f"{credited} >= 0", name="credited_amount_not_negative"),
+        # Payments, payments in flight and credit notes together never exceed the patient's share, so the balance
+        # (patient_amount - credited_amount - amount_paid) is never negative.
+        CheckConstraint(f"{paid} + {pending} + {credited} <= {patient}", name="payments_within_patient_amount"),
         CheckConstraint(f"{cents('insurance_paid')} <= {cents('insurance_amount')}", name="insurance_paid_within"),
         CheckConstraint(
             f"{cents('subtotal')} - {cents('discount_amount')} + {cents('tax_amount')} = {cents('total')}",
@@ -107,13 +114,17 @@ def _invoice_checks() -> tuple[CheckConstraint, ...]:
         CheckConstraint("discount_percent BETWEEN 0 AND 100", name="discount_percent_range"),
         CheckConstraint("tax_rate_bp BETWEEN 0 AND 10000", name="tax_rate_range"),
         CheckConstraint("coverage_bp BETWEEN 0 AND 10000", name="coverage_range"),
-        # The status is a function of the payments (domain.payment_status); void only with none.
+        # The status is a function of payments and credit (domain.payment_status); void only with neither.
         CheckConstraint(
-            f"(status = 'void' AND {paid} = 0 AND {pending} = 0)"
-            f" OR (status = 'issued' AND {paid} = 0 AND {patient} > 0)"
-            f" OR (status = 'partially_paid' AND {paid} > 0 AND {paid} < {patient})"
-            f" OR (status = 'paid' AND {paid} = {patient})",
+            f"(status = 'void' AND {paid} = 0 AND {pending} = 0 AND {credited} = 0)"
+            f" OR (status = 'issued' AND {paid} = 0 AND {credited} < {patient})"
+            f" OR (status = 'partially_paid' AND {paid} > 0 AND {paid} + {credited} < {patient})"
+            f" OR (status = 'paid' AND {paid} + {credited} = {patient})",
             name="status_matches_payments",
+        ),
+        # A premium invoice, and only one, answers a premium billing of insurance's.
+        CheckConstraint(
+            f"(kind = '{Kind.PREMIUM}') = (premium_billing_id IS NOT NULL)", name="premium_names_its_billing"
         ),
     )
 
@@ -123,8 +134,8 @@ class Invoice(Base):
 
     Patient, appointment, practitioner and order are other contexts' ids, never foreign keys.
     `amount_paid` is patient payments less refunds; `amount_pending` is held by payments still at the
-    gateway; `insurance_paid` is what claims have posted. The CHECK constraints keep the figures
-    consistent whatever the code does.
+    gateway; `credited_amount` is the sum of its credit notes; `insurance_paid` is what claims have posted.
+    The CHECK constraints keep the figures consistent whatever the code does.
     """
 
     __tablename__ = "invoices"
@@ -134,6 +145,7 @@ class Invoice(Base):
         Index("ix_invoices_issued_at", "issued_at"),
         partial_index(ONE_INVOICE_PER_APPOINTMENT, "appointment_id", unique=True, where="kind = 'consultation'"),
         Index("ix_invoices_appointment_id", "appointment_id"),
+        Index(ONE_INVOICE_PER_PREMIUM_BILLING, "premium_billing_id", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -159,9 +171,15 @@ class Invoice(Base):
     amount_paid: Mapped[Decimal] = mapped_column(Money)
     amount_pending: Mapped[Decimal] = mapped_column(Money)
     insurance_paid: Mapped[Decimal] = mapped_column(Money)
+    credited_amount: Mapped[Decimal] = mapped_column(Money)
     # The patient's insurance identifiers when issued: the payer of the insurer's share.
     insurance_bin: Mapped[str | None] = mapped_column(String(6))
     insurance_pcn: Mapped[str | None] = mapped_column(String(10))
+    # The insurance category the split was computed under (a manual invoice's depends on its lines); null for a
+    # premium (no insurance share).
+    insurance_category: Mapped[str | None] = mapped_column(String(20))
+    # A premium invoice: insurance's premium billing it answers (unique).
+    premium_billing_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -178,7 +196,7 @@ class Invoice(Base):
 
     @property
     def balance_due(self) -> Decimal:
-        return self.patient_amount - self.amount_paid
+        return domain.balance_due(self.patient_amount, self.credited_amount, self.amount_paid)
 
 
 class InvoiceLine(Base):
@@ -201,3 +219,25 @@ class InvoiceLine(Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     # The medical record (a procedure) this line bills, if any: unique, so it is never billed twice.
     source_record_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class CreditNote(Base):
+    """A credit note: its own gapless-numbered document (`CN-2026-000001`) that reduces an invoice's patient share
+    by `amount`, never an edit of the invoice's lines or total. The invoice's `credited_amount` is their sum."""
+
+    __tablename__ = "credit_notes"
+    __table_args__ = (
+        CheckConstraint(f"{cents('amount')} > 0", name="amount_positive"),
+        Index("ix_credit_notes_invoice_id_number", "invoice_id", "number"),
+        Index("ix_credit_notes_patient_id", "patient_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("billing.invoices.id", ondelete="RESTRICT"))
+    # The invoice's patient (another context's id): who may read the credit note.
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -46,7 +46,12 @@ log = structlog.get_logger("caremesh.billing")
 
 def has_payments(invoice: Invoice) -> bool:
     """Money has moved on it (or it is settled): its lines are fixed from then on."""
-    moved = invoice.amount_paid != 0 or invoice.amount_pending != 0 or invoice.insurance_paid != 0
+    moved = (
+        invoice.amount_paid != 0
+        or invoice.amount_pending != 0
+        or invoice.insurance_paid != 0
+        or invoice.credited_amount != 0
+    )
     return moved or invoice.status == InvoiceStatus.PAID
 
 

@@ -39,6 +39,7 @@ async def accounts_receivable(uow: UnitOfWork, as_of: date | None) -> AccountsRe
             Invoice.issued_at,
             Invoice.patient_amount,
             Invoice.amount_paid,
+            Invoice.credited_amount,
             Invoice.insurance_amount,
             Invoice.insurance_paid,
             Invoice.insurance_bin,
@@ -47,9 +48,10 @@ async def accounts_receivable(uow: UnitOfWork, as_of: date | None) -> AccountsRe
     )
     by_patient: list[tuple[str, date, Decimal]] = []
     by_payer: list[tuple[str, date, Decimal]] = []
-    for patient_id, issued_at, patient_amount, paid, insurance_amount, insurance_paid, bin_, pcn in rows:
+    for patient_id, issued_at, patient_amount, paid, credited, insurance_amount, insurance_paid, bin_, pcn in rows:
         issued_on = clinic_date(issued_at)
-        patient_open, insurer_open = patient_amount - paid, insurance_amount - insurance_paid
+        patient_open = domain.balance_due(patient_amount, credited, paid)  # credit notes close part of it
+        insurer_open = insurance_amount - insurance_paid
         by_patient += [(str(patient_id), issued_on, patient_open), (str(patient_id), issued_on, insurer_open)]
         by_payer += [(PATIENT_PAYER, issued_on, patient_open), (_payer(bin_, pcn), issued_on, insurer_open)]
     patients_aged = domain.age(by_patient, as_of)

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from caremesh.billing import domain
-from caremesh.billing.domain import InvoiceStatus, Kind
+from caremesh.billing.domain import InvoiceStatus, Kind, TariffKind
 from caremesh.platform.money import MoneyIn, MoneyOut
 from caremesh.platform.repository import ListFilters
 from caremesh.platform.schemas import CatalogueCode, Strict, not_clearable
@@ -102,7 +102,7 @@ Pricing = Annotated[FlatPricing | ExperienceBandsPricing | HourlyPricing, Field(
 class TariffCreate(Strict):
     code: CatalogueCode
     description: Description
-    kind: Kind
+    kind: TariffKind
     specialty: Specialty | None = Field(None, description="For consultations: the specialty this tariff prices")
     pricing: Pricing
     tax_rate: RateIn | None = Field(None, description="A fraction (0.12 is 12 %); null: the default tax rate")
@@ -121,7 +121,7 @@ class TariffUpdate(Strict):
 
 @dataclass(frozen=True, kw_only=True)
 class TariffFilters(ListFilters):
-    kind: Kind | None = None
+    kind: TariffKind | None = None
     specialty: str | None = Query(None, max_length=50)
 
 
@@ -129,7 +129,7 @@ class TariffFilters(ListFilters):
 class TariffRead(BaseModel):
     code: str
     description: str
-    kind: Kind
+    kind: TariffKind
     specialty: str | None
     pricing: Pricing
     tax_rate: RateOut | None
@@ -150,7 +150,58 @@ class TariffRead(BaseModel):
 
 
 class InvoiceCreate(Strict):
+    """Invoice a visit."""
+
     appointment_id: uuid.UUID
+
+
+MAX_MANUAL_LINES = 50
+Quantity = Annotated[int, Field(ge=1, le=10_000)]
+
+
+class TariffLineIn(Strict):
+    """A line priced by a tariff: flat (its amount) or hourly (its rate per unit); quantity × that price."""
+
+    tariff_code: CatalogueCode
+    quantity: Quantity
+
+
+class FreeLineIn(Strict):
+    """A line the desk prices: `description`, quantity × `unit_price`."""
+
+    description: Description
+    quantity: Quantity
+    unit_price: MoneyIn
+
+
+class ManualInvoiceCreate(Strict):
+    """Invoice what no visit or order bills (kind `manual`): no loyalty discount; taxed and split with insurance
+    under one category, that of its tariff lines (free-text lines and an invoice of them only: `procedure`)."""
+
+    patient_id: uuid.UUID
+    lines: list[TariffLineIn | FreeLineIn] = Field(min_length=1, max_length=MAX_MANUAL_LINES)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditNoteFilters(ListFilters):
+    invoice_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+
+
+class CreditNoteCreate(Strict):
+    amount: Annotated[MoneyIn, Field(gt=0)] = Field(description="Reduces the invoice's patient share")
+    reason: Reason
+
+
+class CreditNoteRead(BaseModel):
+    id: uuid.UUID
+    number: str = Field(description="Gapless per year: CN-2026-000001")
+    invoice_id: uuid.UUID
+    patient_id: uuid.UUID
+    amount: MoneyOut
+    currency: str
+    reason: str
+    created_at: OutDateTime
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,6 +210,8 @@ class InvoiceFilters(ListFilters):
     status: InvoiceStatus | None = None
     appointment_id: uuid.UUID | None = None
     order_id: uuid.UUID | None = None
+    kind: Kind | None = None
+    premium_billing_id: uuid.UUID | None = None
 
 
 class InvoiceVoid(Strict):
@@ -183,7 +236,12 @@ class InvoiceRead(BaseModel):
     appointment_id: uuid.UUID | None
     order_id: uuid.UUID | None
     practitioner_id: uuid.UUID | None
-    kind: Kind = Field(description="What was charged: a visit (consultation) or an order's kind")
+    kind: Kind = Field(
+        description="What was charged: a visit (consultation), an order's kind, a procedure after payment, "
+        "lines entered at the desk (manual) or an insurance premium"
+    )
+    insurance_category: str | None = Field(description="The insurance category the split was computed under")
+    premium_billing_id: uuid.UUID | None = Field(description="A premium invoice: the premium billing it answers")
     service_date: date = Field(description="The day of the visit, or the day the order was invoiced (clinic time)")
     lines: list[InvoiceLineRead]
     subtotal: MoneyOut
@@ -199,7 +257,8 @@ class InvoiceRead(BaseModel):
     insurance_paid: MoneyOut
     patient_amount: MoneyOut
     amount_paid: MoneyOut
-    balance_due: MoneyOut
+    credited_amount: MoneyOut = Field(description="The sum of the invoice's credit notes")
+    balance_due: MoneyOut = Field(description="patient_amount - credited_amount - amount_paid")
     status: InvoiceStatus
     currency: str
     insurance_bin: str | None

@@ -19,18 +19,25 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from caremesh.audit import contract as audit
 from caremesh.billing import domain, procedure_lines
-from caremesh.billing.coverage import coverage_percent
+from caremesh.billing.coverage import INSURANCE_CATEGORIES, coverage_percent
 from caremesh.billing.domain import InvoiceStatus, Kind
 from caremesh.billing.errors import (
     AppointmentCancelled,
     AppointmentNotCompleted,
+    InvoiceHasCreditNotes,
     InvoiceHasPayments,
     InvoiceNotFound,
     InvoiceNotVoidable,
     NoApplicableTariff,
 )
 from caremesh.billing.events import InvoiceIssued, InvoicePaid, InvoiceVoided
-from caremesh.billing.models import ONE_INVOICE_PER_APPOINTMENT, ONE_INVOICE_PER_ORDER, Invoice, InvoiceLine
+from caremesh.billing.models import (
+    ONE_INVOICE_PER_APPOINTMENT,
+    ONE_INVOICE_PER_ORDER,
+    ONE_INVOICE_PER_PREMIUM_BILLING,
+    Invoice,
+    InvoiceLine,
+)
 from caremesh.billing.schemas import InvoiceFilters
 from caremesh.billing.tariffs import _pricing, _tax_rate, consultation_tariff
 from caremesh.billing.tariffs import bootstrap as bootstrap  # app.py runs each context's service.bootstrap at start-up
@@ -73,6 +80,9 @@ BY_APPOINTMENT: Repository[Invoice] = audit.repository(
     where=[Invoice.kind == Kind.CONSULTATION],
 )
 BY_ORDER: Repository[Invoice] = audit.repository(Invoice, InvoiceNotFound, entity="invoice", key=Invoice.order_id)
+BY_PREMIUM_BILLING: Repository[Invoice] = audit.repository(
+    Invoice, InvoiceNotFound, entity="invoice", key=Invoice.premium_billing_id
+)
 
 
 def _issued_event(invoice: Invoice) -> InvoiceIssued:
@@ -162,7 +172,11 @@ def _new_invoice(
     practitioner_id: uuid.UUID | None,
     appointment_id: uuid.UUID | None = None,
     order_id: uuid.UUID | None = None,
+    insurance_category: str | None = None,
+    premium_billing_id: uuid.UUID | None = None,
 ) -> Invoice:
+    """A new invoice, not yet inserted. `insurance_category`: what the split was computed under (default: the
+    kind's, none for a premium)."""
     now = uow.now()
     status = domain.payment_status(domain.ZERO, amounts.patient_amount)
     return Invoice(
@@ -187,6 +201,9 @@ def _new_invoice(
         amount_paid=domain.ZERO,
         amount_pending=domain.ZERO,
         insurance_paid=domain.ZERO,
+        credited_amount=domain.ZERO,
+        insurance_category=insurance_category or INSURANCE_CATEGORIES.get(kind),
+        premium_billing_id=premium_billing_id,
         insurance_bin=patient.insurance_bin,
         insurance_pcn=patient.insurance_pcn,
         issued_at=now,
@@ -211,7 +228,7 @@ async def _insert_numbered(uow: UnitOfWork, invoice: Invoice, *, at_commit: bool
             session.add(invoice)
             await session.flush()
     except IntegrityError as error:
-        if _duplicate_appointment(error) or _duplicate_order(error):
+        if _duplicate_appointment(error) or _duplicate_order(error) or _duplicate_premium(error):
             return False
         raise
     if at_commit:
@@ -271,6 +288,10 @@ def _duplicate_appointment(error: IntegrityError) -> bool:
 
 def _duplicate_order(error: IntegrityError) -> bool:
     return violates(error, ONE_INVOICE_PER_ORDER) or violates(error, "invoices.order_id")
+
+
+def _duplicate_premium(error: IntegrityError) -> bool:
+    return violates(error, ONE_INVOICE_PER_PREMIUM_BILLING) or violates(error, "invoices.premium_billing_id")
 
 
 async def issue_for_appointment(
@@ -355,6 +376,8 @@ def _void_problem(invoice: Invoice) -> Conflict | None:
         )
     if invoice.insurance_paid != 0:
         return InvoiceHasPayments(f"The insurer has paid {invoice.insurance_paid:.2f} on the invoice.")
+    if invoice.credited_amount != 0:
+        return InvoiceHasCreditNotes(f"{invoice.credited_amount:.2f} is credited on the invoice; it stays as issued.")
     return None
 
 

@@ -184,6 +184,8 @@ class BillingSettings(BaseSettings):
     tax_rate: Decimal = Decimal("0.12")
     # Share of the total the insurer pays when the patient has insurance identifiers and no scheme says otherwise.
     default_coverage_percent: Decimal = Decimal("90")
+    # Tax on insurance premiums billed to members (premium invoices), as a fraction; 0: premiums are not taxed.
+    premium_tax_rate: Decimal = Decimal("0")
 
 
 class PaymentSettings(BaseSettings):
