@@ -65,11 +65,12 @@ async def test_a_change_applies_from_its_date_and_earlier_services_keep_the_old_
         ("2030-01-07", "80.00", "0.00"),
         ("2030-03-01", "50.00", "10.00"),
     ]
-    assert history[1]["recorded_by"] is not None and history[1]["currency"] == "INR"
+    assert history[1]["recorded_by"] is not None
+    assert history[1]["currency"] == "INR"
 
 
 async def test_the_first_terms_also_govern_earlier_service_dates(env):
-    patient, _, _, _, url = await _covered(env, coverage_percent="70.00")
+    patient, *_ = await _covered(env, coverage_percent="70.00")
     # The benefit was created on 2030-01-07; the coverage runs from 2030-01-01.
     assert (await verify(env, patient, "100.00", service_date="2030-01-02"))["payer_amount"] == "70.00"
 
@@ -94,7 +95,7 @@ async def test_a_change_for_a_date_with_terms_corrects_them_and_keeps_what_it_do
 
 
 async def test_a_change_without_a_date_applies_from_today(env):
-    patient, _, _, _, url = await _covered(env, coverage_percent="80.00", annual_limit="1000.00")
+    *_, url = await _covered(env, coverage_percent="80.00", annual_limit="1000.00")
     changed = await patch(env, url, {"annual_limit": None, "requires_preauth": True}, version=1)
     assert changed.status_code == 200, changed.text
     body = changed.json()
@@ -115,7 +116,7 @@ async def test_bad_changes_are_refused_and_change_nothing(env):
     assert_problem(await env.client.get(elsewhere, headers=env.admin), 404, "BENEFIT_NOT_FOUND")
     assert_problem(await env.client.get(f"{elsewhere}/history", headers=env.admin), 404, "BENEFIT_NOT_FOUND")
     read = await env.client.get(url, headers=env.admin)
-    assert read.json() == {**created, "updated_at": read.json()["updated_at"]} and read.json()["version"] == 1
+    assert read.json() == created
     listed = (await env.client.get(f"{SCHEMES}/{scheme['id']}/benefits", headers=env.admin)).json()["items"]
     assert listed == [read.json()]
 

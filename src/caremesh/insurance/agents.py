@@ -200,7 +200,7 @@ async def _with_commissions(uow: UnitOfWork, payouts: list[CommissionPayout]) ->
         .where(Commission.payout_id.in_(list(paid)))
         .order_by(Commission.accrued_at, Commission.id)
     )
-    for payout_id, commission_id in rows.tuples():
+    for payout_id, commission_id in rows:
         paid[payout_id].append(commission_id)  # type: ignore[index]
     return [Payout(p, paid[p.id]) for p in payouts]
 

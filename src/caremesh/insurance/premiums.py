@@ -71,11 +71,8 @@ async def run_premiums(uow: UnitOfWork, period: str) -> PremiumRun:
     billed = set(await uow.session.scalars(select(PremiumBilling.coverage_id).where(PremiumBilling.period == period)))
     rates = await _rates(uow, {coverage.scheme_id for coverage, _ in in_force})
     agent_ids = {coverage.agent_id for coverage, _ in in_force if coverage.agent_id is not None}
-    percents = dict(
-        (await uow.session.execute(select(Agent.id, Agent.commission_percent).where(Agent.id.in_(agent_ids))))
-        .tuples()
-        .all()
-    )
+    agents = await uow.session.execute(select(Agent.id, Agent.commission_percent).where(Agent.id.in_(agent_ids)))
+    percents = {agent_id: percent for agent_id, percent in agents}
     run = PremiumRun(period)
     currency, now = uow.settings.app.currency, uow.now()
     for coverage, scheme_name in in_force:
