@@ -17,7 +17,7 @@ from tests.builders.insurance import (
     make_scheme,
     patch,
 )
-from tests.harness import assert_problem
+from tests.harness import assert_problem, outbox_payloads
 
 
 async def test_a_payer_is_edited_under_if_match_and_keeps_its_code(env):
@@ -163,3 +163,11 @@ async def test_only_writers_edit(env):
     clerk = await env.user(["billing_clerk"])
     response = await patch(env, f"{PAYERS}/{payer['id']}", {"name": "X"}, version=1, headers=clerk)
     assert_problem(response, 403, "FORBIDDEN")
+
+
+async def test_coverage_created_names_its_agent(env):
+    agent = await make_agent(env)
+    with_agent = await make_coverage(env, agent_id=agent["id"])
+    without = await make_coverage(env)
+    created = {p["coverage_id"]: p["agent_id"] for p in await outbox_payloads(env, "coverage.created")}
+    assert (created[with_agent["id"]], created[without["id"]]) == (agent["id"], None)

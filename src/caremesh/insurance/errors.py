@@ -81,6 +81,18 @@ class AgentNotFound(NotFound):
     code, title = "AGENT_NOT_FOUND", "Agent not found"
 
 
+class PremiumBillingNotFound(NotFound):
+    code, title = "PREMIUM_BILLING_NOT_FOUND", "Premium billing not found"
+
+
+class CommissionNotFound(NotFound):
+    code, title = "COMMISSION_NOT_FOUND", "Commission not found"
+
+
+class CommissionPayoutNotFound(NotFound):
+    code, title = "COMMISSION_PAYOUT_NOT_FOUND", "Commission payout not found"
+
+
 class AgentCodeExists(Conflict):
     code, title = "AGENT_CODE_EXISTS", "An agent with this code exists"
 

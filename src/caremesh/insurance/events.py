@@ -18,6 +18,7 @@ class CoverageCreated(IntegrationEvent):
     valid_from: date
     valid_to: date | None
     created_at: datetime
+    agent_id: uuid.UUID | None = None  # the agent who sold it (issue 16); missing in events published before
 
 
 @integration_event("scheme.suspended")

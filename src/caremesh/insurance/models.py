@@ -31,7 +31,6 @@ BENEFIT_CATEGORY = (
     "insurance_benefits.scheme_id, insurance_benefits.category",
 )
 AGENT_CODE = ("uq_insurance_agents_code", "insurance_agents.code")
-ONE_PREMIUM_PER_PERIOD = ("uq_insurance_premium_billings_coverage_id_period",)
 MEMBER_ID = ("uq_insurance_coverages_payer_id_member_id", "insurance_coverages.payer_id, insurance_coverages.member_id")
 
 

@@ -12,9 +12,12 @@ from caremesh.audit import contract as audit
 from caremesh.insurance.errors import (
     AgentNotFound,
     BenefitNotFound,
+    CommissionNotFound,
+    CommissionPayoutNotFound,
     CoverageNotFound,
     PayerNotFound,
     PreauthorizationNotFound,
+    PremiumBillingNotFound,
     PremiumRateNotFound,
     SchemeNotFound,
 )
@@ -73,21 +76,21 @@ AGENTS = audit.repository(Agent, AgentNotFound, entity="agent", audit_lists=Fals
 # A premium billing names its patient: its reads are audited, and a patient-role principal sees only their own.
 PREMIUM_BILLINGS = audit.repository(
     PremiumBilling,
-    CoverageNotFound,
+    PremiumBillingNotFound,
     entity="premium_billing",
     owner=PremiumBilling.patient_id,
     order_by=[PremiumBilling.period, PremiumBilling.billed_at, PremiumBilling.id],
 )
 COMMISSIONS = audit.repository(
     Commission,
-    AgentNotFound,
+    CommissionNotFound,
     entity="commission",
     audit_lists=False,
     order_by=[Commission.accrued_at, Commission.id],
 )
 PAYOUTS = audit.repository(
     CommissionPayout,
-    AgentNotFound,
+    CommissionPayoutNotFound,
     entity="commission_payout",
     audit_lists=False,
     order_by=[CommissionPayout.paid_at, CommissionPayout.id],
