@@ -171,3 +171,16 @@ async def test_billing_clerks_run_premiums_and_others_may_not(env):
     [billing] = await premium_billings(env)
     patient = await env.user(["patient"], patient_id=billing["patient_id"])
     assert_problem(await env.client.get(PREMIUM_BILLINGS, headers=patient), 403, "FORBIDDEN")
+
+
+async def test_a_run_replayed_with_its_idempotency_key_answers_the_same(env):
+    scheme = await _priced_scheme(env)
+    await _member(env, scheme, "1985-04-12")
+    headers = {**env.admin, "Idempotency-Key": "run-2030-02"}
+    first = await env.client.post(PREMIUM_RUN, json={"period": "2030-02"}, headers=headers)
+    replay = await env.client.post(PREMIUM_RUN, json={"period": "2030-02"}, headers=headers)
+    assert (first.status_code, first.json()["issued"]) == (200, 1)
+    assert (replay.status_code, replay.json(), replay.headers.get("Idempotent-Replayed")) == (200, first.json(), "true")
+    other = await env.client.post(PREMIUM_RUN, json={"period": "2030-03"}, headers=headers)
+    assert_problem(other, 422, "IDEMPOTENCY_KEY_REUSED")
+    assert len(await outbox_payloads(env, insurance.PREMIUM_BILLED)) == 1
