@@ -150,7 +150,7 @@ async def test_an_invoice_that_is_no_premium_is_ignored(env):
 async def test_a_bad_period_is_refused_and_bills_nothing(env):
     scheme = await _priced_scheme(env)
     await _member(env, scheme, "1985-04-12")
-    for period in ("2030-13", "2030-2", "30-02", "2030-00", ""):
+    for period in ("2030-13", "2030-2", "30-02", "2030-00", "0000-01", ""):
         response = await env.client.post(PREMIUM_RUN, json={"period": period}, headers=env.admin)
         assert_problem(response, 422, "VALIDATION_ERROR")
     response = await env.client.get(PREMIUM_BILLINGS, params={"period": "2030-2"}, headers=env.admin)

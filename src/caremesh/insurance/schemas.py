@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from caremesh.insurance.domain import Category, CommissionStatus, CoverageStatus, SchemeStatus
+from caremesh.insurance.domain import Category, CommissionStatus, CoverageStatus, SchemeStatus, period_start
 from caremesh.platform.money import MoneyIn, MoneyOut, money
 from caremesh.platform.repository import ListFilters
 from caremesh.platform.schemas import CatalogueCode, Strict, Text200, not_clearable
@@ -24,7 +24,16 @@ MemberId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Age = Annotated[int, Field(ge=0, le=150)]
 PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
-Period = Annotated[str, StringConstraints(pattern=PERIOD_PATTERN), Field(description="A month, YYYY-MM")]
+
+
+def _a_month(period: str) -> str:
+    period_start(period)  # year 0000 matches the pattern but is no month
+    return period
+
+
+Period = Annotated[
+    str, StringConstraints(pattern=PERIOD_PATTERN), AfterValidator(_a_month), Field(description="A month, YYYY-MM")
+]
 
 
 # --- payers and schemes -----------------------------------------------------------------------
