@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import uuid
+from decimal import Decimal
 from typing import Any
 
+from caremesh.billing import contract as billing_contract
 from tests.builders.patients import make_patient
+from tests.harness import T0
 
 API = "/api/v1"
 PAYERS = f"{API}/payers"
@@ -111,3 +115,75 @@ async def verify(
     response = await env.client.post(VERIFY, json=body, headers=headers or env.admin)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+# --- edits, premiums, agents and commissions (issue 16) -------------------------------------------------------
+
+AGENTS = f"{API}/agents"
+PREMIUM_RUN = f"{API}/premium-invoices/run"
+PREMIUM_BILLINGS = f"{API}/premium-billings"
+COMMISSIONS = f"{API}/commissions"
+PAYOUTS = f"{API}/commission-payouts"
+
+
+async def patch(
+    env: Any, path: str, body: dict[str, Any], version: int | str | None = None, headers: dict[str, str] | None = None
+) -> Any:
+    """PATCH `path` with `If-Match: "<version>"` (left out when None)."""
+    sent = dict(headers or env.admin)
+    if version is not None:
+        sent["If-Match"] = f'"{version}"'
+    return await env.client.patch(path, json=body, headers=sent)
+
+
+async def make_agent(env: Any, percent: str = "10.00", **overrides: Any) -> dict[str, Any]:
+    n = next(_serial)
+    return await _post(
+        env, AGENTS, {"code": f"AG-{n}", "name": f"Agent {n}", "commission_percent": percent, **overrides}
+    )
+
+
+async def run_premiums(env: Any, period: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    response = await env.client.post(PREMIUM_RUN, json={"period": period}, headers=headers or env.admin)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def premium_billings(env: Any, **filters: Any) -> list[dict[str, Any]]:
+    response = await env.client.get(PREMIUM_BILLINGS, params=filters, headers=env.admin)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def invoice_event(kind: str, billing: dict[str, Any], invoice_id: uuid.UUID, total: str) -> Any:
+    """Billing's invoice.issued or invoice.paid for a premium billing's invoice, as billing publishes them."""
+    common = {
+        "invoice_id": invoice_id,
+        "number": f"INV-2030-{next(_serial):06d}",
+        "patient_id": uuid.UUID(billing["patient_id"]),
+        "total": Decimal(total),
+        "patient_amount": Decimal(total),
+        "kind": "premium",
+        "premium_billing_id": uuid.UUID(billing["id"]),
+    }
+    if kind == "issued":
+        return billing_contract.InvoiceIssued(
+            **common,
+            appointment_id=None,
+            order_id=None,
+            subtotal=Decimal(total),
+            discount_amount=Decimal("0.00"),
+            tax_amount=Decimal("0.00"),
+            insurance_amount=Decimal("0.00"),
+            balance_due=Decimal(total),
+            currency="INR",
+            issued_at=T0,
+        )
+    return billing_contract.InvoicePaid(**common, amount_paid=Decimal(total), currency="INR", paid_at=T0)
+
+
+async def publish_as_billing(env: Any, *events: Any) -> None:
+    """Publish billing's events through the outbox (as billing would) without delivering them."""
+    async with env.uow() as uow:
+        for event in events:
+            uow.publish(event)

@@ -40,6 +40,7 @@ async def test_a_coverage_is_created_read_and_announced(env):
         "valid_from": "2030-01-01",
         "valid_to": "2030-12-31",
         "created_at": "2030-01-07T06:00:00Z",
+        "agent_id": None,
     }
 
 

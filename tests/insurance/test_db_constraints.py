@@ -50,10 +50,10 @@ async def test_benefits_rates_and_coverages_refuse_impossible_values(env):
     await make_payer(env, bin="610014")
 
     for statement, constraint in [
-        ("UPDATE insurance_benefits SET coverage_percent = '100.01'", "coverage_percent_range"),
-        ("UPDATE insurance_benefits SET coverage_percent = '-1'", "coverage_percent_range"),
-        ("UPDATE insurance_benefits SET copay_amount = '-0.01'", "money_not_negative"),
-        ("UPDATE insurance_benefits SET annual_limit = '-1'", "money_not_negative"),
+        ("UPDATE insurance_benefit_terms SET coverage_percent = '100.01'", "coverage_percent_range"),
+        ("UPDATE insurance_benefit_terms SET coverage_percent = '-1'", "coverage_percent_range"),
+        ("UPDATE insurance_benefit_terms SET copay_amount = '-0.01'", "money_not_negative"),
+        ("UPDATE insurance_benefit_terms SET annual_limit = '-1'", "money_not_negative"),
         ("UPDATE insurance_premium_rates SET max_age = min_age - 1", "age_band_valid"),
         ("UPDATE insurance_premium_rates SET monthly_premium = '-1'", "premium_not_negative"),
         ("UPDATE insurance_coverages SET valid_to = '2029-12-31'", "valid_range"),
@@ -75,9 +75,8 @@ async def test_one_payer_per_bare_bin_and_one_benefit_per_category(env):
     )
     await insured_patient(env)
     copy = text(
-        "INSERT INTO insurance_benefits (id, scheme_id, category, coverage_percent, copay_amount, deductible,"
-        " requires_preauth, created_at) SELECT :id, scheme_id, category, coverage_percent, copay_amount, deductible,"
-        " requires_preauth, created_at FROM insurance_benefits"
+        "INSERT INTO insurance_benefits (id, scheme_id, category, version, created_at, updated_at)"
+        " SELECT :id, scheme_id, category, 1, created_at, updated_at FROM insurance_benefits"
     ).bindparams(bindparam("id", type_=Uuid))
     await refuses(
         env, copy, {"uq_insurance_benefits_scheme_id_category", "insurance_benefits.scheme_id"}, id=uuid.uuid4()

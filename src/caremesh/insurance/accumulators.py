@@ -8,11 +8,12 @@ from decimal import Decimal
 
 from caremesh.audit import contract as audit
 from caremesh.insurance import domain
+from caremesh.insurance.benefits import terms_in_force
 from caremesh.insurance.domain import Category
 from caremesh.insurance.errors import AnnualLimitExceeded, DeductibleExceeded, NotCovered, NothingToReverse
 from caremesh.insurance.models import Accumulator
 from caremesh.insurance.repository import ANY_COVERAGE
-from caremesh.insurance.verification import _accumulator_query, _amount, _benefit
+from caremesh.insurance.verification import _accumulator_query, _amount
 from caremesh.platform.uow import UnitOfWork
 
 
@@ -20,28 +21,31 @@ async def _locked_accumulator(
     uow: UnitOfWork, coverage_id: uuid.UUID, category: str, service_date: date, *, create: bool
 ) -> Accumulator | None:
     """The accumulator row, under the coverage's row lock (which serialises every change of its accumulators,
-    including the first insert of a year's row)."""
+    including the first insert of a year's row). Recording (`create`), its copy of the deductible and limit is
+    brought to the terms in force on the service date, never below what is already met or used: a benefit change
+    moves no accumulator and never breaks their CHECKs."""
     coverage = await ANY_COVERAGE.load(uow, coverage_id, for_update=True)
     year = domain.benefit_year(service_date)
     row = await uow.session.scalar(
         _accumulator_query(coverage_id, category, year).with_for_update().execution_options(populate_existing=True)
     )
-    if row is not None or not create:
+    if not create:
         return row
-    benefit = await _benefit(uow.session, coverage.scheme_id, category)
-    if benefit is None:
+    terms = await terms_in_force(uow.session, coverage.scheme_id, category, service_date)
+    if terms is None:
         raise NotCovered()
-    row = Accumulator(
-        coverage_id=coverage_id,
-        category=category,
-        benefit_year=year,
-        deductible=benefit.deductible,
-        annual_limit=benefit.annual_limit,
-        deductible_met=domain.ZERO,
-        limit_used=domain.ZERO,
-        updated_at=uow.now(),
-    )
-    uow.session.add(row)
+    if row is None:
+        row = Accumulator(
+            coverage_id=coverage_id,
+            category=category,
+            benefit_year=year,
+            deductible_met=domain.ZERO,
+            limit_used=domain.ZERO,
+            updated_at=uow.now(),
+        )
+        uow.session.add(row)
+    row.deductible = max(terms.deductible, row.deductible_met)
+    row.annual_limit = None if terms.annual_limit is None else max(terms.annual_limit, row.limit_used)
     return row
 
 

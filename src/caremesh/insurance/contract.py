@@ -27,10 +27,14 @@ from caremesh.insurance.errors import (
     NothingToReverse,
 )
 from caremesh.insurance.events import (
+    COMMISSION_ACCRUED,
+    COMMISSION_PAYOUT_MADE,
     COVERAGE_CREATED,
     PREMIUM_BILLED,
     SCHEME_ACTIVATED,
     SCHEME_SUSPENDED,
+    CommissionAccrued,
+    CommissionPayoutMade,
     CoverageCreated,
     PremiumBilled,
     SchemeActivated,
@@ -47,6 +51,8 @@ from caremesh.insurance.verification import (
 )
 
 __all__ = [
+    "COMMISSION_ACCRUED",
+    "COMMISSION_PAYOUT_MADE",
     "COVERAGE_CREATED",
     "PREMIUM_BILLED",
     "SCHEME_ACTIVATED",
@@ -54,6 +60,8 @@ __all__ = [
     "AnnualLimitExceeded",
     "Category",
     "CategoryName",
+    "CommissionAccrued",
+    "CommissionPayoutMade",
     "CoverageCreated",
     "CoverageNotFound",
     "CoverageSummary",

@@ -39,6 +39,11 @@ class CoverageStatus(StrEnum):
     INACTIVE = "inactive"
 
 
+class CommissionStatus(StrEnum):
+    ACCRUED = "accrued"
+    PAID = "paid"
+
+
 class Reason(StrEnum):
     """Why a service is not (fully) paid by the payer; stable codes in `reasons`."""
 
@@ -100,6 +105,22 @@ class BenefitTerms:
     deductible: Decimal
     annual_limit: Decimal | None  # None: no limit
     requires_preauth: bool
+
+
+@dataclass(frozen=True)
+class DatedTerms:
+    effective_from: date
+    terms: BenefitTerms
+
+
+def terms_on(history: Iterable[DatedTerms], on: date) -> DatedTerms | None:
+    """The terms in force on `on`: the latest that took effect on or before it. A benefit's first terms also
+    govern the dates before them (a benefit has terms on every date; only its changes are dated). None: no terms."""
+    dated = sorted(history, key=lambda t: t.effective_from)
+    if not dated:
+        return None
+    in_force = [t for t in dated if t.effective_from <= on]
+    return in_force[-1] if in_force else dated[0]
 
 
 @dataclass(frozen=True)
@@ -192,3 +213,19 @@ def age_on(date_of_birth: date, on: date) -> int:
 
 def band_for(bands: Iterable[AgeBand], age: int) -> AgeBand | None:
     return next((b for b in bands if b.covers(age)), None)
+
+
+# --- premium periods and commissions --------------------------------------------------------------------
+
+
+def period_start(period: str) -> date:
+    """The first day of a `YYYY-MM` period (ValueError when it is not one)."""
+    year, month = period.split("-")
+    if len(year) != 4 or len(month) != 2:
+        raise ValueError(f"not a YYYY-MM period: {period!r}")
+    return date(int(year), int(month), 1)
+
+
+def commission(invoice_total: Decimal, commission_percent: Decimal) -> Decimal:
+    """The agent's share of a paid premium invoice, HALF_UP to the cent."""
+    return money(money(invoice_total) * commission_percent / HUNDRED)

@@ -67,3 +67,35 @@ class AnnualLimitExceeded(Conflict):
 
 class NothingToReverse(Conflict):
     code, title = "NOTHING_TO_REVERSE", "The accumulators hold less than the reversal"
+
+
+class BenefitNotFound(NotFound):
+    code, title = "BENEFIT_NOT_FOUND", "Benefit not found"
+
+
+class PremiumRateNotFound(NotFound):
+    code, title = "PREMIUM_RATE_NOT_FOUND", "Premium rate not found"
+
+
+class AgentNotFound(NotFound):
+    code, title = "AGENT_NOT_FOUND", "Agent not found"
+
+
+class PremiumBillingNotFound(NotFound):
+    code, title = "PREMIUM_BILLING_NOT_FOUND", "Premium billing not found"
+
+
+class CommissionNotFound(NotFound):
+    code, title = "COMMISSION_NOT_FOUND", "Commission not found"
+
+
+class CommissionPayoutNotFound(NotFound):
+    code, title = "COMMISSION_PAYOUT_NOT_FOUND", "Commission payout not found"
+
+
+class AgentCodeExists(Conflict):
+    code, title = "AGENT_CODE_EXISTS", "An agent with this code exists"
+
+
+class NothingToPay(Conflict):
+    code, title = "NOTHING_TO_PAY", "The agent has no accrued commission for this period"

@@ -18,6 +18,7 @@ class CoverageCreated(IntegrationEvent):
     valid_from: date
     valid_to: date | None
     created_at: datetime
+    agent_id: uuid.UUID | None = None  # the agent who sold it (issue 16); missing in events published before
 
 
 @integration_event("scheme.suspended")
@@ -51,6 +52,35 @@ class PremiumBilled(IntegrationEvent):
     billed_at: datetime
 
 
+@integration_event("commission.accrued")
+class CommissionAccrued(IntegrationEvent):
+    """A paid premium invoice earned its coverage's agent a commission (once per invoice)."""
+
+    commission_id: uuid.UUID
+    agent_id: uuid.UUID
+    invoice_id: uuid.UUID
+    premium_billing_id: uuid.UUID
+    period: str  # YYYY-MM
+    amount: Decimal
+    currency: str
+    accrued_at: datetime
+
+
+@integration_event("commission_payout.made")
+class CommissionPayoutMade(IntegrationEvent):
+    """An agent was paid every commission of a period accrued until then."""
+
+    payout_id: uuid.UUID
+    agent_id: uuid.UUID
+    period: str  # YYYY-MM
+    amount: Decimal
+    currency: str
+    commission_ids: tuple[uuid.UUID, ...]
+    paid_at: datetime
+
+
+COMMISSION_ACCRUED = CommissionAccrued.event_type
+COMMISSION_PAYOUT_MADE = CommissionPayoutMade.event_type
 COVERAGE_CREATED = CoverageCreated.event_type
 PREMIUM_BILLED = PremiumBilled.event_type
 SCHEME_SUSPENDED = SchemeSuspended.event_type

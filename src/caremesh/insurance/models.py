@@ -8,13 +8,14 @@ from typing import Any
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from caremesh.insurance.domain import Category, CoverageStatus, SchemeStatus
+from caremesh.insurance.domain import Category, CommissionStatus, CoverageStatus, SchemeStatus
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id, partial_index, quoted_list
 from caremesh.platform.money import cents_sql as cents
 
 CATEGORIES = tuple(c.value for c in Category)
 SCHEME_STATUSES = tuple(s.value for s in SchemeStatus)
 COVERAGE_STATUSES = tuple(s.value for s in CoverageStatus)
+COMMISSION_STATUSES = tuple(s.value for s in CommissionStatus)
 
 # Names the errors of these constraints carry (see `platform.db.violates`); SQLite names the columns.
 PAYER_CODE = ("uq_insurance_payers_code", "insurance_payers.code")
@@ -29,6 +30,7 @@ BENEFIT_CATEGORY = (
     "uq_insurance_benefits_scheme_id_category",
     "insurance_benefits.scheme_id, insurance_benefits.category",
 )
+AGENT_CODE = ("uq_insurance_agents_code", "insurance_agents.code")
 MEMBER_ID = ("uq_insurance_coverages_payer_id_member_id", "insurance_coverages.payer_id, insurance_coverages.member_id")
 
 
@@ -45,7 +47,7 @@ class Versioned:
         return {"version_id_col": cls.version}
 
 
-class Payer(Base):
+class Payer(Versioned, Base):
     """An insurance company. BIN (+ PCN) identify it on a patient's card; a BIN without PCN is its default."""
 
     __tablename__ = "insurance_payers"
@@ -61,7 +63,6 @@ class Payer(Base):
     name: Mapped[str] = mapped_column(String(200))
     bin: Mapped[str | None] = mapped_column(String(6))
     pcn: Mapped[str | None] = mapped_column(String(10))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Scheme(Versioned, Base):
@@ -78,33 +79,49 @@ class Scheme(Versioned, Base):
     status: Mapped[str] = mapped_column(String(20))
 
 
-class Benefit(Base):
-    """What a scheme pays for one category. One per category per scheme."""
+class Benefit(Versioned, Base):
+    """What a scheme pays for one category (one per category per scheme). Its terms are dated: they live in
+    `BenefitTerms`, and a service is judged by the terms in force on its date."""
 
     __tablename__ = "insurance_benefits"
     __table_args__ = (
         CheckConstraint(f"category IN ({quoted_list(CATEGORIES)})", name="category_known"),
-        CheckConstraint(f"{cents('coverage_percent')} BETWEEN 0 AND 10000", name="coverage_percent_range"),
-        CheckConstraint(
-            f"{cents('copay_amount')} >= 0 AND {cents('deductible')} >= 0"
-            f" AND (annual_limit IS NULL OR {cents('annual_limit')} >= 0)",
-            name="money_not_negative",
-        ),
         UniqueConstraint("scheme_id", "category"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     scheme_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance.insurance_schemes.id"))
     category: Mapped[str] = mapped_column(String(20))
+
+
+class BenefitTerms(Base):
+    """A benefit's terms from `effective_from` on (until the next terms' date). Never deleted: the terms of any
+    past service date stay readable. One set of terms per benefit and date."""
+
+    __tablename__ = "insurance_benefit_terms"
+    __table_args__ = (
+        CheckConstraint(f"{cents('coverage_percent')} BETWEEN 0 AND 10000", name="coverage_percent_range"),
+        CheckConstraint(
+            f"{cents('copay_amount')} >= 0 AND {cents('deductible')} >= 0"
+            f" AND (annual_limit IS NULL OR {cents('annual_limit')} >= 0)",
+            name="money_not_negative",
+        ),
+        UniqueConstraint("benefit_id", "effective_from"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    benefit_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance.insurance_benefits.id"))
+    effective_from: Mapped[date] = mapped_column(Date)
     coverage_percent: Mapped[Decimal] = mapped_column(Money)
     copay_amount: Mapped[Decimal] = mapped_column(Money)
     deductible: Mapped[Decimal] = mapped_column(Money)
     annual_limit: Mapped[Decimal | None] = mapped_column(Money)
     requires_preauth: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the user; None: the system (a migration)
 
 
-class PremiumRate(Base):
+class PremiumRate(Versioned, Base):
     """A monthly premium for an age band (inclusive; `max_age` NULL: that age and over). Bands of a scheme
     never overlap: checked under the scheme's row lock."""
 
@@ -123,7 +140,6 @@ class PremiumRate(Base):
     min_age: Mapped[int] = mapped_column(Integer)
     max_age: Mapped[int | None] = mapped_column(Integer)
     monthly_premium: Mapped[Decimal] = mapped_column(Money)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Coverage(Versioned, Base):
@@ -147,6 +163,7 @@ class Coverage(Versioned, Base):
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("insurance.insurance_agents.id"))
 
 
 class Preauthorization(Base):
@@ -200,3 +217,89 @@ class Accumulator(Base):
     deductible_met: Mapped[Decimal] = mapped_column(Money)
     limit_used: Mapped[Decimal] = mapped_column(Money)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Agent(Versioned, Base):
+    """A sales agent who brings in coverages; earns `commission_percent` of each premium paid for them."""
+
+    __tablename__ = "insurance_agents"
+    __table_args__ = (CheckConstraint(f"{cents('commission_percent')} BETWEEN 0 AND 10000", name="percent_range"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    commission_percent: Mapped[Decimal] = mapped_column(Money)
+
+
+class PremiumBilling(Base):
+    """A coverage's premium for one month, billed once: billing answers each with an invoice of kind `premium`
+    (`invoice_id` once its invoice.issued arrives). The agent and their percent are those of the day it was billed."""
+
+    __tablename__ = "insurance_premium_billings"
+    __table_args__ = (
+        CheckConstraint(f"{cents('amount')} >= 0", name="amount_not_negative"),
+        CheckConstraint(
+            f"commission_percent IS NULL OR {cents('commission_percent')} BETWEEN 0 AND 10000",
+            name="percent_range",
+        ),
+        CheckConstraint("(agent_id IS NULL) = (commission_percent IS NULL)", name="percent_with_agent"),
+        UniqueConstraint("coverage_id", "period"),
+        Index("ix_insurance_premium_billings_period", "period"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    coverage_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance.insurance_coverages.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    scheme_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance.insurance_schemes.id"))
+    premium_rate_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance.insurance_premium_rates.id"))
+    age: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("insurance.insurance_agents.id"))
+    commission_percent: Mapped[Decimal | None] = mapped_column(Money)
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # billing's, by id
+    billed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CommissionPayout(Base):
+    """What an agent was paid for one period: the commissions it settled point to it."""
+
+    __tablename__ = "insurance_commission_payouts"
+    __table_args__ = (
+        CheckConstraint(f"{cents('amount')} >= 0", name="amount_not_negative"),
+        Index("ix_insurance_commission_payouts_agent_id_period", "agent_id", "period"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    agent_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance.insurance_agents.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    paid_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class Commission(Base):
+    """An agent's share of one paid premium invoice: accrued once per invoice, paid by one payout."""
+
+    __tablename__ = "insurance_commissions"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({quoted_list(COMMISSION_STATUSES)})", name="status_known"),
+        CheckConstraint(f"{cents('amount')} >= 0", name="amount_not_negative"),
+        CheckConstraint("(status = 'paid') = (payout_id IS NOT NULL)", name="paid_by_a_payout"),
+        UniqueConstraint("invoice_id"),
+        UniqueConstraint("premium_billing_id"),
+        Index("ix_insurance_commissions_agent_id_period_status", "agent_id", "period", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    agent_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance.insurance_agents.id"))
+    invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # billing's, by id
+    premium_billing_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("insurance.insurance_premium_billings.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20))
+    payout_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("insurance.insurance_commission_payouts.id"))
+    accrued_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -9,8 +9,30 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from caremesh.audit import contract as audit
-from caremesh.insurance.errors import CoverageNotFound, PayerNotFound, PreauthorizationNotFound, SchemeNotFound
-from caremesh.insurance.models import Coverage, Payer, Preauthorization, Scheme
+from caremesh.insurance.errors import (
+    AgentNotFound,
+    BenefitNotFound,
+    CommissionNotFound,
+    CommissionPayoutNotFound,
+    CoverageNotFound,
+    PayerNotFound,
+    PreauthorizationNotFound,
+    PremiumBillingNotFound,
+    PremiumRateNotFound,
+    SchemeNotFound,
+)
+from caremesh.insurance.models import (
+    Agent,
+    Benefit,
+    Commission,
+    CommissionPayout,
+    Coverage,
+    Payer,
+    Preauthorization,
+    PremiumBilling,
+    PremiumRate,
+    Scheme,
+)
 
 PAYERS = audit.repository(
     Payer,
@@ -45,4 +67,31 @@ PREAUTHORIZATIONS = audit.repository(
     entity="preauthorization",
     owner=_PREAUTHORIZATION_PATIENT,  # type: ignore[arg-type]
     order_by=[Preauthorization.created_at, Preauthorization.id],
+)
+
+# Reference data: reads and lists are not audited (writes are).
+BENEFITS = audit.repository(Benefit, BenefitNotFound, entity="benefit", audit_lists=False)
+PREMIUM_RATES = audit.repository(PremiumRate, PremiumRateNotFound, entity="premium_rate", audit_lists=False)
+AGENTS = audit.repository(Agent, AgentNotFound, entity="agent", audit_lists=False, order_by=[Agent.code])
+# A premium billing names its patient: its reads are audited, and a patient-role principal sees only their own.
+PREMIUM_BILLINGS = audit.repository(
+    PremiumBilling,
+    PremiumBillingNotFound,
+    entity="premium_billing",
+    owner=PremiumBilling.patient_id,
+    order_by=[PremiumBilling.period, PremiumBilling.billed_at, PremiumBilling.id],
+)
+COMMISSIONS = audit.repository(
+    Commission,
+    CommissionNotFound,
+    entity="commission",
+    audit_lists=False,
+    order_by=[Commission.accrued_at, Commission.id],
+)
+PAYOUTS = audit.repository(
+    CommissionPayout,
+    CommissionPayoutNotFound,
+    entity="commission_payout",
+    audit_lists=False,
+    order_by=[CommissionPayout.paid_at, CommissionPayout.id],
 )

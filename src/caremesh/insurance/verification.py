@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.audit import contract as audit
 from caremesh.insurance import domain
+from caremesh.insurance.benefits import terms_in_force
 from caremesh.insurance.domain import ZERO, Category
-from caremesh.insurance.models import Accumulator, Benefit, Coverage, Preauthorization, Scheme
+from caremesh.insurance.models import Accumulator, Coverage, Preauthorization, Scheme
 from caremesh.insurance.repository import ANY_COVERAGE
 from caremesh.patients import contract as patients
 from caremesh.platform.errors import invalid_field
@@ -79,20 +80,6 @@ async def _coverage_facts(session: AsyncSession, patient_id: uuid.UUID) -> list[
     ]
 
 
-async def _benefit(session: AsyncSession, scheme_id: uuid.UUID, category: str) -> Benefit | None:
-    return await session.scalar(select(Benefit).where(Benefit.scheme_id == scheme_id, Benefit.category == category))
-
-
-def _terms(benefit: Benefit) -> domain.BenefitTerms:
-    return domain.BenefitTerms(
-        coverage_percent=benefit.coverage_percent,
-        copay_amount=benefit.copay_amount,
-        deductible=benefit.deductible,
-        annual_limit=benefit.annual_limit,
-        requires_preauth=benefit.requires_preauth,
-    )
-
-
 def _accumulator_query(coverage_id: uuid.UUID, category: str, year: int) -> Select[tuple[Accumulator]]:
     return select(Accumulator).where(
         Accumulator.coverage_id == coverage_id, Accumulator.category == category, Accumulator.benefit_year == year
@@ -134,15 +121,15 @@ async def assess(
     if chosen is None:
         return Assessment(None, domain.not_eligible(amount, reasons), False)
     coverage = next(c for f, c in facts if f.id == chosen.id)
-    benefit = await _benefit(session, coverage.scheme_id, category)
-    if benefit is None:
+    terms = await terms_in_force(session, coverage.scheme_id, category, service_date)
+    if terms is None:
         return Assessment(coverage.id, domain.split(amount, None, domain.Usage(), preauthorised=False), False)
     usage = await _usage(session, coverage.id, category, service_date)
-    preauthorised = benefit.requires_preauth and await _preauthorised(
+    preauthorised = terms.requires_preauth and await _preauthorised(
         session, coverage.id, category, service_date, money(amount)
     )
-    split = domain.split(amount, _terms(benefit), usage, preauthorised=preauthorised)
-    return Assessment(coverage.id, split, benefit.requires_preauth)
+    split = domain.split(amount, terms, usage, preauthorised=preauthorised)
+    return Assessment(coverage.id, split, terms.requires_preauth)
 
 
 @dataclass(frozen=True)
@@ -198,8 +185,8 @@ async def adjudicate_lines(
     if problems:
         refused = tuple(LineDecision.of(domain.not_eligible(c, problems)) for c in charges)
         return LinesDecision(coverage.id, False, refused)
-    benefit = await _benefit(uow.session, coverage.scheme_id, category)
-    if benefit is None:
+    terms = await terms_in_force(uow.session, coverage.scheme_id, category, service_date)
+    if terms is None:
         refused = tuple(LineDecision.of(domain.not_eligible(c, (domain.Reason.NOT_COVERED,))) for c in charges)
         return LinesDecision(coverage.id, False, refused)
     row = await uow.session.scalar(
@@ -209,10 +196,9 @@ async def adjudicate_lines(
     )
     usage = domain.Usage() if row is None else domain.Usage(row.deductible_met, row.limit_used)
     total = money(sum(charges, Decimal(0)))
-    preauthorised = benefit.requires_preauth and await _preauthorised(
+    preauthorised = terms.requires_preauth and await _preauthorised(
         uow.session, coverage.id, category, service_date, total
     )
-    terms = _terms(benefit)
     decisions: list[LineDecision] = []
     for charge, cap in zip(charges, caps, strict=True):
         split = domain.split(charge, terms, usage, preauthorised=preauthorised)
@@ -226,7 +212,7 @@ async def adjudicate_lines(
         )
         usage = domain.Usage(money(usage.deductible_met + split.deductible_applied), money(usage.limit_used + payer))
         decisions.append(LineDecision.of(split, reduction))
-    return LinesDecision(coverage.id, benefit.requires_preauth, tuple(decisions))
+    return LinesDecision(coverage.id, terms.requires_preauth, tuple(decisions))
 
 
 async def verify_coverage(
@@ -251,8 +237,9 @@ async def verify(
 
 async def coverage_percent(session: AsyncSession, patient_id: uuid.UUID, category: str, on: date) -> Decimal | None:
     """The coverage percent (0-100) of the patient's coverage that applies on `on` (active, within its dates, scheme
-    active) for `category`: Decimal("0.00") when that coverage has no benefit for it, or when the patient is enrolled
-    but no coverage applies on that date; None when the patient has no coverage at all (billing's default decides)."""
+    active) for `category`, by the benefit's terms in force on `on`: Decimal("0.00") when that coverage has no benefit
+    for it, or when the patient is enrolled but no coverage applies on that date; None when the patient has no
+    coverage at all (billing's default decides)."""
     facts = await _coverage_facts(session, patient_id)
     if not facts:
         return None
@@ -260,5 +247,5 @@ async def coverage_percent(session: AsyncSession, patient_id: uuid.UUID, categor
     if chosen is None:
         return Decimal("0.00")
     coverage = next(c for f, c in facts if f.id == chosen.id)
-    benefit = await _benefit(session, coverage.scheme_id, category)
-    return Decimal("0.00") if benefit is None else benefit.coverage_percent
+    terms = await terms_in_force(session, coverage.scheme_id, category, on)
+    return Decimal("0.00") if terms is None else terms.coverage_percent

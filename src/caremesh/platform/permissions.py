@@ -37,6 +37,9 @@ CLAIMS_READ = {"claims:read", "reconciliation:read"}
 RECORDS_READ = {"diagnoses:read", "allergies:read", "vital_signs:read", "clinical_notes:read", "procedures:read"}
 RECORDS_CODED_READ = {"diagnoses:read", "procedures:read"}
 NURSE_WRITE = {"vital_signs:write", "allergies:write", "clinical_notes:write"}
+# Premium billing, agents and commissions (issue 16): billing clerks run the premiums and pay the agents, claims
+# officers keep the agents; both read all of it.
+PREMIUMS_READ = {"premiums:read", "agents:read", "commissions:read"}
 
 MATRIX: dict[str, set[str]] = {
     "admin": {"*"},
@@ -81,13 +84,17 @@ MATRIX: dict[str, set[str]] = {
     | INSURANCE_READ
     | CLAIMS_READ
     | RECORDS_CODED_READ
-    | {"invoices:write", "payments:create", "payments:refund", "accounts_receivable:read"},
+    | {"invoices:write", "payments:create", "payments:refund", "accounts_receivable:read"}
+    | PREMIUMS_READ
+    | {"premiums:run", "commissions:pay"},
     "claims_officer": STAFF_READ
     | BILLING_READ
     | INSURANCE_READ
     | CLAIMS_READ
     | RECORDS_CODED_READ
-    | {"accounts_receivable:read", "insurance:write", "claims:write", "reconciliation:write"},
+    | {"accounts_receivable:read", "insurance:write", "claims:write", "reconciliation:write"}
+    | PREMIUMS_READ
+    | {"agents:write"},
     # Scoped to their own patient record by the use cases.
     "patient": {
         "patients:read",
