@@ -86,12 +86,12 @@ BY_PREMIUM_BILLING: Repository[Invoice] = audit.repository(
 
 
 def _issued_event(invoice: Invoice) -> InvoiceIssued:
-    return from_attributes(InvoiceIssued, invoice, invoice_id=invoice.id, premium_billing_id=None)
+    return from_attributes(InvoiceIssued, invoice, invoice_id=invoice.id)
 
 
 def _paid_event(invoice: Invoice) -> InvoicePaid:
     assert invoice.paid_at is not None
-    return from_attributes(InvoicePaid, invoice, invoice_id=invoice.id, premium_billing_id=None)
+    return from_attributes(InvoicePaid, invoice, invoice_id=invoice.id)
 
 
 async def _already_issued(uow: UnitOfWork, appointment_id: uuid.UUID) -> Invoice | None:
