@@ -55,6 +55,7 @@ MATRIX: dict[str, set[str]] = {
         "payments:create",
         "notifications:read",
         "coverage:verify",
+        "payment_methods:read",  # to charge a patient's stored card at the desk
     },
     "doctor": STAFF_READ
     | CLINICAL_READ
@@ -81,7 +82,8 @@ MATRIX: dict[str, set[str]] = {
     | INSURANCE_READ
     | CLAIMS_READ
     | RECORDS_CODED_READ
-    | {"invoices:write", "payments:create", "payments:refund", "accounts_receivable:read"},
+    | {"invoices:write", "payments:create", "payments:refund", "accounts_receivable:read"}
+    | {"payment_methods:read", "payment_methods:write", "settlements:read", "settlements:close"},
     "claims_officer": STAFF_READ
     | BILLING_READ
     | INSURANCE_READ
@@ -104,6 +106,8 @@ MATRIX: dict[str, set[str]] = {
         "lab_orders:read",
         "imaging_orders:read",
         "insurance:read",
+        "payment_methods:read",
+        "payment_methods:write",
     }
     | RECORDS_READ
     | {"charts:read"},
