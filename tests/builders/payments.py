@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from caremesh.payments.api import gateway_of
 from caremesh.payments.gateway import SimulatedGateway
 from tests.builders.billing import INVOICES, completed_visit_invoice
-from tests.harness import assert_problem, outbox_payloads
+from tests.harness import assert_problem, every_page, outbox_payloads
 
 __all__ = ["assert_problem", "outbox_payloads"]  # re-exported for the payments suites
 
@@ -157,3 +157,7 @@ async def close_day(env: Any, day: str, headers: dict[str, str] | None = None) -
 def by_method(figures: dict[str, Any]) -> dict[str, tuple[int, str]]:
     """A settlement's payments or refunds per method, as {method: (count, amount)}."""
     return {row["method"]: (row["count"], row["amount"]) for row in figures["by_method"]}
+
+
+async def every_payment_of(env: Any, invoice_id: str) -> list[dict[str, Any]]:
+    return await every_page(env, PAYMENTS, invoice_id=invoice_id)
