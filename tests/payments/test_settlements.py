@@ -4,11 +4,13 @@ the day once (also under concurrency), and money completing on a closed day coun
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
+from caremesh.payments import settlements
 from tests.builders.claims import approved_claim, claims_officer, insured_invoice, post_remittance, remittance
 from tests.builders.claims import travel_by as travel_by_claims
 from tests.builders.payments import (
@@ -235,3 +237,34 @@ async def test_every_completed_payment_has_a_settlement_date(env, bill):
         ("completed", today(env)),
         ("failed", None),
     }
+
+
+# --- the lock between closing a day and money taking it (service level, to hold a transaction open)
+
+
+async def take_day(env) -> date:
+    async with env.uow() as uow:
+        return await settlements.counting_day(uow, env.clock.now())
+
+
+async def test_a_close_waits_for_money_that_is_taking_the_day_and_counts_it(env, bill):
+    day = env.clock.now().date()
+    async with env.uow() as uow:
+        assert await settlements.counting_day(uow, env.clock.now()) == day  # the day's row, held in share mode
+        closing = asyncio.create_task(close_day(env, day.isoformat()))
+        await asyncio.sleep(0.3)
+        assert not closing.done()
+    response = await closing
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "closed"
+
+
+async def test_money_waits_for_a_close_in_progress_and_moves_to_the_next_day(env):
+    day = env.clock.now().date()
+    closer = uuid.UUID((await env.client.get("/api/v1/auth/me", headers=env.admin)).json()["id"])
+    async with env.uow() as uow:
+        await settlements.close_settlement(uow, day, closer)
+        taking = asyncio.create_task(take_day(env))
+        await asyncio.sleep(0.3)
+        assert not taking.done()
+    assert await taking == day + timedelta(days=1)

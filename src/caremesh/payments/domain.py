@@ -76,8 +76,8 @@ class MethodType(StrEnum):
     UPI = "upi"
 
 
-# A run of digits that may be split by single spaces or dashes ("4242 4242-4242 4242"), not part of a longer number.
-_DIGIT_RUN = re.compile(r"(?<![\d])\d(?:[ -]?\d)*(?![\d])")
+# A run of digits that may be split by spaces or dashes ("4242 4242-4242  4242"), not part of a longer number.
+_DIGIT_RUN = re.compile(r"\d(?:[ -]*\d)*")
 # A UPI virtual payment address: a handle, "@", the provider (NPCI's form, e.g. "asha.k@okicici", "98765@ybl").
 VPA_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,189}@[A-Za-z][A-Za-z0-9]{1,63}$"
 _VPA = re.compile(VPA_PATTERN)

@@ -30,6 +30,7 @@ LIVE = sa.text("deleted_at IS NULL")
 
 
 def upgrade() -> None:
+    _widen_version_column()
     schema = physical_schema("payments")
     when = sa.DateTime(timezone=True)
     op.create_table(
@@ -85,6 +86,14 @@ def upgrade() -> None:
         op.add_column(table, sa.Column("settlement_date", sa.Date(), nullable=True), schema=schema)
         op.create_index(f"ix_{table}_settlement_date", table, ["settlement_date"], schema=schema)
         _date_completed(schema, table)
+
+
+def _widen_version_column() -> None:
+    """This revision's id has 33 characters and Alembic's version column 32, which PostgreSQL enforces (SQLite does
+    not). Alembic writes the new id after `upgrade()`, in the same transaction; the wider column is kept on downgrade
+    (harmless, and later ids may be as long)."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE alembic_version ALTER COLUMN version_num TYPE VARCHAR(64)")
 
 
 def _date_completed(schema: str | None, name: str) -> None:
