@@ -183,6 +183,11 @@ def optional_idempotency_key(
         ),
     ] = None,
 ) -> str | None:
+    """Checked as a dependency, as TransactionalRoute's is: an invalid key is 400 before the body's 422."""
+    if key is not None and keys.key_problem(key) is not None:
+        raise keys.IdempotencyKeyInvalid(
+            f"An Idempotency-Key is 1 to {keys.MAX_KEY_LENGTH} printable ASCII characters, not only spaces."
+        )
     return key
 
 
