@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from caremesh.payments.api import gateway_of
 from caremesh.payments.gateway import SimulatedGateway
 from tests.builders.billing import INVOICES, completed_visit_invoice
-from tests.harness import assert_problem, outbox_payloads
+from tests.harness import assert_problem, every_page, outbox_payloads
 
 __all__ = ["assert_problem", "outbox_payloads"]  # re-exported for the payments suites
 
@@ -113,3 +113,51 @@ async def snapshot(env: Any, invoice_id: str | None = None) -> dict[str, Any]:
 
 def dec(value: str) -> Decimal:
     return Decimal(value)
+
+
+# --- issue 16: refunds read, stored payment methods, daily settlement ------------------------------------------------
+
+REFUNDS = "/api/v1/refunds"
+PAYMENT_METHODS = "/api/v1/payment-methods"
+SETTLEMENTS = "/api/v1/settlements"
+
+
+async def store_method(
+    env: Any,
+    patient_id: str,
+    token: str = "tok_visa",
+    kind: str = "card",
+    label: str = "Personal Visa",
+    *,
+    headers: dict[str, str] | None = None,
+    key: str | None = None,
+) -> httpx.Response:
+    """POST /payment-methods (with an Idempotency-Key when given)."""
+    body = {"patient_id": str(patient_id), "type": kind, "token": token, "label": label}
+    sent = {**(headers or env.admin), **({"Idempotency-Key": key} if key else {})}
+    return await env.client.post(PAYMENT_METHODS, json=body, headers=sent)
+
+
+async def stored_method(env: Any, patient_id: str, token: str = "tok_visa", kind: str = "card", **kw: Any) -> dict:
+    response = await store_method(env, patient_id, token, kind, **kw)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def settlement(env: Any, day: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    response = await env.client.get(f"{SETTLEMENTS}/{day}", headers=headers or env.admin)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def close_day(env: Any, day: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    return await env.client.post(f"{SETTLEMENTS}/{day}/close", headers=headers or env.admin)
+
+
+def by_method(figures: dict[str, Any]) -> dict[str, tuple[int, str]]:
+    """A settlement's payments or refunds per method, as {method: (count, amount)}."""
+    return {row["method"]: (row["count"], row["amount"]) for row in figures["by_method"]}
+
+
+async def every_payment_of(env: Any, invoice_id: str) -> list[dict[str, Any]]:
+    return await every_page(env, PAYMENTS, invoice_id=invoice_id)

@@ -49,6 +49,8 @@ async def test_a_cash_payment_is_recorded_against_the_invoice(env, bill):
         "status": "completed",
         "failure_reason": None,
         "refunded_amount": "0.00",
+        "payment_method_id": None,
+        "settlement_date": body["created_at"][:10],  # the clinic day (UTC here) it was received
         "created_at": body["created_at"],
     }
     assert body["created_at"].endswith("Z")

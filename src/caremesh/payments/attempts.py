@@ -53,6 +53,7 @@ class Pending:
     amount: Decimal
     currency: str
     charge_reference: str | None = None  # refunds: the gateway's id of the card charge
+    card_token: str | None = None  # payments with a stored card: the token kept with it
 
 
 def _abandoned_after(settings: Settings) -> timedelta:

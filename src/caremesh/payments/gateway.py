@@ -24,6 +24,13 @@ class GatewayResult:
     decline_reason: str | None = None
 
 
+@dataclass(frozen=True)
+class CardDetails:
+    """What a gateway tells about a card it holds under a token; the number itself never leaves it."""
+
+    last4: str
+
+
 class GatewayUnavailable(Exception):
     """The gateway did not answer (timeout, connection refused): nothing is known to have happened."""
 
@@ -43,6 +50,10 @@ class PaymentGateway(Protocol):
         """The answer to the refund made under `idempotency_key`; None when the gateway never saw one."""
         ...
 
+    async def card_details(self, token: str) -> CardDetails | None:
+        """The card the gateway holds under `token` (Stripe: retrieve the PaymentMethod); None when it holds none."""
+        ...
+
 
 @dataclass
 class SimulatedCharge:
@@ -56,9 +67,11 @@ class SimulatedCharge:
 @dataclass
 class SimulatedGateway:
     """Approves tok_visa and tok_mastercard, declines tok_declined and unknown tokens, and times out on
-    tok_timeout without charging. Answers are remembered per idempotency key, in memory."""
+    tok_timeout without charging. Answers are remembered per idempotency key, in memory. Its cards end like the
+    test cards of the same name (Stripe's 4242…4242, 5555…4444, and 4000…0002 for the one that declines)."""
 
     APPROVED = frozenset({"tok_visa", "tok_mastercard"})
+    LAST4 = {"tok_visa": "4242", "tok_mastercard": "4444", "tok_declined": "0002"}
     DECLINED = "tok_declined"
     TIMES_OUT = "tok_timeout"
 
@@ -103,6 +116,12 @@ class SimulatedGateway:
 
     async def find_refund(self, idempotency_key: str) -> GatewayResult | None:
         return self.refunds.get(idempotency_key)
+
+    async def card_details(self, token: str) -> CardDetails | None:
+        if token == self.TIMES_OUT:
+            raise GatewayUnavailable("the simulated gateway timed out")
+        last4 = self.LAST4.get(token)
+        return None if last4 is None else CardDetails(last4=last4)
 
     def captured(self) -> Decimal:
         """What the simulated card holders were charged in all."""

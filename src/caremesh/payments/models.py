@@ -7,17 +7,68 @@ cents (`cents`), because Money is text on SQLite.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Uuid
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from caremesh.payments.domain import Method, PaymentStatus, RefundStatus
-from caremesh.platform.db import Base, Money, UTCDateTime, new_id, quoted_list
+from caremesh.payments.domain import Method, MethodType, PaymentStatus, RefundStatus, SettlementStatus
+from caremesh.platform.db import Base, Money, UTCDateTime, new_id, partial_index, quoted_list
 from caremesh.platform.money import cents_sql
 
 cents = cents_sql
+
+
+class PaymentMethod(Base):
+    """A patient's stored card (the gateway's token, never a number) or UPI handle. Deleting one only marks it
+    (`deleted_at`): the payments made with it stay readable, and it can no longer be listed or used."""
+
+    __tablename__ = "payment_methods"
+    __table_args__ = (
+        CheckConstraint(f"type IN ({quoted_list(MethodType)})", name="type_known"),
+        CheckConstraint("last4 IS NULL OR length(last4) = 4", name="last4_four_digits"),
+        CheckConstraint(f"type = '{MethodType.CARD.value}' OR last4 IS NULL", name="last4_only_cards"),
+        Index("ix_payment_methods_patient_created", "patient_id", "created_at", "id"),
+        # A patient stores a token once (a deleted method may be stored again).
+        partial_index(
+            "uq_payment_methods_live_token", "patient_id", "type", "token", where="deleted_at IS NULL", unique=True
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    type: Mapped[str] = mapped_column(String(10))
+    token: Mapped[str] = mapped_column(String(255))
+    label: Mapped[str] = mapped_column(String(100))
+    last4: Mapped[str | None] = mapped_column(String(4))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Settlement(Base):
+    """A clinic day of the daily settlement. The row exists once anything completed on the day or someone closed
+    it; payments and refunds completing on the day hold it locked in share mode while they take the day as their
+    `settlement_date`, and closing locks it exclusively, so a day is never closed under a refund joining it.
+    Once closed, `figures` is the frozen snapshot the API answers from then on."""
+
+    __tablename__ = "settlements"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({quoted_list(SettlementStatus)})", name="status_known"),
+        CheckConstraint(
+            "(status = 'closed') = (figures IS NOT NULL AND closed_at IS NOT NULL AND closed_by IS NOT NULL)",
+            name="frozen_when_closed",
+        ),
+    )
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(10))
+    figures: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the user who closed it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Payment(Base):
@@ -52,6 +103,11 @@ class Payment(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(200))
     gateway_reference: Mapped[str | None] = mapped_column(String(100))
     refunded_amount: Mapped[Decimal] = mapped_column(Money)
+    # The stored method it was paid with, if any. No foreign key (migration 0026): methods are never deleted, only
+    # marked, so the id always resolves.
+    payment_method_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # The clinic day it counts on in the daily settlement, given when it completes (settlements.py).
+    settlement_date: Mapped[date | None] = mapped_column(Date, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -75,5 +131,6 @@ class Refund(Base):
     reason: Mapped[str] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(20))
     gateway_reference: Mapped[str | None] = mapped_column(String(100))
+    settlement_date: Mapped[date | None] = mapped_column(Date, index=True)  # as a payment's
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

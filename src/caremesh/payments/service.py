@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.audit import contract as audit
 from caremesh.billing import contract as billing
-from caremesh.payments import domain
+from caremesh.payments import domain, methods, settlements
 from caremesh.payments.attempts import SCOPE, Begin, Outcome, Pending, _abandoned_after, _Flow, _Kind
 from caremesh.payments.domain import Method, PaymentStatus, RefundRefusal, RefundStatus
 from caremesh.payments.errors import (
@@ -40,11 +40,19 @@ from caremesh.payments.errors import (
     PaymentNotRefundable,
     RefundDeclined,
     RefundExceedsPayment,
+    RefundNotFound,
 )
 from caremesh.payments.events import PaymentCompleted, PaymentFailed, PaymentRefunded
 from caremesh.payments.gateway import GatewayResult, PaymentGateway
-from caremesh.payments.models import Payment, Refund
-from caremesh.payments.schemas import PaymentCreate, PaymentFilters, PaymentRead, RefundCreate, RefundRead
+from caremesh.payments.models import Payment, PaymentMethod, Refund
+from caremesh.payments.schemas import (
+    PaymentCreate,
+    PaymentFilters,
+    PaymentRead,
+    RefundCreate,
+    RefundFilters,
+    RefundRead,
+)
 from caremesh.platform.db import violates
 from caremesh.platform.errors import problem
 from caremesh.platform.idempotency import keys as idempotency
@@ -80,6 +88,18 @@ PAYMENTS: Repository[Payment] = audit.repository(
     owner=Payment.patient_id,
     where=[Payment.status != PaymentStatus.PENDING],
     order_by=[Payment.created_at, Payment.id],  # the order they were made
+)
+
+
+# A refund is seen by whoever may see its payment; pending refunds by nobody.
+REFUNDS: Repository[Refund] = audit.repository(
+    Refund,
+    RefundNotFound,
+    entity="refund",
+    owner=Payment.patient_id,
+    where=[Refund.payment_id == Payment.id, Refund.status != RefundStatus.PENDING],
+    order_by=[Refund.created_at, Refund.id],
+    criteria={"invoice_id": lambda invoice_id: Payment.invoice_id == invoice_id},
 )
 
 
@@ -124,7 +144,11 @@ class _PaymentKind(_Kind):
     async def pending(self, uow: UnitOfWork, row: IdempotencyKey) -> Pending:
         assert row.resource_id is not None
         payment = await _locked(uow, Payment, row.resource_id)
-        return Pending(row.id, row.attempt, payment.id, payment.amount, payment.currency)
+        token = None
+        if payment.payment_method_id is not None:  # the method was usable when the attempt began: it still pays it
+            stored = await uow.session.get(PaymentMethod, payment.payment_method_id)
+            token = stored.token if stored is not None else None
+        return Pending(row.id, row.attempt, payment.id, payment.amount, payment.currency, card_token=token)
 
     async def look_up(self, pending: Pending) -> GatewayResult | None:
         return await self.gateway.find_charge(str(pending.key_id))
@@ -140,6 +164,7 @@ class _PaymentKind(_Kind):
         method = payment.method
         if result.approved:
             payment.status = PaymentStatus.COMPLETED
+            payment.settlement_date = await settlements.counting_day(uow, uow.now())
             await uow.session.flush()
             uow.publish(_payment_event(PaymentCompleted, payment, invoice, balance_due=invoice.balance_due))
             uow.after_commit(PAYMENTS_SUCCEEDED.labels(method=method).inc)
@@ -170,13 +195,16 @@ class _PaymentFlow(_Flow):
     kind: _PaymentKind
 
     def __init__(self, gateway: PaymentGateway, key: str, data: PaymentCreate) -> None:
-        super().__init__(_PaymentKind(gateway), key, data.model_dump(mode="json"))
+        super().__init__(_PaymentKind(gateway), key, data.fingerprinted())
         self.data = data
 
     async def create(self, uow: UnitOfWork, row: IdempotencyKey) -> Outcome | Pending:
         data = self.data
         # Locks the invoice and holds the amount; 404 / 409 here roll the key's claim back with it.
         invoice = await billing.reserve_payment(uow, data.invoice_id, data.amount)
+        stored = None
+        if data.payment_method_id is not None:
+            stored = await methods.usable(uow, data.payment_method_id, invoice.patient_id, data.method)
         now = uow.now()
         payment = Payment(
             id=uuid.uuid4(),
@@ -187,6 +215,7 @@ class _PaymentFlow(_Flow):
             method=data.method,
             status=PaymentStatus.PENDING,
             refunded_amount=Decimal("0.00"),
+            payment_method_id=stored.id if stored is not None else None,
             created_at=now,
             updated_at=now,
         )
@@ -195,15 +224,15 @@ class _PaymentFlow(_Flow):
         row.resource_id = payment.id
         if not domain.goes_through_gateway(data.method):
             return await self.kind.record(uow, row, payment, GatewayResult(approved=True, reference=None))
-        return Pending(row.id, row.attempt, payment.id, payment.amount, payment.currency)
+        token = stored.token if stored is not None else None
+        return Pending(row.id, row.attempt, payment.id, payment.amount, payment.currency, card_token=token)
 
     async def call_gateway(self, pending: Pending) -> GatewayResult:
-        assert self.data.card_token is not None
+        token = pending.card_token or self.data.card_token
+        assert token is not None
         # Keyed by the Idempotency-Key's row, which outlives every attempt: a resumed or retried
         # payment asks the gateway under the same key and cannot be charged twice.
-        return await self.kind.gateway.charge(
-            self.data.card_token, pending.amount, pending.currency, str(pending.key_id)
-        )
+        return await self.kind.gateway.charge(token, pending.amount, pending.currency, str(pending.key_id))
 
 
 class _RefundKind(_Kind):
@@ -234,6 +263,7 @@ class _RefundKind(_Kind):
         invoice = await billing.record_refund(uow, payment.invoice_id, refund.amount)
         await _finalise(uow, refund, REFUND_PREFIX, result)
         refund.status = RefundStatus.COMPLETED
+        refund.settlement_date = await settlements.counting_day(uow, uow.now())
         await uow.session.flush()
         refunded = from_attributes(
             PaymentRefunded,
@@ -397,3 +427,11 @@ async def get_payment(uow: UnitOfWork, payment_id: uuid.UUID) -> Payment:
 
 async def list_payments(uow: UnitOfWork, filters: PaymentFilters, page: PageParams) -> tuple[list[Payment], str | None]:
     return await PAYMENTS.list(uow, filters, page)
+
+
+async def get_refund(uow: UnitOfWork, refund_id: uuid.UUID) -> Refund:
+    return await REFUNDS.get(uow, refund_id)
+
+
+async def list_refunds(uow: UnitOfWork, filters: RefundFilters, page: PageParams) -> tuple[list[Refund], str | None]:
+    return await REFUNDS.list(uow, filters, page)

@@ -58,6 +58,7 @@ MATRIX: dict[str, set[str]] = {
         "payments:create",
         "notifications:read",
         "coverage:verify",
+        "payment_methods:read",  # to charge a patient's stored card at the desk
     },
     "doctor": STAFF_READ
     | CLINICAL_READ
@@ -86,7 +87,8 @@ MATRIX: dict[str, set[str]] = {
     | RECORDS_CODED_READ
     | {"invoices:write", "payments:create", "payments:refund", "accounts_receivable:read"}
     | PREMIUMS_READ
-    | {"premiums:run", "commissions:pay"},
+    | {"premiums:run", "commissions:pay"}
+    | {"payment_methods:read", "payment_methods:write", "settlements:read", "settlements:close"},
     "claims_officer": STAFF_READ
     | BILLING_READ
     | INSURANCE_READ
@@ -111,6 +113,8 @@ MATRIX: dict[str, set[str]] = {
         "lab_orders:read",
         "imaging_orders:read",
         "insurance:read",
+        "payment_methods:read",
+        "payment_methods:write",
     }
     | RECORDS_READ
     | {"charts:read"},
