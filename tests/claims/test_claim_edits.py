@@ -60,7 +60,7 @@ async def test_a_drafts_diagnoses_are_replaced_in_the_order_given(env):
     claim = await make_claim(env, bill)
     officer = await claims_officer(env)
 
-    response = await patch(env, claim, {"diagnosis_codes": ["e119", "I10", "J069"]}, officer)
+    response = await patch(env, claim, {"diagnosis_codes": [" E119", "I10", "J069"]}, officer)
 
     edited = ok(response)
     assert edited["diagnosis_codes"] == ["E119", "I10", "J069"]

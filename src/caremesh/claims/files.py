@@ -39,10 +39,12 @@ def safe_filename(given: str | None, media_type: str) -> str:
     name = "".join(char for char in name if unicodedata.category(char)[0] != "C")
     name = name.strip().strip(".").strip()
     allowed = EXTENSIONS[media_type]
-    suffix = PurePosixPath(name).suffix.lower() if name else ""
-    extension = suffix if suffix in allowed else allowed[0]
-    stem = name[: -len(suffix)] if suffix in allowed else name
-    stem = stem.strip() or FALLBACK_NAME
+    suffix = PurePosixPath(name).suffix if name else ""
+    if suffix.lower() in allowed:  # kept as the client spelled it
+        stem, extension = name[: -len(suffix)].strip(), suffix
+    else:
+        stem, extension = name, allowed[0]
+    stem = stem or FALLBACK_NAME
     return stem[: MAX_FILENAME - len(extension)].rstrip() + extension
 
 

@@ -4,18 +4,15 @@ S3-compatible server on this machine (moto's server, `ThreadedMotoServer`, over 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
-from moto.server import ThreadedMotoServer
 
 from caremesh.platform.storage import CHUNK_SIZE, InvalidKey, LocalDirectoryStorage, ObjectNotFound, ObjectStorage
 from caremesh.platform.storage.s3 import S3Location, S3Storage
+from tests.platform.storage.s3server import CREDENTIALS, REGION, new_bucket, s3_client, s3_server
 
 MIB = 1024 * 1024
 PART = 5 * MIB  # S3's smallest part: a 12 MiB object goes up in three
@@ -23,24 +20,8 @@ PART = 5 * MIB  # S3's smallest part: a 12 MiB object goes up in three
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    with s3_server() as endpoint:
+        yield endpoint
 
 
 class Adapter:
@@ -64,14 +45,13 @@ def adapter(request: pytest.FixtureRequest, tmp_path: Path) -> Adapter:
         )
     endpoint = request.getfixturevalue("s3_endpoint")
     client = s3_client(endpoint)
-    bucket = f"caremesh-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=bucket)
+    bucket = new_bucket(endpoint)
     storage = S3Storage(
         S3Location.parse(f"s3://{bucket}/installation"),
         endpoint_url=endpoint,
-        region="us-east-1",
-        access_key_id="test",
-        secret_access_key="test",
+        region=REGION,
+        access_key_id=CREDENTIALS["aws_access_key_id"],
+        secret_access_key=CREDENTIALS["aws_secret_access_key"],
         part_size=PART,
     )
     return Adapter(
