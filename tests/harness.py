@@ -47,6 +47,7 @@ from caremesh.platform.settings import (
     PaymentSettings,
     SecuritySettings,
     Settings,
+    StorageSettings,
 )
 from caremesh.platform.timeutil import set_clinic_timezone
 from caremesh.platform.uow import UnitOfWork
@@ -352,6 +353,7 @@ def settings_for_tests(
     clinic: dict[str, Any] | None = None,
     claims: dict[str, Any] | None = None,
     http: dict[str, Any] | None = None,
+    storage: dict[str, Any] | None = None,
     **security: Any,
 ) -> Settings:
     """Settings for one test; `billing`, `payments`, `notifications`, `orders`, `clinic`, `claims` and `http` override
@@ -383,6 +385,8 @@ def settings_for_tests(
         clinic=_concern(ClinicSettings, **(clinic or {})),
         claims=_concern(ClaimSettings, **(claims or {})),
         http=_concern(HttpSettings, **(http or {})),
+        # Files in the test's own directory, whatever the database (`storage`: e.g. an S3 store instead).
+        storage=_concern(StorageSettings, **{"storage_dir": tmp / "files", **(storage or {})}),
     )
 
 

@@ -14,9 +14,11 @@ from caremesh.claims.events import (
     CLAIM_ADJUDICATED,
     CLAIM_PAID,
     CLAIM_SUBMITTED,
+    CLAIM_WITHDRAWN,
     ClaimAdjudicated,
     ClaimPaid,
     ClaimSubmitted,
+    ClaimWithdrawn,
 )
 from caremesh.claims.models import Remittance
 
@@ -24,9 +26,11 @@ __all__ = [
     "CLAIM_ADJUDICATED",
     "CLAIM_PAID",
     "CLAIM_SUBMITTED",
+    "CLAIM_WITHDRAWN",
     "ClaimAdjudicated",
     "ClaimPaid",
     "ClaimSubmitted",
+    "ClaimWithdrawn",
     "RemittancesReceived",
     "remittances_received",
 ]

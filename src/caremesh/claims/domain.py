@@ -22,6 +22,7 @@ class ClaimStatus(StrEnum):
     PARTIALLY_APPROVED = "partially_approved"
     REJECTED = "rejected"
     PAID = "paid"
+    WITHDRAWN = "withdrawn"
 
 
 class Action(StrEnum):
@@ -32,6 +33,8 @@ class Action(StrEnum):
     REJECTED = "rejected"
     DISPUTE_OVERTURNED = "dispute_overturned"
     PAID = "paid"
+    EDITED = "edited"
+    WITHDRAWN = "withdrawn"
 
 
 S = ClaimStatus
@@ -44,7 +47,12 @@ ALLOWED_FROM: dict[Action, frozenset[ClaimStatus]] = {
     Action.REJECTED: frozenset({S.SUBMITTED}),
     Action.DISPUTE_OVERTURNED: frozenset({S.REJECTED, S.PARTIALLY_APPROVED}),
     Action.PAID: frozenset({S.APPROVED, S.PARTIALLY_APPROVED}),
+    Action.EDITED: frozenset({S.DRAFT}),
+    # A submitted claim is still the clinic's to take back until the payer decides it.
+    Action.WITHDRAWN: frozenset({S.DRAFT, S.SUBMITTED}),
 }
+# Over without a payment: the invoice may be claimed again.
+CLOSED_UNPAID = frozenset({S.REJECTED, S.WITHDRAWN})
 # A claim in these statuses may be disputed.
 DISPUTABLE = frozenset({S.REJECTED, S.PARTIALLY_APPROVED})
 # Statuses that count for the duplicate rule: the payer has the claim.
@@ -93,6 +101,74 @@ def allocate(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
     for i in order[:short]:
         floors[i] += 1
     return [(Decimal(f) * CENT).quantize(CENT) for f in floors]
+
+
+# --- editing a draft's lines ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoiceLineShare:
+    """What the invoice gives claim line `position`: its quantity, its share of the invoice's total (the charge)
+    and of the insurance share (the most that may be claimed for it)."""
+
+    position: int
+    quantity: int
+    charge: Decimal
+    claimable: Decimal
+
+
+@dataclass(frozen=True)
+class LineChange:
+    position: int
+    quantity: int | None = None  # default: the invoice line's
+    claimed_amount: Decimal | None = None  # default: all that may be claimed for the quantity
+
+
+@dataclass(frozen=True)
+class EditedLine:
+    position: int
+    quantity: int
+    charge_amount: Decimal
+    claimed_amount: Decimal
+
+
+class LineEditRefused(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def _pro_rata(amount: Decimal, quantity: int, of: int) -> Decimal:
+    return amount if quantity == of else money(amount * quantity / of)
+
+
+def edited_lines(shares: Sequence[InvoiceLineShare], changes: Sequence[LineChange]) -> list[EditedLine]:
+    """The claim's lines after an edit: those named in `changes`, in invoice order; a line not named is dropped.
+    Every line stays within its invoice line: a quantity at most the invoice's, the charge and the claimable
+    amount pro rata to it, the claimed amount at most that (never above what the invoice gives the line). The
+    claim must still ask for something."""
+    by_position = {share.position: share for share in shares}
+    seen: set[int] = set()
+    edited: list[EditedLine] = []
+    for n, change in enumerate(changes):
+        share = by_position.get(change.position)
+        if share is None:
+            raise LineEditRefused(f"lines.{n}.position", f"the invoice has no line {change.position}")
+        if change.position in seen:
+            raise LineEditRefused(f"lines.{n}.position", f"line {change.position} is named twice")
+        seen.add(change.position)
+        quantity = share.quantity if change.quantity is None else change.quantity
+        if quantity > share.quantity:
+            raise LineEditRefused(f"lines.{n}.quantity", f"must not exceed the invoice's {share.quantity}")
+        charge = _pro_rata(share.charge, quantity, share.quantity)
+        cap = min(_pro_rata(share.claimable, quantity, share.quantity), charge)
+        claimed = cap if change.claimed_amount is None else change.claimed_amount
+        if claimed > cap:
+            raise LineEditRefused(f"lines.{n}.claimed_amount", f"must not exceed {cap:.2f} for this line")
+        edited.append(EditedLine(change.position, quantity, charge, claimed))
+    if not edited or sum((line.claimed_amount for line in edited), ZERO) <= 0:
+        raise LineEditRefused("lines", "the claim must ask the payer for something")
+    return sorted(edited, key=lambda line: line.position)
 
 
 # --- adjudication -> adjustments ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from caremesh.platform.errors import Conflict, NotFound, Unprocessable
+from caremesh.platform.errors import Conflict, DomainError, NotFound, Unprocessable
 
 
 class ClaimNotFound(NotFound):
@@ -51,3 +51,17 @@ class InvalidX12(Unprocessable):
 
 class DiagnosisRequired(Unprocessable):
     code, title = "DIAGNOSIS_REQUIRED", "The claim has no diagnosis"
+
+
+class RemittanceNotFound(NotFound):
+    code, title = "REMITTANCE_NOT_FOUND", "Remittance not found"
+
+
+class AttachmentNotFound(NotFound):
+    code, title = "ATTACHMENT_NOT_FOUND", "Attachment not found"
+
+
+class AttachmentCorrupted(DomainError):
+    """The stored file is not what was received (its sha256 or size differ) or is gone: never served."""
+
+    status, code, title = 500, "ATTACHMENT_CORRUPTED", "The stored file does not match what was received"

@@ -43,6 +43,17 @@ class ClaimPaid(_ClaimEvent):
     paid_at: datetime
 
 
+@integration_event("claim.withdrawn")
+class ClaimWithdrawn(_ClaimEvent):
+    """The clinic took the claim back (a draft, or submitted and not yet decided); its invoice may be claimed
+    again. Nothing had moved on the coverage's accumulators."""
+
+    previous_status: str  # draft | submitted
+    reason: str | None
+    withdrawn_at: datetime
+
+
 CLAIM_SUBMITTED = ClaimSubmitted.event_type
 CLAIM_ADJUDICATED = ClaimAdjudicated.event_type
 CLAIM_PAID = ClaimPaid.event_type
+CLAIM_WITHDRAWN = ClaimWithdrawn.event_type

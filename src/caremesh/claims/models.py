@@ -12,7 +12,12 @@ from caremesh.insurance.contract import Category
 from caremesh.platform.db import Base, Money, UTCDateTime, new_id, partial_index, quoted_list
 from caremesh.platform.money import cents_sql as cents
 
-CLAIM_STATUSES = ("draft", "submitted", "approved", "partially_approved", "rejected", "paid")
+CLAIM_STATUSES = ("draft", "submitted", "approved", "partially_approved", "rejected", "paid", "withdrawn")
+# A claim in these statuses is over without a payment: the invoice may be claimed again.
+CLOSED_UNPAID = ("rejected", "withdrawn")
+UNDECIDED = ("draft", "submitted", "withdrawn")  # no approved amount
+ATTACHMENT_TYPES = ("application/pdf", "image/png", "image/jpeg")
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 CATEGORIES = tuple(c.value for c in Category)
 DISPUTE_STATUSES = ("open", "resolved")
 DISPUTE_OUTCOMES = ("upheld", "overturned")
@@ -47,10 +52,12 @@ class Claim(Base):
             name="recorded_not_negative",
         ),
         CheckConstraint(
-            "(status IN ('draft', 'submitted')) = (approved_amount IS NULL)", name="approved_amount_once_decided"
+            f"(status IN ({quoted_list(UNDECIDED)})) = (approved_amount IS NULL)", name="approved_amount_once_decided"
         ),
-        # One open claim per invoice: a rejected claim may be followed by a corrected one.
-        partial_index("uq_claims_open_invoice", "invoice_id", unique=True, where="status <> 'rejected'"),
+        # One open claim per invoice: a rejected or withdrawn claim may be followed by a corrected one.
+        partial_index(
+            "uq_claims_open_invoice", "invoice_id", unique=True, where=f"status NOT IN ({quoted_list(CLOSED_UNPAID)})"
+        ),
         Index("ix_claims_duplicates", "member_id", "service_date"),
         Index("ix_claims_patient_id", "patient_id"),
         Index("ix_claims_status_created_at", "status", "created_at"),
@@ -82,6 +89,7 @@ class Claim(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     adjudicated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -173,6 +181,7 @@ class Remittance(Base):
         CheckConstraint("format IN ('json', 'x12_835')", name="format_known"),
         Index("uq_remittances_payer_code_remittance_id", "payer_code", "remittance_id", unique=True),
         Index("ix_remittances_received_at", "received_at"),
+        Index("ix_remittances_payer_code_received_at", "payer_code", "received_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -210,3 +219,26 @@ class RemittanceItem(Base):
     adjustment_codes: Mapped[list[str]] = mapped_column(JSON)
     outcome: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class DisputeAttachment(Base):
+    """A document filed with a dispute (an operative note, an EOB, a letter). The file lives in the object store
+    under `storage_key`; `sha256` and `size` are what was received, checked again whenever it is served."""
+
+    __tablename__ = "claim_dispute_attachments"
+    __table_args__ = (
+        CheckConstraint(f"content_type IN ({quoted_list(ATTACHMENT_TYPES)})", name="content_type_known"),
+        CheckConstraint(f"size > 0 AND size <= {MAX_ATTACHMENT_BYTES}", name="size_within_limit"),
+        CheckConstraint("length(sha256) = 64", name="sha256_hex"),
+        Index("ix_claim_dispute_attachments_dispute_id_created_at", "dispute_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    dispute_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("claims.claim_disputes.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    uploaded_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

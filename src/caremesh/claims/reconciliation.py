@@ -1,23 +1,65 @@
-"""The reconciliation report: remittances received, posted and unmatched, and what payers still owe."""
+"""Remittances as received (a list, newest first, and one with its items), and the reconciliation report:
+remittances received, posted and unmatched, and what payers still owe."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, tuple_
 
 from caremesh.audit import contract as audit
 from caremesh.claims import domain
 from caremesh.claims.domain import ClaimStatus
+from caremesh.claims.errors import RemittanceNotFound
 from caremesh.claims.models import Claim, Remittance
+from caremesh.claims.schemas import RemittanceFilters
 from caremesh.platform.errors import invalid_field
 from caremesh.platform.money import money
+from caremesh.platform.pagination import PageParams, decode_cursor, encode_cursor
 from caremesh.platform.uow import UnitOfWork
 
 ZERO = domain.ZERO
+
+REMITTANCES = audit.repository(
+    Remittance,
+    RemittanceNotFound,
+    entity="remittance",
+    criteria={"from_": lambda day: Remittance.received_on >= day, "to": lambda day: Remittance.received_on <= day},
+)
+NEWEST_FIRST = (Remittance.received_at, Remittance.id)
+
+
+# --- remittances as received ------------------------------------------------------------------------------
+
+
+async def list_remittances(
+    uow: UnitOfWork, filters: RemittanceFilters, page: PageParams
+) -> tuple[list[Remittance], str | None]:
+    """The remittances matching `filters`, newest first (the platform's pages run oldest first; the cursors are
+    the same kind)."""
+    if filters.from_ is not None and filters.to is not None and filters.from_ > filters.to:
+        raise invalid_field("from", "must not be after `to`")
+    query = REMITTANCES.matching(uow, filters)
+    if page.cursor:
+        values = decode_cursor(page.cursor, NEWEST_FIRST)
+        bound = [bindparam(None, v, type_=c.type) for v, c in zip(values, NEWEST_FIRST, strict=True)]
+        query = query.where(tuple_(*NEWEST_FIRST) < tuple_(*bound))
+    ordered = query.order_by(*(column.desc() for column in NEWEST_FIRST)).limit(page.limit + 1)
+    rows = list((await uow.session.scalars(ordered)).all())
+    cursor = None
+    if len(rows) > page.limit:
+        rows = rows[: page.limit]
+        cursor = encode_cursor([getattr(rows[-1], column.key) for column in NEWEST_FIRST])
+    audit.record(uow, "remittance.list", "remittance", None)
+    return rows, cursor
+
+
+async def get_remittance(uow: UnitOfWork, remittance_pk: uuid.UUID) -> Remittance:
+    return await REMITTANCES.get(uow, remittance_pk)
 
 
 # --- reconciliation report --------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasPath, BaseModel, BeforeValidator, Field, StringConstraints
+from fastapi import Query
+from pydantic import AfterValidator, AliasPath, BaseModel, BeforeValidator, Field, StringConstraints, field_validator
 
 from caremesh.claims.domain import Action, ClaimStatus
 from caremesh.insurance.contract import CategoryName
@@ -40,6 +41,29 @@ class ClaimCreate(Strict):
         description="ICD-10-CM billable codes, the first principal; default: the visit's diagnoses in the order "
         "recorded (an order's invoice: the patient's active diagnoses)",
     )
+
+
+class ClaimLineChange(Strict):
+    position: int = Field(ge=1, le=999, description="The claim line, numbered as its invoice line")
+    quantity: int | None = Field(None, ge=1, le=10_000, description="At most the invoice line's; default that")
+    claimed_amount: MoneyIn | None = Field(
+        None,
+        description="At most the line's share of the invoice's insurance amount, pro rata to the quantity "
+        "(default: that)",
+    )
+
+
+class ClaimUpdate(Strict):
+    """A draft's corrections. `lines` is the whole list of lines the claim keeps: a line left out is dropped."""
+
+    diagnosis_codes: list[DiagnosisCode] | None = Field(
+        None, min_length=1, max_length=12, description="ICD-10-CM billable codes, the first principal"
+    )
+    lines: list[ClaimLineChange] | None = Field(None, min_length=1, max_length=50)
+
+
+class WithdrawRequest(Strict):
+    reason: Text | None = None
 
 
 class ApproveRequest(Strict):
@@ -108,6 +132,7 @@ class ClaimRead(BaseModel):
     submitted_at: OutDateTime | None
     adjudicated_at: OutDateTime | None
     paid_at: OutDateTime | None
+    withdrawn_at: OutDateTime | None
     version: int
     created_at: OutDateTime
     updated_at: OutDateTime
@@ -154,6 +179,16 @@ class DisputeRead(BaseModel):
     created_at: OutDateTime
     resolved_at: OutDateTime | None
     version: int
+
+
+class AttachmentRead(BaseModel):
+    id: uuid.UUID
+    dispute_id: uuid.UUID
+    filename: str
+    content_type: Literal["application/pdf", "image/png", "image/jpeg"]
+    size: int = Field(description="Bytes")
+    sha256: str = Field(description="Of the bytes received, hex")
+    created_at: OutDateTime
 
 
 # --- remittances ------------------------------------------------------------------------------------------
@@ -235,3 +270,31 @@ class ReconciliationReport(BaseModel):
     unmatched: list[UnmatchedReportItem]
     by_payer: list[PayerTotals]
     outstanding: Outstanding
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemittanceFilters(ListFilters):
+    payer_code: Annotated[str | None, Query(min_length=1, max_length=80)] = None
+    from_: Annotated[date | None, Query(alias="from", description="Received on or after this clinic date")] = None
+    to: Annotated[date | None, Query(description="Received on or before this clinic date")] = None
+
+
+class RemittanceSummaryRead(BaseModel):
+    """A remittance in a list: its totals; its items are read one remittance at a time."""
+
+    id: uuid.UUID
+    remittance_id: str
+    payer_code: str
+    format: Literal["json", "x12_835"]
+    received_at: OutDateTime
+    currency: str
+    paid_total: MoneyOut
+    posted_amount: MoneyOut
+    unmatched_amount: MoneyOut
+    posted_count: int = Field(validation_alias=AliasPath("result", "posted"))
+    unmatched_count: int = Field(validation_alias=AliasPath("result", "unmatched"))
+
+    @field_validator("posted_count", "unmatched_count", mode="before")
+    @classmethod
+    def _count(cls, value: Any) -> Any:
+        return len(value) if isinstance(value, list) else value

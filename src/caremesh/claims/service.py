@@ -182,7 +182,7 @@ async def create_claim(uow: UnitOfWork, data: ClaimCreate) -> Claim:
 
 async def _check_no_open_claim(uow: UnitOfWork, invoice_id: uuid.UUID) -> None:
     open_claim = await uow.session.scalar(
-        select(Claim).where(Claim.invoice_id == invoice_id, Claim.status != ClaimStatus.REJECTED)
+        select(Claim).where(Claim.invoice_id == invoice_id, Claim.status.not_in(domain.CLOSED_UNPAID))
     )
     if open_claim is not None:
         raise ClaimExists(

@@ -145,3 +145,10 @@ def markdown_table() -> str:
     rule = "|---" * (len(ROLES) + 1) + "|"
     rows = [f"| `{p}` | " + " | ".join("✓" if allows({r}, p) else "" for r in ROLES) + " |" for p in all_permissions()]
     return "\n".join([header, rule, *rows])
+
+
+# Issue 16: a dispute's documents are filed and read by the billing office (billing clerks and claims officers),
+# never by patients.
+CLAIM_ATTACHMENTS = {"claim_attachments:read", "claim_attachments:write"}
+for _role in ("billing_clerk", "claims_officer"):
+    MATRIX[_role] |= CLAIM_ATTACHMENTS

@@ -283,6 +283,36 @@ class ClaimSettings(BaseSettings):
     claim_duplicate_window_hours: int = 72
 
 
+class StorageSettings(BaseSettings):
+    """Where files (dispute attachments) are kept: a local directory unless CAREMESH_STORAGE_URL names an
+    S3-compatible bucket. Credentials, region and endpoint left unset come from boto3's usual chain
+    (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_S3, ~/.aws, an instance role)."""
+
+    model_config = _config()
+
+    # Unset: `caremesh-files` beside the SQLite database file, else in the working directory.
+    storage_dir: Path | None = None
+    # s3://bucket[/prefix]: keep files in that bucket (needs the `s3` extra: `pip install caremesh[s3]`).
+    storage_url: str | None = Field(default=None, pattern=r"^s3://[^/\s]+(/.*)?$")
+    storage_s3_endpoint_url: str | None = None  # e.g. https://minio.example.org:9000; unset: AWS
+    storage_s3_region: str | None = None
+    storage_s3_access_key_id: str | None = None
+    storage_s3_secret_access_key: SecretStr | None = None
+
+    @field_validator(
+        "storage_dir",
+        "storage_url",
+        "storage_s3_endpoint_url",
+        "storage_s3_region",
+        "storage_s3_access_key_id",
+        "storage_s3_secret_access_key",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
 class Settings:
     """All settings of one process; each concern reads its own `CAREMESH_*` variables."""
 
@@ -299,6 +329,7 @@ class Settings:
         clinic: ClinicSettings | None = None,
         claims: ClaimSettings | None = None,
         http: HttpSettings | None = None,
+        storage: StorageSettings | None = None,
     ) -> None:
         self.app = app or AppSettings()
         self.db = db or DatabaseSettings()
@@ -311,6 +342,7 @@ class Settings:
         self.clinic = clinic or ClinicSettings()
         self.claims = claims or ClaimSettings()
         self.http = http or HttpSettings()
+        self.storage = storage or StorageSettings()
 
 
 def parse_rate(spec: str) -> tuple[int, float]:
@@ -333,6 +365,7 @@ __all__ = [
     "PaymentSettings",
     "SecuritySettings",
     "Settings",
+    "StorageSettings",
     "npi_check_digit",
     "parse_rate",
 ]
