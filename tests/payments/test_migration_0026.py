@@ -17,7 +17,7 @@ from caremesh.platform.migrate import alembic_config, upgrade
 from caremesh.platform.settings import DatabaseSettings
 from tests.harness import revision_before, running_env, settings_for_tests, throwaway_installation
 
-REVISION = "0026_payments_methods_settlements"
+REVISION = "0026_payment_methods_settlements"
 BEFORE = revision_before(REVISION)
 LATE_EVENING = datetime(2030, 1, 7, 20, 30, tzinfo=UTC)  # 2030-01-08 02:00 in Kolkata
 PAYMENT, FAILED, REFUND = (

@@ -12,7 +12,7 @@ Columns added NOT NULL to rows that exist take a default for those rows; Postgre
 in batch mode (nothing references it before its terms table is created); its terms are kept aside meanwhile.
 
 Revision ID: 0027_insurance_edits_premiums
-Revises: 0024_facilities
+Revises: 0026_payment_methods_settlements
 """
 
 from collections.abc import Sequence
@@ -23,7 +23,7 @@ from alembic import op
 from caremesh.migrations.context_schemas import physical_schema
 
 revision: str = "0027_insurance_edits_premiums"
-down_revision: str | None = "0024_facilities"
+down_revision: str | None = "0026_payment_methods_settlements"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -8,7 +8,7 @@ word); since dropping it cascades to its lines and history, and its disputes ref
 and put back.
 
 Revision ID: 0028_claims_attachments
-Revises: 0024_facilities
+Revises: 0027_insurance_edits_premiums
 """
 
 import re
@@ -20,7 +20,7 @@ from alembic import op
 from caremesh.migrations.context_schemas import physical_schema
 
 revision: str = "0028_claims_attachments"
-down_revision: str | None = "0024_facilities"
+down_revision: str | None = "0027_insurance_edits_premiums"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,8 +7,8 @@ Payments and refunds completed before this revision count on the clinic day they
 timezone the migration runs with (CAREMESH_TIMEZONE, as the app). The new columns of the existing tables are added in
 place (no table rebuild on SQLite, whose `refunds` references `payments`).
 
-Revision ID: 0026_payments_methods_settlements
-Revises: 0024_facilities
+Revision ID: 0026_payment_methods_settlements
+Revises: 0025_billing_credit_notes
 """
 
 from collections.abc import Sequence
@@ -21,8 +21,8 @@ from alembic import op
 from caremesh.migrations.context_schemas import physical_schema
 from caremesh.platform.settings import AppSettings
 
-revision: str = "0026_payments_methods_settlements"
-down_revision: str | None = "0024_facilities"
+revision: str = "0026_payment_methods_settlements"
+down_revision: str | None = "0025_billing_credit_notes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -30,7 +30,6 @@ LIVE = sa.text("deleted_at IS NULL")
 
 
 def upgrade() -> None:
-    _widen_version_column()
     schema = physical_schema("payments")
     when = sa.DateTime(timezone=True)
     op.create_table(
@@ -86,14 +85,6 @@ def upgrade() -> None:
         op.add_column(table, sa.Column("settlement_date", sa.Date(), nullable=True), schema=schema)
         op.create_index(f"ix_{table}_settlement_date", table, ["settlement_date"], schema=schema)
         _date_completed(schema, table)
-
-
-def _widen_version_column() -> None:
-    """This revision's id has 33 characters and Alembic's version column 32, which PostgreSQL enforces (SQLite does
-    not). Alembic writes the new id after `upgrade()`, in the same transaction; the wider column is kept on downgrade
-    (harmless, and later ids may be as long)."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE alembic_version ALTER COLUMN version_num TYPE VARCHAR(64)")
 
 
 def _date_completed(schema: str | None, name: str) -> None:
