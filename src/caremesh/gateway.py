@@ -11,10 +11,11 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from caremesh.contexts import CONTEXTS
 from caremesh.contexts import select as select_contexts
@@ -64,6 +65,27 @@ def context_paths() -> dict[str, list[str]]:
         app.include_router(importlib.import_module(f"caremesh.{name}.api").router, prefix=API_PREFIX)
         found[name] = sorted(app.openapi()["paths"])
     return found
+
+
+def larger_bodies() -> list[tuple[str, str, int]]:
+    """(path template, context, bytes) of every operation that takes bodies over the common limit (attachments),
+    read from the `max_body_bytes` mark of its endpoint."""
+    found: list[tuple[str, str, int]] = []
+    for name in CONTEXTS:
+        for path, route in _operations(importlib.import_module(f"caremesh.{name}.api").router, API_PREFIX):
+            if (limit := getattr(route.endpoint, "max_body_bytes", None)) is not None:
+                found.append((path, name, limit))
+    return sorted(found)
+
+
+def _operations(router: APIRouter, prefix: str) -> Iterator[tuple[str, APIRoute]]:
+    """Every operation of `router` with its full path, also those of routers it includes (FastAPI keeps an
+    included router as one entry that knows its prefix)."""
+    for route in router.routes:
+        if (included := getattr(route, "include_context", None)) is not None:
+            yield from _operations(included.included_router, prefix + included.prefix)
+        elif isinstance(route, APIRoute):
+            yield prefix + route.path, route
 
 
 def locations(paths: dict[str, list[str]]) -> list[tuple[str, str]]:
@@ -160,6 +182,14 @@ def render(listen: str, routes: Sequence[Route], limits: Limits = Limits()) -> s
     ]
     for status in sorted(_ERRORS):
         lines.append(f"    error_page {status} = @problem_{status};")
+    for template, name, limit in larger_bodies():  # regular expressions: checked before the prefixes below
+        lines += [
+            f"    location ~ ^{_regex(template)}$ {{",
+            f"      client_max_body_size {max(limit, limits.max_body_bytes)};",
+            f"      limit_req zone=api burst={limits.burst} nodelay;",
+            f"      proxy_pass http://{name};",
+            "    }",
+        ]
     for location, name in locations(context_paths()):
         lines += [
             f"    location {location} {{",

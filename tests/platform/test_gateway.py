@@ -94,6 +94,17 @@ def test_replicas_share_one_upstream_and_limits_are_written():
     assert "burst=3" in text
 
 
+def test_an_operation_that_takes_larger_bodies_gets_its_own_limit_before_the_prefixes():
+    text = render("127.0.0.1:8080", [Route(CONTEXTS, "127.0.0.1:9001")])
+    attachments = r"location ~ ^/api/v1/disputes/[^/]+/attachments$ {"
+    assert attachments in text
+    block = text[text.index(attachments) : text.index("}", text.index(attachments))]
+    assert "client_max_body_size 10551296;" in block  # 10 MiB and the multipart framing
+    assert "proxy_pass http://claims;" in block
+    assert text.index(attachments) < text.index("location /api/v1/disputes {")
+    assert "client_max_body_size 1048576;" in text  # everything else
+
+
 # --- for real: nginx in front of three processes -------------------------------------------------------------
 
 

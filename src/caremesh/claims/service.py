@@ -54,14 +54,6 @@ from caremesh.platform.uow import UnitOfWork
 NUMBER_PREFIX = "CLM"
 ZERO = domain.ZERO
 
-# What insurance calls each kind of invoice.
-CATEGORY_OF_KIND = {
-    "consultation": insurance.Category.CONSULTATION,
-    "lab": insurance.Category.LAB,
-    "medication": insurance.Category.PHARMACY,
-    "procedure": insurance.Category.PROCEDURE,
-}
-
 
 # --- reading ----------------------------------------------------------------------------------------------
 
@@ -122,7 +114,9 @@ async def create_claim(uow: UnitOfWork, data: ClaimCreate) -> Claim:
     patient = await patients.find_patient(session, invoice.patient_id)
     if patient is None:
         raise NotClaimable("The invoice's patient no longer exists.")
-    category = CATEGORY_OF_KIND[invoice.kind]
+    if invoice.insurance_category is None:  # premiums: the member pays the insurer
+        raise NotClaimable("This invoice is not claimed from an insurer.")
+    category = insurance.Category(invoice.insurance_category)  # the category billing split it under
     payer = await _payer_of(uow, patient, invoice.service_date)
     if payer is None:
         raise NotClaimable("No payer: the patient has no coverage and no insurance identifiers that name a payer.")

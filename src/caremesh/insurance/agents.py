@@ -94,7 +94,7 @@ async def accrue_commission(uow: UnitOfWork, event: InvoicePaid, envelope: Envel
         "invoice_id": event.invoice_id,
         "premium_billing_id": billing.id,
         "period": billing.period,
-        "amount": domain.commission(event.total, billing.commission_percent),
+        "amount": domain.commission(event.amount_paid, billing.commission_percent),
         "currency": event.currency,
         "status": CommissionStatus.ACCRUED.value,
         "payout_id": None,

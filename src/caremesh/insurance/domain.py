@@ -226,6 +226,7 @@ def period_start(period: str) -> date:
     return date(int(year), int(month), 1)
 
 
-def commission(invoice_total: Decimal, commission_percent: Decimal) -> Decimal:
-    """The agent's share of a paid premium invoice, HALF_UP to the cent."""
-    return money(money(invoice_total) * commission_percent / HUNDRED)
+def commission(premium_paid: Decimal, commission_percent: Decimal) -> Decimal:
+    """The agent's share of a premium invoice paid in full: of what the member paid (a credit note lowers it),
+    HALF_UP to the cent."""
+    return money(money(premium_paid) * commission_percent / HUNDRED)
