@@ -12,7 +12,6 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.exc import IntegrityError
 
 from caremesh.audit import contract as audit
 from caremesh.identity.domain import new_secret_token, token_digest
@@ -27,6 +26,7 @@ from caremesh.identity.service import (
     revoke_sessions,
 )
 from caremesh.patients import contract as patients
+from caremesh.platform.db import dialect_insert
 from caremesh.platform.errors import DomainError, NotFound, invalid_field
 from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.schemas import changes_of
@@ -128,31 +128,35 @@ async def register(uow: UnitOfWork, authn: Authenticator, data: RegistrationRequ
         user.password_hash, user.full_name = password_hash, full_name
         user.password_changed_at = user.updated_at = now
         await _void_verification_tokens(uow, user.id)
+        user_id = user.id
     else:
-        user = User(
-            id=uuid.uuid4(),
-            email=email,
-            password_hash=password_hash,
-            full_name=full_name,
-            roles=["patient"],
-            is_active=False,
-            recent_login_failures=[],
-            password_changed_at=now,
-            created_at=now,
-            updated_at=now,
+        # A concurrent sign-up may take the address first: then this one is as if it were taken.
+        user_id = await uow.session.scalar(
+            dialect_insert(uow.session)(User)
+            .values(
+                id=uuid.uuid4(),
+                email=email,
+                password_hash=password_hash,
+                full_name=full_name,
+                roles=["patient"],
+                is_active=False,
+                recent_login_failures=[],
+                password_changed_at=now,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+            .on_conflict_do_nothing(index_elements=["email"])
+            .returning(User.id)
         )
-        uow.session.add(user)
-    try:
-        async with uow.session.begin_nested():
-            await uow.session.flush()
-    except IntegrityError:  # a concurrent sign-up took the address first: as if taken
-        audit.record(uow, "auth.registration_ignored", "user", None)
-        return
+        if user_id is None:
+            audit.record(uow, "auth.registration_ignored", "user", None)
+            return
     raw = new_secret_token()
     expires_at = now + timedelta(seconds=uow.settings.security.email_verification_ttl_seconds)
     uow.session.add(
         EmailVerificationToken(
-            user_id=user.id,
+            user_id=user_id,
             token_hash=token_digest(raw),
             first_name=data.first_name,
             last_name=data.last_name,
@@ -163,9 +167,9 @@ async def register(uow: UnitOfWork, authn: Authenticator, data: RegistrationRequ
     )
     await uow.session.flush()
     uow.publish(
-        EmailVerificationRequested(user_id=user.id, email=email, verification_token=raw, expires_at=expires_at)
+        EmailVerificationRequested(user_id=user_id, email=email, verification_token=raw, expires_at=expires_at)
     )
-    audit.record(uow, "auth.registered", "user", user.id)
+    audit.record(uow, "auth.registered", "user", user_id)
 
 
 async def _awaits_verification(uow: UnitOfWork, user: User) -> bool:

@@ -3,9 +3,10 @@ its owner (user agent, last use), patient self-registration's verification token
 added for any published event answers (NULL for the built-in kinds, whose code names it), one template per event
 type and channel.
 
-Columns are added in place on both databases. Existing sessions count as last used when they were created.
+Columns are added in place on both databases. (The id the issue's plan named, 0029_identity_profile_registration,
+is 34 characters: longer than alembic_version.version_num's 32 on PostgreSQL.) Existing sessions count as last used when they were created.
 
-Revision ID: 0029_identity_profile_registration
+Revision ID: 0029_identity_registration
 Revises: 0024_facilities
 """
 
@@ -16,7 +17,7 @@ from alembic import op
 
 from caremesh.migrations.context_schemas import physical_schema
 
-revision: str = "0029_identity_profile_registration"
+revision: str = "0029_identity_registration"
 down_revision: str | None = "0024_facilities"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
