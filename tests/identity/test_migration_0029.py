@@ -67,9 +67,12 @@ async def test_0029_keeps_users_sessions_and_built_in_templates_both_ways(databa
             "subject": "Claim {{ number }}",
             "body": "Claim {{ number }} is sent.",
         }
-        assert (await env.client.post("/api/v1/notification-templates", json=added, headers=env.admin)).status_code == 201
+        assert (
+            await env.client.post("/api/v1/notification-templates", json=added, headers=env.admin)
+        ).status_code == 201
     upgraded = await _counts(database)
-    assert upgraded["users"] == 1 and upgraded["sessions"] >= 1
+    assert upgraded["users"] == 1
+    assert upgraded["sessions"] >= 1
 
     await _downgrade(database)
     assert await _counts(database) == {**upgraded, "templates": upgraded["templates"] - 1}

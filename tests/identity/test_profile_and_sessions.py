@@ -70,7 +70,9 @@ async def test_a_profile_cannot_change_email_or_roles_nor_take_a_bad_phone_or_a_
 
     for forbidden in ({"roles": ["admin"]}, {"email": "other@example.org"}):
         assert_problem(await patch_profile(env, headers, forbidden, version), 422, "VALIDATION_ERROR")
-    bad_phone = assert_problem(await patch_profile(env, headers, {"phone": "call me"}, version), 422, "VALIDATION_ERROR")
+    bad_phone = assert_problem(
+        await patch_profile(env, headers, {"phone": "call me"}, version), 422, "VALIDATION_ERROR"
+    )
     assert ["phone"] in error_locs(bad_phone)
     assert_problem(await patch_profile(env, headers, {"full_name": None}, version), 422, "VALIDATION_ERROR")
     assert (await patch_profile(env, headers, {"full_name": "First"}, version)).status_code == 200
@@ -104,7 +106,8 @@ async def test_sessions_list_ones_own_live_sessions_with_user_agent_last_use_and
     assert (first["user_agent"], first["current"]) == ("CareMeshApp/2.1 (Android 14)", False)
     assert first["last_used_at"] > first["created_at"]  # refreshed five minutes after login
     assert second["current"] is True
-    assert second["user_agent"].startswith("Mozilla/5.0 ") and len(second["user_agent"]) == 200
+    assert second["user_agent"].startswith("Mozilla/5.0 ")
+    assert len(second["user_agent"]) == 200
     assert second["last_used_at"] == second["created_at"]
 
 
@@ -127,7 +130,9 @@ async def test_revoking_a_session_kills_its_refresh_and_access_tokens_at_once_an
     lost = await login_as(env, user["email"], "Lost phone")
     here = await login_as(env, user["email"], "Desk")
     here_headers = bearer(here["access_token"])
-    [lost_session] = [s for s in (await env.client.get(SESSIONS, headers=here_headers)).json()["items"] if not s["current"]]
+    [lost_session] = [
+        s for s in (await env.client.get(SESSIONS, headers=here_headers)).json()["items"] if not s["current"]
+    ]
 
     response = await env.client.delete(f"{SESSIONS}/{lost_session['id']}", headers=here_headers)
 
@@ -138,7 +143,9 @@ async def test_revoking_a_session_kills_its_refresh_and_access_tokens_at_once_an
     assert (await refresh(env.client, here["refresh_token"])).status_code == 200
     assert await env.count("audit_events", "action = 'auth.session_revoked'") == 1
     # Revoked once: a second time it is gone.
-    assert_problem(await env.client.delete(f"{SESSIONS}/{lost_session['id']}", headers=here_headers), 404, "SESSION_NOT_FOUND")
+    assert_problem(
+        await env.client.delete(f"{SESSIONS}/{lost_session['id']}", headers=here_headers), 404, "SESSION_NOT_FOUND"
+    )
 
 
 async def test_revoking_the_current_session_logs_out(env):

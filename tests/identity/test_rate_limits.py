@@ -145,12 +145,14 @@ async def test_with_limits_in_redis_successful_logins_never_use_up_the_allowance
     probe = RedisRateLimiter(url, namespace="cm-probe")
     try:
         reachable = await probe.ping()
-    except Exception:  # noqa: BLE001 - any failure to reach it means: no Redis here
+    except Exception:
         reachable = False
     finally:
         await probe.close()
     if not reachable:
-        assert not os.environ.get("CAREMESH_TEST_REDIS_URL"), f"CAREMESH_TEST_REDIS_URL is set but {url} does not answer"
+        assert not os.environ.get("CAREMESH_TEST_REDIS_URL"), (
+            f"CAREMESH_TEST_REDIS_URL is set but {url} does not answer"
+        )
         pytest.skip(f"no Redis at {url}")
     shared = {"redis_url": url, "redis_namespace": f"cm-test-{uuid.uuid4().hex}", "login_rate_limit": "3/minute"}
     async with make_env(**shared) as one, make_env(**shared) as other:

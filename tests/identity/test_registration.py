@@ -10,7 +10,16 @@ import time
 import pytest
 
 from tests.harness import USER_PASSWORD
-from tests.identity.helpers import API, assert_problem, bearer, create_user, error_locs, login, new_email, outbox_payloads
+from tests.identity.helpers import (
+    API,
+    assert_problem,
+    bearer,
+    create_user,
+    error_locs,
+    login,
+    new_email,
+    outbox_payloads,
+)
 
 REGISTER = f"{API}/auth/register"
 VERIFY = f"{API}/auth/verify-email"
@@ -71,8 +80,17 @@ async def test_registration_makes_an_inactive_patient_user_and_sends_a_token_sto
     token = payload["verification_token"]
     assert len(token) >= 32
     assert await env.count("email_verification_tokens", "token_hash = :raw", raw=token) == 0
-    [user] = [u for u in (await env.client.get(f"{API}/users", headers=env.admin)).json()["items"] if u["email"] == body["email"]]
-    assert (user["roles"], user["active"], user["patient_id"], user["full_name"]) == (["patient"], False, None, "Asha Rao")
+    [user] = [
+        u
+        for u in (await env.client.get(f"{API}/users", headers=env.admin)).json()["items"]
+        if u["email"] == body["email"]
+    ]
+    assert (user["roles"], user["active"], user["patient_id"], user["full_name"]) == (
+        ["patient"],
+        False,
+        None,
+        "Asha Rao",
+    )
     # Not yet verified: the right password answers as a wrong one would.
     assert_problem(await login(env.client, body["email"], PASSWORD), 401, "INVALID_CREDENTIALS")
 
@@ -90,7 +108,7 @@ async def test_verification_activates_the_user_and_links_a_new_patient_record(op
     assert pair.status_code == 200, pair.text
     headers = bearer(pair.json()["access_token"])
     me = (await env.client.get(f"{API}/auth/me", headers=headers)).json()
-    assert me["active"] is True and me["roles"] == ["patient"]
+    assert (me["active"], me["roles"]) == (True, ["patient"])
     patient = await env.client.get(f"{API}/patients/{me['patient_id']}", headers=headers)
     assert patient.status_code == 200, patient.text
     assert {k: patient.json()[k] for k in ("first_name", "last_name", "date_of_birth", "gender", "email")} == {
@@ -176,7 +194,9 @@ async def test_an_unknown_or_expired_token_is_refused_and_a_new_registration_giv
 
     assert "expired" in refused["detail"]
     # Still unconfirmed: signing up again replaces the pending sign-up (new password, new token; the old one dies).
-    assert (await register(env, registration(email=body["email"], password="a-second-passphrase-99"))).status_code == 202
+    assert (
+        await register(env, registration(email=body["email"], password="a-second-passphrase-99"))
+    ).status_code == 202
     fresh = await verification_token(env, body["email"])
     assert fresh != expired
     assert (await verify(env, fresh)).status_code == 204
@@ -190,7 +210,9 @@ async def test_registering_a_confirmed_address_again_changes_nothing(open_env):
     await register(env, body)
     assert (await verify(env, await verification_token(env, body["email"]))).status_code == 204
 
-    assert (await register(env, registration(email=body["email"], password="attacker-passphrase-11"))).status_code == 202
+    assert (
+        await register(env, registration(email=body["email"], password="attacker-passphrase-11"))
+    ).status_code == 202
 
     assert len([p for p in await outbox_payloads(env, VERIFICATION_EVENT) if p["email"] == body["email"]]) == 1
     assert (await login(env.client, body["email"], PASSWORD)).status_code == 200

@@ -41,7 +41,10 @@ async def test_a_refund_tells_the_patient_the_amount_in_their_currency(env, pati
 
     messages = await messages_of(env, event)
     assert messages["email"]["subject"] == "Refund RFD-2030-000001 of INR 250.00"
-    assert "we refunded INR 250.00 of your payment PAY-2030-000003 for invoice INV-2030-000007" in messages["email"]["body"]
+    assert (
+        "we refunded INR 250.00 of your payment PAY-2030-000003 for invoice INV-2030-000007"
+        in messages["email"]["body"]
+    )
     assert messages["sms"]["body"] == "caremesh: Ravi, we refunded INR 250.00 of payment PAY-2030-000003."
     assert {m["recipient_id"] for m in messages.values()} == {patient["id"]}
 

@@ -110,7 +110,9 @@ async def test_an_event_about_no_patient_goes_to_the_billing_office_or_nowhere(m
         assert created.status_code == 201, created.text
         assert "first_name" not in created.json()["variables"]
         sms = await env.client.post(
-            TEMPLATES, json={**body, "code": "scheme_suspended.sms", "channel": "sms", "subject": None}, headers=env.admin
+            TEMPLATES,
+            json={**body, "code": "scheme_suspended.sms", "channel": "sms", "subject": None},
+            headers=env.admin,
         )
         assert_problem(sms, 422, "VALIDATION_ERROR")
 

@@ -166,9 +166,7 @@ async def register(uow: UnitOfWork, authn: Authenticator, data: RegistrationRequ
         )
     )
     await uow.session.flush()
-    uow.publish(
-        EmailVerificationRequested(user_id=user_id, email=email, verification_token=raw, expires_at=expires_at)
-    )
+    uow.publish(EmailVerificationRequested(user_id=user_id, email=email, verification_token=raw, expires_at=expires_at))
     audit.record(uow, "auth.registered", "user", user_id)
 
 

@@ -211,9 +211,7 @@ class Authenticator:
             )
         if self.hasher.check_needs_rehash(user.password_hash):
             user.password_hash = await self.hash_password(password)
-        session = AuthSession(
-            user_id=user.id, created_at=uow.now(), ip=uow.ip, user_agent=user_agent_of(user_agent)
-        )
+        session = AuthSession(user_id=user.id, created_at=uow.now(), ip=uow.ip, user_agent=user_agent_of(user_agent))
         uow.session.add(session)
         await uow.session.flush()
         audit.record(uow, "auth.login_succeeded", "user", user.id, actor_id=user.id)

@@ -47,7 +47,8 @@ async def create_template(uow: UnitOfWork, data: NotificationTemplateCreate) -> 
     event (also without each optional field), like a PUT. One per event type and channel, held by the database."""
     if data.event_type in published.BUILT_IN_EVENT_TYPES:
         raise TemplateExists(
-            f"{data.event_type} messages have built-in templates: change them with PUT /notification-templates/{{code}}."
+            f"{data.event_type} messages have built-in templates: "
+            "change them with PUT /notification-templates/{code}."
         )
     if data.event_type not in published.templatable_events():
         raise invalid_field("event_type", "is not an event that caremesh publishes", code="UNKNOWN_EVENT_TYPE")
@@ -55,15 +56,15 @@ async def create_template(uow: UnitOfWork, data: NotificationTemplateCreate) -> 
         raise TemplateExists(f"{data.code} is a built-in template's code.")
     kind = published.kind_for(data.event_type)
     if data.channel is Channel.SMS and not kind.for_patient:
-        raise invalid_field("channel", f"{data.event_type} names no patient: its messages go to the billing office by email")
+        raise invalid_field(
+            "channel", f"{data.event_type} names no patient: its messages go to the billing office by email"
+        )
     if data.channel is Channel.EMAIL and data.subject is None:
         raise invalid_field("subject", "an email template needs a subject")
     if data.channel is Channel.SMS and data.subject is not None:
         raise invalid_field("subject", "an SMS template has no subject")
     try:
-        await render_off_loop(
-            rendering.check_template, kind, data.channel, data.subject, data.body, clinic_timezone()
-        )
+        await render_off_loop(rendering.check_template, kind, data.channel, data.subject, data.body, clinic_timezone())
     except TemplateProblem as problem:
         raise invalid_field(problem.field, problem.message, code="INVALID_TEMPLATE") from problem
     now = uow.now()

@@ -54,9 +54,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name="uq_email_verification_tokens_token_hash"),
         schema=identity,
     )
-    op.create_index(
-        "ix_email_verification_tokens_user_id", "email_verification_tokens", ["user_id"], schema=identity
-    )
+    op.create_index("ix_email_verification_tokens_user_id", "email_verification_tokens", ["user_id"], schema=identity)
 
     notifications = physical_schema("notifications")
     op.add_column(
