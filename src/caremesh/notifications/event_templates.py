@@ -100,21 +100,21 @@ async def notify_by_template(uow: UnitOfWork, event: IntegrationEvent, envelope:
     if not templates:
         return []
     kind = published.kind_for(envelope.type)
-    payload = event.to_payload()
+    facts = event.to_payload()  # what templates see: the fields as they travel
     currency = uow.settings.app.currency
     recipient_id: uuid.UUID | None = None
     first_name = ""
     addresses: dict[Channel, str] = {}
     if kind.for_patient:
-        patient_id = payload.get("patient_id")
-        patient = await find_patient(uow.session, uuid.UUID(str(patient_id))) if patient_id else None
+        patient_id = getattr(event, "patient_id", None)
+        patient = await find_patient(uow.session, patient_id) if isinstance(patient_id, uuid.UUID) else None
         if patient is None:
             return _skip(envelope, "patient_unknown")
         recipient_id, first_name = patient.id, patient.first_name
         addresses = dict(domain.addresses(patient.email, patient.phone))
     elif (office := billing_office(uow)) is not None:
         addresses = {Channel.EMAIL: office}
-    variables = domain.variables_for(kind, payload, first_name=first_name, currency=currency, tz=clinic_timezone())
+    variables = domain.variables_for(kind, facts, first_name=first_name, currency=currency, tz=clinic_timezone())
     now = uow.now()
     rows: list[dict[str, Any]] = []
     for template in templates:
