@@ -1,8 +1,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
+from caremesh.claims import contract as claims
+from caremesh.insurance import contract as insurance
+from caremesh.orders import contract as orders
+from caremesh.payments import contract as payments
+from caremesh.platform.messaging.consumer import tables_of
 from caremesh.platform.messaging.envelope import Envelope
 from tests.harness import ADMIN_EMAIL, ADMIN_PASSWORD, assert_problem, every_page, outbox_rows
 
@@ -151,3 +158,108 @@ async def put_template(
 ) -> Any:
     payload = {"body": body, **({"subject": subject} if subject is not None else {}), **extra}
     return await env.client.put(f"{TEMPLATES}/{code}", json=payload, headers=headers or env.admin)
+
+
+# --- issue 16's events, built from the publishers' own classes -----------------------------------------
+
+
+def _when(hour: int) -> datetime:
+    return datetime(2030, 1, 7, hour, 0, tzinfo=UTC)
+
+
+def order_confirmed(patient_id: str, **overrides: Any) -> dict[str, Any]:
+    event = orders.OrderConfirmed(
+        order_id=uuid.uuid4(),
+        number="ORD-2030-000003",
+        patient_id=uuid.UUID(str(patient_id)),
+        type="lab",
+        invoice_id=uuid.uuid4(),
+        confirmed_at=_when(10),
+    )
+    return {**event.to_payload(), **overrides}
+
+
+def order_cancelled(patient_id: str, **overrides: Any) -> dict[str, Any]:
+    event = orders.OrderCancelled(
+        order_id=uuid.uuid4(),
+        number="ORD-2030-000004",
+        patient_id=uuid.UUID(str(patient_id)),
+        type="prescription",
+        reason=None,
+        cancelled_at=_when(11),
+    )
+    return {**event.to_payload(), **overrides}
+
+
+def payment_refunded(patient_id: str, **overrides: Any) -> dict[str, Any]:
+    event = payments.PaymentRefunded(
+        refund_id=uuid.uuid4(),
+        reference="RFD-2030-000001",
+        payment_id=uuid.uuid4(),
+        payment_reference="PAY-2030-000003",
+        invoice_id=uuid.uuid4(),
+        invoice_number="INV-2030-000007",
+        patient_id=uuid.UUID(str(patient_id)),
+        amount=Decimal("250"),
+        currency="INR",
+        reason="Overpaid at the desk",
+        balance_due=Decimal("250.00"),
+        created_at=_when(12),
+    )
+    return {**event.to_payload(), **overrides}
+
+
+def coverage_created(patient_id: str, **overrides: Any) -> dict[str, Any]:
+    event = insurance.CoverageCreated(
+        coverage_id=uuid.uuid4(),
+        patient_id=uuid.UUID(str(patient_id)),
+        scheme_id=uuid.uuid4(),
+        payer_id=uuid.uuid4(),
+        valid_from=date(2030, 1, 1),
+        valid_to=None,
+        created_at=_when(9),
+    )
+    return {**event.to_payload(), **overrides}
+
+
+def claim_adjudicated(patient_id: str, **overrides: Any) -> dict[str, Any]:
+    event = claims.ClaimAdjudicated(
+        claim_id=uuid.uuid4(),
+        number="CLM-2030-000005",
+        invoice_id=uuid.uuid4(),
+        patient_id=uuid.UUID(str(patient_id)),
+        status="partially_approved",
+        approved_amount=Decimal("1200.00"),
+        claimed_amount=Decimal("1436.40"),
+        manual=False,
+        adjudicated_at=_when(13),
+    )
+    return {**event.to_payload(), **overrides}
+
+
+def claim_paid(patient_id: str, **overrides: Any) -> dict[str, Any]:
+    event = claims.ClaimPaid(
+        claim_id=uuid.uuid4(),
+        number="CLM-2030-000005",
+        invoice_id=uuid.uuid4(),
+        patient_id=uuid.UUID(str(patient_id)),
+        paid_amount=Decimal("1200.00"),
+        remittance_id="RA-2030-0001",
+        paid_at=_when(14),
+    )
+    return {**event.to_payload(), **overrides}
+
+
+async def deliver_again(env: Any, event: Envelope) -> None:
+    """What a transport does when it redelivers: the same envelope to notifications once more."""
+    async with env.uow() as uow:
+        uow.session.add(
+            tables_of("notifications").deliveries(
+                consumer="notifications",
+                event_id=event.id,
+                event_type=event.type,
+                envelope=event.to_dict(),
+                attempts=0,
+                next_attempt_at=env.clock.now(),
+            )
+        )

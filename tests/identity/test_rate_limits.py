@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 
 from tests.harness import USER_PASSWORD
 from tests.identity.helpers import API, assert_problem, bearer, create_user, login, me, token_pair
@@ -131,3 +132,35 @@ async def test_the_sixth_api_request_of_a_user_within_a_minute_is_rate_limited(m
         assert_rate_limited(await me(env.client, headers))
         # The limit is per user: the admin (one request so far) is not affected.
         assert (await me(env.client, env.admin)).status_code == 200
+
+
+async def test_with_limits_in_redis_successful_logins_never_use_up_the_allowance(make_env):
+    """The same rule where limits hold across processes: a success gives its count back in Redis too."""
+    import os
+    import uuid
+
+    from caremesh.platform.ratelimit import RedisRateLimiter
+
+    url = os.environ.get("CAREMESH_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+    probe = RedisRateLimiter(url, namespace="cm-probe")
+    try:
+        reachable = await probe.ping()
+    except Exception:
+        reachable = False
+    finally:
+        await probe.close()
+    if not reachable:
+        assert not os.environ.get("CAREMESH_TEST_REDIS_URL"), (
+            f"CAREMESH_TEST_REDIS_URL is set but {url} does not answer"
+        )
+        pytest.skip(f"no Redis at {url}")
+    shared = {"redis_url": url, "redis_namespace": f"cm-test-{uuid.uuid4().hex}", "login_rate_limit": "3/minute"}
+    async with make_env(**shared) as one, make_env(**shared) as other:
+        user = await create_user(other)  # the last started: on PostgreSQL its start reset the database
+        async with client_at(one, "198.51.100.40") as first, client_at(other, "198.51.100.40") as second:
+            for client in (first, second) * 4:
+                assert (await login(client, user["email"])).status_code == 200
+            for client in (first, second, first):
+                assert_problem(await login(client, user["email"], WRONG), 401, "INVALID_CREDENTIALS")
+
+            assert_rate_limited(await login(second, user["email"]))

@@ -29,16 +29,25 @@ CODE = "appointment_booked.email"
 KINDS = [
     "appointment_booked",
     "appointment_cancelled",
+    "claim_adjudicated",
+    "claim_paid",
+    "coverage_created",
+    "email_verification",
     "imaging_reported",
     "invoice_issued",
     "lab_result_ready",
+    "order_cancelled",
+    "order_confirmed",
     "order_failed",
     "password_reset",
     "payment_completed",
     "payment_failed",
+    "premium_invoice_issued",
+    "refund_issued",
 ]
-# Every kind has an email and an SMS template, but a password reset goes by email only.
-CODES = [f"{k}.{c}" for k in KINDS for c in ("email", "sms") if f"{k}.{c}" != "password_reset.sms"]
+# Every patient's kind has an email and an SMS template; tokens and the billing office's messages go by email only.
+EMAIL_ONLY = {"claim_adjudicated", "claim_paid", "email_verification", "password_reset"}
+CODES = [f"{k}.{c}" for k in KINDS for c in ("email", "sms") if c == "email" or k not in EMAIL_ONLY]
 
 
 async def template(env, code: str = CODE) -> dict:
@@ -47,7 +56,7 @@ async def template(env, code: str = CODE) -> dict:
     return response.json()
 
 
-async def test_every_kind_has_an_email_and_an_sms_template_and_a_password_reset_only_an_email(env):
+async def test_every_kind_has_an_email_template_and_every_patients_kind_an_sms_one(env):
     response = await env.client.get(TEMPLATES, headers=env.admin)
 
     assert response.status_code == 200, response.text
@@ -57,7 +66,7 @@ async def test_every_kind_has_an_email_and_an_sms_template_and_a_password_reset_
     for item in page["items"]:
         assert item["version"] == 1
         assert (item["subject"] is None) == (item["channel"] == "sms")
-        if item["code"] != "password_reset.email":
+        if item["code"].partition(".")[0] not in EMAIL_ONLY:
             assert {"first_name", "currency"} <= set(item["variables"])
     reset = next(t for t in page["items"] if t["code"] == "password_reset.email")
     assert (reset["event_type"], reset["variables"]) == (
@@ -82,7 +91,7 @@ async def test_templates_page_by_code(env):
     first = (await env.client.get(TEMPLATES, params={"limit": 5}, headers=env.admin)).json()
     rest = (await env.client.get(TEMPLATES, params={"cursor": first["next_cursor"]}, headers=env.admin)).json()
     codes = [t["code"] for t in first["items"] + rest["items"]]
-    assert len(codes) == len(CODES) == 17
+    assert len(codes) == len(CODES) == 30
     assert codes == sorted(codes)
 
 
@@ -227,7 +236,7 @@ async def test_start_up_adds_missing_templates_and_keeps_edited_ones(env):
     assert (edited["subject"], edited["body"], edited["version"]) == ("Edited", "Edited {{ number }}", 2)
     restored = await template(env, "order_failed.sms")
     assert (restored["body"], restored["version"]) == (domain.KINDS["order_failed"].sms, 1)
-    assert await env.count("notification_templates") == 17
+    assert await env.count("notification_templates") == len(CODES)
 
 
 async def test_a_missing_template_falls_back_to_the_default(env):

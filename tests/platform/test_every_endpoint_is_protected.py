@@ -18,6 +18,8 @@ PUBLIC = {
     ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/auth/password-reset/request"),
     ("POST", "/api/v1/auth/password-reset/confirm"),
+    ("POST", "/api/v1/auth/register"),
+    ("POST", "/api/v1/auth/verify-email"),
 }
 OPERATIONS = re.compile(r"^(/api/v1)?/(health/live|health/ready|metrics)$")
 SAMPLE_ID = "00000000-0000-4000-8000-000000000000"

@@ -25,6 +25,8 @@ CREDENTIALS = {
     "/api/v1/auth/change-password",
     "/api/v1/auth/password-reset/request",
     "/api/v1/auth/password-reset/confirm",
+    "/api/v1/auth/register",
+    "/api/v1/auth/verify-email",
 }
 SAMPLE_ID = "00000000-0000-4000-8000-000000000000"
 

@@ -18,6 +18,7 @@ from tests.harness import settings_for_tests
 # but answer one thing, each with the reason it keeps its own shape.
 NOT_LISTS = {
     "/api/v1/auth/me": "the caller's own user",
+    "/api/v1/auth/profile": "the caller's own profile",
     "/api/v1/audit-events/verify": "one verdict over the chain",
     "/api/v1/schemes/{scheme_id}/premium-quote": "one rate for one age",
     "/api/v1/practitioners/{practitioner_id}/availability": "API.md fixes `{slots}` for one day's free slots",

@@ -8,13 +8,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import ValidationError
 
-from caremesh.identity import service
+from caremesh.identity import self_service, service
 from caremesh.identity.schemas import (
     ChangePasswordRequest,
+    EmailVerification,
     LoginRequest,
     PasswordResetConfirm,
     PasswordResetRequest,
+    ProfileRead,
+    ProfileUpdate,
     RefreshRequest,
+    RegistrationRequest,
+    SessionRead,
     TokenPair,
     UserCreate,
     UserRead,
@@ -72,7 +77,7 @@ async def _throttled_login(
     never use up its allowance by logging in correctly. The attempt is counted while it runs, so concurrent
     guesses cannot all slip under the limit."""
     counted = await _limit_login(request, email)
-    tokens = await authn.login(uow, email, password)
+    tokens = await authn.login(uow, email, password, request.headers.get("user-agent"))
     await request.app.state.rate_limiter.release(counted)
     return tokens
 
@@ -137,6 +142,76 @@ async def request_password_reset(body: PasswordResetRequest, request: Request, u
 )
 async def confirm_password_reset(body: PasswordResetConfirm, uow: Uow, authn: Auth) -> Response:
     await authn.confirm_password_reset(uow, body.token, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@auth.get("/profile")
+async def get_profile(principal: CurrentPrincipal, uow: Uow, response: Response) -> ProfileRead:
+    return read_model(ProfileRead, await self_service.get_profile(uow, principal), response)
+
+
+@auth.patch("/profile", responses=problems(service.UserNotFound))
+async def update_profile(
+    body: ProfileUpdate, principal: CurrentPrincipal, uow: Uow, if_match: IfMatch, response: Response
+) -> ProfileRead:
+    user = await self_service.update_profile(uow, principal, body, if_match)
+    return read_model(ProfileRead, user, response)
+
+
+def _refresh_ttl(request: Request) -> int:
+    return request.app.state.settings.security.refresh_token_ttl_seconds
+
+
+@auth.get("/sessions")
+async def list_sessions(
+    principal: CurrentPrincipal, uow: Uow, request: Request, page: Annotated[PageParams, Depends()]
+) -> Page[SessionRead]:
+    rows, cursor = await self_service.list_sessions(uow, principal, page, _refresh_ttl(request))
+    items = [
+        SessionRead(
+            id=row.id,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at or row.created_at,
+            user_agent=row.user_agent,
+            current=row.id == principal.session_id,
+        )
+        for row in rows
+    ]
+    return Page(items=items, next_cursor=cursor)
+
+
+@auth.delete(
+    "/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problems(self_service.SessionNotFound)
+)
+async def revoke_session(session_id: uuid.UUID, principal: CurrentPrincipal, uow: Uow, request: Request) -> Response:
+    await self_service.revoke_session(uow, principal, session_id, _refresh_ttl(request))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@auth.post(
+    "/register",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
+    responses=problems(self_service.RegistrationClosed, RateLimited),
+)
+async def register(body: RegistrationRequest, request: Request, uow: Uow, authn: Auth) -> Response:
+    """Patient self-registration (when `CAREMESH_SELF_REGISTRATION=true`; else 404). Always 202, also for an
+    address already registered; the verification email goes to the address."""
+    self_service.check_registration_open(uow)
+    await _limit_login(request, str(body.email))
+    await self_service.register(uow, authn, body)
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@auth.post(
+    "/verify-email",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(self_service.RegistrationClosed, self_service.InvalidVerificationToken),
+)
+async def verify_email(body: EmailVerification, uow: Uow) -> Response:
+    """Confirm a self-registration with the token from its email: the account works from now on."""
+    self_service.check_registration_open(uow)
+    await self_service.verify_email(uow, body.token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

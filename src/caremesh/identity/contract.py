@@ -8,13 +8,21 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.identity.events import (
+    EMAIL_VERIFICATION_REQUESTED,
     PASSWORD_RESET_REQUESTED,
+    EmailVerificationRequested,
     PasswordResetRequested,
 )
 from caremesh.identity.models import AuthSession, User
 from caremesh.platform.security import Principal
 
-__all__ = ["PASSWORD_RESET_REQUESTED", "PasswordResetRequested", "load_principal"]
+__all__ = [
+    "EMAIL_VERIFICATION_REQUESTED",
+    "PASSWORD_RESET_REQUESTED",
+    "EmailVerificationRequested",
+    "PasswordResetRequested",
+    "load_principal",
+]
 
 
 # Built once: every authenticated request runs it, and building a statement (and its cache key) costs as much

@@ -20,3 +20,17 @@ class PasswordResetRequested(IntegrationEvent):
 
 
 PASSWORD_RESET_REQUESTED = PasswordResetRequested.event_type
+
+
+@integration_event("user.email_verification_requested")
+class EmailVerificationRequested(IntegrationEvent):
+    """A self-registered patient's one-time token that proves the address, for the notifications context to
+    deliver; never logged."""
+
+    user_id: uuid.UUID
+    email: str
+    verification_token: str = field(repr=False)
+    expires_at: datetime
+
+
+EMAIL_VERIFICATION_REQUESTED = EmailVerificationRequested.event_type

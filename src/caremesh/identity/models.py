@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from caremesh.platform.db import Base, UTCDateTime, new_id
@@ -17,6 +17,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str] = mapped_column(String(200))
+    # E.164-like, set by the user on their profile; personal data: never log it.
+    phone: Mapped[str | None] = mapped_column(String(20))
     roles: Mapped[list[str]] = mapped_column(JSON)
     patient_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     practitioner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
@@ -44,6 +46,10 @@ class AuthSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
     ip: Mapped[str | None] = mapped_column(String(64))
+    # The client that logged in (cut to USER_AGENT_MAX characters), and when the session last issued tokens (login
+    # or refresh): a session is live until a refresh token issued then would have expired.
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class _SingleUseToken:
@@ -69,4 +75,17 @@ class PasswordResetToken(_SingleUseToken, Base):
     __tablename__ = "password_reset_tokens"
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("identity.users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EmailVerificationToken(_SingleUseToken, Base):
+    """A self-registration waiting for its email address to be confirmed: what the patient record will be made
+    of once it is (names and date of birth are personal data: never log them)."""
+
+    __tablename__ = "email_verification_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("identity.users.id"), index=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    date_of_birth: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from caremesh.identity.domain import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from caremesh.platform.permissions import ROLES
-from caremesh.platform.schemas import Email, Strict
+from caremesh.platform.schemas import Email, Phone, Strict, not_clearable
 from caremesh.platform.timeutil import OutDateTime
 
 Role = Literal[ROLES]  # type: ignore[valid-type]
@@ -94,3 +95,50 @@ class UserRead(BaseModel):
     version: int
     created_at: OutDateTime
     updated_at: OutDateTime
+
+
+FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+OneTimeToken = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ProfileRead(BaseModel):
+    id: uuid.UUID
+    email: str
+    full_name: str
+    phone: str | None
+    roles: list[str]
+    patient_id: uuid.UUID | None
+    practitioner_id: uuid.UUID | None
+    version: int
+    created_at: OutDateTime
+    updated_at: OutDateTime
+
+
+class ProfileUpdate(Strict):
+    """Only the fields sent change; `phone: null` clears the phone number. Email and roles are the admin's."""
+
+    model_config = ConfigDict(json_schema_extra=not_clearable("full_name"))
+
+    full_name: FullName | None = None
+    phone: Phone | None = Field(None, description="E.164-like: an optional +, then 7 to 15 digits")
+
+
+class SessionRead(BaseModel):
+    id: uuid.UUID
+    created_at: OutDateTime
+    last_used_at: OutDateTime
+    user_agent: str | None
+    current: bool
+
+
+class RegistrationRequest(Strict):
+    email: Email
+    password: NewPassword
+    first_name: PersonName
+    last_name: PersonName
+    date_of_birth: date
+
+
+class EmailVerification(Strict):
+    token: OneTimeToken

@@ -95,6 +95,17 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+USER_AGENT_MAX = 200  # characters of a client's User-Agent kept on its session
+
+
+def user_agent_of(header: str | None) -> str | None:
+    """What a session keeps of the client's User-Agent: printable, at most USER_AGENT_MAX characters."""
+    if not header:
+        return None
+    printable = "".join(char for char in header if char.isprintable()).strip()
+    return printable[:USER_AGENT_MAX] or None
+
+
 @dataclass
 class Authenticator:
     """Identity's collaborators that come from settings: hashing cost, token lifetimes, lockout."""
@@ -131,6 +142,7 @@ class Authenticator:
 
     async def _issue(self, uow: UnitOfWork, user: User, session: AuthSession) -> TokenPair:
         now = uow.now()
+        session.last_used_at = now
         raw = new_secret_token()
         uow.session.add(
             RefreshToken(
@@ -177,7 +189,7 @@ class Authenticator:
             retry = int((user.locked_until - now).total_seconds()) + 1
             raise AccountLocked(headers={"Retry-After": str(retry)})
 
-    async def login(self, uow: UnitOfWork, email: str, password: str) -> TokenPair:
+    async def login(self, uow: UnitOfWork, email: str, password: str, user_agent: str | None = None) -> TokenPair:
         email = normalise_email(email)
         # Argon2 runs before the write transaction: on SQLite that transaction holds the only write lock.
         stored = await self._stored_hash(uow, None, email)
@@ -199,7 +211,7 @@ class Authenticator:
             )
         if self.hasher.check_needs_rehash(user.password_hash):
             user.password_hash = await self.hash_password(password)
-        session = AuthSession(user_id=user.id, created_at=uow.now(), ip=uow.ip)
+        session = AuthSession(user_id=user.id, created_at=uow.now(), ip=uow.ip, user_agent=user_agent_of(user_agent))
         uow.session.add(session)
         await uow.session.flush()
         audit.record(uow, "auth.login_succeeded", "user", user.id, actor_id=user.id)
@@ -230,7 +242,7 @@ class Authenticator:
 
     async def logout(self, uow: UnitOfWork, principal: Principal) -> None:
         if principal.session_id:
-            await _revoke_sessions(uow, principal.user_id, "logout", only=principal.session_id)
+            await revoke_sessions(uow, principal.user_id, "logout", only=principal.session_id)
         audit.record(uow, "auth.logout", "session", principal.session_id)
 
     async def change_password(self, uow: UnitOfWork, principal: Principal, current: str, new: str) -> None:
@@ -250,7 +262,7 @@ class Authenticator:
             raise invalid_field("new_password", "must differ from the current password", code="WEAK_PASSWORD")
         user.password_hash = new_hash
         user.password_changed_at = user.updated_at = uow.now()
-        await _revoke_sessions(uow, user.id, "password_changed", keep=principal.session_id)
+        await revoke_sessions(uow, user.id, "password_changed", keep=principal.session_id)
         await _void_reset_tokens(uow, user.id)
         audit.record(uow, "auth.password_changed", "user", user.id)
 
@@ -293,7 +305,7 @@ class Authenticator:
         user.password_hash = new_hash
         user.password_changed_at = user.updated_at = now
         user.recent_login_failures, user.locked_until = [], None
-        await _revoke_sessions(uow, user.id, "password_reset")
+        await revoke_sessions(uow, user.id, "password_reset")
         await _void_reset_tokens(uow, user.id)  # this one and any other still outstanding
         audit.record(uow, "auth.password_reset", "user", user.id, actor_id=user.id)
 
@@ -343,7 +355,7 @@ async def _check_links(
         raise practitioners.PractitionerNotFound("No such practitioner.", title=NotFound.title)
 
 
-async def _revoke_sessions(
+async def revoke_sessions(
     uow: UnitOfWork, user_id: uuid.UUID, reason: str, *, only: uuid.UUID | None = None, keep: uuid.UUID | None = None
 ) -> None:
     query = (
@@ -401,7 +413,7 @@ async def update_user(uow: UnitOfWork, user_id: uuid.UUID, data: UserUpdate, exp
     if "active" in changes:
         user.is_active = active
         if not active:
-            await _revoke_sessions(uow, user.id, "user_disabled")
+            await revoke_sessions(uow, user.id, "user_disabled")
     if changes:
         user.updated_at = uow.now()
         await uow.session.flush()

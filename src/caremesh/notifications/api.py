@@ -5,12 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response, status
 
-from caremesh.notifications import service
+from caremesh.notifications import event_templates, service
 from caremesh.notifications.errors import NotificationNotFound, TemplateNotFound
 from caremesh.notifications.schemas import (
     NotificationFilters,
     NotificationRead,
     NotificationSend,
+    NotificationTemplateCreate,
     NotificationTemplateRead,
     NotificationTemplateUpdate,
 )
@@ -55,6 +56,22 @@ async def get_notification(notification_id: uuid.UUID, uow: Uow) -> Notification
 @router.get("/notification-templates", dependencies=[require("notifications:manage")])
 async def list_templates(uow: Uow, page: Annotated[PageParams, Depends()]) -> Page[NotificationTemplateRead]:
     return read_page(NotificationTemplateRead, await service.list_templates(uow, page))
+
+
+@router.post(
+    "/notification-templates",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[require("notifications:manage")],
+    responses=problems(event_templates.TemplateExists),
+)
+async def create_template(body: NotificationTemplateCreate, uow: Uow, response: Response) -> NotificationTemplateRead:
+    """Add a template for any published event that has no built-in one (422 UNKNOWN_EVENT_TYPE otherwise;
+    409 TEMPLATE_EXISTS for a taken code or an event and channel with a template). Its variables are the event's
+    fields, plus `first_name` and `currency` when the event names a patient (the message then goes to them;
+    else to the billing office, by email)."""
+    template = await event_templates.create_template(uow, body)
+    response.headers["Location"] = f"/api/v1/notification-templates/{template.code}"
+    return read_model(NotificationTemplateRead, template, response)
 
 
 @router.get(

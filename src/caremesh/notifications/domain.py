@@ -74,6 +74,7 @@ class EventKind:
     optional: frozenset[str] = frozenset()
     secret: str | None = None
     for_patient: bool = True  # a patient's message: `first_name` and `currency` are variables too
+    to_billing_office: bool = False  # sent to CAREMESH_BILLING_EMAIL (by email), not to the patient
 
     @property
     def channels(self) -> tuple[Channel, ...]:
@@ -261,6 +262,209 @@ KINDS: dict[str, EventKind] = {
                 "the report on your imaging study is ready. Please sign in to caremesh or ask your care team to see it."
             ),
             sms="caremesh: {{ first_name }}, your imaging report is ready. Sign in or ask your care team.",
+        ),
+        EventKind(
+            key="order_confirmed",
+            fields=("order_id", "number", "type", "invoice_id", "confirmed_at"),
+            sample={
+                "order_id": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
+                "number": "ORD-2026-000042",
+                "type": "lab",
+                "invoice_id": "0b7f5e1c-2a4d-4e8b-9c3f-6d1a2b3c4d5e",
+                "confirmed_at": "2026-03-02T10:15:00Z",
+            },
+            words=frozenset({"type"}),
+            instants=frozenset({"confirmed_at"}),
+            subject="Your {{ type }} order {{ number }} is confirmed",
+            email=_letter(
+                "your {{ type }} order {{ number }} is confirmed ({{ confirmed_at }}).\n"
+                "Your care team will tell you when and where it is ready."
+            ),
+            sms="caremesh: {{ first_name }}, your {{ type }} order {{ number }} is confirmed.",
+        ),
+        EventKind(
+            key="order_cancelled",
+            fields=("order_id", "number", "type", "reason", "cancelled_at"),
+            sample={
+                "order_id": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
+                "number": "ORD-2026-000042",
+                "type": "prescription",
+                "reason": "The doctor changed the prescription",
+                "cancelled_at": "2026-03-02T11:00:00Z",
+            },
+            words=frozenset({"type"}),
+            instants=frozenset({"cancelled_at"}),
+            optional=frozenset({"reason"}),
+            subject="Your {{ type }} order {{ number }} is cancelled",
+            email=_letter(
+                "your {{ type }} order {{ number }} was cancelled on {{ cancelled_at }}.\n"
+                "Anything it reserved is released, and you are not charged for it."
+            ),
+            sms="caremesh: {{ first_name }}, your {{ type }} order {{ number }} is cancelled.",
+        ),
+        EventKind(
+            key="refund_issued",
+            fields=(
+                "refund_id",
+                "reference",
+                "payment_id",
+                "payment_reference",
+                "invoice_id",
+                "invoice_number",
+                "amount",
+                "reason",
+                "balance_due",
+                "created_at",
+            ),
+            sample={
+                "refund_id": "6b5a4f3e-2d1c-4b0a-9f8e-7d6c5b4a3f2e",
+                "reference": "REF-2026-000042",
+                "payment_id": "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
+                "payment_reference": "PAY-2026-000042",
+                "invoice_id": "0b7f5e1c-2a4d-4e8b-9c3f-6d1a2b3c4d5e",
+                "invoice_number": "INV-2026-000042",
+                "amount": "500.00",
+                "reason": "Overpaid at the desk",
+                "balance_due": "500.00",
+                "currency": "INR",
+                "created_at": "2026-03-03T09:00:00Z",
+            },
+            money=frozenset({"amount", "balance_due"}),
+            instants=frozenset({"created_at"}),
+            subject="Refund {{ reference }} of {{ amount }}",
+            email=_letter(
+                "we refunded {{ amount }} of your payment {{ payment_reference }} for invoice {{ invoice_number }} "
+                "({{ reference }}, {{ created_at }}).\n"
+                "Balance due on the invoice: {{ balance_due }}."
+            ),
+            sms="caremesh: {{ first_name }}, we refunded {{ amount }} of payment {{ payment_reference }}.",
+        ),
+        EventKind(
+            key="coverage_created",
+            fields=("coverage_id", "scheme_id", "payer_id", "valid_from", "valid_to", "created_at"),
+            sample={
+                "coverage_id": "2f3e4d5c-6b7a-4981-a0b1-c2d3e4f5a6b7",
+                "scheme_id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                "payer_id": "0f1e2d3c-4b5a-4697-8877-665544332211",
+                "valid_from": "2026-03-01",
+                "valid_to": "2027-02-28",
+                "created_at": "2026-03-01T08:00:00Z",
+            },
+            optional=frozenset({"valid_to"}),
+            instants=frozenset({"created_at"}),
+            subject="Your insurance coverage is on file",
+            email=_letter(
+                "your insurance coverage is now on file with us, valid from {{ valid_from }}"
+                "{% if valid_to %} to {{ valid_to }}{% endif %}.\n"
+                "We will bill your insurer for its share of your care."
+            ),
+            sms="caremesh: {{ first_name }}, your insurance coverage is on file from {{ valid_from }}.",
+        ),
+        EventKind(
+            key="premium_invoice_issued",
+            fields=("invoice_id", "number", *_INVOICE_AMOUNTS, "issued_at"),
+            sample={
+                "invoice_id": "0b7f5e1c-2a4d-4e8b-9c3f-6d1a2b3c4d5e",
+                "number": "INV-2026-000043",
+                "subtotal": "1200.00",
+                "discount_amount": "0.00",
+                "tax_amount": "144.00",
+                "total": "1344.00",
+                "insurance_amount": "0.00",
+                "patient_amount": "1344.00",
+                "balance_due": "1344.00",
+                "currency": "INR",
+                "issued_at": "2026-03-01T06:00:00Z",
+            },
+            money=frozenset(_INVOICE_AMOUNTS),
+            instants=frozenset({"issued_at"}),
+            subject="Your insurance premium: invoice {{ number }}, {{ balance_due }} due",
+            email=_letter(
+                "your monthly insurance premium is invoiced: invoice {{ number }}, issued on {{ issued_at }}.\n"
+                "Premium {{ subtotal }}, tax {{ tax_amount }}, total {{ total }}; {{ balance_due }} is due.\n"
+                "Paying on time keeps your coverage in force."
+            ),
+            sms="caremesh: {{ first_name }}, your premium invoice {{ number }} is issued; {{ balance_due }} is due.",
+        ),
+        # To the billing office (CAREMESH_BILLING_EMAIL), by email: they carry no patient's name.
+        EventKind(
+            key="claim_adjudicated",
+            fields=(
+                "claim_id",
+                "number",
+                "invoice_id",
+                "status",
+                "approved_amount",
+                "claimed_amount",
+                "manual",
+                "adjudicated_at",
+            ),
+            sample={
+                "claim_id": "4d3c2b1a-0f9e-4d8c-b7a6-f5e4d3c2b1a0",
+                "number": "CLM-2026-000042",
+                "invoice_id": "0b7f5e1c-2a4d-4e8b-9c3f-6d1a2b3c4d5e",
+                "status": "partially_approved",
+                "approved_amount": "1200.00",
+                "claimed_amount": "1496.88",
+                "manual": False,
+                "adjudicated_at": "2026-03-04T12:00:00Z",
+            },
+            money=frozenset({"approved_amount", "claimed_amount"}),
+            words=frozenset({"status"}),
+            instants=frozenset({"adjudicated_at"}),
+            for_patient=False,
+            to_billing_office=True,
+            subject="Claim {{ number }} {{ status }}: {{ approved_amount }} of {{ claimed_amount }}",
+            email=(
+                "Claim {{ number }} was adjudicated {{ status }}{% if manual %} by hand{% endif %} "
+                "on {{ adjudicated_at }}: {{ approved_amount }} approved of {{ claimed_amount }} claimed." + _SIGN_OFF
+            ),
+            sms=None,
+        ),
+        EventKind(
+            key="claim_paid",
+            fields=("claim_id", "number", "invoice_id", "paid_amount", "remittance_id", "paid_at"),
+            sample={
+                "claim_id": "4d3c2b1a-0f9e-4d8c-b7a6-f5e4d3c2b1a0",
+                "number": "CLM-2026-000042",
+                "invoice_id": "0b7f5e1c-2a4d-4e8b-9c3f-6d1a2b3c4d5e",
+                "paid_amount": "1200.00",
+                "remittance_id": "RA-2026-0042",
+                "paid_at": "2026-03-10T09:00:00Z",
+            },
+            money=frozenset({"paid_amount"}),
+            instants=frozenset({"paid_at"}),
+            for_patient=False,
+            to_billing_office=True,
+            subject="Claim {{ number }} paid: {{ paid_amount }}",
+            email=(
+                "The payer paid {{ paid_amount }} on claim {{ number }} (remittance {{ remittance_id }}, "
+                "{{ paid_at }})." + _SIGN_OFF
+            ),
+            sms=None,
+        ),
+        EventKind(
+            # To the address a patient signed up with, by email only (as a password reset).
+            key="email_verification",
+            fields=("token", "expires_at", "email"),
+            sample={
+                "token": "Xq3v9Lw0S7dJ2k8Pz5Rt1Yb4Nc6Hf0Ga3Me7Ui9Oo2Q",
+                "expires_at": "2026-03-03T09:00:00Z",
+                "email": "asha.rao@example.org",
+            },
+            instants=frozenset({"expires_at"}),
+            secret="token",
+            for_patient=False,
+            subject="Confirm your caremesh account",
+            email=(
+                "Hello,\n\n"
+                "someone signed up for a caremesh patient account with {{ email }}.\n"
+                "To confirm it is you, enter this code:\n\n"
+                "    {{ token }}\n\n"
+                "It works once, until {{ expires_at }}. If you did not sign up, ignore this email: "
+                "no account is opened without it." + _SIGN_OFF
+            ),
+            sms=None,
         ),
         EventKind(
             # To a user (staff or patient) by email only, never an SMS: whoever reads the phone's lock

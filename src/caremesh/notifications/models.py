@@ -58,17 +58,26 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+# One added template per event type and channel: an event makes at most one message per channel.
+ONE_PER_EVENT_TYPE_AND_CHANNEL = "uq_notification_templates_event_type_channel"
+
+
 class NotificationTemplate(Base):
-    """A template per event kind and channel, code `<kind>.<channel>` (see domain.KINDS)."""
+    """A template per event type and channel: the built-in kinds' (code `<kind>.<channel>`, see domain.KINDS) and
+    those added for any other published event (`POST /notification-templates`, a code of the author's choosing)."""
 
     __tablename__ = "notification_templates"
     __table_args__ = (
+        Index(ONE_PER_EVENT_TYPE_AND_CHANNEL, "event_type", "channel", unique=True),
         CheckConstraint("channel IN ('email', 'sms')", name="channel_known"),
         CheckConstraint("channel <> 'email' OR subject IS NOT NULL", name="email_has_subject"),
         CheckConstraint("channel <> 'sms' OR subject IS NULL", name="sms_has_no_subject"),
     )
 
     code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # The event a template added by POST answers; None for a built-in kind's (its code names the kind, and the kind
+    # its event: triggers.KIND_EVENTS).
+    event_type: Mapped[str | None] = mapped_column(String(100))
     channel: Mapped[str] = mapped_column(String(10))
     subject: Mapped[str | None] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
-from caremesh.notifications import domain, triggers
+from caremesh.notifications import published
 from caremesh.notifications.domain import Channel, Status
 from caremesh.platform.repository import ListFilters
 from caremesh.platform.schemas import Strict
@@ -98,30 +99,52 @@ class NotificationTemplateUpdate(Strict):
     body: BodyText
 
 
-def _kind(code: str) -> domain.EventKind:
-    parsed = domain.parse_code(code)
-    if parsed is None:  # only bootstrap creates templates, from domain.KINDS
-        raise LookupError(f"no kind of message for template {code}")
-    return parsed[0]
+def _answers(template: Any) -> dict[str, Any]:
+    """A stored template's columns with what they tell: the event it answers and the variables that event gives."""
+    if isinstance(template, Mapping):
+        return dict(template)
+    found = published.template_kind(template.code, template.event_type, template.channel)
+    if found is None:  # only bootstrap and POST create templates, for events that exist
+        raise LookupError(f"no event for template {template.code}")
+    kind, _channel, event_type = found
+    columns = {name: getattr(template, name) for name in _TEMPLATE_COLUMNS}
+    return {**columns, "event_type": event_type, "variables": kind.variables}
 
 
-def _event_type(code: str) -> str:
-    return triggers.KIND_EVENTS[_kind(code).key]
+_TEMPLATE_COLUMNS = ("code", "channel", "subject", "body", "version", "created_at", "updated_at")
 
 
-def _variables(code: str) -> list[str]:
-    return _kind(code).variables
-
-
-# A stored template, with what its code (`<kind>.<channel>`) tells: the event that makes its messages and the
-# variables that event gives it (both read from `code`). No docstring: it would show in the OpenAPI document.
+# A stored template, with the event that makes its messages and the variables that event gives it (read from the
+# template by a before-validator: a computed field would publish readOnly). No docstring: it would show in the
+# OpenAPI document.
 class NotificationTemplateRead(BaseModel):
     code: str
-    event_type: Annotated[str, BeforeValidator(_event_type)] = Field(validation_alias="code")
+    event_type: str
     channel: Channel
     subject: str | None
     body: str
-    variables: Annotated[list[str], BeforeValidator(_variables)] = Field(validation_alias="code")
+    variables: list[str]
     version: int
     created_at: OutDateTime
     updated_at: OutDateTime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_template(cls, template: Any) -> dict[str, Any]:
+        return _answers(template)
+
+
+class NotificationTemplateCreate(Strict):
+    """A template for any published event other than those with built-in templates (edited with PUT)."""
+
+    code: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_.-]*$")] = Field(
+        description="Lower-case letters, digits, `_`, `.` and `-`, e.g. claim_submitted.email"
+    )
+    event_type: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="A published event type, e.g. claim.submitted (else 422 UNKNOWN_EVENT_TYPE)"
+    )
+    channel: Channel
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
+        None, description="Required for email templates; SMS templates have none"
+    )
+    body: BodyText

@@ -21,13 +21,20 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.audit import contract as audit
 from caremesh.identity import contract as identity
-from caremesh.notifications import domain, rendering
+from caremesh.notifications import domain, published, rendering
 from caremesh.notifications.domain import Channel, Status
 from caremesh.notifications.errors import NotificationNotFound, TemplateNotFound
 from caremesh.notifications.models import Notification, NotificationTemplate
 from caremesh.notifications.rendering import TemplateProblem
 from caremesh.notifications.schemas import NotificationSend, NotificationTemplateUpdate
-from caremesh.notifications.triggers import PASSWORD_RESET, PATIENT_EVENTS, PatientEvent
+from caremesh.notifications.triggers import (
+    EMAIL_VERIFICATION,
+    OFFICE_EVENTS,
+    PASSWORD_RESET,
+    OfficeEvent,
+    PatientEvent,
+    kind_of,
+)
 from caremesh.patients.contract import PatientNotFound, find_patient
 from caremesh.platform.db import dialect_insert
 from caremesh.platform.errors import check_version, invalid_field
@@ -206,7 +213,7 @@ async def notify_patient(uow: UnitOfWork, event: PatientEvent, envelope: Envelop
     An edited template that fails for this event gives way to the default (see `_render_event`). Templates
     see the event's fields as they travel (`to_payload()`), so their variables do not depend on Python types.
     """
-    kind = domain.KINDS[PATIENT_EVENTS[type(event)]]
+    kind = domain.KINDS[kind_of(event)]
     patient = await find_patient(uow.session, event.patient_id)
     if patient is None:
         return _skip(envelope, "patient_unknown")
@@ -241,22 +248,74 @@ async def notify_patient(uow: UnitOfWork, event: PatientEvent, envelope: Envelop
     return created
 
 
+def billing_office(uow: UnitOfWork) -> str | None:
+    """The billing office's address (CAREMESH_BILLING_EMAIL), or None when unset or not an address."""
+    address = uow.settings.notifications.billing_email
+    if not address:
+        return None
+    try:
+        return str(_EMAIL.validate_python(address))
+    except ValidationError:
+        return None
+
+
+async def notify_billing_office(uow: UnitOfWork, event: OfficeEvent, envelope: Envelope) -> list[uuid.UUID]:
+    """Queue the email a claim event makes for the billing office; nothing when no office address is set."""
+    kind = domain.KINDS[OFFICE_EVENTS[type(event)]]
+    address = billing_office(uow)
+    if address is None:
+        return _skip(envelope, "no_billing_email")
+    variables = domain.variables_for(
+        kind, event.to_payload(), first_name="", currency=uow.settings.app.currency, tz=clinic_timezone()
+    )
+    templates = await _templates(uow, kind)
+    row = _queued(
+        uow.now(),
+        Channel.EMAIL,
+        address,
+        await _render_event(kind, Channel.EMAIL, templates[Channel.EMAIL], variables),
+        recipient_id=None,
+        template=domain.template_code(kind.key, Channel.EMAIL),
+        source_event_id=envelope.id,
+    )
+    new_id = await _queue(uow, row)
+    return [] if new_id is None else [new_id]
+
+
 async def send_password_reset(
     uow: UnitOfWork, event: identity.PasswordResetRequested, envelope: Envelope
 ) -> uuid.UUID | None:
-    """Queue the email that carries a password reset token to the address the user signed up with.
+    """Queue the email that carries a password reset token to the address the user signed up with."""
+    return await _send_token(uow, PASSWORD_RESET, event.email, event.reset_token, event, envelope)
+
+
+async def send_email_verification(
+    uow: UnitOfWork, event: identity.EmailVerificationRequested, envelope: Envelope
+) -> uuid.UUID | None:
+    """Queue the email that carries a self-registration's verification token to the address being verified."""
+    return await _send_token(uow, EMAIL_VERIFICATION, event.email, event.verification_token, event, envelope)
+
+
+async def _send_token(
+    uow: UnitOfWork,
+    kind_key: str,
+    email: str,
+    token: str,
+    event: identity.PasswordResetRequested | identity.EmailVerificationRequested,
+    envelope: Envelope,
+) -> uuid.UUID | None:
+    """Queue an email that carries a one-time token of identity's.
 
     The stored message shows the token as domain.SECRET_PLACEHOLDER; the token itself waits in `secret`
     for the dispatcher, which puts it in when sending and clears it once the message is sent or failed.
     The message has no recipient_id (it is to a user, not a patient), so no patient-role user sees it.
     """
-    kind = domain.KINDS[PASSWORD_RESET]
-    token = event.reset_token
+    kind = domain.KINDS[kind_key]
     if not _TOKEN.fullmatch(token):
-        _skip(envelope, "no_reset_token")
+        _skip(envelope, "no_token")
         return None
     try:
-        address = str(_EMAIL.validate_python(event.email))
+        address = str(_EMAIL.validate_python(email))
     except ValidationError:
         _skip(envelope, "no_email")
         return None
@@ -364,13 +423,14 @@ async def list_templates(uow: UnitOfWork, page: PageParams) -> tuple[list[Notifi
 async def _template(
     uow: UnitOfWork, code: str, *, for_update: bool = False
 ) -> tuple[NotificationTemplate, domain.EventKind, Channel]:
-    """The template with this code, and the kind and channel the code names; a template whose code names no
-    kind of message is not found either."""
+    """The template with this code, and the kind and channel it is for; a template that answers no event (a
+    code that names no kind, an event no longer published) is not found either."""
     template = await TEMPLATES.load(uow, code, for_update=for_update)
-    parsed = domain.parse_code(code)
-    if parsed is None:
+    found = published.template_kind(template.code, template.event_type, template.channel)
+    if found is None:
         raise TemplateNotFound(_no_template(code))
-    return template, *parsed
+    kind, channel, _event_type = found
+    return template, kind, channel
 
 
 async def get_template(uow: UnitOfWork, code: str) -> NotificationTemplate:

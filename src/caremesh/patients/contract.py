@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from caremesh.patients import service
 from caremesh.patients.errors import PatientNotFound
 from caremesh.patients.events import (
     PATIENT_DELETED,
@@ -21,7 +23,10 @@ from caremesh.patients.events import (
     PatientUpdated,
 )
 from caremesh.patients.models import Patient
+from caremesh.patients.schemas import PatientCreate
+from caremesh.platform.errors import invalid_field
 from caremesh.platform.mapping import from_attributes
+from caremesh.platform.uow import UnitOfWork
 
 __all__ = [
     "PATIENT_DELETED",
@@ -33,6 +38,7 @@ __all__ = [
     "PatientSummary",
     "PatientUpdated",
     "find_patient",
+    "register_patient",
 ]
 
 
@@ -75,3 +81,19 @@ async def find_patient(session: AsyncSession, patient_id: uuid.UUID, *, lock: bo
     if patient is None:
         return None
     return from_attributes(PatientSummary, patient)
+
+
+async def register_patient(
+    uow: UnitOfWork, *, first_name: str, last_name: str, date_of_birth: date, email: str
+) -> uuid.UUID:
+    """Register a new patient in the caller's transaction (a self-registration confirmed by identity), as
+    `POST /patients` would: the same checks (422 on a bad name, address or date of birth), audit and
+    `patient.registered`. Gender is `unknown` until the patient or the front desk says otherwise."""
+    try:
+        data = PatientCreate(
+            first_name=first_name, last_name=last_name, date_of_birth=date_of_birth, gender="unknown", email=email
+        )
+    except ValidationError as error:
+        first = error.errors(include_input=False)[0]
+        raise invalid_field(str(first["loc"][0]), first["msg"]) from None
+    return (await service.register_patient(uow, data)).id

@@ -79,6 +79,9 @@ class SecuritySettings(BaseSettings):
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
     argon2_parallelism: int = 4
+    # Patients may sign themselves up (POST /auth/register); off: that route answers 404 as if it did not exist.
+    self_registration: bool = False
+    email_verification_ttl_seconds: int = 24 * 3600
 
     def signing_secret(self) -> str:
         """The HS256 secret: from settings, else generated once and kept in `secret_file`."""
@@ -211,6 +214,9 @@ class NotificationSettings(BaseSettings):
     notification_backoff_max_seconds: float = 3600.0
     notification_send_timeout_seconds: float = 10.0
     notification_poll_seconds: float = 1.0
+    # The billing office's address: claim messages (and templates for events about no patient) go there;
+    # unset: those messages are not sent.
+    billing_email: str | None = None
 
 
 class OrderSettings(BaseSettings):
