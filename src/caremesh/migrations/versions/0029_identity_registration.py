@@ -7,7 +7,7 @@ Columns are added in place on both databases. (The id the issue's plan named, 00
 is 34 characters: longer than alembic_version.version_num's 32 on PostgreSQL.) Existing sessions count as last used when they were created.
 
 Revision ID: 0029_identity_registration
-Revises: 0024_facilities
+Revises: 0028_claims_attachments
 """
 
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ from alembic import op
 from caremesh.migrations.context_schemas import physical_schema
 
 revision: str = "0029_identity_registration"
-down_revision: str | None = "0024_facilities"
+down_revision: str | None = "0028_claims_attachments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
