@@ -267,7 +267,8 @@ async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool
             }
             booked.append(await _call(client, "POST", "/appointments", admin, json=body))
 
-    # The first patient's insurer, scheme and coverage, so their visit's invoice is split by the scheme.
+    # The first patient's insurer, scheme (benefits, premium rates) and coverage, sold by an agent, so their visit's
+    # invoice is split by the scheme and the month's premium run bills them.
     payer = await _call(
         client, "POST", "/payers", admin, json={"code": "CAREPLUS", "name": "CarePlus Health", "bin": "610014"}
     )
@@ -288,11 +289,17 @@ async def _seed(client: httpx.AsyncClient, credentials: DemoCredentials) -> bool
             "requires_preauth": False,
         }
         await _call(client, "POST", f"/schemes/{scheme['id']}/benefits", admin, json=benefit)
+    for min_age, max_age, premium in ((0, 17, "450.00"), (18, 59, "900.00"), (60, None, "1600.00")):
+        rate = {"min_age": min_age, "max_age": max_age, "monthly_premium": premium}
+        await _call(client, "POST", f"/schemes/{scheme['id']}/premium-rates", admin, json=rate)
+    agent = {"code": "AG-001", "name": "Priya Nair", "commission_percent": "5.00"}
+    agent_id = (await _call(client, "POST", "/agents", admin, json=agent))["id"]
     coverage = {
         "patient_id": patients[0]["id"],
         "scheme_id": scheme["id"],
         "member_id": "MBR10001",
         "valid_from": date(today.year, 1, 1).isoformat(),
+        "agent_id": agent_id,
     }
     await _call(client, "POST", "/coverages", admin, json=coverage)
 
