@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete
 from structlog.testing import capture_logs
 
-from caremesh.notifications import domain, rendering, service
+from caremesh.notifications import catalogue, domain, rendering, service
 from caremesh.notifications.models import NotificationTemplate
 from tests.builders.notifications import (
     TEMPLATES,
@@ -99,7 +99,7 @@ async def test_a_template_is_read_with_its_etag(env):
     response = await env.client.get(f"{TEMPLATES}/{CODE}", headers=env.admin)
     assert response.status_code == 200, response.text
     assert response.headers["ETag"] == '"1"'
-    subject, body = domain.KINDS["appointment_booked"].default(domain.Channel.EMAIL)
+    subject, body = catalogue.KINDS["appointment_booked"].default(domain.Channel.EMAIL)
     assert (response.json()["subject"], response.json()["body"]) == (subject, body)
 
 
@@ -235,7 +235,7 @@ async def test_start_up_adds_missing_templates_and_keeps_edited_ones(env):
     edited = await template(env)
     assert (edited["subject"], edited["body"], edited["version"]) == ("Edited", "Edited {{ number }}", 2)
     restored = await template(env, "order_failed.sms")
-    assert (restored["body"], restored["version"]) == (domain.KINDS["order_failed"].sms, 1)
+    assert (restored["body"], restored["version"]) == (catalogue.KINDS["order_failed"].sms, 1)
     assert await env.count("notification_templates") == len(CODES)
 
 
@@ -336,7 +336,7 @@ async def test_a_render_runs_in_a_worker_thread_and_is_given_up_on_at_its_time_l
     assert time.perf_counter() - started < 0.9  # 0.1 s and the grace of 0.5 s, not the whole second
     assert ticks >= 5  # the loop was free while the worker slept
 
-    booked = domain.KINDS["appointment_booked"]
+    booked = catalogue.KINDS["appointment_booked"]
     with pytest.raises(rendering.TemplateProblem, match="takes longer than 0 s to render"):
         await service.render_off_loop(
             rendering.check_template, booked, domain.Channel.SMS, None, "{{ number }}", UTC, time_limit=0

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from caremesh.app import create_app
 from caremesh.billing.tariffs import DEFAULT_TARIFFS
-from caremesh.notifications.domain import default_templates
+from caremesh.notifications.catalogue import default_templates
 from caremesh.platform.db import Database
 from caremesh.platform.migrate import current_revision, head_revision, upgrade
 from caremesh.platform.settings import DatabaseSettings, Settings

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from caremesh.notifications.catalogue import KINDS, default_templates, parse_code, template_code
 from caremesh.notifications.domain import (
     BODY_MAX,
-    KINDS,
     LOOP_MAX,
     RANGE_MAX,
     SECRET_PLACEHOLDER,
@@ -21,16 +21,13 @@ from caremesh.notifications.domain import (
     Status,
     addresses,
     backoff_seconds,
-    default_templates,
     format_instant,
     format_money,
     humanize,
-    parse_code,
     parse_smtp_url,
     reveal,
     sample_variables,
     status_after_failure,
-    template_code,
     variables_for,
 )
 from caremesh.notifications.rendering import TemplateProblem, check_template, render, render_kind, render_message

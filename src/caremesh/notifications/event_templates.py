@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from caremesh.audit import contract as audit
-from caremesh.notifications import domain, published, rendering
+from caremesh.notifications import catalogue, domain, published, rendering
 from caremesh.notifications.domain import Channel
 from caremesh.notifications.models import NotificationTemplate
 from caremesh.notifications.rendering import TemplateProblem
@@ -52,7 +52,7 @@ async def create_template(uow: UnitOfWork, data: NotificationTemplateCreate) -> 
         )
     if data.event_type not in published.templatable_events():
         raise invalid_field("event_type", "is not an event that caremesh publishes", code="UNKNOWN_EVENT_TYPE")
-    if domain.parse_code(data.code) is not None:
+    if catalogue.parse_code(data.code) is not None:
         raise TemplateExists(f"{data.code} is a built-in template's code.")
     kind = published.kind_for(data.event_type)
     if data.channel is Channel.SMS and not kind.for_patient:

@@ -63,7 +63,7 @@ ONE_PER_EVENT_TYPE_AND_CHANNEL = "uq_notification_templates_event_type_channel"
 
 
 class NotificationTemplate(Base):
-    """A template per event type and channel: the built-in kinds' (code `<kind>.<channel>`, see domain.KINDS) and
+    """A template per event type and channel: the built-in kinds' (code `<kind>.<channel>`, see catalogue.KINDS) and
     those added for any other published event (`POST /notification-templates`, a code of the author's choosing)."""
 
     __tablename__ = "notification_templates"

@@ -20,7 +20,8 @@ from functools import cache
 from typing import Any
 
 from caremesh.contexts import CONTEXTS
-from caremesh.notifications.domain import SAMPLE_CURRENCY, Channel, EventKind, parse_code
+from caremesh.notifications.catalogue import parse_code
+from caremesh.notifications.domain import SAMPLE_CURRENCY, Channel, EventKind
 from caremesh.notifications.triggers import BUILT_IN_EVENT_TYPES, KIND_EVENTS
 from caremesh.platform.messaging.events import IntegrationEvent, event_classes
 

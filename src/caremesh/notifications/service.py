@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from caremesh.audit import contract as audit
 from caremesh.identity import contract as identity
-from caremesh.notifications import domain, published, rendering
+from caremesh.notifications import catalogue, domain, published, rendering
 from caremesh.notifications.domain import Channel, Status
 from caremesh.notifications.errors import NotificationNotFound, TemplateNotFound
 from caremesh.notifications.models import Notification, NotificationTemplate
@@ -97,7 +97,7 @@ async def bootstrap(uow: UnitOfWork) -> None:
             "created_at": now,
             "updated_at": now,
         }
-        for code, channel, subject, body in domain.default_templates()
+        for code, channel, subject, body in catalogue.default_templates()
     ]
     statement = (
         dialect_insert(uow.session)(NotificationTemplate).values(rows).on_conflict_do_nothing(index_elements=["code"])
@@ -116,7 +116,7 @@ def _skip(envelope: Envelope, reason: str) -> list[uuid.UUID]:
 
 async def _templates(uow: UnitOfWork, kind: domain.EventKind) -> dict[Channel, tuple[str | None, str]]:
     """(subject, body) per channel: the stored templates, the defaults where none is stored."""
-    codes = {domain.template_code(kind.key, channel): channel for channel in kind.channels}
+    codes = {catalogue.template_code(kind.key, channel): channel for channel in kind.channels}
     stored = await uow.session.scalars(select(NotificationTemplate).where(NotificationTemplate.code.in_(codes)))
     found = {channel: kind.default(channel) for channel in kind.channels}
     for template in stored:
@@ -154,7 +154,7 @@ async def _render_event(
             raise
         log.warning(
             "notification_template_failed",
-            template=domain.template_code(kind.key, channel),
+            template=catalogue.template_code(kind.key, channel),
             error_type=type(problem.__cause__ or problem).__name__,
         )
     return await render_off_loop(rendering.render_kind, kind, channel, *default, variables)
@@ -213,7 +213,7 @@ async def notify_patient(uow: UnitOfWork, event: PatientEvent, envelope: Envelop
     An edited template that fails for this event gives way to the default (see `_render_event`). Templates
     see the event's fields as they travel (`to_payload()`), so their variables do not depend on Python types.
     """
-    kind = domain.KINDS[kind_of(event)]
+    kind = catalogue.KINDS[kind_of(event)]
     patient = await find_patient(uow.session, event.patient_id)
     if patient is None:
         return _skip(envelope, "patient_unknown")
@@ -236,7 +236,7 @@ async def notify_patient(uow: UnitOfWork, event: PatientEvent, envelope: Envelop
             address,
             await _render_event(kind, channel, templates[channel], variables),
             recipient_id=patient.id,
-            template=domain.template_code(kind.key, channel),
+            template=catalogue.template_code(kind.key, channel),
             source_event_id=envelope.id,
         )
         for channel, address in targets
@@ -261,7 +261,7 @@ def billing_office(uow: UnitOfWork) -> str | None:
 
 async def notify_billing_office(uow: UnitOfWork, event: OfficeEvent, envelope: Envelope) -> list[uuid.UUID]:
     """Queue the email a claim event makes for the billing office; nothing when no office address is set."""
-    kind = domain.KINDS[OFFICE_EVENTS[type(event)]]
+    kind = catalogue.KINDS[OFFICE_EVENTS[type(event)]]
     address = billing_office(uow)
     if address is None:
         return _skip(envelope, "no_billing_email")
@@ -275,7 +275,7 @@ async def notify_billing_office(uow: UnitOfWork, event: OfficeEvent, envelope: E
         address,
         await _render_event(kind, Channel.EMAIL, templates[Channel.EMAIL], variables),
         recipient_id=None,
-        template=domain.template_code(kind.key, Channel.EMAIL),
+        template=catalogue.template_code(kind.key, Channel.EMAIL),
         source_event_id=envelope.id,
     )
     new_id = await _queue(uow, row)
@@ -310,7 +310,7 @@ async def _send_token(
     for the dispatcher, which puts it in when sending and clears it once the message is sent or failed.
     The message has no recipient_id (it is to a user, not a patient), so no patient-role user sees it.
     """
-    kind = domain.KINDS[kind_key]
+    kind = catalogue.KINDS[kind_key]
     if not _TOKEN.fullmatch(token):
         _skip(envelope, "no_token")
         return None
@@ -331,7 +331,7 @@ async def _send_token(
         address,
         message,
         recipient_id=None,
-        template=domain.template_code(kind.key, Channel.EMAIL),
+        template=catalogue.template_code(kind.key, Channel.EMAIL),
         source_event_id=envelope.id,
         secret=token,
     )
@@ -360,7 +360,7 @@ async def send_notification(uow: UnitOfWork, data: NotificationSend) -> Notifica
         template = await TEMPLATES.load(uow, data.template)
         if channel is not None and channel.value != template.channel:
             raise invalid_field("channel", f"the template {template.code} is for {template.channel}")
-        parsed = domain.parse_code(template.code)
+        parsed = catalogue.parse_code(template.code)
         if parsed is not None and parsed[0].secret is not None:
             # Its secret would be stored as given in `data`; these messages come only from their event.
             raise invalid_field("template", f"{template.code} messages are sent only when their event happens")

@@ -1,5 +1,5 @@
 """The events that make messages with built-in templates: each event of another context a patient hears about, the
-kind of message (domain.KINDS) it makes, the claim events the billing office hears about, and the password resets
+kind of message (catalogue.KINDS) it makes, the claim events the billing office hears about, and the password resets
 and email verifications that identity asks for. Templates added for other events: see published.py."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ PatientEvent = (
     | imaging.ImagingReported
     | insurance.CoverageCreated
 )
-# Each event the patient hears about, and the kind of message it makes (domain.KINDS).
+# Each event the patient hears about, and the kind of message it makes (catalogue.KINDS).
 PATIENT_EVENTS: dict[type[PatientEvent], str] = {
     scheduling.AppointmentBooked: "appointment_booked",
     scheduling.AppointmentCancelled: "appointment_cancelled",
