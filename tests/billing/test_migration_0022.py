@@ -8,17 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from caremesh.platform.db import Database, physical_schema
-from caremesh.platform.migrate import alembic_config, upgrade
+from caremesh.platform.migrate import upgrade
 from caremesh.platform.settings import DatabaseSettings
 from tests.builders.billing import completed_visit_invoice
 from tests.builders.payments import make_payment
 from tests.builders.records import record_procedure
 from tests.harness import revision_before, running_env, settings_for_tests, throwaway_installation
+from tests.migration_steps import downgrade
 
 BEFORE = revision_before("0022_procedure_billing")
 
@@ -57,15 +57,6 @@ async def _refuses(settings: DatabaseSettings, statement: str) -> bool:
     return False
 
 
-async def _downgrade(settings: DatabaseSettings) -> None:
-    db = Database(settings)
-    try:
-        async with db.engine.begin() as connection:
-            await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), BEFORE))
-    finally:
-        await db.dispose()
-
-
 async def test_0022_keeps_invoices_lines_and_the_invoice_checks_both_ways(database, tmp_path):
     await upgrade(database)
     settings = settings_for_tests(database, tmp_path)
@@ -75,7 +66,7 @@ async def test_0022_keeps_invoices_lines_and_the_invoice_checks_both_ways(databa
         await env.drain()
     assert await _rows(database) == (1, 2)
 
-    await _downgrade(database)
+    await downgrade(database, BEFORE)
     assert await _rows(database) == (1, 2)
     assert await _refuses(database, "UPDATE {invoices} SET total = '1.00'")  # total_adds_up, after the rebuild
 

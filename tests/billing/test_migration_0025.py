@@ -8,16 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import text
 
 from caremesh.platform.db import Database
-from caremesh.platform.migrate import alembic_config, upgrade
+from caremesh.platform.migrate import upgrade
 from caremesh.platform.settings import DatabaseSettings
 from tests.billing.test_migration_0022 import _refuses, _rows, _table
 from tests.builders.billing import completed_visit_invoice, free_line, make_credit_note, manual_invoice, read_invoice
 from tests.builders.payments import make_payment
 from tests.harness import revision_before, running_env, settings_for_tests, throwaway_installation
+from tests.migration_steps import downgrade
 
 BEFORE = revision_before("0025_billing_credit_notes")
 
@@ -26,15 +26,6 @@ BEFORE = revision_before("0025_billing_credit_notes")
 def database(tmp_path: Path) -> Iterator[DatabaseSettings]:
     with throwaway_installation(tmp_path, "bil") as settings:
         yield settings
-
-
-async def _downgrade(settings: DatabaseSettings) -> None:
-    db = Database(settings)
-    try:
-        async with db.engine.begin() as connection:
-            await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), BEFORE))
-    finally:
-        await db.dispose()
 
 
 async def _scalar(settings: DatabaseSettings, sql: str) -> object:
@@ -54,7 +45,7 @@ async def test_0025_keeps_invoices_and_their_checks_both_ways(database, tmp_path
         await make_payment(env, bill["id"], "10.00")
     assert await _rows(database) == (1, 1)
 
-    await _downgrade(database)
+    await downgrade(database, BEFORE)
     assert await _rows(database) == (1, 1)
     assert await _refuses(database, "UPDATE {invoices} SET total = '1.00'")  # total_adds_up, after the rebuild
     assert await _refuses(database, "UPDATE {invoices} SET amount_paid = '168.01'")  # payments within, the old way
@@ -72,6 +63,6 @@ async def test_0025_keeps_invoices_and_their_checks_both_ways(database, tmp_path
         await manual_invoice(env, bill["patient_id"], [free_line()])
 
     with pytest.raises(RuntimeError, match="cannot be undone"):
-        await _downgrade(database)
+        await downgrade(database, BEFORE)
     assert await _rows(database) == (2, 2)
     assert await _scalar(database, "SELECT count(*) FROM {invoices} WHERE status = 'paid'") == 1

@@ -8,15 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from caremesh.platform.db import Database, physical_schema
-from caremesh.platform.migrate import alembic_config, upgrade
+from caremesh.platform.migrate import upgrade
 from caremesh.platform.settings import DatabaseSettings
 from tests.builders.claims import dispute, insured_invoice, make_claim, ok, rejected_claim
 from tests.harness import revision_before, running_env, settings_for_tests, throwaway_installation
+from tests.migration_steps import downgrade
 
 BEFORE = revision_before("0028_claims_attachments")
 TABLES = ("claims", "claim_lines", "claim_history", "claim_disputes")
@@ -53,15 +53,6 @@ async def _refuses(settings: DatabaseSettings, statement: str) -> bool:
     return False
 
 
-async def _downgrade(settings: DatabaseSettings) -> None:
-    db = Database(settings)
-    try:
-        async with db.engine.begin() as connection:
-            await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), BEFORE))
-    finally:
-        await db.dispose()
-
-
 async def test_0028_keeps_claims_and_their_rows_and_checks_both_ways(database, tmp_path):
     await upgrade(database)
     settings = settings_for_tests(database, tmp_path)
@@ -73,7 +64,7 @@ async def test_0028_keeps_claims_and_their_rows_and_checks_both_ways(database, t
     kept = await _counts(database)
     assert kept == [2, 2, 4, 1]  # two claims of one line; created, created-submitted-rejected; one dispute
 
-    await _downgrade(database)
+    await downgrade(database, BEFORE)
     assert await _counts(database) == kept
     assert await _refuses(database, "UPDATE {claims} SET status = 'withdrawn'")  # not a status before 0028
     assert await _refuses(database, "UPDATE {claims} SET claimed_amount = '0.00'")  # claimed_positive came through
@@ -88,5 +79,5 @@ async def test_0028_keeps_claims_and_their_rows_and_checks_both_ways(database, t
         assert again["status"] == "draft"
 
     with pytest.raises(RuntimeError, match="withdrawn"):
-        await _downgrade(database)
+        await downgrade(database, BEFORE)
     assert await _counts(database) == [3, 3, 6, 1]

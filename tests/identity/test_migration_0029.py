@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import text
 
 from caremesh.platform.db import Database, physical_schema
-from caremesh.platform.migrate import alembic_config, upgrade
+from caremesh.platform.migrate import upgrade
 from caremesh.platform.settings import DatabaseSettings
 from tests.harness import revision_before, running_env, settings_for_tests, throwaway_installation
+from tests.migration_steps import downgrade
 
 REVISION = "0029_identity_registration"
 BEFORE = revision_before(REVISION)
@@ -47,15 +47,6 @@ async def _counts(settings: DatabaseSettings) -> dict[str, int]:
         await db.dispose()
 
 
-async def _downgrade(settings: DatabaseSettings) -> None:
-    db = Database(settings)
-    try:
-        async with db.engine.begin() as connection:
-            await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), BEFORE))
-    finally:
-        await db.dispose()
-
-
 async def test_0029_keeps_users_sessions_and_built_in_templates_both_ways(database, tmp_path):
     await upgrade(database)
     settings = settings_for_tests(database, tmp_path)
@@ -74,7 +65,7 @@ async def test_0029_keeps_users_sessions_and_built_in_templates_both_ways(databa
     assert upgraded["users"] == 1
     assert upgraded["sessions"] >= 1
 
-    await _downgrade(database)
+    await downgrade(database, BEFORE)
     assert await _counts(database) == {**upgraded, "templates": upgraded["templates"] - 1}
 
     await upgrade(database)

@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from caremesh.platform.db import Database, physical_schema
-from caremesh.platform.migrate import alembic_config, upgrade
+from caremesh.platform.migrate import upgrade
 from caremesh.platform.settings import DatabaseSettings
 from tests.builders.insurance import (
     SCHEMES,
@@ -26,6 +25,7 @@ from tests.builders.insurance import (
     run_premiums,
 )
 from tests.harness import revision_before, running_env, settings_for_tests, throwaway_installation
+from tests.migration_steps import downgrade
 
 BEFORE = revision_before("0027_insurance_edits_premiums")
 
@@ -59,15 +59,6 @@ async def _refuses(settings: DatabaseSettings, sql: str) -> bool:
     return False
 
 
-async def _downgrade(settings: DatabaseSettings) -> None:
-    db = Database(settings)
-    try:
-        async with db.engine.begin() as connection:
-            await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), BEFORE))
-    finally:
-        await db.dispose()
-
-
 async def test_0027_keeps_insurance_data_both_ways(database, tmp_path):
     await upgrade(database)
     settings = settings_for_tests(database, tmp_path)
@@ -85,7 +76,7 @@ async def test_0027_keeps_insurance_data_both_ways(database, tmp_path):
     )
     assert await _query(database, counts) == [(1, 1, 1)]
 
-    await _downgrade(database)
+    await downgrade(database, BEFORE)
     assert await _query(database, counts) == [(1, 1, 1)]
     terms = "SELECT coverage_percent, copay_amount, deductible, annual_limit FROM {benefits}"
     assert [tuple(str(v) for v in row) for row in await _query(database, terms)] == [("80.00", "7.50", "0.00", "None")]

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from caremesh.platform.db import Database, physical_schema
-from caremesh.platform.migrate import alembic_config, upgrade
+from caremesh.platform.migrate import upgrade
 from caremesh.platform.settings import DatabaseSettings
 from tests.harness import revision_before, running_env, settings_for_tests, throwaway_installation
+from tests.migration_steps import downgrade
 
 REVISION = "0026_payment_methods_settlements"
 BEFORE = revision_before(REVISION)
@@ -35,15 +35,6 @@ def database(tmp_path: Path) -> Iterator[DatabaseSettings]:
 
 def _table(settings: DatabaseSettings, name: str) -> str:
     return name if settings.is_sqlite else f'"{physical_schema("payments", settings.database_schema)}".{name}'
-
-
-async def _downgrade(settings: DatabaseSettings) -> None:
-    db = Database(settings)
-    try:
-        async with db.engine.begin() as connection:
-            await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), BEFORE))
-    finally:
-        await db.dispose()
 
 
 async def _sql(settings: DatabaseSettings, statement: str, **params: object) -> list[tuple]:
@@ -103,7 +94,7 @@ async def test_0026_dates_completed_money_and_goes_both_ways_keeping_rows(
     assert [(status, settled and _day(settled)) for status, settled in dated] == [("completed", day), ("failed", None)]
     assert [_day(d) for (d,) in await _sql(database, "SELECT settlement_date FROM {refunds}")] == [day]
 
-    await _downgrade(database)
+    await downgrade(database, BEFORE)
     assert await _sql(database, "SELECT count(*) FROM {payments}") == [(2,)]
     assert await _sql(database, "SELECT count(*) FROM {refunds}") == [(1,)]
     with pytest.raises(sa.exc.DBAPIError):  # the column went with the downgrade
