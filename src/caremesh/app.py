@@ -18,7 +18,7 @@ from caremesh.contexts import CONTEXTS
 from caremesh.platform.api import API_PREFIX
 from caremesh.platform.clock import Clock, SystemClock
 from caremesh.platform.db import PLATFORM_SCHEMA, Database
-from caremesh.platform.docs import DOCS_PATH, install_docs
+from caremesh.platform.docs import install_docs
 from caremesh.platform.edge import BodyLimitMiddleware, CorsMiddleware, NoStoreMiddleware
 from caremesh.platform.errors import install_error_handlers
 from caremesh.platform.messaging.bus import Subscription, Subscriptions
@@ -31,10 +31,11 @@ from caremesh.platform.security import TokenSigner
 from caremesh.platform.settings import Settings
 from caremesh.platform.timeutil import set_clinic_timezone
 from caremesh.platform.uow import UnitOfWork, UnitOfWorkFactory
+from caremesh.webapp import APP_PATH, install_webapp
 
 ALL_CONTEXTS: tuple[str, ...] = CONTEXTS
-# Where `/` leads: the API docs, until the web app takes its place.
-HOME_PATH = DOCS_PATH
+# Where `/` leads: the web app (its sign-in page).
+HOME_PATH = f"{APP_PATH}/"
 # Answers under these prefixes may carry patient data: never cached (`/fhir` joins when it exists).
 PRIVATE_PREFIXES = (API_PREFIX,)
 
@@ -156,6 +157,7 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app)
     install_docs(app)
+    install_webapp(app)
     app.add_api_route("/", lambda: RedirectResponse(HOME_PATH), include_in_schema=False)
     # The last added runs first. CORS outermost, as nginx in front would be: even a 500 rendered by
     # RequestContextMiddleware reaches a browser app, with the X-Request-ID it exposes.

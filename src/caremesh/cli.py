@@ -233,7 +233,8 @@ def serve(
     base = f"http://{host}:{port}"
     pids = f" ({workers} worker processes)" if workers > 1 else ""
     typer.echo(
-        f"\ncaremesh is starting at {base}{pids}\n  API docs: {base}/docs (Authorize with an email and password)"
+        f"\ncaremesh is starting at {base}{pids}\n  web app:  {base}/app/ (sign in with a login below)"
+        f"\n  API docs: {base}/docs (Authorize with an email and password)"
     )
     if credentials:
         typer.echo("  demo logins (email / password):")

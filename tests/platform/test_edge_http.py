@@ -59,11 +59,16 @@ async def test_swagger_ui_keeps_the_authorization_and_the_oauth2_redirect(env):
     assert "swaggerUIRedirectOauth2" in redirect.text
 
 
-async def test_the_root_leads_to_the_docs(env):
+async def test_the_root_leads_to_the_web_app(env):
     response = await env.client.get("/")
 
     assert response.status_code in (302, 307)
-    assert response.headers["location"] == "/docs"
+    assert response.headers["location"] == "/app/"
+    app = await env.client.get("/app", follow_redirects=True)
+    assert app.status_code == 200
+    assert app.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in app.headers["content-security-policy"]
+    assert '<script type="module" src="js/main.js">' in app.text
 
 
 async def test_the_docs_assets_may_be_cached_but_api_answers_may_not(env):
