@@ -121,16 +121,22 @@ async def test_a_doctor_records_orders_and_completes_a_visit(app: App) -> None:
     await expect(status).not_to_contain_text(lab_order[0])
     await expect(status).to_contain_text(re.compile(r"ORD-\S+: confirmed"))
     await expect(page.get_by_role("table").filter(has_text="Prescription")).to_contain_text("1 tablet twice a day")
+    prescribed = re.search(r"ORD-[\w-]+", await status.inner_text())
+    assert prescribed
+    await page.get_by_label("Imaging study").select_option(index=1)
+    await page.get_by_role("button", name="Order imaging study").click()
+    await expect(status).not_to_contain_text(prescribed[0])
+    await expect(status).to_contain_text(re.compile(r"ORD-\S+: confirmed"))
     await expect(page.locator("#toasts .toast")).to_have_count(0)  # a clear picture
     await app.screenshot("clinician-visit")
 
     # More than the pharmacy holds: the saga fails the order, and the screen says why.
-    prescribed = re.search(r"ORD-[\w-]+", await status.inner_text())
-    assert prescribed
+    imaged = re.search(r"ORD-[\w-]+", await status.inner_text())
+    assert imaged
     await page.get_by_label("Medication").select_option(index=1)
     await page.get_by_label("Quantity to dispense").fill("10000")
     await page.get_by_role("button", name="Prescribe").click()
-    await expect(status).not_to_contain_text(prescribed[0])
+    await expect(status).not_to_contain_text(imaged[0])
     await expect(status).to_contain_text("failed")
     await expect(status).to_contain_text("INSUFFICIENT_STOCK")
     await app.screenshot("clinician-order-failed")
@@ -164,6 +170,7 @@ async def test_a_doctor_records_orders_and_completes_a_visit(app: App) -> None:
     )
     orders = doctor.get("/orders", params={"patient_id": visit.patient_id}).json()["items"]
     assert sorted((o["type"], o["status"], o["failure_reason"]) for o in orders) == [
+        ("imaging", "confirmed", None),
         ("lab", "confirmed", None),
         ("prescription", "confirmed", None),
         ("prescription", "failed", "INSUFFICIENT_STOCK"),
@@ -210,3 +217,18 @@ async def test_a_nurse_records_vital_signs_but_is_not_offered_diagnoses_or_order
         ("allergy", None, None, "Penicillin", "severe"),
         ("vital_signs", 72, 98, None, None),
     ]
+
+
+async def test_a_cancelled_appointment_offers_nothing_to_record(app: App) -> None:
+    visit = _checked_in_visit(app.server)
+    cancelled = app.server.api("receptionist").post(f"/appointments/{visit.appointment_id}/cancel", json={})
+    assert cancelled.status_code == 200, cancelled.text
+    await app.sign_in("doctor")
+    await app.go(f"visits/{visit.appointment_id}")
+    page = app.page
+    await expect(
+        page.get_by_text("This appointment is cancelled: nothing can be recorded or ordered in it.")
+    ).to_be_visible()
+    await expect(page.get_by_text("Nothing recorded in this visit yet.")).to_be_visible()
+    for absent in ("Record vital signs", "Record diagnosis", "Prescribe", "Complete visit", "Check in"):
+        await expect(page.get_by_role("button", name=absent)).to_have_count(0)

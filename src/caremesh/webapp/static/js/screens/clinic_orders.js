@@ -1,7 +1,7 @@
 // Orders from a visit: a prescription, a lab test or an imaging study. The order saga confirms asynchronously, so
 // after `POST /orders` (202, pending) the screen polls the order a few times and shows where it ended.
 import { all, api, newIdempotencyKey } from "../api.js";
-import { card, dateTime, form, h, loader, replace, statusBadge, table } from "../ui.js";
+import { action, card, dateTime, form, h, loader, replace, statusBadge, table } from "../ui.js";
 
 const POLLS = 16;
 const POLL_INTERVAL_MS = 750;
@@ -19,11 +19,14 @@ function spinner(text) {
   return h("p", { class: "loading" }, h("span", { class: "spinner", "aria-hidden": "true" }), ` ${text}`);
 }
 
-function outcome(order) {
+function outcome(order, status, settled) {
   if (order.status === "failed") {
     return h("div", { class: "problem" }, h("strong", {}, `Order ${order.number} failed.`), ` ${reasonText(order.failure_reason)} `, order.failure_reason ? h("code", {}, order.failure_reason) : null);
   }
-  if (order.status === "pending") return h("p", { class: "notice" }, `Order ${order.number} is still pending. Its status in the list below updates when you refresh it.`);
+  if (order.status === "pending") {
+    const again = action("Check again", async () => settled(await follow(order, status, settled)), { kind: "secondary" });
+    return h("p", { class: "notice" }, `Order ${order.number} is still pending: the pharmacy, lab or radiology has not answered yet. `, again);
+  }
   return h("p", { class: "notice order-ok" }, `Order ${order.number}: `, statusBadge(order.status), order.status === "confirmed" ? " — booked and invoiced." : null);
 }
 
@@ -37,14 +40,14 @@ function reasonText(code) {
   return REASONS[code] || "The order could not be completed and every step taken was undone.";
 }
 
-// Polls the order until it leaves `pending` (or gives up), showing progress in `status`.
-async function follow(order, status) {
+// Polls the order until it leaves `pending` (or gives up), showing progress in `status`; `settled` runs after.
+async function follow(order, status, settled) {
   for (let attempt = 0; order.status === "pending" && attempt < POLLS; attempt++) {
     replace(status, spinner(`Order ${order.number} placed: waiting for confirmation…`));
     await pause(POLL_INTERVAL_MS);
     order = await api("GET", `/orders/${order.id}`);
   }
-  replace(status, outcome(order));
+  replace(status, outcome(order, status, settled));
   return order;
 }
 
@@ -63,7 +66,7 @@ export function ordersCard(visit, user) {
         const placed = await api("POST", "/orders", { body, idempotencyKey: newIdempotencyKey() });
         element.reset();
         showList();
-        await follow(placed, status);
+        await follow(placed, status, showList);
         showList();
       };
       const forms = [
