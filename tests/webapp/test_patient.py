@@ -55,6 +55,20 @@ def book_later(server: LiveServer, patient_id: str, reason: str) -> dict[str, An
     raise AssertionError("no free slot found")
 
 
+def payment_keys(app: App) -> list[str | None]:
+    """The Idempotency-Key of every payment the page sends, from now on."""
+    keys: list[str | None] = []
+    app.page.on(
+        "request",
+        lambda request: (
+            keys.append(request.headers.get("idempotency-key"))
+            if request.method == "POST" and request.url.endswith("/api/v1/payments")
+            else None
+        ),
+    )
+    return keys
+
+
 async def test_a_patient_sees_their_appointments_and_cancels_an_upcoming_one(app: App) -> None:
     reason = f"Knee pain {uuid.uuid4().hex[:6]}"
     appointment = book_later(app.server, demo_patient_id(app.server), reason)
@@ -93,6 +107,7 @@ async def test_a_patient_pays_a_bill_and_a_double_click_charges_once(app: App) -
 
     await expect(page.get_by_label(re.compile("Amount"))).to_have_value(invoice["balance_due"])
     await page.get_by_label("Card token").fill("tok_visa")
+    keys = payment_keys(app)
     await page.set_viewport_size({"width": 820, "height": 1180})
     await app.screenshot("patient-pay-tablet")
     await page.get_by_role("button", name="Pay", exact=True).dblclick()
@@ -104,6 +119,10 @@ async def test_a_patient_pays_a_bill_and_a_double_click_charges_once(app: App) -
         ("completed", invoice["balance_due"], "card")
     ]
     assert app.server.api("billing_clerk").get(f"/invoices/{invoice['id']}").json()["balance_due"] == "0.00"
+    # Whatever reached the server carried one key.
+    assert keys, "no payment was sent"
+    assert len(set(keys)) == 1, keys
+    assert keys[0], "a payment without an Idempotency-Key"
 
 
 async def test_a_declined_card_is_explained_and_another_card_pays(app: App) -> None:
@@ -113,6 +132,7 @@ async def test_a_declined_card_is_explained_and_another_card_pays(app: App) -> N
     await app.sign_in("patient")
     await app.go(f"my/bills/{invoice['id']}")
     page = app.page
+    keys = payment_keys(app)
     await page.get_by_label("Card token").fill("tok_declined")
     await page.get_by_role("button", name="Pay", exact=True).click()
     await expect(page.get_by_role("alert").filter(has_text="PAYMENT_DECLINED")).to_be_visible()
@@ -124,6 +144,9 @@ async def test_a_declined_card_is_explained_and_another_card_pays(app: App) -> N
 
     payments = app.server.api("billing_clerk").get("/payments", params={"invoice_id": invoice["id"]}).json()["items"]
     assert sorted(p["status"] for p in payments) == ["completed", "failed"]
+    assert len(keys) == 2, keys
+    assert all(keys), keys
+    assert keys[0] != keys[1], "the second card reused the declined attempt's key"
 
 
 async def test_a_patient_sees_their_lab_results_and_scan_reports(app: App) -> None:
