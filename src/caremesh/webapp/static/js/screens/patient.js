@@ -85,7 +85,7 @@ function myBills() {
         summary,
         table(
           [
-            { label: "Bill", value: (i) => link(`#/my/bills/${i.id}`, i.number) },
+            { label: "Bill", value: (i) => h("a", { href: `#/my/bills/${i.id}`, class: "nowrap" }, i.number) },
             { label: "Date", value: (i) => dateOnly(i.issued_at) },
             { label: "For", value: whatFor },
             { label: "Your share", value: (i) => money(i.patient_amount), class: "num" },
