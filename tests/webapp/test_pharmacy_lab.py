@@ -61,7 +61,10 @@ async def test_a_pharmacist_dispenses_a_prescription_after_confirming(app: App) 
     pharmacist = app.server.api("pharmacist")
     paracetamol = catalogue_item(pharmacist, "/medications", "PARA-650")
     order = confirmed_order(
-        app.server, patient["id"], "prescription", [{"medication_id": paracetamol["id"], "quantity": 12}]
+        app.server,
+        patient["id"],
+        "prescription",
+        [{"medication_id": paracetamol["id"], "quantity": 12, "dosage": "1 tablet every 6 hours"}],
     )
 
     await app.sign_in("pharmacist")
@@ -70,6 +73,7 @@ async def test_a_pharmacist_dispenses_a_prescription_after_confirming(app: App) 
     row = page.get_by_role("row").filter(has_text=family)
     await expect(row).to_contain_text("Paracetamol 650 mg")
     await expect(row).to_contain_text("12 tablet")
+    await expect(row).to_contain_text("1 tablet every 6 hours")
     await app.screenshot("pharmacy-to-dispense")
 
     # Going back from the confirmation changes nothing.

@@ -31,6 +31,14 @@ const waiting = () => h("span", { class: "muted" }, "Waiting for the order to be
 
 // --- pharmacy ---------------------------------------------------------------------------------------------------
 
+// The prescriber's directions (dosage) for each reservation: the order's item at the reservation's position.
+async function directions(reservations) {
+  const orders = new Map();
+  for (const id of new Set(reservations.map((r) => r.order_id))) orders.set(id, api("GET", `/orders/${id}`).catch(() => null));
+  const found = new Map(await Promise.all([...orders].map(async ([id, order]) => [id, await order])));
+  return (r) => found.get(r.order_id)?.items[r.position - 1]?.dosage ?? "";
+}
+
 function reservations({ query, navigate }) {
   const status = query.status || "reserved";
   return page(
@@ -39,16 +47,19 @@ function reservations({ query, navigate }) {
     loader(async (refresh) => {
       const [items, medications] = await Promise.all([all("/pharmacy/reservations", { status }), catalogue("/medications")]);
       const rows = await withPatientNames(items);
+      const directionsOf = await directions(rows);
       const medicationOf = (r) => medications.get(r.medication_id);
       const dispense = (r) => {
         if (r.status !== "reserved") return r.dispensed_at ? `Dispensed ${dateTime(r.dispensed_at)}` : "";
         if (!r.order_confirmed) return waiting();
         const medication = medicationOf(r);
-        return action("Dispense", async () => {
+        const button = action("Dispense", async () => {
           await api("POST", `/pharmacy/reservations/${r.id}/dispense`, { idempotencyKey: newIdempotencyKey() });
           toast(`Dispensed ${r.quantity} × ${medication?.name ?? "medication"} for ${r.patient}.`, "success");
           refresh();
         }, { confirm: `Dispense ${r.quantity} ${medication?.unit ?? ""} of ${medication?.name ?? "this medication"} to ${r.patient}? The quantity leaves the stock.` });
+        button.setAttribute("aria-label", `Dispense ${medication?.name ?? "medication"} for ${r.patient}`);
+        return button;
       };
       return table(
         [
@@ -56,6 +67,7 @@ function reservations({ query, navigate }) {
           { label: "Patient", value: (r) => r.patient },
           { label: "Medication", value: (r) => medicationOf(r)?.name ?? "Unknown medication" },
           { label: "Quantity", value: (r) => `${r.quantity} ${medicationOf(r)?.unit ?? ""}`, class: "num" },
+          { label: "Directions", value: (r) => directionsOf(r) || "—" },
           { label: "Status", value: (r) => statusBadge(r.status) },
           { label: "", value: dispense },
         ],
