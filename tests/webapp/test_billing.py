@@ -7,7 +7,7 @@ import re
 import uuid
 
 import httpx
-from playwright.async_api import Response, expect
+from playwright.async_api import Response, Route, expect
 
 from tests.webapp.conftest import App
 
@@ -137,8 +137,12 @@ async def test_a_clerk_voids_an_unpaid_invoice_after_confirming(app: App) -> Non
     await expect(page.get_by_role("button", name="Pay", exact=True)).to_have_count(0)
     assert app.server.api("billing_clerk").get(f"/invoices/{invoice['id']}").json()["status"] == "void"
 
-    # The list filters by status.
-    await app.go(f"invoices?patient_id={patient['id']}&status=void")
+    # The list filters by patient (found by name) and status.
+    await app.go("invoices")
+    await page.get_by_label("Patient name").fill(patient["last_name"])
+    await page.get_by_label("Status").select_option("void")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_text(f"Invoices of {patient['last_name']}, Meera")).to_be_visible()
     await expect(page.get_by_role("link", name=invoice["number"])).to_be_visible()
     await app.go(f"invoices?patient_id={patient['id']}&status=issued")
     await expect(page.get_by_text("No invoice matches these filters.")).to_be_visible()
@@ -165,3 +169,55 @@ async def test_the_invoice_prints_as_a_pdf(app: App) -> None:
     assert response.headers["content-type"].startswith("application/pdf")
     assert (await response.body()).startswith(b"%PDF")
     await expect(page.get_by_role("link", name=f"Download {invoice['number']}.pdf")).to_be_visible()
+
+    # A payment's receipt likewise.
+    body = {"invoice_id": invoice["id"], "amount": "100.00", "method": "cash"}
+    paid = app.server.api("billing_clerk").post("/payments", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+    await app.go(f"invoices?patient_id={patient['id']}")
+    await app.go(f"invoices/{invoice['id']}")
+    async with page.expect_response(lambda r: r.url.endswith(f"/payments/{paid.json()['id']}/receipt")) as answer:
+        await (
+            page.get_by_role("row", name=re.compile(paid.json()["reference"]))
+            .get_by_role("button", name="Receipt")
+            .click()
+        )
+    receipt = await answer.value
+    assert receipt.headers["content-type"].startswith("application/pdf")
+    assert (await receipt.body()).startswith(b"%PDF")
+
+
+async def test_a_payment_whose_answer_was_lost_is_retried_with_the_same_key_and_charged_once(app: App) -> None:
+    patient = _patient(app, f"Bose{uuid.uuid4().hex[:6]}")
+    invoice = _invoice(app, patient["id"], "100.00")
+    await app.sign_in("billing_clerk")
+    await app.go(f"invoices/{invoice['id']}")
+    page = app.page
+    keys: list[str] = []
+
+    # The first attempt reaches the server, which charges; its answer never reaches the browser.
+    async def lose_the_first_answer(route: Route) -> None:
+        keys.append(route.request.headers["idempotency-key"])
+        if len(keys) == 1:
+            await route.fetch()
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await page.route(re.compile(r"/api/v1/payments$"), lose_the_first_answer)
+    await page.locator("form.take-payment").get_by_label("Amount").fill("50.00")
+    await page.get_by_role("button", name="Pay", exact=True).click()
+    await expect(page.get_by_role("alert").filter(has_text="No connection")).to_be_visible()
+    await expect(page.get_by_text("Pressing Pay again retries this same payment safely")).to_be_visible()
+    await page.get_by_role("button", name="Pay", exact=True).click()
+    await expect(page.get_by_text(re.compile(r"Payment PAY-.* recorded"))).to_be_visible()
+    assert len(keys) == 2
+    assert keys[0] == keys[1]
+    payments = _payments(app.server.api("billing_clerk"), invoice["id"])
+    assert [(p["amount"], p["status"]) for p in payments] == [("50.00", "completed")]
+
+    # The next payment is a new attempt: a new key.
+    await page.locator("form.take-payment").get_by_label("Amount").fill("12.00")
+    await page.get_by_role("button", name="Pay", exact=True).click()
+    await expect(page.locator(".balance")).to_have_text("50.00 INR")
+    assert len(keys) == 3
+    assert keys[2] != keys[0]
