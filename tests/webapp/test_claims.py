@@ -100,6 +100,12 @@ async def test_a_claim_goes_from_draft_to_paid_through_the_worklist(app: App) ->
     await expect(interchange).to_contain_text("HI*ABK:I10")
     await expect(page.get_by_role("link", name=f"Download {number}-837P.x12")).to_be_visible()
 
+    # The invoice names its claim, and offers no second one.
+    await page.get_by_role("link", name=invoice["number"]).click()
+    await expect(page.get_by_role("link", name=number)).to_be_visible()
+    await expect(page.get_by_role("button", name="Claim from the insurer")).to_have_count(0)
+    await page.get_by_role("link", name=number).click()
+
     # The payer's remittance, prefilled from the claim, posted after confirming: the claim is paid.
     await page.get_by_role("link", name="Post the payer's remittance").click()
     await expect(page.get_by_label("Claim number (item 1)")).to_have_value(number)
@@ -133,3 +139,34 @@ async def test_a_refused_step_shows_the_problem(app: App) -> None:
     await _confirm(app, f"Submit claim {claim['number']}", "Submit")
     await expect(page.get_by_role("alert").filter(has_text="DIAGNOSIS_REQUIRED")).to_be_visible()
     assert officer.get(f"/claims/{claim['id']}").json()["status"] == "draft"
+
+
+async def test_an_officer_rejects_a_submitted_claim_by_hand(app: App) -> None:
+    _, invoice = _insured_invoice(app)
+    officer = app.server.api("claims_officer")
+    claim = officer.post("/claims", json={"invoice_id": invoice["id"], "diagnosis_codes": ["I10"]}).json()
+    officer.post(f"/claims/{claim['id']}/submit").raise_for_status()
+    await app.sign_in("claims_officer")
+    await app.go(f"claims/{claim['id']}")
+    page = app.page
+    await page.get_by_label("Reason code (CARC)").fill("50")
+    await page.get_by_label("Rejection reason").fill("Not medically necessary")
+    await page.get_by_role("button", name="Reject", exact=True).click()
+    await _confirm(app, f"Reject claim {claim['number']}", "Reject")
+    await expect(page.get_by_role("heading", name=re.compile(claim["number"]))).to_contain_text("rejected")
+    await expect(page.get_by_text("50: Not medically necessary")).to_be_visible()
+    decided = officer.get(f"/claims/{claim['id']}").json()
+    assert (decided["status"], decided["rejection_reason_code"]) == ("rejected", "50")
+
+
+async def test_a_billing_clerk_reads_claims_and_remittances_without_acting(app: App) -> None:
+    _, invoice = _insured_invoice(app)
+    claim = app.server.api("claims_officer").post("/claims", json={"invoice_id": invoice["id"]}).json()
+    await app.sign_in("billing_clerk")
+    await app.go("claims?status=draft")
+    page = app.page
+    await expect(page.get_by_role("link", name=claim["number"])).to_be_visible()
+    await expect(page.get_by_role("button", name="Submit", exact=True)).to_have_count(0)
+    await app.go("remittances")
+    await expect(page.get_by_role("heading", name="Remittances", level=1)).to_be_visible()
+    await expect(page.get_by_role("link", name="Post a remittance")).to_have_count(0)

@@ -7,6 +7,7 @@ import { action, card, compact, confirm, dateTime, definitionList, form, h, link
 const PAYERS = ["billing_clerk", "receptionist"]; // payments:create
 const OFFICE = ["billing_clerk"]; // invoices:write, payments:refund
 const READERS = [...PAYERS, "claims_officer"];
+const CLAIM_READERS = ["billing_clerk", "claims_officer"]; // claims:read
 const STATUSES = [["issued", "Issued"], ["partially_paid", "Partially paid"], ["paid", "Paid"], ["void", "Void"]];
 const METHODS = [["cash", "Cash"], ["card", "Card"], ["upi", "UPI"], ["bank_transfer", "Bank transfer"]];
 
@@ -300,7 +301,7 @@ function creditNotesCard(invoice, notes, user, refresh) {
   return card("Credit notes", list, h("h3", {}, "New credit note"), issue);
 }
 
-function invoiceActions(invoice, payments, notes, user, refresh) {
+function invoiceActions(invoice, payments, notes, claims, user, refresh) {
   const errorSlot = h("div", { class: "form-error", role: "alert" });
   const buttons = [pdfButton("Print invoice", `/invoices/${invoice.id}`, `${invoice.number}.pdf`, errorSlot)];
   const voidable = ["issued"].includes(invoice.status) && !payments.some((p) => p.status === "completed") && !notes.length;
@@ -317,7 +318,8 @@ function invoiceActions(invoice, payments, notes, user, refresh) {
       ),
     );
   }
-  if (may(user, ["claims_officer"]) && positive(invoice.insurance_amount) && invoice.status !== "void") {
+  const open = claims.filter((c) => !["rejected", "withdrawn"].includes(c.status));
+  if (may(user, ["claims_officer"]) && positive(invoice.insurance_amount) && invoice.status !== "void" && !open.length) {
     buttons.push(
       action("Claim from the insurer", async () => {
         const claim = await api("POST", "/claims", { body: { invoice_id: invoice.id }, idempotencyKey: newIdempotencyKey() });
@@ -335,11 +337,12 @@ function invoiceDetail({ params, user }) {
     "Invoice",
     loader(async (refresh) => {
       const invoice = await api("GET", `/invoices/${params.id}`);
-      const [who, payments, refunds, notes] = await Promise.all([
+      const [who, payments, refunds, notes, claims] = await Promise.all([
         patient(invoice.patient_id),
         api("GET", "/payments", { query: { invoice_id: invoice.id, limit: 200 } }).then((r) => r.items),
         api("GET", "/refunds", { query: { invoice_id: invoice.id, limit: 200 } }).then((r) => r.items),
         api("GET", "/credit-notes", { query: { invoice_id: invoice.id, limit: 200 } }).then((r) => r.items),
+        may(user, CLAIM_READERS) ? api("GET", "/claims", { query: { invoice_id: invoice.id, limit: 50 } }).then((r) => r.items) : null,
       ]);
       const payable = ["issued", "partially_paid"].includes(invoice.status) && positive(invoice.balance_due);
       const lines = table(
@@ -357,7 +360,7 @@ function invoiceDetail({ params, user }) {
         "div",
         { class: "invoice" },
         h("h2", { class: "invoice-title" }, invoice.number, " ", statusBadge(invoice.status)),
-        invoiceActions(invoice, payments, notes, user, refresh),
+        invoiceActions(invoice, payments, notes, claims || [], user, refresh),
         h(
           "div",
           { class: "row" },
@@ -368,6 +371,7 @@ function invoiceDetail({ params, user }) {
               ["Kind", invoice.kind.replaceAll("_", " ")],
               ["Service date", invoice.service_date],
               ["Issued", dateTime(invoice.issued_at)],
+              ["Claims", claims ? (claims.length ? claims.map((c, n) => [n ? ", " : "", link(`#/claims/${c.id}`, c.number), ` (${c.status.replaceAll("_", " ")})`]) : "None") : undefined],
               ["Insurance", invoice.insurance_bin ? `BIN ${invoice.insurance_bin}${invoice.insurance_pcn ? ` / PCN ${invoice.insurance_pcn}` : ""}` : "None"],
               invoice.void_reason ? ["Void", `${dateTime(invoice.voided_at)} · ${invoice.void_reason}`] : ["Paid", invoice.paid_at ? dateTime(invoice.paid_at) : "—"],
             ]),

@@ -5,10 +5,11 @@ import { card, confirm, dateTime, definitionList, field, form, h, link, loader, 
 const OFFICERS = ["claims_officer"];
 const amount = (value, currency) => (value === null || value === undefined ? "—" : `${money(value)} ${currency || ""}`.trim());
 
-function remittanceList({ query }) {
+function remittanceList({ query, user }) {
+  const poster = user.roles.includes("admin") || OFFICERS.some((role) => user.roles.includes(role));
   return page(
     "Remittances",
-    h("div", { class: "toolbar" }, h("a", { class: "button", href: "#/remittances/new" }, "Post a remittance")),
+    poster ? h("div", { class: "toolbar" }, h("a", { class: "button", href: "#/remittances/new" }, "Post a remittance")) : null,
     loader(async () => {
       const answer = await api("GET", "/reconciliation/remittances", { query: { payer_code: query.payer_code, limit: 100 } });
       return table(
