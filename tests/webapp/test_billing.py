@@ -7,7 +7,7 @@ import re
 import uuid
 
 import httpx
-from playwright.async_api import Response, Route, expect
+from playwright.async_api import Locator, Route, expect
 
 from tests.webapp.conftest import App
 
@@ -148,42 +148,48 @@ async def test_a_clerk_voids_an_unpaid_invoice_after_confirming(app: App) -> Non
     await expect(page.get_by_text("No invoice matches these filters.")).to_be_visible()
 
 
-async def test_the_invoice_prints_as_a_pdf(app: App) -> None:
-    """Awaits the PDF endpoints (Accept: application/pdf on GET /invoices/{id}), built in parallel."""
+async def _printed(app: App, button: Locator, path: str, filename: str) -> None:
+    """Pressing `button` asks the API for `path` as a PDF and opens what came back in a new tab (a blob: URL), with
+    a download link beside it."""
+    page = app.page
+    answers: list[tuple[str | None, str, bytes]] = []
+
+    async def keep(route: Route) -> None:  # passes the API's answer through, keeping a copy to check
+        fetched = await route.fetch()
+        answers.append(
+            (route.request.headers.get("accept"), fetched.headers.get("content-type", ""), await fetched.body())
+        )
+        await route.fulfill(response=fetched)
+
+    await page.route(re.compile(re.escape(path) + "$"), keep)
+    async with page.context.expect_page() as tab:
+        await button.click()
+    opened = await tab.value
+    assert opened.url.startswith("blob:")
+    await opened.close()
+    await page.unroute(re.compile(re.escape(path) + "$"))
+    [(accept, content_type, body)] = answers
+    assert accept == "application/pdf"
+    assert content_type.startswith("application/pdf")
+    assert body.startswith(b"%PDF-")
+    await expect(page.get_by_role("link", name=f"Download {filename}")).to_be_visible()
+
+
+async def test_the_invoice_and_a_receipt_print_as_pdf(app: App) -> None:
+    """Awaits the PDF endpoints (Accept: application/pdf on GET /invoices/{id} and /payments/{id}/receipt)."""
     patient = _patient(app, f"Pillai{uuid.uuid4().hex[:6]}")
     invoice = _invoice(app, patient["id"])
+    body = {"invoice_id": invoice["id"], "amount": "100.00", "method": "cash"}
+    paid = app.server.api("billing_clerk").post("/payments", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+    paid.raise_for_status()
+    payment = paid.json()
     await app.sign_in("billing_clerk")
     await app.go(f"invoices/{invoice['id']}")
     page = app.page
-
-    def is_pdf_request(response: Response) -> bool:
-        return (
-            response.url.endswith(f"/invoices/{invoice['id']}")
-            and response.request.headers.get("accept") == "application/pdf"
-        )
-
-    async with page.expect_response(is_pdf_request) as answer:
-        await page.get_by_role("button", name="Print invoice").click()
-    response = await answer.value
-    assert response.status == 200
-    assert response.headers["content-type"].startswith("application/pdf")
-    assert (await response.body()).startswith(b"%PDF")
-    await expect(page.get_by_role("link", name=f"Download {invoice['number']}.pdf")).to_be_visible()
-
-    # A payment's receipt likewise.
-    body = {"invoice_id": invoice["id"], "amount": "100.00", "method": "cash"}
-    paid = app.server.api("billing_clerk").post("/payments", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
-    await app.go(f"invoices?patient_id={patient['id']}")
-    await app.go(f"invoices/{invoice['id']}")
-    async with page.expect_response(lambda r: r.url.endswith(f"/payments/{paid.json()['id']}/receipt")) as answer:
-        await (
-            page.get_by_role("row", name=re.compile(paid.json()["reference"]))
-            .get_by_role("button", name="Receipt")
-            .click()
-        )
-    receipt = await answer.value
-    assert receipt.headers["content-type"].startswith("application/pdf")
-    assert (await receipt.body()).startswith(b"%PDF")
+    printing = page.get_by_role("button", name="Print invoice")
+    await _printed(app, printing, f"/invoices/{invoice['id']}", f"{invoice['number']}.pdf")
+    receipt = page.get_by_role("row", name=re.compile(payment["reference"])).get_by_role("button", name="Receipt")
+    await _printed(app, receipt, f"/payments/{payment['id']}/receipt", f"{payment['reference']}.pdf")
 
 
 async def test_a_payment_whose_answer_was_lost_is_retried_with_the_same_key_and_charged_once(app: App) -> None:
