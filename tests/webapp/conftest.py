@@ -49,7 +49,7 @@ class LiveServer:
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"caremesh serve exited with {process.returncode}:\n{log.read_text()[-4000:]}")

@@ -107,6 +107,7 @@ async def test_the_app_is_usable_from_the_keyboard(app: App) -> None:
     await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
     patients = page.get_by_role("navigation").get_by_role("link", name="Patients")
+    await expect(page.get_by_role("heading", name="Appointments")).to_be_focused()
     for _ in range(12):
         await page.keyboard.press("Tab")
         if await patients.evaluate("link => link === document.activeElement"):

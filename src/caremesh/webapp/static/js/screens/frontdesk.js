@@ -33,7 +33,7 @@ function patientSearch({ query, navigate }) {
       );
     },
   });
-  if (query.q || query.date_of_birth) queueMicrotask(() => search.requestSubmit());
+  if (query.q || query.date_of_birth) setTimeout(() => search.isConnected && search.requestSubmit());
   return page(
     "Patients",
     h("div", { class: "toolbar" }, h("a", { class: "button", href: "#/patients/new" }, "Register a patient")),
