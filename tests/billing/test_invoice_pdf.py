@@ -4,9 +4,6 @@ default; what can be served as neither is 406. Read as the JSON is: scoped to th
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from tests.builders.billing import (
@@ -156,10 +153,7 @@ async def test_many_lines_still_fit_one_page_the_rest_summed_up(env):
     invoice = await read_invoice(env, invoice["id"])
     assert invoice["balance_due"] == "560.00"  # 1366.40 - 6.40 - 900.00 + 100.00
 
-    response = await env.client.get(url(invoice), headers={**env.admin, **PDF})
-    if os.environ.get("CAREMESH_KEEP_PDFS"):  # to look at the worst case: pdftoppm -png -r 80
-        Path(os.environ["CAREMESH_KEEP_PDFS"], "invoice-many-lines.pdf").write_bytes(response.content)
-    document = printed(response)
+    document = printed(await env.client.get(url(invoice), headers={**env.admin, **PDF}))
 
     assert (document.pages, document.size) == (1, A4)
     assert document.missing("Dressing change 01 MANUAL 1 11.00 11.00", "Dressing change 13 MANUAL 1 23.00 23.00") == []

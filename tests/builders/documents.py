@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from pypdf import PdfReader
@@ -31,6 +33,9 @@ def printed(response: httpx.Response) -> Printed:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/pdf"
     assert response.content.startswith(b"%PDF-")
+    if keep := os.environ.get("CAREMESH_KEEP_PDFS"):  # a folder to look at them in: pdftoppm -png -r 80 FILE
+        name = re.search(r'filename="([^"]+)"', response.headers["content-disposition"])
+        Path(keep, name.group(1) if name else "document.pdf").write_bytes(response.content)
     reader = PdfReader(io.BytesIO(response.content))
     box = reader.pages[0].mediabox
     text = " ".join(page.extract_text() for page in reader.pages)
