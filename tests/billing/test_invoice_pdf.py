@@ -183,7 +183,8 @@ async def test_a_void_invoice_says_so(env):
 
     document = printed(await env.client.get(url(invoice), headers={**env.admin, **PDF}))
 
-    assert document.missing("INVOICE (VOID)", "Entered twice", "Nothing is due") == []
+    assert document.missing("INVOICE (VOID)", "Entered twice", "Void: nothing is due") == []
+    assert "Balance due" not in document.text
 
 
 async def test_the_openapi_document_lists_both_forms_and_406(env):

@@ -131,7 +131,10 @@ def _totals(invoice: Invoice, entries: list[Entry]) -> list[Total]:
         rows.append(Total("Payments", amount(-paid)))
     if refunded:
         rows.append(Total("Refunds", amount(refunded)))
-    rows.append(Total(f"Balance due ({invoice.currency})", amount(invoice.balance_due), strong=True))
+    if invoice.status == InvoiceStatus.VOID:  # its stored balance is not owed
+        rows.append(Total("Void: nothing is due", "", strong=True))
+    else:
+        rows.append(Total(f"Balance due ({invoice.currency})", amount(invoice.balance_due), strong=True))
     return rows
 
 
@@ -168,7 +171,7 @@ async def invoice_pdf(uow: UnitOfWork, invoice_id: uuid.UUID) -> tuple[bytes, st
     if void:
         document.note(
             f"This invoice was voided on {clinic_date(invoice.voided_at or now).isoformat()}: "
-            f"{invoice.void_reason or 'no reason given'}. Nothing is due."
+            f"{invoice.void_reason or 'no reason given'}."
         )
     else:
         document.note(
