@@ -166,7 +166,7 @@ async def get_receipt(payment_id: uuid.UUID, uow: Uow, media_type: Annotated[str
     a printable one-page A4 PDF."""
     found = await receipts.receipt(uow, payment_id)
     if media_type == PDF:
-        content, filename = receipts.receipt_pdf(uow, found)
+        content, filename = await receipts.receipt_pdf(uow, found)
         return document(content, PDF, filename)
     return found.read()
 
