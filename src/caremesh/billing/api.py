@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from caremesh.billing import credit_notes, errors, manual_invoices, receivables, service, tariffs
+from caremesh.billing import credit_notes, documents, errors, manual_invoices, receivables, service, tariffs
 from caremesh.billing.models import Tariff
 from caremesh.billing.schemas import (
     AccountsReceivableRead,
@@ -25,6 +25,7 @@ from caremesh.billing.schemas import (
 )
 from caremesh.patients.contract import PatientNotFound
 from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, read_page, require, set_etag
+from caremesh.platform.negotiation import JSON, PDF, alternatives, document, negotiated
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 from caremesh.platform.uow import UnitOfWork
@@ -133,9 +134,22 @@ async def list_invoices(
 
 
 @router.get(
-    "/invoices/{invoice_id}", dependencies=[require("invoices:read")], responses=problems(errors.InvoiceNotFound)
+    "/invoices/{invoice_id}",
+    dependencies=[require("invoices:read")],
+    response_model=InvoiceRead,
+    responses={
+        **alternatives(PDF, description="The invoice; with `Accept: application/pdf`, printable: one A4 page"),
+        **problems(errors.InvoiceNotFound),
+    },
 )
-async def get_invoice(invoice_id: uuid.UUID, uow: Uow, response: Response) -> InvoiceRead:
+async def get_invoice(
+    invoice_id: uuid.UUID, uow: Uow, response: Response, media_type: Annotated[str, negotiated(JSON, PDF)]
+) -> Any:
+    """The invoice as JSON, or (`Accept: application/pdf`) as a printable one-page A4 PDF with the clinic, the
+    patient, the lines, tax, the insurance split, credit notes, payments and the balance due."""
+    if media_type == PDF:
+        content, filename = await documents.invoice_pdf(uow, invoice_id)
+        return document(content, PDF, filename)
     return read_model(InvoiceRead, await service.get_invoice(uow, invoice_id), response)
 
 

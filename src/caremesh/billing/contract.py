@@ -40,7 +40,7 @@ from caremesh.billing.events import (
     InvoicePaid,
     InvoiceVoided,
 )
-from caremesh.billing.models import Invoice, Tariff
+from caremesh.billing.models import CreditNote, Invoice, Tariff
 from caremesh.billing.order_invoices import ChargeLine, OrderCharge
 from caremesh.platform.mapping import from_attributes
 from caremesh.platform.uow import UnitOfWork
@@ -54,6 +54,7 @@ __all__ = [
     "AmountExceedsBalance",
     "ChargeLine",
     "CreditNoteIssued",
+    "CreditNoteSummary",
     "InsuranceShareExceeded",
     "InvoiceHasPayments",
     "InvoiceIssued",
@@ -67,6 +68,7 @@ __all__ = [
     "NoPaymentPending",
     "OrderCharge",
     "RefundExceedsAmountPaid",
+    "credit_notes_of",
     "find_invoice",
     "has_procedure_tariff",
     "issue_for_order",
@@ -185,3 +187,20 @@ async def record_insurance_payment(uow: UnitOfWork, invoice_id: uuid.UUID, amoun
     lock. Raises 404 INVOICE_NOT_FOUND, 409 INVOICE_NOT_PAYABLE (void), 409 INSURANCE_SHARE_EXCEEDED (more than the
     share still outstanding), 422 for an amount not above zero."""
     return _summary(await invoice_payments.record_insurance_payment(uow, invoice_id, amount))
+
+
+@dataclass(frozen=True)
+class CreditNoteSummary:
+    number: str
+    amount: Decimal
+    reason: str
+    created_at: datetime
+
+
+async def credit_notes_of(session: AsyncSession, invoice_id: uuid.UUID) -> list[CreditNoteSummary]:
+    """The invoice's credit notes in the order they were issued (a receipt's balance after its payment counts those
+    issued before it). Checks no principal: the caller has already been allowed to read the invoice."""
+    notes = await session.scalars(
+        select(CreditNote).where(CreditNote.invoice_id == invoice_id).order_by(CreditNote.number)
+    )
+    return [from_attributes(CreditNoteSummary, note) for note in notes]

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from caremesh.billing import contract as billing
 from caremesh.patients import contract as patients
-from caremesh.payments import attempts, errors, methods, service, settlements
+from caremesh.payments import attempts, errors, methods, receipts, service, settlements
 from caremesh.payments.gateway import PaymentGateway, gateway_for
 from caremesh.payments.schemas import (
     PaymentCreate,
@@ -18,6 +18,7 @@ from caremesh.payments.schemas import (
     PaymentMethodFilters,
     PaymentMethodRead,
     PaymentRead,
+    ReceiptRead,
     RefundCreate,
     RefundFilters,
     RefundRead,
@@ -36,6 +37,7 @@ from caremesh.platform.api import (
 )
 from caremesh.platform.errors import PROBLEM_JSON
 from caremesh.platform.idempotency import keys, requests
+from caremesh.platform.negotiation import JSON, PDF, alternatives, document, negotiated
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
@@ -147,6 +149,26 @@ async def list_payments(
 @reading.get("/{payment_id}", dependencies=[require("payments:read")], responses=problems(errors.PaymentNotFound))
 async def get_payment(payment_id: uuid.UUID, uow: Uow) -> PaymentRead:
     return read_model(PaymentRead, await service.get_payment(uow, payment_id))
+
+
+@reading.get(
+    "/{payment_id}/receipt",
+    dependencies=[require("payments:read")],
+    response_model=ReceiptRead,
+    responses={
+        **alternatives(PDF, description="The receipt; with `Accept: application/pdf`, printable: one A4 page"),
+        **problems(errors.PaymentNotFound, errors.PaymentNotCompleted),
+    },
+)
+async def get_receipt(payment_id: uuid.UUID, uow: Uow, media_type: Annotated[str, negotiated(JSON, PDF)]) -> Any:
+    """The receipt of a completed payment (numbered by its reference): the amount, method and date, the invoice and
+    its balance before and after this payment, and the balance due now. As JSON, or (`Accept: application/pdf`) as
+    a printable one-page A4 PDF."""
+    found = await receipts.receipt(uow, payment_id)
+    if media_type == PDF:
+        content, filename = await receipts.receipt_pdf(uow, found)
+        return document(content, PDF, filename)
+    return found.read()
 
 
 # --- refunds --------------------------------------------------------------------------------------------------------

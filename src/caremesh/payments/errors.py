@@ -72,3 +72,7 @@ class InvalidUpiHandle(Unprocessable):
 
 class SettlementDayInFuture(Conflict):
     code, title = "SETTLEMENT_DAY_IN_FUTURE", "A day in the future cannot be closed"
+
+
+class PaymentNotCompleted(Conflict):
+    code, title = "PAYMENT_NOT_COMPLETED", "Only a completed payment has a receipt"

@@ -191,3 +191,31 @@ class SettlementRead(BaseModel):
     net: MoneyOut = Field(description="payments.amount - refunds.amount + remittances.amount")
     closed_at: OutDateTime | None
     closed_by: uuid.UUID | None = Field(description="The user who closed the day")
+
+
+# --- receipts -------------------------------------------------------------------------------------------------------
+
+
+class ReceiptRead(BaseModel):
+    """What the receipt of a completed payment says (`GET /payments/{id}/receipt`; the PDF prints the same)."""
+
+    receipt_number: str = Field(
+        description="The payment's reference (PAY-…): one receipt per payment, however often printed"
+    )
+    payment_id: uuid.UUID
+    patient_id: uuid.UUID
+    paid_at: OutDateTime = Field(description="When the payment was made")
+    method: Method
+    amount: MoneyOut
+    refunded_amount: MoneyOut = Field(description="What of this payment has been refunded since")
+    currency: str
+    invoice_id: uuid.UUID
+    invoice_number: str
+    invoice_total: MoneyOut
+    insurance_amount: MoneyOut
+    patient_amount: MoneyOut
+    balance_before: MoneyOut = Field(description="The invoice's balance due just before this payment")
+    balance_after: MoneyOut = Field(
+        description="The invoice's balance due just after this payment (as it stood then: a reprint says the same)"
+    )
+    balance_due: MoneyOut = Field(description="The invoice's balance due now")
