@@ -31,7 +31,7 @@ NATS_URL = os.environ.get("CAREMESH_TEST_NATS_URL")
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 ADMIN = {"email": "gateway-admin@example.org", "password": "gateway-admin-password-1"}
-FRONT = "identity,audit,patients,facilities,practitioners,scheduling,records"
+FRONT = "identity,audit,patients,facilities,practitioners,scheduling,records,fhir"
 BACK = "billing,payments,insurance,pharmacy,lab,imaging,orders,claims,notifications"
 
 
