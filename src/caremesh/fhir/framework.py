@@ -129,6 +129,9 @@ def date_eq(name: str, value: str) -> date:
 
 # --- small shapes every group uses ---
 
+# caremesh's own code systems and identifier systems (its codes where no standard one applies).
+CAREMESH_SYSTEM = "https://caremesh.dev/fhir"
+
 
 def ref(resource_type: str, resource_id: uuid.UUID | str, display: str | None = None) -> dict[str, Any]:
     """A relative Reference to a resource this server serves."""
@@ -141,6 +144,17 @@ def ref(resource_type: str, resource_id: uuid.UUID | str, display: str | None = 
 def money(amount: Decimal, currency: str) -> dict[str, Any]:
     """FHIR Money: a JSON number, exactly as many decimals as the amount has."""
     return {"value": amount, "currency": currency}
+
+
+def caremesh_coding(kind: str, code: str, display: str | None = None) -> dict[str, Any]:
+    """A Coding in caremesh's code system of `kind` (e.g. `specialty`)."""
+    found = {"system": f"{CAREMESH_SYSTEM}/CodeSystem/{kind}", "code": code}
+    return found | ({"display": display} if display else {})
+
+
+def caremesh_identifier(kind: str, value: str) -> dict[str, Any]:
+    """An Identifier in caremesh's identifier system of `kind` (e.g. `appointment-number`)."""
+    return {"system": f"{CAREMESH_SYSTEM}/sid/{kind}", "value": value}
 
 
 def uuid_identifier(resource_id: uuid.UUID) -> dict[str, Any]:
