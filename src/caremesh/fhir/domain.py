@@ -19,7 +19,8 @@ FHIR_JSON = "application/fhir+json"
 FHIR_VERSION = "4.0.1"
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
-COUNT, CURSOR = "_count", "_cursor"
+COUNT, CURSOR, FORMAT = "_count", "_cursor", "_format"
+JSON_FORMATS = frozenset({"json", "application/json", FHIR_JSON})
 # The code of every error, as the JSON API's problem `code`, in the OperationOutcome's details.
 PROBLEM_SYSTEM = "https://caremesh.dev/problems"
 
@@ -35,12 +36,14 @@ class SearchParam:
 
 def search_query(items: Sequence[tuple[str, str]], known: frozenset[str]) -> tuple[dict[str, str], int, str | None]:
     """The query string of a search → (the type's parameters, page size, cursor). Every parameter is one the type
-    declares (no modifiers, no chains), given once, with a value; `_count` is 1 or more, at most MAX_COUNT (more is
-    answered with MAX_COUNT, as FHIR lets a server)."""
+    declares (no modifiers, no chains), given once, with a value (`_format` may ask for JSON, the only format);
+    `_count` is 1 or more, at most MAX_COUNT (more is answered with MAX_COUNT, as FHIR lets a server)."""
     params: dict[str, str] = {}
     for name, value in items:
         if name in params:
             raise BadSearchParameter(f"{name} is given more than once; give each parameter once")
+        if name == FORMAT and value in JSON_FORMATS:
+            continue  # the only format served
         if name not in known and name not in (COUNT, CURSOR):
             supported = ", ".join(sorted(known)) or "none"
             raise BadSearchParameter(f"{name} is not a search parameter of this type (supported: {supported})")
