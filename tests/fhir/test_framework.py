@@ -52,6 +52,7 @@ async def test_the_server_is_read_only(env):
     response = await env.client.post(f"{FHIR}/Patient", json={"resourceType": "Patient"}, headers=env.admin)
 
     assert_outcome(response, 405, "not-supported")
+    assert response.headers["allow"] == "GET"
 
 
 async def test_unknown_repeated_or_malformed_search_parameters_are_a_400_outcome(env):

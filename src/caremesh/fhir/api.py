@@ -27,10 +27,11 @@ def fhir_response(resource: Resource, status: int = 200, headers: dict[str, str]
     return Response(resource.model_dump_json(), status_code=status, media_type=domain.FHIR_JSON, headers=headers)
 
 
-def outcome_response(error: DomainError) -> Response:
+def outcome_response(error: DomainError, headers: dict[str, str] | None = None) -> Response:
     # A malformed search value is a 400 in FHIR, where the JSON API says 422 (e.g. a forged cursor).
     status = 400 if error.status == 422 else error.status
-    return fhir_response(domain.outcome(status, error.code, error.title, error.detail), status, error.headers)
+    outcome = domain.outcome(status, error.code, error.title, error.detail)
+    return fhir_response(outcome, status, {**error.headers, **(headers or {})})
 
 
 class FhirRoute(TransactionalRoute):
@@ -114,7 +115,8 @@ for _kind in RESOURCES.values():
 async def elsewhere(path: str, request: Request) -> Response:
     """Anything else under PREFIX: an unknown type or path (404), or a write to this read-only server (405)."""
     if request.method not in ("GET", "HEAD"):
-        return outcome_response(NotSupported(f"{request.method} is not supported: this FHIR server is read-only."))
+        refusal = NotSupported(f"{request.method} is not supported: this FHIR server is read-only.")
+        return outcome_response(refusal, headers={"Allow": "GET"})
     kind = path.split("/", 1)[0]
     if kind and kind not in RESOURCES:
         return outcome_response(UnknownResourceType(f"{kind} is not a resource type this server serves"))
