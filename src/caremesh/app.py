@@ -8,6 +8,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from types import ModuleType
 
 import structlog
 from fastapi import FastAPI
@@ -36,8 +37,13 @@ from caremesh.webapp import APP_PATH, install_webapp
 ALL_CONTEXTS: tuple[str, ...] = CONTEXTS
 # Where `/` leads: the web app (its sign-in page).
 HOME_PATH = f"{APP_PATH}/"
-# Answers under these prefixes may carry patient data: never cached (`/fhir` joins when it exists).
-PRIVATE_PREFIXES = (API_PREFIX,)
+# Answers under these prefixes may carry patient data: never cached.
+PRIVATE_PREFIXES = (API_PREFIX, "/fhir")
+
+
+def mount_point(api: ModuleType) -> str:
+    """Where a context's router is served: under /api/v1, unless its api module names its own `PREFIX` (FHIR)."""
+    return getattr(api, "PREFIX", API_PREFIX)
 
 
 def _subscriptions(contexts: Sequence[str]) -> list[Subscription]:
@@ -169,7 +175,8 @@ def create_app(
     app.include_router(ops_router)
     app.include_router(ops_router, prefix=API_PREFIX, include_in_schema=False)
     for name in contexts:
-        app.include_router(importlib.import_module(f"caremesh.{name}.api").router, prefix=API_PREFIX)
+        api = importlib.import_module(f"caremesh.{name}.api")
+        app.include_router(api.router, prefix=mount_point(api))
     if set(contexts) != set(ALL_CONTEXTS):
         _document_the_whole_product(app)
     return app
@@ -181,7 +188,8 @@ def _document_the_whole_product(app: FastAPI) -> None:
     whole = FastAPI(title=app.title, version=app.version, summary=app.summary)
     whole.include_router(ops_router)
     for name in ALL_CONTEXTS:
-        whole.include_router(importlib.import_module(f"caremesh.{name}.api").router, prefix=API_PREFIX)
+        api = importlib.import_module(f"caremesh.{name}.api")
+        whole.include_router(api.router, prefix=mount_point(api))
 
     def openapi() -> dict:
         if app.openapi_schema is None:

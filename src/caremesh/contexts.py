@@ -20,7 +20,11 @@ CONTEXTS: tuple[str, ...] = (
     "orders",
     "claims",
     "notifications",
+    "fhir",
 )
+
+# Contexts that own no tables (so no outbox or inbox either): they only read others through their contracts.
+WITHOUT_TABLES: frozenset[str] = frozenset({"fhir"})
 
 
 class UnknownContext(ValueError):

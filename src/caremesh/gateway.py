@@ -1,6 +1,6 @@
 """The edge of the distributed mode: an nginx configuration, generated from the registry of contexts, that
-routes each `/api/v1` path to the processes serving its context (balancing over replicas), limits body size
-and request rate, and answers its own errors as problem+json. `caremesh gateway` writes it.
+routes each `/api/v1` path (and everything under `/fhir/R4`) to the processes serving its context (balancing over
+replicas), limits body size and request rate, and answers its own errors as problem+json. `caremesh gateway` writes it.
 
 Run it with `nginx -p DIR -c FILE`: every path the configuration uses (pid, logs, temporary files) is
 relative to DIR.
@@ -61,9 +61,23 @@ def context_paths() -> dict[str, list[str]]:
     """Every `/api/v1` path template of each context, read from its router."""
     found: dict[str, list[str]] = {}
     for name in CONTEXTS:
+        api = importlib.import_module(f"caremesh.{name}.api")
+        if getattr(api, "PREFIX", API_PREFIX) != API_PREFIX:
+            continue  # mounted elsewhere (see `own_prefixes`)
         app = FastAPI()
-        app.include_router(importlib.import_module(f"caremesh.{name}.api").router, prefix=API_PREFIX)
+        app.include_router(api.router, prefix=API_PREFIX)
         found[name] = sorted(app.openapi()["paths"])
+    return found
+
+
+def own_prefixes() -> list[tuple[str, str]]:
+    """(prefix, context) of each context whose api module mounts its router outside /api/v1 (its `PREFIX`, e.g.
+    FHIR's /fhir/R4): everything under that prefix goes to it."""
+    found = []
+    for name in CONTEXTS:
+        prefix = getattr(importlib.import_module(f"caremesh.{name}.api"), "PREFIX", API_PREFIX)
+        if prefix != API_PREFIX:
+            found.append((prefix.rstrip("/") + "/", name))
     return found
 
 
@@ -190,7 +204,7 @@ def render(listen: str, routes: Sequence[Route], limits: Limits = Limits()) -> s
             f"      proxy_pass http://{name};",
             "    }",
         ]
-    for location, name in locations(context_paths()):
+    for location, name in [*locations(context_paths()), *own_prefixes()]:
         lines += [
             f"    location {location} {{",
             f"      limit_req zone=api burst={limits.burst} nodelay;",

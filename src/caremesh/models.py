@@ -7,13 +7,14 @@ from typing import Any
 
 from sqlalchemy import BLANK_SCHEMA, MetaData
 
-from caremesh.contexts import CONTEXTS
+from caremesh.contexts import CONTEXTS, WITHOUT_TABLES
 from caremesh.platform import numbering as _numbering  # noqa: F401
 from caremesh.platform.db import NAMING_CONVENTION, Base, SchemaMap, declared_schemas
 from caremesh.platform.idempotency import models as _idempotency  # noqa: F401
 from caremesh.platform.messaging.models import messaging_tables
 
-for _name in CONTEXTS:  # every context owns tables, and its own outbox, deliveries, inbox and dead letters
+for _name in (name for name in CONTEXTS if name not in WITHOUT_TABLES):
+    # Every other context owns tables, and its own outbox, deliveries, inbox and dead letters.
     importlib.import_module(f"caremesh.{_name}.models")
     messaging_tables(_name)
 

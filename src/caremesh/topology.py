@@ -28,7 +28,7 @@ from caremesh.platform.settings import MessagingSettings, Settings
 # in two replicas. Under a sustained burst on one machine, give the front `@10` (`serve --nice 10`) so that the
 # consumers finishing its work (invoices, the saga) never fall behind it (README, Performance).
 DEFAULT_PROCESSES = (
-    "identity,audit,patients,facilities,practitioners,scheduling,records",
+    "identity,audit,patients,facilities,practitioners,scheduling,records,fhir",
     "billing,payments,insurance,pharmacy,lab,imaging,orders,claims,notifications*2",
 )
 

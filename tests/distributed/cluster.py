@@ -35,7 +35,7 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 NATS_SERVER = shutil.which("nats-server") or "/usr/bin/nats-server"
 CAREMESH = str(Path(sys.executable).parent / "caremesh")
 ADMIN = {"email": "cluster-admin@example.org", "password": "cluster-admin-password-1"}
-PEOPLE = "identity,audit,patients,facilities,practitioners,scheduling,records"
+PEOPLE = "identity,audit,patients,facilities,practitioners,scheduling,records,fhir"
 REST = "payments,insurance,pharmacy,lab,imaging,orders,claims,notifications"
 # Four processes: billing alone in two replicas, so that the failure tests can kill exactly its replicas.
 GROUPS = {"people": PEOPLE, "billing-1": "billing", "billing-2": "billing", "rest": REST}

@@ -31,7 +31,7 @@ NATS_URL = os.environ.get("CAREMESH_TEST_NATS_URL")
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 ADMIN = {"email": "gateway-admin@example.org", "password": "gateway-admin-password-1"}
-FRONT = "identity,audit,patients,facilities,practitioners,scheduling,records"
+FRONT = "identity,audit,patients,facilities,practitioners,scheduling,records,fhir"
 BACK = "billing,payments,insurance,pharmacy,lab,imaging,orders,claims,notifications"
 
 
@@ -234,3 +234,15 @@ def test_the_gateway_answers_its_own_refusals_as_problems(topology):
     assert unknown.status_code == 404  # passed on to a process, which answers as the API does
     assert unknown.json()["code"] == "NOT_FOUND"
     assert request_id.headers["X-Request-ID"] == "from-the-client"
+
+
+def test_fhir_goes_through_the_gateway_to_the_process_serving_it(topology):
+    with httpx.Client(base_url=topology["base"], timeout=10) as client:
+        metadata = client.get("/fhir/R4/metadata")
+        unauthenticated = client.get("/fhir/R4/Patient")
+
+    assert metadata.status_code == 200
+    assert metadata.headers["content-type"].startswith("application/fhir+json")
+    assert metadata.json()["resourceType"] == "CapabilityStatement"
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.json()["resourceType"] == "OperationOutcome"

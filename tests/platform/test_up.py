@@ -42,7 +42,7 @@ def test_the_default_plan_serves_every_context_once_with_replicas_for_the_busy_o
 
 def test_a_group_at_lower_cpu_priority_is_served_with_nice():
     front, *rest = plan(
-        ["identity,audit,patients,facilities,practitioners,scheduling,records@10", "billing*2", _REST], 9000
+        ["identity,audit,patients,facilities,practitioners,scheduling,records,fhir@10", "billing*2", _REST], 9000
     )
     assert [p.nice for p in (front, *rest)] == [10, 0, 0, 0]
     assert front.serve_arguments()[-2:] == ("--nice", "10")

@@ -18,7 +18,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from caremesh.billing import invoice_payments, order_invoices
+from caremesh.billing import invoice_payments, order_invoices, service
 from caremesh.billing.coverage import INSURANCE_CATEGORIES
 from caremesh.billing.domain import Kind
 from caremesh.billing.errors import (
@@ -42,7 +42,9 @@ from caremesh.billing.events import (
 )
 from caremesh.billing.models import CreditNote, Invoice, Tariff
 from caremesh.billing.order_invoices import ChargeLine, OrderCharge
+from caremesh.billing.schemas import InvoiceFilters
 from caremesh.platform.mapping import from_attributes
+from caremesh.platform.pagination import PageParams
 from caremesh.platform.uow import UnitOfWork
 
 __all__ = [
@@ -204,3 +206,25 @@ async def credit_notes_of(session: AsyncSession, invoice_id: uuid.UUID) -> list[
         select(CreditNote).where(CreditNote.invoice_id == invoice_id).order_by(CreditNote.number)
     )
     return [from_attributes(CreditNoteSummary, note) for note in notes]
+
+
+# --- issue 17: reads for the FHIR facade, through the same use cases as GET /invoices (scoping and audit) ---
+
+
+async def read_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> InvoiceSummary:
+    """Only if the principal may see it (a patient: their own), audited as `invoice.read`; else InvoiceNotFound."""
+    return _summary(await service.get_invoice(uow, invoice_id))
+
+
+async def search_invoices(
+    uow: UnitOfWork, *, patient_id: uuid.UUID | None = None, limit: int, cursor: str | None = None
+) -> tuple[list[InvoiceSummary], str | None]:
+    """One page of what `GET /invoices` lists (of one patient, if given), in the order they were issued, scoped and
+    audited as it is; and the next cursor."""
+    rows, next_cursor = await service.list_invoices(
+        uow, InvoiceFilters(patient_id=patient_id), PageParams(limit=limit, cursor=cursor)
+    )
+    return [_summary(row) for row in rows], next_cursor
+
+
+__all__ += ["read_invoice", "search_invoices"]

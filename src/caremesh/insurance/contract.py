@@ -41,6 +41,7 @@ from caremesh.insurance.events import (
     SchemeSuspended,
 )
 from caremesh.insurance.models import Coverage, Payer
+from caremesh.insurance.schemas import CoverageFilters
 from caremesh.insurance.verification import (
     LineDecision,
     LinesDecision,
@@ -49,6 +50,8 @@ from caremesh.insurance.verification import (
     coverage_percent,
     verify,
 )
+from caremesh.platform.pagination import PageParams
+from caremesh.platform.uow import UnitOfWork
 
 __all__ = [
     "COMMISSION_ACCRUED",
@@ -153,3 +156,40 @@ async def applicable_coverage(session: AsyncSession, patient_id: uuid.UUID, on: 
 
 def _coverage(coverage: Coverage) -> CoverageSummary:
     return _summary(CoverageSummary, coverage)
+
+
+# --- issue 17: reads for the FHIR facade, through the same use cases as GET /coverages (scoping and audit) ---
+
+
+@dataclass(frozen=True)
+class CoverageRecord:
+    """A coverage with its payer and the scheme (plan) it is under."""
+
+    coverage: CoverageSummary
+    payer: PayerSummary
+    scheme_code: str
+    scheme_name: str
+
+
+async def _record(uow: UnitOfWork, coverage: Coverage) -> CoverageRecord:
+    payer = await service.get_payer(uow, coverage.payer_id)
+    scheme = await service.get_scheme(uow, coverage.scheme_id)
+    return CoverageRecord(_coverage(coverage), _payer(payer), scheme.code, scheme.name)
+
+
+async def read_coverage(uow: UnitOfWork, coverage_id: uuid.UUID) -> CoverageRecord:
+    """Only if the principal may see it (a patient: their own), audited as `coverage.read`; else CoverageNotFound."""
+    return await _record(uow, await service.get_coverage(uow, coverage_id))
+
+
+async def search_coverages(
+    uow: UnitOfWork, *, patient_id: uuid.UUID | None = None, limit: int, cursor: str | None = None
+) -> tuple[list[CoverageRecord], str | None]:
+    """One page of what `GET /coverages` lists (of one patient, if given), scoped and audited as it is; and the next
+    cursor."""
+    filters = CoverageFilters(patient_id=patient_id, member_id=None)  # (member_id's default is FastAPI's Query)
+    rows, next_cursor = await service.list_coverages(uow, filters, PageParams(limit=limit, cursor=cursor))
+    return [await _record(uow, row) for row in rows], next_cursor
+
+
+__all__ += ["CoverageRecord", "read_coverage", "search_coverages"]

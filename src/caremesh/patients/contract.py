@@ -23,9 +23,10 @@ from caremesh.patients.events import (
     PatientUpdated,
 )
 from caremesh.patients.models import Patient
-from caremesh.patients.schemas import PatientCreate
+from caremesh.patients.schemas import PatientCreate, PatientFilters
 from caremesh.platform.errors import invalid_field
 from caremesh.platform.mapping import from_attributes
+from caremesh.platform.pagination import PageParams
 from caremesh.platform.uow import UnitOfWork
 
 __all__ = [
@@ -38,7 +39,9 @@ __all__ = [
     "PatientSummary",
     "PatientUpdated",
     "find_patient",
+    "read_patient",
     "register_patient",
+    "search_patients",
 ]
 
 
@@ -97,3 +100,32 @@ async def register_patient(
         first = error.errors(include_input=False)[0]
         raise invalid_field(str(first["loc"][0]), first["msg"]) from None
     return (await service.register_patient(uow, data)).id
+
+
+# --- issue 17: reads for the FHIR facade, through the same use cases as GET /patients (scoping and audit) ---
+
+
+async def read_patient(uow: UnitOfWork, patient_id: uuid.UUID) -> PatientSummary:
+    """The patient as `GET /patients/{id}` reads it: only if the principal may see it (a patient: themself), audited
+    as `patient.read`; else PatientNotFound."""
+    return from_attributes(PatientSummary, await service.get_patient(uow, patient_id))
+
+
+async def search_patients(
+    uow: UnitOfWork,
+    *,
+    name: str | None = None,
+    date_of_birth: date | None = None,
+    patient_id: uuid.UUID | None = None,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[PatientSummary], str | None]:
+    """One page of the patients `GET /patients` would list (`name`: every word in the first or last name), narrowed
+    to one id if given, in its order and audited as it is; and the next cursor."""
+    query = service.PATIENTS.matching(uow, PatientFilters(q=name, date_of_birth=date_of_birth))
+    if patient_id is not None:
+        query = query.where(Patient.id == patient_id)
+    rows, next_cursor = await service.PATIENTS.page(
+        uow, query, order_by=service.PATIENTS.order_by, params=PageParams(limit=limit, cursor=cursor)
+    )
+    return [from_attributes(PatientSummary, row) for row in rows], next_cursor

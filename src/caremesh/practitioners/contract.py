@@ -10,7 +10,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.platform.mapping import from_attributes
+from caremesh.platform.pagination import PageParams, paginate
 from caremesh.platform.timeutil import years_between
+from caremesh.platform.uow import UnitOfWork
+from caremesh.practitioners import service
 from caremesh.practitioners.errors import PractitionerNotFound
 from caremesh.practitioners.events import (
     PRACTITIONER_DELETED,
@@ -20,7 +23,8 @@ from caremesh.practitioners.events import (
     PractitionerRegistered,
     PractitionerUpdated,
 )
-from caremesh.practitioners.models import Practitioner
+from caremesh.practitioners.models import Practitioner, Specialty
+from caremesh.practitioners.schemas import PractitionerFilters
 
 __all__ = [
     "PRACTITIONER_DELETED",
@@ -28,11 +32,14 @@ __all__ = [
     "PRACTITIONER_UPDATED",
     "PractitionerDeleted",
     "PractitionerNotFound",
+    "PractitionerProfile",
     "PractitionerRegistered",
     "PractitionerSummary",
     "PractitionerUpdated",
     "experience_years",
     "find_practitioner",
+    "read_practitioner",
+    "search_practitioners",
 ]
 
 
@@ -76,3 +83,46 @@ async def find_practitioner(
         return None
     hours = tuple((w.weekday, w.start_time, w.end_time) for w in practitioner.working_hours)
     return from_attributes(PractitionerSummary, practitioner, working_hours=hours)
+
+
+# --- issue 17: reads for the FHIR facade, through the same use cases as GET /practitioners ---
+
+
+@dataclass(frozen=True)
+class PractitionerProfile:
+    """A practitioner as the directory shows them: NPI, specialty (code and name) and work contacts."""
+
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    npi: str
+    specialty: str
+    specialty_name: str
+    phone: str | None
+    email: str | None
+
+
+async def _profiles(uow: UnitOfWork, rows: list[Practitioner]) -> list[PractitionerProfile]:
+    names = {code: name for code, name in await uow.session.execute(select(Specialty.code, Specialty.name))}
+    return [
+        from_attributes(PractitionerProfile, row, specialty_name=names.get(row.specialty, row.specialty))
+        for row in rows
+    ]
+
+
+async def read_practitioner(uow: UnitOfWork, practitioner_id: uuid.UUID) -> PractitionerProfile:
+    """As `GET /practitioners/{id}` reads it (not audited: no patient data); else PractitionerNotFound."""
+    return (await _profiles(uow, [await service.get_practitioner(uow, practitioner_id)]))[0]
+
+
+async def search_practitioners(
+    uow: UnitOfWork, *, npi: str | None = None, name: str | None = None, limit: int, cursor: str | None = None
+) -> tuple[list[PractitionerProfile], str | None]:
+    """One page of the practitioners `GET /practitioners` lists (`name`: every word in the first or last name),
+    narrowed to one NPI if given, in its order; and the next cursor."""
+    query = service.PRACTITIONERS.matching(uow, PractitionerFilters(q=name))
+    if npi is not None:
+        query = query.where(Practitioner.npi == npi)
+    params = PageParams(limit=limit, cursor=cursor)
+    rows, next_cursor = await paginate(uow.session, query, order_by=service.PRACTITIONERS.order_by, params=params)
+    return await _profiles(uow, rows), next_cursor

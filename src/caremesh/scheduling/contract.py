@@ -11,8 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.platform.mapping import from_attributes
+from caremesh.platform.pagination import PageParams
 from caremesh.platform.timeutil import clinic_timezone
-from caremesh.scheduling import domain
+from caremesh.platform.uow import UnitOfWork
+from caremesh.scheduling import domain, service
 from caremesh.scheduling.domain import (
     DEFAULT_DURATION_MINUTES,
     MAX_DURATION_MINUTES,
@@ -37,6 +39,7 @@ from caremesh.scheduling.events import (
     AppointmentRescheduled,
 )
 from caremesh.scheduling.models import Appointment
+from caremesh.scheduling.schemas import AppointmentFilters
 
 __all__ = [
     "APPOINTMENT_BOOKED",
@@ -184,3 +187,42 @@ async def recent_appointments(session: AsyncSession, patient_id: uuid.UUID, *, l
 
 
 __all__ += ["recent_appointments"]
+
+
+# --- issue 17: reads for the FHIR facade, through the same use cases as GET /appointments (scoping and audit) ---
+
+
+@dataclass(frozen=True)
+class AppointmentRecord(AppointmentSummary):
+    """An appointment as `GET /appointments/{id}` shows it: the summary, its reason and why it was cancelled."""
+
+    reason: str | None
+    cancellation_reason: str | None
+
+
+async def read_appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> AppointmentRecord:
+    """Only if the principal may see it (a patient: their own), audited as `appointment.read`; else
+    AppointmentNotFound."""
+    return from_attributes(AppointmentRecord, await service.get_appointment(uow, appointment_id))
+
+
+async def search_appointments(
+    uow: UnitOfWork,
+    *,
+    patient_id: uuid.UUID | None = None,
+    practitioner_id: uuid.UUID | None = None,
+    start_from: datetime | None = None,
+    start_to: datetime | None = None,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[AppointmentRecord], str | None]:
+    """One page of what `GET /appointments` lists with these filters (starting in [start_from, start_to)), in order
+    of start, scoped and audited as it is; and the next cursor."""
+    filters = AppointmentFilters(
+        patient_id=patient_id, practitioner_id=practitioner_id, start_from=start_from, start_to=start_to
+    )
+    rows, next_cursor = await service.list_appointments(uow, filters, PageParams(limit=limit, cursor=cursor))
+    return [from_attributes(AppointmentRecord, row) for row in rows], next_cursor
+
+
+__all__ += ["AppointmentRecord", "read_appointment", "search_appointments"]

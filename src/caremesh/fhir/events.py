@@ -1,0 +1,1 @@
+"""The FHIR facade publishes no events: it only reads."""
