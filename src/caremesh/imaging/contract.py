@@ -12,7 +12,6 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from caremesh.imaging import service
 from caremesh.imaging.domain import ImagingOrderStatus, SchedulingFailure
 from caremesh.imaging.errors import ImagingOrderNotFound, ImagingStudyNotFound
 from caremesh.imaging.events import (
@@ -97,6 +96,8 @@ async def _imaging_records(uow: UnitOfWork, rows: Sequence[ImagingOrder]) -> lis
 async def read_imaging_order(uow: UnitOfWork, imaging_order_id: uuid.UUID) -> ImagingOrderRecord:
     """Only if the principal may see it (a patient: their own), audited as `imaging_order.read`; else
     ImagingOrderNotFound."""
+    from caremesh.imaging import service  # here: its imports come back to this module
+
     return (await _imaging_records(uow, [await service.get_imaging_order(uow, imaging_order_id)]))[0]
 
 
@@ -110,6 +111,8 @@ async def search_imaging_orders(
 ) -> tuple[list[ImagingOrderRecord], str | None]:
     """One page of what `GET /imaging-orders` lists with these filters, as booked, scoped and audited as it is; and
     the next cursor."""
+    from caremesh.imaging import service  # here: its imports come back to this module
+
     filters = ImagingOrderFilters(patient_id=patient_id, status=None if status is None else ImagingOrderStatus(status))
     rows, next_cursor = await service.list_imaging_orders(uow, filters, PageParams(limit=limit, cursor=cursor))
     return await _imaging_records(uow, rows), next_cursor

@@ -12,7 +12,6 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from caremesh.lab import service
 from caremesh.lab.domain import LabOrderStatus, SchedulingFailure
 from caremesh.lab.errors import LabOrderNotFound, LabTestNotFound
 from caremesh.lab.events import (
@@ -114,6 +113,8 @@ async def _lab_records(uow: UnitOfWork, rows: Sequence[LabOrder]) -> list[LabOrd
 
 async def read_lab_order(uow: UnitOfWork, lab_order_id: uuid.UUID) -> LabOrderRecord:
     """Only if the principal may see it (a patient: their own), audited as `lab_order.read`; else LabOrderNotFound."""
+    from caremesh.lab import service  # here: its imports come back to this module
+
     return (await _lab_records(uow, [await service.get_lab_order(uow, lab_order_id)]))[0]
 
 
@@ -127,6 +128,8 @@ async def search_lab_orders(
 ) -> tuple[list[LabOrderRecord], str | None]:
     """One page of what `GET /lab-orders` lists with these filters, as booked, scoped and audited as it is; and the
     next cursor."""
+    from caremesh.lab import service  # here: its imports come back to this module
+
     filters = LabOrderFilters(patient_id=patient_id, status=None if status is None else LabOrderStatus(status))
     rows, next_cursor = await service.list_lab_orders(uow, filters, PageParams(limit=limit, cursor=cursor))
     return await _lab_records(uow, rows), next_cursor

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from caremesh.platform.mapping import from_attributes
 from caremesh.platform.pagination import PageParams
 from caremesh.platform.uow import UnitOfWork
-from caremesh.records import service
 from caremesh.records.domain import ClinicalStatus, RecordStatus, RecordType, icd10cm_diagnosis
 from caremesh.records.errors import MedicalRecordNotFound
 from caremesh.records.events import (
@@ -140,6 +139,8 @@ def _clinical(row: MedicalRecord) -> ClinicalEntry:
 async def read_entry(uow: UnitOfWork, record_id: uuid.UUID, kind: RecordType) -> ClinicalEntry:
     """The entry if it is of `kind` and the principal may see and read it (a patient: their own, never retracted),
     audited as `medical_record.read`; an entry of another type is MedicalRecordNotFound, as an unknown id is."""
+    from caremesh.records import service  # here: its imports come back to this module
+
     if (await service.RECORDS.load(uow, record_id)).type != kind:
         raise MedicalRecordNotFound()
     return _clinical(await service.get_record(uow, record_id))
@@ -150,6 +151,8 @@ async def search_entries(
 ) -> tuple[list[ClinicalEntry], str | None]:
     """One page of what `GET /medical-records?type=kind` lists (of one patient, if given), newest first, scoped
     and audited as it is (403 without the type's read permission); and the next cursor."""
+    from caremesh.records import service  # here: its imports come back to this module
+
     filters = MedicalRecordFilters(patient_id=patient_id, type=kind)
     rows, next_cursor = await service.list_records(uow, filters, PageParams(limit=limit, cursor=cursor))
     return [_clinical(row) for row in rows], next_cursor
