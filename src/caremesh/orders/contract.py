@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from caremesh.audit import contract as audit
 from caremesh.orders.domain import OrderStatus, OrderType
 from caremesh.orders.errors import OrderNotFound
 from caremesh.orders.events import (
@@ -112,15 +113,18 @@ class OrderRecord(OrderSummary):
     items: tuple[OrderLine, ...]
 
 
+# service.ORDER_REPOSITORY's twin (the reads of GET /orders): the service cannot be imported here, since lab and
+# imaging events import this contract and the service imports theirs (import-linter's layers).
+_ORDERS = audit.repository(Order, OrderNotFound, entity="order", owner=Order.patient_id, order_by=[Order.number])
+
+
 def _order_record(order: Order) -> OrderRecord:
     return from_attributes(OrderRecord, order, items=tuple(from_attributes(OrderLine, item) for item in order.items))
 
 
 async def read_order(uow: UnitOfWork, order_id: uuid.UUID) -> OrderRecord:
     """Only if the principal may see it (a patient: their own), audited as `order.read`; else OrderNotFound."""
-    from caremesh.orders import service  # here: the service's own imports come back to this module
-
-    return _order_record(await service.get_order(uow, order_id))
+    return _order_record(await _ORDERS.get(uow, order_id))
 
 
 async def search_orders(
@@ -132,10 +136,9 @@ async def search_orders(
     cursor: str | None = None,
 ) -> tuple[list[OrderRecord], str | None]:
     """One page of what `GET /orders` lists with these filters, scoped and audited as it is; and the next cursor."""
-    from caremesh.orders import service
 
     filters = OrderFilters(patient_id=patient_id, type=None if type is None else OrderType(type))
-    rows, next_cursor = await service.list_orders(uow, filters, PageParams(limit=limit, cursor=cursor))
+    rows, next_cursor = await _ORDERS.list(uow, filters, PageParams(limit=limit, cursor=cursor))
     return [_order_record(row) for row in rows], next_cursor
 
 
