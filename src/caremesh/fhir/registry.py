@@ -7,7 +7,7 @@ import importlib
 
 from caremesh.fhir.framework import ResourceType
 
-GROUPS: tuple[str, ...] = ("administrative", "financial")
+GROUPS: tuple[str, ...] = ("administrative", "financial", "clinical", "diagnostics", "medications")
 
 
 def _collect() -> dict[str, ResourceType]:

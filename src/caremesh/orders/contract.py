@@ -9,7 +9,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from caremesh.audit import contract as audit
 from caremesh.orders.domain import OrderStatus, OrderType
+from caremesh.orders.errors import OrderNotFound
 from caremesh.orders.events import (
     CLOSING_EVENTS,
     ORDER_CANCELLED,
@@ -28,7 +30,10 @@ from caremesh.orders.events import (
     PrescriptionItem,
 )
 from caremesh.orders.models import Order
+from caremesh.orders.schemas import OrderFilters
 from caremesh.platform.mapping import from_attributes
+from caremesh.platform.pagination import PageParams
+from caremesh.platform.uow import UnitOfWork
 
 __all__ = [
     "CLOSING_EVENTS",
@@ -81,3 +86,60 @@ async def active_orders(session: AsyncSession, patient_id: uuid.UUID, *, limit: 
 
 
 __all__ += ["ACTIVE_ORDER_STATUSES", "OrderSummary", "active_orders"]
+
+
+# --- issue 17: reads for the FHIR facade, through the same use cases as GET /orders (scoping and audit) ---
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """An item of an order: `position` from 1, and the medication (with quantity and dosage), lab test or study."""
+
+    position: int
+    medication_id: uuid.UUID | None
+    quantity: int | None
+    dosage: str | None
+    lab_test_id: uuid.UUID | None
+    imaging_study_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class OrderRecord(OrderSummary):
+    """An order as `GET /orders/{id}` shows it."""
+
+    notes: str | None
+    cancel_reason: str | None
+    failure_reason: str | None
+    items: tuple[OrderLine, ...]
+
+
+# service.ORDER_REPOSITORY's twin (the reads of GET /orders): the service cannot be imported here, since lab and
+# imaging events import this contract and the service imports theirs (import-linter's layers).
+_ORDERS = audit.repository(Order, OrderNotFound, entity="order", owner=Order.patient_id, order_by=[Order.number])
+
+
+def _order_record(order: Order) -> OrderRecord:
+    return from_attributes(OrderRecord, order, items=tuple(from_attributes(OrderLine, item) for item in order.items))
+
+
+async def read_order(uow: UnitOfWork, order_id: uuid.UUID) -> OrderRecord:
+    """Only if the principal may see it (a patient: their own), audited as `order.read`; else OrderNotFound."""
+    return _order_record(await _ORDERS.get(uow, order_id))
+
+
+async def search_orders(
+    uow: UnitOfWork,
+    *,
+    patient_id: uuid.UUID | None = None,
+    type: str | None = None,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[OrderRecord], str | None]:
+    """One page of what `GET /orders` lists with these filters, scoped and audited as it is; and the next cursor."""
+
+    filters = OrderFilters(patient_id=patient_id, type=None if type is None else OrderType(type))
+    rows, next_cursor = await _ORDERS.list(uow, filters, PageParams(limit=limit, cursor=cursor))
+    return [_order_record(row) for row in rows], next_cursor
+
+
+__all__ += ["OrderLine", "OrderNotFound", "OrderRecord", "read_order", "search_orders"]

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caremesh.platform.mapping import from_attributes
+from caremesh.platform.pagination import PageParams
+from caremesh.platform.uow import UnitOfWork
 from caremesh.records.domain import ClinicalStatus, RecordStatus, RecordType, icd10cm_diagnosis
 from caremesh.records.errors import MedicalRecordNotFound
 from caremesh.records.events import (
@@ -23,6 +26,7 @@ from caremesh.records.events import (
     MedicalRecordRetracted,
 )
 from caremesh.records.models import MedicalRecord
+from caremesh.records.schemas import MedicalRecordFilters
 
 __all__ = [
     "MEDICAL_RECORD_AMENDED",
@@ -90,3 +94,68 @@ def diagnosis_code(code: str) -> str | None:
     unless it is a billable code of that set."""
     found = icd10cm_diagnosis(code)
     return None if found is None else found.code
+
+
+# --- issue 17: reads for the FHIR facade, through the same use cases as GET /medical-records (scoping, audit) ---
+
+
+@dataclass(frozen=True)
+class ClinicalEntry:
+    """A diagnosis, allergy or vital signs entry as it stands (`GET /medical-records/{id}`'s fields), with the
+    ICD-10-CM code set's description of a diagnosis' code (`code_display`)."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    appointment_id: uuid.UUID | None
+    type: str
+    status: str
+    version: int
+    recorded_at: datetime
+    created_at: datetime
+    code: str | None
+    description: str | None
+    clinical_status: str | None
+    onset_date: date | None
+    substance: str | None
+    reaction: str | None
+    severity: str | None
+    measured_at: datetime | None
+    heart_rate: int | None
+    systolic_bp: int | None
+    diastolic_bp: int | None
+    temperature_c: float | None
+    respiratory_rate: int | None
+    spo2: int | None
+    weight_kg: float | None
+    height_cm: float | None
+    code_display: str | None = None
+
+
+def _clinical(row: MedicalRecord) -> ClinicalEntry:
+    found = icd10cm_diagnosis(row.code) if row.type == RecordType.DIAGNOSIS and row.code else None
+    return from_attributes(ClinicalEntry, row, code_display=found.description if found else None)
+
+
+async def read_entry(uow: UnitOfWork, record_id: uuid.UUID, kind: RecordType) -> ClinicalEntry:
+    """The entry if it is of `kind` and the principal may see and read it (a patient: their own, never retracted),
+    audited as `medical_record.read`; an entry of another type is MedicalRecordNotFound, as an unknown id is."""
+    from caremesh.records import service  # here: its imports come back to this module
+
+    if (await service.RECORDS.load(uow, record_id)).type != kind:
+        raise MedicalRecordNotFound()
+    return _clinical(await service.get_record(uow, record_id))
+
+
+async def search_entries(
+    uow: UnitOfWork, kind: RecordType, *, patient_id: uuid.UUID | None = None, limit: int, cursor: str | None = None
+) -> tuple[list[ClinicalEntry], str | None]:
+    """One page of what `GET /medical-records?type=kind` lists (of one patient, if given), newest first, scoped
+    and audited as it is (403 without the type's read permission); and the next cursor."""
+    from caremesh.records import service  # here: its imports come back to this module
+
+    filters = MedicalRecordFilters(patient_id=patient_id, type=kind)
+    rows, next_cursor = await service.list_records(uow, filters, PageParams(limit=limit, cursor=cursor))
+    return [_clinical(row) for row in rows], next_cursor
+
+
+__all__ += ["ClinicalEntry", "read_entry", "search_entries"]
