@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import pkgutil
 import re
 import types
 import typing
@@ -20,14 +19,12 @@ from typing import Any
 import pytest
 
 import caremesh
+from caremesh.contexts import CONTEXTS
 from caremesh.platform.messaging.bus import Subscription
 from caremesh.platform.messaging.events import EventPayloadInvalid, IntegrationEvent, event_classes
 from tests.builders import notifications as wire
 from tests.builders.pharmacy import order_placed
 
-CONTEXTS = sorted(
-    m.name for m in pkgutil.iter_modules(caremesh.__path__) if m.ispkg and m.name not in {"platform", "migrations"}
-)
 CONTRACTS = {name: importlib.import_module(f"caremesh.{name}.contract") for name in CONTEXTS}
 EVENTS: list[type[IntegrationEvent]] = [cls for contract in CONTRACTS.values() for cls in event_classes(contract)]
 SRC = Path(caremesh.__file__).parent
