@@ -113,9 +113,15 @@ class OrderRecord(OrderSummary):
     items: tuple[OrderLine, ...]
 
 
-# service.ORDER_REPOSITORY's twin (the reads of GET /orders): the service cannot be imported here, since lab and
-# imaging events import this contract and the service imports theirs (import-linter's layers).
-_ORDERS = audit.repository(Order, OrderNotFound, entity="order", owner=Order.patient_id, order_by=[Order.number])
+# The orders' audited, patient-scoped reads, for GET /orders (the service) and for FHIR alike. Declared here, not in
+# the service: lab and imaging events import this contract and the service imports theirs (import-linter's layers).
+ORDER_REPOSITORY = audit.repository(
+    Order,
+    OrderNotFound,
+    entity="order",
+    owner=Order.patient_id,
+    order_by=[Order.number],  # the order they were placed
+)
 
 
 def _order_record(order: Order) -> OrderRecord:
@@ -124,7 +130,7 @@ def _order_record(order: Order) -> OrderRecord:
 
 async def read_order(uow: UnitOfWork, order_id: uuid.UUID) -> OrderRecord:
     """Only if the principal may see it (a patient: their own), audited as `order.read`; else OrderNotFound."""
-    return _order_record(await _ORDERS.get(uow, order_id))
+    return _order_record(await ORDER_REPOSITORY.get(uow, order_id))
 
 
 async def search_orders(
@@ -138,7 +144,7 @@ async def search_orders(
     """One page of what `GET /orders` lists with these filters, scoped and audited as it is; and the next cursor."""
 
     filters = OrderFilters(patient_id=patient_id, type=None if type is None else OrderType(type))
-    rows, next_cursor = await _ORDERS.list(uow, filters, PageParams(limit=limit, cursor=cursor))
+    rows, next_cursor = await ORDER_REPOSITORY.list(uow, filters, PageParams(limit=limit, cursor=cursor))
     return [_order_record(row) for row in rows], next_cursor
 
 

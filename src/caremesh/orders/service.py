@@ -37,9 +37,9 @@ from caremesh.audit import contract as audit
 from caremesh.billing import contract as billing
 from caremesh.imaging import contract as imaging
 from caremesh.lab import contract as lab
-from caremesh.orders import domain, events
+from caremesh.orders import contract, domain, events
 from caremesh.orders.domain import FailureReason, OrderStatus, OrderType, Step
-from caremesh.orders.errors import OrderNotCancellable, OrderNotFound
+from caremesh.orders.errors import OrderNotCancellable
 from caremesh.orders.events import ImagingItem, LabItem, PrescriptionItem
 from caremesh.orders.models import Order, OrderEvent, OrderItem
 from caremesh.orders.schemas import OrderCreate, OrderFilters
@@ -70,13 +70,7 @@ def _count(uow: UnitOfWork, order: Order, outcome: str, reason: str = "") -> Non
 # --- reads ----------------------------------------------------------------------------------------
 
 
-ORDER_REPOSITORY: Repository[Order] = audit.repository(
-    Order,
-    OrderNotFound,
-    entity="order",
-    owner=Order.patient_id,
-    order_by=[Order.number],  # the order they were placed
-)
+ORDER_REPOSITORY: Repository[Order] = contract.ORDER_REPOSITORY
 
 
 async def _load(uow: UnitOfWork, order_id: uuid.UUID, *, for_update: bool = False) -> Order:
