@@ -246,3 +246,17 @@ def test_fhir_goes_through_the_gateway_to_the_process_serving_it(topology):
     assert metadata.json()["resourceType"] == "CapabilityStatement"
     assert unauthenticated.status_code == 401
     assert unauthenticated.json()["resourceType"] == "OperationOutcome"
+
+
+def test_the_web_app_loads_through_the_gateway(topology):
+    with httpx.Client(base_url=topology["base"], timeout=10) as client:
+        home = client.get("/")
+        page = client.get("/app/")
+        script = client.get("/app/js/main.js")
+
+    assert home.status_code in (302, 307)
+    assert home.headers["location"].endswith("/app/")
+    assert page.status_code == 200
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Response, status
 from caremesh.imaging import contract as imaging
 from caremesh.lab import contract as lab
 from caremesh.orders import service
+from caremesh.orders.errors import OrderNotFound
 from caremesh.orders.schemas import OrderCancel, OrderCreate, OrderEventRead, OrderFilters, OrderRead
 from caremesh.patients import contract as patients
 from caremesh.pharmacy import contract as pharmacy
@@ -46,12 +47,12 @@ async def list_orders(
     return read_page(OrderRead, await service.list_orders(uow, filters, page))
 
 
-@router.get("/{order_id}", dependencies=[require("orders:read")], responses=problems(service.OrderNotFound))
+@router.get("/{order_id}", dependencies=[require("orders:read")], responses=problems(OrderNotFound))
 async def get_order(order_id: uuid.UUID, uow: Uow, response: Response) -> OrderRead:
     return read_model(OrderRead, await service.get_order(uow, order_id), response)
 
 
-@router.get("/{order_id}/events", dependencies=[require("orders:read")], responses=problems(service.OrderNotFound))
+@router.get("/{order_id}/events", dependencies=[require("orders:read")], responses=problems(OrderNotFound))
 async def list_order_events(order_id: uuid.UUID, uow: Uow, page: PageParams = Depends()) -> Page[OrderEventRead]:
     """The saga's steps and compensations, oldest first."""
     rows, cursor = await service.list_order_events(uow, order_id, page)
@@ -61,7 +62,7 @@ async def list_order_events(order_id: uuid.UUID, uow: Uow, page: PageParams = De
 @router.post(
     "/{order_id}/cancel",
     dependencies=[require("orders:cancel")],
-    responses=problems(service.OrderNotFound, service.OrderNotCancellable, (409, "INVOICE_HAS_PAYMENTS")),
+    responses=problems(OrderNotFound, service.OrderNotCancellable, (409, "INVOICE_HAS_PAYMENTS")),
 )
 async def cancel_order(
     order_id: uuid.UUID, uow: Uow, if_match: IfMatch, response: Response, body: OrderCancel | None = None
