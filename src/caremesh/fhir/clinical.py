@@ -18,8 +18,10 @@ from caremesh.fhir.framework import (
     ResourceType,
     Search,
     SearchParam,
+    expanded_cursor,
     ref,
     reference,
+    resume_expanded,
     token,
 )
 from caremesh.platform.uow import UnitOfWork
@@ -274,27 +276,17 @@ async def read_observation(uow: UnitOfWork, observation: uuid.UUID) -> Observati
     return observation_resource(entry, measure)
 
 
-def _page_cursor(cursor: str | None) -> tuple[str | None, int]:
-    """Our cursor: how many Observations of the records page to skip, a dot, the records context's cursor."""
-    if cursor is None:
-        return None, 0
-    skip, dot, inner = cursor.partition(".")
-    if not dot or not skip.isdigit():
-        raise BadSearchParameter("_cursor: not a cursor this server gave; follow the Bundle's next link")
-    return inner or None, int(skip)
-
-
 async def search_observations(uow: UnitOfWork, search: Search) -> Found:
     """Entries newest first, each entry's measures in the order of MEASURES. A page of `_count` entries has at least
     `_count` Observations: what is left over is the next page's, by skipping as many of the same entries."""
     category_code(search, OBSERVATION_CATEGORY, frozenset({"vital-signs"}))
-    inner, skip = _page_cursor(search.cursor)
+    inner, skip = resume_expanded(search.cursor)
     rows, next_inner = await records.search_entries(
         uow, records.RecordType.VITAL_SIGNS, patient_id=patient_of(search), limit=search.count, cursor=inner
     )
     found = [observation_resource(row, measure) for row in rows for measure in measured(row)][skip:]
     if len(found) > search.count:
-        return found[: search.count], f"{skip + search.count}.{inner or ''}"
+        return found[: search.count], expanded_cursor(inner, skip + search.count)
     return found, None if next_inner is None else f"0.{next_inner}"
 
 

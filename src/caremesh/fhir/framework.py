@@ -48,7 +48,7 @@ from caremesh.fhir.domain import SearchParam
 from caremesh.fhir.errors import BadSearchParameter
 from caremesh.platform.uow import UnitOfWork
 
-__all__ = ["Found", "NothingMatches", "ResourceType", "Search", "SearchParam"]
+__all__ = ["Found", "NothingMatches", "ResourceType", "Search", "SearchParam", "expanded_cursor", "resume_expanded"]
 
 Found = tuple[Sequence[Resource], str | None]
 
@@ -160,3 +160,18 @@ def caremesh_identifier(kind: str, value: str) -> dict[str, Any]:
 def uuid_identifier(resource_id: uuid.UUID) -> dict[str, Any]:
     """caremesh's own id of a row as an Identifier (RFC 3986 URN)."""
     return {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{resource_id}"}
+
+
+def resume_expanded(cursor: str | None) -> tuple[str | None, int]:
+    """Where a search whose rows each expand to several resources (an entry's measures, an order's items) resumes:
+    the owning context's cursor, and how many resources of that page to skip (`expanded_cursor` wrote it)."""
+    if cursor is None:
+        return None, 0
+    skip, dot, inner = cursor.partition(".")
+    if not dot or not skip.isdigit():
+        raise BadSearchParameter("_cursor: not a cursor this server gave; follow the Bundle's next link")
+    return inner or None, int(skip)
+
+
+def expanded_cursor(inner: str | None, skip: int) -> str:
+    return f"{skip}.{inner or ''}"

@@ -15,7 +15,6 @@ from typing import Any
 
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
-from caremesh.fhir.errors import BadSearchParameter
 from caremesh.fhir.framework import (
     Found,
     ResourceType,
@@ -23,8 +22,10 @@ from caremesh.fhir.framework import (
     SearchParam,
     caremesh_coding,
     caremesh_identifier,
+    expanded_cursor,
     ref,
     reference,
+    resume_expanded,
 )
 from caremesh.orders import contract as orders
 from caremesh.pharmacy import contract as pharmacy
@@ -116,28 +117,18 @@ async def read_medication_request(uow: UnitOfWork, value: uuid.UUID) -> Medicati
     return (await _resources(uow, [replace(order, items=tuple(items))]))[0]
 
 
-def _page_cursor(cursor: str | None) -> tuple[str | None, int]:
-    """Our cursor: how many items of the orders' page to skip, a dot, the orders context's cursor."""
-    if cursor is None:
-        return None, 0
-    skip, dot, inner = cursor.partition(".")
-    if not dot or not skip.isdigit():
-        raise BadSearchParameter("_cursor: not a cursor this server gave; follow the Bundle's next link")
-    return inner or None, int(skip)
-
-
 async def search_medication_requests(uow: UnitOfWork, search: Search) -> Found:
     """Prescriptions as `GET /orders` lists them, each order's items in their order; a page of `_count` orders has
     at least `_count` items, and what is left over is the next page's (by skipping as many of the same orders)."""
     raw = search.get("patient")
     patient_id = None if raw is None else reference("patient", raw, "Patient")
-    inner, skip = _page_cursor(search.cursor)
+    inner, skip = resume_expanded(search.cursor)
     rows, next_inner = await orders.search_orders(
         uow, patient_id=patient_id, type=PRESCRIPTION, limit=search.count, cursor=inner
     )
     found = (await _resources(uow, rows))[skip:]
     if len(found) > search.count:
-        return found[: search.count], f"{skip + search.count}.{inner or ''}"
+        return found[: search.count], expanded_cursor(inner, skip + search.count)
     return found, None if next_inner is None else f"0.{next_inner}"
 
 
