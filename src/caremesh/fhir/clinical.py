@@ -18,9 +18,9 @@ from caremesh.fhir.framework import (
     ResourceType,
     Search,
     SearchParam,
-    expanded_cursor,
+    expanded_page,
+    patient_of,
     ref,
-    reference,
     resume_expanded,
     token,
 )
@@ -30,11 +30,6 @@ from caremesh.records import contract as records
 ICD_10_CM = "http://hl7.org/fhir/sid/icd-10-cm"
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
 PATIENT = SearchParam("patient", "reference", "The patient: Patient/<id> or <id>")
-
-
-def patient_of(search: Search) -> uuid.UUID | None:
-    raw = search.get("patient")
-    return None if raw is None else reference("patient", raw, "Patient")
 
 
 def category_code(search: Search, system: str, codes: frozenset[str]) -> str | None:
@@ -284,10 +279,8 @@ async def search_observations(uow: UnitOfWork, search: Search) -> Found:
     rows, next_inner = await records.search_entries(
         uow, records.RecordType.VITAL_SIGNS, patient_id=patient_of(search), limit=search.count, cursor=inner
     )
-    found = [observation_resource(row, measure) for row in rows for measure in measured(row)][skip:]
-    if len(found) > search.count:
-        return found[: search.count], expanded_cursor(inner, skip + search.count)
-    return found, None if next_inner is None else f"0.{next_inner}"
+    found = [observation_resource(row, measure) for row in rows for measure in measured(row)]
+    return expanded_page(found, search, inner, skip, next_inner)
 
 
 OBSERVATION = ResourceType(

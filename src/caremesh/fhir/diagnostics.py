@@ -28,8 +28,8 @@ from caremesh.fhir.framework import (
     Search,
     SearchParam,
     caremesh_coding,
+    patient_of,
     ref,
-    reference,
     token,
     uuid_identifier,
 )
@@ -97,8 +97,7 @@ async def search_from(
 ) -> tuple[list[Record], str | None]:
     """One page of the sources' orders in turn (lab, then imaging); our cursor names the source and carries its
     own (`LAB.<cursor>`; `RAD.` is imaging's start)."""
-    raw = search.get("patient")
-    patient_id = None if raw is None else reference("patient", raw, "Patient")
+    patient_id = patient_of(search)
     allowed = readable(uow, sources)
     index, inner = 0, None
     if search.cursor is not None:

@@ -48,7 +48,16 @@ from caremesh.fhir.domain import SearchParam
 from caremesh.fhir.errors import BadSearchParameter
 from caremesh.platform.uow import UnitOfWork
 
-__all__ = ["Found", "NothingMatches", "ResourceType", "Search", "SearchParam", "expanded_cursor", "resume_expanded"]
+__all__ = [
+    "Found",
+    "NothingMatches",
+    "ResourceType",
+    "Search",
+    "SearchParam",
+    "expanded_page",
+    "patient_of",
+    "resume_expanded",
+]
 
 Found = tuple[Sequence[Resource], str | None]
 
@@ -116,6 +125,12 @@ def reference(name: str, value: str, resource_type: str) -> uuid.UUID:
         raise NothingMatches from None
 
 
+def patient_of(search: Search) -> uuid.UUID | None:
+    """The `patient` reference parameter's patient, if given."""
+    raw = search.get("patient")
+    return None if raw is None else reference("patient", raw, "Patient")
+
+
 def date_eq(name: str, value: str) -> date:
     """A day, `YYYY-MM-DD` with no prefix or `eq` (other prefixes and partial dates are not supported)."""
     match = _DATE.match(value)
@@ -164,7 +179,7 @@ def uuid_identifier(resource_id: uuid.UUID) -> dict[str, Any]:
 
 def resume_expanded(cursor: str | None) -> tuple[str | None, int]:
     """Where a search whose rows each expand to several resources (an entry's measures, an order's items) resumes:
-    the owning context's cursor, and how many resources of that page to skip (`expanded_cursor` wrote it)."""
+    the owning context's cursor, and how many resources of that page to skip (`expanded_page` wrote it)."""
     if cursor is None:
         return None, 0
     skip, dot, inner = cursor.partition(".")
@@ -173,5 +188,12 @@ def resume_expanded(cursor: str | None) -> tuple[str | None, int]:
     return inner or None, int(skip)
 
 
-def expanded_cursor(inner: str | None, skip: int) -> str:
-    return f"{skip}.{inner or ''}"
+def expanded_page(
+    resources: Sequence[Resource], search: Search, inner: str | None, skip: int, next_inner: str | None
+) -> Found:
+    """One page of the resources expanded from the owning context's page read at `inner` (`resume_expanded`): what
+    is past `_count` is the next page's, by reading the same page again and skipping further."""
+    found = list(resources)[skip:]
+    if len(found) > search.count:
+        return found[: search.count], f"{skip + search.count}.{inner or ''}"
+    return found, None if next_inner is None else f"0.{next_inner}"

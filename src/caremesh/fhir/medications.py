@@ -22,9 +22,9 @@ from caremesh.fhir.framework import (
     SearchParam,
     caremesh_coding,
     caremesh_identifier,
-    expanded_cursor,
+    expanded_page,
+    patient_of,
     ref,
-    reference,
     resume_expanded,
 )
 from caremesh.orders import contract as orders
@@ -120,16 +120,11 @@ async def read_medication_request(uow: UnitOfWork, value: uuid.UUID) -> Medicati
 async def search_medication_requests(uow: UnitOfWork, search: Search) -> Found:
     """Prescriptions as `GET /orders` lists them, each order's items in their order; a page of `_count` orders has
     at least `_count` items, and what is left over is the next page's (by skipping as many of the same orders)."""
-    raw = search.get("patient")
-    patient_id = None if raw is None else reference("patient", raw, "Patient")
     inner, skip = resume_expanded(search.cursor)
     rows, next_inner = await orders.search_orders(
-        uow, patient_id=patient_id, type=PRESCRIPTION, limit=search.count, cursor=inner
+        uow, patient_id=patient_of(search), type=PRESCRIPTION, limit=search.count, cursor=inner
     )
-    found = (await _resources(uow, rows))[skip:]
-    if len(found) > search.count:
-        return found[: search.count], expanded_cursor(inner, skip + search.count)
-    return found, None if next_inner is None else f"0.{next_inner}"
+    return expanded_page(await _resources(uow, rows), search, inner, skip, next_inner)
 
 
 MEDICATION_REQUEST = ResourceType(
