@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import uuid
@@ -167,7 +169,10 @@ class MigratedDatabase:
     def settings_for(self, sqlite_file: Path) -> DatabaseSettings:
         if self.is_postgres:
             return _concern(
-                DatabaseSettings, database_url=POSTGRES_URL, database_schema=self.schema, database_pool_size=30
+                DatabaseSettings,
+                database_url=POSTGRES_URL,
+                database_schema=self.schema,
+                database_pool_size=TEST_APP_POOL_SIZE,
             )
         return _concern(DatabaseSettings).model_copy(update={"database_url": f"sqlite+aiosqlite:///{sqlite_file}"})
 
@@ -314,9 +319,18 @@ def search_every_schema(db: Database) -> None:
         dbapi_connection.run_async(lambda driver: driver.execute(f"SET search_path TO {path}"))
 
 
+# PostgreSQL connections (the server allows 100 in all; an engine holds up to twice its pool size, and keeps its
+# pool's connections open while idle). Two test workers each run an in-process app, and some tests start up to
+# five caremesh processes of their own, plus the web app's demo server per worker: together they must stay
+# under the limit even when both workers run their most connection-hungry tests at once.
+TEST_APP_POOL_SIZE = 15
+PROCESS_POOL_SIZE = 4
+
+
 def process_env(admin_email: str, admin_password: str, variables: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a caremesh process a test starts: this one without any CAREMESH_* variable, the test's
-    admin, cheap password hashing, warnings only; `variables` add or override CAREMESH_* settings."""
+    admin, cheap password hashing, warnings only, a small connection pool; `variables` add or override
+    CAREMESH_* settings."""
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("CAREMESH_")},
         "CAREMESH_ADMIN_EMAIL": admin_email,
@@ -325,8 +339,19 @@ def process_env(admin_email: str, admin_password: str, variables: Mapping[str, s
         "CAREMESH_ARGON2_MEMORY_KIB": "1024",
         "CAREMESH_ARGON2_PARALLELISM": "1",
         "CAREMESH_LOG_LEVEL": "WARNING",
+        "CAREMESH_DATABASE_POOL_SIZE": str(PROCESS_POOL_SIZE),
         **(variables or {}),
     }
+
+
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here: the child calls it between fork and exec
+_PR_SET_PDEATHSIG = 1
+
+
+def dies_with_test() -> None:
+    """`preexec_fn` of a server a test starts from its main thread: the kernel kills it when the test process
+    ends, so a test run that is itself killed leaves no server behind holding database connections."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port() -> int:

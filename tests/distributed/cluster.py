@@ -28,7 +28,7 @@ import pytest
 
 from caremesh.contexts import CONTEXTS
 from caremesh.gateway import Limits, Route, render
-from tests.harness import POSTGRES_URL, delete_streams, drop_schemas, free_port, process_env
+from tests.harness import POSTGRES_URL, delete_streams, dies_with_test, drop_schemas, free_port, process_env
 
 NATS_URL = os.environ.get("CAREMESH_TEST_NATS_URL")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -136,6 +136,7 @@ class Cluster:
                 stdout=(self.workdir / f"{name}.log").open("ab"),
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=dies_with_test,
             )
         if wait:
             for name in names:
@@ -174,6 +175,7 @@ class Cluster:
             stdout=subprocess.DEVNULL,
             stderr=(self.workdir / "nginx.log").open("ab"),
             start_new_session=True,
+            preexec_fn=dies_with_test,
         )
         wait_for("nginx", lambda: _answers(f"{self.base}/gateway/health"))
 

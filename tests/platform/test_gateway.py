@@ -25,7 +25,7 @@ from tests.builders.orders import prescription
 from tests.builders.patients import patient_body
 from tests.builders.pharmacy import medication_body
 from tests.builders.practitioners import practitioner_body
-from tests.harness import POSTGRES_URL, delete_streams, drop_schemas, free_port, process_env
+from tests.harness import POSTGRES_URL, delete_streams, dies_with_test, drop_schemas, free_port, process_env
 
 NATS_URL = os.environ.get("CAREMESH_TEST_NATS_URL")
 
@@ -150,6 +150,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=dies_with_test,
             )
             _wait_until_ready(f"http://127.0.0.1:{ports[name]}/health/ready", processes[name])
         backs = [f"{BACK}=127.0.0.1:{ports[name]}" for name in ("back-1", "back-2")]
@@ -161,6 +162,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=dies_with_test,
         )
         _wait_until_ready(f"http://127.0.0.1:{ports['nginx']}/gateway/health", processes["nginx"])
         yield {"base": f"http://127.0.0.1:{ports['nginx']}", "processes": processes}

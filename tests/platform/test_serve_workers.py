@@ -19,7 +19,7 @@ import pytest
 
 from tests.builders.patients import patient_body
 from tests.builders.practitioners import practitioner_body
-from tests.harness import POSTGRES_URL, drop_schemas, free_port, process_env
+from tests.harness import POSTGRES_URL, dies_with_test, drop_schemas, free_port, process_env
 
 ADMIN = {"email": "workers-admin@example.org", "password": "workers-admin-password-123"}
 CAREMESH = str(Path(sys.executable).parent / "caremesh")
@@ -127,7 +127,9 @@ def test_two_workers_serve_one_port_and_deliver_each_event_once(tmp_path: Path):
     )
     command = [CAREMESH, "serve", "--migrate", "--workers", "2", "--port", str(port)]
     with log.open("wb") as out:
-        serve = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+        serve = subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, preexec_fn=dies_with_test
+        )
     try:
         _wait_ready(serve, base, log)
         pids = _reach_both_workers(base, log)

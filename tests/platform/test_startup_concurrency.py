@@ -28,6 +28,7 @@ from tests.harness import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     MigratedDatabase,
+    dies_with_test,
     drop_schemas,
     free_port,
     process_env,
@@ -180,6 +181,7 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                preexec_fn=dies_with_test,
             )
 
     def output(self) -> str:

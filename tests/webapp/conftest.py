@@ -21,7 +21,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, Route, async_playwright, expect
 
-from tests.harness import POSTGRES_URL, drop_schemas, free_port, process_env
+from tests.harness import POSTGRES_URL, dies_with_test, drop_schemas, free_port, process_env
 
 CHROMIUM = Path(os.environ.get("CAREMESH_TEST_CHROMIUM", "/usr/bin/chromium"))
 # `.ci/run` installs Chromium and sets this: there a missing browser fails the run instead of skipping it.
@@ -79,7 +79,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     log = home / "serve.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [CAREMESH, "serve", "--demo", "--port", str(port)], cwd=home, env=environment, stdout=output, stderr=output
+            [CAREMESH, "serve", "--demo", "--port", str(port)],
+            cwd=home,
+            env=environment,
+            stdout=output,
+            stderr=output,
+            preexec_fn=dies_with_test,
         )
     try:
         _wait_until_up(url, process, log)
