@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
+from caremesh.fhir import service
 from caremesh.fhir.registry import RESOURCES
 from tests.builders.patients import make_patient
 from tests.fhir.fhir_client import FHIR, assert_outcome, next_link, resources, search, validated
@@ -53,6 +56,23 @@ async def test_the_server_is_read_only(env):
 
     assert_outcome(response, 405, "not-supported")
     assert response.headers["allow"] == "GET"
+
+
+async def test_an_unexpected_failure_is_a_500_outcome_that_keeps_its_cause_to_the_log(
+    env, monkeypatch: pytest.MonkeyPatch
+):
+    patient = await make_patient(env)
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("connection string of a broken adapter")
+
+    monkeypatch.setattr(service, "read", broken)
+    response = await env.client.get(f"{FHIR}/Patient/{patient['id']}", headers=env.admin)
+
+    assert_outcome(response, 500, "exception", "INTERNAL_ERROR")
+    assert response.json()["issue"][0]["severity"] == "fatal"
+    assert "connection string" not in response.text
+    assert response.headers["x-request-id"]
 
 
 async def test_unknown_repeated_or_malformed_search_parameters_are_a_400_outcome(env):

@@ -38,3 +38,13 @@ async def test_working_hours_are_read_in_the_clinic_timezone(make_env):
         assert starts[0] == "2030-01-08T02:30:00Z"  # 08:00 local
         assert starts[-1] == "2030-01-08T11:30:00Z"  # the last hour, 17:00-18:00 local
         assert all(s.endswith("Z") for s in starts)
+
+
+async def test_every_signed_in_user_reads_the_clinics_time_zone_name_and_currency(make_env):
+    async with make_env(timezone="Asia/Kolkata") as env:
+        patient = await env.user(["patient"], patient_id=(await make_patient(env))["id"])
+        for headers in (env.admin, await env.user(["receptionist"]), patient):
+            response = await env.client.get("/api/v1/clinic", headers=headers)
+            assert response.status_code == 200, response.text
+            assert response.json() == {"name": "CAREMESH DEMO CLINIC", "timezone": "Asia/Kolkata", "currency": "INR"}
+        assert (await env.client.get("/api/v1/clinic")).status_code == 401

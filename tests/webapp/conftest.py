@@ -26,6 +26,7 @@ from tests.harness import POSTGRES_URL, dies_with_test, drop_schemas, free_port,
 CHROMIUM = Path(os.environ.get("CAREMESH_TEST_CHROMIUM", "/usr/bin/chromium"))
 # `.ci/run` installs Chromium and sets this: there a missing browser fails the run instead of skipping it.
 BROWSER_REQUIRED = os.environ.get("CAREMESH_TEST_BROWSER_REQUIRED") == "1"
+BROWSER_TIMEZONE = "Pacific/Honolulu"
 CAREMESH = str(Path(sys.executable).with_name("caremesh"))
 
 expect.set_options(timeout=15_000)
@@ -139,7 +140,11 @@ async def app(live_server: LiveServer) -> AsyncIterator[App]:
         pytest.skip(f"Chromium is not at {CHROMIUM} (apt-get install chromium)")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        context = await browser.new_context(viewport={"width": 1366, "height": 800}, locale="en-GB", timezone_id="UTC")
+        # The clinic (the demo server) keeps UTC; the browser is ten hours behind, so a screen that showed the
+        # computer's time or counted the computer's day instead of the clinic's would show it (ui.js).
+        context = await browser.new_context(
+            viewport={"width": 1366, "height": 800}, locale="en-GB", timezone_id=BROWSER_TIMEZONE
+        )
         problems: list[str] = []
 
         # Works offline: anything the app asks of another origin (a CDN, a font service) fails the test.

@@ -227,3 +227,51 @@ async def test_a_payment_whose_answer_was_lost_is_retried_with_the_same_key_and_
     await expect(page.locator(".balance")).to_have_text("50.00 INR")
     assert len(keys) == 3
     assert keys[2] != keys[0]
+
+
+async def test_a_refund_whose_answer_was_lost_is_retried_with_the_same_key_and_refunded_once(app: App) -> None:
+    patient = _patient(app, f"Menon{uuid.uuid4().hex[:6]}")
+    invoice = _invoice(app, patient["id"], "100.00")
+    api = app.server.api("billing_clerk")
+    body = {"invoice_id": invoice["id"], "amount": "112.00", "method": "cash"}
+    paid = api.post("/payments", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+    paid.raise_for_status()
+    payment = paid.json()
+    await app.sign_in("billing_clerk")
+    await app.go(f"invoices/{invoice['id']}")
+    page = app.page
+    keys: list[str] = []
+
+    async def lose_the_second_answer(route: Route) -> None:
+        keys.append(route.request.headers["idempotency-key"])
+        if len(keys) == 2:
+            await route.fetch()
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await page.route(re.compile(r"/api/v1/payments/[^/]+/refunds$"), lose_the_second_answer)
+    row = page.get_by_role("row", name=re.compile(payment["reference"]))
+    await row.get_by_role("button", name="Refund").click()
+    refund_form = page.locator("form.refund")
+
+    async def refund(amount: str) -> None:
+        await refund_form.get_by_label("Refund amount").fill(amount)
+        await refund_form.get_by_label("Reason").fill("Paid at the wrong counter")
+        await refund_form.get_by_role("button", name="Refund").click()
+        await page.get_by_role("dialog").get_by_role("button", name="Refund").click()
+
+    # Too much: the server answers (refused), so the next attempt is a new one with a new key.
+    await refund("500.00")
+    await expect(page.get_by_role("alert").filter(has_text="REFUND_EXCEEDS_PAYMENT")).to_be_visible()
+    # The next attempt is refunded by the server; its answer never reaches the browser. The retry replays it.
+    await refund("30.00")
+    await expect(page.get_by_role("alert").filter(has_text="No connection")).to_be_visible()
+    await refund_form.get_by_role("button", name="Refund").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Refund").click()
+    await expect(page.get_by_text(re.compile(r"Refund .* issued"))).to_be_visible()
+    assert len(keys) == 3
+    assert keys[0] != keys[1]
+    assert keys[1] == keys[2]
+    refunds = api.get("/refunds", params={"invoice_id": invoice["id"]}).json()["items"]
+    assert [r["amount"] for r in refunds] == ["30.00"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import date, timedelta
 
 from playwright.async_api import expect
 
@@ -126,3 +127,27 @@ async def test_a_wrong_password_is_explained(app: App) -> None:
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("alert")).to_be_visible()
     await expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+
+
+async def test_times_and_days_are_the_clinics_whatever_the_computers_time_zone(app: App) -> None:
+    # The clinic keeps UTC, the browser Honolulu's time (UTC-10): a clinic day's first slot is the evening before
+    # on the computer's clock, and the computer's calendar day is not the clinic's.
+    desk = app.server.api("receptionist")
+    doctor_id = app.server.api("doctor").get("/auth/me").json()["practitioner_id"]
+    family = f"Kahale{uuid.uuid4().hex[:6]}"
+    body = {"first_name": "Leilani", "last_name": family, "date_of_birth": "1990-01-02", "gender": "female"}
+    patient = desk.post("/patients", json=body).json()
+    day = date.today() + timedelta(days=1)
+    for _ in range(10):  # the next day the demo doctor works with a free slot
+        slots = desk.get(f"/practitioners/{doctor_id}/availability", params={"date": day.isoformat()}).json()["slots"]
+        if slots:
+            break
+        day += timedelta(days=1)
+    start = slots[0]["start"]  # e.g. 2026-12-08T09:00:00Z
+    body = {"patient_id": patient["id"], "practitioner_id": doctor_id, "start": start, "reason": "Check-up"}
+    assert desk.post("/appointments", json=body).status_code == 201
+
+    await app.sign_in("receptionist")
+    await app.go(f"appointments?date={day.isoformat()}")
+    row = app.page.get_by_role("row", name=re.compile(family))
+    await expect(row).to_contain_text(start[11:16])

@@ -15,6 +15,7 @@ from caremesh.facilities.errors import (
     PersonnelUserTaken,
 )
 from caremesh.facilities.schemas import (
+    ClinicRead,
     DepartmentCreate,
     DepartmentFilters,
     DepartmentRead,
@@ -27,7 +28,16 @@ from caremesh.facilities.schemas import (
     PersonnelRead,
     PersonnelUpdate,
 )
-from caremesh.platform.api import API_PREFIX, IfMatch, TransactionalRoute, Uow, read_model, read_page, require
+from caremesh.platform.api import (
+    API_PREFIX,
+    CurrentPrincipal,
+    IfMatch,
+    TransactionalRoute,
+    Uow,
+    read_model,
+    read_page,
+    require,
+)
 from caremesh.platform.openapi import problems
 from caremesh.platform.pagination import Page, PageParams
 
@@ -37,6 +47,16 @@ READ = require("facilities:read")
 WRITE = require("facilities:write")
 READ_PERSONNEL = require("personnel:read")
 WRITE_PERSONNEL = require("personnel:write")
+
+
+# --- the clinic -------------------------------------------------------------------------------------------------
+
+
+@router.get("/clinic")
+async def clinic(_: CurrentPrincipal, uow: Uow) -> ClinicRead:
+    """For any signed-in user (the web app shows every time in the clinic's zone, wherever its computer is)."""
+    settings = uow.settings
+    return ClinicRead(name=settings.clinic.name, timezone=settings.app.timezone, currency=settings.app.currency)
 
 
 # --- facilities ---------------------------------------------------------------------------------------------------

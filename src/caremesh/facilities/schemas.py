@@ -72,6 +72,15 @@ class FacilityRead(BaseModel):
     updated_at: OutDateTime
 
 
+class ClinicRead(BaseModel):
+    """How every client shows the clinic's figures the same way: its name, the IANA time zone its days and
+    wall-clock times are in (naive datetimes in requests are read in it), and the currency of its money."""
+
+    name: str
+    timezone: str
+    currency: str
+
+
 # --- departments ----------------------------------------------------------------------------------------------
 
 

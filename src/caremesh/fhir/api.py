@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from fhir.resources.R4B.resource import Resource
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from caremesh.fhir import domain, service
-from caremesh.fhir.errors import NotSupported, ResourceNotFound, UnknownResourceType
+from caremesh.fhir.errors import NotSupported, ResourceNotFound, ServerError, UnknownResourceType
 from caremesh.fhir.framework import ResourceType
 from caremesh.fhir.registry import RESOURCES
 from caremesh.platform.api import TransactionalRoute, Uow, require
@@ -21,6 +22,7 @@ from caremesh.platform.errors import DomainError
 
 _EVERY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 PREFIX = "/fhir/R4"  # where the composition root mounts this router (not under /api/v1)
+log = structlog.get_logger("caremesh.fhir")
 
 
 def fhir_response(resource: Resource, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -35,8 +37,8 @@ def outcome_response(error: DomainError, headers: dict[str, str] | None = None) 
 
 
 class FhirRoute(TransactionalRoute):
-    """A transactional route whose errors (401 and 403 included) are OperationOutcomes, labelled for the metrics
-    by its path under PREFIX."""
+    """A transactional route whose errors (401, 403 and an unexpected 500 included) are OperationOutcomes, labelled
+    for the metrics by its path under PREFIX."""
 
     honours_idempotency_key = False
 
@@ -51,6 +53,9 @@ class FhirRoute(TransactionalRoute):
                 return outcome_response(error)
             except StarletteHTTPException as error:
                 return outcome_response(DomainError(str(error.detail), status=error.status_code, code="HTTP_ERROR"))
+            except Exception as error:  # the transaction is rolled back; logged as the JSON API logs its 500s
+                log.error("unhandled_error", error_type=type(error).__name__, exc_info=error)
+                return outcome_response(ServerError("The server could not complete the request."))
             finally:
                 request.scope["caremesh.route"] = template
 

@@ -19,3 +19,7 @@ class ResourceNotFound(NotFound):
 
 class NotSupported(DomainError):
     status, code, title = 405, "METHOD_NOT_ALLOWED", "Method not allowed"
+
+
+class ServerError(DomainError):
+    status, code, title = 500, "INTERNAL_ERROR", "Internal server error"

@@ -36,6 +36,33 @@ export function newIdempotencyKey() {
   return crypto.randomUUID();
 }
 
+// Whether a write may or may not have been done without the client hearing which: no answer at all, the gateway
+// in front of the server or the payment gateway behind it did not answer (502/503/504), or the first try with
+// this Idempotency-Key is still running. Retrying it with the same key cannot do it twice.
+export function unanswered(error) {
+  return error instanceof ApiError && ([0, 502, 503, 504].includes(error.status) || error.code === "IDEMPOTENCY_REQUEST_IN_PROGRESS");
+}
+
+// A write the user may try again (a payment, a refund, a remittance), with one Idempotency-Key per attempt: kept
+// while the same request is retried after it went unanswered (a double click, a lost connection), so it is done
+// once; replaced once the server has answered (done or refused), or when the request changes.
+// `const pay = retryableWrite(); await pay("POST", "/payments", {body})`.
+export function retryableWrite() {
+  let attempt = null;
+  return async (method, path, options = {}) => {
+    const signature = JSON.stringify([method, path, options.body ?? null]);
+    if (attempt?.signature !== signature) attempt = { signature, key: newIdempotencyKey() };
+    try {
+      const answer = await api(method, path, { ...options, idempotencyKey: attempt.key });
+      attempt = null;
+      return answer;
+    } catch (error) {
+      if (!unanswered(error)) attempt = null;
+      throw error;
+    }
+  };
+}
+
 function url(path, query) {
   const target = new URL(path.startsWith("/") && !path.startsWith(API) && !path.startsWith("/fhir") ? API + path : path, location.origin);
   for (const [name, value] of Object.entries(query || {})) {
@@ -110,6 +137,11 @@ export async function all(path, query = {}, max = 500) {
     cursor = page.next_cursor;
   } while (cursor && items.length < max);
   return items;
+}
+
+// What the signed-in user may do: an admin anything, anyone else what one of `roles` may.
+export function may(user, roles) {
+  return user.roles.includes("admin") || roles.some((role) => user.roles.includes(role));
 }
 
 export async function login(email, password) {

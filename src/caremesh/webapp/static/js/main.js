@@ -1,6 +1,6 @@
 // The app shell: sign-in, the navigation for the user's roles, and the hash router (#/path/with/:params?query).
 import { api, ApiError, login, logout, session } from "./api.js";
-import { errorBox, form, h, page, replace } from "./ui.js";
+import { errorBox, form, h, page, replace, setClinicZone } from "./ui.js";
 import { screens as frontdesk } from "./screens/frontdesk.js";
 import { screens as clinician } from "./screens/clinician.js";
 import { screens as billing } from "./screens/billing.js";
@@ -104,12 +104,18 @@ function showLogin(message) {
     ],
     onSubmit: async ({ email, password }) => {
       user = await login(email, password);
+      await readClinic();
       showUser();
       route();
     },
   });
   replace(view, h("section", { class: "page login-page" }, h("h1", { tabindex: "-1" }, "Sign in to caremesh"), message ? h("p", { class: "notice", role: "status" }, message) : null, signIn));
   view.querySelector("input")?.focus();
+}
+
+// Every date and time the app shows is the clinic's (ui.js), wherever this computer is.
+async function readClinic() {
+  setClinicZone((await api("GET", "/clinic")).timezone);
 }
 
 function showUser() {
@@ -136,6 +142,7 @@ async function start() {
   if (session.tokens) {
     try {
       user = await api("GET", "/auth/me");
+      await readClinic();
       showUser();
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;

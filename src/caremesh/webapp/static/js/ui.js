@@ -51,19 +51,61 @@ export function money(value) {
   return `${String(value).startsWith("-") ? "−" : ""}${grouped}.${(fraction + "00").slice(0, 2)}`;
 }
 
+// Money with its currency ("1,234.50 USD"), or "—" when there is none.
+export function moneyIn(value, currency) {
+  if (value === undefined || value === null || value === "") return "—";
+  return currency ? `${money(value)} ${currency}` : money(value);
+}
+
+// --- dates and times: as the clinic's wall clock has them, whatever the zone of the computer the app runs on ----
+
+let clinicZone; // an IANA name (GET /clinic, read at sign-in); until then the browser's own
+
+export function setClinicZone(timezone) {
+  clinicZone = timezone;
+}
+
 export function dateTime(value) {
   if (!value) return "—";
-  const when = new Date(value);
-  return when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return new Date(value).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: clinicZone });
 }
 
 export function time(value) {
-  return value ? new Date(value).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }) : "—";
+  return value ? new Date(value).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", timeZone: clinicZone }) : "—";
+}
+
+// The clinic's date of an instant, in words.
+export function dateOf(value) {
+  return value ? new Date(value).toLocaleDateString(undefined, { dateStyle: "medium", timeZone: clinicZone }) : "—";
+}
+
+// A calendar date ("2026-12-07", a date of birth or a booked day) in words: no time zone applies to it.
+export function calendarDate(isoDate) {
+  return isoDate ? new Date(`${isoDate}T00:00:00Z`).toLocaleDateString(undefined, { dateStyle: "medium", timeZone: "UTC" }) : "—";
+}
+
+// The clinic's wall clock at an instant as a naive "2026-12-07T09:30" (an <input type=datetime-local> value); the
+// API reads a naive datetime in the clinic's zone, so it goes back as it is.
+export function clinicLocal(instant = new Date()) {
+  const format = new Intl.DateTimeFormat("en-CA", { timeZone: clinicZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  const part = Object.fromEntries(format.formatToParts(new Date(instant)).map((p) => [p.type, p.value]));
+  return `${part.year}-${part.month}-${part.day}T${part.hour}:${part.minute}`;
+}
+
+// The clinic's calendar date of an instant (default: now), as "2026-12-07".
+export function clinicDate(instant = new Date()) {
+  return clinicLocal(instant).slice(0, 10);
 }
 
 export function today() {
-  const now = new Date();
-  return new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+  return clinicDate();
+}
+
+// One clinic day as a list's `from`/`to` query: naive midnights, read by the API in the clinic's zone.
+export function dayRange(isoDate) {
+  const next = new Date(`${isoDate}T00:00:00Z`);
+  next.setUTCDate(next.getUTCDate() + 1);
+  return { from: `${isoDate}T00:00:00`, to: `${next.toISOString().slice(0, 10)}T00:00:00` };
 }
 
 export function statusBadge(status) {

@@ -1,8 +1,8 @@
 // Billing: invoices (filters, detail), take a payment (one Idempotency-Key per attempt), refunds, void, credit notes,
 // the invoice and a payment's receipt as PDF.
-import { api, ApiError, newIdempotencyKey } from "../api.js";
+import { api, may, newIdempotencyKey, retryableWrite, unanswered } from "../api.js";
 import { patient, patientLabel, patientName } from "../lookup.js";
-import { action, card, compact, confirm, dateTime, definitionList, form, h, link, loader, money, page, replace, statusBadge, table, toast } from "../ui.js";
+import { action, card, compact, confirm, dateTime, definitionList, form, h, link, loader, moneyIn, page, replace, statusBadge, table, toast } from "../ui.js";
 
 const PAYERS = ["billing_clerk", "receptionist"]; // payments:create
 const OFFICE = ["billing_clerk"]; // invoices:write, payments:refund
@@ -11,7 +11,6 @@ const CLAIM_READERS = ["billing_clerk", "claims_officer"]; // claims:read
 const STATUSES = [["issued", "Issued"], ["partially_paid", "Partially paid"], ["paid", "Paid"], ["void", "Void"]];
 const METHODS = [["cash", "Cash"], ["card", "Card"], ["upi", "UPI"], ["bank_transfer", "Bank transfer"]];
 
-const may = (user, roles) => user.roles.includes("admin") || roles.some((role) => user.roles.includes(role));
 const cents = (value) => Math.round(Number(value) * 100);
 const positive = (value) => cents(value) > 0;
 
@@ -24,18 +23,14 @@ function invoiceTable(invoices) {
       { label: "Patient", value: (i) => link(`#/invoices?patient_id=${i.patient_id}`, i.patient) },
       { label: "Kind", value: (i) => i.kind.replaceAll("_", " ") },
       { label: "Issued", value: (i) => dateTime(i.issued_at) },
-      { label: "Total", value: (i) => money2(i.total, i.currency), class: "num" },
-      { label: "Patient share", value: (i) => money2(i.patient_amount, i.currency), class: "num" },
-      { label: "Balance", value: (i) => money2(i.balance_due, i.currency), class: "num" },
+      { label: "Total", value: (i) => moneyIn(i.total, i.currency), class: "num" },
+      { label: "Patient share", value: (i) => moneyIn(i.patient_amount, i.currency), class: "num" },
+      { label: "Balance", value: (i) => moneyIn(i.balance_due, i.currency), class: "num" },
       { label: "Status", value: (i) => statusBadge(i.status) },
     ],
     invoices,
     { empty: "No invoice matches these filters." },
   );
-}
-
-function money2(value, currency) {
-  return `${money(value)}${currency ? ` ${currency}` : ""}`;
 }
 
 // Fetch a printable document (Accept: application/pdf) and open it in a new tab; a link stays in `slot` in case
@@ -119,56 +114,42 @@ function invoiceList({ query, navigate }) {
 function totals(invoice) {
   const c = invoice.currency;
   return definitionList([
-    ["Subtotal", money2(invoice.subtotal, c)],
-    ["Discount", `${invoice.discount_percent} % · ${money2(invoice.discount_amount, c)}`],
-    ["Tax", `${(Number(invoice.tax_rate) * 100).toFixed(2).replace(/\.?0+$/, "")} % · ${money2(invoice.tax_amount, c)}`],
-    ["Total", h("strong", {}, money2(invoice.total, c))],
-    ["Insurance share", `${money2(invoice.insurance_amount, c)} (${invoice.coverage_percent} %)`],
-    ["Paid by insurer", money2(invoice.insurance_paid, c)],
-    ["Patient share", money2(invoice.patient_amount, c)],
-    ["Credited", money2(invoice.credited_amount, c)],
-    ["Paid by patient", money2(invoice.amount_paid, c)],
-    ["Balance due", h("strong", { class: "balance" }, money2(invoice.balance_due, c))],
+    ["Subtotal", moneyIn(invoice.subtotal, c)],
+    ["Discount", `${invoice.discount_percent} % · ${moneyIn(invoice.discount_amount, c)}`],
+    ["Tax", `${(Number(invoice.tax_rate) * 100).toFixed(2).replace(/\.?0+$/, "")} % · ${moneyIn(invoice.tax_amount, c)}`],
+    ["Total", h("strong", {}, moneyIn(invoice.total, c))],
+    ["Insurance share", `${moneyIn(invoice.insurance_amount, c)} (${invoice.coverage_percent} %)`],
+    ["Paid by insurer", moneyIn(invoice.insurance_paid, c)],
+    ["Patient share", moneyIn(invoice.patient_amount, c)],
+    ["Credited", moneyIn(invoice.credited_amount, c)],
+    ["Paid by patient", moneyIn(invoice.amount_paid, c)],
+    ["Balance due", h("strong", { class: "balance" }, moneyIn(invoice.balance_due, c))],
   ]);
 }
 
-// Take a payment. One Idempotency-Key per attempt: made when the form opens, kept while the attempt has no answer
-// (the network failed or the gateway timed out: a retry of the same body cannot charge twice), replaced once the
-// server has answered (completed or refused), or when the amount/method/card changes.
+// Take a payment: a retry of an unanswered attempt (a double click, a lost connection) reuses its Idempotency-Key,
+// so the card is charged once (api.js, retryableWrite).
 function paymentForm(invoice, done) {
-  let key = newIdempotencyKey();
-  let keyFor = null;
+  const pay = retryableWrite();
   const failed = h("div", { class: "payment-outcome", "aria-live": "polite" });
   const element = form({
     className: "take-payment",
     submit: "Pay",
     fields: [
-      { name: "amount", label: "Amount", type: "text", inputmode: "decimal", required: true, value: invoice.balance_due, pattern: "\\d+(\\.\\d{1,2})?", hint: `Balance due ${money2(invoice.balance_due, invoice.currency)}` },
+      { name: "amount", label: "Amount", type: "text", inputmode: "decimal", required: true, value: invoice.balance_due, pattern: "\\d+(\\.\\d{1,2})?", hint: `Balance due ${moneyIn(invoice.balance_due, invoice.currency)}` },
       { name: "method", label: "Method", type: "select", options: METHODS, value: "cash", required: true },
       { name: "card_token", label: "Card token", hint: "From the card terminal (e.g. tok_visa)" },
     ],
     extra: [failed],
     onSubmit: async (values) => {
       const body = compact({ invoice_id: invoice.id, amount: values.amount, method: values.method, card_token: values.method === "card" ? values.card_token : "" });
-      const signature = JSON.stringify(body);
-      if (keyFor !== null && keyFor !== signature) key = newIdempotencyKey();
-      keyFor = signature;
       replace(failed);
       try {
-        const payment = await api("POST", "/payments", { body, idempotencyKey: key });
-        key = newIdempotencyKey();
-        keyFor = null;
-        toast(`Payment ${payment.reference} of ${money2(payment.amount, invoice.currency)} recorded.`, "success");
+        const payment = await pay("POST", "/payments", { body });
+        toast(`Payment ${payment.reference} of ${moneyIn(payment.amount, invoice.currency)} recorded.`, "success");
         done();
       } catch (error) {
-        // No answer, or the gateway did not answer: the same attempt may be retried with the same key.
-        const unanswered = error instanceof ApiError && (error.status === 0 || error.status === 502 || error.status === 503 || error.status === 504);
-        if (!unanswered) {
-          key = newIdempotencyKey();
-          keyFor = null;
-        } else {
-          replace(failed, h("p", { class: "notice" }, "Nothing was charged. Pressing Pay again retries this same payment safely."));
-        }
+        if (unanswered(error)) replace(failed, h("p", { class: "notice" }, "Pressing Pay again retries this same payment safely: it cannot be charged twice."));
         throw error;
       }
     },
@@ -194,26 +175,21 @@ function confirmedForm({ question, confirmLabel, ...spec }) {
 }
 
 function refundForm(invoice, payment, done) {
-  let key = newIdempotencyKey();
+  const send = retryableWrite();
   const open = (cents(payment.amount) - cents(payment.refunded_amount)) / 100;
   return confirmedForm({
     className: "refund",
     submit: "Refund",
     confirmLabel: "Refund",
-    question: ({ amount }) => `Refund ${money2(amount, invoice.currency)} of payment ${payment.reference} (${payment.method.replaceAll("_", " ")})? A refund cannot be undone.`,
+    question: ({ amount }) => `Refund ${moneyIn(amount, invoice.currency)} of payment ${payment.reference} (${payment.method.replaceAll("_", " ")})? A refund cannot be undone.`,
     fields: [
       { name: "amount", label: "Refund amount", inputmode: "decimal", required: true, value: open.toFixed(2), pattern: "\\d+(\\.\\d{1,2})?" },
       { name: "reason", label: "Reason", required: true, wide: true },
     ],
     onSubmit: async ({ amount, reason }) => {
-      try {
-        const refund = await api("POST", `/payments/${payment.id}/refunds`, { body: { amount, reason }, idempotencyKey: key });
-        toast(`Refund ${refund.reference} of ${money2(refund.amount, invoice.currency)} issued.`, "success");
-        done();
-      } catch (error) {
-        if (!(error instanceof ApiError && error.status === 0)) key = newIdempotencyKey();
-        throw error;
-      }
+      const refund = await send("POST", `/payments/${payment.id}/refunds`, { body: { amount, reason } });
+      toast(`Refund ${refund.reference} of ${moneyIn(refund.amount, invoice.currency)} issued.`, "success");
+      done();
     },
   });
 }
@@ -227,8 +203,8 @@ function paymentsCard(invoice, payments, refunds, user, refresh) {
       { label: "Reference", value: (p) => p.reference },
       { label: "When", value: (p) => dateTime(p.created_at) },
       { label: "Method", value: (p) => p.method.replaceAll("_", " ") },
-      { label: "Amount", value: (p) => money2(p.amount, p.currency), class: "num" },
-      { label: "Refunded", value: (p) => money2(p.refunded_amount, p.currency), class: "num" },
+      { label: "Amount", value: (p) => moneyIn(p.amount, p.currency), class: "num" },
+      { label: "Refunded", value: (p) => moneyIn(p.refunded_amount, p.currency), class: "num" },
       { label: "Status", value: (p) => h("span", {}, statusBadge(p.status), p.failure_reason ? ` ${p.failure_reason}` : "") },
       {
         label: "",
@@ -254,7 +230,7 @@ function paymentsCard(invoice, payments, refunds, user, refresh) {
           { label: "Refund", value: (r) => r.reference },
           { label: "Payment", value: (r) => payments.find((p) => p.id === r.payment_id)?.reference ?? "—" },
           { label: "When", value: (r) => dateTime(r.created_at) },
-          { label: "Amount", value: (r) => money2(r.amount, r.currency), class: "num" },
+          { label: "Amount", value: (r) => moneyIn(r.amount, r.currency), class: "num" },
           { label: "Reason", value: (r) => r.reason },
         ],
         refunds,
@@ -269,7 +245,7 @@ function creditNotesCard(invoice, notes, user, refresh) {
     [
       { label: "Credit note", value: (n) => n.number },
       { label: "When", value: (n) => dateTime(n.created_at) },
-      { label: "Amount", value: (n) => money2(n.amount, n.currency), class: "num" },
+      { label: "Amount", value: (n) => moneyIn(n.amount, n.currency), class: "num" },
       { label: "Reason", value: (n) => n.reason },
     ],
     notes,
@@ -277,25 +253,20 @@ function creditNotesCard(invoice, notes, user, refresh) {
   );
   const open = ["issued", "partially_paid"].includes(invoice.status) && positive(invoice.balance_due);
   if (!may(user, OFFICE) || !open) return card("Credit notes", list);
-  let key = newIdempotencyKey();
+  const send = retryableWrite();
   const issue = confirmedForm({
     className: "credit-note",
     submit: "Issue credit note",
     confirmLabel: "Issue credit note",
-    question: ({ amount }) => `Issue a credit note of ${money2(amount, invoice.currency)} on ${invoice.number}? It lowers what the patient owes and cannot be withdrawn.`,
+    question: ({ amount }) => `Issue a credit note of ${moneyIn(amount, invoice.currency)} on ${invoice.number}? It lowers what the patient owes and cannot be withdrawn.`,
     fields: [
       { name: "amount", label: "Credit amount", inputmode: "decimal", required: true, pattern: "\\d+(\\.\\d{1,2})?" },
       { name: "reason", label: "Credit reason", required: true, wide: true },
     ],
     onSubmit: async ({ amount, reason }) => {
-      try {
-        const note = await api("POST", `/invoices/${invoice.id}/credit-notes`, { body: { amount, reason }, idempotencyKey: key });
-        toast(`Credit note ${note.number} issued.`, "success");
-        refresh();
-      } catch (error) {
-        if (!(error instanceof ApiError && error.status === 0)) key = newIdempotencyKey();
-        throw error;
-      }
+      const note = await send("POST", `/invoices/${invoice.id}/credit-notes`, { body: { amount, reason } });
+      toast(`Credit note ${note.number} issued.`, "success");
+      refresh();
     },
   });
   return card("Credit notes", list, h("h3", {}, "New credit note"), issue);
@@ -314,7 +285,7 @@ function invoiceActions(invoice, payments, notes, claims, user, refresh) {
           toast(`${invoice.number} is void.`, "success");
           refresh();
         },
-        { kind: "danger", errorSlot, confirm: `Void invoice ${invoice.number} of ${money2(invoice.total, invoice.currency)}? A void invoice cannot be paid or reopened.` },
+        { kind: "danger", errorSlot, confirm: `Void invoice ${invoice.number} of ${moneyIn(invoice.total, invoice.currency)}? A void invoice cannot be paid or reopened.` },
       ),
     );
   }
@@ -350,8 +321,8 @@ function invoiceDetail({ params, user }) {
           { label: "Code", value: (l) => l.code },
           { label: "Description", value: (l) => l.description },
           { label: "Qty", value: (l) => l.quantity, class: "num" },
-          { label: "Unit price", value: (l) => money2(l.unit_price), class: "num" },
-          { label: "Amount", value: (l) => money2(l.amount), class: "num" },
+          { label: "Unit price", value: (l) => moneyIn(l.unit_price), class: "num" },
+          { label: "Amount", value: (l) => moneyIn(l.amount), class: "num" },
         ],
         invoice.lines,
         { caption: "Lines" },

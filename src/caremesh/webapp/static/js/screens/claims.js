@@ -1,8 +1,8 @@
 // Claims: a worklist by status, a claim's lines, diagnoses and history, submit / process / approve / reject /
 // withdraw, the 837P; remittances (post one, the list, one remittance's items) are in remittances.js.
-import { api, newIdempotencyKey } from "../api.js";
+import { api, may, newIdempotencyKey } from "../api.js";
 import { patientName } from "../lookup.js";
-import { action, card, confirm, dateTime, definitionList, form, h, link, loader, money, page, replace, statusBadge, table, toast } from "../ui.js";
+import { action, card, confirm, dateTime, definitionList, form, h, link, loader, money, moneyIn, page, replace, statusBadge, table, toast } from "../ui.js";
 import { screens as remittances } from "./remittances.js";
 
 export const OFFICERS = ["claims_officer"];
@@ -17,11 +17,9 @@ export const WORKLIST = [
   ["", "All"],
 ];
 
-export const amount = (value, currency) => (value === null || value === undefined ? "—" : `${money(value)} ${currency || ""}`.trim());
-const may = (user) => user.roles.includes("admin") || OFFICERS.some((role) => user.roles.includes(role));
 
 function claimActions(claim, user, refresh, errorSlot) {
-  if (!may(user)) return null;
+  if (!may(user, OFFICERS)) return null;
   const buttons = [];
   const post = (verb, body) => api("POST", `/claims/${claim.id}/${verb}`, { body, idempotencyKey: newIdempotencyKey() });
   if (claim.status === "draft") {
@@ -30,14 +28,14 @@ function claimActions(claim, user, refresh, errorSlot) {
         const sent = await post("submit");
         toast(`${sent.number} submitted to ${sent.payer_code}.`, "success");
         refresh();
-      }, { errorSlot, confirm: `Submit claim ${claim.number} for ${amount(claim.claimed_amount, claim.currency)} to ${claim.payer_code}? A submitted claim can no longer be edited.` }),
+      }, { errorSlot, confirm: `Submit claim ${claim.number} for ${moneyIn(claim.claimed_amount, claim.currency)} to ${claim.payer_code}? A submitted claim can no longer be edited.` }),
     );
   }
   if (claim.status === "submitted") {
     buttons.push(
       action("Process", async () => {
         const decided = await post("process");
-        toast(`${decided.number}: ${decided.status.replaceAll("_", " ")} (${amount(decided.approved_amount, decided.currency)}).`, "success");
+        toast(`${decided.number}: ${decided.status.replaceAll("_", " ")} (${moneyIn(decided.approved_amount, decided.currency)}).`, "success");
         refresh();
       }, { errorSlot, confirm: `Adjudicate claim ${claim.number} against the patient's scheme now? The decision is final (it can only be disputed).` }),
     );
@@ -76,9 +74,9 @@ function worklist({ query, user }) {
           { label: "Patient", value: (c) => c.patient },
           { label: "Payer", value: (c) => c.payer_code },
           { label: "Service date", value: (c) => c.service_date },
-          { label: "Claimed", value: (c) => amount(c.claimed_amount, c.currency), class: "num" },
-          { label: "Approved", value: (c) => amount(c.approved_amount, c.currency), class: "num" },
-          { label: "Paid", value: (c) => amount(c.paid_amount, c.currency), class: "num" },
+          { label: "Claimed", value: (c) => moneyIn(c.claimed_amount, c.currency), class: "num" },
+          { label: "Approved", value: (c) => moneyIn(c.approved_amount, c.currency), class: "num" },
+          { label: "Paid", value: (c) => moneyIn(c.paid_amount, c.currency), class: "num" },
           { label: "Status", value: (c) => statusBadge(c.status) },
           { label: "", value: (c) => claimActions(c, user, refresh, errorSlot) },
         ],
@@ -97,7 +95,7 @@ function decideForms(claim, refresh) {
     submit: "Approve",
     fields: [{ name: "approved_amount", label: "Approved amount", inputmode: "decimal", required: true, value: claim.claimed_amount, pattern: "\\d+(\\.\\d{1,2})?" }],
     onSubmit: async ({ approved_amount }) => {
-      if (!(await confirm(`Approve claim ${claim.number} for ${amount(approved_amount, claim.currency)}?`, "Approve"))) return;
+      if (!(await confirm(`Approve claim ${claim.number} for ${moneyIn(approved_amount, claim.currency)}?`, "Approve"))) return;
       await api("POST", `/claims/${claim.id}/approve`, { body: { approved_amount }, idempotencyKey: newIdempotencyKey() });
       toast(`${claim.number} approved.`, "success");
       refresh();
@@ -159,7 +157,7 @@ function claimDetail({ params, user }) {
       const [history, who] = await Promise.all([api("GET", `/claims/${claim.id}/history`, { query: { limit: 200 } }).then((r) => r.items), patientName(claim.patient_id)]);
       const errorSlot = h("div", { class: "form-error", role: "alert" });
       const c = claim.currency;
-      const paidLater = ["approved", "partially_approved"].includes(claim.status) && may(user);
+      const paidLater = ["approved", "partially_approved"].includes(claim.status) && may(user, OFFICERS);
       return h(
         "div",
         { class: "claim" },
@@ -193,10 +191,10 @@ function claimDetail({ params, user }) {
           card(
             "Amounts",
             definitionList([
-              ["Total charge", amount(claim.total_charge, c)],
-              ["Claimed", h("strong", {}, amount(claim.claimed_amount, c))],
-              ["Approved", amount(claim.approved_amount, c)],
-              ["Paid", amount(claim.paid_amount, c)],
+              ["Total charge", moneyIn(claim.total_charge, c)],
+              ["Claimed", h("strong", {}, moneyIn(claim.claimed_amount, c))],
+              ["Approved", moneyIn(claim.approved_amount, c)],
+              ["Paid", moneyIn(claim.paid_amount, c)],
               ["Adjudicated", dateTime(claim.adjudicated_at)],
               ["Paid on", dateTime(claim.paid_at)],
             ]),
@@ -210,16 +208,16 @@ function claimDetail({ params, user }) {
               { label: "Code", value: (l) => l.code },
               { label: "Description", value: (l) => l.description },
               { label: "Qty", value: (l) => l.quantity, class: "num" },
-              { label: "Charge", value: (l) => amount(l.charge_amount, c), class: "num" },
-              { label: "Claimed", value: (l) => amount(l.claimed_amount, c), class: "num" },
-              { label: "Approved", value: (l) => amount(l.approved_amount, c), class: "num" },
+              { label: "Charge", value: (l) => moneyIn(l.charge_amount, c), class: "num" },
+              { label: "Claimed", value: (l) => moneyIn(l.claimed_amount, c), class: "num" },
+              { label: "Approved", value: (l) => moneyIn(l.approved_amount, c), class: "num" },
               { label: "Adjustments", value: (l) => (l.adjustments.length ? l.adjustments.map((a) => `${a.group_code}-${a.reason_code} ${money(a.amount)}`).join("; ") : "—") },
             ],
             claim.lines,
           ),
         ),
-        claim.status === "draft" && may(user) ? card("Diagnoses", diagnosesForm(claim, refresh)) : null,
-        claim.status === "submitted" && may(user) ? decideForms(claim, refresh) : null,
+        claim.status === "draft" && may(user, OFFICERS) ? card("Diagnoses", diagnosesForm(claim, refresh)) : null,
+        claim.status === "submitted" && may(user, OFFICERS) ? decideForms(claim, refresh) : null,
         x12Card(claim),
         card(
           "History",
@@ -229,7 +227,7 @@ function claimDetail({ params, user }) {
               { label: "Action", value: (e) => e.action.replaceAll("_", " ") },
               { label: "From", value: (e) => (e.from_status ? statusBadge(e.from_status) : "—") },
               { label: "To", value: (e) => statusBadge(e.to_status) },
-              { label: "Approved", value: (e) => amount(e.approved_amount, c), class: "num" },
+              { label: "Approved", value: (e) => moneyIn(e.approved_amount, c), class: "num" },
               { label: "Note", value: (e) => e.note || "—" },
             ],
             history,

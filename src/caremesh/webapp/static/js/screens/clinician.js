@@ -2,7 +2,7 @@
 // What a role may record follows platform/permissions.py; the server decides, the screen only hides what it refuses.
 import { all, api, newIdempotencyKey } from "../api.js";
 import { allPractitioners, patientName, practitionerLabel, practitionerName } from "../lookup.js";
-import { action, card, compact, dateTime, definitionList, form, h, link, loader, page, replace, statusBadge, table, time, today, toast } from "../ui.js";
+import { action, card, clinicLocal, compact, dateTime, dayRange, definitionList, form, h, link, loader, page, replace, statusBadge, table, time, today, toast } from "../ui.js";
 import { ordersCard } from "./clinic_orders.js";
 
 const CLINIC = ["doctor", "nurse"];
@@ -14,19 +14,10 @@ export function can(user, what) {
   return user.roles.includes("nurse") && NURSE_CAN.has(what);
 }
 
-function ageOn(dateOfBirth, day = new Date()) {
-  const born = new Date(`${dateOfBirth}T00:00:00`);
-  let years = day.getFullYear() - born.getFullYear();
-  const birthday = new Date(day.getFullYear(), born.getMonth(), born.getDate());
-  if (day < birthday) years -= 1;
-  return years;
-}
-
-function dayRange(day) {
-  const start = new Date(`${day}T00:00:00`);
-  const end = new Date(start);
-  end.setDate(end.getDate() + 1);
-  return { from: start.toISOString(), to: end.toISOString() };
+// Whole years from a date of birth to a day ("YYYY-MM-DD" strings compare as dates).
+function ageOn(dateOfBirth, day = today()) {
+  const years = Number(day.slice(0, 4)) - Number(dateOfBirth.slice(0, 4));
+  return day.slice(5) < dateOfBirth.slice(5) ? years - 1 : years;
 }
 
 // --- today's list ------------------------------------------------------------------------------------------------
@@ -84,10 +75,6 @@ const VITALS = [
   ["height_cm", "Height (cm)", 20, 275, "0.1"],
 ];
 
-function localNow() {
-  const now = new Date();
-  return new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
-}
 
 export function vitalsSummary(r) {
   const parts = [];
@@ -130,7 +117,7 @@ function recordForm(visit, type, { submit, fields, body, after }) {
       await api("POST", "/medical-records", { body: entry, idempotencyKey: newIdempotencyKey() });
       element.reset();
       const when = element.querySelector("[name=measured_at]");
-      if (when) when.value = localNow();
+      if (when) when.value = clinicLocal();
       toast(`${TYPE_LABEL[type]} recorded.`, "success");
       after(type);
     },
@@ -150,10 +137,10 @@ function recordForms(visit, user, refresh) {
     const vitals = recordForm(visit, "vital_signs", {
       submit: "Record vital signs",
       fields: [
-        { name: "measured_at", label: "Measured at", type: "datetime-local", required: true, value: localNow(), wide: true },
+        { name: "measured_at", label: "Measured at", type: "datetime-local", required: true, value: clinicLocal(), wide: true },
         ...VITALS.map(([name, label, min, max, step]) => ({ name, label, type: "number", min, max, step, inputmode: step === "1" ? "numeric" : "decimal" })),
       ],
-      body: (values) => ({ measured_at: new Date(values.measured_at).toISOString(), ...numbers(values, VITALS.map(([name]) => name)) }),
+      body: (values) => ({ measured_at: values.measured_at, ...numbers(values, VITALS.map(([name]) => name)) }),
       after: refresh,
     });
     forms.push(card("Vital signs", h("p", { class: "hint" }, "At least one measure."), vitals));

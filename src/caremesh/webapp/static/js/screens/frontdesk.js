@@ -1,7 +1,7 @@
 // Front desk: find or register a patient, a practitioner's free slots, book, reschedule, cancel, check in.
 import { all, api, newIdempotencyKey } from "../api.js";
 import { allPractitioners, forget, patient, patientLabel, patientName, practitionerLabel, practitionerName } from "../lookup.js";
-import { action, card, compact, dateTime, definitionList, errorBox, form, h, link, loader, page, replace, statusBadge, table, time, today, toast } from "../ui.js";
+import { action, card, clinicDate, compact, dateTime, dayRange, definitionList, errorBox, form, h, link, loader, page, replace, statusBadge, table, time, today, toast } from "../ui.js";
 
 const DESK = ["receptionist", "doctor", "nurse"];
 const GENDERS = [["female", "Female"], ["male", "Male"], ["other", "Other"], ["unknown", "Unknown"]];
@@ -257,7 +257,7 @@ function reschedule({ params, navigate }) {
       const picker = slotPicker({ onPick: (slot) => (chosen = slot) });
       const day = form({
         submit: "Show free slots",
-        fields: [{ name: "date", label: "New day", type: "date", required: true, value: appointment.start.slice(0, 10), min: today() }],
+        fields: [{ name: "date", label: "New day", type: "date", required: true, value: clinicDate(appointment.start), min: today() }],
         onSubmit: async ({ date }) => picker.show(appointment.practitioner_id, date, appointment.duration_minutes),
       });
       const move = form({
@@ -286,9 +286,7 @@ function dayList({ query, navigate }) {
       onSubmit: async ({ date }) => navigate(`appointments?date=${date}`),
     }),
     loader(async (refresh) => {
-      const next = new Date(`${day}T00:00:00`);
-      next.setDate(next.getDate() + 1);
-      const items = await all("/appointments", { from: new Date(`${day}T00:00:00`).toISOString(), to: next.toISOString() });
+      const items = await all("/appointments", dayRange(day));
       const rows = await appointmentRows(items.sort((a, b) => a.start.localeCompare(b.start)));
       return table(
         [

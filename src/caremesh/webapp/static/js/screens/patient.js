@@ -1,8 +1,8 @@
 // The patient's own view: appointments (cancel an upcoming one), bills (pay by card), test results and scan reports.
 // Everything comes from the API as the patient: it answers only the patient's own records, and 404 for anyone else's.
-import { all, api, newIdempotencyKey } from "../api.js";
+import { all, api, newIdempotencyKey, retryableWrite } from "../api.js";
 import { practitionerName } from "../lookup.js";
-import { action, card, dateTime, definitionList, form, h, link, loader, money, page, table, toast } from "../ui.js";
+import { action, calendarDate, card, dateOf, dateTime, definitionList, form, h, link, loader, money, moneyIn, page, table, toast } from "../ui.js";
 
 const PATIENT = ["patient"];
 
@@ -26,8 +26,6 @@ function badge(status, words = WORDS) {
   return h("span", { class: `badge status-${String(status).replaceAll("_", "-")}` }, words[status] ?? String(status).replaceAll("_", " "));
 }
 
-const dateOnly = (value) => (value ? new Date(value).toLocaleDateString(undefined, { dateStyle: "medium" }) : "—");
-const day = (isoDate) => new Date(`${isoDate}T00:00:00`).toLocaleDateString(undefined, { dateStyle: "medium" });
 
 // --- appointments -----------------------------------------------------------------------------------------------
 
@@ -86,7 +84,7 @@ function myBills() {
         table(
           [
             { label: "Bill", value: (i) => h("a", { href: `#/my/bills/${i.id}`, class: "nowrap" }, i.number) },
-            { label: "Date", value: (i) => dateOnly(i.issued_at) },
+            { label: "Date", value: (i) => dateOf(i.issued_at) },
             { label: "For", value: whatFor },
             { label: "Your share", value: (i) => money(i.patient_amount), class: "num" },
             { label: "Still to pay", value: (i) => money(i.balance_due), class: "num" },
@@ -101,10 +99,10 @@ function myBills() {
   );
 }
 
-// One Idempotency-Key per payment attempt: a repeated submit of the same payment (a double click, a retry after the
-// gateway timed out) reuses it, so the card is charged once; an answered attempt or a changed amount starts a new one.
+// Pay a bill: a retry of an unanswered attempt (a double click, a lost connection) reuses its Idempotency-Key, so
+// the card is charged once (api.js, retryableWrite).
 function payForm(invoice, onPaid) {
-  let attempt = null;
+  const pay = retryableWrite();
   return form({
     submit: "Pay",
     fields: [
@@ -113,18 +111,8 @@ function payForm(invoice, onPaid) {
     ],
     onSubmit: async ({ amount, card_token }) => {
       const body = { invoice_id: invoice.id, amount, method: "card", card_token: card_token.trim() };
-      const signature = JSON.stringify(body);
-      if (!attempt || attempt.signature !== signature) attempt = { key: newIdempotencyKey(), signature };
-      let payment;
-      try {
-        payment = await api("POST", "/payments", { body, idempotencyKey: attempt.key });
-      } catch (error) {
-        // Not charged and safe to retry with the same key: no answer, or the gateway did not answer.
-        if (!(error.status === 0 || error.code === "GATEWAY_UNAVAILABLE")) attempt = null;
-        throw error;
-      }
-      attempt = null;
-      toast(`Thank you: ${money(payment.amount)} ${invoice.currency} paid (${payment.reference}).`, "success");
+      const payment = await pay("POST", "/payments", { body });
+      toast(`Thank you: ${moneyIn(payment.amount, invoice.currency)} paid (${payment.reference}).`, "success");
       onPaid();
     },
   });
@@ -144,7 +132,7 @@ function myBill({ params }) {
       return h(
         "div",
         { class: "stack" },
-        h("h2", {}, `${invoice.number} · ${dateOnly(invoice.issued_at)} `, badge(invoice.status)),
+        h("h2", {}, `${invoice.number} · ${dateOf(invoice.issued_at)} `, badge(invoice.status)),
         h("div", { class: "row" },
           card("What it is for", table(
             [
@@ -160,7 +148,7 @@ function myBill({ params }) {
             ["Your insurance pays", money(invoice.insurance_amount)],
             ["Your share", money(invoice.patient_amount)],
             ["You have paid", money(invoice.amount_paid)],
-            ["Still to pay", h("strong", {}, `${money(invoice.balance_due)} ${invoice.currency}`)],
+            ["Still to pay", h("strong", {}, moneyIn(invoice.balance_due, invoice.currency))],
           ])),
         ),
         payable(invoice) ? card("Pay by card", payForm(invoice, refresh)) : null,
@@ -205,7 +193,7 @@ function labResult(order, name) {
     ));
   }
   if (order.status === "cancelled") return h("article", { class: "result" }, heading, h("p", {}, "This test was cancelled."));
-  return h("article", { class: "result" }, heading, h("p", {}, `Booked for ${day(order.scheduled_date)}. We will let you know when your results are ready.`));
+  return h("article", { class: "result" }, heading, h("p", {}, `Booked for ${calendarDate(order.scheduled_date)}. We will let you know when your results are ready.`));
 }
 
 function scanReport(order, name) {
@@ -217,7 +205,7 @@ function scanReport(order, name) {
     ]));
   }
   if (order.status === "cancelled") return h("article", { class: "result" }, heading, h("p", {}, "This scan was cancelled."));
-  return h("article", { class: "result" }, heading, h("p", {}, `Booked for ${day(order.scheduled_date)}. We will let you know when the report is ready.`));
+  return h("article", { class: "result" }, heading, h("p", {}, `Booked for ${calendarDate(order.scheduled_date)}. We will let you know when the report is ready.`));
 }
 
 function myResults() {

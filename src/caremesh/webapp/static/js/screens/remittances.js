@@ -1,12 +1,11 @@
 // Remittances: post a payer's remittance (POST /reconciliation/process, JSON), the list, one remittance's items.
-import { all, api, newIdempotencyKey } from "../api.js";
-import { card, confirm, dateTime, definitionList, field, form, h, link, loader, money, page, replace, table, toast } from "../ui.js";
+import { all, api, may, retryableWrite } from "../api.js";
+import { card, confirm, dateTime, definitionList, field, form, h, link, loader, money, moneyIn, page, replace, table, toast } from "../ui.js";
 
 const OFFICERS = ["claims_officer"];
-const amount = (value, currency) => (value === null || value === undefined ? "—" : `${money(value)} ${currency || ""}`.trim());
 
 function remittanceList({ query, user }) {
-  const poster = user.roles.includes("admin") || OFFICERS.some((role) => user.roles.includes(role));
+  const poster = may(user, OFFICERS);
   return page(
     "Remittances",
     poster ? h("div", { class: "toolbar" }, h("a", { class: "button", href: "#/remittances/new" }, "Post a remittance")) : null,
@@ -18,9 +17,9 @@ function remittanceList({ query, user }) {
           { label: "Remittance", value: (r) => link(`#/remittances/${r.id}`, r.remittance_id) },
           { label: "Payer", value: (r) => r.payer_code },
           { label: "Format", value: (r) => (r.format === "x12_835" ? "X12 835" : "JSON") },
-          { label: "Paid", value: (r) => amount(r.paid_total, r.currency), class: "num" },
-          { label: "Posted", value: (r) => `${amount(r.posted_amount, r.currency)} (${r.posted_count})`, class: "num" },
-          { label: "Unmatched", value: (r) => `${amount(r.unmatched_amount, r.currency)} (${r.unmatched_count})`, class: "num" },
+          { label: "Paid", value: (r) => moneyIn(r.paid_total, r.currency), class: "num" },
+          { label: "Posted", value: (r) => `${moneyIn(r.posted_amount, r.currency)} (${r.posted_count})`, class: "num" },
+          { label: "Unmatched", value: (r) => `${moneyIn(r.unmatched_amount, r.currency)} (${r.unmatched_count})`, class: "num" },
         ],
         answer.items,
         { empty: "No remittance has been posted yet.", caption: `${answer.items.length}${answer.next_cursor ? "+" : ""} remittance(s), newest first` },
@@ -68,9 +67,9 @@ function postRemittance({ query, navigate }) {
         items.append(itemRow(++count));
         items.lastElementChild.querySelector("input").focus();
       });
-      // One key per remittance being entered: posting the same form again cannot post twice (the server also
-      // recognises a remittance it has seen by its id).
-      let key = newIdempotencyKey();
+      // Posting the same remittance again after no answer cannot post it twice (api.js, retryableWrite; the server
+      // also recognises a remittance it has seen by its id).
+      const post = retryableWrite();
       const entry = form({
         className: "remittance",
         submit: "Post remittance",
@@ -83,12 +82,7 @@ function postRemittance({ query, navigate }) {
           const body = { remittance_id: values.remittance_id.trim(), payer_code: values.payer_code, items: itemsOf(values) };
           const total = body.items.reduce((sum, item) => sum + Math.round(Number(item.paid_amount) * 100), 0) / 100;
           if (!(await confirm(`Post remittance ${body.remittance_id} from ${body.payer_code}: ${body.items.length} item(s), ${money(total.toFixed(2))} in all? Payments are posted to the claims and their invoices.`, "Post remittance"))) return;
-          let posted;
-          try {
-            posted = await api("POST", "/reconciliation/process", { body, idempotencyKey: key });
-          } finally {
-            key = newIdempotencyKey();
-          }
+          const posted = await post("POST", "/reconciliation/process", { body });
           toast(`Remittance ${posted.remittance_id}: ${posted.posted.length} posted, ${posted.unmatched.length} unmatched.`, posted.unmatched.length ? "info" : "success");
           navigate(`remittances/${posted.id}`);
         },
@@ -113,9 +107,9 @@ function remittanceDetail({ params }) {
           definitionList([
             ["Received", dateTime(r.received_at)],
             ["Format", r.format === "x12_835" ? "X12 835" : "JSON"],
-            ["Paid in all", amount(r.paid_total, c)],
-            ["Posted", amount(r.posted_amount, c)],
-            ["Unmatched", amount(r.unmatched_amount, c)],
+            ["Paid in all", moneyIn(r.paid_total, c)],
+            ["Posted", moneyIn(r.posted_amount, c)],
+            ["Unmatched", moneyIn(r.unmatched_amount, c)],
           ]),
         ),
         card(
@@ -123,7 +117,7 @@ function remittanceDetail({ params }) {
           table(
             [
               { label: "Claim", value: (i) => link(`#/claims/${i.claim_id}`, i.claim_number) },
-              { label: "Paid", value: (i) => amount(i.paid_amount, c), class: "num" },
+              { label: "Paid", value: (i) => moneyIn(i.paid_amount, c), class: "num" },
               { label: "Adjustments", value: (i) => i.adjustment_codes.join(", ") || "—" },
             ],
             r.posted,
@@ -135,7 +129,7 @@ function remittanceDetail({ params }) {
           table(
             [
               { label: "Claim number", value: (i) => i.claim_number },
-              { label: "Paid", value: (i) => amount(i.paid_amount, c), class: "num" },
+              { label: "Paid", value: (i) => moneyIn(i.paid_amount, c), class: "num" },
               { label: "Why", value: (i) => i.reason },
             ],
             r.unmatched,
