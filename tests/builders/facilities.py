@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 import random
+import uuid
 from typing import Any
+
+from tests.harness import USER_PASSWORD
 
 FACILITIES = "/api/v1/facilities"
 DEPARTMENTS = "/api/v1/departments"
@@ -64,3 +67,16 @@ async def make_department(
 
 async def make_personnel(env: Any, headers: dict[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
     return await _created(env, PERSONNEL, personnel_body(**overrides), headers)
+
+
+async def make_user_id(env: Any) -> str:
+    """The id of a new staff user account (a personnel member may be linked to it)."""
+    body = {
+        "email": f"staff-{uuid.uuid4().hex[:10]}@example.org",
+        "password": USER_PASSWORD,
+        "full_name": "Staff Member",
+        "roles": ["nurse"],
+    }
+    response = await env.client.post("/api/v1/users", json=body, headers=env.admin)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]

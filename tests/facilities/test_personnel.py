@@ -17,6 +17,7 @@ from tests.builders.facilities import (
     facility_body,
     make_department,
     make_personnel,
+    make_user_id,
     personnel_body,
 )
 from tests.builders.patients import make_patient
@@ -48,7 +49,7 @@ async def test_an_unknown_kind_or_department_is_refused(env):
 
 
 async def test_one_member_per_user_account(env):
-    user_id = str(uuid.uuid4())
+    user_id = await make_user_id(env)
     first = await make_personnel(env, user_id=user_id)
     again = await env.client.post(PERSONNEL, json=personnel_body(user_id=user_id), headers=env.admin)
     assert_problem(again, 409, "PERSONNEL_USER_TAKEN")
@@ -60,16 +61,28 @@ async def test_one_member_per_user_account(env):
     assert same.status_code == 200, same.text
 
 
+async def test_an_unknown_user_account_is_refused_and_nothing_changes(env):
+    unknown = str(uuid.uuid4())
+    refused = await env.client.post(PERSONNEL, json=personnel_body(user_id=unknown), headers=env.admin)
+    assert_problem(refused, 404, "USER_NOT_FOUND")
+    assert await env.count("personnel") == 0
+    member = await make_personnel(env)
+    response = await env.client.patch(f"{PERSONNEL}/{member['id']}", json={"user_id": unknown}, headers=env.admin)
+    assert_problem(response, 404, "USER_NOT_FOUND")
+    kept = (await env.client.get(f"{PERSONNEL}/{member['id']}", headers=env.admin)).json()
+    assert (kept["user_id"], kept["version"]) == (None, 1)
+
+
 async def test_concurrent_links_of_one_user_make_one(env):
     await env.warm_pool()
-    body = personnel_body(user_id=str(uuid.uuid4()))
+    body = personnel_body(user_id=await make_user_id(env))
     responses = await asyncio.gather(*(env.client.post(PERSONNEL, json=body, headers=env.admin) for _ in range(8)))
     assert sorted(r.status_code for r in responses) == [201] + [409] * 7
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"PERSONNEL_USER_TAKEN"}
 
 
 async def test_patch_changes_kind_department_and_active_and_a_stale_if_match_changes_nothing(env):
-    member = await make_personnel(env, user_id=str(uuid.uuid4()))
+    member = await make_personnel(env, user_id=await make_user_id(env))
     department = await make_department(env)
     url = f"{PERSONNEL}/{member['id']}"
     patch = {"kind": "pharmacist", "department_id": department["id"], "active": False, "license_number": None}

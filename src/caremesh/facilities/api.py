@@ -13,6 +13,7 @@ from caremesh.facilities.errors import (
     FacilityNotFound,
     PersonnelNotFound,
     PersonnelUserTaken,
+    UserNotFound,
 )
 from caremesh.facilities.schemas import (
     ClinicRead,
@@ -126,7 +127,7 @@ async def get_department(department_id: uuid.UUID, uow: Uow) -> DepartmentRead:
     "/personnel",
     status_code=status.HTTP_201_CREATED,
     dependencies=[WRITE_PERSONNEL],
-    responses=problems(DepartmentNotFound, PersonnelUserTaken),
+    responses=problems(DepartmentNotFound, UserNotFound, PersonnelUserTaken),
 )
 async def register_personnel(body: PersonnelCreate, uow: Uow, response: Response) -> PersonnelRead:
     member = await service.register_personnel(uow, body)
@@ -149,7 +150,7 @@ async def get_personnel(personnel_id: uuid.UUID, uow: Uow, response: Response) -
 @router.patch(
     "/personnel/{personnel_id}",
     dependencies=[WRITE_PERSONNEL],
-    responses=problems(PersonnelNotFound, DepartmentNotFound, PersonnelUserTaken),
+    responses=problems(PersonnelNotFound, DepartmentNotFound, UserNotFound, PersonnelUserTaken),
 )
 async def update_personnel(
     personnel_id: uuid.UUID, body: PersonnelUpdate, uow: Uow, if_match: IfMatch, response: Response

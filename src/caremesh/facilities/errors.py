@@ -17,6 +17,10 @@ class PersonnelNotFound(NotFound):
     code, title = "PERSONNEL_NOT_FOUND", "Personnel member not found"
 
 
+class UserNotFound(NotFound):
+    code, title = "USER_NOT_FOUND", "User not found"
+
+
 class FacilityCodeTaken(Conflict):
     code, title = "FACILITY_CODE_TAKEN", "Another facility has this code"
 

@@ -33,6 +33,7 @@ from caremesh.facilities.schemas import (
     PersonnelCreate,
     PersonnelUpdate,
 )
+from caremesh.identity import contract as identity
 from caremesh.platform.db import serialise, violates
 from caremesh.platform.mapping import from_attributes
 from caremesh.platform.repository import Repository
@@ -190,10 +191,12 @@ list_departments = DEPARTMENTS.list
 
 
 async def _check_references(uow: UnitOfWork, changes: dict[str, Any], personnel_id: uuid.UUID | None = None) -> None:
-    """The department named exists; the user named is no other member's."""
+    """The department named exists; the user named exists and is no other member's."""
     if changes.get("department_id") is not None:
         await DEPARTMENTS.load(uow, changes["department_id"])
     if (user_id := changes.get("user_id")) is not None:
+        if not await identity.user_exists(uow.session, user_id):
+            raise errors.UserNotFound(f"No user account has the id {user_id}.")
         others = exists().where(Personnel.user_id == user_id, _other_than(Personnel.id, personnel_id))
         if await uow.session.scalar(select(others)):
             raise errors.PersonnelUserTaken("Another personnel member logs in with this user account.")

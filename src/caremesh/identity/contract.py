@@ -1,4 +1,4 @@
-"""What other parts may use of identity: turning a verified token into a principal."""
+"""What other parts may use of identity: turning a verified token into a principal; whether a user exists."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ __all__ = [
     "EmailVerificationRequested",
     "PasswordResetRequested",
     "load_principal",
+    "user_exists",
 ]
 
 
@@ -53,3 +54,8 @@ async def load_principal(session: AsyncSession, user_id: uuid.UUID, session_id: 
         patient_id=patient_id,
         practitioner_id=practitioner_id,
     )
+
+
+async def user_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Whether this user account exists (active or disabled: a disabled account may be enabled again)."""
+    return bool(await session.scalar(select(select(User.id).where(User.id == user_id).exists())))
