@@ -27,6 +27,7 @@ NOT_LISTS = {
     "/api/v1/claims/{claim_id}/x12": "one 837P document, text/plain",
     "/api/v1/patients/{patient_id}/chart": "API.md fixes the chart's shape: one patient's summary",
     "/api/v1/payments/{payment_id}/receipt": "one payment's receipt, as JSON or a PDF",
+    "/api/v1/clinic": "the installation's one clinic: its name, time zone and currency",
 }
 # Ends in an id, yet carries a collection: the coverages that apply to one member on one day.
 SINGLE_ANSWERS = {"/api/v1/coverage/check/{member_id}": "an eligibility answer for one member on one day"}
