@@ -4,6 +4,7 @@ the billing office only. The S3 store runs against moto's S3-compatible server o
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from caremesh.claims import attachments as attachments_module
+from caremesh.claims.models import MAX_ATTACHMENTS_PER_DISPUTE
 from tests.builders.claims import DISPUTES, dispute, insured_invoice, ok, rejected_claim, resolve
 from tests.builders.patients import make_patient
 from tests.harness import assert_problem, every_page
@@ -268,6 +270,31 @@ async def test_a_resolved_dispute_takes_no_more_files(env):
     assert await rows(env) == 1
     assert len(stored_files(env)) == 1
     assert len(await every_page(env, f"{DISPUTES}/{opened['id']}/attachments")) == 1
+
+
+async def test_a_dispute_holds_at_most_twenty_files(env):
+    opened = await open_dispute(env)
+    for n in range(MAX_ATTACHMENTS_PER_DISPUTE):
+        ok(await upload(env, opened["id"], PNG, f"page-{n}.png", "image/png"), 201)
+
+    refused = await upload(env, opened["id"], PDF, "one-more.pdf")
+
+    assert_problem(refused, 409, "DISPUTE_ATTACHMENT_LIMIT")
+    assert await rows(env) == MAX_ATTACHMENTS_PER_DISPUTE
+    assert len(stored_files(env)) == MAX_ATTACHMENTS_PER_DISPUTE
+
+
+async def test_concurrent_uploads_never_pass_the_limit(env):
+    opened = await open_dispute(env)
+    for n in range(MAX_ATTACHMENTS_PER_DISPUTE - 1):
+        ok(await upload(env, opened["id"], PNG, f"page-{n}.png", "image/png"), 201)
+    await env.warm_pool()
+
+    racing = await asyncio.gather(*(upload(env, opened["id"], PDF, f"last-{n}.pdf") for n in range(4)))
+
+    assert sorted(r.status_code for r in racing) == [201, 409, 409, 409]
+    assert await rows(env) == MAX_ATTACHMENTS_PER_DISPUTE
+    assert len(stored_files(env)) == MAX_ATTACHMENTS_PER_DISPUTE
 
 
 async def test_unknown_disputes_and_attachments_are_404(env):

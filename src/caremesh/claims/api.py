@@ -243,7 +243,7 @@ storing = APIRouter(tags=["claims"], route_class=StoringRoute)
     "/disputes/{dispute_id}/attachments",
     status_code=status.HTTP_201_CREATED,
     dependencies=[ATTACHMENTS_WRITE],
-    responses=problems(errors.DisputeNotFound, errors.DisputeResolved),
+    responses=problems(errors.DisputeNotFound, errors.DisputeResolved, errors.DisputeAttachmentLimit),
 )
 @max_body_bytes(attachments.MAX_ATTACHMENT_BYTES + MULTIPART_ALLOWANCE)
 async def add_attachment(
@@ -253,7 +253,8 @@ async def add_attachment(
     file: Annotated[UploadFile, File(description="A PDF, PNG or JPEG of at most 10 MiB, known by its bytes")],
 ) -> AttachmentRead:
     """File a document with an open dispute (multipart/form-data, one `file`). Its type is decided by its bytes,
-    whatever its name or declared type (else 415); its name is kept without any path or control characters."""
+    whatever its name or declared type (else 415); its name is kept without any path or control characters. A
+    dispute holds at most 20 files (409 `DISPUTE_ATTACHMENT_LIMIT`)."""
     attachment = await attachments.add_attachment(uow, dispute_id, file)
     response.headers["Location"] = f"{API_PREFIX}/attachments/{attachment.id}"
     return read_model(AttachmentRead, attachment)

@@ -22,11 +22,12 @@ from contextlib import aclosing, asynccontextmanager
 from typing import IO, NoReturn, Protocol
 
 import structlog
+from sqlalchemy import func, select
 
 from caremesh.audit import contract as audit
 from caremesh.claims import files
-from caremesh.claims.errors import AttachmentCorrupted, AttachmentNotFound, DisputeResolved
-from caremesh.claims.models import MAX_ATTACHMENT_BYTES, DisputeAttachment
+from caremesh.claims.errors import AttachmentCorrupted, AttachmentNotFound, DisputeAttachmentLimit, DisputeResolved
+from caremesh.claims.models import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS_PER_DISPUTE, DisputeAttachment
 from caremesh.claims.records import DISPUTES
 from caremesh.platform.errors import PayloadTooLarge, UnsupportedMediaType
 from caremesh.platform.pagination import PageParams
@@ -60,9 +61,15 @@ def storage(uow: UnitOfWork) -> ObjectStorage:
 
 
 async def add_attachment(uow: UnitOfWork, dispute_id: uuid.UUID, upload: Upload) -> DisputeAttachment:
-    dispute = await DISPUTES.load(uow, dispute_id)
+    # Locked: a resolution, or another upload that would pass the count, waits for this one.
+    dispute = await DISPUTES.load(uow, dispute_id, for_update=True)
     if dispute.status != "open":
         raise DisputeResolved("Documents are filed with a dispute while it is open.")
+    filed = await uow.session.scalar(
+        select(func.count()).select_from(DisputeAttachment).where(DisputeAttachment.dispute_id == dispute.id)
+    )
+    if filed >= MAX_ATTACHMENTS_PER_DISPUTE:
+        raise DisputeAttachmentLimit(f"A dispute holds at most {MAX_ATTACHMENTS_PER_DISPUTE} files; it has {filed}.")
     media_type = files.sniff(await upload.read(files.SNIFF_BYTES))
     if media_type is None:
         raise UnsupportedMediaType("A dispute takes PDF, PNG or JPEG files; this file's bytes are none of them.")

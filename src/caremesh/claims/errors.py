@@ -41,6 +41,10 @@ class DisputeResolved(Conflict):
     code, title = "DISPUTE_RESOLVED", "The dispute is already resolved"
 
 
+class DisputeAttachmentLimit(Conflict):
+    code, title = "DISPUTE_ATTACHMENT_LIMIT", "The dispute has as many files as it may hold"
+
+
 class RemittanceConflict(Conflict):
     code, title = "REMITTANCE_CONFLICT", "This remittance id was already processed with different items"
 

@@ -18,6 +18,7 @@ CLOSED_UNPAID = ("rejected", "withdrawn")
 UNDECIDED = ("draft", "submitted", "withdrawn")  # no approved amount
 ATTACHMENT_TYPES = ("application/pdf", "image/png", "image/jpeg")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_ATTACHMENTS_PER_DISPUTE = 20  # at most 200 MiB of evidence for one dispute
 CATEGORIES = tuple(c.value for c in Category)
 DISPUTE_STATUSES = ("open", "resolved")
 DISPUTE_OUTCOMES = ("upheld", "overturned")
