@@ -7,7 +7,7 @@ import re
 import uuid
 
 import httpx
-from playwright.async_api import Locator, Route, expect
+from playwright.async_api import Locator, Page, Route, expect
 
 from tests.webapp.conftest import App
 
@@ -31,6 +31,23 @@ def _invoice(app: App, patient_id: str, unit_price: str = "1000.00") -> dict:
 
 def _payments(api: httpx.Client, invoice_id: str) -> list[dict]:
     return api.get("/payments", params={"invoice_id": invoice_id}).json()["items"]
+
+
+async def _lose_answer(page: Page, url: str, nth: int) -> list[str]:
+    """Requests to `url` go through, but the answer to the `nth` one (counted from 1) is lost on its way back (the
+    server did the work); the Idempotency-Key of each request is appended to the list returned."""
+    keys: list[str] = []
+
+    async def lose(route: Route) -> None:
+        keys.append(route.request.headers["idempotency-key"])
+        if len(keys) == nth:
+            await route.fetch()
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await page.route(re.compile(url), lose)
+    return keys
 
 
 async def _open_invoice(app: App, patient_id: str, number: str) -> None:
@@ -198,18 +215,8 @@ async def test_a_payment_whose_answer_was_lost_is_retried_with_the_same_key_and_
     await app.sign_in("billing_clerk")
     await app.go(f"invoices/{invoice['id']}")
     page = app.page
-    keys: list[str] = []
-
     # The first attempt reaches the server, which charges; its answer never reaches the browser.
-    async def lose_the_first_answer(route: Route) -> None:
-        keys.append(route.request.headers["idempotency-key"])
-        if len(keys) == 1:
-            await route.fetch()
-            await route.abort("connectionreset")
-        else:
-            await route.continue_()
-
-    await page.route(re.compile(r"/api/v1/payments$"), lose_the_first_answer)
+    keys = await _lose_answer(page, r"/api/v1/payments$", 1)
     await page.locator("form.take-payment").get_by_label("Amount").fill("50.00")
     await page.get_by_role("button", name="Pay", exact=True).click()
     await expect(page.get_by_role("alert").filter(has_text="No connection")).to_be_visible()
@@ -240,17 +247,7 @@ async def test_a_refund_whose_answer_was_lost_is_retried_with_the_same_key_and_r
     await app.sign_in("billing_clerk")
     await app.go(f"invoices/{invoice['id']}")
     page = app.page
-    keys: list[str] = []
-
-    async def lose_the_second_answer(route: Route) -> None:
-        keys.append(route.request.headers["idempotency-key"])
-        if len(keys) == 2:
-            await route.fetch()
-            await route.abort("connectionreset")
-        else:
-            await route.continue_()
-
-    await page.route(re.compile(r"/api/v1/payments/[^/]+/refunds$"), lose_the_second_answer)
+    keys = await _lose_answer(page, r"/api/v1/payments/[^/]+/refunds$", 2)
     row = page.get_by_role("row", name=re.compile(payment["reference"]))
     await row.get_by_role("button", name="Refund").click()
     refund_form = page.locator("form.refund")

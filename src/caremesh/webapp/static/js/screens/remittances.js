@@ -1,6 +1,6 @@
 // Remittances: post a payer's remittance (POST /reconciliation/process, JSON), the list, one remittance's items.
 import { all, api, may, retryableWrite } from "../api.js";
-import { card, confirm, dateTime, definitionList, field, form, h, link, loader, money, moneyIn, page, replace, table, toast } from "../ui.js";
+import { card, confirm, dateTime, definitionList, field, form, h, link, loader, money, moneyIn, page, table, toast } from "../ui.js";
 
 const OFFICERS = ["claims_officer"];
 
